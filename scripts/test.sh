@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every check otpbot has, on a fresh machine as on a developer's: formatting, lints, and
+# the whole test suite. Installs what the tests need first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== rustfmt"
+cargo fmt --all -- --check
+
+echo "== clippy"
+cargo clippy --locked --all-targets -- -D warnings
+
+echo "== tests"
+cargo test --locked --all-targets

@@ -1,0 +1,226 @@
+//! `otpbot audit`: read or export the audit log, newest first, page by page (an export of any
+//! size streams; it is never loaded whole).
+
+use std::io::Write;
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use super::{open_engine, operator_request};
+use crate::config::Settings;
+use crate::domain::{
+    Action, AuditEvent, AuditQuery, Clock, GrantDuration, Outcome, Principal, SystemClock,
+    Timestamp, ToolName,
+};
+use crate::engine::Draft;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `otpbot audit`
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only events about this tool.
+    #[arg(long)]
+    pub tool: Option<ToolName>,
+    /// Only events by this principal (slack:{team}:{user}).
+    #[arg(long)]
+    pub user: Option<Principal>,
+    /// Only events since: a duration back from now (7d) or a date/time (2026-11-03, RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events before: a duration back from now or a date/time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only issuances of this code (needs --tool): checks whether otpbot issued it, and to whom.
+    #[arg(long, requires = "tool")]
+    pub code: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Stop after this many events (default: all).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// Parses a duration back from `now` or an absolute time.
+fn parse_when(text: &str, now: Timestamp, flag: &str) -> anyhow::Result<Timestamp> {
+    if let Some(d) = GrantDuration::parse(text) {
+        return Ok(now.plus_secs(-d.secs()));
+    }
+    Timestamp::parse(text).with_context(|| {
+        format!("{flag} `{text}` is neither a duration like 7d nor a date like 2026-11-03")
+    })
+}
+
+const COLUMNS: [&str; 11] = [
+    "time",
+    "id",
+    "request_id",
+    "actor",
+    "action",
+    "tool",
+    "subject",
+    "outcome",
+    "detail",
+    "channel",
+    "code_mac",
+];
+
+fn fields(e: &AuditEvent) -> [String; 11] {
+    let opt = |v: Option<&str>| v.unwrap_or_default().to_owned();
+    [
+        e.at.to_string(),
+        e.id.to_string(),
+        e.request_id.to_string(),
+        e.actor.to_string(),
+        e.action.to_string(),
+        opt(e.tool.as_ref().map(ToolName::as_str)),
+        opt(e.subject.as_ref().map(Principal::as_str)),
+        e.outcome.to_string(),
+        opt(e.detail.as_deref()),
+        opt(e.channel.as_deref()),
+        opt(e.code_mac.as_deref()),
+    ]
+}
+
+/// Runs `otpbot audit`.
+pub async fn run(mut settings: Settings, args: AuditArgs) -> anyhow::Result<()> {
+    let policy = settings.policy();
+    let engine = open_engine(&mut settings, policy)?;
+    let now = SystemClock.now();
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_when(s, now, "--since"))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|s| parse_when(s, now, "--until"))
+        .transpose()?;
+    let code_mac = match (&args.code, &args.tool) {
+        (Some(code), Some(tool)) => Some(engine.audit_key().mac_text(tool, code.trim())),
+        (Some(_), None) => bail!("--code needs --tool"),
+        _ => None,
+    };
+    let detail = format!("export {:?}", args.format).to_lowercase();
+    let mut draft = Draft::new(Action::Audit, Outcome::Ok).detail(detail);
+    draft.tool = args.tool.clone();
+    draft.subject = args.user.clone();
+    engine
+        .audit(&operator_request(), draft)
+        .await
+        .context("audit write failed")?;
+
+    let mut sink = Sink::new(
+        args.format,
+        std::io::BufWriter::new(std::io::stdout().lock()),
+    )?;
+    let mut query = AuditQuery {
+        tool: args.tool,
+        actor: args.user,
+        since,
+        until,
+        limit: 500,
+        ..AuditQuery::default()
+    };
+    let mut remaining = args.limit.unwrap_or(usize::MAX);
+    while remaining > 0 {
+        let page = engine.stores().audit.query(&query).await?;
+        for event in page
+            .events
+            .iter()
+            .filter(|e| code_mac.is_none() || e.code_mac == code_mac)
+        {
+            if remaining == 0 {
+                break;
+            }
+            remaining -= 1;
+            sink.write(event)?;
+        }
+        match page.next {
+            Some(next) => query.before_id = Some(next),
+            None => break,
+        }
+    }
+    sink.finish()?;
+    Ok(())
+}
+
+/// Where events go, in the chosen format.
+enum Sink<W: Write> {
+    Table(W),
+    Csv(Box<csv::Writer<W>>),
+    Json(W),
+}
+
+impl<W: Write> Sink<W> {
+    fn new(format: Format, mut out: W) -> anyhow::Result<Self> {
+        Ok(match format {
+            Format::Table => {
+                writeln!(
+                    out,
+                    "{:<20} {:<28} {:<11} {:<16} {:<13} subject / detail",
+                    "time", "actor", "action", "tool", "outcome"
+                )?;
+                Sink::Table(out)
+            }
+            Format::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(COLUMNS)?;
+                Sink::Csv(Box::new(w))
+            }
+            Format::Json => Sink::Json(out),
+        })
+    }
+
+    fn write(&mut self, event: &AuditEvent) -> anyhow::Result<()> {
+        let f = fields(event);
+        match self {
+            Sink::Table(out) => {
+                let rest: Vec<&str> = [f[6].as_str(), f[8].as_str()]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                writeln!(
+                    out,
+                    "{:<20} {:<28} {:<11} {:<16} {:<13} {}",
+                    f[0],
+                    f[3],
+                    f[4],
+                    f[5],
+                    f[7],
+                    rest.join(" ")
+                )?;
+            }
+            Sink::Csv(w) => w.write_record(&f)?,
+            Sink::Json(out) => {
+                let object: serde_json::Map<_, _> = COLUMNS
+                    .iter()
+                    .zip(f)
+                    .map(|(k, v)| (k.to_string(), json!(v)))
+                    .collect();
+                writeln!(out, "{}", serde_json::Value::Object(object))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Sink::Table(mut out) | Sink::Json(mut out) => out.flush()?,
+            Sink::Csv(mut w) => w.flush()?,
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,160 @@
+//! `otpbot serve` and `otpbot demo`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use super::open_engine;
+use crate::config::{Settings, DEMO_SIGNING_SECRET_FILE};
+use crate::domain::{GrantDuration, Principal, Seed, Tool, ToolName};
+use crate::engine::{ChatRequest, Engine};
+use crate::http::{router, AppState};
+use crate::keys::{write_private_file, SigningSecret};
+use crate::slack::SlackConfig;
+
+/// Options for `serve` and `demo`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "OTPBOT_LISTEN")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// The workspace, admin and tool `otpbot demo` sets up.
+pub const DEMO_TEAM: &str = "T0DEMO";
+const DEMO_ADMIN: &str = "U123";
+const DEMO_TOOL: &str = "github";
+
+/// Serves with the configured settings.
+pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+    let secret = settings
+        .signing_secret()
+        .context("OTPBOT_SLACK_SIGNING_SECRET (or OTPBOT_SLACK_SIGNING_SECRET_FILE) is not set; `otpbot demo` makes one up")?;
+    if settings.slack_workspaces.is_empty() {
+        tracing::warn!("OTPBOT_SLACK_TEAM_IDS is empty: every Slack request will be refused");
+    }
+    let policy = settings.policy();
+    let engine = open_engine(&mut settings, policy)?;
+    let slack = SlackConfig {
+        signing_secret: secret,
+        allowed_workspaces: settings.slack_workspaces.clone(),
+    };
+    run_server(engine, slack, args.listen.unwrap_or(settings.listen), None).await
+}
+
+/// Sets up the demo workspace, tool and admin, prints how to try it, and serves.
+pub async fn demo(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+    let secret = match settings.signing_secret() {
+        Some(secret) => secret,
+        None => {
+            crate::store::local::create_private_dir(&settings.data_dir)?;
+            let secret = hex::encode(rand::random::<[u8; 16]>());
+            write_private_file(
+                &settings.data_dir.join(DEMO_SIGNING_SECRET_FILE),
+                secret.as_bytes(),
+            )
+            .context("cannot write the demo signing secret")?;
+            SigningSecret::new(secret)
+        }
+    };
+    let admin = Principal::new(crate::domain::Platform::Slack, DEMO_TEAM, DEMO_ADMIN)?;
+    let mut policy = settings.policy();
+    policy.bootstrap_admins.insert(admin.clone());
+    let engine = open_engine(&mut settings, policy)?;
+    seed_demo(&engine, &admin).await?;
+    settings.slack_workspaces.insert(DEMO_TEAM.to_owned());
+    let slack = SlackConfig {
+        signing_secret: secret,
+        allowed_workspaces: settings.slack_workspaces.clone(),
+    };
+    let listen = args.listen.unwrap_or(settings.listen);
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "otpbot".into());
+    let dir = if settings.data_dir.as_os_str() == "otpbot-data" {
+        String::new()
+    } else {
+        format!(" --data-dir {}", settings.data_dir.display())
+    };
+    let url = if listen.port() == 3000 && listen.ip().is_loopback() {
+        String::new()
+    } else {
+        format!(" --url http://{listen}")
+    };
+    let banner = format!(
+        "\notpbot demo: workspace {DEMO_TEAM}, admin <@{DEMO_ADMIN}> holding `{DEMO_TOOL}`, store in {}\n\
+         In another terminal, get a code:\n\n    {exe} slash{dir}{url} --as {DEMO_ADMIN} {DEMO_TOOL}\n\n\
+         More to try:\n    {exe} slash{dir}{url} --as {DEMO_ADMIN} \"grant <@U456> {DEMO_TOOL} for 1h onboarding\"\n    \
+         {exe} slash{dir}{url} --as U456 {DEMO_TOOL}\n    {exe} slash{dir}{url} --as {DEMO_ADMIN} \"audit since 1d\"\n    \
+         {exe} audit{dir} --format table\n",
+        settings.data_dir.display()
+    );
+    run_server(engine, slack, listen, Some(banner)).await
+}
+
+/// Enrols the demo tool (with a fresh random seed) and grants it to the demo admin.
+async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
+    let name = ToolName::parse(DEMO_TOOL)?;
+    let stores = engine.stores();
+    if stores.access.tool(&name).await?.is_none() {
+        let secret = totp_rs::Secret::Raw(rand::random::<[u8; 20]>().to_vec())
+            .to_encoded()
+            .to_string();
+        let seed = Seed::parse(&secret).context("demo seed")?;
+        stores.secrets.put_seed(&name, &seed).await?;
+        let tool = Tool {
+            name: name.clone(),
+            display_name: "GitHub (demo)".into(),
+            default_grant: GrantDuration::parse("8h").context("duration")?,
+            max_grant: GrantDuration::parse("1w").context("duration")?,
+            notify_channel: None,
+        };
+        stores.access.put_tool(&tool).await?;
+    }
+    let active = stores
+        .access
+        .grant(admin, &name)
+        .await?
+        .is_some_and(|g| g.is_active(engine.clock().now()));
+    if !active {
+        let request = ChatRequest {
+            request_id: crate::domain::RequestId::new(),
+            principal: admin.clone(),
+            channel: Some("demo-setup".into()),
+            text: format!("grant {admin} {DEMO_TOOL} for 8h demo"),
+        };
+        let reply = engine.handle(&request).await;
+        if reply.tone != crate::reply::Tone::Info {
+            bail!("demo setup failed: {}", reply.plain_text());
+        }
+    }
+    Ok(())
+}
+
+async fn run_server(
+    engine: Engine,
+    slack: SlackConfig,
+    listen: SocketAddr,
+    banner: Option<String>,
+) -> anyhow::Result<()> {
+    let state = AppState {
+        engine: Arc::new(engine),
+        slack: Some(Arc::new(slack)),
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "otpbot listening");
+    if let Some(banner) = banner {
+        println!("{banner}");
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("server failed")
+}

@@ -1,0 +1,27 @@
+//! `/otp list`: the caller's tools and when each grant ends.
+
+use super::CommandResult;
+use crate::engine::Ctx;
+use crate::reply::Reply;
+
+/// Lists the caller's active grants.
+#[derive(Debug)]
+pub struct List;
+
+impl List {
+    /// Reads the caller's own grants; expired ones are not shown.
+    pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
+        let grants = ctx.engine.stores.access.grants_for(ctx.caller()).await?;
+        let mut lines: Vec<String> = grants
+            .iter()
+            .filter(|g| g.is_active(ctx.now))
+            .map(|g| format!("`{}` until {}", g.tool, g.expires_at))
+            .collect();
+        if lines.is_empty() {
+            lines.push("You have no tools right now. Ask an admin for access.".into());
+        } else {
+            lines.insert(0, "Your tools:".into());
+        }
+        Ok(Reply::info(&ctx.request.request_id, lines))
+    }
+}

@@ -1,0 +1,260 @@
+//! The command grammar (SPEC §2): one file per command, each with its `parse` and `apply`,
+//! behind the [`Command`] enum. Adding a command touches one new file and one enum arm.
+//!
+//! Commands decide; the [`Engine`](crate::engine::Engine) audits refusals centrally, and each
+//! command audits its own success at the moment the rules require (before a code leaves).
+
+mod audit;
+mod code;
+mod done;
+mod grant;
+mod help;
+mod list;
+mod revoke;
+mod role;
+mod tools;
+mod who;
+
+use crate::domain::{Action, Outcome, Principal, ToolName};
+use crate::engine::{Ctx, Draft};
+use crate::reply::Reply;
+use crate::store::StoreError;
+
+pub use self::audit::Audit;
+pub use code::Code;
+pub use done::Done;
+pub use grant::Grant;
+pub use help::Help;
+pub use list::List;
+pub use revoke::Revoke;
+pub use role::RoleChange;
+pub use tools::Tools;
+pub use who::Who;
+
+/// Why a command did not produce a normal reply.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The text does not follow the grammar. The message is safe to show.
+    #[error("{0}")]
+    Usage(String),
+    /// A policy refusal; `draft` is what gets audited, `message` what the caller sees.
+    #[error("{message}")]
+    Denied {
+        /// The audit record of the refusal.
+        draft: Box<Draft>,
+        /// The caller's explanation.
+        message: String,
+    },
+    /// A store failed: the caller gets a generic message, the log gets this.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Stored state is inconsistent (e.g. a tool without a seed).
+    #[error("inconsistent state: {0}")]
+    Inconsistent(String),
+}
+
+impl CommandError {
+    /// A refusal to audit as `draft` and explain with `message`.
+    pub fn denied(draft: Draft, message: impl Into<String>) -> Self {
+        Self::Denied {
+            draft: Box::new(draft),
+            message: message.into(),
+        }
+    }
+}
+
+/// Result alias for commands.
+pub type CommandResult<T> = Result<T, CommandError>;
+
+/// One parsed command.
+#[derive(Debug)]
+pub enum Command {
+    /// `<tool>`
+    Code(Code),
+    /// empty or `help`
+    Help(Help),
+    /// `list`
+    List(List),
+    /// `done <tool>`
+    Done(Done),
+    /// `grant <@user> <tool> [for <dur>] [reason…]`
+    Grant(Grant),
+    /// `revoke <@user> <tool>`
+    Revoke(Revoke),
+    /// `who <tool>`
+    Who(Who),
+    /// `tools`
+    Tools(Tools),
+    /// `role add|remove <@user> admin|auditor`
+    Role(RoleChange),
+    /// `audit [<tool>|<@user>] [since <dur>]`
+    Audit(Audit),
+}
+
+/// The longest command text accepted; Slack allows far less in practice.
+const MAX_TEXT: usize = 2_000;
+
+impl Command {
+    /// Parses the text after `/otp`. `caller` scopes mentions to the caller's workspace.
+    pub fn parse(text: &str, caller: &Principal) -> CommandResult<Self> {
+        if text.len() > MAX_TEXT {
+            return Err(CommandError::Usage("That command is too long.".into()));
+        }
+        if text.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+            return Err(CommandError::Usage(
+                "That command contains control characters.".into(),
+            ));
+        }
+        let mut args = Args::new(text);
+        let Some(first) = args.word() else {
+            return Ok(Command::Help(Help));
+        };
+        let command = match first.to_ascii_lowercase().as_str() {
+            "help" => Command::Help(Help),
+            "list" => Command::List(List),
+            "done" => Command::Done(Done::parse(&mut args)?),
+            "grant" => Command::Grant(Grant::parse(&mut args, caller)?),
+            "revoke" => Command::Revoke(Revoke::parse(&mut args, caller)?),
+            "who" => Command::Who(Who::parse(&mut args)?),
+            "tools" => Command::Tools(Tools),
+            "role" => Command::Role(RoleChange::parse(&mut args, caller)?),
+            "audit" => Command::Audit(Audit::parse(&mut args, caller)?),
+            _ => Command::Code(Code {
+                tool: parse_tool(first)?,
+            }),
+        };
+        args.finish()?;
+        Ok(command)
+    }
+
+    /// The audit action this command is recorded under.
+    pub fn action(&self) -> Action {
+        match self {
+            Command::Code(_) => Action::Code,
+            Command::Help(_) | Command::List(_) => Action::Request,
+            Command::Done(_) => Action::Done,
+            Command::Grant(_) => Action::Grant,
+            Command::Revoke(_) => Action::Revoke,
+            Command::Who(_) => Action::Who,
+            Command::Tools(_) => Action::Tools,
+            Command::Role(r) => r.action(),
+            Command::Audit(_) => Action::Audit,
+        }
+    }
+
+    /// Carries the command out for the caller in `ctx`.
+    pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
+        match self {
+            Command::Code(c) => c.apply(ctx).await,
+            Command::Help(c) => c.apply(ctx).await,
+            Command::List(c) => c.apply(ctx).await,
+            Command::Done(c) => c.apply(ctx).await,
+            Command::Grant(c) => c.apply(ctx).await,
+            Command::Revoke(c) => c.apply(ctx).await,
+            Command::Who(c) => c.apply(ctx).await,
+            Command::Tools(c) => c.apply(ctx).await,
+            Command::Role(c) => c.apply(ctx).await,
+            Command::Audit(c) => c.apply(ctx).await,
+        }
+    }
+}
+
+/// The words of a command, consumed left to right.
+pub struct Args<'a> {
+    words: std::iter::Peekable<std::str::SplitWhitespace<'a>>,
+}
+
+impl<'a> Args<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            words: text.split_whitespace().peekable(),
+        }
+    }
+
+    /// The next word, if any.
+    pub fn word(&mut self) -> Option<&'a str> {
+        self.words.next()
+    }
+
+    /// The next word without consuming it.
+    pub fn peek(&mut self) -> Option<&'a str> {
+        self.words.peek().copied()
+    }
+
+    /// The next word, or a usage error naming what was expected.
+    pub fn require(&mut self, what: &str, usage: &str) -> CommandResult<&'a str> {
+        self.word()
+            .ok_or_else(|| CommandError::Usage(format!("Missing {what}. Usage: `{usage}`")))
+    }
+
+    /// Every remaining word, joined by single spaces.
+    pub fn rest(&mut self) -> String {
+        self.words.by_ref().collect::<Vec<_>>().join(" ")
+    }
+
+    fn finish(mut self) -> CommandResult<()> {
+        match self.word() {
+            None => Ok(()),
+            Some(extra) => Err(CommandError::Usage(format!(
+                "Unexpected `{}`. Type `/otp help` for usage.",
+                shorten(extra)
+            ))),
+        }
+    }
+}
+
+/// A short, printable rendering of untrusted text for messages.
+pub fn shorten(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .filter(|c| !c.is_control() && *c != '`')
+        .take(40)
+        .collect();
+    if text.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+/// Parses a tool name, turning a bad one into a polite usage error.
+pub fn parse_tool(word: &str) -> CommandResult<ToolName> {
+    ToolName::parse(word)
+        .map_err(|e| CommandError::Usage(format!("{e}. Type `/otp help` for usage.")))
+}
+
+/// Parses `<@U123>` or `<@U123|name>` into a principal in the caller's workspace, or a full
+/// principal (`slack:T1:U2`, `teams:{tenant}:{id}`) for users elsewhere.
+pub fn parse_user(word: &str, caller: &Principal) -> CommandResult<Principal> {
+    let bad = || {
+        CommandError::Usage(format!(
+            "`{}` is not a user mention like @alice.",
+            shorten(word)
+        ))
+    };
+    if !word.starts_with('<') && word.contains(':') {
+        return Principal::parse(word).map_err(|_| bad());
+    }
+    let inner = word
+        .strip_prefix("<@")
+        .and_then(|w| w.strip_suffix('>'))
+        .ok_or_else(bad)?;
+    let id = inner.split('|').next().unwrap_or_default();
+    caller.sibling(id).map_err(|_| bad())
+}
+
+/// Shows a principal to chat users: a mention in the same workspace, else the full principal.
+pub fn show_user(principal: &Principal, viewer: &Principal) -> String {
+    if principal.platform() == viewer.platform() && principal.workspace() == viewer.workspace() {
+        format!("<@{}>", principal.user())
+    } else {
+        principal.to_string()
+    }
+}
+
+/// Refusal for a caller without the needed role.
+pub fn forbidden(action: Action, who: &str) -> CommandError {
+    CommandError::denied(
+        Draft::new(action, Outcome::Forbidden),
+        format!("Only {who} can do that."),
+    )
+}

@@ -1,0 +1,302 @@
+//! Typed settings from `OTPBOT_*` environment variables, validated at start-up with messages
+//! that name the variable. Secret values may also come from `*_FILE`. Unknown `OTPBOT_*`
+//! variables are reported, since a typo there would silently weaken a setting.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::domain::Principal;
+use crate::engine::{Policy, RateLimit};
+use crate::keys::{self, KeyBytes, SigningSecret};
+
+/// File in the data directory holding a generated signing secret (`otpbot demo`).
+pub const DEMO_SIGNING_SECRET_FILE: &str = "slack-signing-secret";
+
+/// Every variable otpbot reads, with its meaning, for warnings and `--help`.
+pub const VARIABLES: &[(&str, &str)] = &[
+    ("OTPBOT_BACKEND", "store backend: `local` (default)"),
+    (
+        "OTPBOT_DATA_DIR",
+        "local store directory (default ./otpbot-data)",
+    ),
+    (
+        "OTPBOT_LISTEN",
+        "address for `otpbot serve` (default 127.0.0.1:3000)",
+    ),
+    (
+        "OTPBOT_MASTER_KEY",
+        "local seed encryption key, 64 hex chars (or _FILE; default: generated file)",
+    ),
+    (
+        "OTPBOT_AUDIT_KEY",
+        "audit HMAC key, 64 hex chars (or _FILE; default: generated file)",
+    ),
+    (
+        "OTPBOT_SLACK_SIGNING_SECRET",
+        "Slack app signing secret (or _FILE)",
+    ),
+    (
+        "OTPBOT_SLACK_TEAM_IDS",
+        "comma-separated Slack team ids (T…) and enterprise ids (E…) served",
+    ),
+    (
+        "OTPBOT_ADMINS",
+        "comma-separated principals that are always admin, e.g. slack:T0123:U0456",
+    ),
+    (
+        "OTPBOT_RATE_PER_TOOL",
+        "codes per caller per tool, e.g. 10/10m (default)",
+    ),
+    (
+        "OTPBOT_RATE_PER_CALLER",
+        "commands per caller, e.g. 30/10m (default)",
+    ),
+    (
+        "OTPBOT_LOG",
+        "log filter, e.g. info (default) or otpbot=debug",
+    ),
+    ("OTPBOT_LOG_FORMAT", "`pretty` (default) or `json`"),
+];
+
+/// A setting that is missing or malformed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable's value is unusable.
+    #[error("{var}: {message}")]
+    Invalid {
+        /// The variable.
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(var: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var: var.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Log output style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Validated settings.
+#[derive(Debug)]
+pub struct Settings {
+    /// Local store directory.
+    pub data_dir: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Bootstrap admins.
+    pub admins: HashSet<Principal>,
+    /// Served Slack teams and enterprises.
+    pub slack_workspaces: HashSet<String>,
+    /// Slack signing secret, if configured.
+    pub slack_signing_secret: Option<SigningSecret>,
+    /// Master key from the environment, if given.
+    pub master_key: Option<KeyBytes>,
+    /// Audit key from the environment, if given.
+    pub audit_key: Option<KeyBytes>,
+    /// Codes per caller per tool.
+    pub rate_per_tool: RateLimit,
+    /// Commands per caller.
+    pub rate_per_caller: RateLimit,
+    /// Log filter.
+    pub log_filter: String,
+    /// Log style.
+    pub log_format: LogFormat,
+    /// Unknown `OTPBOT_*` variables seen (to warn about once logging is up).
+    pub unknown: Vec<String>,
+}
+
+/// Reads a secret from `VAR` or from the file named by `VAR_FILE` (not both).
+fn secret(vars: &HashMap<String, String>, var: &str) -> Result<Option<String>, ConfigError> {
+    let file_var = format!("{var}_FILE");
+    match (vars.get(var), vars.get(&file_var)) {
+        (Some(_), Some(_)) => Err(invalid(
+            var,
+            format!("set either {var} or {file_var}, not both"),
+        )),
+        (Some(value), None) => Ok(Some(value.clone())),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| Some(s.trim().to_owned()))
+            .map_err(|e| invalid(&file_var, format!("cannot read {path}: {e}"))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn list(value: Option<&String>) -> impl Iterator<Item = &str> {
+    value
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(
+            std::env::vars()
+                .filter(|(k, _)| k.starts_with("OTPBOT_"))
+                .collect(),
+        )
+    }
+
+    /// Reads settings from `vars` (the `OTPBOT_*` variables).
+    pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
+        let known = |k: &str| {
+            VARIABLES
+                .iter()
+                .any(|(v, _)| k == *v || k.strip_suffix("_FILE") == Some(v))
+        };
+        let mut unknown: Vec<String> = vars.keys().filter(|k| !known(k)).cloned().collect();
+        unknown.sort();
+        if let Some(backend) = vars.get("OTPBOT_BACKEND").filter(|b| b.as_str() != "local") {
+            return Err(invalid(
+                "OTPBOT_BACKEND",
+                format!("unknown backend `{backend}`; this build supports `local`"),
+            ));
+        }
+        let listen = match vars.get("OTPBOT_LISTEN") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| invalid("OTPBOT_LISTEN", format!("`{v}` is not host:port")))?,
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+        };
+        let admins = list(vars.get("OTPBOT_ADMINS"))
+            .map(|p| Principal::parse(p).map_err(|e| invalid("OTPBOT_ADMINS", e.to_string())))
+            .collect::<Result<_, _>>()?;
+        let rate = |var: &str, default: RateLimit| match vars.get(var) {
+            Some(v) => {
+                RateLimit::parse(v).ok_or_else(|| invalid(var, format!("`{v}` is not like 10/10m")))
+            }
+            None => Ok(default),
+        };
+        let defaults = Policy::default();
+        let key = |var: &str| -> Result<Option<KeyBytes>, ConfigError> {
+            secret(&vars, var)?
+                .map(|k| keys::decode_hex_key(&k, var).map_err(|e| invalid(var, e.to_string())))
+                .transpose()
+        };
+        let log_format = match vars.get("OTPBOT_LOG_FORMAT").map(String::as_str) {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "OTPBOT_LOG_FORMAT",
+                    format!("`{other}` is not pretty or json"),
+                ))
+            }
+        };
+        Ok(Self {
+            data_dir: PathBuf::from(
+                vars.get("OTPBOT_DATA_DIR")
+                    .map_or("otpbot-data", String::as_str),
+            ),
+            listen,
+            admins,
+            slack_workspaces: list(vars.get("OTPBOT_SLACK_TEAM_IDS"))
+                .map(str::to_owned)
+                .collect(),
+            slack_signing_secret: secret(&vars, "OTPBOT_SLACK_SIGNING_SECRET")?
+                .map(SigningSecret::new),
+            master_key: key("OTPBOT_MASTER_KEY")?,
+            audit_key: key("OTPBOT_AUDIT_KEY")?,
+            rate_per_tool: rate("OTPBOT_RATE_PER_TOOL", defaults.per_tool)?,
+            rate_per_caller: rate("OTPBOT_RATE_PER_CALLER", defaults.per_caller)?,
+            log_filter: vars
+                .get("OTPBOT_LOG")
+                .cloned()
+                .unwrap_or_else(|| "info".into()),
+            log_format,
+            unknown,
+        })
+    }
+
+    /// The policy these settings describe.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            bootstrap_admins: self.admins.clone(),
+            per_tool: self.rate_per_tool,
+            per_caller: self.rate_per_caller,
+        }
+    }
+
+    /// The signing secret: configured, or the one `otpbot demo` wrote into the data directory.
+    pub fn signing_secret(&self) -> Option<SigningSecret> {
+        self.slack_signing_secret.clone().or_else(|| {
+            let text =
+                std::fs::read_to_string(self.data_dir.join(DEMO_SIGNING_SECRET_FILE)).ok()?;
+            Some(SigningSecret::new(text))
+        })
+    }
+
+    /// Path of a generated key file in the data directory.
+    pub fn key_path(&self, name: &str) -> PathBuf {
+        Path::new(&self.data_dir).join(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_lists() {
+        let s = Settings::from_vars(vars(&[
+            ("OTPBOT_ADMINS", "slack:T1:U1, slack:T1:U2"),
+            ("OTPBOT_SLACK_TEAM_IDS", "T1,E9"),
+            ("OTPBOT_RATE_PER_TOOL", "5/1h"),
+            ("OTPBOT_TYPO", "x"),
+        ]))
+        .expect("valid settings");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.admins.len(), 2);
+        assert!(s.slack_workspaces.contains("E9"));
+        assert_eq!(
+            s.rate_per_tool,
+            RateLimit {
+                limit: 5,
+                window_secs: 3600
+            }
+        );
+        assert_eq!(s.unknown, vec!["OTPBOT_TYPO".to_owned()]);
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (var, value) in [
+            ("OTPBOT_LISTEN", "nope"),
+            ("OTPBOT_ADMINS", "U1"),
+            ("OTPBOT_RATE_PER_CALLER", "ten"),
+            ("OTPBOT_MASTER_KEY", "abcd"),
+            ("OTPBOT_BACKEND", "mongo"),
+            ("OTPBOT_LOG_FORMAT", "xml"),
+        ] {
+            let err = Settings::from_vars(vars(&[(var, value)]))
+                .expect_err(var)
+                .to_string();
+            assert!(err.starts_with(var), "{var}: {err}");
+            assert!(
+                !err.contains("abcd") || var != "OTPBOT_MASTER_KEY",
+                "key value echoed: {err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Checked domain types. Nothing past a chat front end or the CLI handles a raw `String` where
+//! one of these exists: a value of these types has already been validated.
+
+mod audit;
+mod clock;
+mod duration;
+mod grant;
+mod ids;
+mod principal;
+mod role;
+mod tool;
+mod totp;
+
+pub use audit::{Action, AuditEvent, AuditQuery, Outcome};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use duration::GrantDuration;
+pub use grant::Grant;
+pub use ids::{EventId, RequestId};
+pub use principal::{Platform, Principal, PrincipalError};
+pub use role::{Role, Roles};
+pub use tool::{Tool, ToolName, ToolNameError};
+pub use totp::{OtpCode, Seed, SeedError, TotpIssue};

@@ -1,0 +1,28 @@
+//! otpbot hands out TOTP codes for shared company accounts to the people allowed to have them,
+//! through Slack slash commands, and records every decision in an append-only audit log.
+//!
+//! Layout (outside in):
+//!
+//! - [`http`]: the one `axum::Router` served locally and on Lambda; [`slack`] verifies and
+//!   translates Slack slash commands and renders Block Kit replies.
+//! - [`command`]: parses the command text into a [`command::Command`] (one file per command) and
+//!   applies it through [`engine::Engine`], which holds the policy: who may do what, rate limits,
+//!   audit before reveal.
+//! - [`domain`]: checked types (tool names, principals, durations, seeds, codes, audit events) and
+//!   the injected [`domain::Clock`].
+//! - [`store`]: one small trait per storage role and the backends ([`store::local`]: SQLite).
+//! - [`keys`]: secret key material. [`config`], [`telemetry`], [`cli`]: settings, logging, CLI.
+//!
+//! Never: a seed or a code in a log line, an audit record, an error message or a `Debug` output.
+
+pub mod cli;
+pub mod command;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod http;
+pub mod keys;
+pub mod reply;
+pub mod slack;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,138 @@
+//! The Slack front end: `POST /slack/commands`.
+//!
+//! Order (SPEC §3): body size limit → signature and timestamp on the raw bytes → replay refusal →
+//! parse the form → workspace allow-list → the engine → Block Kit reply. Nothing about the body
+//! is logged before it is verified, and nothing of it is echoed on failure.
+
+pub mod render;
+pub mod verify;
+
+use std::collections::HashSet;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use crate::domain::{Platform, Principal, RequestId};
+use crate::engine::ChatRequest;
+use crate::http::{ApiError, AppState};
+use crate::keys::SigningSecret;
+
+/// Slack settings.
+#[derive(Debug, Clone)]
+pub struct SlackConfig {
+    /// The app's signing secret.
+    pub signing_secret: SigningSecret,
+    /// Team ids (`T…`) and enterprise ids (`E…`) that are served.
+    pub allowed_workspaces: HashSet<String>,
+}
+
+/// The fields of a slash command form that otpbot reads; all optional so that a missing field
+/// is reported by name rather than as a generic decoding error.
+#[derive(Debug, Deserialize)]
+struct SlashForm {
+    ssl_check: Option<String>,
+    team_id: Option<String>,
+    enterprise_id: Option<String>,
+    user_id: Option<String>,
+    channel_id: Option<String>,
+    text: Option<String>,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Handles one slash command request.
+pub async fn commands(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match handle(&app, &headers, body).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn handle(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let slack = app.slack.as_ref().ok_or(ApiError::NotFound)?;
+    let body = body.map_err(ApiError::from_body_rejection)?;
+    let now = app.engine.clock().now();
+    let ts = verify::verify(
+        &slack.signing_secret,
+        header(headers, "x-slack-request-timestamp"),
+        header(headers, "x-slack-signature"),
+        &body,
+        now,
+    )
+    .map_err(|e| {
+        tracing::warn!(reason = %e, "slack request refused");
+        ApiError::Unauthorized(e.to_string())
+    })?;
+    let signature = header(headers, "x-slack-signature").unwrap_or_default();
+    let replay_key = format!("replay:slack:{signature}");
+    let expires = crate::domain::Timestamp::from_unix(ts + verify::MAX_AGE_SECS + 1);
+    let request_id = RequestId::new();
+    match app
+        .engine
+        .stores()
+        .counters
+        .first_sighting(&replay_key, expires, now)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(reason = "replay", "slack request refused");
+            return Err(ApiError::Unauthorized("replayed request".into()));
+        }
+        Err(e) => {
+            tracing::error!(%request_id, error = %e, "replay check failed");
+            return Ok(reply_response(&crate::reply::Reply::internal(&request_id)));
+        }
+    }
+    let form: SlashForm = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| ApiError::BadRequest("the body is not valid form encoding".into()))?;
+    if form.ssl_check.is_some() {
+        return Ok(axum::http::StatusCode::OK.into_response());
+    }
+    let missing = |name: &str| ApiError::BadRequest(format!("the form has no {name}"));
+    let team = form.team_id.as_deref().ok_or_else(|| missing("team_id"))?;
+    let user = form.user_id.as_deref().ok_or_else(|| missing("user_id"))?;
+    let principal = Principal::new(Platform::Slack, team, user)
+        .map_err(|_| ApiError::BadRequest("team_id or user_id is malformed".into()))?;
+    let request = ChatRequest {
+        request_id,
+        principal,
+        channel: form.channel_id.filter(|c| c.len() <= 64),
+        text: form.text.unwrap_or_default(),
+    };
+    let allowed = slack.allowed_workspaces.contains(team)
+        || form
+            .enterprise_id
+            .as_deref()
+            .is_some_and(|e| slack.allowed_workspaces.contains(e));
+    let reply = if allowed {
+        app.engine.handle(&request).await
+    } else {
+        app.engine.refuse_workspace(&request).await
+    };
+    Ok(reply_response(&reply))
+}
+
+/// HTTP 200 with the Block Kit body and the request id in `x-request-id`.
+fn reply_response(reply: &crate::reply::Reply) -> Response {
+    let mut response = Json(render::render(reply)).into_response();
+    if let Ok(value) = reply.request_id.as_str().parse() {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}

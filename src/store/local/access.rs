@@ -1,0 +1,291 @@
+//! Catalog, grants, roles and seeds in SQLite.
+
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{backend, LocalStore};
+use crate::domain::{
+    Grant, GrantDuration, Principal, Role, Roles, Seed, Timestamp, Tool, ToolName,
+};
+use crate::store::{AccessStore, SecretStore, StoreError, StoreResult};
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn tool_from_row(row: &Row<'_>) -> rusqlite::Result<(String, String, i64, i64, Option<String>)> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+fn to_tool(
+    (name, display_name, default, max, notify): (String, String, i64, i64, Option<String>),
+) -> StoreResult<Tool> {
+    Ok(Tool {
+        name: ToolName::parse(&name).map_err(|e| corrupt("tool name", e))?,
+        display_name,
+        default_grant: GrantDuration::from_secs(default)
+            .ok_or_else(|| corrupt("tool", "bad default grant"))?,
+        max_grant: GrantDuration::from_secs(max).ok_or_else(|| corrupt("tool", "bad max grant"))?,
+        notify_channel: notify,
+    })
+}
+
+type GrantRow = (String, String, String, i64, i64, Option<String>);
+
+fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<GrantRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+fn to_grant((principal, tool, by, at, expires, reason): GrantRow) -> StoreResult<Grant> {
+    Ok(Grant {
+        principal: Principal::parse(&principal).map_err(|e| corrupt("grant principal", e))?,
+        tool: ToolName::parse(&tool).map_err(|e| corrupt("grant tool", e))?,
+        granted_by: Principal::parse(&by).map_err(|e| corrupt("grant granted_by", e))?,
+        granted_at: Timestamp::from_unix(at),
+        expires_at: Timestamp::from_unix(expires),
+        reason,
+    })
+}
+
+const TOOL_COLUMNS: &str = "name, display_name, default_grant, max_grant, notify_channel";
+const GRANT_COLUMNS: &str = "principal, tool, granted_by, granted_at, expires_at, reason";
+
+impl LocalStore {
+    async fn grants_where(&self, column: &'static str, value: String) -> StoreResult<Vec<Grant>> {
+        let rows = self
+            .with_conn(move |c| {
+                let order = if column == "tool" {
+                    "principal"
+                } else {
+                    "tool"
+                };
+                let sql = format!(
+                    "SELECT {GRANT_COLUMNS} FROM grants WHERE {column} = ?1 ORDER BY {order}"
+                );
+                let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
+                let rows = stmt.query_map([value], grant_from_row).map_err(backend)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+            })
+            .await?;
+        rows.into_iter().map(to_grant).collect()
+    }
+}
+
+#[async_trait]
+impl AccessStore for LocalStore {
+    async fn tool(&self, name: &ToolName) -> StoreResult<Option<Tool>> {
+        let name = name.as_str().to_owned();
+        let row = self
+            .with_conn(move |c| {
+                c.query_row(
+                    &format!("SELECT {TOOL_COLUMNS} FROM tools WHERE name = ?1"),
+                    [name],
+                    tool_from_row,
+                )
+                .optional()
+                .map_err(backend)
+            })
+            .await?;
+        row.map(to_tool).transpose()
+    }
+
+    async fn tools(&self) -> StoreResult<Vec<Tool>> {
+        let rows = self
+            .with_conn(|c| {
+                let mut stmt = c
+                    .prepare_cached(&format!("SELECT {TOOL_COLUMNS} FROM tools ORDER BY name"))
+                    .map_err(backend)?;
+                let rows = stmt.query_map([], tool_from_row).map_err(backend)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+            })
+            .await?;
+        rows.into_iter().map(to_tool).collect()
+    }
+
+    async fn put_tool(&self, tool: &Tool) -> StoreResult<()> {
+        let t = tool.clone();
+        self.with_conn(move |c| {
+            c.execute(
+                &format!(
+                    "INSERT OR REPLACE INTO tools ({TOOL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
+                ),
+                params![
+                    t.name.as_str(),
+                    t.display_name,
+                    t.default_grant.secs(),
+                    t.max_grant.secs(),
+                    t.notify_channel
+                ],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn remove_tool(&self, name: &ToolName) -> StoreResult<bool> {
+        let name = name.as_str().to_owned();
+        self.with_conn(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            tx.execute("DELETE FROM grants WHERE tool = ?1", [&name])
+                .map_err(backend)?;
+            let removed = tx
+                .execute("DELETE FROM tools WHERE name = ?1", [&name])
+                .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(removed > 0)
+        })
+        .await
+    }
+
+    async fn grant(&self, principal: &Principal, tool: &ToolName) -> StoreResult<Option<Grant>> {
+        let (p, t) = (principal.as_str().to_owned(), tool.as_str().to_owned());
+        let row = self
+            .with_conn(move |c| {
+                c.query_row(
+                    &format!(
+                        "SELECT {GRANT_COLUMNS} FROM grants WHERE principal = ?1 AND tool = ?2"
+                    ),
+                    [p, t],
+                    grant_from_row,
+                )
+                .optional()
+                .map_err(backend)
+            })
+            .await?;
+        row.map(to_grant).transpose()
+    }
+
+    async fn grants_for(&self, principal: &Principal) -> StoreResult<Vec<Grant>> {
+        self.grants_where("principal", principal.as_str().to_owned())
+            .await
+    }
+
+    async fn holders(&self, tool: &ToolName) -> StoreResult<Vec<Grant>> {
+        self.grants_where("tool", tool.as_str().to_owned()).await
+    }
+
+    async fn put_grant(&self, grant: &Grant) -> StoreResult<()> {
+        let g = grant.clone();
+        self.with_conn(move |c| {
+            c.execute(
+                &format!("INSERT OR REPLACE INTO grants ({GRANT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![
+                    g.principal.as_str(),
+                    g.tool.as_str(),
+                    g.granted_by.as_str(),
+                    g.granted_at.unix(),
+                    g.expires_at.unix(),
+                    g.reason
+                ],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn delete_grant(&self, principal: &Principal, tool: &ToolName) -> StoreResult<bool> {
+        let (p, t) = (principal.as_str().to_owned(), tool.as_str().to_owned());
+        self.with_conn(move |c| {
+            c.execute(
+                "DELETE FROM grants WHERE principal = ?1 AND tool = ?2",
+                [p, t],
+            )
+            .map(|n| n > 0)
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn roles(&self, principal: &Principal) -> StoreResult<Roles> {
+        let p = principal.as_str().to_owned();
+        let names = self
+            .with_conn(move |c| {
+                let mut stmt = c
+                    .prepare_cached("SELECT role FROM roles WHERE principal = ?1")
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map([p], |r| r.get::<_, String>(0))
+                    .map_err(backend)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+            })
+            .await?;
+        Ok(names
+            .iter()
+            .filter_map(|n| Role::parse(n))
+            .fold(Roles::default(), Roles::with))
+    }
+
+    async fn set_role(&self, principal: &Principal, role: Role, on: bool) -> StoreResult<bool> {
+        let p = principal.as_str().to_owned();
+        self.with_conn(move |c| {
+            let sql = if on {
+                "INSERT OR IGNORE INTO roles (principal, role) VALUES (?1, ?2)"
+            } else {
+                "DELETE FROM roles WHERE principal = ?1 AND role = ?2"
+            };
+            c.execute(sql, [p.as_str(), role.as_str()])
+                .map(|n| n > 0)
+                .map_err(backend)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SecretStore for LocalStore {
+    async fn put_seed(&self, tool: &ToolName, seed: &Seed) -> StoreResult<()> {
+        let (nonce, ciphertext) = self.key.seal(tool, seed)?;
+        let name = tool.as_str().to_owned();
+        self.with_conn(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO seeds (tool, nonce, ciphertext) VALUES (?1, ?2, ?3)",
+                params![name, nonce, ciphertext],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn seed(&self, tool: &ToolName) -> StoreResult<Option<Seed>> {
+        let name = tool.as_str().to_owned();
+        let row = self
+            .with_conn(move |c| {
+                c.query_row(
+                    "SELECT nonce, ciphertext FROM seeds WHERE tool = ?1",
+                    [name],
+                    |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
+                )
+                .optional()
+                .map_err(backend)
+            })
+            .await?;
+        row.map(|(nonce, ciphertext)| self.key.open(tool, &nonce, &ciphertext))
+            .transpose()
+    }
+
+    async fn delete_seed(&self, tool: &ToolName) -> StoreResult<bool> {
+        let name = tool.as_str().to_owned();
+        self.with_conn(move |c| {
+            c.execute("DELETE FROM seeds WHERE tool = ?1", [name])
+                .map(|n| n > 0)
+                .map_err(backend)
+        })
+        .await
+    }
+}

@@ -1,0 +1,135 @@
+//! The audit log in SQLite: INSERT only (UPDATE and DELETE abort by trigger).
+
+use async_trait::async_trait;
+use rusqlite::types::Value;
+use rusqlite::{params, Row};
+
+use super::{backend, LocalStore};
+use crate::domain::{
+    Action, AuditEvent, AuditQuery, EventId, Outcome, Principal, RequestId, Timestamp, ToolName,
+};
+use crate::store::{AuditPage, AuditStore, StoreError, StoreResult};
+
+const COLUMNS: &str =
+    "id, at, request_id, actor, action, tool, subject, outcome, detail, channel, code_mac";
+
+struct RawEvent([Option<String>; 10], i64);
+
+fn raw(row: &Row<'_>) -> rusqlite::Result<RawEvent> {
+    let mut text: [Option<String>; 10] = Default::default();
+    for (slot, column) in text.iter_mut().zip([0usize, 2, 3, 4, 5, 6, 7, 8, 9, 10]) {
+        *slot = row.get(column)?;
+    }
+    Ok(RawEvent(text, row.get(1)?))
+}
+
+fn corrupt(field: &str) -> StoreError {
+    StoreError::Corrupt(format!("audit event with bad {field}"))
+}
+
+fn to_event(RawEvent(t, at): RawEvent) -> StoreResult<AuditEvent> {
+    let [id, request_id, actor, action, tool, subject, outcome, detail, channel, code_mac] = t;
+    let need = |v: Option<String>, field: &str| v.ok_or_else(|| corrupt(field));
+    Ok(AuditEvent {
+        id: EventId::from_stored(need(id, "id")?),
+        at: Timestamp::from_unix(at),
+        request_id: RequestId::from_stored(need(request_id, "request_id")?),
+        actor: Principal::parse(&need(actor, "actor")?).map_err(|_| corrupt("actor"))?,
+        action: Action::parse(&need(action, "action")?).ok_or_else(|| corrupt("action"))?,
+        tool: tool
+            .map(|t| ToolName::parse(&t))
+            .transpose()
+            .map_err(|_| corrupt("tool"))?,
+        subject: subject
+            .map(|s| Principal::parse(&s))
+            .transpose()
+            .map_err(|_| corrupt("subject"))?,
+        outcome: Outcome::parse(&need(outcome, "outcome")?).ok_or_else(|| corrupt("outcome"))?,
+        detail,
+        channel,
+        code_mac,
+    })
+}
+
+#[async_trait]
+impl AuditStore for LocalStore {
+    async fn append(&self, event: &AuditEvent) -> StoreResult<()> {
+        let e = event.clone();
+        self.with_conn(move |c| {
+            c.execute(
+                &format!("INSERT INTO audit ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+                params![
+                    e.id.as_str(),
+                    e.at.unix(),
+                    e.request_id.as_str(),
+                    e.actor.as_str(),
+                    e.action.as_str(),
+                    e.tool.as_ref().map(ToolName::as_str),
+                    e.subject.as_ref().map(Principal::as_str),
+                    e.outcome.as_str(),
+                    e.detail,
+                    e.channel,
+                    e.code_mac
+                ],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn query(&self, query: &AuditQuery) -> StoreResult<AuditPage> {
+        let mut clauses = Vec::new();
+        let mut args: Vec<Value> = Vec::new();
+        let mut add = |clause: &str, value: Value| {
+            args.push(value);
+            clauses.push(format!("{clause} ?{}", args.len()));
+        };
+        if let Some(tool) = &query.tool {
+            add("tool =", Value::Text(tool.as_str().into()));
+        }
+        if let Some(actor) = &query.actor {
+            add("actor =", Value::Text(actor.as_str().into()));
+        }
+        if let Some(since) = query.since {
+            add("at >=", Value::Integer(since.unix()));
+        }
+        if let Some(until) = query.until {
+            add("at <", Value::Integer(until.unix()));
+        }
+        if let Some(before) = &query.before_id {
+            add("id <", Value::Text(before.as_str().into()));
+        }
+        let limit = query.limit.clamp(1, 10_000);
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        // One more row than asked tells whether there is a next page.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit {filter} ORDER BY id DESC LIMIT {}",
+            limit + 1
+        );
+        let rows = self
+            .with_conn(move |c| {
+                let mut stmt = c.prepare(&sql).map_err(backend)?;
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(args), raw)
+                    .map_err(backend)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+            })
+            .await?;
+        let mut events = rows
+            .into_iter()
+            .map(to_event)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = if events.len() > limit {
+            events.truncate(limit);
+            events.last().map(|e| e.id.clone())
+        } else {
+            None
+        };
+        Ok(AuditPage { events, next })
+    }
+}

@@ -1,0 +1,80 @@
+//! Schema migrations, tracked with `PRAGMA user_version`. Append only: never edit a released step.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema.
+    r#"
+    CREATE TABLE tools (
+        name           TEXT PRIMARY KEY,
+        display_name   TEXT NOT NULL,
+        default_grant  INTEGER NOT NULL,
+        max_grant      INTEGER NOT NULL,
+        notify_channel TEXT
+    );
+    CREATE TABLE seeds (
+        tool       TEXT PRIMARY KEY,
+        nonce      BLOB NOT NULL,
+        ciphertext BLOB NOT NULL
+    );
+    CREATE TABLE grants (
+        principal  TEXT NOT NULL,
+        tool       TEXT NOT NULL,
+        granted_by TEXT NOT NULL,
+        granted_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        reason     TEXT,
+        PRIMARY KEY (principal, tool)
+    );
+    CREATE INDEX grants_by_tool ON grants (tool, principal);
+    CREATE TABLE roles (
+        principal TEXT NOT NULL,
+        role      TEXT NOT NULL,
+        PRIMARY KEY (principal, role)
+    );
+    CREATE TABLE audit (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id         TEXT NOT NULL UNIQUE,
+        at         INTEGER NOT NULL,
+        request_id TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        tool       TEXT,
+        subject    TEXT,
+        outcome    TEXT NOT NULL,
+        detail     TEXT,
+        channel    TEXT,
+        code_mac   TEXT
+    );
+    CREATE INDEX audit_by_tool ON audit (tool, id);
+    CREATE INDEX audit_by_actor ON audit (actor, id);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TABLE counters (
+        key        TEXT PRIMARY KEY,
+        value      INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX counters_by_expiry ON counters (expires_at);
+    "#,
+];
+
+/// Applies every migration newer than the file's `user_version`, each in its own transaction.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if current > MIGRATIONS.len() {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "database schema version {current} is newer than this otpbot ({}); upgrade otpbot",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
