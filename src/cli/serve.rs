@@ -70,28 +70,43 @@ pub async fn demo(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()>
         allowed_workspaces: settings.slack_workspaces.clone(),
     };
     let listen = args.listen.unwrap_or(settings.listen);
+    let data_dir = settings.data_dir.clone();
+    run_server(
+        engine,
+        slack,
+        listen,
+        Some(Box::new(move |addr| banner(&data_dir, addr))),
+    )
+    .await
+}
+
+/// What `otpbot demo` prints once it listens: the exact commands to try.
+fn banner(data_dir: &std::path::Path, addr: SocketAddr) -> String {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "otpbot".into());
-    let dir = if settings.data_dir.as_os_str() == "otpbot-data" {
+    let dir = if data_dir.as_os_str() == "otpbot-data" {
         String::new()
     } else {
-        format!(" --data-dir {}", settings.data_dir.display())
+        format!(" --data-dir {}", data_dir.display())
     };
-    let url = if listen.port() == 3000 && listen.ip().is_loopback() {
+    let url = if addr.port() == 3000 && addr.ip().is_loopback() {
         String::new()
     } else {
-        format!(" --url http://{listen}")
+        format!(" --url http://{addr}")
     };
-    let banner = format!(
-        "\notpbot demo: workspace {DEMO_TEAM}, admin <@{DEMO_ADMIN}> holding `{DEMO_TOOL}`, store in {}\n\
-         In another terminal, get a code:\n\n    {exe} slash{dir}{url} --as {DEMO_ADMIN} {DEMO_TOOL}\n\n\
-         More to try:\n    {exe} slash{dir}{url} --as {DEMO_ADMIN} \"grant <@U456> {DEMO_TOOL} for 1h onboarding\"\n    \
-         {exe} slash{dir}{url} --as U456 {DEMO_TOOL}\n    {exe} slash{dir}{url} --as {DEMO_ADMIN} \"audit since 1d\"\n    \
-         {exe} audit{dir} --format table\n",
-        settings.data_dir.display()
-    );
-    run_server(engine, slack, listen, Some(banner)).await
+    let slash = format!("{exe} slash{dir}{url}");
+    format!(
+        "\notpbot demo is serving on http://{addr} (store: {store}).\n\
+         Workspace {DEMO_TEAM}; <@{DEMO_ADMIN}> is admin and holds `{DEMO_TOOL}`. In another terminal, get a code:\n\n\
+         \x20   {slash} --as {DEMO_ADMIN} {DEMO_TOOL}\n\n\
+         More to try:\n\
+         \x20   {slash} --as U456 {DEMO_TOOL}\n\
+         \x20   {slash} --as {DEMO_ADMIN} \"grant <@U456> {DEMO_TOOL} for 1h onboarding\"\n\
+         \x20   {slash} --as {DEMO_ADMIN} \"audit since 1d\"\n\
+         \x20   {exe} audit{dir}\n",
+        store = data_dir.display()
+    )
 }
 
 /// Enrols the demo tool (with a fresh random seed) and grants it to the demo admin.
@@ -133,11 +148,14 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Makes the text to print from the bound address, once listening.
+type Banner = Box<dyn FnOnce(SocketAddr) -> String + Send>;
+
 async fn run_server(
     engine: Engine,
     slack: SlackConfig,
     listen: SocketAddr,
-    banner: Option<String>,
+    banner: Option<Banner>,
 ) -> anyhow::Result<()> {
     let state = AppState {
         engine: Arc::new(engine),
@@ -149,7 +167,9 @@ async fn run_server(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "otpbot listening");
     if let Some(banner) = banner {
-        println!("{banner}");
+        use std::io::Write;
+        println!("{}", banner(addr));
+        let _ = std::io::stdout().flush();
     }
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {

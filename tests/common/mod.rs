@@ -1,0 +1,302 @@
+//! Test helpers: an otpbot on a random port with a fresh SQLite store, an injected clock, and a
+//! client that signs requests the way Slack does.
+#![allow(dead_code)]
+
+pub mod conformance;
+pub mod rfc6238;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use otpbot::domain::{
+    AuditEvent, AuditQuery, Clock, GrantDuration, ManualClock, Principal, Seed, Timestamp, Tool,
+    ToolName,
+};
+use otpbot::engine::{Engine, Policy};
+use otpbot::http::{router, AppState};
+use otpbot::keys::{random_key, AuditKey, SigningSecret};
+use otpbot::slack::verify::sign;
+use otpbot::slack::SlackConfig;
+use otpbot::store::local::{LocalStore, MasterKey};
+use otpbot::store::Stores;
+use serde_json::Value;
+
+/// The signing secret every test app uses.
+pub const SECRET: &str = "0123456789abcdef0123456789abcdef";
+/// The allowed workspace.
+pub const TEAM: &str = "T0TEST";
+/// An admin by configuration.
+pub const ADMIN: &str = "UADMIN";
+/// A fixed start time: 2026-11-03T10:00:05Z (5 s into a 30 s TOTP step).
+pub const START: i64 = 1_793_700_005;
+/// The test tool's raw seed (20 bytes).
+pub const SEED: &[u8] = b"otpbot-test-seed-20b";
+
+/// A running otpbot and handles on its insides.
+pub struct TestApp {
+    pub url: String,
+    pub clock: ManualClock,
+    pub store: Arc<LocalStore>,
+    pub stores: Stores,
+    pub audit_key: Arc<AuditKey>,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+}
+
+/// What came back from a slash command.
+pub struct SlackReply {
+    pub status: u16,
+    pub json: Value,
+    pub raw: String,
+}
+
+impl SlackReply {
+    /// The reply as one plain string (fallback text plus every block's text).
+    pub fn text(&self) -> String {
+        let mut out = vec![self.json["text"].as_str().unwrap_or_default().to_owned()];
+        for block in self.json["blocks"].as_array().into_iter().flatten() {
+            out.push(
+                block["text"]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        out.join("\n")
+    }
+
+    /// Asserts a handled (200, ephemeral) reply and returns its text.
+    pub fn ephemeral(&self) -> String {
+        assert_eq!(
+            self.status, 200,
+            "expected 200, got {}: {}",
+            self.status, self.raw
+        );
+        assert_eq!(self.json["response_type"], "ephemeral", "{}", self.raw);
+        self.text()
+    }
+}
+
+/// Settings a test may change before the app starts.
+pub struct Options {
+    pub policy: Policy,
+    pub workspaces: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let mut policy = Policy::default();
+        policy.bootstrap_admins.insert(principal(ADMIN));
+        Self {
+            policy,
+            workspaces: vec![TEAM.to_owned(), "E0ENTERPRISE".to_owned()],
+        }
+    }
+}
+
+/// `slack:T0TEST:{user}`
+pub fn principal(user: &str) -> Principal {
+    Principal::parse(&format!("slack:{TEAM}:{user}")).expect("test principal")
+}
+
+/// Base32 (RFC 4648, no padding), written here so tests do not trust the code under test.
+pub fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    let (mut buffer, mut bits) = (0u32, 0);
+    for &b in bytes {
+        buffer = (buffer << 8) | b as u32;
+        bits += 8;
+        while bits >= 5 {
+            out.push(ALPHABET[((buffer >> (bits - 5)) & 31) as usize] as char);
+            bits -= 5;
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+impl TestApp {
+    /// Starts an app with default options and the `github` tool enrolled.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    /// Starts an app with `options` and the `github` tool enrolled.
+    pub async fn spawn_with(options: Options) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(
+            LocalStore::open(dir.path(), MasterKey::new(random_key())).expect("open store"),
+        );
+        let stores = Stores::single(store.clone());
+        let clock = ManualClock::new(Timestamp::from_unix(START));
+        let audit_key = Arc::new(AuditKey::new(random_key()));
+        let engine = Engine::new(
+            stores.clone(),
+            Arc::new(clock.clone()),
+            audit_key.clone(),
+            options.policy,
+        );
+        let slack = SlackConfig {
+            signing_secret: SigningSecret::new(SECRET.into()),
+            allowed_workspaces: options.workspaces.into_iter().collect(),
+        };
+        let state = AppState {
+            engine: Arc::new(engine),
+            slack: Some(Arc::new(slack)),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, router(state)).await.expect("serve") });
+        let app = Self {
+            url: format!("http://{addr}"),
+            clock,
+            store,
+            stores,
+            audit_key,
+            dir,
+            client: reqwest::Client::new(),
+        };
+        app.enrol("github", "GitHub", "8h", "1w").await;
+        app
+    }
+
+    /// Enrols a tool with [`SEED`].
+    pub async fn enrol(&self, name: &str, display: &str, default: &str, max: &str) {
+        let name = ToolName::parse(name).expect("tool name");
+        let uri = format!(
+            "otpauth://totp/Test:{name}?secret={}&issuer=Test",
+            base32(SEED)
+        );
+        let seed = Seed::parse(&uri).expect("seed");
+        self.stores
+            .secrets
+            .put_seed(&name, &seed)
+            .await
+            .expect("put seed");
+        let tool = Tool {
+            name,
+            display_name: display.into(),
+            default_grant: GrantDuration::parse(default).expect("default"),
+            max_grant: GrantDuration::parse(max).expect("max"),
+            notify_channel: None,
+        };
+        self.stores.access.put_tool(&tool).await.expect("put tool");
+    }
+
+    /// The current injected time.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Sends `/otp {text}` as `user` of the test team.
+    pub async fn slash(&self, user: &str, text: &str) -> SlackReply {
+        self.slash_in(TEAM, None, user, text).await
+    }
+
+    /// Sends `/otp {text}` as `user` of `team` (and enterprise).
+    pub async fn slash_in(
+        &self,
+        team: &str,
+        enterprise: Option<&str>,
+        user: &str,
+        text: &str,
+    ) -> SlackReply {
+        // Slack sends a fresh trigger_id with every command, so no two requests are identical.
+        let trigger = format!("{}.{}", rand::random::<u64>(), rand::random::<u64>());
+        let mut fields = vec![
+            ("token", "x"),
+            ("trigger_id", trigger.as_str()),
+            ("team_id", team),
+            ("channel_id", "C0TEST"),
+            ("user_id", user),
+            ("command", "/otp"),
+            ("text", text),
+        ];
+        if let Some(e) = enterprise {
+            fields.push(("enterprise_id", e));
+        }
+        let body = serde_urlencoded::to_string(fields).expect("form");
+        self.post_signed(body.into_bytes()).await
+    }
+
+    /// Posts `body` signed with the right secret at the injected time.
+    pub async fn post_signed(&self, body: Vec<u8>) -> SlackReply {
+        let ts = self.now().unix();
+        let signature = sign(&SigningSecret::new(SECRET.into()), ts, &body);
+        self.post_raw(body, Some(ts.to_string()), Some(signature))
+            .await
+    }
+
+    /// Posts `body` with exactly these headers.
+    pub async fn post_raw(
+        &self,
+        body: Vec<u8>,
+        ts: Option<String>,
+        signature: Option<String>,
+    ) -> SlackReply {
+        let mut request = self
+            .client
+            .post(format!("{}/slack/commands", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(ts) = ts {
+            request = request.header("x-slack-request-timestamp", ts);
+        }
+        if let Some(signature) = signature {
+            request = request.header("x-slack-signature", signature);
+        }
+        let response = request.send().await.expect("send");
+        let status = response.status().as_u16();
+        let raw = response.text().await.expect("body");
+        let json = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        SlackReply { status, json, raw }
+    }
+
+    /// Every audit event, newest first.
+    pub async fn audit(&self) -> Vec<AuditEvent> {
+        let query = AuditQuery {
+            limit: 10_000,
+            ..AuditQuery::default()
+        };
+        self.stores
+            .audit
+            .query(&query)
+            .await
+            .expect("audit query")
+            .events
+    }
+
+    /// The newest audit event.
+    pub async fn last_event(&self) -> AuditEvent {
+        self.audit()
+            .await
+            .into_iter()
+            .next()
+            .expect("at least one audit event")
+    }
+
+    /// The code an independent RFC 6238 implementation computes for [`SEED`] at `at`.
+    pub fn expected_code(&self, at: Timestamp) -> String {
+        rfc6238::totp_sha1(SEED, at.unix() as u64, 30, 6)
+    }
+
+    /// The database directory's files, concatenated (db, WAL).
+    pub fn db_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for name in ["otpbot.db", "otpbot.db-wal"] {
+            let path: PathBuf = self.dir.path().join(name);
+            bytes.extend(std::fs::read(path).unwrap_or_default());
+        }
+        bytes
+    }
+
+    /// A second connection to the database, for fault injection.
+    pub fn sql(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.dir.path().join("otpbot.db")).expect("open db")
+    }
+}

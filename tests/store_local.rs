@@ -1,0 +1,133 @@
+//! The SQLite backend: the shared conformance suite, plus what only a local file can show
+//! (encryption at rest, the append-only trigger, the master key).
+
+mod common;
+
+use std::sync::Arc;
+
+use otpbot::domain::{Seed, ToolName};
+use otpbot::keys::random_key;
+use otpbot::store::local::{LocalStore, MasterKey};
+use otpbot::store::{SecretStore, StoreError, Stores};
+use secrecy::ExposeSecret;
+
+async fn local() -> (Stores, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LocalStore::open(dir.path(), MasterKey::new(random_key())).expect("open");
+    (Stores::single(Arc::new(store)), dir)
+}
+
+conformance_tests!(local);
+
+fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        bytes.extend(std::fs::read(entry.expect("entry").path()).unwrap_or_default());
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn seeds_are_encrypted_at_rest_and_bound_to_their_tool() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = random_key();
+    let key_copy = random_key_copy(&key);
+    let store = LocalStore::open(dir.path(), MasterKey::new(key)).expect("open");
+    let (github, aws) = (
+        ToolName::parse("github").expect("name"),
+        ToolName::parse("aws").expect("name"),
+    );
+    let secret = "KRUGS4ZANFZSAYJAONSWG4TFOQQGM33SEBTWS5DIOVRA";
+    store
+        .put_seed(&github, &Seed::parse(secret).expect("seed"))
+        .await
+        .expect("put");
+    store
+        .put_seed(&aws, &Seed::parse("JBSWY3DPEHPK3PXP").expect("seed"))
+        .await
+        .expect("put");
+    let bytes = all_bytes(dir.path());
+    assert!(
+        !contains(&bytes, secret.as_bytes()),
+        "the base32 seed is not in the files"
+    );
+    assert!(!contains(&bytes, b"otpauth"), "no URI in the clear");
+
+    let conn = rusqlite::Connection::open(store.path()).expect("open");
+    conn.execute(
+        "UPDATE seeds SET nonce = (SELECT nonce FROM seeds WHERE tool = 'aws'), ciphertext = (SELECT ciphertext FROM seeds WHERE tool = 'aws') WHERE tool = 'github'",
+        [],
+    )
+    .expect("swap ciphertexts");
+    assert!(
+        matches!(store.seed(&github).await, Err(StoreError::Corrupt(_))),
+        "a ciphertext moved to another tool fails"
+    );
+    drop(store);
+
+    let reopened =
+        LocalStore::open(dir.path(), MasterKey::new(key_copy)).expect("reopen with the same key");
+    assert!(reopened.seed(&aws).await.expect("same key reads").is_some());
+    drop(reopened);
+    let wrong = LocalStore::open(dir.path(), MasterKey::new(random_key())).expect("reopen");
+    let err = wrong
+        .seed(&aws)
+        .await
+        .expect_err("a wrong master key cannot read seeds");
+    assert!(err.to_string().contains("wrong master key"), "{err}");
+}
+
+fn random_key_copy(key: &otpbot::keys::KeyBytes) -> otpbot::keys::KeyBytes {
+    otpbot::keys::decode_hex_key(&hex::encode(key.expose_secret()), "copy").expect("copy")
+}
+
+#[tokio::test]
+async fn audit_rows_cannot_be_changed_or_deleted() {
+    let (stores, dir) = local().await;
+    common::conformance::audit_log(&stores).await;
+    let conn = rusqlite::Connection::open(dir.path().join("otpbot.db")).expect("open");
+    let update = conn.execute("UPDATE audit SET outcome = 'ok'", []);
+    let delete = conn.execute("DELETE FROM audit", []);
+    assert!(
+        update.is_err() && delete.is_err(),
+        "append-only: {update:?} {delete:?}"
+    );
+    let count: i64 = conn
+        .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(count, 5);
+}
+
+#[tokio::test]
+async fn reopening_keeps_data_and_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = random_key();
+    let copy = random_key_copy(&key);
+    {
+        let store = Arc::new(LocalStore::open(dir.path(), MasterKey::new(key)).expect("open"));
+        common::conformance::roles(&Stores::single(store)).await;
+    }
+    let store =
+        LocalStore::open(dir.path(), MasterKey::new(copy)).expect("reopen migrates nothing twice");
+    let roles = otpbot::store::AccessStore::roles(
+        &store,
+        &otpbot::domain::Principal::parse("slack:T1:U1").expect("p"),
+    )
+    .await
+    .expect("roles");
+    assert!(roles.auditor, "data survives a restart");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(store.path())
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "the database is private to its owner");
+    }
+}
