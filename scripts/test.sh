@@ -4,6 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== python tools (.venv)"
+if [ ! -x .venv/bin/moto_server ] || ! cmp -s requirements-dev.txt .venv/.installed-requirements; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  cp requirements-dev.txt .venv/.installed-requirements
+fi
+
 echo "== rustfmt"
 cargo fmt --all -- --check
 

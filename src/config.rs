@@ -9,13 +9,45 @@ use std::path::{Path, PathBuf};
 use crate::domain::Principal;
 use crate::engine::{Policy, RateLimit};
 use crate::keys::{self, KeyBytes, SigningSecret};
+use crate::store::aws::AwsSettings;
 
 /// File in the data directory holding a generated signing secret (`otpbot demo`).
 pub const DEMO_SIGNING_SECRET_FILE: &str = "slack-signing-secret";
 
 /// Every variable otpbot reads, with its meaning, for warnings and `--help`.
 pub const VARIABLES: &[(&str, &str)] = &[
-    ("OTPBOT_BACKEND", "store backend: `local` (default)"),
+    (
+        "OTPBOT_BACKEND",
+        "store backend: `local` (default) or `aws`",
+    ),
+    (
+        "OTPBOT_ACCESS_TABLE",
+        "aws: DynamoDB table of tools, grants, roles, counters (default otpbot-access)",
+    ),
+    (
+        "OTPBOT_AUDIT_TABLE",
+        "aws: DynamoDB audit table (default otpbot-audit)",
+    ),
+    (
+        "OTPBOT_SSM_PREFIX",
+        "aws: SSM parameter prefix (default /otpbot)",
+    ),
+    (
+        "OTPBOT_KMS_KEY_ID",
+        "aws: KMS key id or ARN for SecureString seeds (default: the account's SSM key)",
+    ),
+    (
+        "OTPBOT_SEED_CACHE_SECS",
+        "aws: seconds a seed read from SSM is reused (default 60, 0 = off)",
+    ),
+    (
+        "OTPBOT_SLACK_SIGNING_SECRET_PARAM",
+        "aws: SSM parameter holding the signing secret (default {prefix}/slack/signing-secret)",
+    ),
+    (
+        "OTPBOT_AUDIT_KEY_PARAM",
+        "aws: SSM parameter holding the audit key (default {prefix}/audit/hmac-key)",
+    ),
     (
         "OTPBOT_DATA_DIR",
         "local store directory (default ./otpbot-data)",
@@ -79,6 +111,15 @@ fn invalid(var: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Which store backend to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One SQLite file in the data directory.
+    Local,
+    /// DynamoDB and SSM Parameter Store.
+    Aws,
+}
+
 /// Log output style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -91,6 +132,14 @@ pub enum LogFormat {
 /// Validated settings.
 #[derive(Debug)]
 pub struct Settings {
+    /// Store backend.
+    pub backend: Backend,
+    /// AWS backend settings (used when `backend` is `Aws`).
+    pub aws: AwsSettings,
+    /// SSM parameter with the Slack signing secret (AWS backend).
+    pub signing_secret_param: String,
+    /// SSM parameter with the audit key (AWS backend).
+    pub audit_key_param: String,
     /// Local store directory.
     pub data_dir: PathBuf,
     /// Listen address.
@@ -133,6 +182,39 @@ fn secret(vars: &HashMap<String, String>, var: &str) -> Result<Option<String>, C
     }
 }
 
+fn aws_settings(vars: &HashMap<String, String>) -> Result<AwsSettings, ConfigError> {
+    let defaults = AwsSettings::default();
+    let get = |var: &str, default: String| vars.get(var).cloned().unwrap_or(default);
+    let prefix = get("OTPBOT_SSM_PREFIX", defaults.ssm_prefix);
+    let valid_prefix = prefix.starts_with('/')
+        && prefix.len() <= 200
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
+    if !valid_prefix {
+        return Err(invalid(
+            "OTPBOT_SSM_PREFIX",
+            format!("`{prefix}` is not a path like /otpbot"),
+        ));
+    }
+    let cache = match vars.get("OTPBOT_SEED_CACHE_SECS") {
+        Some(v) => v.parse().map_err(|_| {
+            invalid(
+                "OTPBOT_SEED_CACHE_SECS",
+                format!("`{v}` is not a number of seconds"),
+            )
+        })?,
+        None => defaults.seed_cache_ttl.as_secs(),
+    };
+    Ok(AwsSettings {
+        access_table: get("OTPBOT_ACCESS_TABLE", defaults.access_table),
+        audit_table: get("OTPBOT_AUDIT_TABLE", defaults.audit_table),
+        ssm_prefix: prefix,
+        kms_key_id: vars.get("OTPBOT_KMS_KEY_ID").cloned(),
+        seed_cache_ttl: std::time::Duration::from_secs(cache),
+    })
+}
+
 fn list(value: Option<&String>) -> impl Iterator<Item = &str> {
     value
         .into_iter()
@@ -160,12 +242,19 @@ impl Settings {
         };
         let mut unknown: Vec<String> = vars.keys().filter(|k| !known(k)).cloned().collect();
         unknown.sort();
-        if let Some(backend) = vars.get("OTPBOT_BACKEND").filter(|b| b.as_str() != "local") {
-            return Err(invalid(
-                "OTPBOT_BACKEND",
-                format!("unknown backend `{backend}`; this build supports `local`"),
-            ));
-        }
+        let backend = match vars.get("OTPBOT_BACKEND").map(String::as_str) {
+            None | Some("local") => Backend::Local,
+            Some("aws") => Backend::Aws,
+            Some(other) => {
+                return Err(invalid(
+                    "OTPBOT_BACKEND",
+                    format!("`{other}` is not `local` or `aws`"),
+                ))
+            }
+        };
+        let aws = aws_settings(&vars)?;
+        let prefix = aws.ssm_prefix.trim_end_matches('/').to_owned();
+        let param = |var: &str, default: String| vars.get(var).cloned().unwrap_or(default);
         let listen = match vars.get("OTPBOT_LISTEN") {
             Some(v) => v
                 .parse()
@@ -187,7 +276,9 @@ impl Settings {
                 .map(|k| keys::decode_hex_key(&k, var).map_err(|e| invalid(var, e.to_string())))
                 .transpose()
         };
+        let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
         let log_format = match vars.get("OTPBOT_LOG_FORMAT").map(String::as_str) {
+            None if on_lambda => LogFormat::Json,
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
             Some(other) => {
@@ -198,6 +289,13 @@ impl Settings {
             }
         };
         Ok(Self {
+            backend,
+            signing_secret_param: param(
+                "OTPBOT_SLACK_SIGNING_SECRET_PARAM",
+                format!("{prefix}/slack/signing-secret"),
+            ),
+            audit_key_param: param("OTPBOT_AUDIT_KEY_PARAM", format!("{prefix}/audit/hmac-key")),
+            aws,
             data_dir: PathBuf::from(
                 vars.get("OTPBOT_DATA_DIR")
                     .map_or("otpbot-data", String::as_str),
@@ -287,6 +385,8 @@ mod tests {
             ("OTPBOT_RATE_PER_CALLER", "ten"),
             ("OTPBOT_MASTER_KEY", "abcd"),
             ("OTPBOT_BACKEND", "mongo"),
+            ("OTPBOT_SSM_PREFIX", "otpbot/../x"),
+            ("OTPBOT_SEED_CACHE_SECS", "1m"),
             ("OTPBOT_LOG_FORMAT", "xml"),
         ] {
             let err = Settings::from_vars(vars(&[(var, value)]))

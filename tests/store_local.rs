@@ -131,3 +131,9 @@ async fn reopening_keeps_data_and_schema() {
         assert_eq!(mode, 0o600, "the database is private to its owner");
     }
 }
+
+#[tokio::test]
+async fn a_large_audit_log_pages_through_every_event_once() {
+    let (stores, _dir) = local().await;
+    common::conformance::paging_over_many_events(&stores, 1_250).await;
+}

@@ -4,7 +4,7 @@
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 
-use super::{open_engine, operator_request};
+use super::{operator_request, App};
 use crate::config::Settings;
 use crate::domain::{GrantDuration, Principal, ToolName};
 use crate::reply::Tone;
@@ -68,7 +68,7 @@ async fn as_operator(mut settings: Settings, text: String) -> anyhow::Result<()>
     let mut policy = settings.policy();
     policy.bootstrap_admins.insert(request.principal.clone());
     policy.per_caller.limit = u64::MAX / 2;
-    let engine = open_engine(&mut settings, policy)?;
+    let engine = App::open(&mut settings, policy).await?.engine;
     let request = crate::engine::ChatRequest { text, ..request };
     let reply = engine.handle(&request).await;
     if reply.tone != Tone::Info {

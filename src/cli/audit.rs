@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use super::{open_engine, operator_request};
+use super::{operator_request, App};
 use crate::config::Settings;
 use crate::domain::{
     Action, AuditEvent, AuditQuery, Clock, GrantDuration, Outcome, Principal, SystemClock,
@@ -96,7 +96,7 @@ fn fields(e: &AuditEvent) -> [String; 11] {
 /// Runs `otpbot audit`.
 pub async fn run(mut settings: Settings, args: AuditArgs) -> anyhow::Result<()> {
     let policy = settings.policy();
-    let engine = open_engine(&mut settings, policy)?;
+    let engine = App::open(&mut settings, policy).await?.engine;
     let now = SystemClock.now();
     let since = args
         .since

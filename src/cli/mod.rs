@@ -10,14 +10,19 @@ mod tool;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::config::Settings;
+use secrecy::ExposeSecret;
+
+use crate::config::{Backend, Settings};
 use crate::domain::{Clock, SystemClock};
 use crate::engine::{Engine, Policy};
-use crate::keys::{load_or_create_key_file, AuditKey};
+use crate::keys::{decode_hex_key, load_or_create_key_file, AuditKey, SigningSecret};
+use crate::slack::SlackConfig;
+use crate::store::aws::AwsStore;
 use crate::store::local::{LocalStore, MasterKey};
 use crate::store::Stores;
 
@@ -29,9 +34,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "OTPBOT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// What to do.
+    /// What to do. Without one, under AWS Lambda (`AWS_LAMBDA_RUNTIME_API` set), otpbot runs
+    /// the Lambda handler.
     #[command(subcommand)]
-    pub command: CliCommand,
+    pub command: Option<CliCommand>,
 }
 
 /// The subcommands.
@@ -62,7 +68,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(dir) = cli.data_dir {
         settings.data_dir = dir;
     }
-    let log_filter = match &cli.command {
+    let Some(command) = cli.command else {
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+            return lambda(settings).await;
+        }
+        anyhow::bail!("no command given; see `otpbot --help` (try `otpbot demo`)");
+    };
+    let log_filter = match &command {
         CliCommand::Serve(_) | CliCommand::Demo(_) => settings.log_filter.clone(),
         _ => "warn".to_owned(),
     };
@@ -70,7 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     for var in &settings.unknown {
         tracing::warn!(variable = %var, "unknown OTPBOT_ variable ignored; check for a typo");
     }
-    match cli.command {
+    match command {
         CliCommand::Serve(args) => serve::serve(settings, args).await,
         CliCommand::Demo(args) => serve::demo(settings, args).await,
         CliCommand::Tool(cmd) => tool::run(settings, cmd).await,
@@ -82,32 +94,140 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Opens the local store and builds the engine, generating key files on first run.
-/// Keys given in the environment are moved out of `settings`.
-pub fn open_engine(settings: &mut Settings, policy: Policy) -> anyhow::Result<Engine> {
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-        format!(
-            "cannot create data directory {}",
-            settings.data_dir.display()
-        )
-    })?;
-    let master = match settings.master_key.take() {
-        Some(key) => key,
-        None => load_or_create_key_file(&settings.key_path("master.key")).context("master key")?,
+/// The assembled backend: the engine, plus what else start-up needs from the backend.
+pub struct App {
+    /// The core.
+    pub engine: Engine,
+    aws: Option<Arc<AwsStore>>,
+}
+
+/// Timeouts that keep a request inside Slack's 3 s budget even when AWS is slow or down.
+fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .operation_attempt_timeout(Duration::from_millis(1_000))
+        .operation_timeout(Duration::from_millis(2_500))
+        .build()
+}
+
+/// Loads the AWS configuration once: region, credentials chain, `AWS_ENDPOINT_URL`.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(aws_timeouts())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+        .load()
+        .await
+}
+
+impl App {
+    /// Opens the configured backend and builds the engine. Keys given in the environment are
+    /// moved out of `settings`; local key files are generated on first run.
+    pub async fn open(settings: &mut Settings, policy: Policy) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        match settings.backend {
+            Backend::Local => {
+                crate::store::local::create_private_dir(&settings.data_dir).with_context(|| {
+                    format!(
+                        "cannot create data directory {}",
+                        settings.data_dir.display()
+                    )
+                })?;
+                let master = match settings.master_key.take() {
+                    Some(key) => key,
+                    None => load_or_create_key_file(&settings.key_path("master.key"))
+                        .context("master key")?,
+                };
+                let audit = match settings.audit_key.take() {
+                    Some(key) => key,
+                    None => load_or_create_key_file(&settings.key_path("audit.key"))
+                        .context("audit key")?,
+                };
+                let store = LocalStore::open(&settings.data_dir, MasterKey::new(master))
+                    .with_context(|| {
+                        format!("cannot open the store in {}", settings.data_dir.display())
+                    })?;
+                let engine = Engine::new(
+                    Stores::single(Arc::new(store)),
+                    clock,
+                    Arc::new(AuditKey::new(audit)),
+                    policy,
+                );
+                Ok(Self { engine, aws: None })
+            }
+            Backend::Aws => {
+                let store = Arc::new(AwsStore::new(&aws_config().await, settings.aws.clone()));
+                let audit = match settings.audit_key.take() {
+                    Some(key) => key,
+                    None => {
+                        let name = &settings.audit_key_param;
+                        let text = store
+                            .parameter(name)
+                            .await
+                            .with_context(|| {
+                                format!("cannot read the audit key from SSM parameter {name}")
+                            })?
+                            .with_context(|| {
+                                format!("SSM parameter {name} (the audit key) does not exist")
+                            })?;
+                        decode_hex_key(text.expose_secret(), name)?
+                    }
+                };
+                let engine = Engine::new(
+                    Stores::single(store.clone()),
+                    clock,
+                    Arc::new(AuditKey::new(audit)),
+                    policy,
+                );
+                Ok(Self {
+                    engine,
+                    aws: Some(store),
+                })
+            }
+        }
+    }
+
+    /// The Slack settings: the signing secret from the environment, the data directory (demo)
+    /// or, on AWS, its SSM parameter; read once at start-up.
+    pub async fn slack_config(&self, settings: &Settings) -> anyhow::Result<SlackConfig> {
+        let secret = match (settings.signing_secret(), &self.aws) {
+            (Some(secret), _) => secret,
+            (None, Some(store)) => {
+                let name = &settings.signing_secret_param;
+                let text = store
+                    .parameter(name)
+                    .await
+                    .with_context(|| format!("cannot read the Slack signing secret from SSM parameter {name}"))?
+                    .with_context(|| format!("SSM parameter {name} (the Slack signing secret) does not exist"))?;
+                SigningSecret::new(text.expose_secret().to_owned())
+            }
+            (None, None) => anyhow::bail!(
+                "OTPBOT_SLACK_SIGNING_SECRET (or OTPBOT_SLACK_SIGNING_SECRET_FILE) is not set; `otpbot demo` makes one up"
+            ),
+        };
+        if settings.slack_workspaces.is_empty() {
+            tracing::warn!("OTPBOT_SLACK_TEAM_IDS is empty: every Slack request will be refused");
+        }
+        Ok(SlackConfig {
+            signing_secret: secret,
+            allowed_workspaces: settings.slack_workspaces.clone(),
+        })
+    }
+}
+
+/// The Lambda entry point: the same router as `otpbot serve`, driven by `lambda_http`.
+pub async fn lambda(mut settings: Settings) -> anyhow::Result<()> {
+    crate::telemetry::init(&settings.log_filter, settings.log_format);
+    let policy = settings.policy();
+    let app = App::open(&mut settings, policy).await?;
+    let slack = app.slack_config(&settings).await?;
+    let state = crate::http::AppState {
+        engine: Arc::new(app.engine),
+        slack: Some(Arc::new(slack)),
     };
-    let audit = match settings.audit_key.take() {
-        Some(key) => key,
-        None => load_or_create_key_file(&settings.key_path("audit.key")).context("audit key")?,
-    };
-    let store = LocalStore::open(&settings.data_dir, MasterKey::new(master))
-        .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    Ok(Engine::new(
-        Stores::single(Arc::new(store)),
-        clock,
-        Arc::new(AuditKey::new(audit)),
-        policy,
-    ))
+    tracing::info!(backend = ?settings.backend, "otpbot Lambda handler ready");
+    lambda_http::run(crate::http::router(state))
+        .await
+        .map_err(|e| anyhow::anyhow!("Lambda runtime failed: {e}"))
 }
 
 /// A request standing for the operator at this terminal: `cli:local:{os user}`.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::Args;
 
-use super::open_engine;
+use super::App;
 use crate::config::{Settings, DEMO_SIGNING_SECRET_FILE};
 use crate::domain::{GrantDuration, Principal, Seed, Tool, ToolName};
 use crate::engine::{ChatRequest, Engine};
@@ -29,19 +29,16 @@ const DEMO_TOOL: &str = "github";
 
 /// Serves with the configured settings.
 pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
-    let secret = settings
-        .signing_secret()
-        .context("OTPBOT_SLACK_SIGNING_SECRET (or OTPBOT_SLACK_SIGNING_SECRET_FILE) is not set; `otpbot demo` makes one up")?;
-    if settings.slack_workspaces.is_empty() {
-        tracing::warn!("OTPBOT_SLACK_TEAM_IDS is empty: every Slack request will be refused");
-    }
     let policy = settings.policy();
-    let engine = open_engine(&mut settings, policy)?;
-    let slack = SlackConfig {
-        signing_secret: secret,
-        allowed_workspaces: settings.slack_workspaces.clone(),
-    };
-    run_server(engine, slack, args.listen.unwrap_or(settings.listen), None).await
+    let app = App::open(&mut settings, policy).await?;
+    let slack = app.slack_config(&settings).await?;
+    run_server(
+        app.engine,
+        slack,
+        args.listen.unwrap_or(settings.listen),
+        None,
+    )
+    .await
 }
 
 /// Sets up the demo workspace, tool and admin, prints how to try it, and serves.
@@ -62,7 +59,7 @@ pub async fn demo(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()>
     let admin = Principal::new(crate::domain::Platform::Slack, DEMO_TEAM, DEMO_ADMIN)?;
     let mut policy = settings.policy();
     policy.bootstrap_admins.insert(admin.clone());
-    let engine = open_engine(&mut settings, policy)?;
+    let engine = App::open(&mut settings, policy).await?.engine;
     seed_demo(&engine, &admin).await?;
     settings.slack_workspaces.insert(DEMO_TEAM.to_owned());
     let slack = SlackConfig {

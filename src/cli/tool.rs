@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use clap::Subcommand;
 use zeroize::Zeroizing;
 
-use super::{open_engine, operator_request};
+use super::{operator_request, App};
 use crate::config::Settings;
 use crate::domain::{Action, GrantDuration, Outcome, Seed, Tool, ToolName};
 use crate::engine::{Draft, Engine};
@@ -44,7 +44,7 @@ pub enum ToolCommand {
 /// Runs a tool subcommand.
 pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result<()> {
     let policy = settings.policy();
-    let engine = open_engine(&mut settings, policy)?;
+    let engine = App::open(&mut settings, policy).await?.engine;
     match command {
         ToolCommand::Add {
             name,

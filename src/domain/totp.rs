@@ -46,7 +46,8 @@ pub enum SeedError {
     BadPeriod,
 }
 
-/// A tool's TOTP seed as a canonical `otpauth://totp/` URI.
+/// A tool's TOTP seed as a canonical `otpauth://totp/` URI. Clones are wiped on drop too.
+#[derive(Clone)]
 pub struct Seed {
     uri: SecretString,
     totp: TOTP,

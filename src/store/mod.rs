@@ -5,9 +5,10 @@
 //! - [`AuditStore`]: the append-only audit log.
 //! - [`CounterStore`]: short-lived counters for replay refusal and rate limits.
 //!
-//! Backends: [`local`] (one SQLite file). Each backend passes the conformance suite in
+//! Backends: [`local`] (one SQLite file) and [`aws`] (DynamoDB + SSM Parameter Store). Each backend passes the conformance suite in
 //! `tests/store_conformance.rs`. No backend ever logs a seed.
 
+pub mod aws;
 pub mod local;
 
 use std::sync::Arc;

@@ -480,3 +480,48 @@ macro_rules! conformance_tests {
         )+
     };
 }
+
+/// Writes `count` events and pages through them newest first, 500 at a time.
+pub async fn paging_over_many_events(s: &Stores, count: usize) {
+    let mut ids = Vec::with_capacity(count);
+    for i in 0..count {
+        let e = event(
+            10_000 + (i / 7) as i64,
+            "U1",
+            Some("github"),
+            Outcome::Issued,
+        );
+        ids.push(e.id.clone());
+        s.audit.append(&e).await.expect("append");
+    }
+    ids.reverse();
+    for (name, query) in [
+        (
+            "all",
+            AuditQuery {
+                limit: 500,
+                ..Default::default()
+            },
+        ),
+        (
+            "by tool",
+            AuditQuery {
+                tool: Some(tool_name("github")),
+                limit: 500,
+                ..Default::default()
+            },
+        ),
+    ] {
+        let mut query = query;
+        let mut seen = Vec::new();
+        loop {
+            let page = s.audit.query(&query).await.expect("page");
+            seen.extend(page.events.into_iter().map(|e| e.id));
+            match page.next {
+                Some(next) => query.before_id = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ids, "{name}: every event once, newest first");
+    }
+}

@@ -1,0 +1,265 @@
+//! Catalog, grants and roles in the access table. Lookups by principal are `Query` on the table
+//! key; lookups by tool are `Query` on the grants-by-tool index.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+
+use super::item::{get_n, get_s, n, opt_s, s, Item, ItemBuilder};
+use super::schema::{ACCESS_PK, ACCESS_SK, GRANTS_BY_TOOL, GSI1_PK, GSI1_SK, TTL_ATTRIBUTE};
+use super::{sdk, AwsStore};
+use crate::domain::{Grant, GrantDuration, Principal, Role, Roles, Timestamp, Tool, ToolName};
+use crate::store::{AccessStore, StoreError, StoreResult};
+
+const TOOLS_PK: &str = "TOOLS";
+
+fn principal_pk(p: &Principal) -> String {
+    format!("P#{p}")
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn tool_from(item: &Item) -> StoreResult<Tool> {
+    Ok(Tool {
+        name: ToolName::parse(get_s(item, "name")?).map_err(corrupt)?,
+        display_name: get_s(item, "display_name")?.to_owned(),
+        default_grant: GrantDuration::from_secs(get_n(item, "default_grant")?)
+            .ok_or_else(|| corrupt("default_grant"))?,
+        max_grant: GrantDuration::from_secs(get_n(item, "max_grant")?)
+            .ok_or_else(|| corrupt("max_grant"))?,
+        notify_channel: opt_s(item, "notify_channel"),
+    })
+}
+
+fn grant_from(item: &Item) -> StoreResult<Grant> {
+    Ok(Grant {
+        principal: Principal::parse(get_s(item, "principal")?).map_err(corrupt)?,
+        tool: ToolName::parse(get_s(item, "tool")?).map_err(corrupt)?,
+        granted_by: Principal::parse(get_s(item, "granted_by")?).map_err(corrupt)?,
+        granted_at: Timestamp::from_unix(get_n(item, "granted_at")?),
+        expires_at: Timestamp::from_unix(get_n(item, TTL_ATTRIBUTE)?),
+        reason: opt_s(item, "reason"),
+    })
+}
+
+impl AwsStore {
+    fn access_key(&self, pk: String, sk: String) -> Item {
+        ItemBuilder::default()
+            .set(ACCESS_PK, s(pk))
+            .set(ACCESS_SK, s(sk))
+            .build()
+    }
+
+    /// Runs a query to the end, following `LastEvaluatedKey`.
+    pub(super) async fn query_all(
+        &self,
+        make: impl Fn() -> QueryFluentBuilder,
+    ) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = make()
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk("query", e))?;
+            items.extend(out.items().iter().cloned());
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Items of one partition whose sort key starts with `prefix`, in sort-key order.
+    async fn partition(&self, pk: String, prefix: &str) -> StoreResult<Vec<Item>> {
+        self.query_all(|| {
+            self.ddb
+                .query()
+                .table_name(&self.settings.access_table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", ACCESS_PK)
+                .expression_attribute_names("#sk", ACCESS_SK)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+        })
+        .await
+    }
+
+    async fn get(&self, pk: String, sk: String) -> StoreResult<Option<Item>> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.settings.access_table)
+            .set_key(Some(self.access_key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk("get item", e))?;
+        Ok(out.item)
+    }
+
+    async fn delete(&self, pk: String, sk: String) -> StoreResult<bool> {
+        let out = self
+            .ddb
+            .delete_item()
+            .table_name(&self.settings.access_table)
+            .set_key(Some(self.access_key(pk, sk)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| sdk("delete item", e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn put(&self, item: Item) -> StoreResult<()> {
+        self.ddb
+            .put_item()
+            .table_name(&self.settings.access_table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk("put item", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AccessStore for AwsStore {
+    async fn tool(&self, name: &ToolName) -> StoreResult<Option<Tool>> {
+        self.get(TOOLS_PK.into(), format!("T#{name}"))
+            .await?
+            .as_ref()
+            .map(tool_from)
+            .transpose()
+    }
+
+    async fn tools(&self) -> StoreResult<Vec<Tool>> {
+        self.partition(TOOLS_PK.into(), "T#")
+            .await?
+            .iter()
+            .map(tool_from)
+            .collect()
+    }
+
+    async fn put_tool(&self, tool: &Tool) -> StoreResult<()> {
+        let item = ItemBuilder::default()
+            .set(ACCESS_PK, s(TOOLS_PK))
+            .set(ACCESS_SK, s(format!("T#{}", tool.name)))
+            .set("name", s(tool.name.as_str()))
+            .set("display_name", s(&tool.display_name))
+            .set("default_grant", n(tool.default_grant.secs()))
+            .set("max_grant", n(tool.max_grant.secs()))
+            .opt("notify_channel", tool.notify_channel.as_deref())
+            .build();
+        self.put(item).await
+    }
+
+    async fn remove_tool(&self, name: &ToolName) -> StoreResult<bool> {
+        // The catalog entry goes first, so no new grant can be made while old ones are removed.
+        let removed = self.delete(TOOLS_PK.into(), format!("T#{name}")).await?;
+        for grant in self.holders(name).await? {
+            self.delete_grant(&grant.principal, name).await?;
+        }
+        Ok(removed)
+    }
+
+    async fn grant(&self, principal: &Principal, tool: &ToolName) -> StoreResult<Option<Grant>> {
+        self.get(principal_pk(principal), format!("G#{tool}"))
+            .await?
+            .as_ref()
+            .map(grant_from)
+            .transpose()
+    }
+
+    async fn grants_for(&self, principal: &Principal) -> StoreResult<Vec<Grant>> {
+        self.partition(principal_pk(principal), "G#")
+            .await?
+            .iter()
+            .map(grant_from)
+            .collect()
+    }
+
+    async fn holders(&self, tool: &ToolName) -> StoreResult<Vec<Grant>> {
+        let items = self
+            .query_all(|| {
+                self.ddb
+                    .query()
+                    .table_name(&self.settings.access_table)
+                    .index_name(GRANTS_BY_TOOL)
+                    .key_condition_expression("#pk = :pk")
+                    .expression_attribute_names("#pk", GSI1_PK)
+                    .expression_attribute_values(":pk", s(format!("T#{tool}")))
+            })
+            .await?;
+        items.iter().map(grant_from).collect()
+    }
+
+    async fn put_grant(&self, grant: &Grant) -> StoreResult<()> {
+        let item = ItemBuilder::default()
+            .set(ACCESS_PK, s(principal_pk(&grant.principal)))
+            .set(ACCESS_SK, s(format!("G#{}", grant.tool)))
+            .set(GSI1_PK, s(format!("T#{}", grant.tool)))
+            .set(GSI1_SK, s(principal_pk(&grant.principal)))
+            .set("principal", s(grant.principal.as_str()))
+            .set("tool", s(grant.tool.as_str()))
+            .set("granted_by", s(grant.granted_by.as_str()))
+            .set("granted_at", n(grant.granted_at.unix()))
+            .set(TTL_ATTRIBUTE, n(grant.expires_at.unix()))
+            .opt("reason", grant.reason.as_deref())
+            .build();
+        self.put(item).await
+    }
+
+    async fn delete_grant(&self, principal: &Principal, tool: &ToolName) -> StoreResult<bool> {
+        self.delete(principal_pk(principal), format!("G#{tool}"))
+            .await
+    }
+
+    async fn roles(&self, principal: &Principal) -> StoreResult<Roles> {
+        let items = self.partition(principal_pk(principal), "R#").await?;
+        let names = items
+            .iter()
+            .filter_map(|i| get_s(i, ACCESS_SK).ok())
+            .filter_map(|sk| sk.strip_prefix("R#"));
+        Ok(names
+            .filter_map(Role::parse)
+            .fold(Roles::default(), Roles::with))
+    }
+
+    async fn set_role(&self, principal: &Principal, role: Role, on: bool) -> StoreResult<bool> {
+        let (pk, sk) = (principal_pk(principal), format!("R#{role}"));
+        if !on {
+            return self.delete(pk, sk).await;
+        }
+        let item = ItemBuilder::default()
+            .set(ACCESS_PK, s(pk))
+            .set(ACCESS_SK, s(sk))
+            .set("role", s(role.as_str()))
+            .build();
+        let result = self
+            .ddb
+            .put_item()
+            .table_name(&self.settings.access_table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", ACCESS_PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk("put role", e)),
+        }
+    }
+}
+
+/// Whether an SDK error is a failed `ConditionExpression`.
+pub(super) fn is_conditional_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}

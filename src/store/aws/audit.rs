@@ -1,0 +1,144 @@
+//! The audit log in its own table: conditional puts only (an event id is written once), and
+//! queries by time on the table key, by tool and by actor on two indexes. Newest first, paged.
+
+use async_trait::async_trait;
+
+use super::access::is_conditional_failure;
+use super::item::{get_n, get_s, n, opt_s, s, Item, ItemBuilder};
+use super::schema::{AUDIT_BY_ACTOR, AUDIT_BY_TOOL, AUDIT_PK, AUDIT_SK, AUDIT_STREAM};
+use super::{sdk, AwsStore};
+use crate::domain::{
+    Action, AuditEvent, AuditQuery, EventId, Outcome, Principal, RequestId, Timestamp, ToolName,
+};
+use crate::store::{AuditPage, AuditStore, StoreError, StoreResult};
+
+fn corrupt(field: &str) -> StoreError {
+    StoreError::Corrupt(format!("audit event with bad {field}"))
+}
+
+fn event_from(item: &Item) -> StoreResult<AuditEvent> {
+    Ok(AuditEvent {
+        id: EventId::from_stored(get_s(item, AUDIT_SK)?.to_owned()),
+        at: Timestamp::from_unix(get_n(item, "at")?),
+        request_id: RequestId::from_stored(get_s(item, "request_id")?.to_owned()),
+        actor: Principal::parse(get_s(item, "actor")?).map_err(|_| corrupt("actor"))?,
+        action: Action::parse(get_s(item, "action")?).ok_or_else(|| corrupt("action"))?,
+        tool: opt_s(item, "tool")
+            .map(|t| ToolName::parse(&t))
+            .transpose()
+            .map_err(|_| corrupt("tool"))?,
+        subject: opt_s(item, "subject")
+            .map(|p| Principal::parse(&p))
+            .transpose()
+            .map_err(|_| corrupt("subject"))?,
+        outcome: Outcome::parse(get_s(item, "outcome")?).ok_or_else(|| corrupt("outcome"))?,
+        detail: opt_s(item, "detail"),
+        channel: opt_s(item, "channel"),
+        code_mac: opt_s(item, "code_mac"),
+    })
+}
+
+/// The inclusive sort-key range for a query; the upper bound itself is excluded afterwards.
+fn id_range(query: &AuditQuery) -> (String, String) {
+    let low = query
+        .since
+        .map_or_else(|| "0".to_owned(), |t| format!("{:011}", t.unix().max(0)));
+    let mut high = query
+        .until
+        .map_or_else(|| "~".to_owned(), |t| format!("{:011}", t.unix().max(0)));
+    if let Some(before) = &query.before_id {
+        if before.as_str() < high.as_str() {
+            high = before.as_str().to_owned();
+        }
+    }
+    (low, high)
+}
+
+#[async_trait]
+impl AuditStore for AwsStore {
+    async fn append(&self, event: &AuditEvent) -> StoreResult<()> {
+        let item = ItemBuilder::default()
+            .set(AUDIT_PK, s(AUDIT_STREAM))
+            .set(AUDIT_SK, s(event.id.as_str()))
+            .set("at", n(event.at.unix()))
+            .set("request_id", s(event.request_id.as_str()))
+            .set("actor", s(event.actor.as_str()))
+            .set("action", s(event.action.as_str()))
+            .opt("tool", event.tool.as_ref().map(ToolName::as_str))
+            .opt("subject", event.subject.as_ref().map(Principal::as_str))
+            .set("outcome", s(event.outcome.as_str()))
+            .opt("detail", event.detail.as_deref())
+            .opt("channel", event.channel.as_deref())
+            .opt("code_mac", event.code_mac.as_deref())
+            .build();
+        let result = self
+            .ddb
+            .put_item()
+            .table_name(&self.settings.audit_table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#sk)")
+            .expression_attribute_names("#sk", AUDIT_SK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Err(StoreError::Backend(format!(
+                "audit event {} already exists; not overwritten",
+                event.id
+            ))),
+            Err(e) => Err(sdk("append audit event", e)),
+        }
+    }
+
+    async fn query(&self, query: &AuditQuery) -> StoreResult<AuditPage> {
+        let limit = query.limit.clamp(1, 10_000);
+        let (index, pk_name, pk_value) = match (&query.tool, &query.actor) {
+            (Some(tool), _) => (Some(AUDIT_BY_TOOL), "tool", tool.to_string()),
+            (None, Some(actor)) => (Some(AUDIT_BY_ACTOR), "actor", actor.to_string()),
+            (None, None) => (None, AUDIT_PK, AUDIT_STREAM.to_owned()),
+        };
+        let actor_filter = query.actor.as_ref().filter(|_| query.tool.is_some());
+        let (low, high) = id_range(query);
+        let mut events = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut request = self
+                .ddb
+                .query()
+                .table_name(&self.settings.audit_table)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_names("#sk", AUDIT_SK)
+                .expression_attribute_values(":pk", s(pk_value.clone()))
+                .expression_attribute_values(":low", s(low.clone()))
+                .expression_attribute_values(":high", s(high.clone()))
+                .scan_index_forward(false)
+                .limit((limit + 1 - events.len()).min(1_000) as i32)
+                .set_exclusive_start_key(start.take());
+            if let Some(actor) = actor_filter {
+                request = request
+                    .filter_expression("#actor = :actor")
+                    .expression_attribute_names("#actor", "actor")
+                    .expression_attribute_values(":actor", s(actor.as_str()));
+            }
+            let out = request.send().await.map_err(|e| sdk("query audit", e))?;
+            for item in out.items() {
+                if get_s(item, AUDIT_SK)? != high {
+                    events.push(event_from(item)?);
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() && events.len() <= limit => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        let next = if events.len() > limit {
+            events.truncate(limit);
+            events.last().map(|e| e.id.clone())
+        } else {
+            None
+        };
+        Ok(AuditPage { events, next })
+    }
+}

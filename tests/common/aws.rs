@@ -1,0 +1,152 @@
+//! A real local emulator of DynamoDB and SSM (`moto_server`, installed by `scripts/test.sh` into
+//! `.venv`), started by the tests on a free port and stopped when they end.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use otpbot::store::aws::{schema, AwsSettings, AwsStore};
+use otpbot::store::Stores;
+
+/// A running `moto_server`. Dropping it stops it; a watchdog also stops it if the test process
+/// dies first.
+pub struct Moto {
+    pub url: String,
+    pub port: u16,
+    child: Child,
+}
+
+fn moto_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("OTPBOT_MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    if venv.exists() {
+        return venv;
+    }
+    panic!(
+        "moto_server not found at {}: the AWS tests need the DynamoDB/SSM emulator. Run ./scripts/test.sh \
+         (it installs requirements-dev.txt into .venv), or set OTPBOT_MOTO_SERVER to a moto_server binary.",
+        venv.display()
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+impl Moto {
+    /// Starts a fresh emulator and waits until it accepts connections.
+    pub fn start() -> Self {
+        let binary = moto_binary();
+        let port = free_port();
+        // The shell stops moto when this test process is gone, even if it is killed.
+        let script = r#"parent=$1; shift; "$@" & child=$!; trap 'kill $child 2>/dev/null; exit 0' TERM INT EXIT;
+            while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done"#;
+        let child = Command::new("sh")
+            .args(["-c", script, "sh", &std::process::id().to_string()])
+            .arg(&binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let moto = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// One emulator shared by all tests of a test binary; each test uses its own tables.
+    pub fn shared() -> Arc<Moto> {
+        static SHARED: OnceLock<Arc<Moto>> = OnceLock::new();
+        SHARED.get_or_init(|| Arc::new(Moto::start())).clone()
+    }
+
+    /// Stops the emulator now (for fault tests).
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// AWS SDK configuration pointing at this emulator with dummy credentials.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        sdk_config(&self.url).await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// AWS SDK configuration for `url` (an emulator or a closed port).
+pub async fn sdk_config(url: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .operation_timeout(Duration::from_secs(10))
+                .build(),
+        )
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+        .load()
+        .await
+}
+
+/// Settings with table names and an SSM prefix no other test uses.
+pub fn unique_settings() -> AwsSettings {
+    let tag = format!("{:016x}", rand::random::<u64>());
+    AwsSettings {
+        access_table: format!("access-{tag}"),
+        audit_table: format!("audit-{tag}"),
+        ssm_prefix: format!("/otpbot-test/{tag}"),
+        kms_key_id: None,
+        seed_cache_ttl: Duration::from_secs(60),
+    }
+}
+
+/// A fresh AWS store on `moto` with its own tables created.
+pub async fn store_on(moto: &Moto, settings: AwsSettings) -> Arc<AwsStore> {
+    let store = Arc::new(AwsStore::new(&moto.sdk_config().await, settings));
+    schema::create_tables(store.dynamodb(), store.settings())
+        .await
+        .expect("create tables");
+    store
+}
+
+/// A fresh, empty AWS backend on the shared emulator (for the conformance suite).
+pub async fn stores() -> (Stores, Arc<Moto>) {
+    let moto = Moto::shared();
+    let store = store_on(&moto, unique_settings()).await;
+    (Stores::single(store), moto)
+}
