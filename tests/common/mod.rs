@@ -37,7 +37,7 @@ pub const SEED: &[u8] = b"otpbot-test-seed-20b";
 pub struct TestApp {
     pub url: String,
     pub clock: ManualClock,
-    pub store: Arc<LocalStore>,
+    pub router: axum::Router,
     pub stores: Stores,
     pub audit_key: Arc<AuditKey>,
     pub dir: tempfile::TempDir,
@@ -95,6 +95,26 @@ impl Default for Options {
     }
 }
 
+/// The `X-Slack-Signature` for `body` at `ts` under [`SECRET`].
+pub fn signature(ts: i64, body: &[u8]) -> String {
+    sign(&SigningSecret::new(SECRET.into()), ts, body)
+}
+
+/// A slash-command form body as Slack sends it, with a fresh `trigger_id`.
+pub fn slash_body(team: &str, user: &str, text: &str) -> String {
+    let trigger = format!("{}.{}", rand::random::<u64>(), rand::random::<u64>());
+    serde_urlencoded::to_string([
+        ("token", "x"),
+        ("trigger_id", trigger.as_str()),
+        ("team_id", team),
+        ("channel_id", "C0TEST"),
+        ("user_id", user),
+        ("command", "/otp"),
+        ("text", text),
+    ])
+    .expect("form")
+}
+
 /// `slack:T0TEST:{user}`
 pub fn principal(user: &str) -> Principal {
     Principal::parse(&format!("slack:{TEAM}:{user}")).expect("test principal")
@@ -125,13 +145,17 @@ impl TestApp {
         Self::spawn_with(Options::default()).await
     }
 
-    /// Starts an app with `options` and the `github` tool enrolled.
+    /// Starts an app on a fresh SQLite store with `options` and the `github` tool enrolled.
     pub async fn spawn_with(options: Options) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(
             LocalStore::open(dir.path(), MasterKey::new(random_key())).expect("open store"),
         );
-        let stores = Stores::single(store.clone());
+        Self::spawn_on(Stores::single(store), dir, options).await
+    }
+
+    /// Starts an app on `stores` with `options` and the `github` tool enrolled.
+    pub async fn spawn_on(stores: Stores, dir: tempfile::TempDir, options: Options) -> Self {
         let clock = ManualClock::new(Timestamp::from_unix(START));
         let audit_key = Arc::new(AuditKey::new(random_key()));
         let engine = Engine::new(
@@ -148,15 +172,18 @@ impl TestApp {
             engine: Arc::new(engine),
             slack: Some(Arc::new(slack)),
         };
+        let router = router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, router(state)).await.expect("serve") });
+        let served = router.clone();
+        tokio::spawn(async move { axum::serve(listener, served).await.expect("serve") });
+        let url = format!("http://{addr}");
         let app = Self {
-            url: format!("http://{addr}"),
+            url,
             clock,
-            store,
+            router,
             stores,
             audit_key,
             dir,

@@ -1,0 +1,546 @@
+//! otpbot on the AWS backend, end to end against a real local DynamoDB + SSM emulator: Lambda
+//! event payloads through the router, the real binary under a local Lambda runtime API, the CLI,
+//! and the service failing mid-request.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use common::aws::{self, Moto};
+use common::{principal, slash_body, Options, TestApp, ADMIN, SEED, TEAM};
+use otpbot::domain::{Action, AuditQuery, Grant, Outcome, Seed, ToolName};
+use otpbot::store::aws::{AwsSettings, AwsStore};
+use otpbot::store::Stores;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, Mutex};
+use tower::ServiceExt;
+
+async fn aws_app(moto: &Moto) -> (TestApp, Arc<AwsStore>) {
+    let store = aws::store_on(moto, aws::unique_settings()).await;
+    let app = TestApp::spawn_on(
+        Stores::single(store.clone()),
+        tempfile::tempdir().expect("dir"),
+        Options::default(),
+    )
+    .await;
+    (app, store)
+}
+
+/// An API Gateway HTTP API (payload 2.0) event, or a Lambda Function URL event, for a POST.
+fn http_event(function_url: bool, headers: Value, body: &str, base64: bool) -> String {
+    let domain = if function_url {
+        "abcdefg.lambda-url.us-east-1.on.aws"
+    } else {
+        "abc123.execute-api.us-east-1.amazonaws.com"
+    };
+    let route = if function_url {
+        "$default"
+    } else {
+        "POST /slack/commands"
+    };
+    json!({
+        "version": "2.0",
+        "routeKey": route,
+        "rawPath": "/slack/commands",
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": domain,
+            "domainPrefix": domain.split('.').next(),
+            "http": { "method": "POST", "path": "/slack/commands", "protocol": "HTTP/1.1", "sourceIp": "3.3.3.3", "userAgent": "Slackbot 1.0" },
+            "requestId": "req-1",
+            "routeKey": route,
+            "stage": "$default",
+            "time": "03/Nov/2026:10:00:05 +0000",
+            "timeEpoch": 1_793_700_005_000u64
+        },
+        "body": if base64 { base64::engine::general_purpose::STANDARD.encode(body) } else { body.to_owned() },
+        "isBase64Encoded": base64
+    })
+    .to_string()
+}
+
+fn slack_headers(ts: i64, signature: &str) -> Value {
+    json!({
+        "content-type": "application/x-www-form-urlencoded",
+        "host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+        "x-slack-request-timestamp": ts.to_string(),
+        "x-slack-signature": signature,
+    })
+}
+
+async fn invoke(app: &TestApp, event: &str) -> (u16, Value) {
+    let request = lambda_http::request::from_str(event).expect("a valid Lambda event");
+    let response = app.router.clone().oneshot(request).await.expect("router");
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn lambda_http_events_with_base64_bodies_are_verified_over_the_decoded_bytes() {
+    let moto = Moto::shared();
+    let (app, _store) = aws_app(&moto).await;
+    assert!(app
+        .slash(ADMIN, "grant <@UALICE> github for 1h")
+        .await
+        .ephemeral()
+        .contains("Granted"));
+    let ts = app.now().unix();
+    let expected = app.expected_code(app.now());
+
+    for (name, function_url, base64) in [
+        ("HTTP API, base64", false, true),
+        ("Function URL, plain", true, false),
+    ] {
+        let body = slash_body(TEAM, "UALICE", "github");
+        let event = http_event(
+            function_url,
+            slack_headers(ts, &common::signature(ts, body.as_bytes())),
+            &body,
+            base64,
+        );
+        let (status, json) = invoke(&app, &event).await;
+        assert_eq!(status, 200, "{name}: {json}");
+        assert_eq!(json["response_type"], "ephemeral", "{name}");
+        assert!(
+            json["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&expected),
+            "{name}: {json}"
+        );
+    }
+
+    // Signing the base64 text instead of the bytes Slack sent must fail.
+    let body = slash_body(TEAM, "UALICE", "github");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&body);
+    let event = http_event(
+        false,
+        slack_headers(ts, &common::signature(ts, encoded.as_bytes())),
+        &body,
+        true,
+    );
+    assert_eq!(invoke(&app, &event).await.0, 401);
+
+    let events = app.audit().await;
+    let issued: Vec<_> = events
+        .iter()
+        .filter(|e| e.outcome == Outcome::Issued)
+        .collect();
+    assert_eq!(issued.len(), 2, "both invocations were audited in DynamoDB");
+    assert!(issued
+        .iter()
+        .all(|e| e.actor == principal("UALICE") && e.action == Action::Code));
+}
+
+#[tokio::test]
+async fn the_aws_backend_fails_closed_when_the_audit_table_is_gone() {
+    let moto = Moto::shared();
+    let (app, store) = aws_app(&moto).await;
+    assert!(app
+        .slash(ADMIN, "grant <@UALICE> github for 1h")
+        .await
+        .ephemeral()
+        .contains("Granted"));
+    store
+        .dynamodb()
+        .delete_table()
+        .table_name(&store.settings().audit_table)
+        .send()
+        .await
+        .expect("delete audit table");
+
+    let text = app.slash("UALICE", "github").await.ephemeral();
+    assert!(
+        text.contains("Something went wrong") && !text.contains(&app.expected_code(app.now())),
+        "{text}"
+    );
+    let text = app
+        .slash(ADMIN, "grant <@UBOB> github for 1h")
+        .await
+        .ephemeral();
+    assert!(text.contains("Something went wrong"), "{text}");
+    let github = ToolName::parse("github").expect("name");
+    let grant = otpbot::store::AccessStore::grant(store.as_ref(), &principal("UBOB"), &github)
+        .await
+        .expect("read");
+    assert!(
+        grant.is_none(),
+        "the unaudited grant was rolled back: {grant:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_emulator_dying_mid_session_gives_a_private_try_again_with_request_id() {
+    let mut moto = Moto::start();
+    let (app, _store) = aws_app(&moto).await;
+    assert!(app
+        .slash(ADMIN, "grant <@UALICE> github for 1h")
+        .await
+        .ephemeral()
+        .contains("Granted"));
+    moto.stop();
+    let reply = app.slash("UALICE", "github").await;
+    let text = reply.ephemeral();
+    assert!(
+        text.contains("Please try again") && text.contains("request id"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&app.expected_code(app.now())),
+        "no code without an audit record"
+    );
+    assert!(
+        !text.to_lowercase().contains("dynamodb") && !text.contains("127.0.0.1"),
+        "no internal detail: {text}"
+    );
+}
+
+/// Environment for the real binary on the AWS backend against `moto`.
+fn aws_env(cmd: &mut Command, moto: &Moto, settings: &AwsSettings) {
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("USER", "ops")
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("OTPBOT_BACKEND", "aws")
+        .env("OTPBOT_ACCESS_TABLE", &settings.access_table)
+        .env("OTPBOT_AUDIT_TABLE", &settings.audit_table)
+        .env("OTPBOT_SSM_PREFIX", &settings.ssm_prefix)
+        .env("OTPBOT_SLACK_TEAM_IDS", TEAM);
+}
+
+async fn put_secret(store: &AwsStore, name: String, value: &str) {
+    store
+        .ssm()
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("put parameter");
+}
+
+#[tokio::test]
+async fn the_cli_enrols_grants_and_exports_on_aws() {
+    let moto = Moto::shared();
+    let mut settings = aws::unique_settings();
+    settings.kms_key_id = Some("alias/otpbot-test".into());
+    let store = aws::store_on(&moto, settings.clone()).await;
+    let audit_key = "ab".repeat(32);
+    put_secret(
+        &store,
+        format!("{}/audit/hmac-key", settings.ssm_prefix),
+        &audit_key,
+    )
+    .await;
+    let bin = env!("CARGO_BIN_EXE_otpbot");
+
+    let mut add = Command::new(bin);
+    aws_env(&mut add, &moto, &settings);
+    add.env("OTPBOT_KMS_KEY_ID", "alias/otpbot-test").args([
+        "tool",
+        "add",
+        "github",
+        "--max-grant",
+        "1d",
+    ]);
+    let mut child = add
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(
+        &mut child.stdin.take().expect("stdin"),
+        common::base32(SEED).as_bytes(),
+    )
+    .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let described = store
+        .ssm()
+        .describe_parameters()
+        .parameter_filters(
+            aws_sdk_ssm::types::ParameterStringFilter::builder()
+                .key("Name")
+                .values(format!("{}/tools/github", settings.ssm_prefix))
+                .build()
+                .expect("filter"),
+        )
+        .send()
+        .await
+        .expect("describe");
+    let meta = described
+        .parameters()
+        .first()
+        .expect("the seed parameter exists")
+        .clone();
+    assert_eq!(meta.r#type().map(|t| t.as_str()), Some("SecureString"));
+    assert_eq!(
+        meta.key_id(),
+        Some("alias/otpbot-test"),
+        "the configured KMS key encrypts the seed"
+    );
+
+    for args in [
+        vec![
+            "grant",
+            "slack:T0TEST:UALICE",
+            "github",
+            "--for",
+            "8h",
+            "--reason",
+            "release",
+        ],
+        vec!["role", "add", "slack:T0TEST:UAUD", "auditor"],
+    ] {
+        let mut cmd = Command::new(bin);
+        aws_env(&mut cmd, &moto, &settings);
+        let out = cmd.args(&args).output().expect("run");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let github = ToolName::parse("github").expect("name");
+    let grant = otpbot::store::AccessStore::grant(store.as_ref(), &principal("UALICE"), &github)
+        .await
+        .expect("read");
+    assert_eq!(grant.and_then(|g| g.reason), Some("release".into()));
+
+    let mut export = Command::new(bin);
+    aws_env(&mut export, &moto, &settings);
+    let out = export
+        .args(["audit", "--format", "csv", "--tool", "github"])
+        .output()
+        .expect("run");
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let actions: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(4).unwrap_or_default())
+        .collect();
+    assert_eq!(actions, ["audit", "grant", "tool_add"], "{csv}");
+}
+
+/// A local Lambda runtime API: hands out queued events, collects responses.
+#[derive(Clone)]
+struct Runtime {
+    events: Arc<Mutex<mpsc::Receiver<String>>>,
+    responses: mpsc::Sender<Result<String, String>>,
+}
+
+async fn next_event(State(rt): State<Runtime>) -> axum::response::Response {
+    let Some(event) = rt.events.lock().await.recv().await else {
+        std::future::pending::<()>().await;
+        unreachable!()
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_millis();
+    let deadline = (now_ms + 30_000).to_string();
+    axum::response::Response::builder()
+        .header("lambda-runtime-aws-request-id", "invocation-1")
+        .header("lambda-runtime-deadline-ms", deadline)
+        .header(
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:123456789012:function:otpbot",
+        )
+        .header(
+            "lambda-runtime-trace-id",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        )
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(event))
+        .expect("response")
+}
+
+async fn respond(State(rt): State<Runtime>, Path(_id): Path<String>, body: String) -> &'static str {
+    let _ = rt.responses.send(Ok(body)).await;
+    "{}"
+}
+
+async fn error(State(rt): State<Runtime>, body: String) -> &'static str {
+    let _ = rt.responses.send(Err(body)).await;
+    "{}"
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
+    let moto = Moto::shared();
+    let settings = aws::unique_settings();
+    let store = aws::store_on(&moto, settings.clone()).await;
+    let audit_key = "cd".repeat(32);
+    put_secret(
+        &store,
+        format!("{}/audit/hmac-key", settings.ssm_prefix),
+        &audit_key,
+    )
+    .await;
+    put_secret(
+        &store,
+        format!("{}/slack/signing-secret", settings.ssm_prefix),
+        common::SECRET,
+    )
+    .await;
+    let github = ToolName::parse("github").expect("name");
+    let uri = format!("otpauth://totp/x?secret={}", common::base32(SEED));
+    otpbot::store::SecretStore::put_seed(
+        store.as_ref(),
+        &github,
+        &Seed::parse(&uri).expect("seed"),
+    )
+    .await
+    .expect("seed");
+    let tool = otpbot::domain::Tool {
+        name: github.clone(),
+        display_name: "GitHub".into(),
+        default_grant: otpbot::domain::GrantDuration::parse("8h").expect("d"),
+        max_grant: otpbot::domain::GrantDuration::parse("1d").expect("d"),
+        notify_channel: None,
+    };
+    otpbot::store::AccessStore::put_tool(store.as_ref(), &tool)
+        .await
+        .expect("tool");
+    let now = otpbot::domain::Clock::now(&otpbot::domain::SystemClock);
+    let grant = Grant {
+        principal: principal("UALICE"),
+        tool: github.clone(),
+        granted_by: principal(ADMIN),
+        granted_at: now,
+        expires_at: now.plus_secs(3_600),
+        reason: None,
+    };
+    otpbot::store::AccessStore::put_grant(store.as_ref(), &grant)
+        .await
+        .expect("grant");
+
+    let (event_tx, event_rx) = mpsc::channel(4);
+    let (response_tx, mut response_rx) = mpsc::channel(4);
+    let runtime = Runtime {
+        events: Arc::new(Mutex::new(event_rx)),
+        responses: response_tx,
+    };
+    let api = axum::Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next_event))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(respond),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .route("/2018-06-01/runtime/init/error", post(error))
+        .with_state(runtime);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api_addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, api).await.expect("runtime api") });
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_otpbot"));
+    aws_env(&mut cmd, &moto, &settings);
+    cmd.env("AWS_LAMBDA_RUNTIME_API", api_addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "otpbot")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/otpbot")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _function = Killed(cmd.spawn().expect("spawn the Lambda binary"));
+
+    let ts = otpbot::domain::Clock::now(&otpbot::domain::SystemClock).unix();
+    let body = slash_body(TEAM, "UALICE", "github");
+    event_tx
+        .send(http_event(
+            false,
+            slack_headers(ts, &common::signature(ts, body.as_bytes())),
+            &body,
+            true,
+        ))
+        .await
+        .expect("queue");
+    let answer = tokio::time::timeout(Duration::from_secs(60), response_rx.recv())
+        .await
+        .expect("the function answered in time");
+    let answer = answer
+        .expect("a response")
+        .unwrap_or_else(|e| panic!("the function reported an error: {e}"));
+    let answer: Value = serde_json::from_str(&answer).expect("response JSON");
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let reply: Value =
+        serde_json::from_str(answer["body"].as_str().expect("body")).expect("reply JSON");
+    assert_eq!(reply["response_type"], "ephemeral");
+    let text = reply["text"].as_str().expect("text");
+    let code: String = text
+        .split("code: ")
+        .nth(1)
+        .expect("a code")
+        .chars()
+        .take(6)
+        .collect();
+
+    let query = AuditQuery {
+        limit: 10,
+        ..AuditQuery::default()
+    };
+    let events = otpbot::store::AuditStore::query(store.as_ref(), &query)
+        .await
+        .expect("query")
+        .events;
+    let issued = events
+        .iter()
+        .find(|e| e.outcome == Outcome::Issued)
+        .expect("an issuance in the DynamoDB audit table");
+    assert_eq!(
+        code,
+        common::rfc6238::totp_sha1(SEED, issued.at.unix() as u64, 30, 6),
+        "the RFC 6238 code at the audited time"
+    );
+    let key =
+        otpbot::keys::AuditKey::new(otpbot::keys::decode_hex_key(&audit_key, "k").expect("key"));
+    assert_eq!(
+        issued.code_mac,
+        Some(key.mac_text(&github, &code)),
+        "the audit key from SSM was used"
+    );
+}
