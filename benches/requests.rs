@@ -1,0 +1,242 @@
+//! Request latency and throughput, and the Lambda handler's start-up time.
+//!
+//! `cargo bench --bench requests` (needs `.venv/bin/moto_server`, which `scripts/test.sh`
+//! installs). Reports, on this machine:
+//! - the local server (`otpbot serve` path, SQLite store): warm latency of signed `/otp github`
+//!   requests over loopback HTTP, sequential, and throughput with 8 concurrent clients;
+//! - the Lambda handler on the AWS backend against the emulator: init time (one AWS config load,
+//!   clients built once, signing secret and audit key fetched from SSM, router built), and warm
+//!   per-invocation latency of API Gateway events through the same router.
+//!
+//! Numbers from a shared machine are indicative; compare runs on the same machine.
+
+#[path = "../tests/common/aws.rs"]
+#[allow(dead_code)]
+mod aws;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use otpbot::domain::{Clock, Grant, GrantDuration, Principal, Seed, SystemClock, Tool, ToolName};
+use otpbot::http::{router, AppState};
+use otpbot::keys::{random_key, AuditKey, SigningSecret};
+use otpbot::slack::verify::sign;
+use otpbot::slack::SlackConfig;
+use otpbot::store::local::{LocalStore, MasterKey};
+use otpbot::store::Stores;
+use tower::ServiceExt;
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+const TEAM: &str = "T0BENCH";
+
+fn body(user: &str) -> String {
+    let trigger = format!("{}.{}", rand::random::<u64>(), rand::random::<u64>());
+    serde_urlencoded::to_string([
+        ("team_id", TEAM),
+        ("user_id", user),
+        ("channel_id", "C1"),
+        ("command", "/otp"),
+        ("text", "github"),
+        ("trigger_id", trigger.as_str()),
+    ])
+    .expect("form")
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let pct = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];
+    let total: Duration = samples.iter().sum();
+    println!(
+        "{name:<44} n={:<5} mean {:>8.2?}  p50 {:>8.2?}  p99 {:>8.2?}",
+        samples.len(),
+        total / samples.len() as u32,
+        pct(0.50),
+        pct(0.99)
+    );
+}
+
+/// Puts the `github` tool and grants for `users` into `stores`.
+async fn seed_store(stores: &Stores, users: &[String]) {
+    let github = ToolName::parse("github").expect("name");
+    stores.secrets.put_seed(&github, &Seed::parse("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").expect("seed")).await.expect("seed");
+    let week = GrantDuration::parse("1w").expect("1w");
+    let tool = Tool { name: github.clone(), display_name: "GitHub".into(), default_grant: week, max_grant: week, notify_channel: None };
+    stores.access.put_tool(&tool).await.expect("tool");
+    let now = SystemClock.now();
+    for user in users {
+        let principal = Principal::parse(&format!("slack:{TEAM}:{user}")).expect("principal");
+        let grant = Grant { principal: principal.clone(), tool: github.clone(), granted_by: principal, granted_at: now, expires_at: now.plus_secs(week.secs()), reason: None };
+        stores.access.put_grant(&grant).await.expect("grant");
+    }
+}
+
+fn policy() -> otpbot::engine::Policy {
+    let mut policy = otpbot::engine::Policy::default();
+    policy.per_tool.limit = u64::MAX / 4;
+    policy.per_caller.limit = u64::MAX / 4;
+    policy
+}
+
+async fn local_server() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Arc::new(LocalStore::open(dir.path(), MasterKey::new(random_key())).expect("store"));
+    let stores = Stores::single(store);
+    let users: Vec<String> = (0..8).map(|i| format!("U{i}")).collect();
+    seed_store(&stores, &users).await;
+    let engine = otpbot::engine::Engine::new(stores, Arc::new(SystemClock), Arc::new(AuditKey::new(random_key())), policy());
+    let slack = SlackConfig { signing_secret: SigningSecret::new(SECRET.into()), allowed_workspaces: [TEAM.to_owned()].into() };
+    let app = router(AppState { engine: Arc::new(engine), slack: Some(Arc::new(slack)) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/slack/commands", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let client = reqwest::Client::new();
+    let secret = SigningSecret::new(SECRET.into());
+    let send = move |user: String| {
+        let (client, url, secret) = (client.clone(), url.clone(), secret.clone());
+        async move {
+            let body = body(&user);
+            let ts = SystemClock.now().unix();
+            let started = Instant::now();
+            let response = client
+                .post(&url)
+                .header("x-slack-request-timestamp", ts.to_string())
+                .header("x-slack-signature", sign(&secret, ts, body.as_bytes()))
+                .body(body)
+                .send()
+                .await
+                .expect("send");
+            assert!(response.status().is_success());
+            let text = response.text().await.expect("text");
+            assert!(text.contains("valid for"), "{text}");
+            started.elapsed()
+        }
+    };
+    for _ in 0..50 {
+        send("U0".into()).await;
+    }
+    let mut samples = Vec::new();
+    for _ in 0..1_000 {
+        samples.push(send("U0".into()).await);
+    }
+    report("local server, /otp github, sequential", samples);
+
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for user in users {
+        let send = send.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Vec::new();
+            for _ in 0..250 {
+                samples.push(send(user.clone()).await);
+            }
+            samples
+        }));
+    }
+    let mut samples = Vec::new();
+    for task in tasks {
+        samples.extend(task.await.expect("task"));
+    }
+    let elapsed = started.elapsed();
+    let n = samples.len();
+    report("local server, /otp github, 8 clients", samples);
+    println!("{:<44} {:.0} requests/s", "local server throughput, 8 clients", n as f64 / elapsed.as_secs_f64());
+}
+
+async fn lambda_handler() {
+    let moto = aws::Moto::start();
+    let settings = aws::unique_settings();
+    let store = aws::store_on(&moto, settings.clone()).await;
+    seed_store(&Stores::single(store.clone()), &["U0".to_owned()]).await;
+    for (name, value) in [("slack/signing-secret", SECRET.to_owned()), ("audit/hmac-key", "ab".repeat(32))] {
+        store
+            .ssm()
+            .put_parameter()
+            .name(format!("{}/{name}", settings.ssm_prefix))
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .expect("parameter");
+    }
+    for (key, value) in [
+        ("AWS_ENDPOINT_URL", moto.url.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+    ] {
+        std::env::set_var(key, value);
+    }
+    let vars: HashMap<String, String> = [
+        ("OTPBOT_BACKEND", "aws"),
+        ("OTPBOT_ACCESS_TABLE", settings.access_table.as_str()),
+        ("OTPBOT_AUDIT_TABLE", settings.audit_table.as_str()),
+        ("OTPBOT_SSM_PREFIX", settings.ssm_prefix.as_str()),
+        ("OTPBOT_SLACK_TEAM_IDS", TEAM),
+        ("OTPBOT_RATE_PER_TOOL", "1000000/1m"),
+        ("OTPBOT_RATE_PER_CALLER", "1000000/1m"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+
+    let mut inits = Vec::new();
+    let mut handler = None;
+    for _ in 0..20 {
+        let started = Instant::now();
+        let mut settings = otpbot::config::Settings::from_vars(vars.clone()).expect("settings");
+        let policy = settings.policy();
+        let app = otpbot::cli::App::open(&mut settings, policy).await.expect("open");
+        let slack = app.slack_config(&settings).await.expect("slack");
+        let router = router(AppState { engine: Arc::new(app.engine), slack: Some(Arc::new(slack)) });
+        inits.push(started.elapsed());
+        handler = Some(router);
+    }
+    report("Lambda handler init (config, clients, SSM)", inits);
+
+    let router = handler.expect("router");
+    let secret = SigningSecret::new(SECRET.into());
+    let mut samples = Vec::new();
+    for i in 0..320 {
+        let body = body("U0");
+        let ts = SystemClock.now().unix();
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": "POST /slack/commands", "rawPath": "/slack/commands", "rawQueryString": "",
+            "headers": {
+                "content-type": "application/x-www-form-urlencoded",
+                "x-slack-request-timestamp": ts.to_string(),
+                "x-slack-signature": sign(&secret, ts, body.as_bytes()),
+            },
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com", "domainPrefix": "api",
+                "http": { "method": "POST", "path": "/slack/commands", "protocol": "HTTP/1.1", "sourceIp": "1.1.1.1", "userAgent": "Slackbot" },
+                "requestId": "r", "routeKey": "POST /slack/commands", "stage": "$default", "time": "", "timeEpoch": 0
+            },
+            "body": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &body),
+            "isBase64Encoded": true
+        })
+        .to_string();
+        let started = Instant::now();
+        let request = lambda_http::request::from_str(&event).expect("event");
+        let response = router.clone().oneshot(request).await.expect("invoke");
+        assert!(response.status().is_success());
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        assert!(String::from_utf8_lossy(&bytes).contains("valid for"));
+        if i >= 20 {
+            samples.push(started.elapsed());
+        }
+    }
+    report("Lambda handler, warm invocation (emulator)", samples);
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("benchmarks run with `cargo bench --bench requests`");
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        local_server().await;
+        lambda_handler().await;
+    });
+}
