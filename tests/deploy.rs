@@ -1,0 +1,98 @@
+//! Static checks of what operators deploy: the Slack and Teams manifests (and, in
+//! `terraform.rs`, the Terraform module).
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn json(path: &str) -> Value {
+    let text = std::fs::read_to_string(repo(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
+}
+
+/// Width, height, colour type of a PNG, from its IHDR chunk.
+fn png_header(path: &str) -> (u32, u32, u8) {
+    let bytes = std::fs::read(repo(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{path} is not a PNG");
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let be = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    (be(16), be(20), bytes[25])
+}
+
+#[test]
+fn slack_manifest_declares_the_escaped_otp_command_with_only_the_commands_scope() {
+    let m = json("manifest/slack/manifest.json");
+    let commands = m["features"]["slash_commands"].as_array().expect("slash_commands");
+    assert_eq!(commands.len(), 1);
+    let otp = &commands[0];
+    assert_eq!(otp["command"], "/otp");
+    assert_eq!(otp["should_escape"], true, "mentions must arrive as <@U…> ids");
+    assert!(otp["url"].as_str().expect("url").ends_with("/slack/commands"));
+    assert!(!otp["usage_hint"].as_str().unwrap_or_default().is_empty());
+    assert!(!otp["description"].as_str().unwrap_or_default().is_empty());
+    assert_eq!(m["oauth_config"]["scopes"]["bot"], serde_json::json!(["commands"]), "no scope beyond commands");
+    assert!(m["display_information"]["name"].is_string());
+}
+
+#[test]
+fn teams_manifest_is_a_personal_bot_whose_commands_match_the_grammar() {
+    let m = json("manifest/teams/manifest.json");
+    let version = m["manifestVersion"].as_str().expect("manifestVersion");
+    let minor: u32 = version.strip_prefix("1.").and_then(|v| v.parse().ok()).expect("1.x");
+    assert!(minor >= 16, "a current schema version, got {version}");
+    assert!(m["$schema"].as_str().expect("$schema").contains(&format!("/v{version}/")), "schema URL matches the version");
+    let bot = &m["bots"][0];
+    assert_eq!(bot["botId"], m["id"], "the bot and the app share the Azure Bot app id");
+    assert_eq!(bot["scopes"], serde_json::json!(["personal"]), "codes only ever go to personal chats");
+    let commands: Vec<&str> = bot["commandLists"][0]["commands"]
+        .as_array()
+        .expect("commands")
+        .iter()
+        .map(|c| c["title"].as_str().expect("title"))
+        .collect();
+    for word in ["help", "list", "done", "grant", "revoke", "role", "who", "tools", "audit"] {
+        assert!(commands.contains(&word), "the command list lacks `{word}`");
+    }
+    for title in &commands {
+        assert!(
+            otpbot::domain::ToolName::parse(title).is_err(),
+            "`{title}` is listed as a command but the parser would read it as a tool name"
+        );
+    }
+    assert!(commands.len() <= 10, "Teams shows at most 10 commands per list");
+    assert_eq!(png_header("manifest/teams/color.png"), (192, 192, 6), "colour icon: 192×192 RGBA");
+    assert_eq!(png_header("manifest/teams/outline.png"), (32, 32, 6), "outline icon: 32×32 with transparency");
+    assert_eq!(m["icons"]["color"], "color.png");
+    assert_eq!(m["icons"]["outline"], "outline.png");
+}
+
+#[test]
+fn teams_package_script_builds_a_zip_with_the_app_id_filled_in() {
+    let out = tempfile::tempdir().expect("dir");
+    let zip = out.path().join("teams.zip");
+    let app_id = "2b5f6c1e-1111-4a2b-9c3d-0123456789ab";
+    let status = std::process::Command::new("bash")
+        .arg(repo("scripts/teams-package.sh"))
+        .arg(app_id)
+        .arg(&zip)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run the packaging script");
+    assert!(status.success());
+    let bytes = std::fs::read(&zip).expect("zip written");
+    assert_eq!(&bytes[..4], b"PK\x03\x04", "a zip archive");
+    let listing = std::process::Command::new("python3")
+        .args(["-c", "import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); print(sorted(z.namelist())); print(z.read('manifest.json').decode())"])
+        .arg(&zip)
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&listing.stdout);
+    assert!(text.starts_with("['color.png', 'manifest.json', 'outline.png']"), "{text}");
+    assert!(text.contains(app_id) && !text.contains("{{BOT_APP_ID}}"), "the app id is filled in");
+    let bad = std::process::Command::new("bash").arg(repo("scripts/teams-package.sh")).arg("not-a-guid").output().expect("run");
+    assert_eq!(bad.status.code(), Some(2), "a malformed app id is refused");
+}
