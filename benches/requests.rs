@@ -59,14 +59,34 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 /// Puts the `github` tool and grants for `users` into `stores`.
 async fn seed_store(stores: &Stores, users: &[String]) {
     let github = ToolName::parse("github").expect("name");
-    stores.secrets.put_seed(&github, &Seed::parse("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").expect("seed")).await.expect("seed");
+    stores
+        .secrets
+        .put_seed(
+            &github,
+            &Seed::parse("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").expect("seed"),
+        )
+        .await
+        .expect("seed");
     let week = GrantDuration::parse("1w").expect("1w");
-    let tool = Tool { name: github.clone(), display_name: "GitHub".into(), default_grant: week, max_grant: week, notify_channel: None };
+    let tool = Tool {
+        name: github.clone(),
+        display_name: "GitHub".into(),
+        default_grant: week,
+        max_grant: week,
+        notify_channel: None,
+    };
     stores.access.put_tool(&tool).await.expect("tool");
     let now = SystemClock.now();
     for user in users {
         let principal = Principal::parse(&format!("slack:{TEAM}:{user}")).expect("principal");
-        let grant = Grant { principal: principal.clone(), tool: github.clone(), granted_by: principal, granted_at: now, expires_at: now.plus_secs(week.secs()), reason: None };
+        let grant = Grant {
+            principal: principal.clone(),
+            tool: github.clone(),
+            granted_by: principal,
+            granted_at: now,
+            expires_at: now.plus_secs(week.secs()),
+            reason: None,
+        };
         stores.access.put_grant(&grant).await.expect("grant");
     }
 }
@@ -80,17 +100,35 @@ fn policy() -> otpbot::engine::Policy {
 
 async fn local_server() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = Arc::new(LocalStore::open(dir.path(), MasterKey::new(random_key())).expect("store"));
+    let store =
+        Arc::new(LocalStore::open(dir.path(), MasterKey::new(random_key())).expect("store"));
     let stores = Stores::single(store);
     let users: Vec<String> = (0..8).map(|i| format!("U{i}")).collect();
     seed_store(&stores, &users).await;
-    let engine = otpbot::engine::Engine::new(stores, Arc::new(SystemClock), Arc::new(AuditKey::new(random_key())), policy());
-    let slack = SlackConfig { signing_secret: SigningSecret::new(SECRET.into()), allowed_workspaces: [TEAM.to_owned()].into() };
-    let app = router(AppState { engine: Arc::new(engine), slack: Some(Arc::new(slack)) });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/slack/commands", listener.local_addr().expect("addr"));
+    let engine = otpbot::engine::Engine::new(
+        stores,
+        Arc::new(SystemClock),
+        Arc::new(AuditKey::new(random_key())),
+        policy(),
+    );
+    let slack = SlackConfig {
+        signing_secret: SigningSecret::new(SECRET.into()),
+        allowed_workspaces: [TEAM.to_owned()].into(),
+    };
+    let app = router(AppState {
+        engine: Arc::new(engine),
+        slack: Some(Arc::new(slack)),
+        teams: None,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/slack/commands",
+        listener.local_addr().expect("addr")
+    );
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    let client = reqwest::Client::new();
+    let client = otpbot::http::client(Duration::from_secs(30));
     let secret = SigningSecret::new(SECRET.into());
     let send = move |user: String| {
         let (client, url, secret) = (client.clone(), url.clone(), secret.clone());
@@ -140,7 +178,11 @@ async fn local_server() {
     let elapsed = started.elapsed();
     let n = samples.len();
     report("local server, /otp github, 8 clients", samples);
-    println!("{:<44} {:.0} requests/s", "local server throughput, 8 clients", n as f64 / elapsed.as_secs_f64());
+    println!(
+        "{:<44} {:.0} requests/s",
+        "local server throughput, 8 clients",
+        n as f64 / elapsed.as_secs_f64()
+    );
 }
 
 async fn lambda_handler() {
@@ -148,7 +190,10 @@ async fn lambda_handler() {
     let settings = aws::unique_settings();
     let store = aws::store_on(&moto, settings.clone()).await;
     seed_store(&Stores::single(store.clone()), &["U0".to_owned()]).await;
-    for (name, value) in [("slack/signing-secret", SECRET.to_owned()), ("audit/hmac-key", "ab".repeat(32))] {
+    for (name, value) in [
+        ("slack/signing-secret", SECRET.to_owned()),
+        ("audit/hmac-key", "ab".repeat(32)),
+    ] {
         store
             .ssm()
             .put_parameter()
@@ -186,9 +231,10 @@ async fn lambda_handler() {
         let started = Instant::now();
         let mut settings = otpbot::config::Settings::from_vars(vars.clone()).expect("settings");
         let policy = settings.policy();
-        let app = otpbot::cli::App::open(&mut settings, policy).await.expect("open");
-        let slack = app.slack_config(&settings).await.expect("slack");
-        let router = router(AppState { engine: Arc::new(app.engine), slack: Some(Arc::new(slack)) });
+        let app = otpbot::cli::App::open(&mut settings, policy)
+            .await
+            .expect("open");
+        let router = router(app.into_state(&settings).await.expect("state"));
         inits.push(started.elapsed());
         handler = Some(router);
     }
@@ -220,7 +266,9 @@ async fn lambda_handler() {
         let request = lambda_http::request::from_str(&event).expect("event");
         let response = router.clone().oneshot(request).await.expect("invoke");
         assert!(response.status().is_success());
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
         assert!(String::from_utf8_lossy(&bytes).contains("valid for"));
         if i >= 20 {
             samples.push(started.elapsed());
@@ -234,7 +282,10 @@ fn main() {
         println!("benchmarks run with `cargo bench --bench requests`");
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         local_server().await;
         lambda_handler().await;

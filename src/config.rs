@@ -73,6 +73,34 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "comma-separated Slack team ids (T…) and enterprise ids (E…) served",
     ),
     (
+        "OTPBOT_TEAMS_APP_ID",
+        "Teams: the Azure Bot's Microsoft App ID; turns the Teams endpoint on",
+    ),
+    (
+        "OTPBOT_TEAMS_TENANT_IDS",
+        "Teams: comma-separated tenant ids served",
+    ),
+    (
+        "OTPBOT_TEAMS_APP_TENANT_ID",
+        "Teams: the tenant the bot is registered in (default: the first served tenant)",
+    ),
+    (
+        "OTPBOT_TEAMS_CLIENT_SECRET",
+        "Teams: the bot's client secret (or _FILE; on AWS from OTPBOT_TEAMS_CLIENT_SECRET_PARAM)",
+    ),
+    (
+        "OTPBOT_TEAMS_CLIENT_SECRET_PARAM",
+        "aws: SSM parameter with the Teams client secret (default {prefix}/teams/client-secret)",
+    ),
+    (
+        "OTPBOT_TEAMS_OPENID_URL",
+        "Teams: Bot Framework OpenID metadata URL (default the public one)",
+    ),
+    (
+        "OTPBOT_TEAMS_LOGIN_URL",
+        "Teams: login authority for bot tokens (default https://login.microsoftonline.com)",
+    ),
+    (
         "OTPBOT_ADMINS",
         "comma-separated principals that are always admin, e.g. slack:T0123:U0456",
     ),
@@ -129,6 +157,25 @@ pub enum LogFormat {
     Json,
 }
 
+/// Teams (Bot Framework) settings.
+#[derive(Debug)]
+pub struct TeamsSettings {
+    /// The bot's Microsoft App ID: the audience of incoming tokens.
+    pub app_id: String,
+    /// Served tenants.
+    pub tenants: HashSet<String>,
+    /// The tenant of the single-tenant bot registration.
+    pub app_tenant: String,
+    /// The client secret, if given directly.
+    pub client_secret: Option<secrecy::SecretString>,
+    /// SSM parameter with the client secret (AWS backend).
+    pub client_secret_param: String,
+    /// OpenID metadata URL.
+    pub openid_url: String,
+    /// Login authority base URL.
+    pub login_url: String,
+}
+
 /// Validated settings.
 #[derive(Debug)]
 pub struct Settings {
@@ -144,6 +191,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Listen address.
     pub listen: SocketAddr,
+    /// Teams settings, when `OTPBOT_TEAMS_APP_ID` is set.
+    pub teams: Option<TeamsSettings>,
     /// Bootstrap admins.
     pub admins: HashSet<Principal>,
     /// Served Slack teams and enterprises.
@@ -213,6 +262,52 @@ fn aws_settings(vars: &HashMap<String, String>) -> Result<AwsSettings, ConfigErr
         kms_key_id: vars.get("OTPBOT_KMS_KEY_ID").cloned(),
         seed_cache_ttl: std::time::Duration::from_secs(cache),
     })
+}
+
+fn teams_settings(
+    vars: &HashMap<String, String>,
+    prefix: &str,
+) -> Result<Option<TeamsSettings>, ConfigError> {
+    let Some(app_id) = vars
+        .get("OTPBOT_TEAMS_APP_ID")
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let tenants: Vec<String> = list(vars.get("OTPBOT_TEAMS_TENANT_IDS"))
+        .map(str::to_owned)
+        .collect();
+    let app_tenant = match vars
+        .get("OTPBOT_TEAMS_APP_TENANT_ID")
+        .cloned()
+        .or_else(|| tenants.first().cloned())
+    {
+        Some(t) => t,
+        None => {
+            return Err(invalid(
+                "OTPBOT_TEAMS_TENANT_IDS",
+                "needs at least one tenant id when OTPBOT_TEAMS_APP_ID is set",
+            ))
+        }
+    };
+    Ok(Some(TeamsSettings {
+        app_id: app_id.trim().to_owned(),
+        tenants: tenants.into_iter().collect(),
+        app_tenant,
+        client_secret: secret(vars, "OTPBOT_TEAMS_CLIENT_SECRET")?.map(secrecy::SecretString::from),
+        client_secret_param: vars
+            .get("OTPBOT_TEAMS_CLIENT_SECRET_PARAM")
+            .cloned()
+            .unwrap_or_else(|| format!("{prefix}/teams/client-secret")),
+        openid_url: vars
+            .get("OTPBOT_TEAMS_OPENID_URL")
+            .cloned()
+            .unwrap_or_else(|| crate::teams::auth::DEFAULT_OPENID_URL.into()),
+        login_url: vars
+            .get("OTPBOT_TEAMS_LOGIN_URL")
+            .cloned()
+            .unwrap_or_else(|| crate::teams::connector::DEFAULT_LOGIN_URL.into()),
+    }))
 }
 
 fn list(value: Option<&String>) -> impl Iterator<Item = &str> {
@@ -295,6 +390,7 @@ impl Settings {
                 format!("{prefix}/slack/signing-secret"),
             ),
             audit_key_param: param("OTPBOT_AUDIT_KEY_PARAM", format!("{prefix}/audit/hmac-key")),
+            teams: teams_settings(&vars, &prefix)?,
             aws,
             data_dir: PathBuf::from(
                 vars.get("OTPBOT_DATA_DIR")

@@ -27,6 +27,8 @@ pub struct ChatRequest {
     pub channel: Option<String>,
     /// The command text, e.g. `grant <@U1> github for 8h`.
     pub text: String,
+    /// How the reply reaches the caller privately (recorded with issued codes).
+    pub delivery: Option<String>,
 }
 
 /// `limit` requests per `window_secs`, estimated over a sliding window.

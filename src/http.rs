@@ -14,6 +14,7 @@ use axum::Router;
 use crate::domain::RequestId;
 use crate::engine::Engine;
 use crate::slack::{self, SlackConfig};
+use crate::teams::TeamsConfig;
 
 /// Largest request body accepted (SPEC §7).
 pub const MAX_BODY: usize = 16 * 1024;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Slack settings; `None` turns the Slack endpoint off.
     pub slack: Option<Arc<SlackConfig>>,
+    /// Teams settings; `None` turns the Teams endpoint off.
+    pub teams: Option<Arc<TeamsConfig>>,
 }
 
 /// A request that ends before reaching the core, or a failure around it.
@@ -36,6 +39,9 @@ pub enum ApiError {
     /// The body exceeds [`MAX_BODY`].
     #[error("request body larger than 16 KiB")]
     PayloadTooLarge,
+    /// Authenticated, but not allowed (wrong channel endorsement, service URL, tenant).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// The verified body is malformed.
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -62,6 +68,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -71,15 +78,27 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// An HTTP client for outbound calls (Bot Framework, `otpbot slash`), TLS by rustls with the
+/// same aws-lc crypto provider the AWS SDK uses, and a request timeout.
+pub fn client(timeout: std::time::Duration) -> reqwest::Client {
+    // Installing fails only if a provider is already installed, which is what we want anyway.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .unwrap_or_default()
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The application: `GET /healthz`, `POST /slack/commands`.
+/// The application: `GET /healthz`, `POST /slack/commands`, `POST /teams/messages`.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/slack/commands", post(slack::commands))
+        .route("/teams/messages", post(crate::teams::messages))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

@@ -4,13 +4,15 @@
 //! Layout (outside in):
 //!
 //! - [`http`]: the one `axum::Router` served locally and on Lambda; [`slack`] verifies and
-//!   translates Slack slash commands and renders Block Kit replies.
+//!   translates Slack slash commands and renders Block Kit replies; [`teams`] does the same for
+//!   Bot Framework activities and answers through the Bot Connector, in personal chats only.
 //! - [`command`]: parses the command text into a [`command::Command`] (one file per command) and
 //!   applies it through [`engine::Engine`], which holds the policy: who may do what, rate limits,
 //!   audit before reveal.
 //! - [`domain`]: checked types (tool names, principals, durations, seeds, codes, audit events) and
 //!   the injected [`domain::Clock`].
-//! - [`store`]: one small trait per storage role and the backends ([`store::local`]: SQLite).
+//! - [`store`]: one small trait per storage role and the backends ([`store::local`]: SQLite;
+//!   [`store::aws`]: DynamoDB and SSM Parameter Store).
 //! - [`keys`]: secret key material. [`config`], [`telemetry`], [`cli`]: settings, logging, CLI.
 //!
 //! Never: a seed or a code in a log line, an audit record, an error message or a `Debug` output.
@@ -25,4 +27,5 @@ pub mod keys;
 pub mod reply;
 pub mod slack;
 pub mod store;
+pub mod teams;
 pub mod telemetry;

@@ -26,15 +26,27 @@ fn png_header(path: &str) -> (u32, u32, u8) {
 #[test]
 fn slack_manifest_declares_the_escaped_otp_command_with_only_the_commands_scope() {
     let m = json("manifest/slack/manifest.json");
-    let commands = m["features"]["slash_commands"].as_array().expect("slash_commands");
+    let commands = m["features"]["slash_commands"]
+        .as_array()
+        .expect("slash_commands");
     assert_eq!(commands.len(), 1);
     let otp = &commands[0];
     assert_eq!(otp["command"], "/otp");
-    assert_eq!(otp["should_escape"], true, "mentions must arrive as <@U…> ids");
-    assert!(otp["url"].as_str().expect("url").ends_with("/slack/commands"));
+    assert_eq!(
+        otp["should_escape"], true,
+        "mentions must arrive as <@U…> ids"
+    );
+    assert!(otp["url"]
+        .as_str()
+        .expect("url")
+        .ends_with("/slack/commands"));
     assert!(!otp["usage_hint"].as_str().unwrap_or_default().is_empty());
     assert!(!otp["description"].as_str().unwrap_or_default().is_empty());
-    assert_eq!(m["oauth_config"]["scopes"]["bot"], serde_json::json!(["commands"]), "no scope beyond commands");
+    assert_eq!(
+        m["oauth_config"]["scopes"]["bot"],
+        serde_json::json!(["commands"]),
+        "no scope beyond commands"
+    );
     assert!(m["display_information"]["name"].is_string());
 }
 
@@ -42,19 +54,37 @@ fn slack_manifest_declares_the_escaped_otp_command_with_only_the_commands_scope(
 fn teams_manifest_is_a_personal_bot_whose_commands_match_the_grammar() {
     let m = json("manifest/teams/manifest.json");
     let version = m["manifestVersion"].as_str().expect("manifestVersion");
-    let minor: u32 = version.strip_prefix("1.").and_then(|v| v.parse().ok()).expect("1.x");
+    let minor: u32 = version
+        .strip_prefix("1.")
+        .and_then(|v| v.parse().ok())
+        .expect("1.x");
     assert!(minor >= 16, "a current schema version, got {version}");
-    assert!(m["$schema"].as_str().expect("$schema").contains(&format!("/v{version}/")), "schema URL matches the version");
+    assert!(
+        m["$schema"]
+            .as_str()
+            .expect("$schema")
+            .contains(&format!("/v{version}/")),
+        "schema URL matches the version"
+    );
     let bot = &m["bots"][0];
-    assert_eq!(bot["botId"], m["id"], "the bot and the app share the Azure Bot app id");
-    assert_eq!(bot["scopes"], serde_json::json!(["personal"]), "codes only ever go to personal chats");
+    assert_eq!(
+        bot["botId"], m["id"],
+        "the bot and the app share the Azure Bot app id"
+    );
+    assert_eq!(
+        bot["scopes"],
+        serde_json::json!(["personal"]),
+        "codes only ever go to personal chats"
+    );
     let commands: Vec<&str> = bot["commandLists"][0]["commands"]
         .as_array()
         .expect("commands")
         .iter()
         .map(|c| c["title"].as_str().expect("title"))
         .collect();
-    for word in ["help", "list", "done", "grant", "revoke", "role", "who", "tools", "audit"] {
+    for word in [
+        "help", "list", "done", "grant", "revoke", "role", "who", "tools", "audit",
+    ] {
         assert!(commands.contains(&word), "the command list lacks `{word}`");
     }
     for title in &commands {
@@ -63,9 +93,20 @@ fn teams_manifest_is_a_personal_bot_whose_commands_match_the_grammar() {
             "`{title}` is listed as a command but the parser would read it as a tool name"
         );
     }
-    assert!(commands.len() <= 10, "Teams shows at most 10 commands per list");
-    assert_eq!(png_header("manifest/teams/color.png"), (192, 192, 6), "colour icon: 192×192 RGBA");
-    assert_eq!(png_header("manifest/teams/outline.png"), (32, 32, 6), "outline icon: 32×32 with transparency");
+    assert!(
+        commands.len() <= 10,
+        "Teams shows at most 10 commands per list"
+    );
+    assert_eq!(
+        png_header("manifest/teams/color.png"),
+        (192, 192, 6),
+        "colour icon: 192×192 RGBA"
+    );
+    assert_eq!(
+        png_header("manifest/teams/outline.png"),
+        (32, 32, 6),
+        "outline icon: 32×32 with transparency"
+    );
     assert_eq!(m["icons"]["color"], "color.png");
     assert_eq!(m["icons"]["outline"], "outline.png");
 }
@@ -91,8 +132,18 @@ fn teams_package_script_builds_a_zip_with_the_app_id_filled_in() {
         .output()
         .expect("python3");
     let text = String::from_utf8_lossy(&listing.stdout);
-    assert!(text.starts_with("['color.png', 'manifest.json', 'outline.png']"), "{text}");
-    assert!(text.contains(app_id) && !text.contains("{{BOT_APP_ID}}"), "the app id is filled in");
-    let bad = std::process::Command::new("bash").arg(repo("scripts/teams-package.sh")).arg("not-a-guid").output().expect("run");
+    assert!(
+        text.starts_with("['color.png', 'manifest.json', 'outline.png']"),
+        "{text}"
+    );
+    assert!(
+        text.contains(app_id) && !text.contains("{{BOT_APP_ID}}"),
+        "the app id is filled in"
+    );
+    let bad = std::process::Command::new("bash")
+        .arg(repo("scripts/teams-package.sh"))
+        .arg("not-a-guid")
+        .output()
+        .expect("run");
     assert_eq!(bad.status.code(), Some(2), "a malformed app id is refused");
 }

@@ -25,6 +25,9 @@ use crate::slack::SlackConfig;
 use crate::store::aws::AwsStore;
 use crate::store::local::{LocalStore, MasterKey};
 use crate::store::Stores;
+use crate::teams::auth::BotAuth;
+use crate::teams::connector::Connector;
+use crate::teams::TeamsConfig;
 
 /// otpbot: TOTP codes for shared accounts, handed out in chat, every issuance audited.
 #[derive(Debug, Parser)]
@@ -214,16 +217,63 @@ impl App {
     }
 }
 
+impl App {
+    /// The Teams settings and clients, when Teams is configured; the client secret comes from
+    /// the environment or, on AWS, its SSM parameter, read once.
+    pub async fn teams_config(&self, settings: &Settings) -> anyhow::Result<Option<TeamsConfig>> {
+        let Some(teams) = &settings.teams else {
+            return Ok(None);
+        };
+        let secret = match (&teams.client_secret, &self.aws) {
+            (Some(secret), _) => secret.clone(),
+            (None, Some(store)) => {
+                let name = &teams.client_secret_param;
+                store
+                    .parameter(name)
+                    .await
+                    .with_context(|| {
+                        format!("cannot read the Teams client secret from SSM parameter {name}")
+                    })?
+                    .with_context(|| {
+                        format!("SSM parameter {name} (the Teams client secret) does not exist")
+                    })?
+            }
+            (None, None) => anyhow::bail!("OTPBOT_TEAMS_CLIENT_SECRET (or _FILE) is not set"),
+        };
+        let http = crate::http::client(Duration::from_secs(5));
+        Ok(Some(TeamsConfig {
+            auth: BotAuth::new(teams.app_id.clone(), teams.openid_url.clone(), http.clone()),
+            connector: Connector::new(
+                http,
+                teams.login_url.clone(),
+                teams.app_tenant.clone(),
+                teams.app_id.clone(),
+                secret,
+            ),
+            allowed_tenants: teams.tenants.clone(),
+        }))
+    }
+
+    /// The HTTP state for serving: Slack, and Teams when configured.
+    pub async fn into_state(self, settings: &Settings) -> anyhow::Result<crate::http::AppState> {
+        let slack = self.slack_config(settings).await?;
+        let teams = self.teams_config(settings).await?;
+        Ok(crate::http::AppState {
+            engine: Arc::new(self.engine),
+            slack: Some(Arc::new(slack)),
+            teams: teams.map(Arc::new),
+        })
+    }
+}
+
 /// The Lambda entry point: the same router as `otpbot serve`, driven by `lambda_http`.
 pub async fn lambda(mut settings: Settings) -> anyhow::Result<()> {
     crate::telemetry::init(&settings.log_filter, settings.log_format);
     let policy = settings.policy();
-    let app = App::open(&mut settings, policy).await?;
-    let slack = app.slack_config(&settings).await?;
-    let state = crate::http::AppState {
-        engine: Arc::new(app.engine),
-        slack: Some(Arc::new(slack)),
-    };
+    let state = App::open(&mut settings, policy)
+        .await?
+        .into_state(&settings)
+        .await?;
     tracing::info!(backend = ?settings.backend, "otpbot Lambda handler ready");
     lambda_http::run(crate::http::router(state))
         .await
@@ -252,5 +302,6 @@ pub fn operator_request() -> crate::engine::ChatRequest {
         principal,
         channel: Some("cli".into()),
         text: String::new(),
+        delivery: Some("terminal".into()),
     }
 }

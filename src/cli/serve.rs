@@ -30,15 +30,11 @@ const DEMO_TOOL: &str = "github";
 /// Serves with the configured settings.
 pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let policy = settings.policy();
-    let app = App::open(&mut settings, policy).await?;
-    let slack = app.slack_config(&settings).await?;
-    run_server(
-        app.engine,
-        slack,
-        args.listen.unwrap_or(settings.listen),
-        None,
-    )
-    .await
+    let state = App::open(&mut settings, policy)
+        .await?
+        .into_state(&settings)
+        .await?;
+    run_server(state, args.listen.unwrap_or(settings.listen), None).await
 }
 
 /// Sets up the demo workspace, tool and admin, prints how to try it, and serves.
@@ -68,9 +64,13 @@ pub async fn demo(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()>
     };
     let listen = args.listen.unwrap_or(settings.listen);
     let data_dir = settings.data_dir.clone();
+    let state = AppState {
+        engine: Arc::new(engine),
+        slack: Some(Arc::new(slack)),
+        teams: None,
+    };
     run_server(
-        engine,
-        slack,
+        state,
         listen,
         Some(Box::new(move |addr| banner(&data_dir, addr))),
     )
@@ -136,6 +136,7 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
             principal: admin.clone(),
             channel: Some("demo-setup".into()),
             text: format!("grant {admin} {DEMO_TOOL} for 8h demo"),
+            delivery: None,
         };
         let reply = engine.handle(&request).await;
         if reply.tone != crate::reply::Tone::Info {
@@ -149,15 +150,10 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
 type Banner = Box<dyn FnOnce(SocketAddr) -> String + Send>;
 
 async fn run_server(
-    engine: Engine,
-    slack: SlackConfig,
+    state: AppState,
     listen: SocketAddr,
     banner: Option<Banner>,
 ) -> anyhow::Result<()> {
-    let state = AppState {
-        engine: Arc::new(engine),
-        slack: Some(Arc::new(slack)),
-    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -79,7 +79,7 @@ pub async fn run(settings: Settings, args: SlashArgs) -> anyhow::Result<()> {
     let body = slash_form(&args.team, &args.user, &args.channel, &args.text.join(" "));
     let timestamp = SystemClock.now().unix();
     let url = format!("{}/slack/commands", args.url.trim_end_matches('/'));
-    let response = reqwest::Client::new()
+    let response = crate::http::client(std::time::Duration::from_secs(10))
         .post(&url)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-slack-request-timestamp", timestamp.to_string())

@@ -63,7 +63,14 @@ impl Code {
             })?;
         let issue = seed.issue(ctx.now);
         drop(seed);
-        let mut record = draft(Outcome::Issued).detail(format!("valid {} s", issue.valid_for_secs));
+        let route = ctx
+            .request
+            .delivery
+            .as_deref()
+            .map(|d| format!("; via {d}"))
+            .unwrap_or_default();
+        let mut record =
+            draft(Outcome::Issued).detail(format!("valid {} s{route}", issue.valid_for_secs));
         record.code_mac = Some(ctx.engine.audit_key.mac(&self.tool, &issue.code));
         ctx.audit(record).await?;
         tracing::info!(outcome = "issued", "code issued");

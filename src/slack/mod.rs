@@ -114,6 +114,7 @@ async fn handle(
         principal,
         channel: form.channel_id.filter(|c| c.len() <= 64),
         text: form.text.unwrap_or_default(),
+        delivery: Some("ephemeral reply".into()),
     };
     let allowed = slack.allowed_workspaces.contains(team)
         || form

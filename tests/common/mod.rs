@@ -154,8 +154,26 @@ impl TestApp {
         Self::spawn_on(Stores::single(store), dir, options).await
     }
 
+    /// Starts an app on a fresh SQLite store with Teams configured as given.
+    pub async fn spawn_teams(options: Options, teams: otpbot::teams::TeamsConfig) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(
+            LocalStore::open(dir.path(), MasterKey::new(random_key())).expect("open store"),
+        );
+        Self::start(Stores::single(store), dir, options, Some(Arc::new(teams))).await
+    }
+
     /// Starts an app on `stores` with `options` and the `github` tool enrolled.
     pub async fn spawn_on(stores: Stores, dir: tempfile::TempDir, options: Options) -> Self {
+        Self::start(stores, dir, options, None).await
+    }
+
+    async fn start(
+        stores: Stores,
+        dir: tempfile::TempDir,
+        options: Options,
+        teams: Option<Arc<otpbot::teams::TeamsConfig>>,
+    ) -> Self {
         let clock = ManualClock::new(Timestamp::from_unix(START));
         let audit_key = Arc::new(AuditKey::new(random_key()));
         let engine = Engine::new(
@@ -169,6 +187,7 @@ impl TestApp {
             allowed_workspaces: options.workspaces.into_iter().collect(),
         };
         let state = AppState {
+            teams,
             engine: Arc::new(engine),
             slack: Some(Arc::new(slack)),
         };
@@ -187,7 +206,7 @@ impl TestApp {
             stores,
             audit_key,
             dir,
-            client: reqwest::Client::new(),
+            client: otpbot::http::client(std::time::Duration::from_secs(30)),
         };
         app.enrol("github", "GitHub", "8h", "1w").await;
         app

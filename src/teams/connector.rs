@@ -1,0 +1,223 @@
+//! The Bot Connector REST API: replies, proactive 1:1 conversations and member look-ups, with a
+//! token from the single-tenant client-credentials flow, cached until shortly before it expires.
+
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+use super::activity::Account;
+
+/// The login authority's default base URL.
+pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
+/// The scope of Bot Connector tokens.
+const SCOPE: &str = "https://api.botframework.com/.default";
+/// A cached token is renewed this long before it expires.
+const RENEW_BEFORE: Duration = Duration::from_secs(300);
+
+/// A failed Connector call. The text is for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// The service URL is not an allowed URL.
+    #[error("refusing service URL {0}")]
+    BadServiceUrl(String),
+    /// HTTP failure or unexpected answer.
+    #[error("{0}")]
+    Http(String),
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: u64,
+}
+
+/// A Bot Connector client for one bot registration.
+pub struct Connector {
+    http: reqwest::Client,
+    login_url: String,
+    tenant: String,
+    app_id: String,
+    secret: SecretString,
+    token: Mutex<Option<(SecretString, Instant)>>,
+    allow_http: bool,
+}
+
+impl Connector {
+    /// A client for the bot `app_id`, registered in `tenant`, authenticating with `secret`.
+    pub fn new(
+        http: reqwest::Client,
+        login_url: String,
+        tenant: String,
+        app_id: String,
+        secret: SecretString,
+    ) -> Self {
+        Self {
+            http,
+            login_url,
+            tenant,
+            app_id,
+            secret,
+            token: Mutex::new(None),
+            allow_http: false,
+        }
+    }
+
+    /// Accepts `http://` service URLs (local test doubles only).
+    pub fn allow_http_service_urls(mut self) -> Self {
+        self.allow_http = true;
+        self
+    }
+
+    async fn token(&self) -> Result<SecretString, ConnectorError> {
+        let mut cached = self.token.lock().await;
+        if let Some((token, expires)) = cached.as_ref() {
+            if Instant::now() + RENEW_BEFORE < *expires {
+                return Ok(token.clone());
+            }
+        }
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.login_url.trim_end_matches('/'),
+            self.tenant
+        );
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.app_id.as_str()),
+            ("client_secret", self.secret.expose_secret()),
+            ("scope", SCOPE),
+        ];
+        let body =
+            serde_urlencoded::to_string(form).map_err(|e| ConnectorError::Http(e.to_string()))?;
+        let response = self
+            .http
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ConnectorError::Http(format!("token request: {e}")))?;
+        if !response.status().is_success() {
+            return Err(ConnectorError::Http(format!(
+                "token request answered {}",
+                response.status()
+            )));
+        }
+        let token: TokenResponse = response
+            .json()
+            .await
+            .map_err(|e| ConnectorError::Http(format!("token response: {e}")))?;
+        let secret = SecretString::from(token.access_token);
+        *cached = Some((
+            secret.clone(),
+            Instant::now() + Duration::from_secs(token.expires_in),
+        ));
+        Ok(secret)
+    }
+
+    /// `{serviceUrl}/v3/conversations/{segments…}`, each segment percent-encoded.
+    fn url(&self, service_url: &str, segments: &[&str]) -> Result<url::Url, ConnectorError> {
+        let bad = || ConnectorError::BadServiceUrl(service_url.chars().take(100).collect());
+        let mut url = url::Url::parse(service_url).map_err(|_| bad())?;
+        let scheme_ok = url.scheme() == "https" || (self.allow_http && url.scheme() == "http");
+        if !scheme_ok || url.host_str().is_none() || url.query().is_some() {
+            return Err(bad());
+        }
+        url.path_segments_mut()
+            .map_err(|_| bad())?
+            .pop_if_empty()
+            .push("v3")
+            .push("conversations")
+            .extend(segments);
+        Ok(url)
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        url: url::Url,
+        body: Option<&Value>,
+    ) -> Result<Value, ConnectorError> {
+        let token = self.token().await?;
+        let mut request = self
+            .http
+            .request(method, url)
+            .bearer_auth(token.expose_secret());
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ConnectorError::Http(format!("connector: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ConnectorError::Http(format!("connector answered {status}")));
+        }
+        Ok(response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Replies in the conversation, to the activity `reply_to`.
+    pub async fn reply(
+        &self,
+        service_url: &str,
+        conversation: &str,
+        reply_to: &str,
+        activity: &Value,
+    ) -> Result<(), ConnectorError> {
+        let url = self.url(service_url, &[conversation, "activities", reply_to])?;
+        self.call(reqwest::Method::POST, url, Some(activity))
+            .await
+            .map(drop)
+    }
+
+    /// Posts a new activity to a conversation.
+    pub async fn send(
+        &self,
+        service_url: &str,
+        conversation: &str,
+        activity: &Value,
+    ) -> Result<(), ConnectorError> {
+        let url = self.url(service_url, &[conversation, "activities"])?;
+        self.call(reqwest::Method::POST, url, Some(activity))
+            .await
+            .map(drop)
+    }
+
+    /// Creates (or finds) the bot's personal conversation with `user`; returns its id.
+    pub async fn personal_conversation(
+        &self,
+        service_url: &str,
+        bot: &Account,
+        user: &Account,
+        tenant: &str,
+    ) -> Result<String, ConnectorError> {
+        let url = self.url(service_url, &[])?;
+        let body = json!({
+            "bot": bot,
+            "members": [{ "id": user.id }],
+            "isGroup": false,
+            "tenantId": tenant,
+            "channelData": { "tenant": { "id": tenant } },
+        });
+        let answer = self.call(reqwest::Method::POST, url, Some(&body)).await?;
+        answer["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ConnectorError::Http("no conversation id".into()))
+    }
+
+    /// The AAD object id of a conversation member, by channel account id.
+    pub async fn member_aad_id(
+        &self,
+        service_url: &str,
+        conversation: &str,
+        member: &str,
+    ) -> Result<Option<String>, ConnectorError> {
+        let url = self.url(service_url, &[conversation, "members", member])?;
+        let answer = self.call(reqwest::Method::GET, url, None).await?;
+        Ok(answer["aadObjectId"].as_str().map(str::to_owned))
+    }
+}

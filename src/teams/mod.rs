@@ -1,0 +1,263 @@
+//! The Microsoft Teams front end: `POST /teams/messages`, a Bot Framework bot.
+//!
+//! Order: body size limit → bearer JWT verified against the Bot Framework keys → activity parsed
+//! → signing key endorses the channel, token `serviceUrl` equals the activity's → tenant
+//! allow-list → mentions resolved → the engine → Adaptive Card reply through the Bot Connector.
+//! Codes, and every other answer, go only to a personal chat: asked in a channel or group chat,
+//! otpbot answers in a 1:1 chat it opens and says so in the thread; if it cannot, it runs
+//! nothing and asks the user to message it directly. The audit record names the route.
+
+pub mod activity;
+pub mod auth;
+pub mod connector;
+pub mod render;
+
+use std::collections::HashSet;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use self::activity::Activity;
+use self::auth::{AuthError, BotAuth};
+use self::connector::Connector;
+use crate::domain::{Action, Outcome, Platform, Principal, RequestId};
+use crate::engine::{ChatRequest, Draft};
+use crate::http::{ApiError, AppState};
+
+/// Teams settings and clients.
+pub struct TeamsConfig {
+    /// Verifies incoming tokens.
+    pub auth: BotAuth,
+    /// Sends replies.
+    pub connector: Connector,
+    /// Tenants that are served.
+    pub allowed_tenants: HashSet<String>,
+}
+
+/// Handles one Bot Framework activity.
+pub async fn messages(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match handle(&app, &headers, body).await {
+        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+fn bad(message: &str) -> ApiError {
+    ApiError::BadRequest(message.to_owned())
+}
+
+async fn handle(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(), ApiError> {
+    let teams = app.teams.as_ref().ok_or(ApiError::NotFound)?;
+    let body = body.map_err(ApiError::from_body_rejection)?;
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let verified = teams.auth.verify(authorization).await.map_err(|e| {
+        tracing::warn!(reason = %e, "teams request refused");
+        match e {
+            AuthError::KeysUnavailable => ApiError::Internal(RequestId::new()),
+            other => ApiError::Unauthorized(other.to_string()),
+        }
+    })?;
+    let activity: Activity = serde_json::from_slice(&body)
+        .map_err(|_| bad("the body is not a Bot Framework activity"))?;
+    verified
+        .check_activity(
+            activity.channel_id.as_deref(),
+            activity.service_url.as_deref(),
+        )
+        .map_err(|e| {
+            tracing::warn!(reason = %e, "teams request refused");
+            ApiError::Forbidden(e.to_string())
+        })?;
+    if activity.kind != "message" {
+        return Ok(());
+    }
+    let tenant = activity
+        .tenant()
+        .ok_or_else(|| bad("the activity names no tenant"))?;
+    let from = activity
+        .from
+        .as_ref()
+        .ok_or_else(|| bad("the activity has no sender"))?;
+    let aad = from
+        .aad_object_id
+        .as_deref()
+        .ok_or_else(|| bad("the sender has no AAD object id"))?;
+    let principal = Principal::new(Platform::Teams, tenant, aad)
+        .map_err(|_| bad("tenant or sender id is malformed"))?;
+    let conversation = activity
+        .conversation
+        .as_ref()
+        .ok_or_else(|| bad("the activity has no conversation"))?;
+    let service_url = activity
+        .service_url
+        .as_deref()
+        .ok_or_else(|| bad("the activity has no serviceUrl"))?;
+    let bot = activity
+        .recipient
+        .as_ref()
+        .ok_or_else(|| bad("the activity has no recipient"))?;
+    let mut request = ChatRequest {
+        request_id: RequestId::new(),
+        principal,
+        channel: Some(conversation.id.chars().take(128).collect()),
+        text: String::new(),
+        delivery: None,
+    };
+    if !teams.allowed_tenants.contains(tenant) {
+        app.engine.refuse_workspace(&request).await;
+        return Err(ApiError::Forbidden("tenant not allowed".into()));
+    }
+    request.text = command_text(&activity, &teams.connector, service_url, &conversation.id).await;
+
+    let private_conversation = if activity.is_personal() {
+        request.delivery = Some("personal chat".into());
+        None
+    } else {
+        match teams
+            .connector
+            .personal_conversation(service_url, bot, from, tenant)
+            .await
+        {
+            Ok(id) => {
+                request.delivery =
+                    Some("private 1:1 chat, asked in a group chat or channel".into());
+                Some(id)
+            }
+            Err(e) => {
+                tracing::warn!(request_id = %request.request_id, error = %e, "cannot open a 1:1 chat");
+                let draft = Draft::new(Action::Request, Outcome::Invalid)
+                    .detail("asked outside a personal chat; no private chat could be opened; told to message the bot directly");
+                app.engine
+                    .audit(&request, draft)
+                    .await
+                    .map_err(|_| ApiError::Internal(request.request_id.clone()))?;
+                let notice = render::notice("I only answer in a private chat, and I could not open one with you. Please message me directly.");
+                send_or_log(
+                    &teams.connector,
+                    service_url,
+                    &conversation.id,
+                    activity.id.as_deref(),
+                    &notice,
+                )
+                .await;
+                return Ok(());
+            }
+        }
+    };
+    let reply = app.engine.handle(&request).await;
+    let card = render::render(&reply);
+    let sent = match &private_conversation {
+        None => match activity.id.as_deref() {
+            Some(reply_to) => {
+                teams
+                    .connector
+                    .reply(service_url, &conversation.id, reply_to, &card)
+                    .await
+            }
+            None => {
+                teams
+                    .connector
+                    .send(service_url, &conversation.id, &card)
+                    .await
+            }
+        },
+        Some(private) => teams.connector.send(service_url, private, &card).await,
+    };
+    match sent {
+        Ok(()) if private_conversation.is_some() => {
+            let notice = render::notice("I've answered you in a private chat.");
+            send_or_log(
+                &teams.connector,
+                service_url,
+                &conversation.id,
+                activity.id.as_deref(),
+                &notice,
+            )
+            .await;
+        }
+        Ok(()) => {}
+        Err(e) => {
+            tracing::error!(request_id = %request.request_id, error = %e, "reply delivery failed");
+            let draft = Draft::new(Action::Request, Outcome::Error).detail("reply delivery failed");
+            if let Err(e) = app.engine.audit(&request, draft).await {
+                tracing::error!(error = %e, "could not audit the delivery failure");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn send_or_log(
+    connector: &Connector,
+    service_url: &str,
+    conversation: &str,
+    reply_to: Option<&str>,
+    activity: &serde_json::Value,
+) {
+    let result = match reply_to {
+        Some(id) => {
+            connector
+                .reply(service_url, conversation, id, activity)
+                .await
+        }
+        None => connector.send(service_url, conversation, activity).await,
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "sending a notice failed");
+    }
+}
+
+/// The command text: the bot's own mention removed, other mentions turned into `<@{aad id}>`,
+/// an optional leading `otp` dropped.
+async fn command_text(
+    activity: &Activity,
+    connector: &Connector,
+    service_url: &str,
+    conversation: &str,
+) -> String {
+    let mut text = activity
+        .text
+        .clone()
+        .unwrap_or_default()
+        .replace("&nbsp;", " ");
+    let bot_id = activity.recipient.as_ref().map(|r| r.id.as_str());
+    for entity in activity.entities.iter().filter(|e| e.kind == "mention") {
+        let (Some(mentioned), Some(shown)) = (&entity.mentioned, &entity.text) else {
+            continue;
+        };
+        if Some(mentioned.id.as_str()) == bot_id {
+            text = text.replacen(shown.as_str(), " ", 1);
+            continue;
+        }
+        let aad = match &mentioned.aad_object_id {
+            Some(id) => Some(id.clone()),
+            None => connector
+                .member_aad_id(service_url, conversation, &mentioned.id)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "cannot resolve a mention");
+                    None
+                }),
+        };
+        if let Some(aad) = aad {
+            text = text.replacen(shown.as_str(), &format!(" <@{aad}> "), 1);
+        }
+    }
+    let trimmed = text.split_whitespace().collect::<Vec<_>>();
+    let words = match trimmed.first() {
+        Some(first) if first.eq_ignore_ascii_case("otp") => &trimmed[1..],
+        _ => &trimmed[..],
+    };
+    words.join(" ")
+}
