@@ -10,9 +10,10 @@
 //!
 //! Numbers from a shared machine are indicative; compare runs on the same machine.
 
-#[path = "../tests/common/aws.rs"]
-#[allow(dead_code)]
-mod aws;
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::aws;
 
 use std::collections::HashMap;
 use std::sync::Arc;

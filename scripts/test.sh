@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check otpbot has, on a fresh machine as on a developer's: formatting, lints, and
-# the whole test suite. Installs what the tests need first.
+# Runs every check otpbot has, on a fresh machine as on a developer's: Terraform formatting and
+# security scan, Rust formatting, lints, and the whole test suite. Installs what they need first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,12 @@ if [ ! -x .venv/bin/moto_server ] || ! cmp -s requirements-dev.txt .venv/.instal
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   cp requirements-dev.txt .venv/.installed-requirements
 fi
+
+echo "== terraform fmt"
+.venv/bin/terraform fmt -check -recursive terraform/
+
+echo "== checkov (Terraform security scan)"
+.venv/bin/checkov -d terraform --framework terraform --skip-download --compact --quiet
 
 echo "== rustfmt"
 cargo fmt --all -- --check

@@ -245,14 +245,58 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
     let mut settings = aws::unique_settings();
     settings.kms_key_id = Some("alias/otpbot-test".into());
     let store = aws::store_on(&moto, settings.clone()).await;
-    let audit_key = "ab".repeat(32);
-    put_secret(
-        &store,
-        format!("{}/audit/hmac-key", settings.ssm_prefix),
-        &audit_key,
-    )
-    .await;
     let bin = env!("CARGO_BIN_EXE_otpbot");
+
+    // Deployment secrets go in through the CLI, from stdin, never from arguments.
+    for (args, stdin) in [
+        (vec!["secret", "set", "audit-key", "--generate"], ""),
+        (
+            vec!["secret", "set", "slack-signing-secret"],
+            "8f742231b10e8888abcd99yyyzzz85a5\n",
+        ),
+    ] {
+        let mut cmd = Command::new(bin);
+        aws_env(&mut cmd, &moto, &settings);
+        cmd.env("OTPBOT_KMS_KEY_ID", "alias/otpbot-test")
+            .args(&args);
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), stdin.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("8f742231"),
+            "the value is not echoed"
+        );
+    }
+    let audit_key = store
+        .parameter(&format!("{}/audit/hmac-key", settings.ssm_prefix))
+        .await
+        .expect("read")
+        .expect("audit key");
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&audit_key).len(),
+        64,
+        "a generated 256-bit key in hex"
+    );
+    let signing = store
+        .parameter(&format!("{}/slack/signing-secret", settings.ssm_prefix))
+        .await
+        .expect("read")
+        .expect("secret");
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&signing),
+        "8f742231b10e8888abcd99yyyzzz85a5"
+    );
 
     let mut add = Command::new(bin);
     aws_env(&mut add, &moto, &settings);
@@ -351,6 +395,18 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
         .map(|l| l.split(',').nth(4).unwrap_or_default())
         .collect();
     assert_eq!(actions, ["audit", "grant", "tool_add"], "{csv}");
+    let mut all = Command::new(bin);
+    aws_env(&mut all, &moto, &settings);
+    let out = all
+        .args(["audit", "--format", "csv"])
+        .output()
+        .expect("run");
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        csv.matches(",secret_set,").count(),
+        2,
+        "writing secrets is audited: {csv}"
+    );
 }
 
 /// A local Lambda runtime API: hands out queued events, collects responses.

@@ -4,6 +4,7 @@
 
 mod admin;
 mod audit;
+mod secret;
 mod serve;
 mod slash;
 mod tool;
@@ -63,6 +64,16 @@ pub enum CliCommand {
     Audit(audit::AuditArgs),
     /// Send a slash command to a running server, signed exactly as Slack signs it.
     Slash(slash::SlashArgs),
+    /// Write deployment secrets into SSM (AWS backend), read from stdin, never from arguments.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+/// Secret subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Write one secret: slack-signing-secret, audit-key (or --generate), teams-client-secret.
+    Set(secret::SecretArgs),
 }
 
 /// Runs the parsed command line.
@@ -94,6 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         CliCommand::Role(args) => admin::role(settings, args).await,
         CliCommand::Audit(args) => audit::run(settings, args).await,
         CliCommand::Slash(args) => slash::run(settings, args).await,
+        CliCommand::Secret(SecretCommand::Set(args)) => secret::set(settings, args).await,
     }
 }
 

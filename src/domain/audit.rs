@@ -53,6 +53,8 @@ string_enum! {
         ToolAdd => "tool_add",
         /// A tool removed.
         ToolRemove => "tool_remove",
+        /// A deployment secret (signing secret, audit key, client secret) was written.
+        SecretSet => "secret_set",
         /// Current holders of a tool were listed.
         Who => "who",
         /// The tool catalog was listed.

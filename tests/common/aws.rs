@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use otpbot::store::aws::{schema, AwsSettings, AwsStore};
+use otpbot::store::aws::{AwsSettings, AwsStore};
 use otpbot::store::Stores;
 
 /// A running `moto_server`. Dropping it stops it; a watchdog also stops it if the test process
@@ -135,12 +135,13 @@ pub fn unique_settings() -> AwsSettings {
     }
 }
 
-/// A fresh AWS store on `moto` with its own tables created.
+/// A fresh AWS store on `moto` with its own tables, created from the Terraform definitions, so
+/// a drift between Terraform and the code fails the AWS tests.
 pub async fn store_on(moto: &Moto, settings: AwsSettings) -> Arc<AwsStore> {
     let store = Arc::new(AwsStore::new(&moto.sdk_config().await, settings));
-    schema::create_tables(store.dynamodb(), store.settings())
-        .await
-        .expect("create tables");
+    super::terraform::create_table(store.dynamodb(), "access", &store.settings().access_table)
+        .await;
+    super::terraform::create_table(store.dynamodb(), "audit", &store.settings().audit_table).await;
     store
 }
 

@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod conformance;
 pub mod rfc6238;
+pub mod terraform;
 
 use std::path::PathBuf;
 use std::sync::Arc;

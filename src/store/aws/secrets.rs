@@ -49,6 +49,27 @@ pub async fn get_parameter(
 }
 
 impl AwsStore {
+    /// Writes a secret as a SecureString parameter under the configured KMS key, replacing it.
+    pub async fn put_secret_parameter(
+        &self,
+        name: &str,
+        value: &str,
+        description: &str,
+    ) -> StoreResult<()> {
+        self.ssm
+            .put_parameter()
+            .name(name)
+            .description(description)
+            .value(value)
+            .r#type(ParameterType::SecureString)
+            .set_key_id(self.settings.kms_key_id.clone())
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| ssm_err("put parameter", e))?;
+        Ok(())
+    }
+
     /// The parameter name of a tool's seed. Tool names are checked, so this cannot leave the prefix.
     pub fn seed_parameter(&self, tool: &ToolName) -> String {
         format!(
@@ -74,17 +95,9 @@ impl AwsStore {
 #[async_trait]
 impl SecretStore for AwsStore {
     async fn put_seed(&self, tool: &ToolName, seed: &Seed) -> StoreResult<()> {
-        self.ssm
-            .put_parameter()
-            .name(self.seed_parameter(tool))
-            .description(format!("otpbot TOTP seed for {tool}"))
-            .value(seed.expose_uri())
-            .r#type(ParameterType::SecureString)
-            .set_key_id(self.settings.kms_key_id.clone())
-            .overwrite(true)
-            .send()
-            .await
-            .map_err(|e| ssm_err("put seed", e))?;
+        let description = format!("otpbot TOTP seed for {tool}");
+        self.put_secret_parameter(&self.seed_parameter(tool), seed.expose_uri(), &description)
+            .await?;
         self.forget(tool);
         Ok(())
     }

@@ -1,0 +1,102 @@
+# The function's execution role. Every inline statement names its resources; the only AWS
+# managed policies attached are X-Ray's daemon write access and, with VPC placement, the
+# network-interface permissions Lambda needs.
+
+data "aws_iam_policy_document" "lambda_trust" {
+  statement {
+    sid     = "LambdaAssumesRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "lambda" {
+  name               = "${var.name}-lambda"
+  description        = "Execution role of the ${var.name} Lambda function"
+  assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
+}
+
+data "aws_iam_policy_document" "lambda" {
+  statement {
+    sid    = "AccessTable"
+    effect = "Allow"
+    actions = [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:Query",
+    ]
+    resources = [
+      aws_dynamodb_table.access.arn,
+      "${aws_dynamodb_table.access.arn}/index/grants-by-tool",
+    ]
+  }
+
+  # Append and read only: nothing here can change or remove an audit record.
+  statement {
+    sid    = "AuditTableAppendAndRead"
+    effect = "Allow"
+    actions = [
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+    ]
+    resources = [
+      aws_dynamodb_table.audit.arn,
+      "${aws_dynamodb_table.audit.arn}/index/*",
+    ]
+  }
+
+  statement {
+    sid       = "ReadOwnParameters"
+    effect    = "Allow"
+    actions   = ["ssm:GetParameter"]
+    resources = [local.ssm_parameter_arn_pattern]
+  }
+
+  statement {
+    sid       = "DecryptViaSsmAndDynamoDb"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.otpbot.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = local.kms_via_services
+    }
+  }
+
+  statement {
+    sid    = "WriteOwnLogs"
+    effect = "Allow"
+    actions = [
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+    ]
+    resources = ["${aws_cloudwatch_log_group.lambda.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  name   = "${var.name}-lambda"
+  role   = aws_iam_role.lambda.id
+  policy = data.aws_iam_policy_document.lambda.json
+}
+
+resource "aws_iam_role_policy_attachment" "xray" {
+  role       = aws_iam_role.lambda.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}
+
+resource "aws_iam_role_policy_attachment" "vpc_access" {
+  count = local.use_vpc ? 1 : 0
+
+  role       = aws_iam_role.lambda.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+}

@@ -1,0 +1,248 @@
+//! Static checks of the Terraform module: the IAM policy is least-privilege, the audit table
+//! cannot be changed, encryption and TTL are on, and the table schema and settings match what
+//! the code uses. (`scripts/test.sh` also runs `terraform fmt -check` and checkov.)
+
+mod common;
+
+use common::terraform::{attr, block, blocks, files, nested, string, table};
+use hcl::{Body, Expression};
+use otpbot::store::aws::schema;
+
+fn strings(expr: Option<&Expression>) -> Vec<String> {
+    match expr {
+        Some(Expression::Array(items)) => items.iter().map(text).collect(),
+        Some(other) => vec![text(other)],
+        None => Vec::new(),
+    }
+}
+
+fn text(expr: &Expression) -> String {
+    match expr {
+        Expression::String(s) => s.clone(),
+        other => hcl::format::to_string(other).unwrap_or_else(|_| format!("{other:?}")),
+    }
+}
+
+/// (policy document name, actions, resources, principals) of every IAM statement in the module.
+type Statement = (String, Vec<String>, Vec<String>, Vec<String>);
+
+fn statements() -> Vec<Statement> {
+    let mut out = Vec::new();
+    for doc in blocks("data", "aws_iam_policy_document") {
+        let name = doc.labels[1].as_str().to_owned();
+        for statement in nested(&doc.body, "statement") {
+            let principals = nested(&statement.body, "principals")
+                .flat_map(|p| strings(attr(&p.body, "identifiers")))
+                .collect();
+            out.push((
+                name.clone(),
+                strings(attr(&statement.body, "actions")),
+                strings(attr(&statement.body, "resources")),
+                principals,
+            ));
+        }
+    }
+    assert!(!out.is_empty(), "the module defines IAM policy documents");
+    out
+}
+
+fn enabled(body: &Body, block_name: &str) -> bool {
+    nested(body, block_name)
+        .any(|b| matches!(attr(&b.body, "enabled"), Some(Expression::Bool(true))))
+}
+
+#[test]
+fn every_file_parses_and_no_secret_parameter_is_managed() {
+    let files = files();
+    assert!(
+        files.len() >= 8,
+        "the module is split by concern: {:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for name in ["versions.tf", "variables.tf", "outputs.tf"] {
+        assert!(files.iter().any(|f| f.0 == name), "{name} exists");
+    }
+    assert!(
+        blocks("resource", "aws_ssm_parameter").is_empty(),
+        "secret values would land in Terraform state"
+    );
+}
+
+#[test]
+fn iam_has_no_wildcards_outside_the_key_policy() {
+    for (doc, actions, resources, principals) in statements() {
+        // The one exception is the AWS default key-policy statement that lets the account (and
+        // through it, IAM) administer the key; without it the key could become unmanageable.
+        let account_admin = doc == "kms_key"
+            && actions == ["kms:*"]
+            && !principals.is_empty()
+            && principals.iter().all(|p| p.ends_with(":root\""));
+        for action in &actions {
+            assert!(action != "*", "{doc}: `*` action");
+            assert!(
+                !action.contains('*') || account_admin,
+                "{doc}: wildcard action {action}"
+            );
+        }
+        if doc != "kms_key" {
+            assert!(
+                !resources.iter().any(|r| r == "*"),
+                "{doc}: a `*` resource outside the KMS key policy"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_function_cannot_change_or_delete_audit_records_and_never_scans() {
+    let statements = statements();
+    let mut audit_actions = Vec::new();
+    for (doc, actions, resources, _) in &statements {
+        if resources
+            .iter()
+            .any(|r| r.contains("aws_dynamodb_table.audit"))
+        {
+            audit_actions.extend(actions.iter().cloned());
+        }
+        assert!(
+            !actions.iter().any(|a| a == "dynamodb:Scan"),
+            "{doc}: Scan is never needed"
+        );
+        assert!(
+            !actions
+                .iter()
+                .any(|a| a.starts_with("dynamodb:PartiQL") || a == "dynamodb:BatchWriteItem"),
+            "{doc}"
+        );
+    }
+    audit_actions.sort();
+    assert_eq!(
+        audit_actions,
+        ["dynamodb:PutItem", "dynamodb:Query"],
+        "append and read only"
+    );
+    let ssm: Vec<_> = statements
+        .iter()
+        .filter(|s| s.1.iter().any(|a| a.starts_with("ssm:")))
+        .collect();
+    assert_eq!(ssm.len(), 1);
+    assert_eq!(
+        ssm[0].1,
+        ["ssm:GetParameter"],
+        "the function only reads parameters"
+    );
+}
+
+#[test]
+fn tables_match_the_schema_the_code_uses() {
+    let access = table("access");
+    assert_eq!(
+        (access.hash_key.as_str(), access.range_key.as_str()),
+        (schema::ACCESS_PK, schema::ACCESS_SK)
+    );
+    assert_eq!(
+        access.indexes,
+        [(
+            schema::GRANTS_BY_TOOL.into(),
+            schema::GSI1_PK.into(),
+            schema::GSI1_SK.into(),
+            "ALL".into()
+        )]
+    );
+    assert_eq!(access.ttl_attribute.as_deref(), Some(schema::TTL_ATTRIBUTE));
+    let audit = table("audit");
+    assert_eq!(
+        (audit.hash_key.as_str(), audit.range_key.as_str()),
+        (schema::AUDIT_PK, schema::AUDIT_SK)
+    );
+    let mut indexes = audit.indexes.clone();
+    indexes.sort();
+    assert_eq!(
+        indexes,
+        [
+            (
+                schema::AUDIT_BY_ACTOR.into(),
+                "actor".into(),
+                schema::AUDIT_SK.into(),
+                "ALL".into()
+            ),
+            (
+                schema::AUDIT_BY_TOOL.into(),
+                "tool".into(),
+                schema::AUDIT_SK.into(),
+                "ALL".into()
+            ),
+        ]
+    );
+    assert_eq!(audit.ttl_attribute, None, "audit records never expire");
+    for (name, t) in [("access", &access), ("audit", &audit)] {
+        assert!(
+            t.attributes.iter().all(|(_, kind)| kind == "S"),
+            "{name}: string keys"
+        );
+        let body = block("resource", "aws_dynamodb_table", name).body;
+        assert_eq!(string(&body, "billing_mode"), "PAY_PER_REQUEST", "{name}");
+        assert!(enabled(&body, "point_in_time_recovery"), "{name}: PITR");
+        assert!(enabled(&body, "server_side_encryption"), "{name}: SSE");
+        let sse = nested(&body, "server_side_encryption").next().expect("sse");
+        assert!(
+            text(attr(&sse.body, "kms_key_arn").expect("kms_key_arn")).contains("aws_kms_key."),
+            "{name}: customer key"
+        );
+    }
+    let audit_body = block("resource", "aws_dynamodb_table", "audit").body;
+    assert!(matches!(
+        attr(&audit_body, "deletion_protection_enabled"),
+        Some(Expression::Bool(true))
+    ));
+}
+
+#[test]
+fn key_rotation_log_retention_and_lambda_shape() {
+    let key = block("resource", "aws_kms_key", "otpbot").body;
+    assert!(matches!(
+        attr(&key, "enable_key_rotation"),
+        Some(Expression::Bool(true))
+    ));
+    for group in blocks("resource", "aws_cloudwatch_log_group") {
+        assert!(
+            attr(&group.body, "retention_in_days").is_some()
+                && attr(&group.body, "kms_key_id").is_some(),
+            "{:?}",
+            group.labels
+        );
+    }
+    let lambda = block("resource", "aws_lambda_function", "otpbot").body;
+    assert_eq!(string(&lambda, "runtime"), "provided.al2023");
+    assert_eq!(strings(attr(&lambda, "architectures")), ["arm64"]);
+    assert!(
+        attr(&lambda, "kms_key_arn").is_some(),
+        "environment encrypted with the key"
+    );
+    let tracing = nested(&lambda, "tracing_config").next().expect("tracing");
+    assert_eq!(string(&tracing.body, "mode"), "Active");
+    let environment = nested(&lambda, "environment").next().expect("environment");
+    let Some(Expression::Object(vars)) = attr(&environment.body, "variables") else {
+        panic!("environment variables")
+    };
+    let known: Vec<&str> = otpbot::config::VARIABLES
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    for key in vars.keys() {
+        let key = hcl::format::to_string(key).unwrap_or_default();
+        let key = key.trim_matches('"');
+        assert!(
+            known.contains(&key),
+            "the function sets {key}, which otpbot does not read"
+        );
+        assert!(
+            !key.contains("SECRET") || key.ends_with("_PARAM"),
+            "{key}: secrets are passed by SSM name only"
+        );
+        assert!(
+            !key.ends_with("MASTER_KEY") && key != "OTPBOT_AUDIT_KEY",
+            "{key}: no key material in the environment"
+        );
+    }
+}
