@@ -594,9 +594,10 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
     );
     let key =
         otpbot::keys::AuditKey::new(otpbot::keys::decode_hex_key(&audit_key, "k").expect("key"));
+    // The first MAC is the current code's (a second one follows near a rollover, for the next).
     assert_eq!(
-        issued.code_mac,
-        Some(key.mac_text(&github, &code)),
+        issued.code_mac.as_deref().and_then(|m| m.split(',').next()),
+        Some(key.mac_text(&github, &code).as_str()),
         "the audit key from SSM was used"
     );
 }

@@ -81,6 +81,13 @@ async fn next_code_is_shown_when_the_current_one_is_about_to_roll_over() {
         "{text}"
     );
     assert!(text.contains(&format!("next code: `{next}`")), "{text}");
+    let tool = otpbot::domain::ToolName::parse("github").expect("tool");
+    let macs = app.last_event().await.code_mac.expect("MACs");
+    assert!(
+        macs.split(',')
+            .any(|m| m == app.audit_key.mac_text(&tool, &next)),
+        "the next code can be traced too: {macs}"
+    );
 }
 
 #[tokio::test]
@@ -546,10 +553,23 @@ async fn a_replayed_request_is_refused() {
     let before = app.audit().await.len();
     app.clock.advance(60);
     let second = app
-        .post_raw(body.into_bytes(), Some(ts.to_string()), Some(sig))
+        .post_raw(
+            body.clone().into_bytes(),
+            Some(ts.to_string()),
+            Some(sig.clone()),
+        )
         .await;
     assert_eq!(second.status, 401);
     assert!(second.raw.contains("replayed request"), "{}", second.raw);
+    let respelled = format!("v0={}", sig[3..].to_uppercase());
+    let third = app
+        .post_raw(body.into_bytes(), Some(ts.to_string()), Some(respelled))
+        .await;
+    assert_eq!(
+        third.status, 401,
+        "the same MAC spelled in upper-case hex is the same request"
+    );
+    assert!(third.raw.contains("replayed request"), "{}", third.raw);
     assert_eq!(
         app.audit().await.len(),
         before,

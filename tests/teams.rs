@@ -37,6 +37,8 @@ struct Seen {
     /// (path, authorization, body)
     posts: Vec<(String, String, Value)>,
     fail_conversation_create: bool,
+    /// `expires_in` of issued tokens; 0 means the default of 3600 s.
+    token_lifetime: u64,
 }
 
 #[derive(Clone)]
@@ -119,9 +121,16 @@ async fn token(State(f): State<Fake>, Path(tenant): Path<String>, body: String) 
     );
     let mut seen = f.seen.lock().expect("lock");
     seen.token_requests += 1;
-    Json(
-        json!({ "token_type": "Bearer", "expires_in": 3600, "access_token": format!("connector-token-{}", seen.token_requests) }),
-    )
+    let lifetime = if seen.token_lifetime == 0 {
+        3600
+    } else {
+        seen.token_lifetime
+    };
+    Json(json!({
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "access_token": format!("connector-token-{}", seen.token_requests)
+    }))
 }
 
 fn record(f: &Fake, path: String, headers: &HeaderMap, body: Value) {
@@ -182,6 +191,8 @@ struct Harness {
     /// Published, but endorsed only for the `skype` channel.
     skype_key: SigningKey,
     client: reqwest::Client,
+    /// Every activity gets a fresh id, as in Teams: 1700000000001, …002, …
+    next_id: std::sync::atomic::AtomicU64,
 }
 
 impl Harness {
@@ -242,6 +253,7 @@ impl Harness {
             fake,
             key,
             skype_key: outsider,
+            next_id: std::sync::atomic::AtomicU64::new(1_700_000_000_001),
             client: otpbot::http::client(std::time::Duration::from_secs(30)),
         }
     }
@@ -257,7 +269,7 @@ impl Harness {
     fn activity(&self, aad: &str, text: &str, conversation_type: &str) -> Value {
         json!({
             "type": "message",
-            "id": "1700000000001",
+            "id": self.next_id.fetch_add(1, std::sync::atomic::Ordering::SeqCst).to_string(),
             "channelId": "msteams",
             "serviceUrl": self.service_url(),
             "from": { "id": format!("29:{aad}"), "name": "User", "aadObjectId": aad },
@@ -413,7 +425,7 @@ async fn a_channel_message_never_carries_the_code_to_the_channel() {
         paths,
         [
             "create",
-            "reply 19:general@thread.tacv2;messageid=1700000000001 1700000000001"
+            "reply 19:general@thread.tacv2;messageid=1700000000001 1700000000002"
         ]
     );
     assert!(
@@ -518,6 +530,16 @@ async fn forged_and_misaddressed_tokens_are_refused_and_nothing_is_processed() {
             403,
         ),
         (
+            "a channel other than msteams, even with its endorsement",
+            Some(h.skype_key.token(h.claims())),
+            {
+                let mut a = activity.clone();
+                a["channelId"] = json!("skype");
+                a
+            },
+            403,
+        ),
+        (
             "service URL mismatch",
             Some(h.key.token(with(&|c| {
                 c["serviceUrl"] = json!("https://smba.example/evil/")
@@ -608,4 +630,47 @@ async fn non_message_activities_are_acknowledged_and_ignored() {
     assert_eq!(h.post(Some(h.key.token(h.claims())), &activity).await, 200);
     assert!(h.posts().is_empty());
     assert!(h.app.audit().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_token_about_to_expire_is_renewed_before_use() {
+    let h = Harness::start().await;
+    // Tokens that live less than the 5-minute renewal margin are never reused.
+    h.fake.seen.lock().expect("lock").token_lifetime = 200;
+    for _ in 0..2 {
+        assert_eq!(h.send_as(ALICE_AAD, "list", "personal").await, 200);
+    }
+    let auths: Vec<String> = h.posts().into_iter().map(|p| p.1).collect();
+    assert_eq!(
+        auths,
+        ["Bearer connector-token-1", "Bearer connector-token-2"]
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_activity_is_acted_on_once() {
+    let h = Harness::start().await;
+    h.app
+        .stores
+        .access
+        .put_grant(&grant(ALICE_AAD))
+        .await
+        .expect("grant");
+    let token = h.key.token(h.claims());
+    let activity = h.activity(ALICE_AAD, "github", "personal");
+    assert_eq!(h.post(Some(token.clone()), &activity).await, 200);
+    assert_eq!(
+        h.post(Some(token), &activity).await,
+        200,
+        "acknowledged, so the sender stops retrying"
+    );
+    assert_eq!(h.posts().len(), 1, "one reply");
+    let issued = h
+        .app
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e.outcome == Outcome::Issued)
+        .count();
+    assert_eq!(issued, 1, "one code issued");
 }

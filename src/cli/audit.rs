@@ -93,6 +93,15 @@ fn fields(e: &AuditEvent) -> [String; 11] {
     ]
 }
 
+/// Whether `event` is selected by the code filter: no filter, or one of its code MACs matches.
+fn issued_code_matches(event: &AuditEvent, wanted: Option<&str>) -> bool {
+    match (wanted, event.code_mac.as_deref()) {
+        (None, _) => true,
+        (Some(wanted), Some(macs)) => macs.split(',').any(|m| m == wanted),
+        (Some(_), None) => false,
+    }
+}
+
 /// Runs `otpbot audit`.
 pub async fn run(mut settings: Settings, args: AuditArgs) -> anyhow::Result<()> {
     let policy = settings.policy();
@@ -140,7 +149,7 @@ pub async fn run(mut settings: Settings, args: AuditArgs) -> anyhow::Result<()> 
         for event in page
             .events
             .iter()
-            .filter(|e| code_mac.is_none() || e.code_mac == code_mac)
+            .filter(|e| issued_code_matches(e, code_mac.as_deref()))
         {
             if remaining == 0 {
                 break;

@@ -71,7 +71,15 @@ impl Code {
             .unwrap_or_default();
         let mut record =
             draft(Outcome::Issued).detail(format!("valid {} s{route}", issue.valid_for_secs));
-        record.code_mac = Some(ctx.engine.audit_key.mac(&self.tool, &issue.code));
+        // Both codes the caller sees are fingerprinted, so either can be traced back here.
+        let mut macs = vec![ctx.engine.audit_key.mac(&self.tool, &issue.code)];
+        macs.extend(
+            issue
+                .next
+                .iter()
+                .map(|next| ctx.engine.audit_key.mac(&self.tool, next)),
+        );
+        record.code_mac = Some(macs.join(","));
         ctx.audit(record).await?;
         tracing::info!(outcome = "issued", "code issued");
         Ok(Reply {

@@ -89,10 +89,16 @@ impl Grant {
             None => format!("for {duration} until {}", grant.expires_at),
         };
         if let Err(err) = ctx.audit(draft(Outcome::Ok).detail(detail)).await {
-            // An unaudited grant must not stand: put back what was there.
-            let rollback = match &previous {
-                Some(p) => admin.access.put_grant(p).await,
-                None => admin
+            // An unaudited grant must not stand: put back what was there, unless someone has
+            // changed the grant since (then theirs stands, with its own audit record).
+            let ours = match admin.access.grant(&self.user, &self.tool).await {
+                Ok(current) => current.as_ref() == Some(&grant),
+                Err(_) => true,
+            };
+            let rollback = match (&previous, ours) {
+                (_, false) => Ok(()),
+                (Some(p), true) => admin.access.put_grant(p).await,
+                (None, true) => admin
                     .access
                     .delete_grant(&self.user, &self.tool)
                     .await

@@ -122,7 +122,8 @@ pub struct AuditEvent {
     pub detail: Option<String>,
     /// The channel or conversation the request came from.
     pub channel: Option<String>,
-    /// Hex HMAC-SHA256 of the issued code under the audit key, for issued codes.
+    /// Hex HMAC-SHA256 of the issued code under the audit key, for issued codes; when the reply
+    /// also showed the next code, its MAC follows after a comma.
     pub code_mac: Option<String>,
 }
 

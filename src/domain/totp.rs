@@ -72,7 +72,10 @@ impl Seed {
     /// Base32 is normalised: case, spaces, dashes and `=` padding do not matter.
     pub fn parse(input: &str) -> Result<Self, SeedError> {
         let input = Zeroizing::new(input.trim().to_owned());
-        if input.len() >= 10 && input[..10].eq_ignore_ascii_case("otpauth://") {
+        if input
+            .get(..10)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("otpauth://"))
+        {
             return Self::parse_uri(&input);
         }
         if input.is_empty() || input.contains(['/', '?', ':']) {
@@ -310,6 +313,8 @@ mod tests {
             ),
             ("not base32 1!", SeedError::BadBase32),
             ("https://example.com/", SeedError::Unrecognised),
+            ("aaaaaaaaaé/x", SeedError::Unrecognised),
+            ("ééééééééééé", SeedError::BadBase32),
         ];
         for (input, expected) in cases {
             assert_eq!(Seed::parse(input).unwrap_err(), *expected, "{input}");

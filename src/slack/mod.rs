@@ -67,7 +67,7 @@ async fn handle(
     let slack = app.slack.as_ref().ok_or(ApiError::NotFound)?;
     let body = body.map_err(ApiError::from_body_rejection)?;
     let now = app.engine.clock().now();
-    let ts = verify::verify(
+    let verified = verify::verify(
         &slack.signing_secret,
         header(headers, "x-slack-request-timestamp"),
         header(headers, "x-slack-signature"),
@@ -78,9 +78,9 @@ async fn handle(
         tracing::warn!(reason = %e, "slack request refused");
         ApiError::Unauthorized(e.to_string())
     })?;
-    let signature = header(headers, "x-slack-signature").unwrap_or_default();
-    let replay_key = format!("replay:slack:{signature}");
-    let expires = crate::domain::Timestamp::from_unix(ts + verify::MAX_AGE_SECS + 1);
+    let replay_key = format!("replay:slack:{}", hex::encode(&verified.mac));
+    let expires =
+        crate::domain::Timestamp::from_unix(verified.timestamp + verify::MAX_AGE_SECS + 1);
     let request_id = RequestId::new();
     match app
         .engine

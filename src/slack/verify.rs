@@ -53,14 +53,24 @@ pub fn sign(secret: &SigningSecret, timestamp: i64, body: &[u8]) -> String {
     )
 }
 
-/// Checks the headers against the raw body; returns the request's timestamp.
+/// A request that passed verification.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// The request's timestamp.
+    pub timestamp: i64,
+    /// The MAC as bytes: the identity of the request for replay refusal (its hex spelling is
+    /// not, since upper and lower case decode alike).
+    pub mac: Vec<u8>,
+}
+
+/// Checks the headers against the raw body.
 pub fn verify(
     secret: &SigningSecret,
     timestamp: Option<&str>,
     signature: Option<&str>,
     body: &[u8],
     now: Timestamp,
-) -> Result<i64, VerifyError> {
+) -> Result<Verified, VerifyError> {
     let timestamp = timestamp.ok_or(VerifyError::MissingTimestamp)?;
     if timestamp.is_empty()
         || timestamp.len() > 12
@@ -81,7 +91,10 @@ pub fn verify(
     mac(secret, timestamp, body)
         .verify_slice(&provided)
         .map_err(|_| VerifyError::BadSignature)?;
-    Ok(ts)
+    Ok(Verified {
+        timestamp: ts,
+        mac: provided,
+    })
 }
 
 #[cfg(test)]
@@ -110,7 +123,24 @@ mod tests {
                 BODY.as_bytes(),
                 now
             ),
-            Ok(TS)
+            Ok(Verified {
+                timestamp: TS,
+                mac: hex::decode(&EXPECTED[3..]).expect("hex")
+            })
+        );
+        let upper = format!("v0={}", EXPECTED[3..].to_uppercase());
+        let again = verify(
+            &secret(),
+            Some("1531420618"),
+            Some(&upper),
+            BODY.as_bytes(),
+            now,
+        )
+        .expect("upper-case hex verifies");
+        assert_eq!(
+            again.mac,
+            hex::decode(&EXPECTED[3..]).expect("hex"),
+            "one identity however the hex is spelled"
         );
     }
 

@@ -96,6 +96,7 @@ impl Verified {
 struct KeyCache {
     keys: HashMap<String, Jwk>,
     fetched: Option<Instant>,
+    attempted: Option<Instant>,
 }
 
 /// Verifies Bot Framework tokens, caching the published keys.
@@ -120,6 +121,7 @@ impl BotAuth {
             cache: RwLock::new(KeyCache {
                 keys: HashMap::new(),
                 fetched: None,
+                attempted: None,
             }),
             max_key_age: Duration::from_secs(24 * 3600),
             min_refresh_interval: Duration::from_secs(60),
@@ -171,12 +173,21 @@ impl BotAuth {
         let stale = cache
             .fetched
             .is_none_or(|t| t.elapsed() >= self.max_key_age);
+        // Throttled on attempts, not successes, so a failing key endpoint or a stream of made-up
+        // `kid`s cannot turn every request into two outbound calls.
         let may_refetch = cache
-            .fetched
+            .attempted
             .is_none_or(|t| t.elapsed() >= self.min_refresh_interval);
-        if stale || (unknown && may_refetch) {
-            cache.keys = self.fetch_keys().await?;
-            cache.fetched = Some(Instant::now());
+        if (stale || unknown) && may_refetch {
+            cache.attempted = Some(Instant::now());
+            match self.fetch_keys().await {
+                Ok(keys) => {
+                    cache.keys = keys;
+                    cache.fetched = Some(Instant::now());
+                }
+                Err(e) if cache.keys.is_empty() => return Err(e),
+                Err(_) => {}
+            }
         }
         cache.keys.get(kid).cloned().ok_or(AuthError::UnknownKey)
     }

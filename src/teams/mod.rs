@@ -27,6 +27,9 @@ use crate::domain::{Action, Outcome, Platform, Principal, RequestId};
 use crate::engine::{ChatRequest, Draft};
 use crate::http::{ApiError, AppState};
 
+/// How long an activity id is remembered: a Bot Framework token's lifetime plus the skew allowed.
+const TOKEN_LIFETIME_SECS: i64 = 3_600 + 300;
+
 /// Teams settings and clients.
 pub struct TeamsConfig {
     /// Verifies incoming tokens.
@@ -79,6 +82,13 @@ async fn handle(
             tracing::warn!(reason = %e, "teams request refused");
             ApiError::Forbidden(e.to_string())
         })?;
+    if activity.channel_id.as_deref() != Some("msteams") {
+        // Web Chat or Direct Line clients choose their own channelData: only Teams is trusted
+        // to name the tenant and the sender's AAD object id.
+        return Err(ApiError::Forbidden(
+            "only the msteams channel is served".into(),
+        ));
+    }
     if activity.kind != "message" {
         return Ok(());
     }
@@ -107,6 +117,32 @@ async fn handle(
         .recipient
         .as_ref()
         .ok_or_else(|| bad("the activity has no recipient"))?;
+    let activity_id = activity
+        .id
+        .as_deref()
+        .ok_or_else(|| bad("the activity has no id"))?;
+    // Bot Framework may redeliver, and a captured request stays valid as long as its token:
+    // each activity is acted on once.
+    let now = app.engine.clock().now();
+    let seen_key = format!("replay:teams:{}:{activity_id}", conversation.id);
+    match app
+        .engine
+        .stores()
+        .counters
+        .first_sighting(&seen_key, now.plus_secs(TOKEN_LIFETIME_SECS), now)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(reason = "duplicate activity", "teams request ignored");
+            return Ok(());
+        }
+        Err(e) => {
+            let request_id = RequestId::new();
+            tracing::error!(%request_id, error = %e, "replay check failed");
+            return Err(ApiError::Internal(request_id));
+        }
+    }
     let mut request = ChatRequest {
         request_id: RequestId::new(),
         principal,

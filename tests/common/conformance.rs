@@ -351,6 +351,11 @@ pub async fn audit_log(s: &Stores) {
             vec![4],
         ),
         ("nothing", q(Some("zzz"), None, None, None), vec![]),
+        (
+            "inverted range",
+            q(None, None, Some(400), Some(200)),
+            vec![],
+        ),
     ];
     for (name, query, want) in cases {
         let got: Vec<_> = s

@@ -99,6 +99,10 @@ impl AuditStore for AwsStore {
         };
         let actor_filter = query.actor.as_ref().filter(|_| query.tool.is_some());
         let (low, high) = id_range(query);
+        if high < low {
+            // DynamoDB refuses an inverted BETWEEN; the answer is simply empty.
+            return Ok(AuditPage::default());
+        }
         let mut events = Vec::new();
         let mut start: Option<Item> = None;
         loop {
