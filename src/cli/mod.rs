@@ -292,6 +292,22 @@ pub async fn lambda(mut settings: Settings) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("Lambda runtime failed: {e}"))
 }
 
+/// Reads a secret value from a hidden prompt on a terminal, or from stdin (at most `max` bytes),
+/// never from arguments.
+pub fn read_secret(prompt: &str, max: u64) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    use std::io::{IsTerminal, Read};
+    let mut text = zeroize::Zeroizing::new(String::new());
+    if std::io::stdin().is_terminal() {
+        *text = rpassword::prompt_password(prompt).context("cannot read the value")?;
+    } else {
+        std::io::stdin()
+            .take(max)
+            .read_to_string(&mut text)
+            .context("cannot read stdin")?;
+    }
+    Ok(text)
+}
+
 /// A request standing for the operator at this terminal: `cli:local:{os user}`.
 pub fn operator_request() -> crate::engine::ChatRequest {
     let user: String = std::env::var("USER")

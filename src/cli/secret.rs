@@ -2,8 +2,6 @@
 //! (AWS backend), read from stdin or a hidden prompt, never from arguments. Terraform only names
 //! these parameters, so their values never reach Terraform state.
 
-use std::io::{IsTerminal, Read};
-
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use secrecy::ExposeSecret;
@@ -95,15 +93,6 @@ pub async fn set(mut settings: Settings, args: SecretArgs) -> anyhow::Result<()>
 }
 
 fn read_value(what: &str) -> anyhow::Result<Zeroizing<String>> {
-    let raw = Zeroizing::new(if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(format!("{what} (hidden): ")).context("cannot read the value")?
-    } else {
-        let mut text = String::new();
-        std::io::stdin()
-            .take(16 * 1024)
-            .read_to_string(&mut text)
-            .context("cannot read stdin")?;
-        text
-    });
+    let raw = super::read_secret(&format!("{what} (hidden): "), 16 * 1024)?;
     Ok(Zeroizing::new(raw.trim().to_owned()))
 }

@@ -1,10 +1,7 @@
 //! `otpbot tool add|list|remove`: the operator's catalog and seed enrolment.
 
-use std::io::{IsTerminal, Read};
-
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use zeroize::Zeroizing;
 
 use super::{operator_request, App};
 use crate::config::Settings;
@@ -105,19 +102,8 @@ pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result
 }
 
 fn read_seed(name: &ToolName) -> anyhow::Result<Seed> {
-    let input = Zeroizing::new(if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(format!(
-            "Seed for {name} (otpauth://totp/ URI or base32 secret, hidden): "
-        ))
-        .context("cannot read the seed")?
-    } else {
-        let mut text = String::new();
-        std::io::stdin()
-            .take(64 * 1024)
-            .read_to_string(&mut text)
-            .context("cannot read the seed from stdin")?;
-        text
-    });
+    let prompt = format!("Seed for {name} (otpauth://totp/ URI or base32 secret, hidden): ");
+    let input = super::read_secret(&prompt, 64 * 1024)?;
     let first_line = input
         .lines()
         .map(str::trim)

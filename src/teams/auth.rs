@@ -128,33 +128,25 @@ impl BotAuth {
         }
     }
 
-    async fn fetch_keys(&self) -> Result<HashMap<String, Jwk>, AuthError> {
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, AuthError> {
         let fail = |e: reqwest::Error| {
             tracing::error!(error = %e, "fetching Bot Framework signing keys failed");
             AuthError::KeysUnavailable
         };
-        let metadata: Metadata = self
+        let response = self
             .http
-            .get(&self.openid_url)
+            .get(url)
             .send()
             .await
             .map_err(fail)?
             .error_for_status()
-            .map_err(fail)?
-            .json()
-            .await
             .map_err(fail)?;
-        let jwks: Jwks = self
-            .http
-            .get(&metadata.jwks_uri)
-            .send()
-            .await
-            .map_err(fail)?
-            .error_for_status()
-            .map_err(fail)?
-            .json()
-            .await
-            .map_err(fail)?;
+        response.json().await.map_err(fail)
+    }
+
+    async fn fetch_keys(&self) -> Result<HashMap<String, Jwk>, AuthError> {
+        let metadata: Metadata = self.get_json(&self.openid_url).await?;
+        let jwks: Jwks = self.get_json(&metadata.jwks_uri).await?;
         Ok(jwks.keys.into_iter().map(|k| (k.kid.clone(), k)).collect())
     }
 

@@ -179,11 +179,11 @@ async fn handle(
                     .await
                     .map_err(|_| ApiError::Internal(request.request_id.clone()))?;
                 let notice = render::notice("I only answer in a private chat, and I could not open one with you. Please message me directly.");
-                send_or_log(
+                notify(
                     &teams.connector,
                     service_url,
                     &conversation.id,
-                    activity.id.as_deref(),
+                    activity_id,
                     &notice,
                 )
                 .await;
@@ -194,30 +194,22 @@ async fn handle(
     let reply = app.engine.handle(&request).await;
     let card = render::render(&reply);
     let sent = match &private_conversation {
-        None => match activity.id.as_deref() {
-            Some(reply_to) => {
-                teams
-                    .connector
-                    .reply(service_url, &conversation.id, reply_to, &card)
-                    .await
-            }
-            None => {
-                teams
-                    .connector
-                    .send(service_url, &conversation.id, &card)
-                    .await
-            }
-        },
+        None => {
+            teams
+                .connector
+                .reply(service_url, &conversation.id, activity_id, &card)
+                .await
+        }
         Some(private) => teams.connector.send(service_url, private, &card).await,
     };
     match sent {
         Ok(()) if private_conversation.is_some() => {
             let notice = render::notice("I've answered you in a private chat.");
-            send_or_log(
+            notify(
                 &teams.connector,
                 service_url,
                 &conversation.id,
-                activity.id.as_deref(),
+                activity_id,
                 &notice,
             )
             .await;
@@ -234,22 +226,18 @@ async fn handle(
     Ok(())
 }
 
-async fn send_or_log(
+/// Replies with a short notice in the conversation the message came from; failures are logged.
+async fn notify(
     connector: &Connector,
     service_url: &str,
     conversation: &str,
-    reply_to: Option<&str>,
-    activity: &serde_json::Value,
+    reply_to: &str,
+    notice: &serde_json::Value,
 ) {
-    let result = match reply_to {
-        Some(id) => {
-            connector
-                .reply(service_url, conversation, id, activity)
-                .await
-        }
-        None => connector.send(service_url, conversation, activity).await,
-    };
-    if let Err(e) = result {
+    if let Err(e) = connector
+        .reply(service_url, conversation, reply_to, notice)
+        .await
+    {
         tracing::warn!(error = %e, "sending a notice failed");
     }
 }
