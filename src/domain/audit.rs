@@ -12,9 +12,6 @@ macro_rules! string_enum {
         pub enum $name { $($(#[$vmeta])* $variant,)+ }
 
         impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
-
             /// The stored and displayed name.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text,)+ }
@@ -89,13 +86,6 @@ string_enum! {
         Invalid => "invalid",
         /// An internal failure; no code was issued.
         Error => "error",
-    }
-}
-
-impl Outcome {
-    /// Whether the outcome is a refusal (not a success, not an internal error).
-    pub fn is_denial(self) -> bool {
-        !matches!(self, Outcome::Issued | Outcome::Ok | Outcome::Error)
     }
 }
 

@@ -54,12 +54,4 @@ impl Roles {
         }
         self
     }
-
-    /// Whether the principal holds `role`.
-    pub fn has(self, role: Role) -> bool {
-        match role {
-            Role::Admin => self.admin,
-            Role::Auditor => self.auditor,
-        }
-    }
 }
