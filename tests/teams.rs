@@ -71,8 +71,12 @@ impl SigningKey {
         })
     }
 
+    /// A token shaped as the Bot Connector sends it. Header: "Authentication with the Bot
+    /// Connector API", "Connector to Bot: example JWT components" (MicrosoftDocs/bot-docs
+    /// `articles/rest-api/bot-framework-rest-connector-authentication.md`): `typ`, `alg` RS256,
+    /// and `x5t` and `kid` both the signing key's id.
     fn token(&self, claims: Value) -> String {
-        let header = json!({ "alg": "RS256", "typ": "JWT", "kid": self.kid });
+        let header = json!({ "typ": "JWT", "alg": "RS256", "x5t": self.kid, "kid": self.kid });
         let signing_input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -262,8 +266,20 @@ impl Harness {
         format!("{}/svc/", self.fake.base)
     }
 
+    /// The payload of a Connector token. `aud`, `iss`, `nbf`, `exp`: the same document's example
+    /// (`aud` the bot's app id, `iss` `https://api.botframework.com`, `exp` about 65 minutes after
+    /// `nbf`). `serviceurl`, lowercase: the claim every Bot Framework SDK reads,
+    /// `AuthenticationConstants.ServiceUrlClaim = 'serviceurl'` in botbuilder-js
+    /// `libraries/botframework-connector/src/auth/authenticationConstants.ts` and botbuilder-dotnet
+    /// `libraries/Microsoft.Bot.Connector/Authentication/AuthenticationConstants.cs`.
     fn claims(&self) -> Value {
-        json!({ "iss": "https://api.botframework.com", "aud": APP_ID, "exp": now() + 600, "nbf": now() - 10, "serviceUrl": self.service_url() })
+        json!({
+            "aud": APP_ID,
+            "iss": "https://api.botframework.com",
+            "nbf": now() - 10,
+            "exp": now() - 10 + 3_900,
+            "serviceurl": self.service_url(),
+        })
     }
 
     fn activity(&self, aad: &str, text: &str, conversation_type: &str) -> Value {
@@ -542,7 +558,26 @@ async fn forged_and_misaddressed_tokens_are_refused_and_nothing_is_processed() {
         (
             "service URL mismatch",
             Some(h.key.token(with(&|c| {
-                c["serviceUrl"] = json!("https://smba.example/evil/")
+                c["serviceurl"] = json!("https://smba.example/evil/")
+            }))),
+            activity.clone(),
+            403,
+        ),
+        (
+            "no serviceurl claim",
+            Some(h.key.token(with(&|c| {
+                c.as_object_mut().expect("claims").remove("serviceurl");
+            }))),
+            activity.clone(),
+            403,
+        ),
+        (
+            // Both SDKs look the claim up by its exact name, `serviceurl`: a token spelling it
+            // `serviceUrl` has no service URL claim to them, and none here.
+            "the service URL only under a camelCase `serviceUrl` claim",
+            Some(h.key.token(with(&|c| {
+                let url = c.as_object_mut().expect("claims").remove("serviceurl");
+                c["serviceUrl"] = url.expect("serviceurl");
             }))),
             activity.clone(),
             403,

@@ -13,7 +13,7 @@ pub struct Activity {
     pub id: Option<String>,
     /// `msteams` for Teams.
     pub channel_id: Option<String>,
-    /// Where replies go; must equal the token's `serviceUrl` claim.
+    /// Where replies go; must equal the token's `serviceurl` claim.
     pub service_url: Option<String>,
     /// The sender.
     pub from: Option<Account>,

@@ -1,7 +1,18 @@
 //! Bot Framework request authentication: the `Authorization: Bearer` JWT (RS256) is checked
 //! against the keys published in the Bot Framework OpenID metadata: issuer, audience (our app
 //! id), `exp`/`nbf` with 5 minutes of skew, the signing key's endorsement of the activity's
-//! channel, and the token's `serviceUrl` claim against the activity's.
+//! channel, and the token's `serviceurl` claim against the activity's.
+//!
+//! The Connector's tokens carry the service URL in a claim spelled `serviceurl`, all lowercase:
+//! `AuthenticationConstants.ServiceUrlClaim = 'serviceurl'` in botbuilder-js
+//! (`libraries/botframework-connector/src/auth/authenticationConstants.ts`) and
+//! `public const string ServiceUrlClaim = "serviceurl"` in botbuilder-dotnet
+//! (`libraries/Microsoft.Bot.Connector/Authentication/AuthenticationConstants.cs`). Both SDKs look
+//! the claim up by exact name (botbuilder-js `ClaimsIdentity.getClaimValue` compares with `===`,
+//! botbuilder-dotnet `ChannelValidation` with `claim.Type == ServiceUrlClaim`) and refuse a token
+//! without it, so a claim spelled any other way is absent here too. The value is compared with
+//! the activity's `serviceUrl` ignoring case, as botbuilder-dotnet does
+//! (`string.Equals(serviceUrlClaim, serviceUrl, StringComparison.OrdinalIgnoreCase)`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -34,7 +45,7 @@ pub enum AuthError {
     /// The signing key does not endorse the activity's channel.
     #[error("signing key not endorsed for this channel")]
     NotEndorsed,
-    /// The token's `serviceUrl` differs from the activity's.
+    /// The token has no `serviceurl` claim, or it differs from the activity's `serviceUrl`.
     #[error("service URL mismatch")]
     ServiceUrl,
     /// The keys could not be fetched.
@@ -63,7 +74,8 @@ struct Metadata {
 
 #[derive(Deserialize)]
 struct Claims {
-    #[serde(rename = "serviceUrl")]
+    /// `AuthenticationConstants.ServiceUrlClaim` (see the module docs).
+    #[serde(rename = "serviceurl")]
     service_url: Option<String>,
 }
 
@@ -85,9 +97,12 @@ impl Verified {
         if !self.endorsements.iter().any(|e| e == channel) {
             return Err(AuthError::NotEndorsed);
         }
-        let normal = |u: &str| u.trim_end_matches('/').to_ascii_lowercase();
         match (self.service_url.as_deref(), service_url) {
-            (Some(claim), Some(activity)) if normal(claim) == normal(activity) => Ok(()),
+            (Some(claim), Some(activity))
+                if !claim.trim().is_empty() && claim.eq_ignore_ascii_case(activity) =>
+            {
+                Ok(())
+            }
             _ => Err(AuthError::ServiceUrl),
         }
     }

@@ -1,7 +1,7 @@
 //! The Microsoft Teams front end: `POST /teams/messages`, a Bot Framework bot.
 //!
 //! Order: body size limit → bearer JWT verified against the Bot Framework keys → activity parsed
-//! → signing key endorses the channel, token `serviceUrl` equals the activity's → tenant
+//! → signing key endorses the channel, token `serviceurl` claim equals the activity's `serviceUrl` → tenant
 //! allow-list → mentions resolved → the engine → Adaptive Card reply through the Bot Connector.
 //! Codes, and every other answer, go only to a personal chat: asked in a channel or group chat,
 //! otpbot answers in a 1:1 chat it opens and says so in the thread; if it cannot, it runs
