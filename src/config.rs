@@ -434,6 +434,13 @@ impl Settings {
         })
     }
 
+    /// Whether the Slack endpoint is configured: a signing secret is at hand (environment or
+    /// `otpbot demo`'s file) or Slack workspaces are named (on AWS the secret is then read from
+    /// SSM). A Teams-only deployment sets neither and needs no Slack secret.
+    pub fn slack_enabled(&self) -> bool {
+        !self.slack_workspaces.is_empty() || self.signing_secret().is_some()
+    }
+
     /// Path of a generated key file in the data directory.
     pub fn key_path(&self, name: &str) -> PathBuf {
         Path::new(&self.data_dir).join(name)

@@ -199,20 +199,17 @@ struct Harness {
     next_id: std::sync::atomic::AtomicU64,
 }
 
-impl Harness {
-    async fn start() -> Self {
+impl Fake {
+    /// Serves the fake Bot Framework on a loopback port, over TLS when `tls` is given.
+    async fn start(published: Vec<Value>, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let key = SigningKey::new("key-1");
-        let outsider = SigningKey::new("key-skype");
+        let addr = listener.local_addr().expect("addr");
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let fake = Fake {
-            base: base.clone(),
-            keys: Arc::new(Mutex::new(vec![
-                key.jwk(&["msteams"]),
-                outsider.jwk(&["skype"]),
-            ])),
+            base: format!("{scheme}://{addr}"),
+            keys: Arc::new(Mutex::new(published)),
             seen: Default::default(),
         };
         let routes = axum::Router::new()
@@ -224,12 +221,107 @@ impl Harness {
             .route("/svc/v3/conversations/{conv}/activities/{id}", post(reply))
             .route("/svc/v3/conversations/{conv}/members/{member}", get(member))
             .with_state(fake.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, routes)
-                .await
-                .expect("fake bot framework")
-        });
+        match tls {
+            None => tokio::spawn(async move {
+                axum::serve(listener, routes)
+                    .await
+                    .expect("fake bot framework")
+            }),
+            Some(acceptor) => tokio::spawn(async move {
+                axum::serve(TlsListener { listener, acceptor }, routes)
+                    .await
+                    .expect("fake bot framework over TLS")
+            }),
+        };
+        fake
+    }
 
+    /// The service URL activities carry.
+    fn service_url(&self) -> String {
+        format!("{}/svc/", self.base)
+    }
+
+    fn posts(&self) -> Vec<(String, String, Value)> {
+        std::mem::take(&mut self.seen.lock().expect("lock").posts)
+    }
+}
+
+/// A TLS listener for `axum::serve`: handshakes that fail (an untrusting client) are dropped.
+struct TlsListener {
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.listener.accept().await else {
+                continue;
+            };
+            let handshake = self.acceptor.accept(tcp);
+            if let Ok(Ok(tls)) =
+                tokio::time::timeout(std::time::Duration::from_secs(5), handshake).await
+            {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.listener.local_addr()
+    }
+}
+
+/// A certificate authority made for one test, and a server certificate it issued for
+/// `127.0.0.1` and `localhost`.
+struct TestCa {
+    ca_pem: String,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl TestCa {
+    fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().expect("ca key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "otpbot test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
+        let issuer = Issuer::new(ca_params, ca_key);
+        let server_key = KeyPair::generate().expect("server key");
+        let server_cert =
+            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+                .expect("server params")
+                .signed_by(&server_key, &issuer)
+                .expect("server cert");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocols")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![server_cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+            )
+            .expect("server config");
+        Self {
+            ca_pem: ca_cert.pem(),
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        }
+    }
+}
+
+impl Harness {
+    async fn start() -> Self {
+        let key = SigningKey::new("key-1");
+        let outsider = SigningKey::new("key-skype");
+        let fake = Fake::start(vec![key.jwk(&["msteams"]), outsider.jwk(&["skype"])], None).await;
+        let base = fake.base.clone();
         let http = otpbot::http::client(std::time::Duration::from_secs(5));
         let mut auth = BotAuth::new(APP_ID.into(), format!("{base}/openid"), http.clone());
         auth.min_refresh_interval = std::time::Duration::ZERO;
@@ -263,38 +355,18 @@ impl Harness {
     }
 
     fn service_url(&self) -> String {
-        format!("{}/svc/", self.fake.base)
+        self.fake.service_url()
     }
 
-    /// The payload of a Connector token. `aud`, `iss`, `nbf`, `exp`: the same document's example
-    /// (`aud` the bot's app id, `iss` `https://api.botframework.com`, `exp` about 65 minutes after
-    /// `nbf`). `serviceurl`, lowercase: the claim every Bot Framework SDK reads,
-    /// `AuthenticationConstants.ServiceUrlClaim = 'serviceurl'` in botbuilder-js
-    /// `libraries/botframework-connector/src/auth/authenticationConstants.ts` and botbuilder-dotnet
-    /// `libraries/Microsoft.Bot.Connector/Authentication/AuthenticationConstants.cs`.
     fn claims(&self) -> Value {
-        json!({
-            "aud": APP_ID,
-            "iss": "https://api.botframework.com",
-            "nbf": now() - 10,
-            "exp": now() - 10 + 3_900,
-            "serviceurl": self.service_url(),
-        })
+        claims(&self.service_url())
     }
 
     fn activity(&self, aad: &str, text: &str, conversation_type: &str) -> Value {
-        json!({
-            "type": "message",
-            "id": self.next_id.fetch_add(1, std::sync::atomic::Ordering::SeqCst).to_string(),
-            "channelId": "msteams",
-            "serviceUrl": self.service_url(),
-            "from": { "id": format!("29:{aad}"), "name": "User", "aadObjectId": aad },
-            "recipient": { "id": "28:otpbot", "name": "otpbot" },
-            "conversation": { "id": if conversation_type == "personal" { "a:personal-1".to_owned() } else { "19:general@thread.tacv2;messageid=1700000000001".to_owned() }, "conversationType": conversation_type, "tenantId": TENANT },
-            "text": text,
-            "entities": [],
-            "channelData": { "tenant": { "id": TENANT } }
-        })
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        activity(&self.service_url(), id, aad, text, conversation_type)
     }
 
     async fn post(&self, token: Option<String>, activity: &Value) -> u16 {
@@ -317,8 +389,47 @@ impl Harness {
     }
 
     fn posts(&self) -> Vec<(String, String, Value)> {
-        std::mem::take(&mut self.fake.seen.lock().expect("lock").posts)
+        self.fake.posts()
     }
+}
+
+/// The payload of a Connector token. `aud`, `iss`, `nbf`, `exp`: "Authentication with the Bot
+/// Connector API", "Connector to Bot: example JWT components" (`aud` the bot's app id, `iss`
+/// `https://api.botframework.com`, `exp` about 65 minutes after `nbf`). `serviceurl`, lowercase:
+/// the claim every Bot Framework SDK reads, `AuthenticationConstants.ServiceUrlClaim =
+/// 'serviceurl'` in botbuilder-js `libraries/botframework-connector/src/auth/authenticationConstants.ts`
+/// and botbuilder-dotnet `libraries/Microsoft.Bot.Connector/Authentication/AuthenticationConstants.cs`.
+fn claims(service_url: &str) -> Value {
+    json!({
+        "aud": APP_ID,
+        "iss": "https://api.botframework.com",
+        "nbf": now() - 10,
+        "exp": now() - 10 + 3_900,
+        "serviceurl": service_url,
+    })
+}
+
+/// A Teams message activity as the Connector posts it (Bot Framework Activity schema: `type`,
+/// `id`, `channelId`, `serviceUrl`, `from`/`recipient` channel accounts with `aadObjectId`,
+/// `conversation` with `conversationType` and `tenantId`, `channelData.tenant.id`).
+fn activity(service_url: &str, id: u64, aad: &str, text: &str, conversation_type: &str) -> Value {
+    let conversation = if conversation_type == "personal" {
+        "a:personal-1".to_owned()
+    } else {
+        "19:general@thread.tacv2;messageid=1700000000001".to_owned()
+    };
+    json!({
+        "type": "message",
+        "id": id.to_string(),
+        "channelId": "msteams",
+        "serviceUrl": service_url,
+        "from": { "id": format!("29:{aad}"), "name": "User", "aadObjectId": aad },
+        "recipient": { "id": "28:otpbot", "name": "otpbot" },
+        "conversation": { "id": conversation, "conversationType": conversation_type, "tenantId": TENANT },
+        "text": text,
+        "entities": [],
+        "channelData": { "tenant": { "id": TENANT } }
+    })
 }
 
 fn teams_user(aad: &str) -> Principal {
@@ -708,4 +819,242 @@ async fn a_redelivered_activity_is_acted_on_once() {
         .filter(|e| e.outcome == Outcome::Issued)
         .count();
     assert_eq!(issued, 1, "one code issued");
+}
+
+// ---- The `otpbot` binary, as deployed: `otpbot serve` in its own process. ----
+
+const BIN: &str = env!("CARGO_BIN_EXE_otpbot");
+
+/// `otpbot` with nothing from this process's environment but `PATH`, on the data dir `dir`.
+fn otpbot(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("USER", "ops")
+        .env("OTPBOT_DATA_DIR", dir)
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// The Teams settings of a deployment whose Bot Framework is `fake`.
+fn teams_env(cmd: &mut std::process::Command, fake: &Fake) {
+    cmd.env("OTPBOT_TEAMS_APP_ID", APP_ID)
+        .env("OTPBOT_TEAMS_TENANT_IDS", TENANT)
+        .env("OTPBOT_TEAMS_CLIENT_SECRET", "bot-secret")
+        .env("OTPBOT_TEAMS_OPENID_URL", format!("{}/openid", fake.base))
+        .env("OTPBOT_TEAMS_LOGIN_URL", &fake.base);
+}
+
+fn succeeded(output: std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Enrols `github` with [`common::SEED`] and grants it to `principal`, as the operator does.
+fn enrol_and_grant(dir: &std::path::Path, principal: &str) {
+    use std::io::Write;
+    let mut child = otpbot(dir)
+        .args(["tool", "add", "github", "--display-name", "GitHub"])
+        .args(["--default-grant", "1h", "--max-grant", "1d"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn otpbot tool add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(common::base32(common::SEED).as_bytes())
+        .expect("write seed");
+    succeeded(child.wait_with_output().expect("tool add"));
+    succeeded(
+        otpbot(dir)
+            .args(["grant", principal, "github"])
+            .output()
+            .expect("grant"),
+    );
+}
+
+/// The codes valid now or in the previous 30 s step (the binary reads the real clock).
+fn current_codes() -> [String; 2] {
+    let t = now() as u64;
+    [t, t - 30].map(|at| common::rfc6238::totp_sha1(common::SEED, at, 30, 6))
+}
+
+/// A running `otpbot serve`, its JSON log lines collected; killed when dropped.
+struct Served {
+    child: std::process::Child,
+    url: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    /// Starts `cmd` (an `otpbot serve` on `127.0.0.1:0`) and waits until it listens. If it exits
+    /// instead, returns what it logged.
+    fn start(mut cmd: std::process::Command) -> Result<Self, String> {
+        use std::io::BufRead;
+        cmd.env("OTPBOT_LOG_FORMAT", "json")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn otpbot serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let log: Arc<Mutex<Vec<String>>> = Default::default();
+        let (listening, heard) = std::sync::mpsc::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let parsed: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+                if parsed["message"] == "otpbot listening" {
+                    let _ = listening.send(parsed["addr"].as_str().map(str::to_owned));
+                }
+                lines.lock().expect("lock").push(line);
+            }
+            let _ = listening.send(None);
+        });
+        let addr = heard
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .ok()
+            .flatten();
+        let mut served = Self {
+            child,
+            url: String::new(),
+            log,
+        };
+        match addr {
+            Some(addr) => {
+                served.url = format!("http://{addr}");
+                Ok(served)
+            }
+            None => Err(served.log_text()),
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        self.log.lock().expect("lock").join("\n")
+    }
+
+    async fn post(&self, token: Option<String>, activity: &Value) -> u16 {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/teams/messages", self.url))
+            .json(activity);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("send").status().as_u16()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outbound_tls_trusts_the_certificate_authority_named_by_ssl_cert_file() {
+    let ca = TestCa::new();
+    let key = SigningKey::new("key-tls");
+    let fake = Fake::start(vec![key.jwk(&["msteams"])], Some(ca.acceptor.clone())).await;
+    assert!(fake.base.starts_with("https://127.0.0.1:"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    enrol_and_grant(dir.path(), &format!("teams:{TENANT}:{ALICE_AAD}"));
+    let trusted = dir.path().join("company-ca.pem");
+    std::fs::write(&trusted, &ca.ca_pem).expect("write CA");
+    let other = dir.path().join("other-ca.pem");
+    std::fs::write(&other, TestCa::new().ca_pem).expect("write other CA");
+
+    // Trusting only another CA, otpbot cannot reach the Bot Framework at all.
+    let mut cmd = otpbot(dir.path());
+    teams_env(&mut cmd, &fake);
+    cmd.env("SSL_CERT_FILE", &other)
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    let served = Served::start(cmd).expect("otpbot serve starts");
+    let message = activity(&fake.service_url(), 1, ALICE_AAD, "github", "personal");
+    let status = served
+        .post(Some(key.token(claims(&fake.service_url()))), &message)
+        .await;
+    assert_eq!(status, 500, "the signing keys are out of reach");
+    assert_eq!(fake.seen.lock().expect("lock").key_fetches, 0);
+    assert!(fake.posts().is_empty());
+    drop(served);
+
+    // Trusting the CA through SSL_CERT_FILE, the code is delivered over HTTPS.
+    let mut cmd = otpbot(dir.path());
+    teams_env(&mut cmd, &fake);
+    cmd.env("SSL_CERT_FILE", &trusted)
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    let served = Served::start(cmd).expect("otpbot serve starts");
+    let message = activity(&fake.service_url(), 2, ALICE_AAD, "github", "personal");
+    let status = served
+        .post(Some(key.token(claims(&fake.service_url()))), &message)
+        .await;
+    assert_eq!(status, 200, "{}", served.log_text());
+    let posts = fake.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].0, "reply a:personal-1 2");
+    let card = card_text(&posts[0].2);
+    assert!(
+        current_codes().iter().any(|code| card.contains(code)),
+        "the code reached the HTTPS Connector: {card}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teams_only_and_slack_only_deployments_each_start_without_the_other_s_settings() {
+    let fake = Fake::start(Vec::new(), None).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::new();
+
+    let mut cmd = otpbot(dir.path());
+    teams_env(&mut cmd, &fake);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    let teams_only = Served::start(cmd).expect("a Teams-only deployment starts");
+    let slack = client
+        .post(format!("{}/slack/commands", teams_only.url))
+        .body("token=x")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        slack.status(),
+        404,
+        "no Slack endpoint without Slack settings"
+    );
+    drop(teams_only);
+
+    let mut cmd = otpbot(dir.path());
+    cmd.env("OTPBOT_SLACK_SIGNING_SECRET", common::SECRET)
+        .env("OTPBOT_SLACK_TEAM_IDS", common::TEAM)
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    let slack_only = Served::start(cmd).expect("a Slack-only deployment starts");
+    let teams = client
+        .post(format!("{}/teams/messages", slack_only.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        teams.status(),
+        404,
+        "no Teams endpoint without Teams settings"
+    );
+    drop(slack_only);
+
+    let mut cmd = otpbot(dir.path());
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    let refused = Served::start(cmd)
+        .err()
+        .expect("nothing configured: refused");
+    assert!(
+        refused.contains("neither Slack nor Teams is configured"),
+        "{refused}"
+    );
 }

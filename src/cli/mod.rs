@@ -266,13 +266,24 @@ impl App {
         }))
     }
 
-    /// The HTTP state for serving: Slack, and Teams when configured.
+    /// The HTTP state for serving: Slack and Teams, each when configured; at least one must be.
     pub async fn into_state(self, settings: &Settings) -> anyhow::Result<crate::http::AppState> {
-        let slack = self.slack_config(settings).await?;
+        if !settings.slack_enabled() && settings.teams.is_none() {
+            anyhow::bail!(
+                "neither Slack nor Teams is configured: set OTPBOT_SLACK_SIGNING_SECRET and \
+                 OTPBOT_SLACK_TEAM_IDS for Slack, OTPBOT_TEAMS_APP_ID and OTPBOT_TEAMS_TENANT_IDS \
+                 for Teams (or try `otpbot demo`)"
+            );
+        }
+        let slack = if settings.slack_enabled() {
+            Some(Arc::new(self.slack_config(settings).await?))
+        } else {
+            None
+        };
         let teams = self.teams_config(settings).await?;
         Ok(crate::http::AppState {
             engine: Arc::new(self.engine),
-            slack: Some(Arc::new(slack)),
+            slack,
             teams: teams.map(Arc::new),
         })
     }
