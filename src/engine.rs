@@ -251,6 +251,44 @@ impl Engine {
         let now = self.clock.now();
         let parsed = Command::parse(&request.text, &request.principal);
         let action = parsed.as_ref().map_or(Action::Request, Command::action);
+        if let Some(refusal) = self.caller_limit(request, action, now).await {
+            return refusal;
+        }
+        self.run(request, parsed, now).await
+    }
+
+    /// [`Engine::handle`] for a front end that must call its platform to finish the command text
+    /// (Teams resolves mentions through the Bot Connector): the per-caller limit is counted
+    /// first, on `request` as it is, and `finish` runs only for a caller within it; its text is
+    /// then handled like any other, without counting the caller twice.
+    #[tracing::instrument(skip_all, fields(request_id = %request.request_id, principal = %request.principal))]
+    pub async fn handle_finishing<F, Fut>(&self, request: &ChatRequest, finish: F) -> Reply
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = String>,
+    {
+        let now = self.clock.now();
+        let action = Command::parse(&request.text, &request.principal)
+            .as_ref()
+            .map_or(Action::Request, Command::action);
+        if let Some(refusal) = self.caller_limit(request, action, now).await {
+            return refusal;
+        }
+        let finished = ChatRequest {
+            text: finish().await,
+            ..request.clone()
+        };
+        let parsed = Command::parse(&finished.text, &finished.principal);
+        self.run(&finished, parsed, now).await
+    }
+
+    /// Counts the request against the per-caller limit; the audited refusal if it is over.
+    async fn caller_limit(
+        &self,
+        request: &ChatRequest,
+        action: Action,
+        now: Timestamp,
+    ) -> Option<Reply> {
         match self
             .within_rate(
                 &format!("caller:{}", request.principal),
@@ -259,16 +297,26 @@ impl Engine {
             )
             .await
         {
-            Ok(true) => {}
+            Ok(true) => None,
             Ok(false) => {
                 let denial = CommandError::denied(
                     Draft::new(action, Outcome::RateLimited).detail("per-caller limit"),
                     "You are sending too many requests. Wait a few minutes and try again.",
                 );
-                return self.deny(request, denial).await;
+                Some(self.deny(request, denial).await)
             }
-            Err(e) => return self.internal(request, action, e.into()).await,
+            Err(e) => Some(self.internal(request, action, e.into()).await),
         }
+    }
+
+    /// Runs a parsed command for a caller within the per-caller limit.
+    async fn run(
+        &self,
+        request: &ChatRequest,
+        parsed: Result<Command, CommandError>,
+        now: Timestamp,
+    ) -> Reply {
+        let action = parsed.as_ref().map_or(Action::Request, Command::action);
         let command = match parsed {
             Ok(command) => command,
             Err(usage) => return self.deny(request, usage).await,

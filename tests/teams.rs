@@ -37,6 +37,8 @@ struct Seen {
     /// (path, authorization, body)
     posts: Vec<(String, String, Value)>,
     fail_conversation_create: bool,
+    /// Member ids looked up through the Connector.
+    member_lookups: Vec<String>,
     /// `expires_in` of issued tokens; 0 means the default of 3600 s.
     token_lifetime: u64,
 }
@@ -179,7 +181,15 @@ async fn create(
     Json(json!({ "id": "a:private-conversation" })).into_response()
 }
 
-async fn member(Path((_conv, member)): Path<(String, String)>) -> Json<Value> {
+async fn member(
+    State(f): State<Fake>,
+    Path((_conv, member)): Path<(String, String)>,
+) -> Json<Value> {
+    f.seen
+        .lock()
+        .expect("lock")
+        .member_lookups
+        .push(member.clone());
     let aad = match member.as_str() {
         "29:bob" => BOB_AAD,
         "29:alice" => ALICE_AAD,
@@ -318,6 +328,15 @@ impl TestCa {
 
 impl Harness {
     async fn start() -> Self {
+        let mut options = Options::default();
+        options
+            .policy
+            .bootstrap_admins
+            .insert(teams_user(ADMIN_AAD));
+        Self::start_with(options).await
+    }
+
+    async fn start_with(options: Options) -> Self {
         let key = SigningKey::new("key-1");
         let outsider = SigningKey::new("key-skype");
         let fake = Fake::start(vec![key.jwk(&["msteams"]), outsider.jwk(&["skype"])], None).await;
@@ -338,11 +357,6 @@ impl Harness {
             connector,
             allowed_tenants: [TENANT.to_owned()].into(),
         };
-        let mut options = Options::default();
-        options
-            .policy
-            .bootstrap_admins
-            .insert(teams_user(ADMIN_AAD));
         let app = TestApp::spawn_teams(options, teams).await;
         Self {
             app,
@@ -591,6 +605,85 @@ async fn mentions_of_other_users_resolve_to_their_aad_object_ids() {
     );
     let text = card_text(&h.posts()[0].2);
     assert!(text.contains(&format!("Granted @{BOB_AAD}")), "{text}");
+    assert_eq!(
+        h.fake.seen.lock().expect("lock").member_lookups,
+        ["29:bob"],
+        "Bob's AAD object id came from the Connector"
+    );
+}
+
+#[tokio::test]
+async fn otp_slash_otp_and_a_mention_of_the_bot_all_ask_for_a_code() {
+    let h = Harness::start().await;
+    h.app
+        .stores
+        .access
+        .put_grant(&grant(ALICE_AAD))
+        .await
+        .expect("grant");
+    // Teams writes a mention into `text` as `<at>name</at>` and describes it in a `mention`
+    // entity whose `mentioned` is the channel account and `text` the same markup ("Channel and
+    // group chat conversations with a bot", Teams developer docs).
+    let bot_mention = json!({ "type": "mention", "mentioned": { "id": "28:otpbot", "name": "otpbot" }, "text": "<at>otpbot</at>" });
+    let typed_mention = json!({ "type": "mention", "mentioned": { "id": "28:otpbot", "name": "otpbot" }, "text": "@otpbot" });
+    let cases = [
+        ("otp github", json!([])),
+        ("/otp github", json!([])),
+        ("OTP  github", json!([])),
+        ("github", json!([])),
+        ("<at>otpbot</at> github", json!([bot_mention])),
+        ("<at>otpbot</at>&nbsp;/otp github", json!([bot_mention])),
+        ("@otpbot github", json!([typed_mention])),
+        ("@otpbot github", json!([])),
+        ("@OtpBot otp github", json!([])),
+    ];
+    for (text, entities) in cases {
+        let mut message = h.activity(ALICE_AAD, text, "personal");
+        message["entities"] = entities;
+        assert_eq!(h.post(Some(h.key.token(h.claims())), &message).await, 200);
+        let posts = h.posts();
+        assert_eq!(posts.len(), 1, "{text}: {posts:?}");
+        let event = h.app.last_event().await;
+        assert_eq!(
+            (event.action, event.outcome),
+            (Action::Code, Outcome::Issued),
+            "{text}: {}",
+            card_text(&posts[0].2)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rate_limited_caller_s_mentions_are_never_looked_up() {
+    let mut options = Options::default();
+    options.policy.per_caller = otpbot::engine::RateLimit {
+        limit: 2,
+        window_secs: 600,
+    };
+    options
+        .policy
+        .bootstrap_admins
+        .insert(teams_user(ADMIN_AAD));
+    let h = Harness::start_with(options).await;
+    for _ in 0..2 {
+        assert_eq!(h.send_as(ADMIN_AAD, "help", "personal").await, 200);
+    }
+    let mut activity = h.activity(ADMIN_AAD, "grant <at>Bob</at> github for 1h", "personal");
+    activity["entities"] = json!([
+        { "type": "mention", "mentioned": { "id": "29:bob", "name": "Bob" }, "text": "<at>Bob</at>" }
+    ]);
+    assert_eq!(h.post(Some(h.key.token(h.claims())), &activity).await, 200);
+    let event = h.app.last_event().await;
+    assert_eq!(event.outcome, Outcome::RateLimited);
+    let posts = h.posts();
+    assert!(
+        card_text(&posts.last().expect("a reply").2).contains("too many requests"),
+        "{posts:?}"
+    );
+    assert!(
+        h.fake.seen.lock().expect("lock").member_lookups.is_empty(),
+        "no Connector member lookup for a caller over the limit"
+    );
 }
 
 #[tokio::test]

@@ -154,7 +154,9 @@ async fn handle(
         app.engine.refuse_workspace(&request).await;
         return Err(ApiError::Forbidden("tenant not allowed".into()));
     }
-    request.text = command_text(&activity, &teams.connector, service_url, &conversation.id).await;
+    // Until the caller has passed the rate limit, mentions are resolved only from what the
+    // activity itself says; the Connector is asked about the rest afterwards.
+    request.text = command_text(&activity, None).await;
 
     let private_conversation = if activity.is_personal() {
         request.delivery = Some("personal chat".into());
@@ -191,7 +193,15 @@ async fn handle(
             }
         }
     };
-    let reply = app.engine.handle(&request).await;
+    let lookup = MemberLookup {
+        connector: &teams.connector,
+        service_url,
+        conversation: &conversation.id,
+    };
+    let reply = app
+        .engine
+        .handle_finishing(&request, || command_text(&activity, Some(lookup)))
+        .await;
     let card = render::render(&reply);
     let sent = match &private_conversation {
         None => {
@@ -242,20 +252,33 @@ async fn notify(
     }
 }
 
-/// The command text: the bot's own mention removed, other mentions turned into `<@{aad id}>`,
-/// an optional leading `otp` dropped.
-async fn command_text(
-    activity: &Activity,
-    connector: &Connector,
-    service_url: &str,
-    conversation: &str,
-) -> String {
+/// Where mentioned users' AAD object ids can be looked up.
+#[derive(Clone, Copy)]
+struct MemberLookup<'a> {
+    connector: &'a Connector,
+    service_url: &'a str,
+    conversation: &'a str,
+}
+
+/// The command text. `otp github`, `/otp github` and `@otpbot github` all become `github`:
+///
+/// - the bot's own mention is removed, as the Bot Framework SDK's
+///   `TurnContext.removeMentionText(activity, activity.recipient.id)` does (botbuilder-js
+///   `libraries/botbuilder-core/src/turnContext.ts`): the `text` of each `mention` entity whose
+///   `mentioned.id` is the recipient (Teams writes it `<at>otpbot</at>`, "Channel and group chat
+///   conversations with a bot" in the Teams docs); a leading `@` + the bot's name typed without
+///   becoming a mention is dropped too;
+/// - other mentions become `<@{aad object id}>`, from the entity or, with `lookup`, from the
+///   Connector's member API; without either they stay as typed and name no one;
+/// - then an optional leading `otp` or `/otp` word is dropped.
+async fn command_text(activity: &Activity, lookup: Option<MemberLookup<'_>>) -> String {
     let mut text = activity
         .text
         .clone()
         .unwrap_or_default()
         .replace("&nbsp;", " ");
-    let bot_id = activity.recipient.as_ref().map(|r| r.id.as_str());
+    let bot = activity.recipient.as_ref();
+    let bot_id = bot.map(|r| r.id.as_str());
     for entity in activity.entities.iter().filter(|e| e.kind == "mention") {
         let (Some(mentioned), Some(shown)) = (&entity.mentioned, &entity.text) else {
             continue;
@@ -264,24 +287,42 @@ async fn command_text(
             text = text.replacen(shown.as_str(), " ", 1);
             continue;
         }
-        let aad = match &mentioned.aad_object_id {
-            Some(id) => Some(id.clone()),
-            None => connector
-                .member_aad_id(service_url, conversation, &mentioned.id)
+        let aad = match (&mentioned.aad_object_id, lookup) {
+            (Some(id), _) => Some(id.clone()),
+            (None, Some(at)) => at
+                .connector
+                .member_aad_id(at.service_url, at.conversation, &mentioned.id)
                 .await
                 .unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "cannot resolve a mention");
                     None
                 }),
+            (None, None) => None,
         };
         if let Some(aad) = aad {
             text = text.replacen(shown.as_str(), &format!(" <@{aad}> "), 1);
         }
     }
-    let trimmed = text.split_whitespace().collect::<Vec<_>>();
-    let words = match trimmed.first() {
-        Some(first) if first.eq_ignore_ascii_case("otp") => &trimmed[1..],
-        _ => &trimmed[..],
-    };
+    let mut words: &[&str] = &text.split_whitespace().collect::<Vec<_>>();
+    let typed_mention = bot
+        .and_then(|b| b.name.as_deref())
+        .map(|name| format!("@{}", name.split_whitespace().collect::<Vec<_>>().join(" ")));
+    if let (Some(first), Some(mention)) = (words.first(), &typed_mention) {
+        let name_words = mention.split(' ').count();
+        let typed = words
+            .iter()
+            .take(name_words)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if first.starts_with('@') && typed.eq_ignore_ascii_case(mention) {
+            words = &words[name_words..];
+        }
+    }
+    if let Some(first) = words.first() {
+        if first.eq_ignore_ascii_case("otp") || first.eq_ignore_ascii_case("/otp") {
+            words = &words[1..];
+        }
+    }
     words.join(" ")
 }
