@@ -101,6 +101,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "Teams: login authority for bot tokens (default https://login.microsoftonline.com)",
     ),
     (
+        "OTPBOT_TEAMS_PLAYGROUND",
+        "Teams: `true` to serve the local Microsoft 365 Agents Playground without tokens (loopback only, never on Lambda; same as `otpbot serve --teams-playground`)",
+    ),
+    (
         "OTPBOT_ADMINS",
         "comma-separated principals that are always admin, e.g. slack:T0123:U0456",
     ),
@@ -174,7 +178,13 @@ pub struct TeamsSettings {
     pub openid_url: String,
     /// Login authority base URL.
     pub login_url: String,
+    /// Serving the local Microsoft 365 Agents Playground: activities come without tokens and
+    /// replies go to its loopback `http` service URL (see [`Settings::enable_teams_playground`]).
+    pub playground: bool,
 }
+
+/// The tenant id the Microsoft 365 Agents Playground (0.2.28) puts in every activity.
+pub const PLAYGROUND_TENANT: &str = "00000000-0000-0000-0000-0000000000001";
 
 /// Validated settings.
 #[derive(Debug)]
@@ -191,8 +201,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Listen address.
     pub listen: SocketAddr,
-    /// Teams settings, when `OTPBOT_TEAMS_APP_ID` is set.
+    /// Teams settings, when `OTPBOT_TEAMS_APP_ID` is set or the playground is enabled.
     pub teams: Option<TeamsSettings>,
+    /// Teams tenants served (`OTPBOT_TEAMS_TENANT_IDS`).
+    pub teams_tenants: Vec<String>,
     /// Bootstrap admins.
     pub admins: HashSet<Principal>,
     /// Served Slack teams and enterprises.
@@ -307,7 +319,21 @@ fn teams_settings(
             .get("OTPBOT_TEAMS_LOGIN_URL")
             .cloned()
             .unwrap_or_else(|| crate::teams::connector::DEFAULT_LOGIN_URL.into()),
+        playground: false,
     }))
+}
+
+/// A yes/no variable: `true`/`false` (also `1`/`0`, `yes`/`no`); absent is no.
+fn flag(vars: &HashMap<String, String>, var: &str) -> Result<bool, ConfigError> {
+    match vars
+        .get(var)
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("" | "false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(other) => Err(invalid(var, format!("`{other}` is not true or false"))),
+    }
 }
 
 fn list(value: Option<&String>) -> impl Iterator<Item = &str> {
@@ -383,7 +409,14 @@ impl Settings {
                 ))
             }
         };
-        Ok(Self {
+        let playground = flag(&vars, "OTPBOT_TEAMS_PLAYGROUND")?;
+        if playground && on_lambda {
+            return Err(invalid(
+                "OTPBOT_TEAMS_PLAYGROUND",
+                "the Teams playground is a local try-out and is never available on AWS Lambda",
+            ));
+        }
+        let mut settings = Self {
             backend,
             signing_secret_param: param(
                 "OTPBOT_SLACK_SIGNING_SECRET_PARAM",
@@ -391,6 +424,9 @@ impl Settings {
             ),
             audit_key_param: param("OTPBOT_AUDIT_KEY_PARAM", format!("{prefix}/audit/hmac-key")),
             teams: teams_settings(&vars, &prefix)?,
+            teams_tenants: list(vars.get("OTPBOT_TEAMS_TENANT_IDS"))
+                .map(str::to_owned)
+                .collect(),
             aws,
             data_dir: PathBuf::from(
                 vars.get("OTPBOT_DATA_DIR")
@@ -413,7 +449,44 @@ impl Settings {
                 .unwrap_or_else(|| "info".into()),
             log_format,
             unknown,
-        })
+        };
+        if playground {
+            settings.enable_teams_playground()?;
+        }
+        Ok(settings)
+    }
+
+    /// Serves Microsoft's local Teams emulator, the Microsoft 365 Agents Playground (npm
+    /// `@microsoft/m365agentsplayground`): it posts activities without an `Authorization` header
+    /// and takes replies at a plain-`http` loopback service URL without checking a token. So in
+    /// this mode no token is verified or fetched and loopback `http` service URLs are accepted;
+    /// `otpbot serve` refuses it unless it listens on loopback. Teams needs no app id or secret
+    /// here, only the served tenants (the playground's is [`PLAYGROUND_TENANT`]).
+    pub fn enable_teams_playground(&mut self) -> Result<(), ConfigError> {
+        let Some(first) = self.teams_tenants.first().cloned() else {
+            return Err(invalid(
+                "OTPBOT_TEAMS_TENANT_IDS",
+                format!(
+                    "the Teams playground needs its tenant to be served: set it to {PLAYGROUND_TENANT}"
+                ),
+            ));
+        };
+        match &mut self.teams {
+            Some(teams) => teams.playground = true,
+            None => {
+                self.teams = Some(TeamsSettings {
+                    app_id: String::new(),
+                    tenants: self.teams_tenants.iter().cloned().collect(),
+                    app_tenant: first,
+                    client_secret: None,
+                    client_secret_param: String::new(),
+                    openid_url: crate::teams::auth::DEFAULT_OPENID_URL.into(),
+                    login_url: crate::teams::connector::DEFAULT_LOGIN_URL.into(),
+                    playground: true,
+                })
+            }
+        }
+        Ok(())
     }
 
     /// The policy these settings describe.

@@ -1041,7 +1041,7 @@ impl Served {
     }
 
     async fn post(&self, token: Option<String>, activity: &Value) -> u16 {
-        let mut request = reqwest::Client::new()
+        let mut request = otpbot::http::client(std::time::Duration::from_secs(30))
             .post(format!("{}/teams/messages", self.url))
             .json(activity);
         if let Some(token) = token {
@@ -1104,7 +1104,7 @@ async fn outbound_tls_trusts_the_certificate_authority_named_by_ssl_cert_file() 
 async fn teams_only_and_slack_only_deployments_each_start_without_the_other_s_settings() {
     let fake = Fake::start(Vec::new(), None).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let client = reqwest::Client::new();
+    let client = otpbot::http::client(std::time::Duration::from_secs(30));
 
     let mut cmd = otpbot(dir.path());
     teams_env(&mut cmd, &fake);
@@ -1150,4 +1150,148 @@ async fn teams_only_and_slack_only_deployments_each_start_without_the_other_s_se
         refused.contains("neither Slack nor Teams is configured"),
         "{refused}"
     );
+}
+
+// ---- The local try-out: `otpbot serve --teams-playground`. ----
+
+/// The tenant and user the Microsoft 365 Agents Playground 0.2.28 puts in its activities
+/// (`GET /_internal/v1/testConfig`: `config.tenantId`, `config.currentUser.aadObjectId`).
+const PLAYGROUND_TENANT: &str = "00000000-0000-0000-0000-0000000000001";
+const PLAYGROUND_USER_AAD: &str = "00000000-0000-0000-0000-0000000000020";
+
+/// An activity as the playground posts it: no `Authorization` header, its own ids, and a plain
+/// `http` loopback service URL with a path prefix (measured from the 0.2.28 package).
+fn playground_activity(service_url: &str, id: u64, text: &str) -> Value {
+    json!({
+        "type": "message",
+        "text": text,
+        "id": format!("e438f221-df7a-4efe-b86b-{id:012}"),
+        "from": { "id": "user-id-0", "name": "Alex Wilber", "aadObjectId": PLAYGROUND_USER_AAD },
+        "serviceUrl": service_url,
+        "conversation": { "conversationType": "personal", "tenantId": PLAYGROUND_TENANT, "id": "608e5e0a-6dd2-4204-a717-f36b18234d06" },
+        "recipient": { "id": "00000000-0000-0000-0000-00000000000011", "name": "Test Bot" },
+        "textFormat": "plain",
+        "entities": [{ "type": "clientInfo", "locale": "en-US", "country": "US", "platform": "Web", "timezone": "UTC" }],
+        "channelData": { "tenant": { "id": PLAYGROUND_TENANT } },
+        "channelId": "msteams"
+    })
+}
+
+fn playground_serve(dir: &std::path::Path, listen: &str) -> std::process::Command {
+    let mut cmd = otpbot(dir);
+    cmd.env("OTPBOT_TEAMS_TENANT_IDS", PLAYGROUND_TENANT).args([
+        "serve",
+        "--teams-playground",
+        "--listen",
+        listen,
+    ]);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_playground_mode_is_refused_unless_local() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let refused = |cmd: std::process::Command| {
+        Served::start(cmd)
+            .err()
+            .expect("the playground mode is refused")
+    };
+    let everywhere = refused(playground_serve(dir.path(), "0.0.0.0:0"));
+    assert!(
+        everywhere.contains("must listen on a loopback address"),
+        "{everywhere}"
+    );
+
+    let mut lambda = playground_serve(dir.path(), "127.0.0.1:0");
+    lambda.env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9");
+    let lambda = refused(lambda);
+    assert!(lambda.contains("never available on AWS Lambda"), "{lambda}");
+
+    let mut by_variable = otpbot(dir.path());
+    by_variable
+        .env("OTPBOT_TEAMS_PLAYGROUND", "true")
+        .env("OTPBOT_TEAMS_TENANT_IDS", PLAYGROUND_TENANT)
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    let by_variable = refused(by_variable);
+    assert!(
+        by_variable.contains("OTPBOT_TEAMS_PLAYGROUND") && by_variable.contains("Lambda"),
+        "{by_variable}"
+    );
+
+    let mut no_tenant = otpbot(dir.path());
+    no_tenant.args(["serve", "--teams-playground", "--listen", "127.0.0.1:0"]);
+    let no_tenant = refused(no_tenant);
+    assert!(no_tenant.contains(PLAYGROUND_TENANT), "{no_tenant}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_playground_mode_takes_tokenless_activities_and_replies_over_loopback_http_only() {
+    // The fake stands in for the playground's connector at a plain-http loopback URL; it also
+    // serves a token endpoint, which must not be asked.
+    let fake = Fake::start(Vec::new(), None).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    enrol_and_grant(
+        dir.path(),
+        &format!("teams:{PLAYGROUND_TENANT}:{PLAYGROUND_USER_AAD}"),
+    );
+
+    // Without the opt-in, the same activity is refused and nothing is sent.
+    let mut cmd = otpbot(dir.path());
+    teams_env(&mut cmd, &fake);
+    cmd.env("OTPBOT_TEAMS_TENANT_IDS", PLAYGROUND_TENANT).args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let served = Served::start(cmd).expect("otpbot serve starts");
+    let message = playground_activity(&fake.service_url(), 1, "otp github");
+    assert_eq!(served.post(None, &message).await, 401);
+    drop(served);
+
+    let mut cmd = playground_serve(dir.path(), "127.0.0.1:0");
+    teams_env(&mut cmd, &fake);
+    cmd.env("OTPBOT_TEAMS_TENANT_IDS", PLAYGROUND_TENANT);
+    let served = Served::start(cmd).expect("otpbot serve --teams-playground starts");
+    let started = served.log_text();
+    assert!(
+        started.contains("WARN") && started.contains("Teams playground mode"),
+        "warned at start: {started}"
+    );
+
+    let message = playground_activity(&fake.service_url(), 2, "otp github");
+    assert_eq!(
+        served.post(None, &message).await,
+        200,
+        "{}",
+        served.log_text()
+    );
+    let posts = fake.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let (path, authorization, body) = &posts[0];
+    assert_eq!(
+        path,
+        "reply 608e5e0a-6dd2-4204-a717-f36b18234d06 e438f221-df7a-4efe-b86b-000000000002"
+    );
+    assert_eq!(
+        authorization, "",
+        "no Connector token is sent to the playground"
+    );
+    assert_eq!(fake.seen.lock().expect("lock").token_requests, 0);
+    let card = card_text(body);
+    assert!(
+        current_codes().iter().any(|code| card.contains(code)),
+        "{card}"
+    );
+    let warnings = served
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("without a Bot Framework token"))
+        .count();
+    assert_eq!(warnings, 1, "one warning per request");
+
+    // A service URL off this machine is refused, even in playground mode.
+    let away = playground_activity("http://teams.example:56150/_connector", 3, "otp github");
+    assert_eq!(served.post(None, &away).await, 403);
+    assert!(fake.posts().is_empty());
 }

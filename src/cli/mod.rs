@@ -236,6 +236,10 @@ impl App {
         let Some(teams) = &settings.teams else {
             return Ok(None);
         };
+        if teams.playground {
+            let http = crate::http::client(Duration::from_secs(5));
+            return Ok(Some(TeamsConfig::playground(teams.tenants.clone(), http)));
+        }
         let secret = match (&teams.client_secret, &self.aws) {
             (Some(secret), _) => secret.clone(),
             (None, Some(store)) => {

@@ -20,6 +20,11 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "OTPBOT_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Serve the local Microsoft 365 Agents Playground (a Teams emulator): Teams activities are
+    /// accepted WITHOUT authentication and replies go to its http service URL. Loopback only,
+    /// never on Lambda; also OTPBOT_TEAMS_PLAYGROUND=true.
+    #[arg(long)]
+    pub teams_playground: bool,
 }
 
 /// The workspace, admin and tool `otpbot demo` sets up.
@@ -29,16 +34,45 @@ const DEMO_TOOL: &str = "github";
 
 /// Serves with the configured settings.
 pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+    if args.teams_playground {
+        settings.enable_teams_playground()?;
+    }
+    let listen = args.listen.unwrap_or(settings.listen);
+    if settings.teams.as_ref().is_some_and(|t| t.playground) {
+        check_playground(listen)?;
+        tracing::warn!(
+            %listen,
+            "Teams playground mode: Teams activities are accepted WITHOUT authentication and \
+             replies go to the playground's loopback http service URL; for a local try-out only"
+        );
+    }
     let policy = settings.policy();
     let state = App::open(&mut settings, policy)
         .await?
         .into_state(&settings)
         .await?;
-    run_server(state, args.listen.unwrap_or(settings.listen), None).await
+    run_server(state, listen, None).await
+}
+
+/// The playground takes unauthenticated activities, so only this machine may reach otpbot.
+fn check_playground(listen: SocketAddr) -> anyhow::Result<()> {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        bail!("the Teams playground is a local try-out and is never available on AWS Lambda");
+    }
+    if !listen.ip().is_loopback() {
+        bail!(
+            "the Teams playground accepts Teams activities without authentication, so otpbot \
+             must listen on a loopback address (e.g. 127.0.0.1:3000), not {listen}"
+        );
+    }
+    Ok(())
 }
 
 /// Sets up the demo workspace, tool and admin, prints how to try it, and serves.
 pub async fn demo(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+    if args.teams_playground {
+        bail!("--teams-playground is an option of `otpbot serve`");
+    }
     let secret = match settings.signing_secret() {
         Some(secret) => secret,
         None => {

@@ -43,6 +43,7 @@ pub struct Connector {
     secret: SecretString,
     token: Mutex<Option<(SecretString, Instant)>>,
     allow_http: bool,
+    playground: bool,
 }
 
 impl Connector {
@@ -62,6 +63,7 @@ impl Connector {
             secret,
             token: Mutex::new(None),
             allow_http: false,
+            playground: false,
         }
     }
 
@@ -69,6 +71,27 @@ impl Connector {
     pub fn allow_http_service_urls(mut self) -> Self {
         self.allow_http = true;
         self
+    }
+
+    /// A client for the local Microsoft 365 Agents Playground: it takes activities without a
+    /// token, so none is fetched or sent, and its service URL is plain `http` on loopback
+    /// (`http://localhost:56150/_connector` by default). Only loopback service URLs are accepted.
+    pub fn playground(http: reqwest::Client) -> Self {
+        Self {
+            playground: true,
+            ..Self::new(
+                http,
+                DEFAULT_LOGIN_URL.into(),
+                String::new(),
+                String::new(),
+                SecretString::from(String::new()),
+            )
+        }
+    }
+
+    /// Whether this client talks to the local playground.
+    pub fn is_playground(&self) -> bool {
+        self.playground
     }
 
     async fn token(&self) -> Result<SecretString, ConnectorError> {
@@ -121,8 +144,14 @@ impl Connector {
     fn url(&self, service_url: &str, segments: &[&str]) -> Result<url::Url, ConnectorError> {
         let bad = || ConnectorError::BadServiceUrl(service_url.chars().take(100).collect());
         let mut url = url::Url::parse(service_url).map_err(|_| bad())?;
-        let scheme_ok = url.scheme() == "https" || (self.allow_http && url.scheme() == "http");
-        if !scheme_ok || url.host_str().is_none() || url.query().is_some() {
+        let scheme_ok = url.scheme() == "https"
+            || ((self.allow_http || self.playground) && url.scheme() == "http");
+        let host_ok = match url.host() {
+            None => false,
+            Some(_) if !self.playground => true,
+            Some(host) => is_loopback(&host),
+        };
+        if !scheme_ok || !host_ok || url.query().is_some() {
             return Err(bad());
         }
         url.path_segments_mut()
@@ -140,11 +169,11 @@ impl Connector {
         url: url::Url,
         body: Option<&Value>,
     ) -> Result<Value, ConnectorError> {
-        let token = self.token().await?;
-        let mut request = self
-            .http
-            .request(method, url)
-            .bearer_auth(token.expose_secret());
+        let mut request = self.http.request(method, url);
+        if !self.playground {
+            let token = self.token().await?;
+            request = request.bearer_auth(token.expose_secret());
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -220,4 +249,20 @@ impl Connector {
         let answer = self.call(reqwest::Method::GET, url, None).await?;
         Ok(answer["aadObjectId"].as_str().map(str::to_owned))
     }
+}
+
+/// `localhost`, `127.0.0.0/8` or `::1`.
+pub fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+/// Whether `service_url` parses and names a loopback host.
+pub fn is_loopback_url(service_url: &str) -> bool {
+    url::Url::parse(service_url)
+        .ok()
+        .is_some_and(|u| u.host().is_some_and(|h| is_loopback(&h)))
 }

@@ -40,6 +40,23 @@ pub struct TeamsConfig {
     pub allowed_tenants: HashSet<String>,
 }
 
+impl TeamsConfig {
+    /// Serving the local Microsoft 365 Agents Playground: no token is verified or fetched, and
+    /// only loopback service URLs are accepted (see `Settings::enable_teams_playground`).
+    pub fn playground(allowed_tenants: HashSet<String>, http: reqwest::Client) -> Self {
+        Self {
+            auth: BotAuth::new(String::new(), auth::DEFAULT_OPENID_URL.into(), http.clone()),
+            connector: Connector::playground(http),
+            allowed_tenants,
+        }
+    }
+
+    /// Whether this serves the local playground rather than the Bot Framework.
+    pub fn is_playground(&self) -> bool {
+        self.connector.is_playground()
+    }
+}
+
 /// Handles one Bot Framework activity.
 pub async fn messages(
     State(app): State<AppState>,
@@ -63,25 +80,46 @@ async fn handle(
 ) -> Result<(), ApiError> {
     let teams = app.teams.as_ref().ok_or(ApiError::NotFound)?;
     let body = body.map_err(ApiError::from_body_rejection)?;
-    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
-    let verified = teams.auth.verify(authorization).await.map_err(|e| {
-        tracing::warn!(reason = %e, "teams request refused");
-        match e {
-            AuthError::KeysUnavailable => ApiError::Internal(RequestId::new()),
-            other => ApiError::Unauthorized(other.to_string()),
-        }
-    })?;
+    let verified = if teams.is_playground() {
+        tracing::warn!(
+            "Teams playground mode: activity accepted without a Bot Framework token (local try-out only)"
+        );
+        None
+    } else {
+        let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+        let verified = teams.auth.verify(authorization).await.map_err(|e| {
+            tracing::warn!(reason = %e, "teams request refused");
+            match e {
+                AuthError::KeysUnavailable => ApiError::Internal(RequestId::new()),
+                other => ApiError::Unauthorized(other.to_string()),
+            }
+        })?;
+        Some(verified)
+    };
     let activity: Activity = serde_json::from_slice(&body)
         .map_err(|_| bad("the body is not a Bot Framework activity"))?;
-    verified
-        .check_activity(
-            activity.channel_id.as_deref(),
-            activity.service_url.as_deref(),
-        )
-        .map_err(|e| {
-            tracing::warn!(reason = %e, "teams request refused");
-            ApiError::Forbidden(e.to_string())
-        })?;
+    match verified {
+        Some(verified) => verified
+            .check_activity(
+                activity.channel_id.as_deref(),
+                activity.service_url.as_deref(),
+            )
+            .map_err(|e| {
+                tracing::warn!(reason = %e, "teams request refused");
+                ApiError::Forbidden(e.to_string())
+            })?,
+        None if !activity
+            .service_url
+            .as_deref()
+            .is_some_and(connector::is_loopback_url) =>
+        {
+            tracing::warn!("teams playground request refused: service URL not on loopback");
+            return Err(ApiError::Forbidden(
+                "in playground mode the service URL must be on loopback".into(),
+            ));
+        }
+        None => {}
+    }
     if activity.channel_id.as_deref() != Some("msteams") {
         // Web Chat or Direct Line clients choose their own channelData: only Teams is trusted
         // to name the tenant and the sender's AAD object id.
