@@ -11,6 +11,13 @@ if [ ! -x .venv/bin/moto_server ] || ! cmp -s requirements-dev.txt .venv/.instal
   cp requirements-dev.txt .venv/.installed-requirements
 fi
 
+echo "== Microsoft 365 Agents Playground (tests/playground, pinned by its lock file)"
+if command -v npm >/dev/null; then
+  (cd tests/playground && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+else
+  echo "npm not found: the Teams playground test will be skipped"
+fi
+
 echo "== terraform fmt"
 .venv/bin/terraform fmt -check -recursive terraform/
 

@@ -1295,3 +1295,202 @@ async fn the_playground_mode_takes_tokenless_activities_and_replies_over_loopbac
     assert_eq!(served.post(None, &away).await, 403);
     assert!(fake.posts().is_empty());
 }
+
+/// A child process killed when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the real Microsoft 365 Agents Playground (pinned in `tests/playground`) against
+/// `endpoint`, confined to loopback, on a port it reports; returns it and that port.
+fn start_playground(endpoint: &str, work: &std::path::Path) -> (Killed, u16) {
+    use std::io::BufRead;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cli = root.join("tests/playground/node_modules/@microsoft/m365agentsplayground/cli.js");
+    assert!(
+        cli.exists(),
+        "the playground is not installed: run `npm ci` in tests/playground (scripts/test.sh does)"
+    );
+    let loopback_only = root.join("../shared/tools/loopback-only.cjs");
+    assert!(
+        loopback_only.exists(),
+        "{} is missing: the playground may only run confined to loopback",
+        loopback_only.display()
+    );
+    // `-p 0` would pick a port only after `--su` must name it, so a free port is chosen here and
+    // the playground's own report checked (it falls back to another port if that one is taken).
+    for _ in 0..3 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut child = std::process::Command::new("node")
+            .arg("--require")
+            .arg(&loopback_only)
+            .arg(&cli)
+            .args(["-e", endpoint, "-c", "msteams", "--disable-telemetry"])
+            .args(["-p", &port.to_string()])
+            .args(["--su", &format!("http://127.0.0.1:{port}/_connector")])
+            .current_dir(work)
+            .env("APPLICATION_INSIGHTS_NO_STATSBEAT", "true")
+            .env("TEAMSAPPTESTER_BROWSER", "none")
+            .env(
+                "M365_AGENTS_PLAYGROUND_LOGFILE",
+                work.join("playground.log"),
+            )
+            .env(
+                "M365_AGENTS_PLAYGROUND_CONFIG_PATH",
+                work.join("playground.yml"),
+            )
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn node");
+        let stdout = child.stdout.take().expect("stdout");
+        let child = Killed(child);
+        let (said, heard) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(p) = line.strip_prefix("Listening on ") {
+                    let _ = said.send(p.trim().parse::<u16>().ok());
+                }
+            }
+            let _ = said.send(None);
+        });
+        match heard.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(Some(listening)) if listening == port => return (child, port),
+            Ok(Some(_)) => continue,
+            _ => panic!(
+                "the playground did not start: {}",
+                std::fs::read_to_string(work.join("playground.log")).unwrap_or_default()
+            ),
+        }
+    }
+    panic!("the playground never listened on the port it was given");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_code_reaches_the_real_microsoft_365_agents_playground() {
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "SKIPPED: node is not installed, so the Microsoft 365 Agents Playground cannot run"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    enrol_and_grant(
+        dir.path(),
+        &format!("teams:{PLAYGROUND_TENANT}:{PLAYGROUND_USER_AAD}"),
+    );
+    let served = Served::start(playground_serve(dir.path(), "127.0.0.1:0"))
+        .expect("otpbot serve --teams-playground starts");
+    let (_playground, port) =
+        start_playground(&format!("{}/teams/messages", served.url), dir.path());
+    let base = format!("http://127.0.0.1:{port}");
+    let client = otpbot::http::client(std::time::Duration::from_secs(30));
+
+    let config: Value = client
+        .get(format!("{base}/_internal/v1/testConfig"))
+        .send()
+        .await
+        .expect("testConfig")
+        .json()
+        .await
+        .expect("testConfig json");
+    let config = &config["config"];
+    assert_eq!(config["tenantId"], PLAYGROUND_TENANT, "{config}");
+    assert_eq!(config["currentUser"]["aadObjectId"], PLAYGROUND_USER_AAD);
+    let chat = config["personalChat"]["id"]
+        .as_str()
+        .expect("personal chat id");
+    let user = config["currentUser"]["id"].as_str().expect("user id");
+
+    let (mut log, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/_ws/log/stream"))
+            .await
+            .expect("log stream");
+    let sent = client
+        .post(format!(
+            "{base}/_conversation/v1/conversations/{chat}/messages"
+        ))
+        .json(&json!({ "from": { "id": user }, "text": "otp github", "textFormat": "plain" }))
+        .send()
+        .await
+        .expect("send a message");
+    assert!(sent.status().is_success(), "{:?}", sent.text().await);
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let (mut delivered, mut answered) = (None, None);
+    while delivered.is_none() || answered.is_none() {
+        let entry = tokio::time::timeout_at(deadline, next_log(&mut log))
+            .await
+            .unwrap_or_else(|_| {
+                panic!("no reply in the playground; otpbot: {}", served.log_text())
+            });
+        let entry = &entry["log"];
+        match (entry["from"].as_str(), entry["to"].as_str()) {
+            // What otpbot posted to the playground's connector.
+            (Some("User Application"), _) if entry["request"]["body"]["type"] == "message" => {
+                delivered = Some(entry.clone())
+            }
+            // The playground's message to otpbot, with otpbot's answer.
+            (_, Some("User Application")) if entry["activityName"] == "message" => {
+                answered = Some(entry["response"]["statusCode"].clone())
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        answered,
+        Some(json!(200)),
+        "otpbot took the tokenless activity"
+    );
+    let delivered = delivered.expect("a reply");
+    assert!(
+        delivered["response"]["statusCode"]
+            .as_u64()
+            .is_some_and(|s| (200..300).contains(&s)),
+        "{delivered}"
+    );
+    let card = card_text(&delivered["request"]["body"]);
+    assert!(
+        current_codes().iter().any(|code| card.contains(code)),
+        "the code is in the card the playground shows: {card}"
+    );
+}
+
+/// The next JSON text message on the playground's log WebSocket.
+async fn next_log<S>(ws: &mut S) -> Value
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => {
+                return serde_json::from_str(&text).unwrap_or(Value::Null)
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("the log stream ended: {other:?}"),
+        }
+    }
+}
