@@ -564,6 +564,7 @@ mod tests {
             ("OTPBOT_SSM_PREFIX", "otpbot/../x"),
             ("OTPBOT_SEED_CACHE_SECS", "1m"),
             ("OTPBOT_LOG_FORMAT", "xml"),
+            ("OTPBOT_TEAMS_PLAYGROUND", "maybe"),
         ] {
             let err = Settings::from_vars(vars(&[(var, value)]))
                 .expect_err(var)
