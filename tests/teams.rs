@@ -1229,7 +1229,8 @@ async fn the_playground_mode_is_refused_unless_local() {
 async fn the_playground_mode_takes_tokenless_activities_and_replies_over_loopback_http_only() {
     // The fake stands in for the playground's connector at a plain-http loopback URL; it also
     // serves a token endpoint, which must not be asked.
-    let fake = Fake::start(Vec::new(), None).await;
+    let key = SigningKey::new("key-1");
+    let fake = Fake::start(vec![key.jwk(&["msteams"])], None).await;
     let dir = tempfile::tempdir().expect("tempdir");
     enrol_and_grant(
         dir.path(),
@@ -1247,6 +1248,11 @@ async fn the_playground_mode_takes_tokenless_activities_and_replies_over_loopbac
     let served = Served::start(cmd).expect("otpbot serve starts");
     let message = playground_activity(&fake.service_url(), 1, "otp github");
     assert_eq!(served.post(None, &message).await, 401);
+    // Even with a valid token naming it, a plain-http service URL is refused up front.
+    let token = key.token(claims(&fake.service_url()));
+    assert_eq!(served.post(Some(token), &message).await, 403);
+    assert!(fake.posts().is_empty());
+    assert_eq!(fake.seen.lock().expect("lock").token_requests, 0);
     drop(served);
 
     let mut cmd = playground_serve(dir.path(), "127.0.0.1:0");

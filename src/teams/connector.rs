@@ -89,6 +89,12 @@ impl Connector {
         }
     }
 
+    /// Refuses a service URL this client would not send to: not `https` (or, for the playground,
+    /// not on loopback), or not a plain base URL.
+    pub fn check_service_url(&self, service_url: &str) -> Result<(), ConnectorError> {
+        self.url(service_url, &[]).map(drop)
+    }
+
     /// Whether this client talks to the local playground.
     pub fn is_playground(&self) -> bool {
         self.playground
@@ -252,17 +258,10 @@ impl Connector {
 }
 
 /// `localhost`, `127.0.0.0/8` or `::1`.
-pub fn is_loopback(host: &url::Host<&str>) -> bool {
+fn is_loopback(host: &url::Host<&str>) -> bool {
     match host {
         url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
         url::Host::Ipv4(ip) => ip.is_loopback(),
         url::Host::Ipv6(ip) => ip.is_loopback(),
     }
-}
-
-/// Whether `service_url` parses and names a loopback host.
-pub fn is_loopback_url(service_url: &str) -> bool {
-    url::Url::parse(service_url)
-        .ok()
-        .is_some_and(|u| u.host().is_some_and(|h| is_loopback(&h)))
 }

@@ -108,17 +108,19 @@ async fn handle(
                 tracing::warn!(reason = %e, "teams request refused");
                 ApiError::Forbidden(e.to_string())
             })?,
-        None if !activity
-            .service_url
-            .as_deref()
-            .is_some_and(connector::is_loopback_url) =>
-        {
-            tracing::warn!("teams playground request refused: service URL not on loopback");
-            return Err(ApiError::Forbidden(
-                "in playground mode the service URL must be on loopback".into(),
-            ));
-        }
         None => {}
+    }
+    // An answer that cannot be delivered is not worth running: a service URL the Connector
+    // client refuses (not https; in playground mode, not on loopback) is refused up front.
+    if let Some(url) = activity.service_url.as_deref() {
+        teams.connector.check_service_url(url).map_err(|e| {
+            tracing::warn!(reason = %e, "teams request refused");
+            ApiError::Forbidden(if teams.is_playground() {
+                "in playground mode the service URL must be on loopback".into()
+            } else {
+                "the service URL must be https".into()
+            })
+        })?;
     }
     if activity.channel_id.as_deref() != Some("msteams") {
         // Web Chat or Direct Line clients choose their own channelData: only Teams is trusted
