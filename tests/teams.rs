@@ -1500,3 +1500,15 @@ where
         }
     }
 }
+
+#[tokio::test]
+async fn the_serviceurl_claim_matches_the_activity_ignoring_case_as_botbuilder_dotnet_does() {
+    // botbuilder-dotnet `ChannelValidation`: `string.Equals(serviceUrlClaim, serviceUrl,
+    // StringComparison.OrdinalIgnoreCase)`.
+    let h = Harness::start().await;
+    let mut shouting = h.claims();
+    shouting["serviceurl"] = json!(h.service_url().to_uppercase().replace("HTTP://", "http://"));
+    let message = h.activity(ALICE_AAD, "help", "personal");
+    assert_eq!(h.post(Some(h.key.token(shouting)), &message).await, 200);
+    assert_eq!(h.posts().len(), 1);
+}
