@@ -98,8 +98,8 @@ async fn handle(
     };
     let activity: Activity = serde_json::from_slice(&body)
         .map_err(|_| bad("the body is not a Bot Framework activity"))?;
-    match verified {
-        Some(verified) => verified
+    if let Some(verified) = verified {
+        verified
             .check_activity(
                 activity.channel_id.as_deref(),
                 activity.service_url.as_deref(),
@@ -107,8 +107,7 @@ async fn handle(
             .map_err(|e| {
                 tracing::warn!(reason = %e, "teams request refused");
                 ApiError::Forbidden(e.to_string())
-            })?,
-        None => {}
+            })?;
     }
     // An answer that cannot be delivered is not worth running: a service URL the Connector
     // client refuses (not https; in playground mode, not on loopback) is refused up front.
