@@ -1064,6 +1064,17 @@ async fn outbound_tls_trusts_the_certificate_authority_named_by_ssl_cert_file() 
     let other = dir.path().join("other-ca.pem");
     std::fs::write(&other, TestCa::new().ca_pem).expect("write other CA");
 
+    // Trusting nothing, otpbot does not start.
+    let mut cmd = otpbot(dir.path());
+    teams_env(&mut cmd, &fake);
+    cmd.env("SSL_CERT_FILE", dir.path().join("missing.pem"))
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    let refused = Served::start(cmd).err().expect("refused without a CA");
+    assert!(
+        refused.contains("no trusted CA certificates") && refused.contains("missing.pem"),
+        "{refused}"
+    );
+
     // Trusting only another CA, otpbot cannot reach the Bot Framework at all.
     let mut cmd = otpbot(dir.path());
     teams_env(&mut cmd, &fake);

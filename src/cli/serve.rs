@@ -46,12 +46,37 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()
              replies go to the playground's loopback http service URL; for a local try-out only"
         );
     }
+    if settings.teams.as_ref().is_some_and(|t| !t.playground) {
+        check_trust_store()?;
+    }
     let policy = settings.policy();
     let state = App::open(&mut settings, policy)
         .await?
         .into_state(&settings)
         .await?;
     run_server(state, listen, None).await
+}
+
+/// Teams needs outbound HTTPS, trusting the platform's CA store or, when either is set, only
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR` (what the HTTP client loads): refuse to start with none.
+fn check_trust_store() -> anyhow::Result<()> {
+    let found = rustls_native_certs::load_native_certs();
+    for error in &found.errors {
+        tracing::warn!(%error, "some trusted CA certificates could not be read");
+    }
+    if found.certs.is_empty() {
+        let why: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+        bail!(
+            "no trusted CA certificates found (the platform store, or SSL_CERT_FILE / \
+             SSL_CERT_DIR when set), so the Bot Framework could not be reached over HTTPS{}",
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", why.join("; "))
+            }
+        );
+    }
+    Ok(())
 }
 
 /// The playground takes unauthenticated activities, so only this machine may reach otpbot.
