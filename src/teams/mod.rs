@@ -1,8 +1,11 @@
 //! The Microsoft Teams front end: `POST /teams/messages`, a Bot Framework bot.
 //!
 //! Order: body size limit → bearer JWT verified against the Bot Framework keys → activity parsed
-//! → signing key endorses the channel, token `serviceurl` claim equals the activity's `serviceUrl` → tenant
-//! allow-list → mentions resolved → the engine → Adaptive Card reply through the Bot Connector.
+//! → signing key endorses the channel, the token's `serviceurl` claim equals the activity's
+//! `serviceUrl` → that service URL is one replies may go to → tenant allow-list → a 1:1 chat
+//! opened if needed → per-caller rate limit → mentions resolved through the Connector → the
+//! engine → Adaptive Card reply through the Bot Connector. In playground mode (the local
+//! Microsoft 365 Agents Playground) no token is verified and only loopback service URLs are used.
 //! Codes, and every other answer, go only to a personal chat: asked in a channel or group chat,
 //! otpbot answers in a 1:1 chat it opens and says so in the thread; if it cannot, it runs
 //! nothing and asks the user to message it directly. The audit record names the route.
