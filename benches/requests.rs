@@ -60,14 +60,6 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 /// Puts the `github` tool and grants for `users` into `stores`.
 async fn seed_store(stores: &Stores, users: &[String]) {
     let github = ToolName::parse("github").expect("name");
-    stores
-        .secrets
-        .put_seed(
-            &github,
-            &Seed::parse("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").expect("seed"),
-        )
-        .await
-        .expect("seed");
     let week = GrantDuration::parse("1w").expect("1w");
     let tool = Tool {
         name: github.clone(),
@@ -76,8 +68,13 @@ async fn seed_store(stores: &Stores, users: &[String]) {
         max_grant: week,
         notify_channel: None,
     };
-    stores.access.put_tool(&tool).await.expect("tool");
     let now = SystemClock.now();
+    let seed = Seed::parse("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").expect("seed");
+    let operator = Principal::parse(&format!("slack:{TEAM}:UOPERATOR")).expect("principal");
+    stores
+        .put_tool(&tool, Some(&seed), &operator, now)
+        .await
+        .expect("tool");
     for user in users {
         let principal = Principal::parse(&format!("slack:{TEAM}:{user}")).expect("principal");
         let grant = Grant {
@@ -88,7 +85,7 @@ async fn seed_store(stores: &Stores, users: &[String]) {
             expires_at: now.plus_secs(week.secs()),
             reason: None,
         };
-        stores.access.put_grant(&grant).await.expect("grant");
+        stores.put_grant(&grant).await.expect("grant");
     }
 }
 

@@ -481,13 +481,6 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
     .await;
     let github = ToolName::parse("github").expect("name");
     let uri = format!("otpauth://totp/x?secret={}", common::base32(SEED));
-    otpbot::store::SecretStore::put_seed(
-        store.as_ref(),
-        &github,
-        &Seed::parse(&uri).expect("seed"),
-    )
-    .await
-    .expect("seed");
     let tool = otpbot::domain::Tool {
         name: github.clone(),
         display_name: "GitHub".into(),
@@ -495,7 +488,12 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         max_grant: otpbot::domain::GrantDuration::parse("1d").expect("d"),
         notify_channel: None,
     };
-    otpbot::store::AccessStore::put_tool(store.as_ref(), &tool)
+    let stores = otpbot::store::Stores::single(store.clone());
+    let operator = principal("UOPERATOR");
+    let seed = Seed::parse(&uri).expect("seed");
+    let setup_at = otpbot::domain::Clock::now(&otpbot::domain::SystemClock);
+    stores
+        .put_tool(&tool, Some(&seed), &operator, setup_at)
         .await
         .expect("tool");
     let now = otpbot::domain::Clock::now(&otpbot::domain::SystemClock);
@@ -507,9 +505,7 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         expires_at: now.plus_secs(3_600),
         reason: None,
     };
-    otpbot::store::AccessStore::put_grant(store.as_ref(), &grant)
-        .await
-        .expect("grant");
+    stores.put_grant(&grant).await.expect("grant");
 
     let (event_tx, event_rx) = mpsc::channel(4);
     let (response_tx, mut response_rx) = mpsc::channel(4);

@@ -326,7 +326,6 @@ async fn a_personal_message_gets_the_code_in_that_chat_and_an_audit_record() {
     let h = Harness::start().await;
     h.app
         .stores
-        .access
         .put_grant(&grant(ALICE_AAD))
         .await
         .expect("grant");
@@ -379,7 +378,6 @@ async fn a_channel_message_never_carries_the_code_to_the_channel() {
     let h = Harness::start().await;
     h.app
         .stores
-        .access
         .put_grant(&grant(ALICE_AAD))
         .await
         .expect("grant");
@@ -471,7 +469,6 @@ async fn forged_and_misaddressed_tokens_are_refused_and_nothing_is_processed() {
     let h = Harness::start().await;
     h.app
         .stores
-        .access
         .put_grant(&grant(ALICE_AAD))
         .await
         .expect("grant");
@@ -581,7 +578,6 @@ async fn the_connector_token_is_reused_until_it_expires_and_keys_refresh_on_a_ne
     let h = Harness::start().await;
     h.app
         .stores
-        .access
         .put_grant(&grant(ALICE_AAD))
         .await
         .expect("grant");
@@ -652,7 +648,6 @@ async fn a_redelivered_activity_is_acted_on_once() {
     let h = Harness::start().await;
     h.app
         .stores
-        .access
         .put_grant(&grant(ALICE_AAD))
         .await
         .expect("grant");

@@ -221,11 +221,6 @@ impl TestApp {
             base32(SEED)
         );
         let seed = Seed::parse(&uri).expect("seed");
-        self.stores
-            .secrets
-            .put_seed(&name, &seed)
-            .await
-            .expect("put seed");
         let tool = Tool {
             name,
             display_name: display.into(),
@@ -233,7 +228,11 @@ impl TestApp {
             max_grant: GrantDuration::parse(max).expect("max"),
             notify_channel: None,
         };
-        self.stores.access.put_tool(&tool).await.expect("put tool");
+        let operator = otpbot::domain::Principal::parse("cli:local:tests").expect("operator");
+        self.stores
+            .put_tool(&tool, Some(&seed), &operator, self.now())
+            .await
+            .expect("put tool");
     }
 
     /// The current injected time.
