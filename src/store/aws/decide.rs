@@ -203,12 +203,10 @@ impl AwsStore {
                     n(now.saturating_add(quota.limit.window_secs.max(1))),
                 )
                 .build();
-            let mut put = Put::builder()
-                .table_name(access)
-                .set_item(Some(item))
-                .expression_attribute_names("#pk", ACCESS_PK);
+            let mut put = Put::builder().table_name(access).set_item(Some(item));
             put = if log.version == 0 {
                 put.condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", ACCESS_PK)
             } else {
                 put.condition_expression("#ver = :ver")
                     .expression_attribute_names("#ver", "ver")
