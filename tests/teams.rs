@@ -366,7 +366,7 @@ fn grant(aad: &str) -> otpbot::domain::Grant {
     otpbot::domain::Grant {
         principal: teams_user(aad),
         tool: otpbot::domain::ToolName::parse("github").expect("tool"),
-        granted_by: teams_user(ADMIN_AAD),
+        granted_by: otpbot::domain::Principal::parse(common::SETUP_OPERATOR).expect("operator"),
         granted_at: at,
         expires_at: at.plus_secs(3_600),
         reason: None,

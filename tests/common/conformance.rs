@@ -62,8 +62,22 @@ pub async fn tool_catalog(s: &Stores) {
         None,
         "empty store has no tool"
     );
-    apply(s, Change::PutTool { tool: tool("github"), seed: None }).await;
-    apply(s, Change::PutTool { tool: tool("aws-root"), seed: None }).await;
+    apply(
+        s,
+        Change::PutTool {
+            tool: tool("github"),
+            seed: None,
+        },
+    )
+    .await;
+    apply(
+        s,
+        Change::PutTool {
+            tool: tool("aws-root"),
+            seed: None,
+        },
+    )
+    .await;
     assert_eq!(
         s.access.tool(&tool_name("github")).await.expect("get"),
         Some(tool("github"))
@@ -80,7 +94,14 @@ pub async fn tool_catalog(s: &Stores) {
     let mut changed = tool("github");
     changed.display_name = "GitHub org".into();
     changed.notify_channel = None;
-    apply(s, Change::PutTool { tool: changed.clone(), seed: None }).await;
+    apply(
+        s,
+        Change::PutTool {
+            tool: changed.clone(),
+            seed: None,
+        },
+    )
+    .await;
     assert_eq!(
         s.access.tool(&tool_name("github")).await.expect("get"),
         Some(changed)
@@ -146,8 +167,26 @@ pub async fn grants(s: &Stores) {
         grant("U1", "github", 9_000),
         "replace keeps one grant with the new expiry"
     );
-    assert!(apply(s, Change::DeleteGrant { principal: who("U1"), tool: tool_name("github") }).await);
-    assert!(!apply(s, Change::DeleteGrant { principal: who("U1"), tool: tool_name("github") }).await);
+    assert!(
+        apply(
+            s,
+            Change::DeleteGrant {
+                principal: who("U1"),
+                tool: tool_name("github")
+            }
+        )
+        .await
+    );
+    assert!(
+        !apply(
+            s,
+            Change::DeleteGrant {
+                principal: who("U1"),
+                tool: tool_name("github")
+            }
+        )
+        .await
+    );
     assert_eq!(
         s.access
             .grant(&who("U1"), &tool_name("github"))
@@ -163,19 +202,57 @@ pub async fn roles(s: &Stores) {
         s.access.roles(&who("U1")).await.expect("roles"),
         Default::default()
     );
-    assert!(apply(s, Change::SetRole { principal: who("U1"), role: Role::Auditor, on: true }).await);
     assert!(
-        !apply(s, Change::SetRole { principal: who("U1"), role: Role::Auditor, on: true }).await,
+        apply(
+            s,
+            Change::SetRole {
+                principal: who("U1"),
+                role: Role::Auditor,
+                on: true
+            }
+        )
+        .await
+    );
+    assert!(
+        !apply(
+            s,
+            Change::SetRole {
+                principal: who("U1"),
+                role: Role::Auditor,
+                on: true
+            }
+        )
+        .await,
         "no change the second time"
     );
-    assert!(apply(s, Change::SetRole { principal: who("U1"), role: Role::Admin, on: true }).await);
+    assert!(
+        apply(
+            s,
+            Change::SetRole {
+                principal: who("U1"),
+                role: Role::Admin,
+                on: true
+            }
+        )
+        .await
+    );
     let roles = s.access.roles(&who("U1")).await.expect("roles");
     assert!(roles.admin && roles.auditor);
     assert!(
         !s.access.roles(&who("U2")).await.expect("roles").auditor,
         "roles are per principal"
     );
-    assert!(apply(s, Change::SetRole { principal: who("U1"), role: Role::Admin, on: false }).await);
+    assert!(
+        apply(
+            s,
+            Change::SetRole {
+                principal: who("U1"),
+                role: Role::Admin,
+                on: false
+            }
+        )
+        .await
+    );
     let roles = s.access.roles(&who("U1")).await.expect("roles");
     assert!(!roles.admin && roles.auditor);
 }
@@ -447,8 +524,16 @@ pub async fn replay_markers(s: &Stores) {
     let d = issue("U1", 1_000, vec![], Some("sig-c"));
     assert_eq!(decide(s, &d).await, Verdict::Done { changed: true });
     let again = issue("U1", 1_001, vec![], Some("sig-c"));
-    assert_eq!(decide(s, &again).await, Verdict::Replay, "a replayed decision");
-    assert_eq!(issued(&all_events(s).await), 1, "the replay recorded nothing");
+    assert_eq!(
+        decide(s, &again).await,
+        Verdict::Replay,
+        "a replayed decision"
+    );
+    assert_eq!(
+        issued(&all_events(s).await),
+        1,
+        "the replay recorded nothing"
+    );
 }
 
 /// Each change commits with its record; a change that finds nothing to do records the
@@ -612,8 +697,14 @@ pub async fn limits_are_exact_at_the_window_edge(s: &Stores) {
         .map(|e| e.at.unix())
         .collect();
     for start in 900..1_200 {
-        let inside = times.iter().filter(|t| **t >= start && **t < start + 60).count();
-        assert!(inside <= 3, "window at {start}: {inside} codes in {times:?}");
+        let inside = times
+            .iter()
+            .filter(|t| **t >= start && **t < start + 60)
+            .count();
+        assert!(
+            inside <= 3,
+            "window at {start}: {inside} codes in {times:?}"
+        );
     }
 }
 
