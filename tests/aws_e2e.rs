@@ -210,6 +210,56 @@ async fn the_emulator_dying_mid_session_gives_a_private_try_again_with_request_i
     );
 }
 
+/// SPEC §4 hot path: at steady state (seed and catalog entry cached) an issued code costs one
+/// `BatchGetItem` and one `TransactWriteItems`, and no SSM call. Counted on the wire by an
+/// interceptor on the SDK clients, per HTTP request, retries included.
+#[tokio::test]
+async fn an_issued_code_costs_two_dynamodb_round_trips_and_no_ssm_call() {
+    let moto = Moto::shared();
+    let log = aws::CallLog::default();
+    let store = aws::counted_store_on(&moto, aws::unique_settings(), &log).await;
+    let app = TestApp::spawn_on(
+        Stores::single(store.clone()),
+        tempfile::tempdir().expect("dir"),
+        Options::default(),
+    )
+    .await;
+    assert!(app
+        .slash(ADMIN, "grant <@UALICE> github for 1h")
+        .await
+        .ephemeral()
+        .contains("Granted"));
+    // The first code fills the caches (catalog entry, seed).
+    let expected = app.expected_code(app.now());
+    assert!(app.slash("UALICE", "github").await.ephemeral().contains(&expected));
+    log.take();
+
+    const CODES: usize = 5;
+    for i in 0..CODES {
+        app.clock.advance(7);
+        let expected = app.expected_code(app.now());
+        let reply = app.slash("UALICE", "github").await.ephemeral();
+        assert!(reply.contains(&expected), "code {i}: {reply}");
+    }
+    let calls = log.take();
+    let per_code = [
+        "DynamoDB_20120810.BatchGetItem",
+        "DynamoDB_20120810.TransactWriteItems",
+    ];
+    let expected_calls: Vec<&str> = per_code.iter().copied().cycle().take(2 * CODES).collect();
+    assert_eq!(
+        calls, expected_calls,
+        "each code: one BatchGetItem, one TransactWriteItems, nothing else (no SSM)"
+    );
+    let issued = app
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e.outcome == Outcome::Issued)
+        .count();
+    assert_eq!(issued, CODES + 1, "every code has its record");
+}
+
 /// Environment for the real binary on the AWS backend against `moto`.
 fn aws_env(cmd: &mut Command, moto: &Moto, settings: &AwsSettings) {
     cmd.env_clear()

@@ -151,3 +151,58 @@ pub async fn stores() -> (Stores, Arc<Moto>) {
     let store = store_on(&moto, unique_settings()).await;
     (Stores::single(store), moto)
 }
+
+/// Records the target (`X-Amz-Target`, e.g. `DynamoDB_20120810.BatchGetItem`) of every HTTP
+/// request an SDK client sends, retries included: the round trips a request costs.
+#[derive(Clone, Debug, Default)]
+pub struct CallLog(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl CallLog {
+    /// The targets sent so far, oldest first, and forgets them.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().expect("call log"))
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "CallLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("(no target)")
+            .to_owned();
+        self.0.lock().expect("call log").push(target);
+        Ok(())
+    }
+}
+
+/// A fresh AWS store on `moto` whose DynamoDB and SSM clients record every call in `log`.
+pub async fn counted_store_on(moto: &Moto, settings: AwsSettings, log: &CallLog) -> Arc<AwsStore> {
+    let config = moto.sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(log.clone())
+            .build(),
+    );
+    let ssm = aws_sdk_ssm::Client::from_conf(
+        aws_sdk_ssm::config::Builder::from(&config)
+            .interceptor(log.clone())
+            .build(),
+    );
+    let store = Arc::new(AwsStore::with_clients(ddb, ssm, settings));
+    super::terraform::create_table(store.dynamodb(), "access", &store.settings().access_table)
+        .await;
+    super::terraform::create_table(store.dynamodb(), "audit", &store.settings().audit_table).await;
+    log.take();
+    store
+}
