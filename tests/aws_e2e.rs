@@ -231,7 +231,11 @@ async fn an_issued_code_costs_two_dynamodb_round_trips_and_no_ssm_call() {
         .contains("Granted"));
     // The first code fills the caches (catalog entry, seed).
     let expected = app.expected_code(app.now());
-    assert!(app.slash("UALICE", "github").await.ephemeral().contains(&expected));
+    assert!(app
+        .slash("UALICE", "github")
+        .await
+        .ephemeral()
+        .contains(&expected));
     log.take();
 
     const CODES: usize = 5;
