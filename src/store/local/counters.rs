@@ -27,24 +27,26 @@ pub(super) fn mark(
     Ok(inserted == 1)
 }
 
-/// The live admitted times of `quota` at `now`, oldest first.
-pub(super) fn quota_log(conn: &Connection, quota: &Quota, now: Timestamp) -> StoreResult<QuotaLog> {
-    let cutoff = now.unix().saturating_sub(quota.limit.window_secs.max(1));
+/// The newest `limit` admitted times of `quota`, oldest first: all that can decide whether
+/// one more is admitted (older ones can only be outside the window).
+pub(super) fn quota_log(conn: &Connection, quota: &Quota) -> StoreResult<QuotaLog> {
+    let newest = i64::try_from(quota.limit.limit).unwrap_or(i64::MAX);
     let mut stmt = conn
-        .prepare_cached("SELECT at FROM quota_events WHERE key = ?1 AND at > ?2 ORDER BY at")
+        .prepare_cached("SELECT at FROM quota_events WHERE key = ?1 ORDER BY at DESC LIMIT ?2")
         .map_err(backend)?;
-    let times = stmt
-        .query_map(params![quota.key, cutoff], |r| r.get::<_, i64>(0))
+    let mut times = stmt
+        .query_map(params![quota.key, newest], |r| r.get::<_, i64>(0))
         .map_err(backend)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(backend)?;
+    times.reverse();
     Ok(QuotaLog { times, version: 0 })
 }
 
 /// Takes one unit of `quota` at `now`; `false` (and nothing written) if it is full. Exact,
 /// because only the writer thread runs this, inside its transaction.
 pub(super) fn take(conn: &Connection, quota: &Quota, now: Timestamp) -> StoreResult<bool> {
-    if !quota_log(conn, quota, now)?.admits(quota.limit, now) {
+    if !quota_log(conn, quota)?.admits(quota.limit, now) {
         return Ok(false);
     }
     let mut stmt = conn

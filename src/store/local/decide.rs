@@ -157,16 +157,14 @@ impl DecisionStore for LocalStore {
         let principal = principal.as_str().to_owned();
         let tool = tool.map(|t| t.as_str().to_owned());
         let quotas = quotas.to_vec();
-        let now = crate::domain::Timestamp::from_unix(i64::MIN / 2);
         self.read(move |c| {
             let grant = match &tool {
                 Some(t) => grant_on(c, &principal, t)?,
                 None => None,
             };
-            // Every time of the logs is returned; the caller judges them at its decision time.
             let logs = quotas
                 .iter()
-                .map(|q| quota_log(c, q, now))
+                .map(|q| quota_log(c, q))
                 .collect::<StoreResult<Vec<_>>>()?;
             Ok(DecisionView { grant, logs })
         })
