@@ -116,7 +116,7 @@ fn run(conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>) {
 fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
     let mut pending = batch.into_iter();
     loop {
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = statement(conn, "BEGIN IMMEDIATE") {
             for job in pending {
                 job.finish(Err(format!("begin: {e}")));
             }
@@ -125,7 +125,7 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
         let mut ran: Vec<Box<dyn Job>> = Vec::new();
         let mut lost = false;
         for mut job in pending.by_ref() {
-            let kept = conn.execute_batch("SAVEPOINT job").is_ok() && job.run(conn);
+            let kept = statement(conn, "SAVEPOINT job").is_ok() && job.run(conn);
             if conn.is_autocommit() {
                 // A disk-full or I/O error rolled the whole transaction back: every job of it
                 // so far is gone, so each is told; the rest go into a new transaction.
@@ -137,9 +137,9 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
                 break;
             }
             let closed = if kept {
-                conn.execute_batch("RELEASE job")
+                statement(conn, "RELEASE job")
             } else {
-                conn.execute_batch("ROLLBACK TO job; RELEASE job")
+                statement(conn, "ROLLBACK TO job").and_then(|()| statement(conn, "RELEASE job"))
             };
             if let Err(e) = closed {
                 let _ = conn.execute_batch("ROLLBACK");
@@ -153,7 +153,7 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
             ran.push(job);
         }
         if !lost {
-            let committed = conn.execute_batch("COMMIT").map_err(|e| {
+            let committed = statement(conn, "COMMIT").map_err(|e| {
                 let _ = conn.execute_batch("ROLLBACK");
                 format!("commit: {e}")
             });
@@ -163,4 +163,9 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
             return;
         }
     }
+}
+
+/// Runs one cached transaction-control statement.
+fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
