@@ -617,6 +617,62 @@ pub async fn changes_commit_with_their_record(s: &Stores) {
     );
 }
 
+/// Replacing a tool's seed commits with its record or not at all: a change whose record
+/// cannot be written leaves the old seed the one codes come from.
+pub async fn a_failed_seed_replacement_keeps_the_old_seed(s: &Stores) {
+    let at = Timestamp::from_unix(59);
+    let old = Seed::parse("JBSWY3DPEHPK3PXP").expect("seed");
+    let new = Seed::parse("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ").expect("seed");
+    let put = |seed: &Seed| Change::PutTool {
+        tool: tool("github"),
+        seed: Some(seed.clone()),
+    };
+    apply(s, put(&old)).await;
+    let mut clash = event(1_300, "UADMIN", Some("github"), Outcome::Ok);
+    clash.action = Action::ToolAdd;
+    clash.id = all_events(s).await[0].id.clone();
+    let decision = Decision {
+        now: Timestamp::from_unix(1_300),
+        replay: None,
+        quotas: vec![],
+        record: Some(clash),
+        effect: Effect::Change {
+            change: put(&new),
+            if_unchanged: None,
+        },
+    };
+    assert!(
+        s.decisions
+            .decide(&DecisionView::default(), &decision)
+            .await
+            .is_err(),
+        "the record could not be written"
+    );
+    let seed = s
+        .secrets
+        .seed(&tool_name("github"))
+        .await
+        .expect("seed")
+        .expect("still there");
+    assert_eq!(
+        seed.code_at(at),
+        old.code_at(at),
+        "the old seed is still in use"
+    );
+    apply(s, put(&new)).await;
+    let seed = s
+        .secrets
+        .seed(&tool_name("github"))
+        .await
+        .expect("seed")
+        .expect("seed");
+    assert_eq!(
+        seed.code_at(at),
+        new.code_at(at),
+        "a recorded replacement takes effect"
+    );
+}
+
 /// An issuance re-checks the grant at decision time inside its transaction: a grant revoked
 /// after the caller read it, or expired by then, issues nothing and records nothing.
 pub async fn issue_rechecks_the_grant(s: &Stores) {
@@ -754,7 +810,8 @@ pub async fn limits_hold_under_concurrency(s: &Stores) {
 macro_rules! conformance_tests {
     ($make:path) => {
         $crate::conformance_tests!(@each $make, tool_catalog, grants, roles, seeds, audit_log, replay_markers,
-            changes_commit_with_their_record, issue_rechecks_the_grant,
+            changes_commit_with_their_record, a_failed_seed_replacement_keeps_the_old_seed,
+            issue_rechecks_the_grant,
             limits_are_exact_at_the_window_edge, limits_hold_under_concurrency);
     };
     (@each $make:path, $($name:ident),+) => {

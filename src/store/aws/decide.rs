@@ -65,8 +65,8 @@ fn log_from(item: Option<&Item>) -> StoreResult<QuotaLog> {
     })
 }
 
-/// One planned transaction item, with what its failure means.
-enum Role {
+/// What one transaction item is, so its cancellation reason can be read.
+enum Part {
     Replay,
     Grant,
     Quota,
@@ -139,7 +139,7 @@ impl AwsStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// The transaction items of `d`, each with its role. `unchanged` drops the change.
+    /// The transaction items of `d`, each with what it is. `unchanged` drops the change.
     fn plan(
         &self,
         d: &Decision,
@@ -147,7 +147,7 @@ impl AwsStore {
         unchanged: bool,
         seed_version: Option<i64>,
         removed_grants: &[Grant],
-    ) -> StoreResult<Vec<(TransactWriteItem, Role)>> {
+    ) -> StoreResult<Vec<(TransactWriteItem, Part)>> {
         let access = self.settings.access_table.as_str();
         let now = d.now.unix();
         let mut items = Vec::new();
@@ -169,7 +169,7 @@ impl AwsStore {
                     .expression_attribute_values(":now", n(now))
                     .build(),
             )?;
-            items.push((TransactWriteItem::builder().put(put).build(), Role::Replay));
+            items.push((TransactWriteItem::builder().put(put).build(), Part::Replay));
         }
         if let Effect::Issue { principal, tool } = &d.effect {
             let check = built(
@@ -185,7 +185,7 @@ impl AwsStore {
             )?;
             items.push((
                 TransactWriteItem::builder().condition_check(check).build(),
-                Role::Grant,
+                Part::Grant,
             ));
         }
         for (quota, log) in d.quotas.iter().zip(logs) {
@@ -213,7 +213,7 @@ impl AwsStore {
                     .expression_attribute_values(":ver", n(log.version))
             };
             let put = built("quota put", put.build())?;
-            items.push((TransactWriteItem::builder().put(put).build(), Role::Quota));
+            items.push((TransactWriteItem::builder().put(put).build(), Part::Quota));
         }
         let mut record = d.record.as_ref();
         if let Effect::Change {
@@ -228,7 +228,7 @@ impl AwsStore {
             }
         }
         if let Some(event) = record {
-            items.push((self.audit_put(event)?, Role::Other));
+            items.push((self.audit_put(event)?, Part::Other));
         }
         Ok(items)
     }
@@ -251,29 +251,29 @@ impl AwsStore {
         change: &Change,
         seed_version: Option<i64>,
         removed_grants: &[Grant],
-    ) -> StoreResult<Vec<(TransactWriteItem, Role)>> {
+    ) -> StoreResult<Vec<(TransactWriteItem, Part)>> {
         let access = self.settings.access_table.as_str();
-        let delete = |key: Item, conditional: bool| -> StoreResult<(TransactWriteItem, Role)> {
+        let delete = |key: Item, conditional: bool| -> StoreResult<(TransactWriteItem, Part)> {
             let mut b = Delete::builder().table_name(access).set_key(Some(key));
             if conditional {
                 b = b
                     .condition_expression("attribute_exists(#pk)")
                     .expression_attribute_names("#pk", ACCESS_PK);
             }
-            let role = if conditional {
-                Role::Change
+            let part = if conditional {
+                Part::Change
             } else {
-                Role::Other
+                Part::Other
             };
             Ok((
                 TransactWriteItem::builder()
                     .delete(built("delete", b.build())?)
                     .build(),
-                role,
+                part,
             ))
         };
         Ok(match change {
-            Change::PutGrant(g) => vec![(self.put(grant_item(g))?, Role::Other)],
+            Change::PutGrant(g) => vec![(self.put(grant_item(g))?, Part::Other)],
             Change::DeleteGrant { principal, tool } => vec![delete(
                 key_of(principal_pk(principal), &format!("G#{tool}")),
                 true,
@@ -292,7 +292,7 @@ impl AwsStore {
                         .expression_attribute_names("#pk", ACCESS_PK)
                         .build(),
                 )?;
-                vec![(TransactWriteItem::builder().put(put).build(), Role::Change)]
+                vec![(TransactWriteItem::builder().put(put).build(), Part::Change)]
             }
             Change::SetRole {
                 principal,
@@ -303,7 +303,7 @@ impl AwsStore {
                 true,
             )?],
             Change::PutTool { tool, .. } => {
-                vec![(self.put(tool_item(tool, seed_version))?, Role::Other)]
+                vec![(self.put(tool_item(tool, seed_version))?, Part::Other)]
             }
             Change::RemoveTool(name) => {
                 let mut items = vec![delete(key_of(TOOLS_PK.into(), &format!("T#{name}")), true)?];
@@ -380,7 +380,7 @@ impl DecisionStore for AwsStore {
                 }
             }
             let planned = self.plan(d, &logs, unchanged, seed_version, &removed_grants)?;
-            let (items, roles): (Vec<_>, Vec<_>) = planned.into_iter().unzip();
+            let (items, parts): (Vec<_>, Vec<_>) = planned.into_iter().unzip();
             if items.is_empty() {
                 return Ok(Verdict::Done { changed: false });
             }
@@ -406,18 +406,18 @@ impl DecisionStore for AwsStore {
                 _ => return Err(sdk("transact write", err)),
             };
             let mut stale = false;
-            for (role, reason) in roles.iter().zip(&reasons) {
+            for (part, reason) in parts.iter().zip(&reasons) {
                 let code = reason.code().unwrap_or("None");
-                match (role, code) {
+                match (part, code) {
                     (_, "None") => {}
-                    (Role::Replay, "ConditionalCheckFailed") => return Ok(Verdict::Replay),
-                    (Role::Grant, "ConditionalCheckFailed") => {
+                    (Part::Replay, "ConditionalCheckFailed") => return Ok(Verdict::Replay),
+                    (Part::Grant, "ConditionalCheckFailed") => {
                         if let Effect::Issue { principal, tool } = &d.effect {
                             return self.grant_refusal(principal, tool).await;
                         }
                     }
-                    (Role::Quota, "ConditionalCheckFailed") => stale = true,
-                    (Role::Change, "ConditionalCheckFailed") => unchanged = true,
+                    (Part::Quota, "ConditionalCheckFailed") => stale = true,
+                    (Part::Change, "ConditionalCheckFailed") => unchanged = true,
                     (_, "TransactionConflict") => stale = true,
                     (_, other) => {
                         return Err(StoreError::Backend(format!(
