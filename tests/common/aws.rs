@@ -41,17 +41,39 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Runs `moto_server` with its HTTP server single-threaded. Threaded, moto checks a condition
+/// and writes the item without a lock between them, so two concurrent conditional writes to one
+/// item can both succeed, which DynamoDB never allows (conditional writes and transactions are
+/// serializable: <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-isolation>).
+/// One request at a time restores that guarantee, so concurrency tests judge otpbot, not the
+/// emulator. Single-threaded, the server also speaks HTTP/1.0 and closes each connection.
+const SERIAL_MOTO: &str = r#"
+import sys
+import moto.server as server
+threaded_run = server.run_simple
+def run_serially(*args, **kwargs):
+    kwargs["threaded"] = False
+    threaded_run(*args, **kwargs)
+server.run_simple = run_serially
+server.main(sys.argv[1:])
+"#;
+
 impl Moto {
     /// Starts a fresh emulator and waits until it accepts connections.
     pub fn start() -> Self {
         let binary = moto_binary();
+        let python = binary.with_file_name("python");
         let port = free_port();
         // The shell stops moto when this test process is gone, even if it is killed.
         let script = r#"parent=$1; shift; "$@" & child=$!; trap 'kill $child 2>/dev/null; exit 0' TERM INT EXIT;
             while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done"#;
         let child = Command::new("sh")
             .args(["-c", script, "sh", &std::process::id().to_string()])
-            .arg(&binary)
+            .args(if python.exists() {
+                vec![python.into_os_string(), "-c".into(), SERIAL_MOTO.into()]
+            } else {
+                vec![binary.clone().into_os_string()]
+            })
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
