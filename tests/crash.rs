@@ -183,6 +183,10 @@ async fn check(stores: &Stores, events: &[AuditEvent]) -> usize {
         let detail = e.detail.as_deref().unwrap_or_default();
         match (e.action, e.outcome) {
             (Action::Grant, Outcome::Ok) => {
+                assert!(
+                    tools.contains(&t),
+                    "a grant for a tool that was not there: {e:?}"
+                );
                 grants.insert((subject, t), granted_until(e).unix());
             }
             (Action::Revoke, Outcome::Ok) if detail == "grant revoked" => {

@@ -42,14 +42,17 @@ impl Code {
                 "You are sending too many requests. Wait a few minutes and try again.",
             ));
         }
-        let Some(tool) = tool else {
-            return Err(CommandError::denied(
+        let unknown = || {
+            CommandError::denied(
                 draft(Outcome::UnknownTool),
                 format!(
                     "There is no tool called `{}`. Type `/otp list` to see yours.",
                     self.tool
                 ),
-            ));
+            )
+        };
+        let Some(tool) = tool else {
+            return Err(unknown());
         };
         let ask = "Ask an admin for access";
         let no_grant = || {
@@ -111,6 +114,7 @@ impl Code {
         {
             Verdict::Done { .. } => {}
             Verdict::NoGrant => return Err(no_grant()),
+            Verdict::UnknownTool => return Err(unknown()),
             Verdict::Expired(at) => return Err(expired(at)),
             Verdict::Limited(_) => return Err(limited()),
             Verdict::Replay => return Err(CommandError::Replayed),

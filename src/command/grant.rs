@@ -4,7 +4,7 @@ use super::{parse_tool, parse_user, show_user, Args, CommandError, CommandResult
 use crate::domain::{Action, Grant as StoredGrant, GrantDuration, Outcome, Principal, ToolName};
 use crate::engine::{Ctx, Draft};
 use crate::reply::Reply;
-use crate::store::{Change, Effect};
+use crate::store::{Change, Effect, Verdict};
 
 const USAGE: &str = "/otp grant @user <tool> [for 8h] [reason]";
 const MAX_REASON: usize = 200;
@@ -91,8 +91,15 @@ impl Grant {
             change: Change::PutGrant(grant.clone()),
             if_unchanged: None,
         };
-        ctx.commit(draft(Outcome::Ok).detail(detail), effect, None)
-            .await?;
+        // The tool may have been removed since it was read: then there is nothing to grant.
+        if ctx
+            .commit(draft(Outcome::Ok).detail(detail), effect, None)
+            .await?
+            == Verdict::UnknownTool
+        {
+            let msg = format!("There is no tool called `{}`.", self.tool);
+            return Err(CommandError::denied(draft(Outcome::UnknownTool), msg));
+        }
         let who = show_user(&self.user, ctx.caller());
         let line = format!(
             "Granted {who} access to {} for {duration}, until {}.",

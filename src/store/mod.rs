@@ -110,7 +110,8 @@ pub struct ReplayMark {
 /// A change of access state. Each commits in one transaction with its audit record.
 #[derive(Clone, Debug)]
 pub enum Change {
-    /// Adds or replaces the grant for its principal and tool.
+    /// Adds or replaces the grant for its principal and tool; the tool must be in the catalog
+    /// when it commits.
     PutGrant(Grant),
     /// Ends a grant; unchanged if there was none.
     DeleteGrant {
@@ -146,8 +147,8 @@ pub enum Change {
 pub enum Effect {
     /// Nothing: a denial, an audited read, or only the admission.
     Record,
-    /// Issue a code: `principal`'s grant for `tool` must exist and be unexpired at the
-    /// decision time, checked inside the transaction.
+    /// Issue a code: `tool` must still be in the catalog and `principal`'s grant for it must
+    /// exist and be unexpired at the decision time, checked inside the transaction.
     Issue {
         /// The caller.
         principal: Principal,
@@ -193,6 +194,8 @@ pub enum Verdict {
     Limited(usize),
     /// There is no grant (it was revoked, or never made).
     NoGrant,
+    /// The tool is not (or no longer) in the catalog.
+    UnknownTool,
     /// The grant expired at this time.
     Expired(Timestamp),
 }

@@ -124,6 +124,7 @@ pub async fn tool_catalog(s: &Stores) {
 
 /// Grants: put, get, by principal, by tool, replace, expired kept, delete.
 pub async fn grants(s: &Stores) {
+    catalog(s).await;
     apply(s, Change::PutGrant(grant("U1", "github", 5_000))).await;
     apply(s, Change::PutGrant(grant("U1", "aws-root", 500))).await;
     apply(s, Change::PutGrant(grant("U2", "github", 6_000))).await;
@@ -440,6 +441,20 @@ async fn apply(s: &Stores, change: Change) -> bool {
     s.change(change, record).await.expect("change")
 }
 
+/// Puts `github` and `aws-root` in the catalog (grants need their tool).
+async fn catalog(s: &Stores) {
+    for name in ["github", "aws-root"] {
+        apply(
+            s,
+            Change::PutTool {
+                tool: tool(name),
+                seed: None,
+            },
+        )
+        .await;
+    }
+}
+
 /// Every audit event, oldest first.
 async fn all_events(s: &Stores) -> Vec<AuditEvent> {
     let page = s
@@ -496,6 +511,7 @@ fn issued(events: &[AuditEvent]) -> usize {
 
 /// Replay markers: first sighting once until expiry, alone or inside a decision.
 pub async fn replay_markers(s: &Stores) {
+    catalog(s).await;
     let (t0, exp) = (Timestamp::from_unix(1_000), Timestamp::from_unix(1_300));
     assert!(s
         .counters
@@ -539,6 +555,7 @@ pub async fn replay_markers(s: &Stores) {
 /// Each change commits with its record; a change that finds nothing to do records the
 /// "unchanged" record instead and changes nothing.
 pub async fn changes_commit_with_their_record(s: &Stores) {
+    catalog(s).await;
     let revoke = |at: i64| {
         let mut done = event(at, "UADMIN", Some("github"), Outcome::Ok);
         done.action = Action::Revoke;
@@ -676,6 +693,7 @@ pub async fn a_failed_seed_replacement_keeps_the_old_seed(s: &Stores) {
 /// An issuance re-checks the grant at decision time inside its transaction: a grant revoked
 /// after the caller read it, or expired by then, issues nothing and records nothing.
 pub async fn issue_rechecks_the_grant(s: &Stores) {
+    catalog(s).await;
     apply(s, Change::PutGrant(grant("U1", "github", 5_000))).await;
     let stale = s
         .decisions
@@ -711,9 +729,57 @@ pub async fn issue_rechecks_the_grant(s: &Stores) {
     assert_eq!(issued(&all_events(s).await), 1);
 }
 
+/// A tool removed after a caller read it issues nothing, and takes no new grants.
+pub async fn a_removed_tool_issues_nothing(s: &Stores) {
+    catalog(s).await;
+    apply(s, Change::PutGrant(grant("U1", "github", 5_000))).await;
+    let stale = s
+        .decisions
+        .view(&who("U1"), Some(&tool_name("github")), &[])
+        .await
+        .expect("view");
+    apply(s, Change::RemoveTool(tool_name("github"))).await;
+    let d = issue("U1", 1_500, vec![], None);
+    let verdict = s.decisions.decide(&stale, &d).await.expect("decide");
+    assert!(
+        matches!(verdict, Verdict::UnknownTool | Verdict::NoGrant),
+        "removed between the read and the decision: {verdict:?}"
+    );
+    let late_grant = Decision {
+        now: Timestamp::from_unix(1_600),
+        replay: None,
+        quotas: vec![],
+        record: Some(event(1_600, "UADMIN", Some("github"), Outcome::Ok)),
+        effect: Effect::Change {
+            change: Change::PutGrant(grant("U1", "github", 5_000)),
+            if_unchanged: None,
+        },
+    };
+    assert_eq!(
+        s.decisions
+            .decide(&DecisionView::default(), &late_grant)
+            .await
+            .expect("decide"),
+        Verdict::UnknownTool,
+        "no grant for a tool that is gone"
+    );
+    assert!(s
+        .access
+        .grant(&who("U1"), &tool_name("github"))
+        .await
+        .expect("get")
+        .is_none());
+    assert_eq!(
+        issued(&all_events(s).await),
+        0,
+        "nothing issued, nothing recorded"
+    );
+}
+
 /// A limit of N per W admits exactly N in any window of length W, at the window edge too, and
 /// a refused decision takes nothing (not its replay marker either).
 pub async fn limits_are_exact_at_the_window_edge(s: &Stores) {
+    catalog(s).await;
     apply(s, Change::PutGrant(grant("U1", "github", 100_000))).await;
     let q = || vec![quota("tool:U1:github", 3, 60)];
     let mut verdicts = Vec::new();
@@ -766,6 +832,7 @@ pub async fn limits_are_exact_at_the_window_edge(s: &Stores) {
 
 /// 64 concurrent issuances against a limit of 10 admit exactly 10, each with its record.
 pub async fn limits_hold_under_concurrency(s: &Stores) {
+    catalog(s).await;
     apply(s, Change::PutGrant(grant("U1", "github", 100_000))).await;
     let mut tasks = Vec::new();
     for i in 0..64 {
@@ -811,7 +878,7 @@ macro_rules! conformance_tests {
     ($make:path) => {
         $crate::conformance_tests!(@each $make, tool_catalog, grants, roles, seeds, audit_log, replay_markers,
             changes_commit_with_their_record, a_failed_seed_replacement_keeps_the_old_seed,
-            issue_rechecks_the_grant,
+            issue_rechecks_the_grant, a_removed_tool_issues_nothing,
             limits_are_exact_at_the_window_edge, limits_hold_under_concurrency);
     };
     (@each $make:path, $($name:ident),+) => {

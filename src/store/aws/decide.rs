@@ -8,7 +8,8 @@
 //! order of the request's items, with a null (`None`) code for items that did not fail
 //! (API reference, `CancellationReason`:
 //! <https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CancellationReason.html>):
-//! the replay marker → a replay; the grant check → no grant or expired; a rate-limit log → it
+//! the replay marker → a replay; the tool check (the catalog entry of the tool a code or a new
+//! grant is for) → unknown tool; the grant check → no grant or expired; a rate-limit log → it
 //! changed since it was read, so it is read again and the decision retried (or refused if now
 //! full); a delete or an add that found nothing to do → the "unchanged" record instead.
 
@@ -68,6 +69,7 @@ fn log_from(item: Option<&Item>) -> StoreResult<QuotaLog> {
 /// What one transaction item is, so its cancellation reason can be read.
 enum Part {
     Replay,
+    Tool,
     Grant,
     Quota,
     /// A change item whose condition says "there was something to do".
@@ -170,6 +172,29 @@ impl AwsStore {
                     .build(),
             )?;
             items.push((TransactWriteItem::builder().put(put).build(), Part::Replay));
+        }
+        let granted_tool = match &d.effect {
+            Effect::Issue { tool, .. } => Some(tool),
+            Effect::Change {
+                change: Change::PutGrant(g),
+                ..
+            } if !unchanged => Some(&g.tool),
+            _ => None,
+        };
+        if let Some(tool) = granted_tool {
+            let check = built(
+                "tool check",
+                ConditionCheck::builder()
+                    .table_name(access)
+                    .set_key(Some(key_of(TOOLS_PK.into(), &format!("T#{tool}"))))
+                    .condition_expression("attribute_exists(#pk)")
+                    .expression_attribute_names("#pk", ACCESS_PK)
+                    .build(),
+            )?;
+            items.push((
+                TransactWriteItem::builder().condition_check(check).build(),
+                Part::Tool,
+            ));
         }
         if let Effect::Issue { principal, tool } = &d.effect {
             let check = built(
@@ -411,6 +436,7 @@ impl DecisionStore for AwsStore {
                 match (part, code) {
                     (_, "None") => {}
                     (Part::Replay, "ConditionalCheckFailed") => return Ok(Verdict::Replay),
+                    (Part::Tool, "ConditionalCheckFailed") => return Ok(Verdict::UnknownTool),
                     (Part::Grant, "ConditionalCheckFailed") => {
                         if let Effect::Issue { principal, tool } = &d.effect {
                             return self.grant_refusal(principal, tool).await;

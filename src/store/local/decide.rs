@@ -116,7 +116,25 @@ fn run(conn: &Connection, d: &Decision, sealed: Option<&Sealed>) -> StoreResult<
             return refuse(Verdict::Replay);
         }
     }
+    let catalogued = |tool: &ToolName| -> StoreResult<bool> {
+        let mut stmt = conn
+            .prepare_cached("SELECT 1 FROM tools WHERE name = ?1")
+            .map_err(backend)?;
+        stmt.exists([tool.as_str()]).map_err(backend)
+    };
+    if let Effect::Change {
+        change: Change::PutGrant(g),
+        ..
+    } = &d.effect
+    {
+        if !catalogued(&g.tool)? {
+            return refuse(Verdict::UnknownTool);
+        }
+    }
     if let Effect::Issue { principal, tool } = &d.effect {
+        if !catalogued(tool)? {
+            return refuse(Verdict::UnknownTool);
+        }
         match grant_on(conn, principal.as_str(), tool.as_str())? {
             None => return refuse(Verdict::NoGrant),
             Some(g) if !g.is_active(d.now) => return refuse(Verdict::Expired(g.expires_at)),
