@@ -13,6 +13,7 @@ mod audit;
 mod counters;
 mod decide;
 mod item;
+mod plan;
 pub mod schema;
 mod secrets;
 
