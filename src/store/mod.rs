@@ -58,8 +58,10 @@ pub trait AccessStore: Send + Sync {
 /// TOTP seeds, encrypted at rest by the backend.
 #[async_trait]
 pub trait SecretStore: Send + Sync {
-    /// Stores or replaces the seed of `tool` on its own. Enrolment goes through
-    /// [`Change::PutTool`], which records it; this is for operators' repair and tests.
+    /// Stores or replaces the seed of `tool` on its own, unrecorded: for stores without a
+    /// catalog entry for `tool` (tests, repair). Enrolling or replacing the seed of a tool goes
+    /// through [`Change::PutTool`], which records it; on AWS the catalog entry it writes pins
+    /// the SSM parameter version codes come from, so this call does not change them.
     async fn put_seed(&self, tool: &ToolName, seed: &Seed) -> StoreResult<()>;
     /// The seed of `tool`.
     async fn seed(&self, tool: &ToolName) -> StoreResult<Option<Seed>>;
