@@ -1,20 +1,37 @@
 //! The core: takes a verified, platform-neutral [`ChatRequest`], applies the policy and the
-//! command, writes the audit record, and returns a [`Reply`].
+//! command, and returns a [`Reply`].
+//!
+//! The clock is read once per request; that reading is the decision time of everything the
+//! request does: the grant check, the TOTP step and the audit record. Each request ends in one
+//! [`Decision`] handed to the store as a whole: its replay marker and per-caller rate limit
+//! (the request's admission), its audit record, and the access change it makes or the grant
+//! its code depends on. The store commits it in one transaction or refuses it, so there is
+//! never a change without its record, nor a code on a grant revoked before it.
 //!
 //! Order for a code (SPEC §3): caller rate limit → tool exists → grant valid now → per-tool rate
-//! limit → read seed → compute code → durable audit append → reply. A failed audit append means
-//! an internal-error reply and no code. This module never logs a code or a seed.
+//! limit → read seed → compute code → one transaction (grant still valid, replay marker, both
+//! rate limits, the "issued" record) → reply. A refused or failed transaction means no code.
+//! This module never logs a code or a seed.
+
+mod ctx;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::command::{Command, CommandError};
+pub use crate::domain::RateLimit;
 use crate::domain::{
-    Action, AuditEvent, Clock, EventId, Outcome, Principal, RequestId, Roles, Timestamp, ToolName,
+    Action, AuditEvent, Clock, EventId, Outcome, Principal, Quota, RequestId, Roles, Timestamp,
+    ToolName,
 };
 use crate::keys::AuditKey;
 use crate::reply::Reply;
-use crate::store::{AccessStore, AuditStore, StoreResult, Stores};
+use crate::store::{
+    Change, Decision, DecisionView, Effect, ReplayMark, StoreResult, Stores, Verdict,
+};
+
+use ctx::per_caller_denial;
+pub use ctx::{AdminView, AuditorView, Ctx};
 
 /// A request after its front end verified it, in platform-neutral form.
 #[derive(Debug, Clone)]
@@ -31,27 +48,20 @@ pub struct ChatRequest {
     pub delivery: Option<String>,
 }
 
-/// `limit` requests per `window_secs`, estimated over a sliding window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Requests allowed per window.
-    pub limit: u64,
-    /// Window length in seconds.
-    pub window_secs: i64,
+/// What a front end knows of a request besides its content.
+#[derive(Clone, Debug)]
+pub struct Arrival {
+    /// The request's one clock reading: its decision time.
+    pub now: Timestamp,
+    /// The signed request's fingerprint, refused the second time it is seen. It is recorded
+    /// in the request's decision transaction, not on its own.
+    pub replay: Option<ReplayMark>,
 }
 
-impl RateLimit {
-    /// Parses `<count>/<duration>`, e.g. `10/10m`.
-    pub fn parse(text: &str) -> Option<Self> {
-        let (count, window) = text.split_once('/')?;
-        let limit = count.trim().parse().ok().filter(|n| *n > 0)?;
-        let window = crate::domain::GrantDuration::parse(window)?;
-        Some(Self {
-            limit,
-            window_secs: window.secs(),
-        })
-    }
-}
+/// The request was seen before and was not acted on again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("replayed request")]
+pub struct Replayed;
 
 /// Who is an admin by configuration, and the rate limits.
 #[derive(Clone, Debug)]
@@ -62,6 +72,24 @@ pub struct Policy {
     pub per_tool: RateLimit,
     /// Commands per caller, all commands together.
     pub per_caller: RateLimit,
+}
+
+impl Policy {
+    /// The per-caller quota of `principal`.
+    pub fn caller_quota(&self, principal: &Principal) -> Quota {
+        Quota {
+            key: format!("caller:{principal}"),
+            limit: self.per_caller,
+        }
+    }
+
+    /// The per-tool quota of `principal` for `tool`.
+    pub fn tool_quota(&self, principal: &Principal, tool: &ToolName) -> Quota {
+        Quota {
+            key: format!("tool:{principal}:{tool}"),
+            limit: self.per_tool,
+        }
+    }
 }
 
 impl Default for Policy {
@@ -137,18 +165,6 @@ pub struct Engine {
     pub(crate) policy: Policy,
 }
 
-/// Everything a command needs while it runs: the request, the caller's roles, the engine.
-pub struct Ctx<'a> {
-    /// The engine.
-    pub engine: &'a Engine,
-    /// The request.
-    pub request: &'a ChatRequest,
-    /// The caller's roles, bootstrap admins included.
-    pub roles: Roles,
-    /// The time the request is judged at.
-    pub now: Timestamp,
-}
-
 impl Engine {
     /// Builds the engine from its parts.
     pub fn new(
@@ -180,10 +196,14 @@ impl Engine {
         &self.audit_key
     }
 
-    /// Durably appends an audit event for `request`.
-    pub async fn audit(&self, request: &ChatRequest, draft: Draft) -> StoreResult<()> {
-        let at = self.clock.now();
-        let event = AuditEvent {
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The audit event `draft` describes, decided at `at` for `request`.
+    pub fn event(&self, request: &ChatRequest, draft: Draft, at: Timestamp) -> AuditEvent {
+        AuditEvent {
             id: EventId::new(at),
             at,
             request_id: request.request_id.clone(),
@@ -195,22 +215,75 @@ impl Engine {
             detail: draft.detail,
             channel: request.channel.clone(),
             code_mac: draft.code_mac,
-        };
+        }
+    }
+
+    /// Durably appends an audit event for `request`, on its own, timed now. For what happens
+    /// outside a decision (a reply that could not be delivered).
+    pub async fn audit(&self, request: &ChatRequest, draft: Draft) -> StoreResult<()> {
+        let event = self.event(request, draft, self.clock.now());
         self.stores.audit.append(&event).await
+    }
+
+    /// Commits an access change made outside chat (the operator's CLI) with its record, in
+    /// one transaction. `if_unchanged` is recorded instead when nothing changed. `Ok(false)`
+    /// when nothing changed.
+    pub async fn change(
+        &self,
+        request: &ChatRequest,
+        change: Change,
+        record: Draft,
+        if_unchanged: Option<Draft>,
+    ) -> StoreResult<bool> {
+        let now = self.clock.now();
+        let decision = Decision {
+            now,
+            replay: None,
+            quotas: Vec::new(),
+            record: Some(self.event(request, record, now)),
+            effect: Effect::Change {
+                change,
+                if_unchanged: if_unchanged.map(|d| self.event(request, d, now)),
+            },
+        };
+        match self
+            .stores
+            .decisions
+            .decide(&DecisionView::default(), &decision)
+            .await?
+        {
+            Verdict::Done { changed } => Ok(changed),
+            other => Err(crate::store::StoreError::Backend(format!(
+                "an unlimited change was refused: {other:?}"
+            ))),
+        }
     }
 
     /// Refuses a request from a workspace that is not on the allow-list, and audits it.
     pub async fn refuse_workspace(&self, request: &ChatRequest) -> Reply {
+        let arrival = Arrival {
+            now: self.clock.now(),
+            replay: None,
+        };
+        self.refuse_workspace_at(request, arrival)
+            .await
+            .unwrap_or_else(|Replayed| Reply::internal(&request.request_id))
+    }
+
+    /// [`Engine::refuse_workspace`] for a request that arrived as `arrival`.
+    pub async fn refuse_workspace_at(
+        &self,
+        request: &ChatRequest,
+        arrival: Arrival,
+    ) -> Result<Reply, Replayed> {
         tracing::warn!(request_id = %request.request_id, principal = %request.principal, "workspace not allowed");
-        let draft = Draft::new(Action::Request, Outcome::BadWorkspace)
-            .detail("workspace not on the allow-list");
-        match self.audit(request, draft).await {
-            Ok(()) => Reply::refusal(
-                &request.request_id,
-                "This workspace is not allowed to use otpbot. Ask your otpbot operator.",
-            ),
-            Err(e) => self.internal(request, Action::Request, e.into()).await,
-        }
+        let ctx = Ctx::new(self, request, arrival);
+        let denial = CommandError::denied(
+            Draft::new(Action::Request, Outcome::BadWorkspace)
+                .detail("workspace not on the allow-list"),
+            "This workspace is not allowed to use otpbot. Ask your otpbot operator.",
+        );
+        self.deny(&ctx, denial).await
     }
 
     /// The caller's roles: stored ones plus bootstrap admin.
@@ -222,195 +295,162 @@ impl Engine {
         Ok(roles)
     }
 
-    /// Counts one request against `limit` for `scope`; `true` if it is within the limit.
-    /// Sliding-window estimate from two fixed windows; every attempt counts, denied or not.
-    pub async fn within_rate(
-        &self,
-        scope: &str,
-        limit: RateLimit,
-        now: Timestamp,
-    ) -> StoreResult<bool> {
-        let w = limit.window_secs.max(1);
-        let window = now.unix().div_euclid(w);
-        let counters = &self.stores.counters;
-        let expires = Timestamp::from_unix((window + 2) * w);
-        let current = counters
-            .increment(&format!("rate:{scope}:{window}"), expires, now)
+    /// The per-caller pre-check: whether the caller is still within the per-caller limit at
+    /// `now`. A read only; the request's decision takes the quota exactly. Front ends that do
+    /// work of their own for a request (e.g. resolving mentions) call this first and refuse
+    /// with [`Engine::handle_at`] when it says no.
+    pub async fn admit(&self, principal: &Principal, now: Timestamp) -> StoreResult<bool> {
+        let quota = self.policy.caller_quota(principal);
+        let view = self
+            .stores
+            .decisions
+            .view(principal, None, std::slice::from_ref(&quota))
             .await?;
-        let previous = counters
-            .count(&format!("rate:{scope}:{}", window - 1), now)
-            .await?;
-        let elapsed = now.unix().rem_euclid(w);
-        let weighted_previous = previous as f64 * (w - elapsed) as f64 / w as f64;
-        Ok(current as f64 + weighted_previous.floor() <= limit.limit as f64)
+        Ok(view
+            .logs
+            .first()
+            .is_none_or(|log| log.admits(quota.limit, now)))
     }
 
     /// Handles one verified request end to end. Never fails: failures become replies.
-    #[tracing::instrument(skip_all, fields(request_id = %request.request_id, principal = %request.principal))]
     pub async fn handle(&self, request: &ChatRequest) -> Reply {
-        let now = self.clock.now();
-        let parsed = Command::parse(&request.text, &request.principal);
-        let action = parsed.as_ref().map_or(Action::Request, Command::action);
-        if let Some(refusal) = self.caller_limit(request, action, now).await {
-            return refusal;
-        }
-        self.run(request, parsed, now).await
+        let arrival = Arrival {
+            now: self.clock.now(),
+            replay: None,
+        };
+        self.handle_at(request, arrival)
+            .await
+            .unwrap_or_else(|Replayed| Reply::internal(&request.request_id))
     }
 
-    /// [`Engine::handle`] for a front end that must call its platform to finish the command text
-    /// (Teams resolves mentions through the Bot Connector): the per-caller limit is counted
-    /// first, on `request` as it is, and `finish` runs only for a caller within it; its text is
-    /// then handled like any other, without counting the caller twice.
+    /// Handles one verified request that arrived as `arrival`; `Err(Replayed)` if its replay
+    /// marker was seen before (then nothing else was done).
     #[tracing::instrument(skip_all, fields(request_id = %request.request_id, principal = %request.principal))]
-    pub async fn handle_finishing<F, Fut>(&self, request: &ChatRequest, finish: F) -> Reply
+    pub async fn handle_at(
+        &self,
+        request: &ChatRequest,
+        arrival: Arrival,
+    ) -> Result<Reply, Replayed> {
+        let mut ctx = Ctx::new(self, request, arrival);
+        let parsed = Command::parse(&request.text, &request.principal);
+        let action = parsed.as_ref().map_or(Action::Request, Command::action);
+        // A code request reads its per-caller log together with its grant (one round trip).
+        if !matches!(parsed, Ok(Command::Code(_))) {
+            match self.admit(&request.principal, ctx.now).await {
+                Ok(true) => {}
+                Ok(false) => return self.deny(&ctx, per_caller_denial(action)).await,
+                Err(e) => return Ok(self.internal(&ctx, action, e.into()).await),
+            }
+        }
+        let command = match parsed {
+            Ok(command) => command,
+            Err(usage) => return self.deny(&ctx, usage).await,
+        };
+        if !matches!(command, Command::Code(_)) {
+            ctx.roles = match self.roles(&request.principal).await {
+                Ok(roles) => roles,
+                Err(e) => return Ok(self.internal(&ctx, action, e.into()).await),
+            };
+        }
+        let reply = match command.apply(&ctx).await {
+            Ok(reply) => reply,
+            Err(CommandError::Replayed) => return Err(Replayed),
+            Err(err @ (CommandError::Denied { .. } | CommandError::Usage(_))) => {
+                return self.deny(&ctx, err).await
+            }
+            Err(err) => return Ok(self.internal(&ctx, action, err).await),
+        };
+        if ctx.is_committed() {
+            return Ok(reply);
+        }
+        // A command that records nothing (help, list) still takes its admission.
+        match ctx.commit_admission().await {
+            Ok(()) => Ok(reply),
+            Err(CommandError::Replayed) => Err(Replayed),
+            Err(err @ CommandError::Denied { .. }) => self.deny(&ctx, err).await,
+            Err(err) => Ok(self.internal(&ctx, action, err).await),
+        }
+    }
+
+    /// [`Engine::handle_at`] for a front end that must call its platform to finish the command
+    /// text (Teams resolves mentions through the Bot Connector): `finish` runs only for a caller
+    /// within the per-caller limit ([`Engine::admit`]), and the finished text is then handled like
+    /// any other; the limit itself is taken exactly in the request's decision.
+    pub async fn handle_finishing<F, Fut>(
+        &self,
+        request: &ChatRequest,
+        arrival: Arrival,
+        finish: F,
+    ) -> Result<Reply, Replayed>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = String>,
     {
-        let now = self.clock.now();
         let action = Command::parse(&request.text, &request.principal)
             .as_ref()
             .map_or(Action::Request, Command::action);
-        if let Some(refusal) = self.caller_limit(request, action, now).await {
-            return refusal;
+        match self.admit(&request.principal, arrival.now).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let ctx = Ctx::new(self, request, arrival);
+                return self.deny(&ctx, per_caller_denial(action)).await;
+            }
+            Err(e) => {
+                let ctx = Ctx::new(self, request, arrival);
+                return Ok(self.internal(&ctx, action, e.into()).await);
+            }
         }
         let finished = ChatRequest {
             text: finish().await,
             ..request.clone()
         };
-        let parsed = Command::parse(&finished.text, &finished.principal);
-        self.run(&finished, parsed, now).await
+        self.handle_at(&finished, arrival).await
     }
 
-    /// Counts the request against the per-caller limit; the audited refusal if it is over.
-    async fn caller_limit(
-        &self,
-        request: &ChatRequest,
-        action: Action,
-        now: Timestamp,
-    ) -> Option<Reply> {
-        match self
-            .within_rate(
-                &format!("caller:{}", request.principal),
-                self.policy.per_caller,
-                now,
-            )
-            .await
-        {
-            Ok(true) => None,
-            Ok(false) => {
-                let denial = CommandError::denied(
-                    Draft::new(action, Outcome::RateLimited).detail("per-caller limit"),
-                    "You are sending too many requests. Wait a few minutes and try again.",
-                );
-                Some(self.deny(request, denial).await)
-            }
-            Err(e) => Some(self.internal(request, action, e.into()).await),
-        }
-    }
-
-    /// Runs a parsed command for a caller within the per-caller limit.
-    async fn run(
-        &self,
-        request: &ChatRequest,
-        parsed: Result<Command, CommandError>,
-        now: Timestamp,
-    ) -> Reply {
-        let action = parsed.as_ref().map_or(Action::Request, Command::action);
-        let command = match parsed {
-            Ok(command) => command,
-            Err(usage) => return self.deny(request, usage).await,
-        };
-        let roles = match self.roles(&request.principal).await {
-            Ok(roles) => roles,
-            Err(e) => return self.internal(request, action, e.into()).await,
-        };
-        let ctx = Ctx {
-            engine: self,
-            request,
-            roles,
-            now,
-        };
-        match command.apply(&ctx).await {
-            Ok(reply) => reply,
-            Err(err @ (CommandError::Denied { .. } | CommandError::Usage(_))) => {
-                self.deny(request, err).await
-            }
-            Err(err) => self.internal(request, action, err).await,
-        }
-    }
-
-    /// Audits a refusal and turns it into the caller's reply.
-    async fn deny(&self, request: &ChatRequest, err: CommandError) -> Reply {
+    /// Audits a refusal, with the request's admission, and turns it into the caller's reply.
+    async fn deny(&self, ctx: &Ctx<'_>, err: CommandError) -> Result<Reply, Replayed> {
         let (draft, message) = match err {
             CommandError::Denied { draft, message } => (*draft, message),
             CommandError::Usage(message) => (
                 Draft::new(Action::Request, Outcome::Invalid).detail(message.clone()),
                 message,
             ),
-            other => return self.internal(request, Action::Request, other).await,
+            CommandError::Replayed => return Err(Replayed),
+            other => return Ok(self.internal(ctx, Action::Request, other).await),
         };
         tracing::info!(action = %draft.action, outcome = %draft.outcome, "refused");
-        match self.audit(request, draft).await {
-            Ok(()) => Reply::refusal(&request.request_id, message),
-            Err(e) => self.internal(request, Action::Request, e.into()).await,
+        let action = draft.action;
+        // A rate-limit refusal takes no quota; any other refusal counts against the caller.
+        let take_quota = draft.outcome != Outcome::RateLimited;
+        match ctx
+            .commit_with(draft, Effect::Record, take_quota, None, None)
+            .await
+        {
+            Ok(_) => Ok(Reply::refusal(&ctx.request.request_id, message)),
+            Err(CommandError::Replayed) => Err(Replayed),
+            Err(CommandError::Denied { draft, message }) => {
+                match ctx
+                    .commit_with(*draft, Effect::Record, false, None, None)
+                    .await
+                {
+                    Ok(_) => Ok(Reply::refusal(&ctx.request.request_id, message)),
+                    Err(CommandError::Replayed) => Err(Replayed),
+                    Err(e) => Ok(self.internal(ctx, action, e).await),
+                }
+            }
+            Err(e) => Ok(self.internal(ctx, action, e).await),
         }
     }
 
     /// Logs an internal failure, tries to audit it, and answers generically.
-    async fn internal(&self, request: &ChatRequest, action: Action, err: CommandError) -> Reply {
+    async fn internal(&self, ctx: &Ctx<'_>, action: Action, err: CommandError) -> Reply {
+        let request = ctx.request;
         tracing::error!(request_id = %request.request_id, error = %err, "request failed");
         let draft = Draft::new(action, Outcome::Error).detail("internal error");
-        if let Err(e) = self.audit(request, draft).await {
+        let event = self.event(request, draft, ctx.now);
+        if let Err(e) = self.stores.audit.append(&event).await {
             tracing::error!(request_id = %request.request_id, error = %e, "could not audit the failure either");
         }
         Reply::internal(&request.request_id)
-    }
-}
-
-/// Write access to grants and roles: only an admin's [`Ctx`] hands it out.
-pub struct AdminView<'a> {
-    /// The access store.
-    pub access: &'a dyn AccessStore,
-}
-
-/// Read access to the audit log and holders: only an auditor's or admin's [`Ctx`] hands it out.
-pub struct AuditorView<'a> {
-    /// The audit log.
-    pub audit: &'a dyn AuditStore,
-    /// The access store, for holders and the catalog.
-    pub access: &'a dyn AccessStore,
-}
-
-impl Ctx<'_> {
-    /// The caller.
-    pub fn caller(&self) -> &Principal {
-        &self.request.principal
-    }
-
-    /// Durably records `draft` for this request.
-    pub async fn audit(&self, draft: Draft) -> Result<(), CommandError> {
-        Ok(self.engine.audit(self.request, draft).await?)
-    }
-
-    /// Admin capabilities, or a refusal audited under `action`.
-    pub fn admin(&self, action: Action) -> Result<AdminView<'_>, CommandError> {
-        if !self.roles.admin {
-            return Err(crate::command::forbidden(action, "admins"));
-        }
-        Ok(AdminView {
-            access: self.engine.stores.access.as_ref(),
-        })
-    }
-
-    /// Auditor capabilities (admins have them too), or a refusal audited under `action`.
-    pub fn auditor(&self, action: Action) -> Result<AuditorView<'_>, CommandError> {
-        if !(self.roles.admin || self.roles.auditor) {
-            return Err(crate::command::forbidden(action, "admins and auditors"));
-        }
-        Ok(AuditorView {
-            audit: self.engine.stores.audit.as_ref(),
-            access: self.engine.stores.access.as_ref(),
-        })
     }
 }

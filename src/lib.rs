@@ -12,7 +12,8 @@
 //! - [`domain`]: checked types (tool names, principals, durations, seeds, codes, audit events) and
 //!   the injected [`domain::Clock`].
 //! - [`store`]: one small trait per storage role and the backends ([`store::local`]: SQLite;
-//!   [`store::aws`]: DynamoDB and SSM Parameter Store).
+//!   [`store::aws`]: DynamoDB and SSM Parameter Store). Every request ends in one
+//!   [`store::Decision`] that the backend commits in one transaction with its audit record.
 //! - [`keys`]: secret key material. [`config`], [`telemetry`], [`cli`]: settings, logging, CLI.
 //!
 //! Never: a seed or a code in a log line, an audit record, an error message or a `Debug` output.

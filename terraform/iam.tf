@@ -22,13 +22,17 @@ resource "aws_iam_role" "lambda" {
 }
 
 data "aws_iam_policy_document" "lambda" {
+  # Each decision is one TransactWriteItems whose Put, Delete and ConditionCheck parts are
+  # authorized as PutItem, DeleteItem and ConditionCheckItem; its reads are one BatchGetItem.
+  # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html
   statement {
     sid    = "AccessTable"
     effect = "Allow"
     actions = [
+      "dynamodb:BatchGetItem",
+      "dynamodb:ConditionCheckItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
       "dynamodb:DeleteItem",
       "dynamodb:Query",
     ]

@@ -210,6 +210,60 @@ async fn the_emulator_dying_mid_session_gives_a_private_try_again_with_request_i
     );
 }
 
+/// SPEC §4 hot path: at steady state (seed and catalog entry cached) an issued code costs one
+/// `BatchGetItem` and one `TransactWriteItems`, and no SSM call. Counted on the wire by an
+/// interceptor on the SDK clients, per HTTP request, retries included.
+#[tokio::test]
+async fn an_issued_code_costs_two_dynamodb_round_trips_and_no_ssm_call() {
+    let moto = Moto::shared();
+    let log = aws::CallLog::default();
+    let store = aws::counted_store_on(&moto, aws::unique_settings(), &log).await;
+    let app = TestApp::spawn_on(
+        Stores::single(store.clone()),
+        tempfile::tempdir().expect("dir"),
+        Options::default(),
+    )
+    .await;
+    assert!(app
+        .slash(ADMIN, "grant <@UALICE> github for 1h")
+        .await
+        .ephemeral()
+        .contains("Granted"));
+    // The first code fills the caches (catalog entry, seed).
+    let expected = app.expected_code(app.now());
+    assert!(app
+        .slash("UALICE", "github")
+        .await
+        .ephemeral()
+        .contains(&expected));
+    log.take();
+
+    const CODES: usize = 5;
+    for i in 0..CODES {
+        app.clock.advance(7);
+        let expected = app.expected_code(app.now());
+        let reply = app.slash("UALICE", "github").await.ephemeral();
+        assert!(reply.contains(&expected), "code {i}: {reply}");
+    }
+    let calls = log.take();
+    let per_code = [
+        "DynamoDB_20120810.BatchGetItem",
+        "DynamoDB_20120810.TransactWriteItems",
+    ];
+    let expected_calls: Vec<&str> = per_code.iter().copied().cycle().take(2 * CODES).collect();
+    assert_eq!(
+        calls, expected_calls,
+        "each code: one BatchGetItem, one TransactWriteItems, nothing else (no SSM)"
+    );
+    let issued = app
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e.outcome == Outcome::Issued)
+        .count();
+    assert_eq!(issued, CODES + 1, "every code has its record");
+}
+
 /// Environment for the real binary on the AWS backend against `moto`.
 fn aws_env(cmd: &mut Command, moto: &Moto, settings: &AwsSettings) {
     cmd.env_clear()
@@ -481,13 +535,6 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
     .await;
     let github = ToolName::parse("github").expect("name");
     let uri = format!("otpauth://totp/x?secret={}", common::base32(SEED));
-    otpbot::store::SecretStore::put_seed(
-        store.as_ref(),
-        &github,
-        &Seed::parse(&uri).expect("seed"),
-    )
-    .await
-    .expect("seed");
     let tool = otpbot::domain::Tool {
         name: github.clone(),
         display_name: "GitHub".into(),
@@ -495,7 +542,12 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         max_grant: otpbot::domain::GrantDuration::parse("1d").expect("d"),
         notify_channel: None,
     };
-    otpbot::store::AccessStore::put_tool(store.as_ref(), &tool)
+    let stores = otpbot::store::Stores::single(store.clone());
+    let operator = principal("UOPERATOR");
+    let seed = Seed::parse(&uri).expect("seed");
+    let setup_at = otpbot::domain::Clock::now(&otpbot::domain::SystemClock);
+    stores
+        .put_tool(&tool, Some(&seed), &operator, setup_at)
         .await
         .expect("tool");
     let now = otpbot::domain::Clock::now(&otpbot::domain::SystemClock);
@@ -507,9 +559,7 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         expires_at: now.plus_secs(3_600),
         reason: None,
     };
-    otpbot::store::AccessStore::put_grant(store.as_ref(), &grant)
-        .await
-        .expect("grant");
+    stores.put_grant(&grant).await.expect("grant");
 
     let (event_tx, event_rx) = mpsc::channel(4);
     let (response_tx, mut response_rx) = mpsc::channel(4);

@@ -467,7 +467,6 @@ async fn a_personal_message_gets_the_code_in_that_chat_and_an_audit_record() {
     let h = Harness::start().await;
     h.app
         .stores
-        .access
         .put_grant(&grant(ALICE_AAD))
         .await
         .expect("grant");
@@ -508,7 +507,7 @@ fn grant(aad: &str) -> otpbot::domain::Grant {
     otpbot::domain::Grant {
         principal: teams_user(aad),
         tool: otpbot::domain::ToolName::parse("github").expect("tool"),
-        granted_by: teams_user(ADMIN_AAD),
+        granted_by: otpbot::domain::Principal::parse(common::SETUP_OPERATOR).expect("operator"),
         granted_at: at,
         expires_at: at.plus_secs(3_600),
         reason: None,
@@ -520,7 +519,6 @@ async fn a_channel_message_never_carries_the_code_to_the_channel() {
     let h = Harness::start().await;
     h.app
         .stores
-        .access
         .put_grant(&grant(ALICE_AAD))
         .await
         .expect("grant");
@@ -617,7 +615,6 @@ async fn otp_slash_otp_and_a_mention_of_the_bot_all_ask_for_a_code() {
     let h = Harness::start().await;
     h.app
         .stores
-        .access
         .put_grant(&grant(ALICE_AAD))
         .await
         .expect("grant");
@@ -691,7 +688,6 @@ async fn forged_and_misaddressed_tokens_are_refused_and_nothing_is_processed() {
     let h = Harness::start().await;
     h.app
         .stores
-        .access
         .put_grant(&grant(ALICE_AAD))
         .await
         .expect("grant");
@@ -820,7 +816,6 @@ async fn the_connector_token_is_reused_until_it_expires_and_keys_refresh_on_a_ne
     let h = Harness::start().await;
     h.app
         .stores
-        .access
         .put_grant(&grant(ALICE_AAD))
         .await
         .expect("grant");
@@ -891,7 +886,6 @@ async fn a_redelivered_activity_is_acted_on_once() {
     let h = Harness::start().await;
     h.app
         .stores
-        .access
         .put_grant(&grant(ALICE_AAD))
         .await
         .expect("grant");

@@ -121,6 +121,25 @@ fn the_function_cannot_change_or_delete_audit_records_and_never_scans() {
         ["dynamodb:PutItem", "dynamodb:Query"],
         "append and read only"
     );
+    let mut access_actions: Vec<_> = statements
+        .iter()
+        .filter(|s| s.2.iter().any(|r| r.contains("aws_dynamodb_table.access")))
+        .flat_map(|s| s.1.iter().cloned())
+        .collect();
+    access_actions.sort();
+    assert_eq!(
+        access_actions,
+        [
+            "dynamodb:BatchGetItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+        ],
+        "a decision's reads (BatchGetItem) and its transaction's parts (Put, Delete, \
+         ConditionCheck), nothing more"
+    );
     let ssm: Vec<_> = statements
         .iter()
         .filter(|s| s.1.iter().any(|a| a.starts_with("ssm:")))

@@ -174,7 +174,6 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
             .to_encoded()
             .to_string();
         let seed = Seed::parse(&secret).context("demo seed")?;
-        stores.secrets.put_seed(&name, &seed).await?;
         let tool = Tool {
             name: name.clone(),
             display_name: "GitHub (demo)".into(),
@@ -182,7 +181,7 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
             max_grant: GrantDuration::parse("1w").context("duration")?,
             notify_channel: None,
         };
-        stores.access.put_tool(&tool).await?;
+        super::tool::add(engine, &tool, &seed).await?;
     }
     let active = stores
         .access

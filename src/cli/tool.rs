@@ -7,6 +7,7 @@ use super::{operator_request, App};
 use crate::config::Settings;
 use crate::domain::{Action, GrantDuration, Outcome, Seed, Tool, ToolName};
 use crate::engine::{Draft, Engine};
+use crate::store::Change;
 
 /// Tool subcommands.
 #[derive(Debug, Subcommand)]
@@ -84,17 +85,20 @@ pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result
             }
         }
         ToolCommand::Remove { name } => {
-            let stores = engine.stores();
-            let removed = stores.access.remove_tool(&name).await?;
-            let seed_removed = stores.secrets.delete_seed(&name).await?;
-            if !removed && !seed_removed {
+            // The tool, its seed and its grants go in one transaction with the record.
+            let draft = Draft::new(Action::ToolRemove, Outcome::Ok).tool(&name);
+            let removed = engine
+                .change(
+                    &operator_request(),
+                    Change::RemoveTool(name.clone()),
+                    draft,
+                    None,
+                )
+                .await
+                .context("removing the tool failed; nothing was changed")?;
+            if !removed {
                 bail!("there is no tool `{name}`");
             }
-            let draft = Draft::new(Action::ToolRemove, Outcome::Ok).tool(&name);
-            engine
-                .audit(&operator_request(), draft)
-                .await
-                .context("audit write failed")?;
             println!("Removed `{name}`, its seed and its grants.");
         }
     }
@@ -112,14 +116,11 @@ fn read_seed(name: &ToolName) -> anyhow::Result<Seed> {
     Seed::parse(first_line).with_context(|| format!("the seed for {name} was rejected"))
 }
 
-/// Stores seed and tool, then audits; if the audit fails, puts back what was there.
+/// Stores tool and seed with the record of it, in one step (see [`Change::PutTool`] for how
+/// each backend keeps the seed with it).
 pub async fn add(engine: &Engine, tool: &Tool, seed: &Seed) -> anyhow::Result<()> {
-    let stores = engine.stores();
-    let previous_tool = stores.access.tool(&tool.name).await?;
-    let previous_seed = stores.secrets.seed(&tool.name).await.ok().flatten();
-    stores.secrets.put_seed(&tool.name, seed).await?;
-    stores.access.put_tool(tool).await?;
-    let detail = if previous_tool.is_some() {
+    let previous = engine.stores().access.tool(&tool.name).await?;
+    let detail = if previous.is_some() {
         "replaced"
     } else {
         "enrolled"
@@ -127,18 +128,13 @@ pub async fn add(engine: &Engine, tool: &Tool, seed: &Seed) -> anyhow::Result<()
     let draft = Draft::new(Action::ToolAdd, Outcome::Ok)
         .tool(&tool.name)
         .detail(detail);
-    if let Err(e) = engine.audit(&operator_request(), draft).await {
-        match (previous_tool, previous_seed) {
-            (Some(t), Some(s)) => {
-                stores.access.put_tool(&t).await?;
-                stores.secrets.put_seed(&t.name, &s).await?;
-            }
-            _ => {
-                stores.access.remove_tool(&tool.name).await?;
-                stores.secrets.delete_seed(&tool.name).await?;
-            }
-        }
-        return Err(e).context("audit write failed; the change was rolled back");
-    }
+    let change = Change::PutTool {
+        tool: tool.clone(),
+        seed: Some(seed.clone()),
+    };
+    engine
+        .change(&operator_request(), change, draft, None)
+        .await
+        .context("storing the tool failed; nothing was changed")?;
     Ok(())
 }

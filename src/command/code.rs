@@ -4,6 +4,7 @@ use super::{CommandError, CommandResult};
 use crate::domain::{Action, Outcome, ToolName};
 use crate::engine::{Ctx, Draft};
 use crate::reply::{CodeCard, Reply, Tone};
+use crate::store::{Effect, Verdict};
 
 /// Asks for the current code of a tool.
 #[derive(Debug)]
@@ -13,49 +14,72 @@ pub struct Code {
 }
 
 impl Code {
-    /// Authorizes, reads the seed, audits, and only then returns the code (SPEC §3.4, §3.5).
+    /// Authorizes, reads the seed, then commits the issuance as one decision (grant re-checked,
+    /// replay marker, both rate limits, the "issued" record), and only then returns the code
+    /// (SPEC §3.4, §3.5). All at the request's one clock reading.
     #[tracing::instrument(skip_all, fields(tool = %self.tool))]
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
         let stores = &ctx.engine.stores;
         let draft = |outcome| Draft::new(Action::Code, outcome).tool(&self.tool);
-        let Some(tool) = stores.access.tool(&self.tool).await? else {
+        let policy = ctx.engine.policy();
+        let tool_quota = policy.tool_quota(ctx.caller(), &self.tool);
+        let quotas = [ctx.caller_quota(), tool_quota.clone()];
+        let (tool, view) = tokio::join!(
+            stores.access.tool(&self.tool),
+            stores
+                .decisions
+                .view(ctx.caller(), Some(&self.tool), &quotas)
+        );
+        let (tool, view) = (tool?, view?);
+        let admits = |i: usize| {
+            view.logs
+                .get(i)
+                .is_none_or(|log| log.admits(quotas[i].limit, ctx.now))
+        };
+        if !admits(0) {
             return Err(CommandError::denied(
+                draft(Outcome::RateLimited).detail("per-caller limit"),
+                "You are sending too many requests. Wait a few minutes and try again.",
+            ));
+        }
+        let unknown = || {
+            CommandError::denied(
                 draft(Outcome::UnknownTool),
                 format!(
                     "There is no tool called `{}`. Type `/otp list` to see yours.",
                     self.tool
                 ),
-            ));
+            )
+        };
+        let Some(tool) = tool else {
+            return Err(unknown());
         };
         let ask = "Ask an admin for access";
-        let grant = match stores.access.grant(ctx.caller(), &self.tool).await? {
-            None => {
-                let msg = format!("You have no access to {}. {ask}.", tool.display_name);
-                return Err(CommandError::denied(draft(Outcome::NoGrant), msg));
-            }
-            Some(g) if !g.is_active(ctx.now) => {
-                let msg = format!(
-                    "Your access to {} ended at {}. {ask} again.",
-                    tool.display_name, g.expires_at
-                );
-                return Err(CommandError::denied(draft(Outcome::Expired), msg));
-            }
-            Some(g) => g,
+        let no_grant = || {
+            let msg = format!("You have no access to {}. {ask}.", tool.display_name);
+            CommandError::denied(draft(Outcome::NoGrant), msg)
         };
-        let scope = format!("tool:{}:{}", ctx.caller(), self.tool);
-        if !ctx
-            .engine
-            .within_rate(&scope, ctx.engine.policy.per_tool, ctx.now)
-            .await?
-        {
+        let expired = |at| {
+            let msg = format!(
+                "Your access to {} ended at {at}. {ask} again.",
+                tool.display_name
+            );
+            CommandError::denied(draft(Outcome::Expired), msg)
+        };
+        let limited = || {
             let msg = format!(
                 "Too many codes for {} in a short time. Wait a few minutes and try again.",
                 tool.display_name
             );
-            return Err(CommandError::denied(
-                draft(Outcome::RateLimited).detail("per-tool limit"),
-                msg,
-            ));
+            CommandError::denied(draft(Outcome::RateLimited).detail("per-tool limit"), msg)
+        };
+        let grant = match &view.grant {
+            None => return Err(no_grant()),
+            Some(g) if !g.is_active(ctx.now) => return Err(expired(g.expires_at)),
+            Some(g) => g.clone(),
+        };
+        if !admits(1) {
+            return Err(limited());
         }
         let seed =
             stores.secrets.seed(&self.tool).await?.ok_or_else(|| {
@@ -72,15 +96,29 @@ impl Code {
         let mut record =
             draft(Outcome::Issued).detail(format!("valid {} s{route}", issue.valid_for_secs));
         // Both codes the caller sees are fingerprinted, so either can be traced back here.
-        let mut macs = vec![ctx.engine.audit_key.mac(&self.tool, &issue.code)];
+        let mut macs = vec![ctx.engine.audit_key().mac(&self.tool, &issue.code)];
         macs.extend(
             issue
                 .next
                 .iter()
-                .map(|next| ctx.engine.audit_key.mac(&self.tool, next)),
+                .map(|next| ctx.engine.audit_key().mac(&self.tool, next)),
         );
         record.code_mac = Some(macs.join(","));
-        ctx.audit(record).await?;
+        let effect = Effect::Issue {
+            principal: ctx.caller().clone(),
+            tool: self.tool.clone(),
+        };
+        match ctx
+            .commit_viewed(record, effect, Some(tool_quota), &view)
+            .await?
+        {
+            Verdict::Done { .. } => {}
+            Verdict::NoGrant => return Err(no_grant()),
+            Verdict::UnknownTool => return Err(unknown()),
+            Verdict::Expired(at) => return Err(expired(at)),
+            Verdict::Limited(_) => return Err(limited()),
+            Verdict::Replay => return Err(CommandError::Replayed),
+        }
         tracing::info!(outcome = "issued", "code issued");
         Ok(Reply {
             tone: Tone::Info,

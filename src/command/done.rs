@@ -4,6 +4,7 @@ use super::{parse_tool, Args, CommandResult};
 use crate::domain::{Action, Outcome, ToolName};
 use crate::engine::{Ctx, Draft};
 use crate::reply::Reply;
+use crate::store::{Change, Effect, Verdict};
 
 /// Ends the caller's own grant for a tool.
 #[derive(Debug)]
@@ -20,25 +21,25 @@ impl Done {
         })
     }
 
-    /// Deletes the grant, then audits (losing access needs no rollback).
+    /// Deletes the grant and records it in one step.
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
-        let removed = ctx
-            .engine
-            .stores
-            .access
-            .delete_grant(ctx.caller(), &self.tool)
-            .await?;
-        let detail = if removed {
-            "grant ended by holder"
-        } else {
-            "no grant to end"
-        };
-        ctx.audit(
+        let draft = |detail| {
             Draft::new(Action::Done, Outcome::Ok)
                 .tool(&self.tool)
-                .detail(detail),
-        )
-        .await?;
+                .detail(detail)
+        };
+        let effect = Effect::Change {
+            change: Change::DeleteGrant {
+                principal: ctx.caller().clone(),
+                tool: self.tool.clone(),
+            },
+            if_unchanged: Some(ctx.event(draft("no grant to end"))),
+        };
+        let removed = matches!(
+            ctx.commit(draft("grant ended by holder"), effect, None)
+                .await?,
+            Verdict::Done { changed: true }
+        );
         let line = if removed {
             format!("Done: your access to `{}` has ended.", self.tool)
         } else {

@@ -4,6 +4,7 @@ use super::{parse_tool, parse_user, show_user, Args, CommandError, CommandResult
 use crate::domain::{Action, Grant as StoredGrant, GrantDuration, Outcome, Principal, ToolName};
 use crate::engine::{Ctx, Draft};
 use crate::reply::Reply;
+use crate::store::{Change, Effect, Verdict};
 
 const USAGE: &str = "/otp grant @user <tool> [for 8h] [reason]";
 const MAX_REASON: usize = 200;
@@ -51,7 +52,7 @@ impl Grant {
         })
     }
 
-    /// Checks the tool's limits, stores the grant, audits it; rolls back if the audit fails.
+    /// Checks the tool's limits, then commits the grant with its audit record in one step.
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
         let admin = ctx.admin(Action::Grant)?;
         let draft = |outcome| {
@@ -82,32 +83,22 @@ impl Grant {
             expires_at: ctx.now.plus_secs(duration.secs()),
             reason: self.reason.clone(),
         };
-        let previous = admin.access.grant(&self.user, &self.tool).await?;
-        admin.access.put_grant(&grant).await?;
         let detail = match &self.reason {
             Some(reason) => format!("for {duration} until {}: {reason}", grant.expires_at),
             None => format!("for {duration} until {}", grant.expires_at),
         };
-        if let Err(err) = ctx.audit(draft(Outcome::Ok).detail(detail)).await {
-            // An unaudited grant must not stand: put back what was there, unless someone has
-            // changed the grant since (then theirs stands, with its own audit record).
-            let ours = match admin.access.grant(&self.user, &self.tool).await {
-                Ok(current) => current.as_ref() == Some(&grant),
-                Err(_) => true,
-            };
-            let rollback = match (&previous, ours) {
-                (_, false) => Ok(()),
-                (Some(p), true) => admin.access.put_grant(p).await,
-                (None, true) => admin
-                    .access
-                    .delete_grant(&self.user, &self.tool)
-                    .await
-                    .map(drop),
-            };
-            if let Err(e) = rollback {
-                tracing::error!(error = %e, "rolling back an unaudited grant failed");
-            }
-            return Err(err);
+        let effect = Effect::Change {
+            change: Change::PutGrant(grant.clone()),
+            if_unchanged: None,
+        };
+        // The tool may have been removed since it was read: then there is nothing to grant.
+        if ctx
+            .commit(draft(Outcome::Ok).detail(detail), effect, None)
+            .await?
+            == Verdict::UnknownTool
+        {
+            let msg = format!("There is no tool called `{}`.", self.tool);
+            return Err(CommandError::denied(draft(Outcome::UnknownTool), msg));
         }
         let who = show_user(&self.user, ctx.caller());
         let line = format!(

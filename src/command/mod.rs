@@ -2,7 +2,8 @@
 //! behind the [`Command`] enum. Adding a command touches one new file and one enum arm.
 //!
 //! Commands decide; the [`Engine`](crate::engine::Engine) audits refusals centrally, and each
-//! command audits its own success at the moment the rules require (before a code leaves).
+//! command commits its own success as one decision through [`Ctx::commit`](crate::engine::Ctx::commit):
+//! the change or the issuance together with its audit record, before anything is revealed.
 
 mod audit;
 mod code;
@@ -51,6 +52,9 @@ pub enum CommandError {
     /// Stored state is inconsistent (e.g. a tool without a seed).
     #[error("inconsistent state: {0}")]
     Inconsistent(String),
+    /// The request's replay marker was seen before: nothing was done.
+    #[error("replayed request")]
+    Replayed,
 }
 
 impl CommandError {

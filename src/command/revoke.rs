@@ -4,6 +4,7 @@ use super::{parse_tool, parse_user, show_user, Args, CommandResult};
 use crate::domain::{Action, Outcome, Principal, ToolName};
 use crate::engine::{Ctx, Draft};
 use crate::reply::Reply;
+use crate::store::{Change, Effect, Verdict};
 
 const USAGE: &str = "/otp revoke @user <tool>";
 
@@ -24,22 +25,26 @@ impl Revoke {
         Ok(Self { user, tool })
     }
 
-    /// Deletes the grant, then audits (taking access away needs no rollback).
+    /// Deletes the grant and records it in one step.
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
-        let admin = ctx.admin(Action::Revoke)?;
-        let removed = admin.access.delete_grant(&self.user, &self.tool).await?;
-        let detail = if removed {
-            "grant revoked"
-        } else {
-            "no grant to revoke"
-        };
-        ctx.audit(
+        ctx.admin(Action::Revoke)?;
+        let draft = |detail| {
             Draft::new(Action::Revoke, Outcome::Ok)
                 .tool(&self.tool)
                 .subject(&self.user)
-                .detail(detail),
-        )
-        .await?;
+                .detail(detail)
+        };
+        let effect = Effect::Change {
+            change: Change::DeleteGrant {
+                principal: self.user.clone(),
+                tool: self.tool.clone(),
+            },
+            if_unchanged: Some(ctx.event(draft("no grant to revoke"))),
+        };
+        let removed = matches!(
+            ctx.commit(draft("grant revoked"), effect, None).await?,
+            Verdict::Done { changed: true }
+        );
         let who = show_user(&self.user, ctx.caller());
         let line = if removed {
             format!("Revoked {who}'s access to `{}`.", self.tool)

@@ -4,6 +4,7 @@ use super::{parse_user, show_user, Args, CommandError, CommandResult};
 use crate::domain::{Action, Outcome, Principal, Role};
 use crate::engine::{Ctx, Draft};
 use crate::reply::Reply;
+use crate::store::{Change, Effect, Verdict};
 
 const USAGE: &str = "/otp role add|remove @user admin|auditor";
 
@@ -46,28 +47,27 @@ impl RoleChange {
         }
     }
 
-    /// Changes the role, audits; an unaudited role addition is rolled back.
+    /// Changes the role and records it in one step.
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
-        let admin = ctx.admin(self.action())?;
-        let changed = admin
-            .access
-            .set_role(&self.user, self.role, self.add)
-            .await?;
-        let draft = Draft::new(self.action(), Outcome::Ok)
-            .subject(&self.user)
-            .detail(if changed {
-                self.role.as_str().to_owned()
-            } else {
-                format!("{} (unchanged)", self.role)
-            });
-        if let Err(err) = ctx.audit(draft).await {
-            if self.add && changed {
-                if let Err(e) = admin.access.set_role(&self.user, self.role, false).await {
-                    tracing::error!(error = %e, "rolling back an unaudited role failed");
-                }
-            }
-            return Err(err);
-        }
+        ctx.admin(self.action())?;
+        let draft = |detail: String| {
+            Draft::new(self.action(), Outcome::Ok)
+                .subject(&self.user)
+                .detail(detail)
+        };
+        let effect = Effect::Change {
+            change: Change::SetRole {
+                principal: self.user.clone(),
+                role: self.role,
+                on: self.add,
+            },
+            if_unchanged: Some(ctx.event(draft(format!("{} (unchanged)", self.role)))),
+        };
+        let changed = matches!(
+            ctx.commit(draft(self.role.as_str().to_owned()), effect, None)
+                .await?,
+            Verdict::Done { changed: true }
+        );
         let who = show_user(&self.user, ctx.caller());
         let mut lines = vec![match (self.add, changed) {
             (true, true) => format!("{who} is now {}.", self.role),

@@ -18,9 +18,10 @@ use axum::Json;
 use serde::Deserialize;
 
 use crate::domain::{Platform, Principal, RequestId};
-use crate::engine::ChatRequest;
+use crate::engine::{Arrival, ChatRequest, Replayed};
 use crate::http::{ApiError, AppState};
 use crate::keys::SigningSecret;
+use crate::store::ReplayMark;
 
 /// Slack settings.
 #[derive(Debug, Clone)]
@@ -78,27 +79,17 @@ async fn handle(
         tracing::warn!(reason = %e, "slack request refused");
         ApiError::Unauthorized(e.to_string())
     })?;
-    let replay_key = format!("replay:slack:{}", hex::encode(&verified.mac));
-    let expires =
-        crate::domain::Timestamp::from_unix(verified.timestamp + verify::MAX_AGE_SECS + 1);
+    // The fingerprint is recorded in the request's own decision transaction (SPEC §3.2, §3.5).
+    let arrival = Arrival {
+        now,
+        replay: Some(ReplayMark {
+            key: format!("replay:slack:{}", hex::encode(&verified.mac)),
+            expires_at: crate::domain::Timestamp::from_unix(
+                verified.timestamp + verify::MAX_AGE_SECS + 1,
+            ),
+        }),
+    };
     let request_id = RequestId::new();
-    match app
-        .engine
-        .stores()
-        .counters
-        .first_sighting(&replay_key, expires, now)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(reason = "replay", "slack request refused");
-            return Err(ApiError::Unauthorized("replayed request".into()));
-        }
-        Err(e) => {
-            tracing::error!(%request_id, error = %e, "replay check failed");
-            return Ok(reply_response(&crate::reply::Reply::internal(&request_id)));
-        }
-    }
     let form: SlashForm = serde_urlencoded::from_bytes(&body)
         .map_err(|_| ApiError::BadRequest("the body is not valid form encoding".into()))?;
     if form.ssl_check.is_some() {
@@ -122,11 +113,17 @@ async fn handle(
             .as_deref()
             .is_some_and(|e| slack.allowed_workspaces.contains(e));
     let reply = if allowed {
-        app.engine.handle(&request).await
+        app.engine.handle_at(&request, arrival).await
     } else {
-        app.engine.refuse_workspace(&request).await
+        app.engine.refuse_workspace_at(&request, arrival).await
     };
-    Ok(reply_response(&reply))
+    match reply {
+        Ok(reply) => Ok(reply_response(&reply)),
+        Err(Replayed) => {
+            tracing::warn!(reason = "replay", "slack request refused");
+            Err(ApiError::Unauthorized("replayed request".into()))
+        }
+    }
 }
 
 /// HTTP 200 with the Block Kit body and the request id in `x-request-id`.

@@ -27,8 +27,9 @@ use self::activity::Activity;
 use self::auth::{AuthError, BotAuth};
 use self::connector::Connector;
 use crate::domain::{Action, Outcome, Platform, Principal, RequestId};
-use crate::engine::{ChatRequest, Draft};
+use crate::engine::{Arrival, ChatRequest, Draft, Replayed};
 use crate::http::{ApiError, AppState};
+use crate::store::ReplayMark;
 
 /// How long an activity id is remembered: a Bot Framework token's lifetime plus the skew allowed.
 const TOKEN_LIFETIME_SECS: i64 = 3_600 + 300;
@@ -165,26 +166,15 @@ async fn handle(
         .ok_or_else(|| bad("the activity has no id"))?;
     // Bot Framework may redeliver, and a captured request stays valid as long as its token:
     // each activity is acted on once.
+    // The marker is recorded in the request's own decision transaction (SPEC §3.2, §3.5).
     let now = app.engine.clock().now();
-    let seen_key = format!("replay:teams:{}:{activity_id}", conversation.id);
-    match app
-        .engine
-        .stores()
-        .counters
-        .first_sighting(&seen_key, now.plus_secs(TOKEN_LIFETIME_SECS), now)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(reason = "duplicate activity", "teams request ignored");
-            return Ok(());
-        }
-        Err(e) => {
-            let request_id = RequestId::new();
-            tracing::error!(%request_id, error = %e, "replay check failed");
-            return Err(ApiError::Internal(request_id));
-        }
-    }
+    let arrival = Arrival {
+        now,
+        replay: Some(ReplayMark {
+            key: format!("replay:teams:{}:{activity_id}", conversation.id),
+            expires_at: now.plus_secs(TOKEN_LIFETIME_SECS),
+        }),
+    };
     let mut request = ChatRequest {
         request_id: RequestId::new(),
         principal,
@@ -193,7 +183,15 @@ async fn handle(
         delivery: None,
     };
     if !teams.allowed_tenants.contains(tenant) {
-        app.engine.refuse_workspace(&request).await;
+        if app
+            .engine
+            .refuse_workspace_at(&request, arrival)
+            .await
+            .is_err()
+        {
+            tracing::warn!(reason = "duplicate activity", "teams request ignored");
+            return Ok(());
+        }
         return Err(ApiError::Forbidden("tenant not allowed".into()));
     }
     // Until the caller has passed the rate limit, mentions are resolved only from what the
@@ -240,10 +238,17 @@ async fn handle(
         service_url,
         conversation: &conversation.id,
     };
-    let reply = app
+    let reply = match app
         .engine
-        .handle_finishing(&request, || command_text(&activity, Some(lookup)))
-        .await;
+        .handle_finishing(&request, arrival, || command_text(&activity, Some(lookup)))
+        .await
+    {
+        Ok(reply) => reply,
+        Err(Replayed) => {
+            tracing::warn!(reason = "duplicate activity", "teams request ignored");
+            return Ok(());
+        }
+    };
     let card = render::render(&reply);
     let sent = match &private_conversation {
         None => {

@@ -41,17 +41,39 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Runs `moto_server` with its HTTP server single-threaded. Threaded, moto checks a condition
+/// and writes the item without a lock between them, so two concurrent conditional writes to one
+/// item can both succeed, which DynamoDB never allows (conditional writes and transactions are
+/// serializable: <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-isolation>).
+/// One request at a time restores that guarantee, so concurrency tests judge otpbot, not the
+/// emulator. Single-threaded, the server also speaks HTTP/1.0 and closes each connection.
+const SERIAL_MOTO: &str = r#"
+import sys
+import moto.server as server
+threaded_run = server.run_simple
+def run_serially(*args, **kwargs):
+    kwargs["threaded"] = False
+    threaded_run(*args, **kwargs)
+server.run_simple = run_serially
+server.main(sys.argv[1:])
+"#;
+
 impl Moto {
     /// Starts a fresh emulator and waits until it accepts connections.
     pub fn start() -> Self {
         let binary = moto_binary();
+        let python = binary.with_file_name("python");
         let port = free_port();
         // The shell stops moto when this test process is gone, even if it is killed.
         let script = r#"parent=$1; shift; "$@" & child=$!; trap 'kill $child 2>/dev/null; exit 0' TERM INT EXIT;
             while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done"#;
         let child = Command::new("sh")
             .args(["-c", script, "sh", &std::process::id().to_string()])
-            .arg(&binary)
+            .args(if python.exists() {
+                vec![python.into_os_string(), "-c".into(), SERIAL_MOTO.into()]
+            } else {
+                vec![binary.clone().into_os_string()]
+            })
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -150,4 +172,59 @@ pub async fn stores() -> (Stores, Arc<Moto>) {
     let moto = Moto::shared();
     let store = store_on(&moto, unique_settings()).await;
     (Stores::single(store), moto)
+}
+
+/// Records the target (`X-Amz-Target`, e.g. `DynamoDB_20120810.BatchGetItem`) of every HTTP
+/// request an SDK client sends, retries included: the round trips a request costs.
+#[derive(Clone, Debug, Default)]
+pub struct CallLog(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl CallLog {
+    /// The targets sent so far, oldest first, and forgets them.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().expect("call log"))
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "CallLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("(no target)")
+            .to_owned();
+        self.0.lock().expect("call log").push(target);
+        Ok(())
+    }
+}
+
+/// A fresh AWS store on `moto` whose DynamoDB and SSM clients record every call in `log`.
+pub async fn counted_store_on(moto: &Moto, settings: AwsSettings, log: &CallLog) -> Arc<AwsStore> {
+    let config = moto.sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(log.clone())
+            .build(),
+    );
+    let ssm = aws_sdk_ssm::Client::from_conf(
+        aws_sdk_ssm::config::Builder::from(&config)
+            .interceptor(log.clone())
+            .build(),
+    );
+    let store = Arc::new(AwsStore::with_clients(ddb, ssm, settings));
+    super::terraform::create_table(store.dynamodb(), "access", &store.settings().access_table)
+        .await;
+    super::terraform::create_table(store.dynamodb(), "audit", &store.settings().audit_table).await;
+    log.take();
+    store
 }

@@ -24,6 +24,9 @@ use otpbot::store::Stores;
 use serde_json::Value;
 
 /// The signing secret every test app uses.
+/// Who the harness's own set-up (tool enrolment) is recorded as.
+pub const SETUP_OPERATOR: &str = "cli:local:harness";
+
 pub const SECRET: &str = "0123456789abcdef0123456789abcdef";
 /// The allowed workspace.
 pub const TEAM: &str = "T0TEST";
@@ -213,7 +216,7 @@ impl TestApp {
         app
     }
 
-    /// Enrols a tool with [`SEED`].
+    /// Enrols a tool with [`SEED`], recorded as done by [`SETUP_OPERATOR`].
     pub async fn enrol(&self, name: &str, display: &str, default: &str, max: &str) {
         let name = ToolName::parse(name).expect("tool name");
         let uri = format!(
@@ -221,11 +224,6 @@ impl TestApp {
             base32(SEED)
         );
         let seed = Seed::parse(&uri).expect("seed");
-        self.stores
-            .secrets
-            .put_seed(&name, &seed)
-            .await
-            .expect("put seed");
         let tool = Tool {
             name,
             display_name: display.into(),
@@ -233,7 +231,11 @@ impl TestApp {
             max_grant: GrantDuration::parse(max).expect("max"),
             notify_channel: None,
         };
-        self.stores.access.put_tool(&tool).await.expect("put tool");
+        let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
+        self.stores
+            .put_tool(&tool, Some(&seed), &operator, self.now())
+            .await
+            .expect("put tool");
     }
 
     /// The current injected time.
@@ -306,17 +308,22 @@ impl TestApp {
     }
 
     /// Every audit event, newest first.
+    /// The audit log newest first, without the records of the harness's own set-up.
     pub async fn audit(&self) -> Vec<AuditEvent> {
         let query = AuditQuery {
             limit: 10_000,
             ..AuditQuery::default()
         };
-        self.stores
+        let setup = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
+        let mut events = self
+            .stores
             .audit
             .query(&query)
             .await
             .expect("audit query")
-            .events
+            .events;
+        events.retain(|e| e.actor != setup);
+        events
     }
 
     /// The newest audit event.

@@ -10,9 +10,11 @@ use super::{sdk, AwsStore};
 use crate::domain::{Grant, GrantDuration, Principal, Role, Roles, Timestamp, Tool, ToolName};
 use crate::store::{AccessStore, StoreError, StoreResult};
 
-const TOOLS_PK: &str = "TOOLS";
+/// Partition of the tool catalog.
+pub(super) const TOOLS_PK: &str = "TOOLS";
 
-fn principal_pk(p: &Principal) -> String {
+/// Partition of a principal's grants and roles.
+pub(super) fn principal_pk(p: &Principal) -> String {
     format!("P#{p}")
 }
 
@@ -20,7 +22,8 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-fn tool_from(item: &Item) -> StoreResult<Tool> {
+/// A catalog entry read back from its item.
+pub(super) fn tool_from(item: &Item) -> StoreResult<Tool> {
     Ok(Tool {
         name: ToolName::parse(get_s(item, "name")?).map_err(corrupt)?,
         display_name: get_s(item, "display_name")?.to_owned(),
@@ -32,7 +35,8 @@ fn tool_from(item: &Item) -> StoreResult<Tool> {
     })
 }
 
-fn grant_from(item: &Item) -> StoreResult<Grant> {
+/// A grant read back from its item.
+pub(super) fn grant_from(item: &Item) -> StoreResult<Grant> {
     Ok(Grant {
         principal: Principal::parse(get_s(item, "principal")?).map_err(corrupt)?,
         tool: ToolName::parse(get_s(item, "tool")?).map_err(corrupt)?,
@@ -43,14 +47,51 @@ fn grant_from(item: &Item) -> StoreResult<Grant> {
     })
 }
 
-impl AwsStore {
-    fn access_key(&self, pk: String, sk: String) -> Item {
-        ItemBuilder::default()
-            .set(ACCESS_PK, s(pk))
-            .set(ACCESS_SK, s(sk))
-            .build()
-    }
+/// The item of a grant.
+pub(super) fn grant_item(grant: &Grant) -> Item {
+    ItemBuilder::default()
+        .set(ACCESS_PK, s(principal_pk(&grant.principal)))
+        .set(ACCESS_SK, s(format!("G#{}", grant.tool)))
+        .set(GSI1_PK, s(format!("T#{}", grant.tool)))
+        .set(GSI1_SK, s(principal_pk(&grant.principal)))
+        .set("principal", s(grant.principal.as_str()))
+        .set("tool", s(grant.tool.as_str()))
+        .set("granted_by", s(grant.granted_by.as_str()))
+        .set("granted_at", n(grant.granted_at.unix()))
+        .set(TTL_ATTRIBUTE, n(grant.expires_at.unix()))
+        .opt("reason", grant.reason.as_deref())
+        .build()
+}
 
+/// The item of a role.
+pub(super) fn role_item(principal: &Principal, role: Role) -> Item {
+    ItemBuilder::default()
+        .set(ACCESS_PK, s(principal_pk(principal)))
+        .set(ACCESS_SK, s(format!("R#{role}")))
+        .set("role", s(role.as_str()))
+        .build()
+}
+
+/// The item of a catalog entry; `seed_version` pins the SSM parameter version of its seed.
+pub(super) fn tool_item(tool: &Tool, seed_version: Option<i64>) -> Item {
+    let mut item = ItemBuilder::default()
+        .set(ACCESS_PK, s(TOOLS_PK))
+        .set(ACCESS_SK, s(format!("T#{}", tool.name)))
+        .set("name", s(tool.name.as_str()))
+        .set("display_name", s(&tool.display_name))
+        .set("default_grant", n(tool.default_grant.secs()))
+        .set("max_grant", n(tool.max_grant.secs()))
+        .opt("notify_channel", tool.notify_channel.as_deref());
+    if let Some(version) = seed_version {
+        item = item.set(SEED_VERSION, n(version));
+    }
+    item.build()
+}
+
+/// Catalog attribute: the SSM parameter version holding the tool's current seed.
+pub(super) const SEED_VERSION: &str = "seed_version";
+
+impl AwsStore {
     /// Runs a query to the end, following `LastEvaluatedKey`.
     pub(super) async fn query_all(
         &self,
@@ -93,7 +134,8 @@ impl AwsStore {
             .ddb
             .get_item()
             .table_name(&self.settings.access_table)
-            .set_key(Some(self.access_key(pk, sk)))
+            .key(ACCESS_PK, s(pk))
+            .key(ACCESS_SK, s(sk))
             .consistent_read(true)
             .send()
             .await
@@ -101,39 +143,43 @@ impl AwsStore {
         Ok(out.item)
     }
 
-    async fn delete(&self, pk: String, sk: String) -> StoreResult<bool> {
-        let out = self
-            .ddb
-            .delete_item()
-            .table_name(&self.settings.access_table)
-            .set_key(Some(self.access_key(pk, sk)))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|e| sdk("delete item", e))?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    /// The catalog entry of `name` and its pinned seed version, from the short-lived cache
+    /// or the table.
+    pub(super) async fn catalog_entry(
+        &self,
+        name: &ToolName,
+    ) -> StoreResult<Option<(Tool, Option<i64>)>> {
+        if let Some(entry) = self.cached_tool(name) {
+            return Ok(entry);
+        }
+        let entry = match self.get(TOOLS_PK.into(), format!("T#{name}")).await? {
+            Some(item) => Some((tool_from(&item)?, get_n(&item, SEED_VERSION).ok())),
+            None => None,
+        };
+        self.cache_tool(name, entry.clone());
+        Ok(entry)
     }
 
-    async fn put(&self, item: Item) -> StoreResult<()> {
-        self.ddb
-            .put_item()
-            .table_name(&self.settings.access_table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| sdk("put item", e))?;
-        Ok(())
+    /// Deletes the grants a removed tool left behind (beyond what its transaction held).
+    pub(super) async fn clean_removed_tool(&self, name: &ToolName) -> StoreResult<()> {
+        for grant in self.holders(name).await? {
+            self.ddb
+                .delete_item()
+                .table_name(&self.settings.access_table)
+                .key(ACCESS_PK, s(principal_pk(&grant.principal)))
+                .key(ACCESS_SK, s(format!("G#{name}")))
+                .send()
+                .await
+                .map_err(|e| sdk("delete grant", e))?;
+        }
+        self.remove_seed(name).await
     }
 }
 
 #[async_trait]
 impl AccessStore for AwsStore {
     async fn tool(&self, name: &ToolName) -> StoreResult<Option<Tool>> {
-        self.get(TOOLS_PK.into(), format!("T#{name}"))
-            .await?
-            .as_ref()
-            .map(tool_from)
-            .transpose()
+        Ok(self.catalog_entry(name).await?.map(|(tool, _)| tool))
     }
 
     async fn tools(&self) -> StoreResult<Vec<Tool>> {
@@ -142,28 +188,6 @@ impl AccessStore for AwsStore {
             .iter()
             .map(tool_from)
             .collect()
-    }
-
-    async fn put_tool(&self, tool: &Tool) -> StoreResult<()> {
-        let item = ItemBuilder::default()
-            .set(ACCESS_PK, s(TOOLS_PK))
-            .set(ACCESS_SK, s(format!("T#{}", tool.name)))
-            .set("name", s(tool.name.as_str()))
-            .set("display_name", s(&tool.display_name))
-            .set("default_grant", n(tool.default_grant.secs()))
-            .set("max_grant", n(tool.max_grant.secs()))
-            .opt("notify_channel", tool.notify_channel.as_deref())
-            .build();
-        self.put(item).await
-    }
-
-    async fn remove_tool(&self, name: &ToolName) -> StoreResult<bool> {
-        // The catalog entry goes first, so no new grant can be made while old ones are removed.
-        let removed = self.delete(TOOLS_PK.into(), format!("T#{name}")).await?;
-        for grant in self.holders(name).await? {
-            self.delete_grant(&grant.principal, name).await?;
-        }
-        Ok(removed)
     }
 
     async fn grant(&self, principal: &Principal, tool: &ToolName) -> StoreResult<Option<Grant>> {
@@ -197,27 +221,6 @@ impl AccessStore for AwsStore {
         items.iter().map(grant_from).collect()
     }
 
-    async fn put_grant(&self, grant: &Grant) -> StoreResult<()> {
-        let item = ItemBuilder::default()
-            .set(ACCESS_PK, s(principal_pk(&grant.principal)))
-            .set(ACCESS_SK, s(format!("G#{}", grant.tool)))
-            .set(GSI1_PK, s(format!("T#{}", grant.tool)))
-            .set(GSI1_SK, s(principal_pk(&grant.principal)))
-            .set("principal", s(grant.principal.as_str()))
-            .set("tool", s(grant.tool.as_str()))
-            .set("granted_by", s(grant.granted_by.as_str()))
-            .set("granted_at", n(grant.granted_at.unix()))
-            .set(TTL_ATTRIBUTE, n(grant.expires_at.unix()))
-            .opt("reason", grant.reason.as_deref())
-            .build();
-        self.put(item).await
-    }
-
-    async fn delete_grant(&self, principal: &Principal, tool: &ToolName) -> StoreResult<bool> {
-        self.delete(principal_pk(principal), format!("G#{tool}"))
-            .await
-    }
-
     async fn roles(&self, principal: &Principal) -> StoreResult<Roles> {
         let items = self.partition(principal_pk(principal), "R#").await?;
         let names = items
@@ -227,32 +230,6 @@ impl AccessStore for AwsStore {
         Ok(names
             .filter_map(Role::parse)
             .fold(Roles::default(), Roles::with))
-    }
-
-    async fn set_role(&self, principal: &Principal, role: Role, on: bool) -> StoreResult<bool> {
-        let (pk, sk) = (principal_pk(principal), format!("R#{role}"));
-        if !on {
-            return self.delete(pk, sk).await;
-        }
-        let item = ItemBuilder::default()
-            .set(ACCESS_PK, s(pk))
-            .set(ACCESS_SK, s(sk))
-            .set("role", s(role.as_str()))
-            .build();
-        let result = self
-            .ddb
-            .put_item()
-            .table_name(&self.settings.access_table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", ACCESS_PK)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(sdk("put role", e)),
-        }
     }
 }
 

@@ -54,23 +54,28 @@ fn id_range(query: &AuditQuery) -> (String, String) {
     (low, high)
 }
 
+/// The item of an audit event.
+pub(super) fn event_item(event: &AuditEvent) -> Item {
+    ItemBuilder::default()
+        .set(AUDIT_PK, s(AUDIT_STREAM))
+        .set(AUDIT_SK, s(event.id.as_str()))
+        .set("at", n(event.at.unix()))
+        .set("request_id", s(event.request_id.as_str()))
+        .set("actor", s(event.actor.as_str()))
+        .set("action", s(event.action.as_str()))
+        .opt("tool", event.tool.as_ref().map(ToolName::as_str))
+        .opt("subject", event.subject.as_ref().map(Principal::as_str))
+        .set("outcome", s(event.outcome.as_str()))
+        .opt("detail", event.detail.as_deref())
+        .opt("channel", event.channel.as_deref())
+        .opt("code_mac", event.code_mac.as_deref())
+        .build()
+}
+
 #[async_trait]
 impl AuditStore for AwsStore {
     async fn append(&self, event: &AuditEvent) -> StoreResult<()> {
-        let item = ItemBuilder::default()
-            .set(AUDIT_PK, s(AUDIT_STREAM))
-            .set(AUDIT_SK, s(event.id.as_str()))
-            .set("at", n(event.at.unix()))
-            .set("request_id", s(event.request_id.as_str()))
-            .set("actor", s(event.actor.as_str()))
-            .set("action", s(event.action.as_str()))
-            .opt("tool", event.tool.as_ref().map(ToolName::as_str))
-            .opt("subject", event.subject.as_ref().map(Principal::as_str))
-            .set("outcome", s(event.outcome.as_str()))
-            .opt("detail", event.detail.as_deref())
-            .opt("channel", event.channel.as_deref())
-            .opt("code_mac", event.code_mac.as_deref())
-            .build();
+        let item = event_item(event);
         let result = self
             .ddb
             .put_item()

@@ -1,14 +1,19 @@
 //! The AWS backend: DynamoDB for the catalog, grants, roles, counters and the audit log; SSM
 //! Parameter Store (SecureString under a customer-managed KMS key) for seeds.
 //!
-//! Every lookup is a `GetItem` or a `Query` on a key or index; nothing here ever scans a table.
-//! Counters use conditional writes, so concurrent Lambda instances never race. Seeds are cached
-//! for a short time and wiped from memory when evicted. Nothing here logs a seed.
+//! Every lookup is a `GetItem`, a `BatchGetItem` or a `Query` on a key or index; nothing here
+//! ever scans a table. Each decision is one `TransactWriteItems` (see [`decide`]), so concurrent
+//! Lambda instances never race. Seeds and catalog entries are cached for a short time (seeds
+//! wiped from memory when evicted); grants and roles never. An issued code at steady state costs
+//! two DynamoDB round trips (one `BatchGetItem`, one `TransactWriteItems`) and no SSM call.
+//! Nothing here logs a seed.
 
 mod access;
 mod audit;
 mod counters;
+mod decide;
 mod item;
+mod plan;
 pub mod schema;
 mod secrets;
 
@@ -33,7 +38,8 @@ pub struct AwsSettings {
     pub ssm_prefix: String,
     /// KMS key for SecureString seeds; the account's default SSM key when `None`.
     pub kms_key_id: Option<String>,
-    /// How long a seed read from SSM is reused.
+    /// How long a seed read from SSM, and a tool's catalog entry, are reused. Grants and
+    /// roles are never cached.
     pub seed_cache_ttl: Duration,
 }
 
@@ -55,7 +61,11 @@ pub struct AwsStore {
     ssm: Ssm,
     settings: AwsSettings,
     seeds: Mutex<HashMap<ToolName, (Seed, Instant)>>,
+    tools: Mutex<HashMap<ToolName, CachedTool>>,
 }
+
+/// A catalog entry (or its absence) with its pinned seed version, and when it was read.
+type CachedTool = (Option<(crate::domain::Tool, Option<i64>)>, Instant);
 
 impl std::fmt::Debug for AwsStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,6 +83,18 @@ impl AwsStore {
             ssm: Ssm::new(config),
             settings,
             seeds: Mutex::new(HashMap::new()),
+            tools: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A store using the given clients (e.g. with interceptors that count calls).
+    pub fn with_clients(ddb: DynamoDb, ssm: Ssm, settings: AwsSettings) -> Self {
+        Self {
+            ddb,
+            ssm,
+            settings,
+            seeds: Mutex::new(HashMap::new()),
+            tools: Mutex::new(HashMap::new()),
         }
     }
 

@@ -10,7 +10,7 @@ use aws_sdk_ssm::types::ParameterType;
 use zeroize::Zeroizing;
 
 use super::AwsStore;
-use crate::domain::{Seed, ToolName};
+use crate::domain::{Seed, Tool, ToolName};
 use crate::store::{SecretStore, StoreError, StoreResult};
 
 fn ssm_err<E, R>(context: &str, err: aws_sdk_ssm::error::SdkError<E, R>) -> StoreError
@@ -85,9 +85,67 @@ impl AwsStore {
         cache.get(tool).map(|(seed, _)| seed.clone())
     }
 
-    fn forget(&self, tool: &ToolName) {
+    /// The catalog entry of `tool` if read within the cache time; `Some(None)`: known absent.
+    pub(super) fn cached_tool(&self, tool: &ToolName) -> Option<Option<(Tool, Option<i64>)>> {
+        let mut cache = self.tools.lock().ok()?;
+        let ttl = self.settings.seed_cache_ttl;
+        cache.retain(|_, (_, at)| at.elapsed() < ttl);
+        cache.get(tool).map(|(entry, _)| entry.clone())
+    }
+
+    /// Keeps a catalog entry (or its absence) for the cache time.
+    pub(super) fn cache_tool(&self, tool: &ToolName, entry: Option<(Tool, Option<i64>)>) {
+        if self.settings.seed_cache_ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut cache) = self.tools.lock() {
+            cache.insert(tool.clone(), (entry, Instant::now()));
+        }
+    }
+
+    /// Drops the cached seed and catalog entry of `tool` after this process changed them.
+    pub(super) fn forget(&self, tool: &ToolName) {
         if let Ok(mut cache) = self.seeds.lock() {
             cache.remove(tool);
+        }
+        if let Ok(mut cache) = self.tools.lock() {
+            cache.remove(tool);
+        }
+    }
+
+    /// Writes a new version of the seed parameter and returns its version number. The catalog
+    /// entry that pins this version is written afterwards in the change's transaction with its
+    /// audit record; until then the previous version stays the one codes come from, so a
+    /// failure in between changes nothing anyone can use.
+    pub(super) async fn write_seed(&self, tool: &ToolName, seed: &Seed) -> StoreResult<i64> {
+        let out = self
+            .ssm
+            .put_parameter()
+            .name(self.seed_parameter(tool))
+            .description(format!("otpbot TOTP seed for {tool}"))
+            .value(seed.expose_uri())
+            .r#type(ParameterType::SecureString)
+            .set_key_id(self.settings.kms_key_id.clone())
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| ssm_err("put parameter", e))?;
+        Ok(out.version)
+    }
+
+    /// Deletes the seed parameter of a removed tool; absent is fine.
+    pub(super) async fn remove_seed(&self, tool: &ToolName) -> StoreResult<()> {
+        self.forget(tool);
+        match self
+            .ssm
+            .delete_parameter()
+            .name(self.seed_parameter(tool))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            Err(e) => Err(ssm_err("delete seed", e)),
         }
     }
 }
@@ -106,7 +164,12 @@ impl SecretStore for AwsStore {
         if let Some(seed) = self.cached(tool) {
             return Ok(Some(seed));
         }
-        let Some(uri) = get_parameter(&self.ssm, &self.seed_parameter(tool)).await? else {
+        // The catalog pins the parameter version its last recorded change wrote.
+        let name = match self.catalog_entry(tool).await? {
+            Some((_, Some(version))) => format!("{}:{version}", self.seed_parameter(tool)),
+            _ => self.seed_parameter(tool),
+        };
+        let Some(uri) = get_parameter(&self.ssm, &name).await? else {
             return Ok(None);
         };
         let seed =

@@ -1,7 +1,7 @@
 //! Catalog, grants, roles and seeds in SQLite.
 
 use async_trait::async_trait;
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::{backend, LocalStore};
 use crate::domain::{
@@ -60,13 +60,33 @@ fn to_grant((principal, tool, by, at, expires, reason): GrantRow) -> StoreResult
     })
 }
 
-const TOOL_COLUMNS: &str = "name, display_name, default_grant, max_grant, notify_channel";
-const GRANT_COLUMNS: &str = "principal, tool, granted_by, granted_at, expires_at, reason";
+pub(super) const TOOL_COLUMNS: &str =
+    "name, display_name, default_grant, max_grant, notify_channel";
+pub(super) const GRANT_COLUMNS: &str =
+    "principal, tool, granted_by, granted_at, expires_at, reason";
+
+/// The grant of `principal` for `tool`, on any connection (the writer re-checks with it).
+pub(super) fn grant_on(
+    conn: &Connection,
+    principal: &str,
+    tool: &str,
+) -> StoreResult<Option<Grant>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE principal = ?1 AND tool = ?2"
+        ))
+        .map_err(backend)?;
+    let row = stmt
+        .query_row([principal, tool], grant_from_row)
+        .optional()
+        .map_err(backend)?;
+    row.map(to_grant).transpose()
+}
 
 impl LocalStore {
     async fn grants_where(&self, column: &'static str, value: String) -> StoreResult<Vec<Grant>> {
         let rows = self
-            .with_conn(move |c| {
+            .read(move |c| {
                 let order = if column == "tool" {
                     "principal"
                 } else {
@@ -89,14 +109,13 @@ impl AccessStore for LocalStore {
     async fn tool(&self, name: &ToolName) -> StoreResult<Option<Tool>> {
         let name = name.as_str().to_owned();
         let row = self
-            .with_conn(move |c| {
-                c.query_row(
-                    &format!("SELECT {TOOL_COLUMNS} FROM tools WHERE name = ?1"),
-                    [name],
-                    tool_from_row,
-                )
-                .optional()
-                .map_err(backend)
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(&format!("SELECT {TOOL_COLUMNS} FROM tools WHERE name = ?1"))
+                    .map_err(backend)?;
+                stmt.query_row([name], tool_from_row)
+                    .optional()
+                    .map_err(backend)
             })
             .await?;
         row.map(to_tool).transpose()
@@ -104,7 +123,7 @@ impl AccessStore for LocalStore {
 
     async fn tools(&self) -> StoreResult<Vec<Tool>> {
         let rows = self
-            .with_conn(|c| {
+            .read(|c| {
                 let mut stmt = c
                     .prepare_cached(&format!("SELECT {TOOL_COLUMNS} FROM tools ORDER BY name"))
                     .map_err(backend)?;
@@ -115,58 +134,9 @@ impl AccessStore for LocalStore {
         rows.into_iter().map(to_tool).collect()
     }
 
-    async fn put_tool(&self, tool: &Tool) -> StoreResult<()> {
-        let t = tool.clone();
-        self.with_conn(move |c| {
-            c.execute(
-                &format!(
-                    "INSERT OR REPLACE INTO tools ({TOOL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
-                ),
-                params![
-                    t.name.as_str(),
-                    t.display_name,
-                    t.default_grant.secs(),
-                    t.max_grant.secs(),
-                    t.notify_channel
-                ],
-            )
-            .map(drop)
-            .map_err(backend)
-        })
-        .await
-    }
-
-    async fn remove_tool(&self, name: &ToolName) -> StoreResult<bool> {
-        let name = name.as_str().to_owned();
-        self.with_conn(move |c| {
-            let tx = c.transaction().map_err(backend)?;
-            tx.execute("DELETE FROM grants WHERE tool = ?1", [&name])
-                .map_err(backend)?;
-            let removed = tx
-                .execute("DELETE FROM tools WHERE name = ?1", [&name])
-                .map_err(backend)?;
-            tx.commit().map_err(backend)?;
-            Ok(removed > 0)
-        })
-        .await
-    }
-
     async fn grant(&self, principal: &Principal, tool: &ToolName) -> StoreResult<Option<Grant>> {
         let (p, t) = (principal.as_str().to_owned(), tool.as_str().to_owned());
-        let row = self
-            .with_conn(move |c| {
-                c.query_row(
-                    &format!(
-                        "SELECT {GRANT_COLUMNS} FROM grants WHERE principal = ?1 AND tool = ?2"
-                    ),
-                    [p, t],
-                    grant_from_row,
-                )
-                .optional()
-                .map_err(backend)
-            })
-            .await?;
-        row.map(to_grant).transpose()
+        self.read(move |c| grant_on(c, &p, &t)).await
     }
 
     async fn grants_for(&self, principal: &Principal) -> StoreResult<Vec<Grant>> {
@@ -178,43 +148,10 @@ impl AccessStore for LocalStore {
         self.grants_where("tool", tool.as_str().to_owned()).await
     }
 
-    async fn put_grant(&self, grant: &Grant) -> StoreResult<()> {
-        let g = grant.clone();
-        self.with_conn(move |c| {
-            c.execute(
-                &format!("INSERT OR REPLACE INTO grants ({GRANT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-                params![
-                    g.principal.as_str(),
-                    g.tool.as_str(),
-                    g.granted_by.as_str(),
-                    g.granted_at.unix(),
-                    g.expires_at.unix(),
-                    g.reason
-                ],
-            )
-            .map(drop)
-            .map_err(backend)
-        })
-        .await
-    }
-
-    async fn delete_grant(&self, principal: &Principal, tool: &ToolName) -> StoreResult<bool> {
-        let (p, t) = (principal.as_str().to_owned(), tool.as_str().to_owned());
-        self.with_conn(move |c| {
-            c.execute(
-                "DELETE FROM grants WHERE principal = ?1 AND tool = ?2",
-                [p, t],
-            )
-            .map(|n| n > 0)
-            .map_err(backend)
-        })
-        .await
-    }
-
     async fn roles(&self, principal: &Principal) -> StoreResult<Roles> {
         let p = principal.as_str().to_owned();
         let names = self
-            .with_conn(move |c| {
+            .read(move |c| {
                 let mut stmt = c
                     .prepare_cached("SELECT role FROM roles WHERE principal = ?1")
                     .map_err(backend)?;
@@ -229,21 +166,6 @@ impl AccessStore for LocalStore {
             .filter_map(|n| Role::parse(n))
             .fold(Roles::default(), Roles::with))
     }
-
-    async fn set_role(&self, principal: &Principal, role: Role, on: bool) -> StoreResult<bool> {
-        let p = principal.as_str().to_owned();
-        self.with_conn(move |c| {
-            let sql = if on {
-                "INSERT OR IGNORE INTO roles (principal, role) VALUES (?1, ?2)"
-            } else {
-                "DELETE FROM roles WHERE principal = ?1 AND role = ?2"
-            };
-            c.execute(sql, [p.as_str(), role.as_str()])
-                .map(|n| n > 0)
-                .map_err(backend)
-        })
-        .await
-    }
 }
 
 #[async_trait]
@@ -251,13 +173,9 @@ impl SecretStore for LocalStore {
     async fn put_seed(&self, tool: &ToolName, seed: &Seed) -> StoreResult<()> {
         let (nonce, ciphertext) = self.key.seal(tool, seed)?;
         let name = tool.as_str().to_owned();
-        self.with_conn(move |c| {
-            c.execute(
-                "INSERT OR REPLACE INTO seeds (tool, nonce, ciphertext) VALUES (?1, ?2, ?3)",
-                params![name, nonce, ciphertext],
-            )
-            .map(drop)
-            .map_err(backend)
+        self.write(move |c| {
+            super::decide::write_seed(c, &name, &nonce, &ciphertext)?;
+            Ok(((), true))
         })
         .await
     }
@@ -265,12 +183,13 @@ impl SecretStore for LocalStore {
     async fn seed(&self, tool: &ToolName) -> StoreResult<Option<Seed>> {
         let name = tool.as_str().to_owned();
         let row = self
-            .with_conn(move |c| {
-                c.query_row(
-                    "SELECT nonce, ciphertext FROM seeds WHERE tool = ?1",
-                    [name],
-                    |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
-                )
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached("SELECT nonce, ciphertext FROM seeds WHERE tool = ?1")
+                    .map_err(backend)?;
+                stmt.query_row([name], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
                 .optional()
                 .map_err(backend)
             })
@@ -281,10 +200,12 @@ impl SecretStore for LocalStore {
 
     async fn delete_seed(&self, tool: &ToolName) -> StoreResult<bool> {
         let name = tool.as_str().to_owned();
-        self.with_conn(move |c| {
-            c.execute("DELETE FROM seeds WHERE tool = ?1", [name])
-                .map(|n| n > 0)
-                .map_err(backend)
+        self.write(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM seeds WHERE tool = ?1")
+                .and_then(|mut s| s.execute([name]))
+                .map_err(backend)?;
+            Ok((n > 0, true))
         })
         .await
     }

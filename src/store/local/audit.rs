@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use rusqlite::types::Value;
-use rusqlite::{params, Row};
+use rusqlite::{params, Connection, Row};
 
 use super::{backend, LocalStore};
 use crate::domain::{
@@ -51,31 +51,36 @@ fn to_event(RawEvent(t, at): RawEvent) -> StoreResult<AuditEvent> {
     })
 }
 
+/// Inserts `event` on the writer's connection; fails if its id exists.
+pub(super) fn insert_event(conn: &Connection, e: &AuditEvent) -> StoreResult<()> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "INSERT INTO audit ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        ))
+        .map_err(backend)?;
+    stmt.execute(params![
+        e.id.as_str(),
+        e.at.unix(),
+        e.request_id.as_str(),
+        e.actor.as_str(),
+        e.action.as_str(),
+        e.tool.as_ref().map(ToolName::as_str),
+        e.subject.as_ref().map(Principal::as_str),
+        e.outcome.as_str(),
+        e.detail,
+        e.channel,
+        e.code_mac
+    ])
+    .map(drop)
+    .map_err(backend)
+}
+
 #[async_trait]
 impl AuditStore for LocalStore {
     async fn append(&self, event: &AuditEvent) -> StoreResult<()> {
         let e = event.clone();
-        self.with_conn(move |c| {
-            c.execute(
-                &format!("INSERT INTO audit ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
-                params![
-                    e.id.as_str(),
-                    e.at.unix(),
-                    e.request_id.as_str(),
-                    e.actor.as_str(),
-                    e.action.as_str(),
-                    e.tool.as_ref().map(ToolName::as_str),
-                    e.subject.as_ref().map(Principal::as_str),
-                    e.outcome.as_str(),
-                    e.detail,
-                    e.channel,
-                    e.code_mac
-                ],
-            )
-            .map(drop)
-            .map_err(backend)
-        })
-        .await
+        self.write(move |c| insert_event(c, &e).map(|()| ((), true)))
+            .await
     }
 
     async fn query(&self, query: &AuditQuery) -> StoreResult<AuditPage> {
@@ -112,8 +117,8 @@ impl AuditStore for LocalStore {
             limit + 1
         );
         let rows = self
-            .with_conn(move |c| {
-                let mut stmt = c.prepare(&sql).map_err(backend)?;
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
                 let rows = stmt
                     .query_map(rusqlite::params_from_iter(args), raw)
                     .map_err(backend)?;

@@ -1,17 +1,23 @@
 //! The embedded backend: one SQLite file holding the catalog, grants, roles, the audit log,
-//! counters and the seeds, the seeds encrypted with AES-256-GCM under a master key that is not
-//! in the file.
+//! replay markers, rate-limit logs and the seeds, the seeds encrypted with AES-256-GCM under a
+//! master key that is not in the file.
 //!
-//! Writes are committed with `synchronous = FULL` in WAL mode, so an appended audit event is on
-//! disk before `append` returns. The audit table refuses UPDATE and DELETE by trigger.
+//! Every write runs on one writer thread that owns the write connection (see [`writer`]):
+//! one `BEGIN IMMEDIATE` transaction per batch, one savepoint per decision, one commit and one
+//! fsync (`synchronous = FULL`, WAL) shared by the decisions that arrived together. Reads use a
+//! small pool of read connections, which WAL lets run beside the writer. The audit table refuses
+//! UPDATE and DELETE by trigger.
 
 mod access;
 mod audit;
 mod counters;
 mod crypto;
+mod decide;
 mod schema;
+mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
@@ -23,9 +29,23 @@ use super::{StoreError, StoreResult};
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "otpbot.db";
 
+/// Read connections kept open beside the writer.
+const READERS: usize = 4;
+
+/// Options for opening the store.
+#[derive(Clone, Debug, Default)]
+pub struct LocalOptions {
+    /// Caps the database at this many pages (`PRAGMA max_page_count`): writes beyond it fail
+    /// as on a full disk. For fault tests and for operators who want a hard size limit.
+    pub max_pages: Option<u64>,
+}
+
 /// The SQLite-backed store. Cheap to share behind an `Arc`.
 pub struct LocalStore {
-    conn: Arc<Mutex<Connection>>,
+    writer: writer::Writer,
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: AtomicUsize,
+    decisions: AtomicU64,
     key: Arc<MasterKey>,
     path: PathBuf,
 }
@@ -42,24 +62,51 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+fn connect(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(backend)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(backend)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(backend)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(backend)?;
+    Ok(conn)
+}
+
 impl LocalStore {
     /// Opens (creating if needed) `dir/otpbot.db` and brings its schema up to date.
     pub fn open(dir: &Path, key: MasterKey) -> StoreResult<Self> {
+        Self::open_with(dir, key, LocalOptions::default())
+    }
+
+    /// [`LocalStore::open`] with options.
+    pub fn open_with(dir: &Path, key: MasterKey, options: LocalOptions) -> StoreResult<Self> {
         create_private_dir(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
         let path = dir.join(DB_FILE);
-        let mut conn = Connection::open(&path).map_err(backend)?;
+        let mut conn = connect(&path)?;
         restrict_to_owner(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(backend)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(backend)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(backend)?;
         schema::migrate(&mut conn).map_err(backend)?;
+        if let Some(pages) = options.max_pages {
+            conn.pragma_update(None, "max_page_count", pages)
+                .map_err(backend)?;
+        }
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = connect(&path)?;
+                reader
+                    .pragma_update(None, "query_only", "ON")
+                    .map_err(backend)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            writer: writer::Writer::start(conn).map_err(backend)?,
+            readers: Arc::new(readers),
+            next_reader: AtomicUsize::new(0),
+            decisions: AtomicU64::new(0),
             key: Arc::new(key),
             path,
         })
@@ -70,19 +117,38 @@ impl LocalStore {
         &self.path
     }
 
-    /// Runs `f` on the connection off the async runtime.
-    async fn with_conn<T, F>(&self, f: F) -> StoreResult<T>
+    /// Runs the read `f` on a read connection off the async runtime.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
+        let readers = self.readers.clone();
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| backend("database lock poisoned"))?;
-            f(&mut guard)
+            // A free connection if there is one, else wait for the one in turn.
+            let count = readers.len();
+            for i in 0..count {
+                if let Ok(conn) = readers[(start + i) % count].try_lock() {
+                    return f(&conn);
+                }
+            }
+            let conn = readers[start % count]
+                .lock()
+                .map_err(|_| backend("database lock poisoned"))?;
+            f(&conn)
         })
         .await
         .map_err(backend)?
+    }
+
+    /// Runs the write `f` in the writer's next transaction; kept when it returns `(_, true)`.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<(T, bool)> + Send + 'static,
+    {
+        self.writer.write(f).await
     }
 }
 

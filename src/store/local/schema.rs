@@ -59,6 +59,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX counters_by_expiry ON counters (expires_at);
     "#,
+    // 2: exact rate limits: the admitted times of each quota key.
+    r#"
+    CREATE TABLE quota_events (
+        key        TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        keep_until INTEGER NOT NULL
+    );
+    CREATE INDEX quota_events_by_key ON quota_events (key, at);
+    CREATE INDEX quota_events_by_expiry ON quota_events (keep_until);
+    DELETE FROM counters WHERE key LIKE 'rate:%';
+    "#,
 ];
 
 /// Applies every migration newer than the file's `user_version`, each in its own transaction.

@@ -1,0 +1,171 @@
+//! The writer thread: it alone owns the write connection. Requests queue up while a commit is
+//! on its way to disk; the next batch then runs them all in one `BEGIN IMMEDIATE` transaction,
+//! each in its own savepoint, and commits once, so requests that arrive together share one
+//! fsync (group commit) and one failing request rolls back only its own savepoint. A result is
+//! delivered only after the commit that holds it returned, with `synchronous = FULL` in force.
+
+use std::sync::mpsc;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::backend;
+use crate::store::{StoreError, StoreResult};
+
+/// Most requests committed together; bounds a batch's latency.
+const MAX_BATCH: usize = 512;
+
+/// One queued request.
+trait Job: Send {
+    /// Runs inside the open transaction. `false`: roll this job's writes back.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Delivers the outcome once the fate of the batch's commit is known.
+    fn finish(self: Box<Self>, committed: Result<(), String>);
+}
+
+/// A job's work: returns the value and whether its writes are to be kept.
+type Work<T> = Box<dyn FnOnce(&Connection) -> StoreResult<(T, bool)> + Send>;
+
+struct Typed<T> {
+    work: Option<Work<T>>,
+    result: Option<StoreResult<T>>,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T: Send> Job for Typed<T> {
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        match work(conn) {
+            Ok((value, keep)) => {
+                self.result = Some(Ok(value));
+                keep
+            }
+            Err(e) => {
+                self.result = Some(Err(e));
+                false
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>) {
+        let outcome = match (self.result, committed) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (Some(Ok(_)), Err(e)) => Err(StoreError::Backend(e)),
+            (None, Err(e)) => Err(StoreError::Backend(e)),
+            (None, Ok(())) => Err(backend("the request was not run")),
+        };
+        // The caller may have gone away; its outcome is then nobody's business.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// The handle to the writer thread. Dropping the last one ends the thread.
+pub struct Writer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    /// Starts the thread that owns `conn`.
+    pub fn start(conn: Connection) -> std::io::Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
+        std::thread::Builder::new()
+            .name("otpbot-sqlite-writer".into())
+            .spawn(move || run(conn, queue))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `work` in the next batch's transaction; its writes are kept when it returns
+    /// `Ok((_, true))` and the batch commits.
+    pub async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<(T, bool)> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Typed {
+            work: Some(Box::new(work)),
+            result: None,
+            reply,
+        };
+        self.jobs
+            .send(Box::new(job))
+            .map_err(|_| backend("the database writer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| backend("the database writer dropped a request"))?
+    }
+}
+
+fn run(conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&conn, batch);
+    }
+}
+
+/// Runs `batch` in as few transactions as possible and delivers every outcome.
+fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
+    let mut pending = batch.into_iter();
+    loop {
+        if let Err(e) = statement(conn, "BEGIN IMMEDIATE") {
+            for job in pending {
+                job.finish(Err(format!("begin: {e}")));
+            }
+            return;
+        }
+        let mut ran: Vec<Box<dyn Job>> = Vec::new();
+        let mut lost = false;
+        for mut job in pending.by_ref() {
+            let kept = statement(conn, "SAVEPOINT job").is_ok() && job.run(conn);
+            if conn.is_autocommit() {
+                // A disk-full or I/O error rolled the whole transaction back: every job of it
+                // so far is gone, so each is told; the rest go into a new transaction.
+                for earlier in ran.drain(..) {
+                    earlier.finish(Err("the transaction was rolled back by an error".into()));
+                }
+                job.finish(Err("the transaction was rolled back by an error".into()));
+                lost = true;
+                break;
+            }
+            let closed = if kept {
+                statement(conn, "RELEASE job")
+            } else {
+                statement(conn, "ROLLBACK TO job").and_then(|()| statement(conn, "RELEASE job"))
+            };
+            if let Err(e) = closed {
+                let _ = conn.execute_batch("ROLLBACK");
+                for earlier in ran.drain(..) {
+                    earlier.finish(Err(format!("savepoint: {e}")));
+                }
+                job.finish(Err(format!("savepoint: {e}")));
+                lost = true;
+                break;
+            }
+            ran.push(job);
+        }
+        if !lost {
+            let committed = statement(conn, "COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                format!("commit: {e}")
+            });
+            for job in ran {
+                job.finish(committed.clone());
+            }
+            return;
+        }
+    }
+}
+
+/// Runs one cached transaction-control statement.
+fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
