@@ -80,13 +80,11 @@ impl IntoResponse for ApiError {
 
 /// An HTTP client for outbound calls (Bot Framework, `otpbot slash`), TLS by rustls with the
 /// same aws-lc crypto provider the AWS SDK uses, and a request timeout.
-pub fn client(timeout: std::time::Duration) -> reqwest::Client {
+/// Fails when the platform's CA certificates cannot be loaded (e.g. a broken `SSL_CERT_FILE`).
+pub fn client(timeout: std::time::Duration) -> reqwest::Result<reqwest::Client> {
     // Installing fails only if a provider is already installed, which is what we want anyway.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .unwrap_or_default()
+    reqwest::Client::builder().timeout(timeout).build()
 }
 
 async fn healthz() -> &'static str {

@@ -341,7 +341,7 @@ impl Harness {
         let outsider = SigningKey::new("key-skype");
         let fake = Fake::start(vec![key.jwk(&["msteams"]), outsider.jwk(&["skype"])], None).await;
         let base = fake.base.clone();
-        let http = otpbot::http::client(std::time::Duration::from_secs(5));
+        let http = otpbot::http::client(std::time::Duration::from_secs(5)).expect("HTTP client");
         let mut auth = BotAuth::new(APP_ID.into(), format!("{base}/openid"), http.clone());
         auth.min_refresh_interval = std::time::Duration::ZERO;
         let connector = Connector::new(
@@ -364,7 +364,7 @@ impl Harness {
             key,
             skype_key: outsider,
             next_id: std::sync::atomic::AtomicU64::new(1_700_000_000_001),
-            client: otpbot::http::client(std::time::Duration::from_secs(30)),
+            client: otpbot::http::client(std::time::Duration::from_secs(30)).expect("HTTP client"),
         }
     }
 
@@ -1036,6 +1036,7 @@ impl Served {
 
     async fn post(&self, token: Option<String>, activity: &Value) -> u16 {
         let mut request = otpbot::http::client(std::time::Duration::from_secs(30))
+            .expect("HTTP client")
             .post(format!("{}/teams/messages", self.url))
             .json(activity);
         if let Some(token) = token {
@@ -1066,6 +1067,26 @@ async fn outbound_tls_trusts_the_certificate_authority_named_by_ssl_cert_file() 
     let refused = Served::start(cmd).err().expect("refused without a CA");
     assert!(
         refused.contains("no trusted CA certificates") && refused.contains("missing.pem"),
+        "{refused}"
+    );
+
+    // A certificate file that is not PEM at all: a clear refusal, not a panic.
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(
+        &garbage,
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write garbage");
+    let mut cmd = otpbot(dir.path());
+    teams_env(&mut cmd, &fake);
+    cmd.env("SSL_CERT_FILE", &garbage)
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    let refused = Served::start(cmd)
+        .err()
+        .expect("refused with a broken CA file");
+    assert!(!refused.contains("panicked"), "{refused}");
+    assert!(
+        refused.contains("garbage.pem") || refused.contains("SSL_CERT_FILE"),
         "{refused}"
     );
 
@@ -1109,7 +1130,7 @@ async fn outbound_tls_trusts_the_certificate_authority_named_by_ssl_cert_file() 
 async fn teams_only_and_slack_only_deployments_each_start_without_the_other_s_settings() {
     let fake = Fake::start(Vec::new(), None).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let client = otpbot::http::client(std::time::Duration::from_secs(30));
+    let client = otpbot::http::client(std::time::Duration::from_secs(30)).expect("HTTP client");
 
     let mut cmd = otpbot(dir.path());
     teams_env(&mut cmd, &fake);
@@ -1411,7 +1432,7 @@ async fn a_code_reaches_the_real_microsoft_365_agents_playground() {
     let (_playground, port) =
         start_playground(&format!("{}/teams/messages", served.url), dir.path());
     let base = format!("http://127.0.0.1:{port}");
-    let client = otpbot::http::client(std::time::Duration::from_secs(30));
+    let client = otpbot::http::client(std::time::Duration::from_secs(30)).expect("HTTP client");
 
     let config: Value = client
         .get(format!("{base}/_internal/v1/testConfig"))

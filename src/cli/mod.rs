@@ -134,6 +134,10 @@ pub async fn aws_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// What an operator is told when outbound HTTPS cannot be set up.
+const HTTPS_SETUP: &str =
+    "cannot set up outbound HTTPS: check the CA certificates named by SSL_CERT_FILE / SSL_CERT_DIR";
+
 impl App {
     /// Opens the configured backend and builds the engine. Keys given in the environment are
     /// moved out of `settings`; local key files are generated on first run.
@@ -237,7 +241,7 @@ impl App {
             return Ok(None);
         };
         if teams.playground {
-            let http = crate::http::client(Duration::from_secs(5));
+            let http = crate::http::client(Duration::from_secs(5)).context(HTTPS_SETUP)?;
             return Ok(Some(TeamsConfig::playground(teams.tenants.clone(), http)));
         }
         let secret = match (&teams.client_secret, &self.aws) {
@@ -256,7 +260,7 @@ impl App {
             }
             (None, None) => anyhow::bail!("OTPBOT_TEAMS_CLIENT_SECRET (or _FILE) is not set"),
         };
-        let http = crate::http::client(Duration::from_secs(5));
+        let http = crate::http::client(Duration::from_secs(5)).context(HTTPS_SETUP)?;
         Ok(Some(TeamsConfig {
             auth: BotAuth::new(teams.app_id.clone(), teams.openid_url.clone(), http.clone()),
             connector: Connector::new(

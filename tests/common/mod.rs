@@ -210,7 +210,7 @@ impl TestApp {
             stores,
             audit_key,
             dir,
-            client: otpbot::http::client(std::time::Duration::from_secs(30)),
+            client: otpbot::http::client(std::time::Duration::from_secs(30)).expect("HTTP client"),
         };
         app.enrol("github", "GitHub", "8h", "1w").await;
         app
