@@ -13,6 +13,8 @@
 //!   the injected [`domain::Clock`].
 //! - [`store`]: one small trait per storage role and the backends ([`store::local`]: SQLite;
 //!   [`store::aws`]: DynamoDB and SSM Parameter Store).
+//! - [`server`]: the front door of `otpbot serve` (timeouts, size and connection caps,
+//!   graceful shutdown).
 //! - [`keys`]: secret key material. [`config`], [`telemetry`], [`cli`]: settings, logging, CLI.
 //!
 //! Never: a seed or a code in a log line, an audit record, an error message or a `Debug` output.
@@ -25,6 +27,7 @@ pub mod engine;
 pub mod http;
 pub mod keys;
 pub mod reply;
+pub mod server;
 pub mod slack;
 pub mod store;
 pub mod teams;
