@@ -27,6 +27,21 @@ fn section(text: String) -> Value {
     json!({ "type": "section", "text": { "type": "mrkdwn", "text": text, "verbatim": true } })
 }
 
+/// As many whole lines as fit in `limit` bytes, so no escape or mention is cut in half.
+fn whole_lines(lines: &[String], limit: usize) -> String {
+    let mut out = String::new();
+    for line in lines {
+        if out.len() + line.len() + 1 > limit {
+            break;
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 /// The JSON body Slack expects in answer to a slash command.
 pub fn render(reply: &Reply) -> Value {
     let mut blocks = Vec::new();
@@ -72,7 +87,7 @@ pub fn render(reply: &Reply) -> Value {
     blocks.truncate(50);
     let fallback = match reply.code_ready() {
         Some(ready) => escape::text(&ready, FALLBACK_LIMIT),
-        None => lines.join("\n").chars().take(FALLBACK_LIMIT).collect(),
+        None => whole_lines(&lines, FALLBACK_LIMIT),
     };
     json!({ "response_type": "ephemeral", "text": fallback, "blocks": blocks })
 }

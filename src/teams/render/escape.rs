@@ -31,10 +31,10 @@ pub fn text(text: &str, max: usize) -> String {
     out
 }
 
-/// Escapes a list marker (`-`, `+`, `1.`, `1)`) at the start of a block.
+/// Drops leading spaces (four would start a code block) and escapes a list marker (`-`, `+`,
+/// `1.`, `1)`) at the start of a block.
 fn block_start(rendered: String) -> String {
-    let body = rendered.trim_start();
-    let indent = &rendered[..rendered.len() - body.len()];
+    let body = rendered.trim_start_matches(' ');
     let digits = body.bytes().take_while(u8::is_ascii_digit).count();
     let marker = match body.as_bytes().get(digits) {
         Some(b'-' | b'+') if digits == 0 => Some(0),
@@ -42,8 +42,8 @@ fn block_start(rendered: String) -> String {
         _ => None,
     };
     match marker {
-        Some(at) => format!("{indent}{}\\{}", &body[..at], &body[at..]),
-        None => rendered,
+        Some(at) => format!("{}\\{}", &body[..at], &body[at..]),
+        None => body.to_owned(),
     }
 }
 
@@ -91,7 +91,8 @@ mod tests {
             "\\[click\\]\\(https://evil\\) \\*\\*b\\*\\* \\_i\\_"
         );
         assert_eq!(line("- a\r\n# h"), "\\- a\\# h");
-        assert_eq!(line(" 12. x"), " 12\\. x");
+        assert_eq!(line(" 12. x"), "12\\. x");
+        assert_eq!(line("     code"), "code");
         assert_eq!(line("a - b 1. c"), "a - b 1. c");
     }
 

@@ -1,0 +1,90 @@
+//! The renderers with any display name and any reply lines (with and without otpbot's own
+//! mentions). Whatever the input: Slack text holds no `<…>` control sequence except otpbot's
+//! mentions, Teams Markdown builds no link, emphasis, list or heading (read by a CommonMark
+//! parser), no bidirectional control reaches either, and the code stays out of the
+//! notification fields.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use otpbot::domain::{RequestId, Seed, Timestamp};
+use otpbot::reply::{mention, CodeCard, Reply, Tone};
+use pulldown_cmark::{Event, Parser, Tag};
+
+const BIDI: [char; 11] = [
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+    '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}',
+];
+
+fn check_slack(text: &str, allowed: &[String]) {
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..].find('>').map_or(rest.len(), |e| start + e + 1);
+        let control = &rest[start..end];
+        assert!(allowed.iter().any(|a| a == control), "Slack control {control:?} in {text:?}");
+        rest = &rest[end..];
+    }
+    assert!(!text.contains(BIDI), "bidi control in Slack text");
+}
+
+fn check_teams(text: &str) {
+    for event in Parser::new(text) {
+        match event {
+            Event::Text(_) | Event::SoftBreak | Event::HardBreak => {}
+            Event::Start(Tag::Paragraph) | Event::End(_) => {}
+            other => panic!("Teams would render {other:?} from {text:?}"),
+        }
+    }
+    assert!(!text.contains(BIDI), "bidi control in Teams text");
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(input) = std::str::from_utf8(data) else {
+        return;
+    };
+    // Input: display name, then lines; a line starting with '@' gets one of otpbot's mentions
+    // of a Slack-shaped id in front.
+    let mut parts = input.split('\n');
+    let display = parts.next().unwrap_or_default().to_owned();
+    let mut allowed = Vec::new();
+    let lines: Vec<String> = parts
+        .map(|line| match line.strip_prefix('@') {
+            Some(rest) => {
+                allowed.push("<@U0OWN>".to_owned());
+                format!("{} {rest}", mention("U0OWN"))
+            }
+            None => line.to_owned(),
+        })
+        .collect();
+    let seed = Seed::parse("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ").expect("seed");
+    let issue = seed.issue(Timestamp::from_unix(1_793_700_005));
+    let code = issue.code.expose().to_owned();
+    let request_id = RequestId::new();
+    for with_code in [false, true] {
+        let reply = Reply {
+            tone: Tone::Info,
+            lines: lines.clone(),
+            code: with_code.then(|| CodeCard {
+                tool_display: display.clone(),
+                code: seed.code_at(Timestamp::from_unix(1_793_700_005)),
+                valid_for_secs: 30,
+                next: None,
+            }),
+            request_id: request_id.clone(),
+        };
+        let slack = otpbot::slack::render::render(&reply);
+        check_slack(slack["text"].as_str().unwrap_or_default(), &allowed);
+        for block in slack["blocks"].as_array().into_iter().flatten() {
+            check_slack(block["text"]["text"].as_str().unwrap_or_default(), &allowed);
+        }
+        let teams = otpbot::teams::render::render(&reply);
+        check_teams(teams["text"].as_str().unwrap_or_default());
+        for block in teams["attachments"][0]["content"]["body"].as_array().into_iter().flatten() {
+            check_teams(block["text"].as_str().unwrap_or_default());
+        }
+        if with_code && !display.contains(&code) {
+            assert!(!slack["text"].as_str().unwrap_or_default().contains(&code));
+            assert!(!teams["text"].as_str().unwrap_or_default().contains(&code));
+            assert!(!teams["summary"].as_str().unwrap_or_default().contains(&code));
+        }
+    }
+});
