@@ -5,7 +5,9 @@
 //! The code appears only inside the blocks, never in the top-level `text`: Slack's
 //! `chat.postMessage` reference says that when blocks are included, `text` "will be used as
 //! fallback text for notifications only", and mobile notifications show exactly that field. An
-//! issued code's fallback is "Your {tool} code is ready".
+//! issued code's fallback is "Your {tool} code is ready". (Slack's changelog of 2026-07-13 says
+//! desktop notifications now take text from blocks first; a slash command's ephemeral answer is
+//! shown to the person who just typed it and is not a notification.)
 
 pub mod escape;
 

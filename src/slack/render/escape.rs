@@ -1,11 +1,13 @@
 //! Escaping for Slack `mrkdwn` and the top-level fallback `text`.
 //!
-//! Slack's "Formatting text for app surfaces" guide: `&`, `<` and `>` are control characters
-//! and must be sent as `&amp;`, `&lt;`, `&gt;`; everything Slack turns into a mention, a
-//! channel link, a special (`<!here>`, `<!channel>`, `<!everyone>`) or a link is written
-//! between `<` and `>`. With all three escaped, typed text cannot open such a sequence. Text
-//! objects are also sent with `"verbatim": true` (Block Kit "Text object" reference), so Slack
-//! does not auto-link URLs, channel names or bare `@here` in them either.
+//! Slack's "Formatting message text" guide (docs.slack.dev/messaging/formatting-message-text,
+//! "Escaping text"): `&`, `<` and `>` are control characters and must be sent as `&amp;`,
+//! `&lt;`, `&gt;`; everything Slack turns into a mention, a channel link, a special (`<!here>`,
+//! `<!channel>`, `<!everyone>`) or a link is written between `<` and `>`. With all three
+//! escaped, typed text cannot open such a sequence. Text objects are also sent with
+//! `"verbatim": true` (Block Kit "Text object" reference,
+//! docs.slack.dev/reference/block-kit/composition-objects/text-object), so Slack does not
+//! auto-link URLs, channel names or bare `@here` in them either.
 //!
 //! Slack's mrkdwn has no escape for `*`, `_` and `~`; they can only style text, never link or
 //! ping, and are left as typed.
