@@ -13,16 +13,21 @@ use otpbot::reply::{clean, mention, CodeCard, Reply, Tone};
 use pulldown_cmark::{Event, Parser, Tag};
 
 const BIDI: [char; 11] = [
-    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
-    '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}',
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}', '\u{200E}', '\u{200F}',
 ];
 
 fn check_slack(text: &str, allowed: &[String]) {
     let mut rest = text;
     while let Some(start) = rest.find('<') {
-        let end = rest[start..].find('>').map_or(rest.len(), |e| start + e + 1);
+        let end = rest[start..]
+            .find('>')
+            .map_or(rest.len(), |e| start + e + 1);
         let control = &rest[start..end];
-        assert!(allowed.iter().any(|a| a == control), "Slack control {control:?} in {text:?}");
+        assert!(
+            allowed.iter().any(|a| a == control),
+            "Slack control {control:?} in {text:?}"
+        );
         rest = &rest[end..];
     }
     assert!(!text.contains(BIDI), "bidi control in Slack text");
@@ -86,14 +91,21 @@ fuzz_target!(|data: &[u8]| {
         }
         let teams = otpbot::teams::render::render(&reply);
         check_teams(teams["text"].as_str().unwrap_or_default());
-        for block in teams["attachments"][0]["content"]["body"].as_array().into_iter().flatten() {
+        for block in teams["attachments"][0]["content"]["body"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             check_teams(block["text"].as_str().unwrap_or_default());
         }
         // The display name is the only other text there; it may itself spell the digits.
         if with_code && !clean(&display, usize::MAX).contains(&code) {
             assert!(!slack["text"].as_str().unwrap_or_default().contains(&code));
             assert!(!teams["text"].as_str().unwrap_or_default().contains(&code));
-            assert!(!teams["summary"].as_str().unwrap_or_default().contains(&code));
+            assert!(!teams["summary"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&code));
         }
     }
 });

@@ -20,7 +20,13 @@ fuzz_target!(|data: &[u8]| {
     let secret = SigningSecret::new(SECRET.into());
     let now = Timestamp::from_unix(NOW);
 
-    let _ = verify(&secret, timestamp.as_deref(), signature.as_deref(), body, now);
+    let _ = verify(
+        &secret,
+        timestamp.as_deref(),
+        signature.as_deref(),
+        body,
+        now,
+    );
     let _ = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body);
 
     let good = sign(&secret, NOW, body);
@@ -29,7 +35,14 @@ fuzz_target!(|data: &[u8]| {
     let other = SigningSecret::new("another-secret-another-secret-00".into());
     assert!(verify(&other, Some(&ts), Some(&good), body, now).is_err());
     let stale = (NOW - 3_600).to_string();
-    assert!(verify(&secret, Some(&stale), Some(&sign(&secret, NOW - 3_600, body)), body, now).is_err());
+    assert!(verify(
+        &secret,
+        Some(&stale),
+        Some(&sign(&secret, NOW - 3_600, body)),
+        body,
+        now
+    )
+    .is_err());
     if !body.is_empty() {
         let mut changed = body.to_vec();
         changed[0] ^= 1;

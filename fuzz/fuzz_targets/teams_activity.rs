@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = activity.tenant();
     let _ = activity.is_personal();
     // The mention handling's pure part: each mention's shown text found in the message text.
-    let text = activity.text.clone().unwrap_or_default().replace("&nbsp;", " ");
+    let text = activity
+        .text
+        .clone()
+        .unwrap_or_default()
+        .replace("&nbsp;", " ");
     for entity in activity.entities.iter().filter(|e| e.kind == "mention") {
         if let (Some(mentioned), Some(shown)) = (&entity.mentioned, &entity.text) {
             let _ = text.replacen(shown.as_str(), &format!(" <@{}> ", mentioned.id), 1);
