@@ -45,45 +45,45 @@ pub enum Segment<'a> {
     Mention(&'a str),
 }
 
-/// Splits a line into text, literals and otpbot's own mentions. Backticks without a partner
-/// stay text.
+/// Splits a line into text, literals and otpbot's own mentions. Mentions are found first, so a
+/// backtick can never pull a mention marker (and its key) into a literal; backticks without a
+/// partner stay text.
 pub fn segments(line: &str) -> Vec<Segment<'_>> {
     let mut out = Vec::new();
     let mut rest = line;
-    while !rest.is_empty() {
-        let next_mention = rest.find(MENTION_OPEN);
-        let next_tick = rest.find('`').filter(|&i| rest[i + 1..].contains('`'));
-        match (next_mention, next_tick) {
-            (Some(m), t) if t.is_none_or(|t| m < t) => {
-                let after = &rest[m + MENTION_OPEN.len_utf8()..];
-                let parsed = after.strip_prefix(mention_key()).and_then(|inner| {
-                    inner
-                        .find(MENTION_CLOSE)
-                        .map(|end| (&inner[..end], &inner[end + MENTION_CLOSE.len_utf8()..]))
-                });
-                push_text(&mut out, &rest[..m]);
-                match parsed {
-                    Some((user, tail)) => {
-                        out.push(Segment::Mention(user));
-                        rest = tail;
-                    }
-                    // A stray marker character: dropped (renderers strip it too).
-                    None => rest = after,
-                }
+    while let Some(m) = rest.find(MENTION_OPEN) {
+        literals(&mut out, &rest[..m]);
+        let after = &rest[m + MENTION_OPEN.len_utf8()..];
+        let parsed = after.strip_prefix(mention_key()).and_then(|inner| {
+            inner
+                .find(MENTION_CLOSE)
+                .map(|end| (&inner[..end], &inner[end + MENTION_CLOSE.len_utf8()..]))
+        });
+        match parsed {
+            Some((user, tail)) => {
+                out.push(Segment::Mention(user));
+                rest = tail;
             }
-            (_, Some(t)) => {
-                let inner_end = t + 1 + rest[t + 1..].find('`').unwrap_or_default();
-                push_text(&mut out, &rest[..t]);
-                out.push(Segment::Literal(&rest[t + 1..inner_end]));
-                rest = &rest[inner_end + 1..];
-            }
-            _ => {
-                push_text(&mut out, rest);
-                rest = "";
-            }
+            // A stray marker character: dropped (renderers strip it too).
+            None => rest = after,
         }
     }
+    literals(&mut out, rest);
     out
+}
+
+/// Splits text without mentions into text and `` `x` `` literals.
+fn literals<'a>(out: &mut Vec<Segment<'a>>, text: &'a str) {
+    let mut rest = text;
+    while let Some(open) = rest.find('`') {
+        let Some(len) = rest[open + 1..].find('`') else {
+            break;
+        };
+        push_text(out, &rest[..open]);
+        out.push(Segment::Literal(&rest[open + 1..open + 1 + len]));
+        rest = &rest[open + 2 + len..];
+    }
+    push_text(out, rest);
 }
 
 fn push_text<'a>(out: &mut Vec<Segment<'a>>, text: &'a str) {
@@ -225,5 +225,39 @@ impl Reply {
                 clean(&card.tool_display, DISPLAY_NAME_LIMIT)
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backtick_cannot_swallow_a_mention() {
+        let line = format!("a `b {} c` d", mention("U1"));
+        assert_eq!(
+            segments(&line),
+            vec![
+                Segment::Text("a `b "),
+                Segment::Mention("U1"),
+                Segment::Text(" c` d"),
+            ]
+        );
+        assert_eq!(
+            segments("x `y` z `"),
+            vec![
+                Segment::Text("x "),
+                Segment::Literal("y"),
+                Segment::Text(" z `"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_marker_without_the_key_is_not_a_mention() {
+        let forged = format!("{MENTION_OPEN}U1{MENTION_CLOSE} ok");
+        // The close character stays in the text segment; every renderer cleans it away.
+        assert_eq!(segments(&forged), vec![Segment::Text("U1\u{E001} ok")]);
+        assert_eq!(clean(&forged, 100), "U1 ok");
     }
 }
