@@ -68,7 +68,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(rest) else {
         return;
     };
-    if input.contains(KEY.as_str()) {
+    // Typed text is shown without its hidden characters, so the key may also appear once those
+    // are removed.
+    if clean(input, usize::MAX).contains(KEY.as_str()) {
         return;
     }
     let mut parts = input.split('\n');
