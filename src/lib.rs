@@ -14,6 +14,8 @@
 //! - [`store`]: one small trait per storage role and the backends ([`store::local`]: SQLite;
 //!   [`store::aws`]: DynamoDB and SSM Parameter Store). Every request ends in one
 //!   [`store::Decision`] that the backend commits in one transaction with its audit record.
+//! - [`server`]: the front door of `otpbot serve` (timeouts, size and connection caps,
+//!   graceful shutdown).
 //! - [`keys`]: secret key material. [`config`], [`telemetry`], [`cli`]: settings, logging, CLI.
 //!
 //! Never: a seed or a code in a log line, an audit record, an error message or a `Debug` output.
@@ -26,6 +28,7 @@ pub mod engine;
 pub mod http;
 pub mod keys;
 pub mod reply;
+pub mod server;
 pub mod slack;
 pub mod store;
 pub mod teams;

@@ -1,14 +1,19 @@
 //! The `otpbot` binary: parse the command line, hand over to the library.
 
+use std::io::Write;
+
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = otpbot::cli::Cli::parse();
-    match otpbot::cli::run(cli).await {
+    let result = otpbot::cli::run(cli).await;
+    otpbot::telemetry::flush();
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // `eprintln!` would panic on a broken stderr; the exit code still tells.
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -116,8 +116,9 @@ async fn lambda_http_events_with_base64_bodies_are_verified_over_the_decoded_byt
         let (status, json) = invoke(&app, &event).await;
         assert_eq!(status, 200, "{name}: {json}");
         assert_eq!(json["response_type"], "ephemeral", "{name}");
+        // The code is in the blocks only; the fallback `text` is what notifications show.
         assert!(
-            json["text"]
+            json["blocks"][0]["text"]["text"]
                 .as_str()
                 .unwrap_or_default()
                 .contains(&expected),
@@ -616,9 +617,10 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
     let reply: Value =
         serde_json::from_str(answer["body"].as_str().expect("body")).expect("reply JSON");
     assert_eq!(reply["response_type"], "ephemeral");
-    let text = reply["text"].as_str().expect("text");
+    // The code is in the first block, between backticks (never in the notification `text`).
+    let text = reply["blocks"][0]["text"]["text"].as_str().expect("text");
     let code: String = text
-        .split("code: ")
+        .split('`')
         .nth(1)
         .expect("a code")
         .chars()

@@ -307,7 +307,8 @@ async fn list_help_done_who_tools_audit() {
     );
     let help = app.slash("UALICE", "").await.ephemeral();
     assert!(
-        help.contains("/otp <tool>") && help.contains("Your tools: aws-root, github"),
+        // Slack shows `&lt;` as `<` ("Formatting text": escaping).
+        help.contains("/otp &lt;tool&gt;") && help.contains("Your tools: aws-root, github"),
         "{help}"
     );
     assert!(

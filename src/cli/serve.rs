@@ -222,10 +222,12 @@ async fn run_server(
         println!("{}", banner(addr));
         let _ = std::io::stdout().flush();
     }
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("server failed")
+    crate::server::serve(
+        listener,
+        router(state),
+        crate::server::Limits::default(),
+        crate::server::shutdown_signal(),
+    )
+    .await;
+    Ok(())
 }

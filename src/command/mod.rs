@@ -249,7 +249,7 @@ pub fn parse_user(word: &str, caller: &Principal) -> CommandResult<Principal> {
 /// Shows a principal to chat users: a mention in the same workspace, else the full principal.
 pub fn show_user(principal: &Principal, viewer: &Principal) -> String {
     if principal.platform() == viewer.platform() && principal.workspace() == viewer.workspace() {
-        format!("<@{}>", principal.user())
+        crate::reply::mention(principal.user())
     } else {
         principal.to_string()
     }
