@@ -135,18 +135,7 @@ impl AwsStore {
 
     /// Deletes the seed parameter of a removed tool; absent is fine.
     pub(super) async fn remove_seed(&self, tool: &ToolName) -> StoreResult<()> {
-        self.forget(tool);
-        match self
-            .ssm
-            .delete_parameter()
-            .name(self.seed_parameter(tool))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if not_found(&e) => Ok(()),
-            Err(e) => Err(ssm_err("delete seed", e)),
-        }
+        self.delete_seed(tool).await.map(drop)
     }
 }
 
