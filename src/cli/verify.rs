@@ -31,9 +31,8 @@ pub async fn run(mut settings: Settings, args: VerifyArgs) -> anyhow::Result<()>
                 Some(key) => key,
                 None => {
                     let path = settings.key_path("audit.key");
-                    let text = std::fs::read_to_string(&path).with_context(|| {
-                        format!("cannot read the audit key {}", path.display())
-                    })?;
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read the audit key {}", path.display()))?;
                     decode_hex_key(&text, &path.display().to_string())?
                 }
             };

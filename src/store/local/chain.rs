@@ -116,17 +116,25 @@ pub fn verify_file(
         .map_err(read_err)?;
     let rows = stmt
         .query_map([start.unwrap_or(i64::MIN)], |row| {
-            Ok((raw(row)?, row.get::<_, i64>(11)?, row.get::<_, Option<String>>(12)?))
+            Ok((
+                raw(row)?,
+                row.get::<_, i64>(11)?,
+                row.get::<_, Option<String>>(12)?,
+                row.get::<_, Option<String>>(0)?,
+            ))
         })
         .map_err(read_err)?;
     let mut linked = Vec::new();
     for row in rows {
-        let (raw, seq, chain) = row.map_err(read_err)?;
-        linked.push(Linked {
-            seq,
-            event: to_event(raw)?,
-            chain,
-        });
+        let (raw, seq, chain, id) = row.map_err(read_err)?;
+        // A field otpbot could not have written is an alteration too.
+        let event = to_event(raw).map_err(|_| {
+            VerifyError::Discrepancy(Discrepancy::RecordAltered {
+                seq,
+                id: id.unwrap_or_default(),
+            })
+        })?;
+        linked.push(Linked { seq, event, chain });
     }
     verify_chain(key, &linked, anchor, last_seq).map_err(VerifyError::Discrepancy)
 }
