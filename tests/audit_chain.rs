@@ -99,6 +99,19 @@ fn verify_passes_an_untouched_log_and_names_each_tampering() {
     let recent = ok(run(log.path(), &["audit", "verify", "--since", "1h"]));
     assert!(recent.starts_with("ok: 7 records"), "{recent}");
 
+    // The SIEM export: one JSON object per line, every record, the stable field names.
+    let jsonl = ok(run(log.path(), &["audit", "--format", "jsonl"]));
+    let lines: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 8, "7 records and the export's own: {jsonl}");
+    assert_eq!(lines[0]["action"], "audit");
+    assert!(lines
+        .iter()
+        .any(|l| l["actor"] == "cli:local:ops" && l["subject"] == "slack:T0DEMO:UCAROL"));
+    assert!(lines.iter().all(|l| l["tool"].is_null()));
+
     let cases: &[(&str, &str, &str)] = &[
         (
             "delete a record",
@@ -107,8 +120,8 @@ fn verify_passes_an_untouched_log_and_names_each_tampering() {
         ),
         (
             "delete the last record",
-            "DELETE FROM audit WHERE seq = 7;",
-            "record missing: record #7 has been removed",
+            "DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit);",
+            "record missing: record #8 has been removed",
         ),
         (
             "change the tool",

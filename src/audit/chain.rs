@@ -112,3 +112,69 @@ pub fn json_object(e: &AuditEvent, chain: Option<&str>) -> Value {
 pub fn json_line(e: &AuditEvent, chain: Option<&str>) -> String {
     json_object(e, chain).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretBox;
+
+    use super::*;
+    use crate::domain::{Action, EventId, Outcome, RequestId, Timestamp};
+
+    fn event() -> AuditEvent {
+        AuditEvent {
+            id: EventId::from_stored("01JDEMO0000000000000000000".into()),
+            at: Timestamp::from_unix(1_900_000_000),
+            request_id: RequestId::from_stored("req1".into()),
+            actor: Principal::parse("slack:T0DEMO:UALICE").expect("principal"),
+            action: Action::Code,
+            tool: Some(ToolName::parse("github").expect("tool")),
+            subject: None,
+            outcome: Outcome::Issued,
+            detail: None,
+            channel: Some("C01".into()),
+            code_mac: Some("ab,cd".into()),
+        }
+    }
+
+    /// The expected values were computed from the documented encoding with Python's `hmac`
+    /// and `struct` modules, independently of this code:
+    /// `hmac.new(bytes(range(32)), prev + enc, hashlib.sha256).hexdigest()`.
+    #[test]
+    fn chain_matches_the_documented_encoding() {
+        let key = AuditKey::new(SecretBox::new(Box::new((0u8..32).collect())));
+        let record = canonical(&event());
+        let first = link(&key, None, &record);
+        assert_eq!(
+            first,
+            "34faa15746a85f705f803a52c00cadc1a7f7b7f46386ecd9c0c1e6836defbae4"
+        );
+        assert_eq!(
+            link(&key, Some(&first), &record),
+            "d7455f96772c256a4fd8b0128c62c3b773f423004b874e29d0ea1715de9b1576"
+        );
+    }
+
+    #[test]
+    fn absent_and_empty_fields_encode_differently() {
+        let mut empty = event();
+        empty.detail = Some(String::new());
+        assert_ne!(canonical(&empty), canonical(&event()));
+    }
+
+    #[test]
+    fn json_line_has_stable_names_and_nulls() {
+        let line: Value = serde_json::from_str(&json_line(&event(), None)).expect("json");
+        let keys: Vec<&str> = line
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = JSON_FIELDS.to_vec();
+        expected.sort_unstable();
+        assert_eq!(keys, expected);
+        assert_eq!(line["subject"], Value::Null);
+        assert_eq!(line["time"], "2030-03-17T17:46:40Z");
+        assert_eq!(line["tool"], "github");
+    }
+}
