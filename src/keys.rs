@@ -14,7 +14,8 @@ use sha2::Sha256;
 
 use crate::domain::{OtpCode, ToolName};
 
-type HmacSha256 = Hmac<Sha256>;
+/// HMAC-SHA256.
+pub type HmacSha256 = Hmac<Sha256>;
 
 /// Key bytes that are redacted in `Debug` and wiped on drop.
 pub type KeyBytes = SecretBox<Vec<u8>>;
@@ -91,6 +92,11 @@ impl AuditKey {
     /// Wraps key bytes.
     pub fn new(key: KeyBytes) -> Self {
         Self(key)
+    }
+
+    /// A fresh HMAC-SHA256 under this key (for the audit chain).
+    pub fn hmac(&self) -> HmacSha256 {
+        HmacSha256::new_from_slice(self.0.expose_secret()).expect("HMAC takes any key length")
     }
 
     /// Hex HMAC-SHA256 over `tool`, a NUL byte and `code`.

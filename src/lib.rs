@@ -20,6 +20,7 @@
 //!
 //! Never: a seed or a code in a log line, an audit record, an error message or a `Debug` output.
 
+pub mod audit;
 pub mod cli;
 pub mod command;
 pub mod config;

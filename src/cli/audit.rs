@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
 use super::{operator_request, App};
@@ -22,13 +22,27 @@ pub enum Format {
     Table,
     /// RFC 4180 CSV with a header row.
     Csv,
-    /// One JSON object per line.
+    /// One JSON object per line (every field a string).
     Json,
+    /// JSON Lines for a SIEM: one event per line, stable field names, absent fields `null`;
+    /// the same encoding as the sealed copies.
+    Jsonl,
+}
+
+/// `otpbot audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check that the audit log is complete and unaltered (read-only).
+    Verify(super::verify::VerifyArgs),
 }
 
 /// `otpbot audit`
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
+    /// `verify`; without one, read or export the log.
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
     /// Only events about this tool.
     #[arg(long)]
     pub tool: Option<ToolName>,
@@ -53,7 +67,7 @@ pub struct AuditArgs {
 }
 
 /// Parses a duration back from `now` or an absolute time.
-fn parse_when(text: &str, now: Timestamp, flag: &str) -> anyhow::Result<Timestamp> {
+pub(super) fn parse_when(text: &str, now: Timestamp, flag: &str) -> anyhow::Result<Timestamp> {
     if let Some(d) = GrantDuration::parse(text) {
         return Ok(now.plus_secs(-d.secs()));
     }
@@ -104,6 +118,9 @@ fn issued_code_matches(event: &AuditEvent, wanted: Option<&str>) -> bool {
 
 /// Runs `otpbot audit`.
 pub async fn run(mut settings: Settings, args: AuditArgs) -> anyhow::Result<()> {
+    if let Some(AuditCommand::Verify(verify)) = args.command {
+        return super::verify::run(settings, verify).await;
+    }
     let policy = settings.policy();
     let engine = App::open(&mut settings, policy).await?.engine;
     let now = SystemClock.now();
@@ -171,6 +188,7 @@ enum Sink<W: Write> {
     Table(W),
     Csv(Box<csv::Writer<W>>),
     Json(W),
+    Jsonl(W),
 }
 
 impl<W: Write> Sink<W> {
@@ -190,12 +208,14 @@ impl<W: Write> Sink<W> {
                 Sink::Csv(Box::new(w))
             }
             Format::Json => Sink::Json(out),
+            Format::Jsonl => Sink::Jsonl(out),
         })
     }
 
     fn write(&mut self, event: &AuditEvent) -> anyhow::Result<()> {
         let f = fields(event);
         match self {
+            Sink::Jsonl(out) => writeln!(out, "{}", crate::audit::chain::json_line(event, None))?,
             Sink::Table(out) => {
                 let rest: Vec<&str> = [f[6].as_str(), f[8].as_str()]
                     .into_iter()
@@ -227,7 +247,7 @@ impl<W: Write> Sink<W> {
 
     fn finish(self) -> anyhow::Result<()> {
         match self {
-            Sink::Table(mut out) | Sink::Json(mut out) => out.flush()?,
+            Sink::Table(mut out) | Sink::Json(mut out) | Sink::Jsonl(mut out) => out.flush()?,
             Sink::Csv(mut w) => w.flush()?,
         }
         Ok(())

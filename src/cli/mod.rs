@@ -8,6 +8,7 @@ mod secret;
 mod serve;
 mod slash;
 mod tool;
+mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use crate::engine::{Engine, Policy};
 use crate::keys::{decode_hex_key, load_or_create_key_file, AuditKey, SigningSecret};
 use crate::slack::SlackConfig;
 use crate::store::aws::AwsStore;
-use crate::store::local::{LocalStore, MasterKey};
+use crate::store::local::{LocalOptions, LocalStore, MasterKey};
 use crate::store::Stores;
 use crate::teams::auth::BotAuth;
 use crate::teams::connector::Connector;
@@ -161,16 +162,17 @@ impl App {
                     None => load_or_create_key_file(&settings.key_path("audit.key"))
                         .context("audit key")?,
                 };
-                let store = LocalStore::open(&settings.data_dir, MasterKey::new(master))
-                    .with_context(|| {
-                        format!("cannot open the store in {}", settings.data_dir.display())
-                    })?;
-                let engine = Engine::new(
-                    Stores::single(Arc::new(store)),
-                    clock,
-                    Arc::new(AuditKey::new(audit)),
-                    policy,
-                );
+                let audit = Arc::new(AuditKey::new(audit));
+                let store = LocalStore::open_chained(
+                    &settings.data_dir,
+                    MasterKey::new(master),
+                    LocalOptions::default(),
+                    Some(audit.clone()),
+                )
+                .with_context(|| {
+                    format!("cannot open the store in {}", settings.data_dir.display())
+                })?;
+                let engine = Engine::new(Stores::single(Arc::new(store)), clock, audit, policy);
                 Ok(Self { engine, aws: None })
             }
             Backend::Aws => {

@@ -13,9 +13,9 @@ use crate::store::{AuditPage, AuditStore, StoreError, StoreResult};
 const COLUMNS: &str =
     "id, at, request_id, actor, action, tool, subject, outcome, detail, channel, code_mac";
 
-struct RawEvent([Option<String>; 10], i64);
+pub(super) struct RawEvent([Option<String>; 10], i64);
 
-fn raw(row: &Row<'_>) -> rusqlite::Result<RawEvent> {
+pub(super) fn raw(row: &Row<'_>) -> rusqlite::Result<RawEvent> {
     let mut text: [Option<String>; 10] = Default::default();
     for (slot, column) in text.iter_mut().zip([0usize, 2, 3, 4, 5, 6, 7, 8, 9, 10]) {
         *slot = row.get(column)?;
@@ -27,7 +27,7 @@ fn corrupt(field: &str) -> StoreError {
     StoreError::Corrupt(format!("audit event with bad {field}"))
 }
 
-fn to_event(RawEvent(t, at): RawEvent) -> StoreResult<AuditEvent> {
+pub(super) fn to_event(RawEvent(t, at): RawEvent) -> StoreResult<AuditEvent> {
     let [id, request_id, actor, action, tool, subject, outcome, detail, channel, code_mac] = t;
     let need = |v: Option<String>, field: &str| v.ok_or_else(|| corrupt(field));
     Ok(AuditEvent {
@@ -51,11 +51,13 @@ fn to_event(RawEvent(t, at): RawEvent) -> StoreResult<AuditEvent> {
     })
 }
 
-/// Inserts `event` on the writer's connection; fails if its id exists.
+/// Inserts `event` on the writer's connection; fails if its id exists. Its chain value links
+/// it to the record inserted last, in the same transaction (see [`super::chain`]).
 pub(super) fn insert_event(conn: &Connection, e: &AuditEvent) -> StoreResult<()> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "INSERT INTO audit ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            "INSERT INTO audit ({COLUMNS}, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, {})",
+            super::chain::NEXT_LINK_SQL
         ))
         .map_err(backend)?;
     stmt.execute(params![
@@ -69,7 +71,8 @@ pub(super) fn insert_event(conn: &Connection, e: &AuditEvent) -> StoreResult<()>
         e.outcome.as_str(),
         e.detail,
         e.channel,
-        e.code_mac
+        e.code_mac,
+        crate::audit::chain::canonical(e)
     ])
     .map(drop)
     .map_err(backend)

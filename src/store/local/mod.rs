@@ -10,6 +10,7 @@
 
 mod access;
 mod audit;
+mod chain;
 mod counters;
 mod crypto;
 mod decide;
@@ -22,9 +23,11 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
+pub use chain::{verify_file, VerifyError};
 pub use crypto::MasterKey;
 
 use super::{StoreError, StoreResult};
+use crate::keys::AuditKey;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "otpbot.db";
@@ -82,13 +85,26 @@ impl LocalStore {
         Self::open_with(dir, key, LocalOptions::default())
     }
 
-    /// [`LocalStore::open`] with options.
+    /// [`LocalStore::open`] with options; audit records are not chained (see
+    /// [`LocalStore::open_chained`]).
     pub fn open_with(dir: &Path, key: MasterKey, options: LocalOptions) -> StoreResult<Self> {
+        Self::open_chained(dir, key, options, None)
+    }
+
+    /// [`LocalStore::open_with`] that links every audit record into the hash chain under
+    /// `audit_key` (see [`crate::audit::chain`]); the server and the command line open it so.
+    pub fn open_chained(
+        dir: &Path,
+        key: MasterKey,
+        options: LocalOptions,
+        audit_key: Option<Arc<AuditKey>>,
+    ) -> StoreResult<Self> {
         create_private_dir(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
         let path = dir.join(DB_FILE);
         let mut conn = connect(&path)?;
         restrict_to_owner(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
         schema::migrate(&mut conn).map_err(backend)?;
+        chain::register(&conn, audit_key).map_err(backend)?;
         if let Some(pages) = options.max_pages {
             conn.pragma_update(None, "max_page_count", pages)
                 .map_err(backend)?;

@@ -70,6 +70,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX quota_events_by_expiry ON quota_events (keep_until);
     DELETE FROM counters WHERE key LIKE 'rate:%';
     "#,
+    // 3: the audit hash chain (see `crate::audit::chain`); NULL on records written before it.
+    r#"
+    ALTER TABLE audit ADD COLUMN chain TEXT;
+    "#,
 ];
 
 /// Applies every migration newer than the file's `user_version`, each in its own transaction.

@@ -1,0 +1,198 @@
+//! The check of the local store's hash chain: recomputes each record's chain value in order and
+//! names the first discrepancy in an auditor's words.
+
+use std::fmt;
+
+use super::chain::{canonical, link};
+use crate::domain::{AuditEvent, Timestamp};
+use crate::keys::AuditKey;
+
+/// One stored record with its position in the log and its stored chain value.
+#[derive(Clone, Debug)]
+pub struct Linked {
+    /// Position in the log: 1, 2, 3, … in the order the records were committed.
+    pub seq: i64,
+    /// The record as stored.
+    pub event: AuditEvent,
+    /// Its stored chain value, if any.
+    pub chain: Option<String>,
+}
+
+/// What a successful check covered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// Records checked.
+    pub records: usize,
+    /// Seals checked (the local store has none).
+    pub seals: usize,
+    /// Time of the first and the last record checked.
+    pub span: Option<(Timestamp, Timestamp)>,
+    /// Records written before the chain existed, before the first chained one (not checked).
+    pub unchained: usize,
+}
+
+impl fmt::Display for Verified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ok: {} records, {} seals", self.records, self.seals)?;
+        if let Some((from, to)) = self.span {
+            write!(f, ", from {from} to {to}")?;
+        }
+        if self.unchained > 0 {
+            write!(
+                f,
+                " ({} older records written before the chain existed were not checked)",
+                self.unchained
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The first discrepancy found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Discrepancy {
+    /// Records with these positions are absent.
+    RecordMissing {
+        /// First absent position.
+        first: i64,
+        /// Last absent position.
+        last: i64,
+    },
+    /// The record's fields are not those it was written with.
+    RecordAltered {
+        /// Its position.
+        seq: i64,
+        /// Its id.
+        id: String,
+    },
+    /// The record was never written by otpbot: the chain runs around it.
+    RecordInserted {
+        /// Its position.
+        seq: i64,
+        /// Its id.
+        id: String,
+    },
+    /// Two neighbouring records were exchanged.
+    RecordsSwapped {
+        /// The first position.
+        seq: i64,
+        /// Ids at `seq` and `seq + 1`.
+        ids: (String, String),
+    },
+    /// The chain value stored with the record is not the one written with it.
+    ChainBroken {
+        /// Its position.
+        seq: i64,
+        /// Its id.
+        id: String,
+    },
+}
+
+impl fmt::Display for Discrepancy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RecordMissing { first, last } if first == last => write!(
+                f,
+                "record missing: record #{first} has been removed from the log"
+            ),
+            Self::RecordMissing { first, last } => write!(
+                f,
+                "record missing: records #{first} to #{last} have been removed from the log"
+            ),
+            Self::RecordAltered { seq, id } => write!(
+                f,
+                "record altered: record #{seq} (id {id}) no longer holds what was written"
+            ),
+            Self::RecordInserted { seq, id } => write!(
+                f,
+                "record inserted: record #{seq} (id {id}) was not written by otpbot"
+            ),
+            Self::RecordsSwapped { seq, ids } => write!(
+                f,
+                "records reordered: records #{seq} (id {}) and #{} (id {}) have been swapped",
+                ids.0,
+                seq + 1,
+                ids.1
+            ),
+            Self::ChainBroken { seq, id } => write!(
+                f,
+                "chain broken at record #{seq} (id {id}): its chain value is not the one written with it"
+            ),
+        }
+    }
+}
+
+fn stored(row: &Linked) -> Option<&str> {
+    row.chain.as_deref()
+}
+
+/// Checks `rows` (ordered by position). `anchor` is the chain value of the record before the
+/// first row when the check starts mid-log (`--since`); `last_seq` the highest position the
+/// store ever handed out, which reveals records removed from the end.
+pub fn verify_chain(
+    key: &AuditKey,
+    rows: &[Linked],
+    anchor: Option<(i64, Option<String>)>,
+    last_seq: i64,
+) -> Result<Verified, Discrepancy> {
+    let computed = |prev: Option<&str>, row: &Linked| link(key, prev, &canonical(&row.event));
+    // Records written before the chain existed lead the log, chain NULL.
+    let unchained = if anchor.is_none() {
+        rows.iter().take_while(|r| r.chain.is_none()).count()
+    } else {
+        0
+    };
+    let (mut prev_seq, mut prev) = match anchor {
+        Some(anchor) => anchor,
+        None if unchained > 0 => (rows[unchained - 1].seq, None),
+        None => (0, None),
+    };
+    let checked = &rows[unchained..];
+    for (i, row) in checked.iter().enumerate() {
+        if row.seq != prev_seq + 1 {
+            return Err(Discrepancy::RecordMissing {
+                first: prev_seq + 1,
+                last: row.seq - 1,
+            });
+        }
+        let expected = computed(prev.as_deref(), row);
+        if stored(row) != Some(expected.as_str()) {
+            let id = row.event.id.to_string();
+            let next = checked.get(i + 1);
+            let next_links_after = |after: Option<&str>| {
+                next.is_some_and(|n| stored(n) == Some(computed(after, n).as_str()))
+            };
+            if next_links_after(prev.as_deref()) {
+                let next = next.expect("checked above");
+                if stored(row) == Some(computed(stored(next), row).as_str()) {
+                    return Err(Discrepancy::RecordsSwapped {
+                        seq: row.seq,
+                        ids: (id, next.event.id.to_string()),
+                    });
+                }
+                return Err(Discrepancy::RecordInserted { seq: row.seq, id });
+            }
+            if next.is_none() || next_links_after(stored(row)) {
+                return Err(Discrepancy::RecordAltered { seq: row.seq, id });
+            }
+            return Err(Discrepancy::ChainBroken { seq: row.seq, id });
+        }
+        prev_seq = row.seq;
+        prev = Some(expected);
+    }
+    if last_seq > prev_seq {
+        return Err(Discrepancy::RecordMissing {
+            first: prev_seq + 1,
+            last: last_seq,
+        });
+    }
+    Ok(Verified {
+        records: checked.len(),
+        seals: 0,
+        span: checked
+            .first()
+            .zip(checked.last())
+            .map(|(a, b)| (a.event.at, b.event.at)),
+        unchained,
+    })
+}
