@@ -125,16 +125,27 @@ pub fn verify_file(
         })
         .map_err(read_err)?;
     let mut linked = Vec::new();
+    // A field otpbot could not have written is an alteration, reported once the records
+    // before it have been checked (the first discrepancy is the one reported).
+    let mut unreadable = None;
     for row in rows {
         let (raw, seq, chain, id) = row.map_err(read_err)?;
-        // A field otpbot could not have written is an alteration too.
-        let event = to_event(raw).map_err(|_| {
-            VerifyError::Discrepancy(Discrepancy::RecordAltered {
-                seq,
-                id: id.unwrap_or_default(),
-            })
-        })?;
-        linked.push(Linked { seq, event, chain });
+        match to_event(raw) {
+            Ok(event) => linked.push(Linked { seq, event, chain }),
+            Err(_) => {
+                unreadable = Some(Discrepancy::RecordAltered {
+                    seq,
+                    id: id.unwrap_or_default(),
+                });
+                break;
+            }
+        }
     }
-    verify_chain(key, &linked, anchor, last_seq).map_err(VerifyError::Discrepancy)
+    match unreadable {
+        None => verify_chain(key, &linked, anchor, last_seq).map_err(VerifyError::Discrepancy),
+        Some(altered) => {
+            verify_chain(key, &linked, anchor, 0).map_err(VerifyError::Discrepancy)?;
+            Err(VerifyError::Discrepancy(altered))
+        }
+    }
 }
