@@ -162,8 +162,9 @@ pub fn verify_chain(
             let next_links_after = |after: Option<&str>| {
                 next.is_some_and(|n| stored(n) == Some(computed(after, n).as_str()))
             };
-            if next_links_after(prev.as_deref()) {
-                let next = next.expect("checked above");
+            let links_to_prev =
+                |n: &&Linked| stored(n) == Some(computed(prev.as_deref(), n).as_str());
+            if let Some(next) = next.filter(links_to_prev) {
                 if stored(row) == Some(computed(stored(next), row).as_str()) {
                     return Err(Discrepancy::RecordsSwapped {
                         seq: row.seq,

@@ -76,19 +76,8 @@ pub(super) fn parse_when(text: &str, now: Timestamp, flag: &str) -> anyhow::Resu
     })
 }
 
-const COLUMNS: [&str; 11] = [
-    "time",
-    "id",
-    "request_id",
-    "actor",
-    "action",
-    "tool",
-    "subject",
-    "outcome",
-    "detail",
-    "channel",
-    "code_mac",
-];
+/// The export's columns: the same stable names, in the same order, as the JSON Lines export.
+const COLUMNS: [&str; 11] = crate::audit::chain::JSON_FIELDS;
 
 fn fields(e: &AuditEvent) -> [String; 11] {
     let opt = |v: Option<&str>| v.unwrap_or_default().to_owned();

@@ -56,7 +56,13 @@ impl AwsStore {
         value: &str,
         description: &str,
     ) -> StoreResult<()> {
-        self.ssm
+        self.put_secure(name, value, description).await.map(drop)
+    }
+
+    /// Writes a SecureString parameter, replacing it; returns the version SSM gave it.
+    async fn put_secure(&self, name: &str, value: &str, description: &str) -> StoreResult<i64> {
+        let out = self
+            .ssm
             .put_parameter()
             .name(name)
             .description(description)
@@ -67,7 +73,7 @@ impl AwsStore {
             .send()
             .await
             .map_err(|e| ssm_err("put parameter", e))?;
-        Ok(())
+        Ok(out.version)
     }
 
     /// The parameter name of a tool's seed. Tool names are checked, so this cannot leave the prefix.
@@ -118,19 +124,9 @@ impl AwsStore {
     /// audit record; until then the previous version stays the one codes come from, so a
     /// failure in between changes nothing anyone can use.
     pub(super) async fn write_seed(&self, tool: &ToolName, seed: &Seed) -> StoreResult<i64> {
-        let out = self
-            .ssm
-            .put_parameter()
-            .name(self.seed_parameter(tool))
-            .description(format!("otpbot TOTP seed for {tool}"))
-            .value(seed.expose_uri())
-            .r#type(ParameterType::SecureString)
-            .set_key_id(self.settings.kms_key_id.clone())
-            .overwrite(true)
-            .send()
+        let description = format!("otpbot TOTP seed for {tool}");
+        self.put_secure(&self.seed_parameter(tool), seed.expose_uri(), &description)
             .await
-            .map_err(|e| ssm_err("put parameter", e))?;
-        Ok(out.version)
     }
 
     /// Deletes the seed parameter of a removed tool; absent is fine.
