@@ -4,6 +4,7 @@
 
 mod admin;
 mod audit;
+mod qr;
 mod secret;
 mod serve;
 mod slash;
@@ -22,7 +23,7 @@ use secrecy::ExposeSecret;
 use crate::config::{Backend, Settings};
 use crate::domain::{Clock, SystemClock};
 use crate::engine::{Engine, Policy};
-use crate::keys::{decode_hex_key, load_or_create_key_file, AuditKey, SigningSecret};
+use crate::keys::{decode_hex_key, load_or_create_key_file, AuditKey, KeyBytes, SigningSecret};
 use crate::slack::SlackConfig;
 use crate::store::aws::AwsStore;
 use crate::store::local::{LocalOptions, LocalStore, MasterKey};
@@ -135,6 +136,38 @@ pub async fn aws_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// A local key: from the environment (`OTPBOT_{ROLE}_KEY` or its `_FILE`), else the data
+/// directory's `{role}.key`, created on first run only. With a store already there a missing
+/// key file is an error, never a fresh key that would silently orphan the store's data.
+/// Returns the key and where it came from, for messages.
+fn local_key(
+    given: Option<KeyBytes>,
+    settings: &Settings,
+    role: &str,
+    store_exists: bool,
+) -> anyhow::Result<(KeyBytes, String)> {
+    let var = format!("OTPBOT_{}_KEY", role.to_uppercase());
+    if let Some(key) = given {
+        return Ok((key, format!("{var} (or {var}_FILE)")));
+    }
+    let path = settings.key_path(&format!("{role}.key"));
+    if store_exists && !path.exists() {
+        anyhow::bail!(
+            "{} is missing but the store {} exists, and its data needs the {role} key it was \
+             created with; restore {role}.key from your backup (or set {var}_FILE to where it \
+             is kept). otpbot will not make a new key over existing data. If the store holds \
+             nothing you need, move it away to start afresh.",
+            path.display(),
+            settings
+                .data_dir
+                .join(crate::store::local::DB_FILE)
+                .display()
+        );
+    }
+    let key = load_or_create_key_file(&path).with_context(|| format!("{role} key"))?;
+    Ok((key, path.display().to_string()))
+}
+
 /// What an operator is told when outbound HTTPS cannot be set up.
 const HTTPS_SETUP: &str =
     "cannot set up outbound HTTPS: check the CA certificates named by SSL_CERT_FILE / SSL_CERT_DIR";
@@ -152,16 +185,12 @@ impl App {
                         settings.data_dir.display()
                     )
                 })?;
-                let master = match settings.master_key.take() {
-                    Some(key) => key,
-                    None => load_or_create_key_file(&settings.key_path("master.key"))
-                        .context("master key")?,
-                };
-                let audit = match settings.audit_key.take() {
-                    Some(key) => key,
-                    None => load_or_create_key_file(&settings.key_path("audit.key"))
-                        .context("audit key")?,
-                };
+                let db = settings.data_dir.join(crate::store::local::DB_FILE);
+                let existing = db.exists();
+                let (master, master_source) =
+                    local_key(settings.master_key.take(), settings, "master", existing)?;
+                let (audit, audit_source) =
+                    local_key(settings.audit_key.take(), settings, "audit", existing)?;
                 let audit = Arc::new(AuditKey::new(audit));
                 let store = LocalStore::open_chained(
                     &settings.data_dir,
@@ -169,8 +198,30 @@ impl App {
                     LocalOptions::default(),
                     Some(audit.clone()),
                 )
-                .with_context(|| {
-                    format!("cannot open the store in {}", settings.data_dir.display())
+                .map_err(|e| match e {
+                    crate::store::StoreError::WrongKey(role) => {
+                        let source = if role == "master" {
+                            &master_source
+                        } else {
+                            &audit_source
+                        };
+                        anyhow::anyhow!(
+                            "the {role} key from {source} is not the one the store {} was \
+                             created with ({}); restore the original {role}.key from your \
+                             backup, or point OTPBOT_{}_KEY_FILE at it",
+                            db.display(),
+                            if role == "master" {
+                                "its seeds are encrypted under it"
+                            } else {
+                                "its audit chain and code MACs are keyed with it"
+                            },
+                            role.to_uppercase()
+                        )
+                    }
+                    other => anyhow::Error::new(other).context(format!(
+                        "cannot open the store in {}",
+                        settings.data_dir.display()
+                    )),
                 })?;
                 let engine = Engine::new(Stores::single(Arc::new(store)), clock, audit, policy);
                 Ok(Self { engine, aws: None })
