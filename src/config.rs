@@ -383,7 +383,7 @@ impl Settings {
             None => SocketAddr::from(([127, 0, 0, 1], 3000)),
         };
         let admins = list(vars.get("OTPBOT_ADMINS"))
-            .map(|p| Principal::parse(p).map_err(|e| invalid("OTPBOT_ADMINS", e.to_string())))
+            .map(|p| Principal::parse_input(p).map_err(|e| invalid("OTPBOT_ADMINS", e.to_string())))
             .collect::<Result<_, _>>()?;
         let rate = |var: &str, default: RateLimit| match vars.get(var) {
             Some(v) => {

@@ -2,6 +2,14 @@
 //! `otpbot slash`, which signs a request exactly as Slack does. Argument parsing is here; the
 //! work is done by the library. Seeds are read from stdin or a hidden prompt, never from argv.
 
+/// `println!` that ends the command instead of panicking when stdout is a closed pipe
+/// (`otpbot tool list | head`): the write error goes up, and `main` exits quietly on it.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::say_line(format_args!($($arg)*))?
+    };
+}
+
 mod admin;
 mod audit;
 mod qr;
@@ -166,6 +174,23 @@ fn local_key(
     }
     let key = load_or_create_key_file(&path).with_context(|| format!("{role} key"))?;
     Ok((key, path.display().to_string()))
+}
+
+/// Writes one line to stdout (see `say!`).
+pub(crate) fn say_line(line: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()
+}
+
+/// Whether `err` is a write to a closed stdout pipe: the reader has all it wanted.
+pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// What an operator is told when outbound HTTPS cannot be set up.

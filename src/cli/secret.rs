@@ -103,7 +103,7 @@ pub async fn set(mut settings: Settings, args: SecretArgs) -> anyhow::Result<()>
             }
         );
     }
-    println!("Wrote {description} to {parameter} (SecureString).");
+    say!("Wrote {description} to {parameter} (SecureString).");
     Ok(())
 }
 

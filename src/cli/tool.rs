@@ -96,7 +96,7 @@ pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result
                 max_grant,
             };
             add(&engine, &tool, &seed).await?;
-            println!(
+            say!(
                 "{} `{}` ({}); default grant {default_grant}, max {max_grant}.",
                 if replace {
                     "Replaced the seed of"
@@ -110,10 +110,10 @@ pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result
         ToolCommand::List => {
             let tools = engine.stores().access.tools().await?;
             if tools.is_empty() {
-                println!("No tools. Enrol one with: otpbot tool add <name> < seed.txt");
+                say!("No tools. Enrol one with: otpbot tool add <name> < seed.txt");
             }
             for t in tools {
-                println!(
+                say!(
                     "{:<20} {:<30} default {:<4} max {}",
                     t.name,
                     t.display_name,
@@ -137,7 +137,7 @@ pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result
             if !removed {
                 bail!("there is no tool `{name}`");
             }
-            println!("Removed `{name}`, its seed and its grants.");
+            say!("Removed `{name}`, its seed and its grants.");
         }
     }
     Ok(())
