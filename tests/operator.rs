@@ -543,3 +543,155 @@ async fn secret_set_changes_nothing_without_its_record_and_fails_in_one_line() {
         "{stderr}"
     );
 }
+
+/// `otpbot aws create-tables` makes the tables Terraform declares in the emulator, and the AWS
+/// backend then works on them from the CLI through to an issued code.
+#[tokio::test]
+async fn aws_create_tables_makes_the_terraform_tables_and_the_backend_runs_on_them() {
+    let moto = Moto::shared();
+    let settings = aws::unique_settings();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let aws_cli = || {
+        let mut cmd = otpbot(dir.path());
+        cmd.env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("OTPBOT_BACKEND", "aws")
+            .env("OTPBOT_ACCESS_TABLE", &settings.access_table)
+            .env("OTPBOT_AUDIT_TABLE", &settings.audit_table)
+            .env("OTPBOT_SSM_PREFIX", &settings.ssm_prefix);
+        cmd
+    };
+    let out = ok(run(aws_cli().args(["aws", "create-tables"])));
+    assert!(
+        out.contains(&format!("created table {}", settings.access_table))
+            && out.contains(&format!("created table {}", settings.audit_table)),
+        "{out}"
+    );
+    // Again: nothing to do, and it says so.
+    let again = ok(run(aws_cli().args(["aws", "create-tables"])));
+    assert_eq!(again.matches("already exists").count(), 2, "{again}");
+
+    // What DynamoDB holds is what Terraform declares.
+    let store = std::sync::Arc::new(otpbot::store::aws::AwsStore::new(
+        &moto.sdk_config().await,
+        settings.clone(),
+    ));
+    for (resource, name) in [
+        ("access", &settings.access_table),
+        ("audit", &settings.audit_table),
+    ] {
+        let declared = common::terraform::table(resource);
+        let described = store
+            .dynamodb()
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .expect("describe")
+            .table
+            .expect("table");
+        let key = |kind: &str| {
+            described
+                .key_schema()
+                .iter()
+                .find(|k| k.key_type().as_str() == kind)
+                .map(|k| k.attribute_name().to_owned())
+        };
+        assert_eq!(key("HASH").as_deref(), Some(declared.hash_key.as_str()));
+        assert_eq!(key("RANGE").as_deref(), Some(declared.range_key.as_str()));
+        let mut attributes: Vec<(String, String)> = described
+            .attribute_definitions()
+            .iter()
+            .map(|a| {
+                (
+                    a.attribute_name().to_owned(),
+                    a.attribute_type().as_str().to_owned(),
+                )
+            })
+            .collect();
+        attributes.sort();
+        let mut expected = declared.attributes.clone();
+        expected.sort();
+        assert_eq!(attributes, expected, "{resource}");
+        let mut indexes: Vec<(String, String, String, String)> = described
+            .global_secondary_indexes()
+            .iter()
+            .map(|i| {
+                let part = |kind: &str| {
+                    i.key_schema()
+                        .iter()
+                        .find(|k| k.key_type().as_str() == kind)
+                        .map(|k| k.attribute_name().to_owned())
+                        .unwrap_or_default()
+                };
+                (
+                    i.index_name().unwrap_or_default().to_owned(),
+                    part("HASH"),
+                    part("RANGE"),
+                    i.projection()
+                        .and_then(|p| p.projection_type())
+                        .map(|p| p.as_str().to_owned())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        indexes.sort();
+        let mut expected = declared.indexes.clone();
+        expected.sort();
+        assert_eq!(indexes, expected, "{resource}");
+        let ttl = store
+            .dynamodb()
+            .describe_time_to_live()
+            .table_name(name)
+            .send()
+            .await
+            .expect("describe TTL")
+            .time_to_live_description
+            .filter(|t| t.time_to_live_status().map(|s| s.as_str()) == Some("ENABLED"))
+            .and_then(|t| t.attribute_name().map(str::to_owned));
+        assert_eq!(ttl, declared.ttl_attribute, "{resource}: TTL");
+    }
+
+    // The backend on these tables: enrol and grant from the CLI, then a code over Slack.
+    ok(run(aws_cli().args([
+        "secret",
+        "set",
+        "audit-key",
+        "--generate",
+    ])));
+    ok(add_tool(
+        aws_cli().args(["tool", "add", "vault", "--max-grant", "1d"]),
+        SEED_B32,
+    ));
+    let user = "U0VAULT";
+    ok(run(aws_cli().args([
+        "grant",
+        &format!("slack:{}:{user}", common::TEAM),
+        "vault",
+    ])));
+    let app = common::TestApp::spawn_on(
+        otpbot::store::Stores::single(store),
+        tempfile::tempdir().expect("tempdir"),
+        common::Options::default(),
+    )
+    .await;
+    let reply = app.slash(user, "vault").await;
+    let text = reply.ephemeral();
+    let code = text.split('`').nth(1).unwrap_or_default();
+    assert!(
+        code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
+        "a code: {text}"
+    );
+    assert_eq!(
+        code,
+        common::rfc6238::totp_sha1(
+            &data_encoding_base32(SEED_B32),
+            u64::try_from(app.now().unix()).expect("time"),
+            30,
+            6
+        ),
+        "the enrolled seed's code at the app's time"
+    );
+}

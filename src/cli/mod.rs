@@ -12,6 +12,7 @@ macro_rules! say {
 
 mod admin;
 mod audit;
+mod aws;
 mod qr;
 mod secret;
 mod serve;
@@ -77,6 +78,9 @@ pub enum CliCommand {
     /// Write deployment secrets into SSM (AWS backend), read from stdin, never from arguments.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Set up the AWS backend's tables (for a local emulator; a deployment uses Terraform).
+    #[command(subcommand)]
+    Aws(aws::AwsCommand),
 }
 
 /// Secret subcommands.
@@ -116,6 +120,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         CliCommand::Audit(args) => audit::run(settings, args).await,
         CliCommand::Slash(args) => slash::run(settings, args).await,
         CliCommand::Secret(SecretCommand::Set(args)) => secret::set(settings, args).await,
+        CliCommand::Aws(cmd) => aws::run(settings, cmd).await,
     }
 }
 
