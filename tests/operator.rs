@@ -695,3 +695,19 @@ async fn aws_create_tables_makes_the_terraform_tables_and_the_backend_runs_on_th
         "the enrolled seed's code at the app's time"
     );
 }
+
+/// Without an AWS region, an AWS command says so in one line instead of dumping the SDK's
+/// failed look-ups (instance metadata, credentials) onto the terminal.
+#[test]
+fn an_aws_command_without_a_region_says_so_in_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [&["tool", "list"][..], &["aws", "create-tables"][..]] {
+        let stderr = fails(run(otpbot(dir.path())
+            .env("HOME", dir.path())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("OTPBOT_BACKEND", "aws")
+            .args(args)));
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains("AWS_REGION"), "{args:?}: {stderr}");
+    }
+}

@@ -29,10 +29,7 @@ async fn create_tables(settings: Settings) -> anyhow::Result<()> {
     if settings.backend != Backend::Aws {
         bail!("`otpbot aws create-tables` creates DynamoDB tables and needs OTPBOT_BACKEND=aws");
     }
-    let config = super::aws_config().await;
-    if config.region().is_none() {
-        bail!("no AWS region: set AWS_REGION (or a profile's region with AWS_PROFILE)");
-    }
+    let config = super::aws_config().await?;
     let ddb = aws_sdk_dynamodb::Client::new(&config);
     for (table, name) in [
         (&schema::ACCESS_TABLE, &settings.aws.access_table),

@@ -104,7 +104,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let log_filter = match &command {
         CliCommand::Serve(_) | CliCommand::Demo(_) => settings.log_filter.clone(),
-        _ => "warn".to_owned(),
+        // The SDK's own warnings (each failed credential or region source, with a Debug dump)
+        // would bury the one line an operator command prints when it fails.
+        _ => "warn,aws_config=error".to_owned(),
     };
     crate::telemetry::init(&log_filter, settings.log_format);
     for var in &settings.unknown {
@@ -140,13 +142,21 @@ fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
-/// Loads the AWS configuration once: region, credentials chain, `AWS_ENDPOINT_URL`.
-pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// Loads the AWS configuration once: region, credentials chain, `AWS_ENDPOINT_URL`. Without a
+/// region every call would fail, each after probing the instance metadata service, so that is
+/// said once, up front.
+pub async fn aws_config() -> anyhow::Result<aws_config::SdkConfig> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(aws_timeouts())
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
         .load()
-        .await
+        .await;
+    if config.region().is_none() {
+        anyhow::bail!(
+            "no AWS region: set AWS_REGION, or AWS_PROFILE to a profile that has a region"
+        );
+    }
+    Ok(config)
 }
 
 /// A local key: from the environment (`OTPBOT_{ROLE}_KEY` or its `_FILE`), else the data
@@ -257,7 +267,7 @@ impl App {
                 Ok(Self { engine, aws: None })
             }
             Backend::Aws => {
-                let store = Arc::new(AwsStore::new(&aws_config().await, settings.aws.clone()));
+                let store = Arc::new(AwsStore::new(&aws_config().await?, settings.aws.clone()));
                 let audit = match settings.audit_key.take() {
                     Some(key) => key,
                     None => {
