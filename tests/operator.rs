@@ -711,3 +711,50 @@ fn an_aws_command_without_a_region_says_so_in_one_line() {
         assert!(stderr.contains("AWS_REGION"), "{args:?}: {stderr}");
     }
 }
+
+/// Log lines are coloured only for a person at a terminal: not in a pipe, not with `NO_COLOR`
+/// (<https://no-color.org>: set and not empty). The terminal is a pseudo-terminal from
+/// util-linux `script`; without it the terminal half is skipped, saying so.
+#[test]
+fn colour_only_at_a_terminal_and_never_with_no_color() {
+    const ESC: char = '\u{1b}';
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An unknown OTPBOT_ variable makes every command log one warning.
+    let piped = run(otpbot(dir.path())
+        .env("OTPBOT_TYPO", "1")
+        .args(["tool", "list"]));
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(stderr.contains("OTPBOT_TYPO"), "{stderr}");
+    assert!(!stderr.contains(ESC), "no colour into a pipe: {stderr:?}");
+
+    let at_terminal = |no_color: Option<&str>| {
+        let mut line = format!("env OTPBOT_TYPO=1 {BIN} tool list");
+        if let Some(value) = no_color {
+            line = format!("env NO_COLOR={value} {line}");
+        }
+        let mut script = Command::new("script");
+        script
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TERM", "xterm")
+            .env("OTPBOT_DATA_DIR", dir.path().join("data"))
+            .args(["-qec", &line, "/dev/null"])
+            .stdin(Stdio::null());
+        script.output().ok().map(|out| {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(text.contains("OTPBOT_TYPO"), "{text}");
+            text
+        })
+    };
+    let Some(coloured) = at_terminal(None) else {
+        eprintln!("skipped the terminal half: util-linux `script` is not installed");
+        return;
+    };
+    assert!(coloured.contains(ESC), "colour at a terminal: {coloured:?}");
+    let plain = at_terminal(Some("1")).expect("script ran before");
+    assert!(!plain.contains(ESC), "NO_COLOR=1: {plain:?}");
+    // An empty NO_COLOR does not count.
+    let empty = at_terminal(Some("")).expect("script ran before");
+    assert!(empty.contains(ESC), "NO_COLOR empty: {empty:?}");
+}
