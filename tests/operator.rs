@@ -758,3 +758,69 @@ fn colour_only_at_a_terminal_and_never_with_no_color() {
     let empty = at_terminal(Some("")).expect("script ran before");
     assert!(empty.contains(ESC), "NO_COLOR empty: {empty:?}");
 }
+
+/// On AWS, `tool add --replace` is all-or-nothing: with the audit table gone the new seed is
+/// written as a new parameter version that nothing pins, so codes still come from the recorded
+/// seed; and a failure is one line.
+#[tokio::test]
+async fn tool_add_on_aws_changes_nothing_without_its_record_and_fails_in_one_line() {
+    const OTHER_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    let moto = Moto::shared();
+    let settings = aws::unique_settings();
+    let store = aws::store_on(&moto, settings.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tool_add = |endpoint: &str, seed: &str, replace: bool| {
+        let mut cmd = otpbot(dir.path());
+        cmd.env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("OTPBOT_BACKEND", "aws")
+            .env("OTPBOT_ACCESS_TABLE", &settings.access_table)
+            .env("OTPBOT_AUDIT_TABLE", &settings.audit_table)
+            .env("OTPBOT_SSM_PREFIX", &settings.ssm_prefix)
+            .env("OTPBOT_AUDIT_KEY", OTHER_KEY)
+            .args(["tool", "add", "github"]);
+        if replace {
+            cmd.arg("--replace");
+        }
+        add_tool(&mut cmd, seed)
+    };
+    ok(tool_add(&moto.url, SEED_B32, false));
+    let stderr = fails(tool_add(&moto.url, OTHER_SEED, false));
+    assert!(stderr.contains("--replace"), "{stderr}");
+
+    store
+        .dynamodb()
+        .delete_table()
+        .table_name(&settings.audit_table)
+        .send()
+        .await
+        .expect("delete audit table");
+    let stderr = fails(tool_add(&moto.url, OTHER_SEED, true));
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    let tool = otpbot::domain::ToolName::parse("github").expect("name");
+    let fresh = otpbot::store::aws::AwsStore::new(&moto.sdk_config().await, settings.clone());
+    let seed = otpbot::store::SecretStore::seed(&fresh, &tool)
+        .await
+        .expect("read seed")
+        .expect("seed");
+    assert!(
+        seed.expose_uri().contains(SEED_B32),
+        "codes still come from the recorded seed"
+    );
+
+    let closed = format!(
+        "http://{}",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+    );
+    let stderr = fails(tool_add(&closed, OTHER_SEED, true));
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        !stderr.contains("DispatchFailure") && !stderr.contains("ConnectorError {"),
+        "{stderr}"
+    );
+}
