@@ -58,7 +58,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
-    /// Serve Slack slash commands over HTTP.
+    /// Serve Slack slash commands and Teams messages over HTTP, each when configured.
     Serve(serve::ServeArgs),
     /// Try otpbot: serve on the local store with a demo tool and a demo admin.
     Demo(serve::ServeArgs),
