@@ -76,8 +76,7 @@ async fn seeds_are_encrypted_at_rest_and_bound_to_their_tool() {
     // A different master key is refused when the store opens (its key check value differs),
     // before any seed is read with it.
     let err = LocalStore::open(dir.path(), MasterKey::new(random_key()))
-        .err()
-        .expect("a wrong master key does not open the store");
+        .expect_err("a wrong master key does not open the store");
     assert!(matches!(err, StoreError::WrongKey("master")), "{err:?}");
 }
 
