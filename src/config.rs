@@ -383,7 +383,7 @@ impl Settings {
             None => SocketAddr::from(([127, 0, 0, 1], 3000)),
         };
         let admins = list(vars.get("OTPBOT_ADMINS"))
-            .map(|p| Principal::parse(p).map_err(|e| invalid("OTPBOT_ADMINS", e.to_string())))
+            .map(|p| Principal::parse_input(p).map_err(|e| invalid("OTPBOT_ADMINS", e.to_string())))
             .collect::<Result<_, _>>()?;
         let rate = |var: &str, default: RateLimit| match vars.get(var) {
             Some(v) => {
@@ -498,9 +498,14 @@ impl Settings {
         }
     }
 
-    /// The signing secret: configured, or the one `otpbot demo` wrote into the data directory.
+    /// The signing secret: configured, or on the local backend the one `otpbot demo` wrote into
+    /// the data directory. The AWS backend never reads the working directory: its secret comes
+    /// from the environment or SSM only, so a demo's data left next to it cannot override SSM.
     pub fn signing_secret(&self) -> Option<SigningSecret> {
         self.slack_signing_secret.clone().or_else(|| {
+            if self.backend != Backend::Local {
+                return None;
+            }
             let text =
                 std::fs::read_to_string(self.data_dir.join(DEMO_SIGNING_SECRET_FILE)).ok()?;
             Some(SigningSecret::new(text))
@@ -551,6 +556,28 @@ mod tests {
             }
         );
         assert_eq!(s.unknown, vec!["OTPBOT_TYPO".to_owned()]);
+    }
+
+    #[test]
+    fn only_the_local_backend_reads_the_demo_signing_secret() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(DEMO_SIGNING_SECRET_FILE), "demo").expect("write");
+        let data_dir = dir.path().to_str().expect("utf-8 path");
+        let local = Settings::from_vars(vars(&[("OTPBOT_DATA_DIR", data_dir)])).expect("local");
+        assert!(
+            local.signing_secret().is_some(),
+            "the demo's secret, locally"
+        );
+        let aws = Settings::from_vars(vars(&[
+            ("OTPBOT_DATA_DIR", data_dir),
+            ("OTPBOT_BACKEND", "aws"),
+        ]))
+        .expect("aws");
+        assert!(
+            aws.signing_secret().is_none(),
+            "the AWS backend takes its secret from the environment or SSM only"
+        );
+        assert!(!aws.slack_enabled(), "a leftover demo file enables nothing");
     }
 
     #[test]

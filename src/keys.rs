@@ -94,6 +94,11 @@ impl AuditKey {
         Self(key)
     }
 
+    /// The key bytes, for a store's key check value.
+    pub(crate) fn bytes(&self) -> &KeyBytes {
+        &self.0
+    }
+
     /// A fresh HMAC-SHA256 under this key (for the audit chain).
     pub fn hmac(&self) -> HmacSha256 {
         HmacSha256::new_from_slice(self.0.expose_secret()).expect("HMAC takes any key length")

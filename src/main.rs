@@ -11,6 +11,8 @@ async fn main() -> std::process::ExitCode {
     otpbot::telemetry::flush();
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // `otpbot tool list | head`: the reader closed the pipe; nothing is wrong.
+        Err(err) if otpbot::cli::is_closed_pipe(&err) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             // `eprintln!` would panic on a broken stderr; the exit code still tells.
             let _ = writeln!(std::io::stderr(), "error: {err:#}");

@@ -46,6 +46,13 @@ impl Write for Stderr {
     }
 }
 
+/// Colour only for a person at a terminal: never into a pipe or file, never with `NO_COLOR`
+/// set to anything non-empty (<https://no-color.org>).
+fn colour_wanted() -> bool {
+    use std::io::IsTerminal;
+    io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Installs the global subscriber, writing to stderr. Safe to call more than once: later calls
 /// change nothing.
 pub fn init(filter: &str, format: LogFormat) {
@@ -58,6 +65,7 @@ pub fn init(filter: &str, format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
+        .with_ansi(colour_wanted())
         .log_internal_errors(false);
     let result = match format {
         LogFormat::Pretty => builder.try_init(),

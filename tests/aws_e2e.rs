@@ -265,9 +265,21 @@ async fn an_issued_code_costs_two_dynamodb_round_trips_and_no_ssm_call() {
     assert_eq!(issued, CODES + 1, "every code has its record");
 }
 
-/// Environment for the real binary on the AWS backend against `moto`.
+/// A working directory like the README's quick start leaves behind: `otpbot demo`'s data with
+/// its own signing secret. The AWS backend must ignore it and use SSM's.
+static DEMO_LEFTOVERS: std::sync::LazyLock<tempfile::TempDir> = std::sync::LazyLock::new(|| {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("otpbot-data");
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::write(data.join("slack-signing-secret"), "not-the-ssm-secret").expect("write");
+    dir
+});
+
+/// Environment for the real binary on the AWS backend against `moto`, run from a directory
+/// holding a demo's leftovers.
 fn aws_env(cmd: &mut Command, moto: &Moto, settings: &AwsSettings) {
-    cmd.env_clear()
+    cmd.current_dir(DEMO_LEFTOVERS.path())
+        .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("USER", "ops")
         .env("AWS_ENDPOINT_URL", &moto.url)

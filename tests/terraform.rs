@@ -265,3 +265,50 @@ fn key_rotation_log_retention_and_lambda_shape() {
         );
     }
 }
+
+/// The one Rust definition `otpbot aws create-tables` creates is the Terraform one, field by
+/// field (the test above checks the names the code reads; this one the whole key schema).
+#[test]
+fn create_tables_builds_what_terraform_declares() {
+    for def in [schema::ACCESS_TABLE, schema::AUDIT_TABLE] {
+        let declared = table(def.resource);
+        let mut indexes: Vec<_> = def
+            .indexes
+            .iter()
+            .map(|i| {
+                (
+                    i.name.to_owned(),
+                    i.hash_key.to_owned(),
+                    i.range_key.to_owned(),
+                    "ALL".to_owned(),
+                )
+            })
+            .collect();
+        indexes.sort();
+        let mut terraform_indexes = declared.indexes.clone();
+        terraform_indexes.sort();
+        let code = common::terraform::Table {
+            hash_key: def.hash_key.into(),
+            range_key: def.range_key.into(),
+            attributes: def
+                .attributes
+                .iter()
+                .map(|a| ((*a).to_owned(), "S".to_owned()))
+                .collect(),
+            indexes,
+            ttl_attribute: def.ttl_attribute.map(str::to_owned),
+        };
+        let terraform = common::terraform::Table {
+            indexes: terraform_indexes,
+            ..declared
+        };
+        assert_eq!(code, terraform, "{}", def.resource);
+        let body = block("resource", "aws_dynamodb_table", def.resource).body;
+        assert_eq!(
+            string(&body, "billing_mode"),
+            "PAY_PER_REQUEST",
+            "{}",
+            def.resource
+        );
+    }
+}

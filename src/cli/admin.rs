@@ -74,7 +74,7 @@ async fn as_operator(mut settings: Settings, text: String) -> anyhow::Result<()>
     if reply.tone != Tone::Info {
         bail!("{}", reply.plain_text());
     }
-    println!("{}", reply.plain_text());
+    say!("{}", reply.plain_text());
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use crate::domain::{
     Action, AuditEvent, AuditQuery, Clock, GrantDuration, Outcome, Principal, SystemClock,
     Timestamp, ToolName,
 };
-use crate::engine::Draft;
+use crate::engine::{Draft, Engine};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -55,9 +55,15 @@ pub struct AuditArgs {
     /// Only events before: a duration back from now or a date/time.
     #[arg(long)]
     pub until: Option<String>,
-    /// Only issuances of this code (needs --tool): checks whether otpbot issued it, and to whom.
-    #[arg(long, requires = "tool")]
+    /// Only issuances of this code (with --tool, or --at): checks whether otpbot issued it,
+    /// and to whom.
+    #[arg(long)]
     pub code: Option<String>,
+    /// With --code: when the code was used (e.g. a sign-in time from the account's own log),
+    /// as a date/time or a duration back from now. Answers with a verdict: who otpbot issued
+    /// that code to in the minutes before, on every tool unless --tool is given.
+    #[arg(long, requires = "code", value_name = "TIME")]
+    pub at: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
@@ -123,9 +129,13 @@ pub async fn run(mut settings: Settings, args: AuditArgs) -> anyhow::Result<()> 
         .as_deref()
         .map(|s| parse_when(s, now, "--until"))
         .transpose()?;
+    if let (Some(code), Some(at)) = (&args.code, &args.at) {
+        let at = parse_when(at, now, "--at")?;
+        return verdict(&engine, code.trim(), at, args.tool.as_ref()).await;
+    }
     let code_mac = match (&args.code, &args.tool) {
         (Some(code), Some(tool)) => Some(engine.audit_key().mac_text(tool, code.trim())),
-        (Some(_), None) => bail!("--code needs --tool"),
+        (Some(_), None) => bail!("--code needs --tool, or --at to search every tool"),
         _ => None,
     };
     let detail = format!("export {:?}", args.format).to_lowercase();
@@ -169,6 +179,79 @@ pub async fn run(mut settings: Settings, args: AuditArgs) -> anyhow::Result<()> 
         }
     }
     sink.finish()?;
+    Ok(())
+}
+
+/// How long before its use a code may have been issued: its own 30 s step, the next code
+/// shown with it, and the step or two of clock drift sites accept, with room to spare.
+const ISSUED_BEFORE_USE_SECS: i64 = 5 * 60;
+/// How long after the stated time of use: clocks on either side may be a little off.
+const ISSUED_AFTER_USE_SECS: i64 = 60;
+
+/// `otpbot audit --code C --at T`: which issuances of code `C` could have been used at `T`.
+async fn verdict(
+    engine: &Engine,
+    code: &str,
+    at: Timestamp,
+    tool: Option<&ToolName>,
+) -> anyhow::Result<()> {
+    let tools = match tool {
+        Some(tool) => vec![tool.clone()],
+        None => engine
+            .stores()
+            .access
+            .tools()
+            .await?
+            .into_iter()
+            .map(|t| t.name)
+            .collect(),
+    };
+    let (since, until) = (
+        at.plus_secs(-ISSUED_BEFORE_USE_SECS),
+        at.plus_secs(ISSUED_AFTER_USE_SECS),
+    );
+    let mut draft = Draft::new(Action::Audit, Outcome::Ok).detail(format!("code verdict at {at}"));
+    draft.tool = tool.cloned();
+    engine
+        .audit(&operator_request(), draft)
+        .await
+        .context("audit write failed")?;
+    let mut found = 0usize;
+    for tool in tools {
+        let mac = engine.audit_key().mac_text(&tool, code);
+        let mut query = AuditQuery {
+            tool: Some(tool.clone()),
+            since: Some(since),
+            until: Some(until),
+            limit: 500,
+            ..AuditQuery::default()
+        };
+        loop {
+            let page = engine.stores().audit.query(&query).await?;
+            for event in page.events.iter().filter(|e| {
+                e.outcome == Outcome::Issued && issued_code_matches(e, Some(mac.as_str()))
+            }) {
+                found += 1;
+                say!(
+                    "issued by otpbot to {} at {} ({} code, request {})",
+                    event.actor,
+                    event.at,
+                    tool,
+                    event.request_id
+                );
+            }
+            match page.next {
+                Some(next) => query.before_id = Some(next),
+                None => break,
+            }
+        }
+    }
+    if found == 0 {
+        bail!(
+            "no code issued in that window matches: otpbot issued {code} to nobody between {since} \
+             and {until}"
+        );
+    }
     Ok(())
 }
 

@@ -2,8 +2,18 @@
 //! `otpbot slash`, which signs a request exactly as Slack does. Argument parsing is here; the
 //! work is done by the library. Seeds are read from stdin or a hidden prompt, never from argv.
 
+/// `println!` that ends the command instead of panicking when stdout is a closed pipe
+/// (`otpbot tool list | head`): the write error goes up, and `main` exits quietly on it.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::say_line(format_args!($($arg)*))?
+    };
+}
+
 mod admin;
 mod audit;
+mod aws;
+mod qr;
 mod secret;
 mod serve;
 mod slash;
@@ -22,7 +32,7 @@ use secrecy::ExposeSecret;
 use crate::config::{Backend, Settings};
 use crate::domain::{Clock, SystemClock};
 use crate::engine::{Engine, Policy};
-use crate::keys::{decode_hex_key, load_or_create_key_file, AuditKey, SigningSecret};
+use crate::keys::{decode_hex_key, load_or_create_key_file, AuditKey, KeyBytes, SigningSecret};
 use crate::slack::SlackConfig;
 use crate::store::aws::AwsStore;
 use crate::store::local::{LocalOptions, LocalStore, MasterKey};
@@ -48,7 +58,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
-    /// Serve Slack slash commands over HTTP.
+    /// Serve Slack slash commands and Teams messages over HTTP, each when configured.
     Serve(serve::ServeArgs),
     /// Try otpbot: serve on the local store with a demo tool and a demo admin.
     Demo(serve::ServeArgs),
@@ -68,6 +78,9 @@ pub enum CliCommand {
     /// Write deployment secrets into SSM (AWS backend), read from stdin, never from arguments.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Set up the AWS backend's tables (for a local emulator; a deployment uses Terraform).
+    #[command(subcommand)]
+    Aws(aws::AwsCommand),
 }
 
 /// Secret subcommands.
@@ -91,7 +104,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let log_filter = match &command {
         CliCommand::Serve(_) | CliCommand::Demo(_) => settings.log_filter.clone(),
-        _ => "warn".to_owned(),
+        // The SDK's own warnings (each failed credential or region source, with a Debug dump)
+        // would bury the one line an operator command prints when it fails.
+        _ => "warn,aws_config=error".to_owned(),
     };
     crate::telemetry::init(&log_filter, settings.log_format);
     for var in &settings.unknown {
@@ -107,6 +122,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         CliCommand::Audit(args) => audit::run(settings, args).await,
         CliCommand::Slash(args) => slash::run(settings, args).await,
         CliCommand::Secret(SecretCommand::Set(args)) => secret::set(settings, args).await,
+        CliCommand::Aws(cmd) => aws::run(settings, cmd).await,
     }
 }
 
@@ -126,13 +142,70 @@ fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
-/// Loads the AWS configuration once: region, credentials chain, `AWS_ENDPOINT_URL`.
-pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// Loads the AWS configuration once: region, credentials chain, `AWS_ENDPOINT_URL`. Without a
+/// region every call would fail, each after probing the instance metadata service, so that is
+/// said once, up front.
+pub async fn aws_config() -> anyhow::Result<aws_config::SdkConfig> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(aws_timeouts())
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
         .load()
-        .await
+        .await;
+    if config.region().is_none() {
+        anyhow::bail!(
+            "no AWS region: set AWS_REGION, or AWS_PROFILE to a profile that has a region"
+        );
+    }
+    Ok(config)
+}
+
+/// A local key: from the environment (`OTPBOT_{ROLE}_KEY` or its `_FILE`), else the data
+/// directory's `{role}.key`, created on first run only. With a store already there a missing
+/// key file is an error, never a fresh key that would silently orphan the store's data.
+/// Returns the key and where it came from, for messages.
+fn local_key(
+    given: Option<KeyBytes>,
+    settings: &Settings,
+    role: &str,
+    store_exists: bool,
+) -> anyhow::Result<(KeyBytes, String)> {
+    let var = format!("OTPBOT_{}_KEY", role.to_uppercase());
+    if let Some(key) = given {
+        return Ok((key, format!("{var} (or {var}_FILE)")));
+    }
+    let path = settings.key_path(&format!("{role}.key"));
+    if store_exists && !path.exists() {
+        anyhow::bail!(
+            "{} is missing but the store {} exists, and its data needs the {role} key it was \
+             created with; restore {role}.key from your backup (or set {var}_FILE to where it \
+             is kept). otpbot will not make a new key over existing data. If the store holds \
+             nothing you need, move it away to start afresh.",
+            path.display(),
+            settings
+                .data_dir
+                .join(crate::store::local::DB_FILE)
+                .display()
+        );
+    }
+    let key = load_or_create_key_file(&path).with_context(|| format!("{role} key"))?;
+    Ok((key, path.display().to_string()))
+}
+
+/// Writes one line to stdout (see `say!`).
+pub(crate) fn say_line(line: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()
+}
+
+/// Whether `err` is a write to a closed stdout pipe: the reader has all it wanted.
+pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// What an operator is told when outbound HTTPS cannot be set up.
@@ -152,16 +225,12 @@ impl App {
                         settings.data_dir.display()
                     )
                 })?;
-                let master = match settings.master_key.take() {
-                    Some(key) => key,
-                    None => load_or_create_key_file(&settings.key_path("master.key"))
-                        .context("master key")?,
-                };
-                let audit = match settings.audit_key.take() {
-                    Some(key) => key,
-                    None => load_or_create_key_file(&settings.key_path("audit.key"))
-                        .context("audit key")?,
-                };
+                let db = settings.data_dir.join(crate::store::local::DB_FILE);
+                let existing = db.exists();
+                let (master, master_source) =
+                    local_key(settings.master_key.take(), settings, "master", existing)?;
+                let (audit, audit_source) =
+                    local_key(settings.audit_key.take(), settings, "audit", existing)?;
                 let audit = Arc::new(AuditKey::new(audit));
                 let store = LocalStore::open_chained(
                     &settings.data_dir,
@@ -169,14 +238,36 @@ impl App {
                     LocalOptions::default(),
                     Some(audit.clone()),
                 )
-                .with_context(|| {
-                    format!("cannot open the store in {}", settings.data_dir.display())
+                .map_err(|e| match e {
+                    crate::store::StoreError::WrongKey(role) => {
+                        let source = if role == "master" {
+                            &master_source
+                        } else {
+                            &audit_source
+                        };
+                        anyhow::anyhow!(
+                            "the {role} key from {source} is not the one the store {} was \
+                             created with ({}); restore the original {role}.key from your \
+                             backup, or point OTPBOT_{}_KEY_FILE at it",
+                            db.display(),
+                            if role == "master" {
+                                "its seeds are encrypted under it"
+                            } else {
+                                "its audit chain and code MACs are keyed with it"
+                            },
+                            role.to_uppercase()
+                        )
+                    }
+                    other => anyhow::Error::new(other).context(format!(
+                        "cannot open the store in {}",
+                        settings.data_dir.display()
+                    )),
                 })?;
                 let engine = Engine::new(Stores::single(Arc::new(store)), clock, audit, policy);
                 Ok(Self { engine, aws: None })
             }
             Backend::Aws => {
-                let store = Arc::new(AwsStore::new(&aws_config().await, settings.aws.clone()));
+                let store = Arc::new(AwsStore::new(&aws_config().await?, settings.aws.clone()));
                 let audit = match settings.audit_key.take() {
                     Some(key) => key,
                     None => {

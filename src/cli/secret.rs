@@ -78,17 +78,32 @@ pub async fn set(mut settings: Settings, args: SecretArgs) -> anyhow::Result<()>
     let policy = settings.policy();
     let app = App::open(&mut settings, policy).await?;
     let store = app.aws.as_ref().context("the AWS backend is not open")?;
-    store
-        .put_secret_parameter(&parameter, &value, description)
-        .await
-        .with_context(|| format!("cannot write {parameter}"))?;
+    // SSM and the audit table share no transaction, so the record comes first: a secret is
+    // never changed without one. If the audit table cannot take it, nothing is written; if SSM
+    // then refuses, a second record says so.
     let draft = Draft::new(Action::SecretSet, Outcome::Ok)
-        .detail(format!("secret parameter {parameter} written"));
+        .detail(format!("writing secret parameter {parameter}"));
     app.engine
         .audit(&operator_request(), draft)
         .await
-        .context("audit write failed")?;
-    println!("Wrote {description} to {parameter} (SecureString).");
+        .context("cannot write the audit record, so the secret was not changed")?;
+    if let Err(e) = store
+        .put_secret_parameter(&parameter, &value, description)
+        .await
+    {
+        let draft = Draft::new(Action::SecretSet, Outcome::Error)
+            .detail(format!("secret parameter {parameter} NOT written"));
+        let recorded = app.engine.audit(&operator_request(), draft).await.is_ok();
+        bail!(
+            "cannot write {parameter}, which is unchanged{}: {e}",
+            if recorded {
+                ""
+            } else {
+                " (the audit log shows the attempt without its failure)"
+            }
+        );
+    }
+    say!("Wrote {description} to {parameter} (SecureString).");
     Ok(())
 }
 

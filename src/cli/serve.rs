@@ -49,6 +49,14 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()
     if settings.teams.as_ref().is_some_and(|t| !t.playground) {
         check_trust_store()?;
     }
+    if settings.backend == crate::config::Backend::Local && settings.master_key.is_none() {
+        tracing::warn!(
+            key = %settings.key_path("master.key").display(),
+            "the master key sits in the same directory as the store it protects: a copy of \
+             that directory (a backup, a snapshot) is enough to decrypt every seed; keep the \
+             key elsewhere and point OTPBOT_MASTER_KEY_FILE at it"
+        );
+    }
     let policy = settings.policy();
     let state = App::open(&mut settings, policy)
         .await?

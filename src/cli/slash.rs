@@ -23,8 +23,9 @@ pub struct SlashArgs {
     /// Base URL of the running otpbot.
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     pub url: String,
-    /// The command text, e.g. `github` or `grant <@U456> github for 1h`.
-    #[arg(trailing_var_arg = true, num_args = 0..)]
+    /// The command text, e.g. `github` or `grant <@U456> github for 1h`. Options may come
+    /// before or after it; words after `--` are all text.
+    #[arg(num_args = 0..)]
     pub text: Vec<String>,
 }
 
@@ -100,6 +101,6 @@ pub async fn run(settings: Settings, args: SlashArgs) -> anyhow::Result<()> {
         bail!("otpbot answered {status}: {text}");
     }
     let json: serde_json::Value = serde_json::from_str(&text).context("the reply is not JSON")?;
-    println!("{}", readable(&json));
+    say!("{}", readable(&json));
     Ok(())
 }

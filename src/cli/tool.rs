@@ -12,23 +12,31 @@ use crate::store::Change;
 /// Tool subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ToolCommand {
-    /// Enrol a tool, or replace its seed and settings. The seed (an otpauth://totp/ URI or a
-    /// base32 secret) is read from stdin, or from a hidden prompt on a terminal.
+    /// Enrol a tool. The seed (an otpauth://totp/ URI or a base32 secret) is read from stdin,
+    /// a hidden prompt on a terminal, or the QR code image given with --qr. An enrolled tool is
+    /// only re-enrolled with --replace.
     Add {
         /// Tool name: 1-32 lowercase letters, digits and dashes.
         name: ToolName,
-        /// How people call it (defaults to the name).
+        /// How people call it (default: the name, or the current one with --replace).
         #[arg(long)]
         display_name: Option<String>,
-        /// Grant length when an admin names none.
-        #[arg(long, default_value = "8h")]
-        default_grant: GrantDuration,
-        /// Longest grant admins may give.
-        #[arg(long, default_value = "1w")]
-        max_grant: GrantDuration,
+        /// Grant length when an admin names none (default 8h, or the current one with --replace).
+        #[arg(long)]
+        default_grant: Option<GrantDuration>,
+        /// Longest grant admins may give (default 1w, or the current one with --replace).
+        #[arg(long)]
+        max_grant: Option<GrantDuration>,
         /// Channel to mention in notices about this tool.
         #[arg(long)]
         notify_channel: Option<String>,
+        /// Read the seed from the QR code a site shows when setting up 2FA (PNG or JPEG
+        /// screenshot); the secret is never printed.
+        #[arg(long, value_name = "IMAGE")]
+        qr: Option<std::path::PathBuf>,
+        /// Replace the seed of an enrolled tool (its settings stay unless given here).
+        #[arg(long)]
+        replace: bool,
     },
     /// List enrolled tools.
     List,
@@ -50,32 +58,62 @@ pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result
             default_grant,
             max_grant,
             notify_channel,
+            qr,
+            replace,
         } => {
-            if default_grant > max_grant {
-                bail!("--default-grant {default_grant} is longer than --max-grant {max_grant}");
+            let current = engine.stores().access.tool(&name).await?;
+            match (&current, replace) {
+                (Some(_), false) => bail!(
+                    "`{name}` is already enrolled; add --replace to replace its seed (its \
+                     settings stay unless given)"
+                ),
+                (None, true) => bail!("there is no tool `{name}` to replace; leave out --replace"),
+                _ => {}
             }
-            let seed = read_seed(&name)?;
-            let display_name = display_name.unwrap_or_else(|| name.to_string());
+            let default_grant = default_grant
+                .or(current.as_ref().map(|t| t.default_grant))
+                .or(GrantDuration::from_secs(8 * 3600))
+                .context("default grant")?;
+            let max_grant = max_grant
+                .or(current.as_ref().map(|t| t.max_grant))
+                .or(GrantDuration::from_secs(7 * 86_400))
+                .context("max grant")?;
+            if default_grant > max_grant {
+                bail!("the default grant {default_grant} is longer than the max grant {max_grant}");
+            }
+            let seed = match qr {
+                Some(path) => super::qr::read_seed(&path)
+                    .with_context(|| format!("no seed for {name} from {}", path.display()))?,
+                None => read_seed(&name)?,
+            };
             let tool = Tool {
+                display_name: display_name
+                    .or(current.as_ref().map(|t| t.display_name.clone()))
+                    .unwrap_or_else(|| name.to_string()),
+                notify_channel: notify_channel.or(current.and_then(|t| t.notify_channel)),
                 name,
-                display_name,
                 default_grant,
                 max_grant,
-                notify_channel,
             };
             add(&engine, &tool, &seed).await?;
-            println!(
-                "Enrolled `{}` ({}); default grant {default_grant}, max {max_grant}.",
-                tool.name, tool.display_name
+            say!(
+                "{} `{}` ({}); default grant {default_grant}, max {max_grant}.",
+                if replace {
+                    "Replaced the seed of"
+                } else {
+                    "Enrolled"
+                },
+                tool.name,
+                tool.display_name
             );
         }
         ToolCommand::List => {
             let tools = engine.stores().access.tools().await?;
             if tools.is_empty() {
-                println!("No tools. Enrol one with: otpbot tool add <name> < seed.txt");
+                say!("No tools. Enrol one with: otpbot tool add <name> < seed.txt");
             }
             for t in tools {
-                println!(
+                say!(
                     "{:<20} {:<30} default {:<4} max {}",
                     t.name,
                     t.display_name,
@@ -99,7 +137,7 @@ pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result
             if !removed {
                 bail!("there is no tool `{name}`");
             }
-            println!("Removed `{name}`, its seed and its grants.");
+            say!("Removed `{name}`, its seed and its grants.");
         }
     }
     Ok(())

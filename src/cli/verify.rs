@@ -39,7 +39,7 @@ pub async fn run(mut settings: Settings, args: VerifyArgs) -> anyhow::Result<()>
             let key = AuditKey::new(key);
             match verify_file(&settings.data_dir, &key, since) {
                 Ok(verified) => {
-                    println!("{verified}");
+                    say!("{verified}");
                     Ok(())
                 }
                 Err(VerifyError::Discrepancy(d)) => bail!("audit log check failed: {d}"),

@@ -236,7 +236,7 @@ pub fn parse_user(word: &str, caller: &Principal) -> CommandResult<Principal> {
         ))
     };
     if !word.starts_with('<') && word.contains(':') {
-        return Principal::parse(word).map_err(|_| bad());
+        return Principal::parse_input(word).map_err(|e| CommandError::Usage(e.to_string()));
     }
     let inner = word
         .strip_prefix("<@")

@@ -43,6 +43,48 @@ pub enum PrincipalError {
     /// A part holds characters outside `[A-Za-z0-9._-]` or is too long.
     #[error("`{0}` is not a valid workspace or user id")]
     BadPart(String),
+    /// Typed by a person, not in the form the platform itself uses.
+    #[error("`{given}` is not a {platform} principal: expected {expected}")]
+    NotAsPlatformWrites {
+        /// What was typed (shortened).
+        given: String,
+        /// `Slack` or `Teams`.
+        platform: &'static str,
+        /// The expected form, with an example.
+        expected: &'static str,
+    },
+}
+
+/// What a Slack principal looks like: Slack's ids are upper case, team ids start with `T`
+/// (`E` for an Enterprise Grid org), user ids with `U` (`W` on Enterprise Grid).
+const SLACK_FORM: &str = "slack:T…:U… with the ids exactly as Slack shows them (upper case), \
+                          e.g. slack:T0123ABCD:U0456EFGH";
+/// What a Teams principal looks like: the Entra tenant id and the user's object id.
+const TEAMS_FORM: &str = "teams:<tenant id>:<user's Entra object id>, both GUIDs like \
+                          72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// The ids the Microsoft 365 Agents Playground (0.2.28) uses for its tenant and user, which
+/// are not GUIDs (13 digits in the last group).
+const PLAYGROUND_IDS: [&str; 2] = [
+    "00000000-0000-0000-0000-0000000000001",
+    "00000000-0000-0000-0000-0000000000020",
+];
+
+fn slack_id(part: &str, first: &[u8]) -> bool {
+    part.len() >= 2
+        && first.contains(&part.as_bytes()[0])
+        && part
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+fn guid(part: &str) -> bool {
+    let groups: Vec<&str> = part.split('-').collect();
+    PLAYGROUND_IDS.contains(&part)
+        || (groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+            && groups
+                .iter()
+                .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit())))
 }
 
 /// A user on one platform in one workspace. Grants and roles are keyed by it.
@@ -79,6 +121,43 @@ impl Principal {
         let platform = Platform::parse(p)
             .ok_or_else(|| PrincipalError::Malformed(text.chars().take(100).collect()))?;
         Self::new(platform, w, u)
+    }
+
+    /// Parses a principal a person typed (command line, settings, chat arguments), holding it
+    /// to the form its platform writes: Slack ids in Slack's upper case, Teams ids as GUIDs
+    /// (lower-cased, as Teams sends them). Stored principals are read with [`Principal::parse`].
+    pub fn parse_input(text: &str) -> Result<Self, PrincipalError> {
+        let principal = Self::parse(text)?;
+        let given = || text.chars().take(100).collect::<String>();
+        match principal.platform() {
+            Platform::Slack => {
+                if slack_id(principal.workspace(), b"TE") && slack_id(principal.user(), b"UW") {
+                    Ok(principal)
+                } else {
+                    Err(PrincipalError::NotAsPlatformWrites {
+                        given: given(),
+                        platform: "Slack",
+                        expected: SLACK_FORM,
+                    })
+                }
+            }
+            Platform::Teams => {
+                let (tenant, user) = (
+                    principal.workspace().to_ascii_lowercase(),
+                    principal.user().to_ascii_lowercase(),
+                );
+                if guid(&tenant) && guid(&user) {
+                    Self::new(Platform::Teams, &tenant, &user)
+                } else {
+                    Err(PrincipalError::NotAsPlatformWrites {
+                        given: given(),
+                        platform: "Teams",
+                        expected: TEAMS_FORM,
+                    })
+                }
+            }
+            Platform::Cli => Ok(principal),
+        }
     }
 
     /// The full `platform:workspace:user` text.
@@ -124,8 +203,9 @@ impl fmt::Display for Principal {
 
 impl FromStr for Principal {
     type Err = PrincipalError;
+    /// As typed by a person: [`Principal::parse_input`].
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
+        Self::parse_input(s)
     }
 }
 
@@ -141,6 +221,42 @@ mod tests {
             (Platform::Slack, "T0123", "U0456")
         );
         assert_eq!(p.sibling("U9").expect("valid").as_str(), "slack:T0123:U9");
+    }
+
+    #[test]
+    fn typed_principals_take_the_platform_s_own_form() {
+        for good in [
+            "slack:T0123ABCD:U0456EFGH",
+            "slack:E0123:W0456",
+            "teams:72f988bf-86f1-41af-91ab-2d7cd011db47:0b8b7f8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+            "teams:00000000-0000-0000-0000-0000000000001:00000000-0000-0000-0000-0000000000020",
+            "cli:local:ops",
+        ] {
+            assert_eq!(Principal::parse_input(good).expect(good).as_str(), good);
+        }
+        let upper =
+            "teams:72F988BF-86F1-41AF-91AB-2D7CD011DB47:0B8B7F8E-1C2D-4E5F-8A9B-0C1D2E3F4A5B";
+        assert_eq!(
+            Principal::parse_input(upper)
+                .expect("upper case GUIDs")
+                .as_str(),
+            upper.to_ascii_lowercase(),
+            "Teams sends lower-case GUIDs"
+        );
+        for (bad, hint) in [
+            ("slack:t0123:u0456", "slack:T…:U…"),
+            ("slack:T0123:alice", "slack:T…:U…"),
+            ("slack:U0456:T0123", "slack:T…:U…"),
+            ("teams:contoso:alice", "GUIDs like"),
+            ("teams:72f988bf-86f1-41af-91ab:0b8b7f8e", "GUIDs like"),
+        ] {
+            let err = Principal::parse_input(bad).expect_err(bad).to_string();
+            assert!(err.contains(bad) && err.contains(hint), "{err}");
+        }
+        assert!(
+            Principal::parse("slack:t1:u1").is_ok(),
+            "stored principals are read as written"
+        );
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub enum StoreError {
     /// Stored data could not be read back (bad row, wrong master key).
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// The store was created with another key in this role (`master` or `audit`).
+    #[error("the {0} key is not the one this store was created with")]
+    WrongKey(&'static str),
 }
 
 /// Result alias for store operations.

@@ -127,8 +127,20 @@ where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    StoreError::Backend(format!(
-        "{context}: {}",
-        aws_sdk_dynamodb::error::DisplayErrorContext(err)
-    ))
+    StoreError::Backend(format!("{context}: {}", describe(&err)))
+}
+
+/// One line for an SDK error: each cause's message once, outermost first, without the
+/// `Debug` dump that `DisplayErrorContext` appends (an operator reads this, and so does a log).
+pub(crate) fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }

@@ -18,10 +18,7 @@ where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    StoreError::Backend(format!(
-        "{context}: {}",
-        aws_sdk_ssm::error::DisplayErrorContext(err)
-    ))
+    StoreError::Backend(format!("{context}: {}", super::describe(&err)))
 }
 
 fn not_found<E: aws_sdk_ssm::error::ProvideErrorMetadata, R>(

@@ -149,3 +149,32 @@ pub fn verify_file(
         }
     }
 }
+
+/// Whether `key` links the last chained record to the one before it: how a store from before
+/// key check values were recorded shows that an audit key is its own.
+pub(super) fn links_last_record(conn: &Connection, key: &AuditKey) -> Result<bool, StoreError> {
+    let last = conn
+        .query_row(
+            "SELECT id, at, request_id, actor, action, tool, subject, outcome, detail, channel, \
+             code_mac, seq, chain FROM audit WHERE chain IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            [],
+            |row| Ok((raw(row)?, row.get::<_, i64>(11)?, row.get::<_, String>(12)?)),
+        )
+        .optional()
+        .map_err(read_err)?;
+    let Some((raw, seq, chain)) = last else {
+        return Ok(true);
+    };
+    let previous: Option<String> = conn
+        .query_row(
+            "SELECT chain FROM audit WHERE seq < ?1 ORDER BY seq DESC LIMIT 1",
+            [seq],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(read_err)?
+        .flatten();
+    let event = to_event(raw)?;
+    let canonical = crate::audit::chain::canonical(&event);
+    Ok(link(key, previous.as_deref(), &canonical) == chain)
+}

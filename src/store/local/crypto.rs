@@ -21,6 +21,11 @@ impl MasterKey {
         Self(key)
     }
 
+    /// The key bytes, for its check value (see `super::keycheck`).
+    pub(super) fn bytes(&self) -> &KeyBytes {
+        &self.0
+    }
+
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(self.0.expose_secret()))
     }

@@ -14,6 +14,7 @@ mod chain;
 mod counters;
 mod crypto;
 mod decide;
+mod keycheck;
 mod schema;
 mod writer;
 
@@ -21,12 +22,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 pub use chain::{verify_file, VerifyError};
 pub use crypto::MasterKey;
 
 use super::{StoreError, StoreResult};
+use crate::domain::ToolName;
 use crate::keys::AuditKey;
 
 /// File name of the database inside the data directory.
@@ -104,6 +106,24 @@ impl LocalStore {
         let mut conn = connect(&path)?;
         restrict_to_owner(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
         schema::migrate(&mut conn).map_err(backend)?;
+        keycheck::confirm(&conn, keycheck::KeyRole::Master, key.bytes(), |c| {
+            let first: Option<(String, Vec<u8>, Vec<u8>)> = c
+                .query_row(
+                    "SELECT tool, nonce, ciphertext FROM seeds LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            Ok(first.is_none_or(|(tool, nonce, ciphertext)| {
+                ToolName::parse(&tool).is_ok_and(|t| key.open(&t, &nonce, &ciphertext).is_ok())
+            }))
+        })?;
+        if let Some(audit) = &audit_key {
+            keycheck::confirm(&conn, keycheck::KeyRole::Audit, audit.bytes(), |c| {
+                chain::links_last_record(c, audit)
+            })?;
+        }
         chain::register(&conn, audit_key).map_err(backend)?;
         if let Some(pages) = options.max_pages {
             conn.pragma_update(None, "max_page_count", pages)

@@ -74,6 +74,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE audit ADD COLUMN chain TEXT;
     "#,
+    // 4: check values of the keys the store was created with (see `super::keycheck`).
+    r#"
+    CREATE TABLE key_checks (
+        role        TEXT PRIMARY KEY,
+        check_value TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Applies every migration newer than the file's `user_version`, each in its own transaction.
