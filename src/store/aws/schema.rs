@@ -27,3 +27,6 @@ pub const AUDIT_STREAM: &str = "events";
 pub const AUDIT_BY_TOOL: &str = "by-tool";
 /// Index of audit events by actor (`actor`, `id`).
 pub const AUDIT_BY_ACTOR: &str = "by-actor";
+/// The audit table partition of seals (`id` = the sealed period's start, 11-digit Unix
+/// seconds). Seal items carry no `tool` or `actor`, so the indexes never show them.
+pub const SEAL_STREAM: &str = "seals";
