@@ -131,7 +131,9 @@ pub fn from_json_object(v: &Value) -> Option<AuditEvent> {
         request_id: RequestId::from_stored(text("request_id")?.to_owned()),
         actor: Principal::parse(text("actor")?).ok()?,
         action: Action::parse(text("action")?)?,
-        tool: opt("tool")?.map(|t| ToolName::parse(&t).ok()).map_or(Some(None), |t| t.map(Some))?,
+        tool: opt("tool")?
+            .map(|t| ToolName::parse(&t).ok())
+            .map_or(Some(None), |t| t.map(Some))?,
         subject: opt("subject")?
             .map(|p| Principal::parse(&p).ok())
             .map_or(Some(None), |p| p.map(Some))?,
@@ -209,6 +211,10 @@ mod tests {
         assert_eq!(line["subject"], Value::Null);
         assert_eq!(line["time"], "2030-03-17T17:46:40Z");
         assert_eq!(line["tool"], "github");
-        assert_eq!(from_json_object(&line), Some(event()), "a line reads back as written");
+        assert_eq!(
+            from_json_object(&line),
+            Some(event()),
+            "a line reads back as written"
+        );
     }
 }

@@ -58,17 +58,18 @@ pub fn digest(events: &[AuditEvent]) -> String {
 
 /// The records as JSON Lines, one per line, each line ending in `\n`.
 pub fn jsonl(events: &[AuditEvent]) -> String {
-    events
-        .iter()
-        .map(|e| json_line(e, None) + "\n")
-        .collect()
+    events.iter().map(|e| json_line(e, None) + "\n").collect()
 }
 
 /// Reads back [`jsonl`]; `None` if a line is not a record otpbot could have written.
 pub fn parse_jsonl(text: &str) -> Option<Vec<AuditEvent>> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).ok().and_then(|v| from_json_object(&v)))
+        .map(|l| {
+            serde_json::from_str(l)
+                .ok()
+                .and_then(|v| from_json_object(&v))
+        })
         .collect()
 }
 
@@ -230,7 +231,10 @@ pub fn verify_seals(
                 })
             }
             Some(stored) if stored != seal => {
-                return Err(altered(seal, "in the audit table differs from its locked copy"))
+                return Err(altered(
+                    seal,
+                    "in the audit table differs from its locked copy",
+                ))
             }
             Some(_) => {}
         }
@@ -240,13 +244,21 @@ pub fn verify_seals(
             {
                 records
             }
-            _ => return Err(altered(seal, "does not match its locked copy of the records")),
+            _ => {
+                return Err(altered(
+                    seal,
+                    "does not match its locked copy of the records",
+                ))
+            }
         };
         compare_records(seal, locked, &period.stored_records)?;
         previous = Some(seal);
     }
     if let Some(seal) = outside.unlocked_seals.first() {
-        return Err(altered(seal, "is in the audit table but has no locked copy"));
+        return Err(altered(
+            seal,
+            "is in the audit table but has no locked copy",
+        ));
     }
     let records: u64 = periods.iter().map(|p| p.locked.records).sum();
     Ok(Verified {

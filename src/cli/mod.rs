@@ -342,7 +342,12 @@ pub async fn lambda(mut settings: Settings) -> anyhow::Result<()> {
                     return Err(lambda_runtime::Error::from("sealing needs the AWS backend"));
                 };
                 let seals = store
-                    .seal_closed_periods(&s3, engine.audit_key(), &seal_settings, engine.clock().now())
+                    .seal_closed_periods(
+                        &s3,
+                        engine.audit_key(),
+                        &seal_settings,
+                        engine.clock().now(),
+                    )
                     .await
                     .map_err(|e| {
                         tracing::error!(error = %e, "sealing audit periods failed");

@@ -61,7 +61,10 @@ pub async fn run(mut settings: Settings, args: VerifyArgs) -> anyhow::Result<()>
 
 /// Checks the sealed periods: seals against each other and their locked copies in S3, and the
 /// table's records against the locked copies. Needs read access only.
-async fn verify_aws(mut settings: Settings, since: Option<crate::domain::Timestamp>) -> anyhow::Result<()> {
+async fn verify_aws(
+    mut settings: Settings,
+    since: Option<crate::domain::Timestamp>,
+) -> anyhow::Result<()> {
     let config = super::aws_config().await;
     let store = AwsStore::new(&config, settings.aws.clone());
     let key = match settings.audit_key.take() {

@@ -134,7 +134,11 @@ impl AwsStore {
     }
 
     /// Records with `from <= at < to`, in id order.
-    async fn records_between(&self, from: Timestamp, to: Timestamp) -> StoreResult<Vec<AuditEvent>> {
+    async fn records_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<AuditEvent>> {
         self.walk(Walk {
             stream: AUDIT_STREAM,
             low: sort_key(from),
@@ -263,9 +267,7 @@ impl AwsStore {
         let mut previous = self.latest_seal().await?;
         let mut written = Vec::new();
         while written.len() < settings.max_per_run {
-            let from = previous
-                .as_ref()
-                .map_or(Timestamp::from_unix(0), |p| p.end);
+            let from = previous.as_ref().map_or(Timestamp::from_unix(0), |p| p.end);
             let Some(next) = self.first_record_from(from).await? else {
                 break;
             };
@@ -279,8 +281,22 @@ impl AwsStore {
             };
             let records = self.records_between(start, end).await?;
             let seal = Seal::new(key, start, end, &records, previous.as_ref());
-            put(s3, bucket, &settings.records_key(start), jsonl(&records), "application/x-ndjson").await?;
-            put(s3, bucket, &settings.seal_key(start), seal.to_json().to_string(), "application/json").await?;
+            put(
+                s3,
+                bucket,
+                &settings.records_key(start),
+                jsonl(&records),
+                "application/x-ndjson",
+            )
+            .await?;
+            put(
+                s3,
+                bucket,
+                &settings.seal_key(start),
+                seal.to_json().to_string(),
+                "application/json",
+            )
+            .await?;
             let seal = self.put_seal_item(seal).await?;
             written.push(seal.clone());
             previous = Some(seal);
@@ -317,11 +333,16 @@ impl AwsStore {
         }
         stored.retain(|s| since.is_none_or(|t| s.end > t));
         let before_first = match (locked.first(), since) {
-            (Some(first), None) => self.records_between(Timestamp::from_unix(0), first.start).await?,
+            (Some(first), None) => {
+                self.records_between(Timestamp::from_unix(0), first.start)
+                    .await?
+            }
             _ => Vec::new(),
         };
         let sealed_until = locked.last().map_or(Timestamp::from_unix(0), |s| s.end);
-        let unsealed = self.count_from(since.map_or(sealed_until, |t| t.max(sealed_until))).await?;
+        let unsealed = self
+            .count_from(since.map_or(sealed_until, |t| t.max(sealed_until)))
+            .await?;
         Ok((
             anchor,
             periods,
@@ -338,7 +359,13 @@ impl AwsStore {
 /// bucket (a Content-MD5 or an `x-amz-checksum-*`:
 /// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html>). The
 /// bucket's default encryption (SSE-KMS) and retention apply.
-async fn put(s3: &S3, bucket: &str, key: &str, body: String, content_type: &str) -> StoreResult<()> {
+async fn put(
+    s3: &S3,
+    bucket: &str,
+    key: &str,
+    body: String,
+    content_type: &str,
+) -> StoreResult<()> {
     s3.put_object()
         .bucket(bucket)
         .key(key)
@@ -380,7 +407,11 @@ async fn locked_seals(s3: &S3, bucket: &str, prefix: &str) -> StoreResult<Vec<Se
             .send()
             .await
             .map_err(|e| sdk("list seals", e))?;
-        keys.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        keys.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
         match out.next_continuation_token() {
             Some(next) if out.is_truncated() == Some(true) => token = Some(next.to_owned()),
             _ => break,
