@@ -83,17 +83,13 @@ async fn locked_bucket(s3: &aws_sdk_s3::Client, name: &str) {
         .expect("object lock configuration");
 }
 
-/// Three closed periods of records, sealed, plus one record too new to seal.
-async fn sealed_log() -> Fixture {
+/// Three closed periods of records plus one record too new to seal, not sealed yet.
+async fn unsealed_log() -> Fixture {
     let moto = Moto::shared();
     let settings = aws::unique_settings();
     let store = aws::store_on(&moto, settings.clone()).await;
     let config = moto.sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = aws_sdk_s3::Client::new(&config);
     let bucket = format!("seals-{:016x}", rand::random::<u64>());
     locked_bucket(&s3, &bucket).await;
     let seal = SealSettings {
@@ -110,20 +106,6 @@ async fn sealed_log() -> Fixture {
     for e in &events {
         store.append(e).await.expect("append");
     }
-    let sealed = store
-        .seal_closed_periods(&s3, &key(), &seal, now)
-        .await
-        .expect("seal");
-    assert_eq!(sealed.len(), 3, "three periods hold records: {sealed:?}");
-    assert_eq!(
-        store
-            .seal_closed_periods(&s3, &key(), &seal, now)
-            .await
-            .expect("seal again")
-            .len(),
-        0,
-        "sealing again finds nothing new"
-    );
     Fixture {
         moto,
         settings,
@@ -132,6 +114,28 @@ async fn sealed_log() -> Fixture {
         s3,
         events,
     }
+}
+
+/// The same log, sealed by the library.
+async fn sealed_log() -> Fixture {
+    let f = unsealed_log().await;
+    let now = SystemClock.now();
+    let sealed = f
+        .store
+        .seal_closed_periods(&f.s3, &key(), &f.seal, now)
+        .await
+        .expect("seal");
+    assert_eq!(sealed.len(), 3, "three periods hold records: {sealed:?}");
+    assert_eq!(
+        f.store
+            .seal_closed_periods(&f.s3, &key(), &f.seal, now)
+            .await
+            .expect("seal again")
+            .len(),
+        0,
+        "sealing again finds nothing new"
+    );
+    f
 }
 
 /// Runs `otpbot audit verify` on the fixture's AWS backend: (success, stdout, stderr).
@@ -144,7 +148,6 @@ fn verify(f: &Fixture) -> (bool, String, String) {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_S3_FORCE_PATH_STYLE", "true")
         .env("OTPBOT_BACKEND", "aws")
         .env("OTPBOT_ACCESS_TABLE", &f.settings.access_table)
         .env("OTPBOT_AUDIT_TABLE", &f.settings.audit_table)
@@ -334,4 +337,84 @@ async fn each_tampering_with_the_table_is_caught() {
         "alter the table's copy of a seal",
         "seal altered: the seal of",
     );
+}
+
+/// EventBridge's scheduled event, as AWS documents it
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/with-eventbridge-scheduler.html>; the same
+/// JSON is the `example-eventbridge-schedule.json` fixture of the official Rust runtime's
+/// `aws_lambda_events` crate).
+const SCHEDULED_EVENT: &str = r#"{
+    "version": "0",
+    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2015-10-08T16:53:06Z",
+    "region": "us-east-1",
+    "resources": [
+        "arn:aws:events:us-east-1:123456789012:rule/my-scheduled-rule"
+    ],
+    "detail": {}
+}"#;
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduled_event_seals_through_the_real_binary_under_a_lambda_runtime() {
+    let f = unsealed_log().await;
+    let mut api = common::lambda::LambdaApi::start().await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_otpbot"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", &f.moto.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("OTPBOT_BACKEND", "aws")
+        .env("OTPBOT_ACCESS_TABLE", &f.settings.access_table)
+        .env("OTPBOT_AUDIT_TABLE", &f.settings.audit_table)
+        .env("OTPBOT_SSM_PREFIX", &f.settings.ssm_prefix)
+        .env("OTPBOT_AUDIT_KEY", KEY_HEX)
+        .env("OTPBOT_SLACK_SIGNING_SECRET", common::SECRET)
+        .env("OTPBOT_SLACK_TEAM_IDS", common::TEAM)
+        .env(
+            "OTPBOT_AUDIT_BUCKET",
+            f.seal.bucket.as_deref().expect("bucket"),
+        )
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "otpbot")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/otpbot")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let _function = Killed(cmd.spawn().expect("spawn the Lambda binary"));
+
+    let (ok, _, stderr) = verify(&f);
+    assert!(ok, "nothing sealed yet is not an error: {stderr}");
+
+    for expected in [3, 0] {
+        api.events
+            .send(SCHEDULED_EVENT.to_owned())
+            .await
+            .expect("queue");
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(60), api.answers.recv())
+            .await
+            .expect("the function answered in time")
+            .expect("an answer")
+            .unwrap_or_else(|e| panic!("the function reported an error: {e}"));
+        let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+        assert_eq!(answer["sealed"], expected, "{answer}");
+    }
+    let (ok, stdout, stderr) = verify(&f);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("ok: 7 records, 3 seals"), "{stdout}");
 }
