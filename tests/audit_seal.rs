@@ -116,6 +116,23 @@ async fn unsealed_log() -> Fixture {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_sealing_runs_leave_one_consistent_sequence_of_seals() {
+    let f = unsealed_log().await;
+    let now = SystemClock.now();
+    let (key_a, key_b) = (key(), key());
+    let (a, b) = tokio::join!(
+        f.store.seal_closed_periods(&f.s3, &key_a, &f.seal, now),
+        f.store.seal_closed_periods(&f.s3, &key_b, &f.seal, now),
+    );
+    let (a, b) = (a.expect("first run"), b.expect("second run"));
+    assert_eq!(a.len(), 3, "{a:?}");
+    assert_eq!(a, b, "both runs end with the seals that stand");
+    let (ok, stdout, stderr) = verify(&f);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("ok: 7 records, 3 seals"), "{stdout}");
+}
+
 /// The same log, sealed by the library.
 async fn sealed_log() -> Fixture {
     let f = unsealed_log().await;
@@ -140,8 +157,13 @@ async fn sealed_log() -> Fixture {
 
 /// Runs `otpbot audit verify` on the fixture's AWS backend: (success, stdout, stderr).
 fn verify(f: &Fixture) -> (bool, String, String) {
+    verify_with(f, &[])
+}
+
+fn verify_with(f: &Fixture, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_otpbot"))
         .args(["audit", "verify"])
+        .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_ENDPOINT_URL", &f.moto.url)
