@@ -329,6 +329,35 @@ async fn each_tampering_with_the_table_is_caught() {
         .expect("delete seal");
     assert_fails(&f, "delete a seal", "seal missing: the seal of the period");
 
+    // Overwriting a locked copy only adds a newer version; the check reads the first one.
+    let f = sealed_log().await;
+    let start = Timestamp::from_unix(f.events[3].at.unix() / PERIOD * PERIOD + PERIOD);
+    f.s3.put_object()
+        .bucket(f.seal.bucket.as_deref().expect("bucket"))
+        .key(f.seal.records_key(start))
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .body(
+            otpbot::audit::seal::jsonl(&f.events[5..6])
+                .into_bytes()
+                .into(),
+        )
+        .send()
+        .await
+        .expect("overwrite the copy");
+    f.store
+        .dynamodb()
+        .delete_item()
+        .table_name(&f.settings.audit_table)
+        .set_key(Some(record_key(&f, 6)))
+        .send()
+        .await
+        .expect("delete");
+    assert_fails(
+        &f,
+        "delete a record and overwrite its locked copy",
+        "record missing: record #7",
+    );
+
     let f = sealed_log().await;
     let item = f
         .store

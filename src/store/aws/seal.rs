@@ -7,6 +7,8 @@
 //! first run's seal stands and the second continues after it. The records are read with `Query`
 //! on the audit table's key (ids begin with the event time), never with `Scan`.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_dynamodb::types::Select;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ChecksumAlgorithm;
@@ -305,8 +307,8 @@ impl AwsStore {
     }
 
     /// What `otpbot audit verify` compares: the seal before `since` (trusted as the starting
-    /// point), each sealed period from `since` on with its locked copies and the table's
-    /// records, and what lies outside the seals. Read-only.
+    /// point), each sealed period from `since` on with its locked copies (each object's first
+    /// version) and the table's records, and what lies outside the seals. Read-only.
     pub async fn sealed_periods(
         &self,
         s3: &S3,
@@ -314,13 +316,19 @@ impl AwsStore {
         since: Option<Timestamp>,
     ) -> StoreResult<(Option<Seal>, Vec<SealedPeriod>, Outside)> {
         let bucket = settings.bucket()?;
-        let locked = locked_seals(s3, bucket, &format!("{}seals/", settings.prefix)).await?;
+        let versions = first_versions(s3, bucket, &settings.prefix).await?;
+        let locked =
+            locked_seals(s3, bucket, &format!("{}seals/", settings.prefix), &versions).await?;
         let mut stored = self.stored_seals().await?;
         let split = since.map_or(0, |t| locked.iter().take_while(|s| s.end <= t).count());
         let anchor = split.checked_sub(1).map(|i| locked[i].clone());
         let mut periods = Vec::new();
         for seal in &locked[split..] {
-            let text = get(s3, bucket, &settings.records_key(seal.start)).await?;
+            let key = settings.records_key(seal.start);
+            let text = match versions.get(&key) {
+                Some(version) => get(s3, bucket, &key, version.as_deref()).await?,
+                None => None,
+            };
             periods.push(SealedPeriod {
                 locked_records: text.as_deref().and_then(parse_jsonl),
                 stored: stored
@@ -378,9 +386,20 @@ async fn put(
     Ok(())
 }
 
-/// Reads one object as text; `None` if it does not exist.
-async fn get(s3: &S3, bucket: &str, key: &str) -> StoreResult<Option<String>> {
-    let out = match s3.get_object().bucket(bucket).key(key).send().await {
+/// Reads one object (the given version, else the current one) as text; `None` if it does not
+/// exist.
+async fn get(
+    s3: &S3,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> StoreResult<Option<String>> {
+    let request = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version.map(str::to_owned));
+    let out = match request.send().await {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
         Err(e) => return Err(sdk("read sealed copy", e)),
@@ -394,33 +413,57 @@ async fn get(s3: &S3, bucket: &str, key: &str) -> StoreResult<Option<String>> {
     Ok(String::from_utf8(bytes.to_vec()).ok())
 }
 
-/// Every locked seal under `prefix`, oldest first (keys sort by period start).
-async fn locked_seals(s3: &S3, bucket: &str, prefix: &str) -> StoreResult<Vec<Seal>> {
-    let mut keys = Vec::new();
-    let mut token = None;
+/// The first version of every object under `prefix`, by key (sorted, so seals come oldest
+/// period first). The first write of a key is the one Object Lock keeps: a later `PutObject`
+/// only adds a newer version on top, which the check ignores. S3 lists each key's versions
+/// newest first (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html>),
+/// so the last one listed is the first written.
+async fn first_versions(
+    s3: &S3,
+    bucket: &str,
+    prefix: &str,
+) -> StoreResult<BTreeMap<String, Option<String>>> {
+    let mut first = BTreeMap::new();
+    let (mut key_marker, mut version_marker) = (None, None);
     loop {
         let out = s3
-            .list_objects_v2()
+            .list_object_versions()
             .bucket(bucket)
             .prefix(prefix)
-            .set_continuation_token(token.take())
+            .set_key_marker(key_marker.take())
+            .set_version_id_marker(version_marker.take())
             .send()
             .await
-            .map_err(|e| sdk("list seals", e))?;
-        keys.extend(
-            out.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned)),
-        );
-        match out.next_continuation_token() {
-            Some(next) if out.is_truncated() == Some(true) => token = Some(next.to_owned()),
-            _ => break,
+            .map_err(|e| sdk("list sealed copies", e))?;
+        for version in out.versions() {
+            if let Some(key) = version.key() {
+                first.insert(key.to_owned(), version.version_id().map(str::to_owned));
+            }
+        }
+        if out.is_truncated() != Some(true) {
+            return Ok(first);
+        }
+        key_marker = out.next_key_marker().map(str::to_owned);
+        version_marker = out.next_version_id_marker().map(str::to_owned);
+        if key_marker.is_none() {
+            return Ok(first);
         }
     }
-    keys.sort();
+}
+
+/// Every locked seal (first versions), oldest period first.
+async fn locked_seals(
+    s3: &S3,
+    bucket: &str,
+    prefix: &str,
+    versions: &BTreeMap<String, Option<String>>,
+) -> StoreResult<Vec<Seal>> {
     let mut seals = Vec::new();
-    for key in keys {
-        let seal = get(s3, bucket, &key)
+    for (key, version) in versions.range(prefix.to_owned()..) {
+        if !key.starts_with(prefix) {
+            break;
+        }
+        let seal = get(s3, bucket, key, version.as_deref())
             .await?
             .and_then(|t| serde_json::from_str(&t).ok())
             .and_then(|v| Seal::from_json(&v))
