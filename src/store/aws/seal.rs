@@ -47,7 +47,7 @@ impl Default for SealSettings {
             prefix: "audit/".into(),
             period_secs: 300,
             grace_secs: 120,
-            max_per_run: 24,
+            max_per_run: 12,
         }
     }
 }
