@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::domain::Principal;
 use crate::engine::{Policy, RateLimit};
 use crate::keys::{self, KeyBytes, SigningSecret};
-use crate::store::aws::AwsSettings;
+use crate::store::aws::{AwsSettings, SealSettings};
 
 /// File in the data directory holding a generated signing secret (`otpbot demo`).
 pub const DEMO_SIGNING_SECRET_FILE: &str = "slack-signing-secret";
@@ -47,6 +47,22 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "OTPBOT_AUDIT_KEY_PARAM",
         "aws: SSM parameter holding the audit key (default {prefix}/audit/hmac-key)",
+    ),
+    (
+        "OTPBOT_AUDIT_BUCKET",
+        "aws: S3 bucket (Object Lock) holding the sealed audit periods",
+    ),
+    (
+        "OTPBOT_AUDIT_BUCKET_PREFIX",
+        "aws: key prefix of the sealed audit periods in the bucket (default audit/)",
+    ),
+    (
+        "OTPBOT_SEAL_PERIOD_SECS",
+        "aws: length of a sealed audit period in seconds (default 300)",
+    ),
+    (
+        "OTPBOT_SEAL_GRACE_SECS",
+        "aws: seconds after its end before a period is sealed; longer than the function's timeout (default 120)",
     ),
     (
         "OTPBOT_DATA_DIR",
@@ -225,6 +241,31 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Unknown `OTPBOT_*` variables seen (to warn about once logging is up).
     pub unknown: Vec<String>,
+    /// Sealing of closed audit periods (AWS backend).
+    pub seal: SealSettings,
+}
+
+/// Reads the sealing settings.
+fn seal_settings(vars: &HashMap<String, String>) -> Result<SealSettings, ConfigError> {
+    let defaults = SealSettings::default();
+    let secs = |var: &str, default: i64| match vars.get(var) {
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| invalid(var, format!("`{v}` is not a positive number of seconds"))),
+        None => Ok(default),
+    };
+    Ok(SealSettings {
+        bucket: vars.get("OTPBOT_AUDIT_BUCKET").cloned(),
+        prefix: vars
+            .get("OTPBOT_AUDIT_BUCKET_PREFIX")
+            .cloned()
+            .unwrap_or(defaults.prefix),
+        period_secs: secs("OTPBOT_SEAL_PERIOD_SECS", defaults.period_secs)?,
+        grace_secs: secs("OTPBOT_SEAL_GRACE_SECS", defaults.grace_secs)?,
+        max_per_run: defaults.max_per_run,
+    })
 }
 
 /// Reads a secret from `VAR` or from the file named by `VAR_FILE` (not both).
@@ -417,6 +458,7 @@ impl Settings {
             ));
         }
         let mut settings = Self {
+            seal: seal_settings(&vars)?,
             backend,
             signing_secret_param: param(
                 "OTPBOT_SLACK_SIGNING_SECRET_PARAM",

@@ -76,6 +76,35 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
+  # Sealed audit periods: write new objects under the prefix, nothing else on the bucket (no
+  # read, no delete, no retention or legal-hold change, no governance bypass).
+  statement {
+    sid       = "WriteSealedAuditPeriods"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.audit.arn}/${var.audit_bucket_prefix}*"]
+  }
+
+  # SSE-KMS on those writes, only through S3 and only for this bucket.
+  statement {
+    sid       = "EncryptSealedAuditPeriods"
+    effect    = "Allow"
+    actions   = ["kms:GenerateDataKey"]
+    resources = [aws_kms_key.otpbot.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.${local.dns_suffix}"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = [aws_s3_bucket.audit.arn, "${aws_s3_bucket.audit.arn}/*"]
+    }
+  }
+
   statement {
     sid    = "WriteOwnLogs"
     effect = "Allow"

@@ -1,5 +1,5 @@
 resource "aws_lambda_function" "otpbot" {
-  #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway / the function URL; Lambda sends only asynchronous invocations to a dead-letter queue, so one would never receive anything.
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway / the function URL; the scheduled sealing run is asynchronous but idempotent, and the next run seals whatever a failed one left, so a dead-letter queue would hold nothing to act on.
 
   function_name                  = var.name
   description                    = "otpbot: TOTP codes for shared accounts over Slack and Microsoft Teams"
@@ -10,7 +10,7 @@ resource "aws_lambda_function" "otpbot" {
   filename                       = var.lambda_zip
   source_code_hash               = filebase64sha256(var.lambda_zip)
   memory_size                    = 256
-  timeout                        = 10
+  timeout                        = local.lambda_timeout
   reserved_concurrent_executions = var.reserved_concurrency
   kms_key_arn                    = aws_kms_key.otpbot.arn
   code_signing_config_arn        = var.code_signing_config_arn
@@ -39,6 +39,10 @@ resource "aws_lambda_function" "otpbot" {
       OTPBOT_RATE_PER_CALLER            = var.rate_per_caller
       OTPBOT_LOG_FORMAT                 = "json"
       OTPBOT_LOG                        = var.log_level
+      OTPBOT_AUDIT_BUCKET               = aws_s3_bucket.audit.id
+      OTPBOT_AUDIT_BUCKET_PREFIX        = var.audit_bucket_prefix
+      OTPBOT_SEAL_PERIOD_SECS           = tostring(var.seal_schedule_minutes * 60)
+      OTPBOT_SEAL_GRACE_SECS            = tostring(local.lambda_timeout + 60)
     }
   }
 

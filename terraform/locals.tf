@@ -45,5 +45,8 @@ locals {
     : trimsuffix(aws_lambda_function_url.otpbot[0].function_url, "/")
   )
 
+  # Seconds; a period is sealed only once this much and a minute more has passed since its end.
+  lambda_timeout = 10
+
   alarm_actions = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
 }

@@ -23,6 +23,11 @@ output "audit_table_name" {
   value       = aws_dynamodb_table.audit.name
 }
 
+output "audit_bucket_name" {
+  description = "S3 bucket of the sealed audit periods (OTPBOT_AUDIT_BUCKET for otpbot audit verify)."
+  value       = aws_s3_bucket.audit.id
+}
+
 output "kms_key_arn" {
   description = "ARN of the KMS key; pass it as OTPBOT_KMS_KEY_ID to the otpbot CLI when writing SSM parameters."
   value       = aws_kms_key.otpbot.arn

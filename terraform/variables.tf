@@ -297,3 +297,38 @@ variable "create_vpc_endpoints" {
   description = "With vpc_id: create the SSM, KMS and Logs interface endpoints and the DynamoDB gateway endpoint. Set false if the VPC already has them (they must then admit HTTPS from the function's security group)."
   default     = true
 }
+
+# --- Sealed audit periods ---------------------------------------------------------------------
+
+variable "audit_retention_days" {
+  type        = number
+  description = "Days each sealed audit object is kept under Object Lock in compliance mode (nobody can delete or change it before then)."
+  default     = 400
+
+  validation {
+    condition     = var.audit_retention_days >= 1
+    error_message = "audit_retention_days must be at least 1."
+  }
+}
+
+variable "audit_bucket_prefix" {
+  type        = string
+  description = "Key prefix of the sealed audit periods in the bucket; the function may write under it only."
+  default     = "audit/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]+/$", var.audit_bucket_prefix))
+    error_message = "audit_bucket_prefix must be one path segment ending in /, e.g. audit/."
+  }
+}
+
+variable "seal_schedule_minutes" {
+  type        = number
+  description = "Minutes between scheduled runs that seal closed audit periods; also the length of a period."
+  default     = 5
+
+  validation {
+    condition     = var.seal_schedule_minutes >= 1
+    error_message = "seal_schedule_minutes must be at least 1."
+  }
+}

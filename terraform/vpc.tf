@@ -1,6 +1,6 @@
 # Optional VPC placement (var.vpc_id). The function then has no internet route: it reaches
-# SSM, KMS and CloudWatch Logs through interface endpoints and DynamoDB through a gateway
-# endpoint. Set create_vpc_endpoints = false when the VPC already has these endpoints.
+# SSM, KMS and CloudWatch Logs through interface endpoints and DynamoDB and S3 (the sealed
+# audit periods) through gateway endpoints. Set create_vpc_endpoints = false when the VPC already has these endpoints.
 
 data "aws_vpc" "selected" {
   count = local.use_vpc ? 1 : 0
@@ -12,6 +12,12 @@ data "aws_prefix_list" "dynamodb" {
   count = local.use_vpc ? 1 : 0
 
   name = "com.amazonaws.${local.region}.dynamodb"
+}
+
+data "aws_prefix_list" "s3" {
+  count = local.use_vpc ? 1 : 0
+
+  name = "com.amazonaws.${local.region}.s3"
 }
 
 resource "aws_security_group" "lambda" {
@@ -38,6 +44,14 @@ resource "aws_security_group" "lambda" {
     to_port         = 443
     protocol        = "tcp"
     prefix_list_ids = [data.aws_prefix_list.dynamodb[0].id]
+  }
+
+  egress {
+    description     = "HTTPS to S3 (sealed audit periods) through the gateway endpoint"
+    from_port       = 443
+    to_port         = 443
+    protocol        = "tcp"
+    prefix_list_ids = [data.aws_prefix_list.s3[0].id]
   }
 }
 
@@ -82,4 +96,15 @@ resource "aws_vpc_endpoint" "dynamodb" {
   route_table_ids   = var.private_route_table_ids
 
   tags = { Name = "${var.name}-dynamodb" }
+}
+
+resource "aws_vpc_endpoint" "s3" {
+  count = local.create_endpoints ? 1 : 0
+
+  vpc_id            = var.vpc_id
+  service_name      = "com.amazonaws.${local.region}.s3"
+  vpc_endpoint_type = "Gateway"
+  route_table_ids   = var.private_route_table_ids
+
+  tags = { Name = "${var.name}-s3" }
 }

@@ -31,6 +31,11 @@ fn statements() -> Vec<Statement> {
     for doc in blocks("data", "aws_iam_policy_document") {
         let name = doc.labels[1].as_str().to_owned();
         for statement in nested(&doc.body, "statement") {
+            // A Deny (the bucket's TLS-only rule) only takes permissions away.
+            if matches!(attr(&statement.body, "effect"), Some(Expression::String(e)) if e == "Deny")
+            {
+                continue;
+            }
             let principals = nested(&statement.body, "principals")
                 .flat_map(|p| strings(attr(&p.body, "identifiers")))
                 .collect();
@@ -311,4 +316,107 @@ fn create_tables_builds_what_terraform_declares() {
             def.resource
         );
     }
+}
+
+#[test]
+fn sealed_audit_periods_are_locked_encrypted_private_and_scheduled() {
+    let bucket = block("resource", "aws_s3_bucket", "audit").body;
+    assert!(matches!(
+        attr(&bucket, "object_lock_enabled"),
+        Some(Expression::Bool(true))
+    ));
+    let lock = block(
+        "resource",
+        "aws_s3_bucket_object_lock_configuration",
+        "audit",
+    )
+    .body;
+    let rule = nested(&lock, "rule").next().expect("lock rule");
+    let retention = nested(&rule.body, "default_retention")
+        .next()
+        .expect("default retention");
+    assert_eq!(string(&retention.body, "mode"), "COMPLIANCE");
+    assert_eq!(
+        text(attr(&retention.body, "days").expect("days")),
+        "var.audit_retention_days"
+    );
+    let retention_default = blocks("variable", "audit_retention_days")
+        .first()
+        .and_then(|v| attr(&v.body, "default").map(text));
+    assert_eq!(retention_default.as_deref(), Some("400"));
+    let versioning = block("resource", "aws_s3_bucket_versioning", "audit").body;
+    let config = nested(&versioning, "versioning_configuration")
+        .next()
+        .expect("versioning");
+    assert_eq!(string(&config.body, "status"), "Enabled");
+    let sse = block(
+        "resource",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "audit",
+    )
+    .body;
+    let sse = nested(&sse, "rule").next().expect("sse rule");
+    let default = nested(&sse.body, "apply_server_side_encryption_by_default")
+        .next()
+        .expect("default encryption");
+    assert_eq!(string(&default.body, "sse_algorithm"), "aws:kms");
+    assert!(text(attr(&default.body, "kms_master_key_id").expect("key")).contains("aws_kms_key."));
+    let public = block("resource", "aws_s3_bucket_public_access_block", "audit").body;
+    for flag in [
+        "block_public_acls",
+        "block_public_policy",
+        "ignore_public_acls",
+        "restrict_public_buckets",
+    ] {
+        assert!(
+            matches!(attr(&public, flag), Some(Expression::Bool(true))),
+            "{flag}"
+        );
+    }
+    let policy = block("data", "aws_iam_policy_document", "audit_bucket").body;
+    let tls = nested(&policy, "statement")
+        .next()
+        .expect("TLS-only statement");
+    assert_eq!(string(&tls.body, "effect"), "Deny");
+    let condition = nested(&tls.body, "condition").next().expect("condition");
+    assert_eq!(string(&condition.body, "variable"), "aws:SecureTransport");
+    assert_eq!(strings(attr(&condition.body, "values")), ["false"]);
+
+    // The function may only add objects under its prefix: no read, delete or retention change.
+    let on_bucket: Vec<Statement> = statements()
+        .into_iter()
+        .filter(|s| s.2.iter().any(|r| r.contains("aws_s3_bucket.audit")))
+        .filter(|s| s.1.iter().any(|a| a.starts_with("s3:")))
+        .collect();
+    assert_eq!(on_bucket.len(), 1, "{on_bucket:?}");
+    assert_eq!(on_bucket[0].1, ["s3:PutObject"]);
+    assert_eq!(
+        on_bucket[0].2,
+        ["\"${aws_s3_bucket.audit.arn}/${var.audit_bucket_prefix}*\""],
+        "PutObject under the prefix only"
+    );
+    for (doc, actions, _, _) in statements() {
+        for action in actions {
+            assert!(
+                !action.starts_with("s3:Delete")
+                    && action != "s3:PutObjectRetention"
+                    && action != "s3:BypassGovernanceRetention"
+                    && action != "s3:PutObjectLegalHold",
+                "{doc}: {action}"
+            );
+        }
+    }
+
+    let rule = block("resource", "aws_cloudwatch_event_rule", "seal").body;
+    assert_eq!(
+        text(attr(&rule, "schedule_expression").expect("schedule")),
+        "\"rate(${var.seal_schedule_minutes} minutes)\""
+    );
+    let target = block("resource", "aws_cloudwatch_event_target", "seal").body;
+    assert_eq!(
+        text(attr(&target, "arn").expect("target")),
+        "aws_lambda_function.otpbot.arn"
+    );
+    let permission = block("resource", "aws_lambda_permission", "seal").body;
+    assert_eq!(string(&permission, "principal"), "events.amazonaws.com");
 }

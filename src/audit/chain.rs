@@ -19,7 +19,9 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
-use crate::domain::{AuditEvent, Principal, ToolName};
+use crate::domain::{
+    Action, AuditEvent, EventId, Outcome, Principal, RequestId, Timestamp, ToolName,
+};
 use crate::keys::AuditKey;
 
 const DOMAIN: &[u8] = b"otpbot-audit-v1\n";
@@ -44,7 +46,14 @@ fn canonical_fields(e: &AuditEvent) -> [Option<String>; 11] {
 /// The canonical encoding of `event` (see the module documentation).
 pub fn canonical(event: &AuditEvent) -> Vec<u8> {
     let mut out = DOMAIN.to_vec();
-    for field in canonical_fields(event) {
+    encode_fields(&mut out, canonical_fields(event));
+    out
+}
+
+/// Appends `fields` to `out`, each as `0x00` (absent) or `0x01`, a 4-byte big-endian length and
+/// the UTF-8 bytes: the field encoding of the canonical record, shared by the seals.
+pub(crate) fn encode_fields(out: &mut Vec<u8>, fields: impl IntoIterator<Item = Option<String>>) {
+    for field in fields {
         match field {
             None => out.push(0),
             Some(text) => {
@@ -55,7 +64,6 @@ pub fn canonical(event: &AuditEvent) -> Vec<u8> {
             }
         }
     }
-    out
 }
 
 /// The chain value of a record whose canonical encoding is `record`, after `previous`.
@@ -108,6 +116,34 @@ pub fn json_object(e: &AuditEvent, chain: Option<&str>) -> Value {
     Value::Object(object)
 }
 
+/// Reads back a record written by [`json_object`]; `None` if any field is not one otpbot could
+/// have written.
+pub fn from_json_object(v: &Value) -> Option<AuditEvent> {
+    let text = |k: &str| v.get(k).and_then(Value::as_str);
+    let opt = |k: &str| match v.get(k) {
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(s.clone())),
+        _ => None,
+    };
+    Some(AuditEvent {
+        id: EventId::from_stored(text("id")?.to_owned()),
+        at: Timestamp::parse(text("time")?)?,
+        request_id: RequestId::from_stored(text("request_id")?.to_owned()),
+        actor: Principal::parse(text("actor")?).ok()?,
+        action: Action::parse(text("action")?)?,
+        tool: opt("tool")?
+            .map(|t| ToolName::parse(&t).ok())
+            .map_or(Some(None), |t| t.map(Some))?,
+        subject: opt("subject")?
+            .map(|p| Principal::parse(&p).ok())
+            .map_or(Some(None), |p| p.map(Some))?,
+        outcome: Outcome::parse(text("outcome")?)?,
+        detail: opt("detail")?,
+        channel: opt("channel")?,
+        code_mac: opt("code_mac")?,
+    })
+}
+
 /// One record as one line of JSON (no trailing newline).
 pub fn json_line(e: &AuditEvent, chain: Option<&str>) -> String {
     json_object(e, chain).to_string()
@@ -118,7 +154,6 @@ mod tests {
     use secrecy::SecretBox;
 
     use super::*;
-    use crate::domain::{Action, EventId, Outcome, RequestId, Timestamp};
 
     fn event() -> AuditEvent {
         AuditEvent {
@@ -176,5 +211,10 @@ mod tests {
         assert_eq!(line["subject"], Value::Null);
         assert_eq!(line["time"], "2030-03-17T17:46:40Z");
         assert_eq!(line["tool"], "github");
+        assert_eq!(
+            from_json_object(&line),
+            Some(event()),
+            "a line reads back as written"
+        );
     }
 }

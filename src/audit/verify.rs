@@ -29,6 +29,8 @@ pub struct Verified {
     pub span: Option<(Timestamp, Timestamp)>,
     /// Records written before the chain existed, before the first chained one (not checked).
     pub unchained: usize,
+    /// Records newer than the last seal (AWS): not yet sealed, so not checked.
+    pub unsealed: usize,
 }
 
 impl fmt::Display for Verified {
@@ -42,6 +44,13 @@ impl fmt::Display for Verified {
                 f,
                 " ({} older records written before the chain existed were not checked)",
                 self.unchained
+            )?;
+        }
+        if self.unsealed > 0 {
+            write!(
+                f,
+                "; {} newer records not yet sealed (not checked)",
+                self.unsealed
             )?;
         }
         Ok(())
@@ -79,6 +88,44 @@ pub enum Discrepancy {
         /// Ids at `seq` and `seq + 1`.
         ids: (String, String),
     },
+    /// A record of a sealed period's locked copy is absent from the log.
+    SealedRecordMissing {
+        /// Its position.
+        seq: i64,
+        /// Its id.
+        id: String,
+    },
+    /// A record in the log lies in a sealed period whose seal does not hold it.
+    RecordInsertedIntoSeal {
+        /// Its id.
+        id: String,
+        /// The sealed period.
+        from: Timestamp,
+        /// Its end.
+        to: Timestamp,
+    },
+    /// A record in the log is older than the first sealed period, which starts at the oldest
+    /// record otpbot wrote.
+    RecordOutsideSeals {
+        /// Its id.
+        id: String,
+    },
+    /// The seal of a period is absent, or one was taken away between two seals.
+    SealMissing {
+        /// Where the missing seal's period starts.
+        from: Timestamp,
+        /// Where the next seal starts.
+        to: Timestamp,
+    },
+    /// A seal is not the one otpbot wrote, or does not match its locked copy.
+    SealAltered {
+        /// Its period's start.
+        from: Timestamp,
+        /// Its period's end.
+        to: Timestamp,
+        /// What is wrong with it.
+        what: &'static str,
+    },
     /// The chain value stored with the record is not the one written with it.
     ChainBroken {
         /// Its position.
@@ -114,6 +161,29 @@ impl fmt::Display for Discrepancy {
                 seq + 1,
                 ids.1
             ),
+            Self::SealedRecordMissing { seq, id } => write!(
+                f,
+                "record missing: record #{seq} (id {id}) is in its period's sealed copy but has been removed from the log"
+            ),
+            Self::RecordInsertedIntoSeal { id, from, to } => write!(
+                f,
+                "record inserted into a sealed period: record id {id} is not in the seal of {from} to {to}"
+            ),
+            Self::RecordOutsideSeals { id } => write!(
+                f,
+                "record inserted into a sealed period: record id {id} is older than the first seal"
+            ),
+            Self::SealMissing { from, to } if from == to => write!(
+                f,
+                "seal missing: the seal of the period before {to} has been removed"
+            ),
+            Self::SealMissing { from, to } => write!(
+                f,
+                "seal missing: the seal of the period {from} to {to} has been removed"
+            ),
+            Self::SealAltered { from, to, what } => {
+                write!(f, "seal altered: the seal of {from} to {to} {what}")
+            }
             Self::ChainBroken { seq, id } => write!(
                 f,
                 "chain broken at record #{seq} (id {id}): its chain value is not the one written with it"
@@ -195,5 +265,6 @@ pub fn verify_chain(
             .zip(checked.last())
             .map(|(a, b)| (a.event.at, b.event.at)),
         unchained,
+        unsealed: 0,
     })
 }

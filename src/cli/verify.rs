@@ -7,6 +7,10 @@ use clap::Args;
 use crate::config::{Backend, Settings};
 use crate::domain::{Clock, SystemClock};
 use crate::keys::{decode_hex_key, AuditKey};
+use secrecy::ExposeSecret;
+
+use crate::audit::seal::verify_seals;
+use crate::store::aws::AwsStore;
 use crate::store::local::{verify_file, VerifyError};
 
 /// `otpbot audit verify`
@@ -51,8 +55,41 @@ pub async fn run(mut settings: Settings, args: VerifyArgs) -> anyhow::Result<()>
                 }),
             }
         }
-        Backend::Aws => {
-            bail!("audit verify on the AWS backend (sealed periods) is not available yet")
+        Backend::Aws => verify_aws(settings, since).await,
+    }
+}
+
+/// Checks the sealed periods: seals against each other and their locked copies in S3, and the
+/// table's records against the locked copies. Needs read access only.
+async fn verify_aws(
+    mut settings: Settings,
+    since: Option<crate::domain::Timestamp>,
+) -> anyhow::Result<()> {
+    let config = super::aws_config().await?;
+    let store = AwsStore::new(&config, settings.aws.clone());
+    let key = match settings.audit_key.take() {
+        Some(key) => key,
+        None => {
+            let name = &settings.audit_key_param;
+            let text = store
+                .parameter(name)
+                .await
+                .with_context(|| format!("cannot read the audit key from SSM parameter {name}"))?
+                .with_context(|| format!("SSM parameter {name} (the audit key) does not exist"))?;
+            decode_hex_key(text.expose_secret(), name)?
         }
+    };
+    let key = AuditKey::new(key);
+    let s3 = aws_sdk_s3::Client::new(&config);
+    let (anchor, periods, outside) = store
+        .sealed_periods(&s3, &settings.seal, since)
+        .await
+        .context("cannot read the sealed audit periods")?;
+    match verify_seals(&key, anchor.as_ref(), &periods, &outside) {
+        Ok(verified) => {
+            println!("{verified}");
+            Ok(())
+        }
+        Err(d) => bail!("audit log check failed: {d}"),
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod conformance;
+pub mod lambda;
 pub mod rfc6238;
 pub mod terraform;
 

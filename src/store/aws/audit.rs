@@ -16,7 +16,7 @@ fn corrupt(field: &str) -> StoreError {
     StoreError::Corrupt(format!("audit event with bad {field}"))
 }
 
-fn event_from(item: &Item) -> StoreResult<AuditEvent> {
+pub(super) fn event_from(item: &Item) -> StoreResult<AuditEvent> {
     Ok(AuditEvent {
         id: EventId::from_stored(get_s(item, AUDIT_SK)?.to_owned()),
         at: Timestamp::from_unix(get_n(item, "at")?),

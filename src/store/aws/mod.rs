@@ -15,7 +15,10 @@ mod decide;
 mod item;
 mod plan;
 pub mod schema;
+mod seal;
 mod secrets;
+
+pub use seal::SealSettings;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -192,3 +192,7 @@ pub async fn create_table(
     }
     Ok(Created::Created)
 }
+
+/// The audit table partition of seals (`id` = the sealed period's start, 11-digit Unix
+/// seconds). Seal items carry no `tool` or `actor`, so the indexes never show them.
+pub const SEAL_STREAM: &str = "seals";

@@ -104,6 +104,7 @@ pub fn verify_file(
                 seals: 0,
                 span: None,
                 unchained: 0,
+                unsealed: 0,
             })
         }
         (None, _) => None,
