@@ -118,6 +118,14 @@ impl Code {
             Verdict::Expired(at) => return Err(expired(at)),
             Verdict::Limited(_) => return Err(limited()),
             Verdict::Replay => return Err(CommandError::Replayed),
+            other @ (Verdict::Pending
+            | Verdict::NoRequest
+            | Verdict::Decided
+            | Verdict::RequestExpired) => {
+                return Err(CommandError::Inconsistent(format!(
+                    "an issuance got a request verdict: {other:?}"
+                )))
+            }
         }
         tracing::info!(outcome = "issued", "code issued");
         Ok(Reply {

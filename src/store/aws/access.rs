@@ -7,7 +7,10 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use super::item::{get_n, get_s, n, opt_s, s, Item, ItemBuilder};
 use super::schema::{ACCESS_PK, ACCESS_SK, GRANTS_BY_TOOL, GSI1_PK, GSI1_SK, TTL_ATTRIBUTE};
 use super::{sdk, AwsStore};
-use crate::domain::{Grant, GrantDuration, Principal, Role, Roles, Timestamp, Tool, ToolName};
+use crate::domain::{
+    AccessRequest, AccessRequestId, Grant, GrantDuration, Principal, Role, Roles, Timestamp, Tool,
+    ToolName,
+};
 use crate::store::{AccessStore, StoreError, StoreResult};
 
 /// Partition of the tool catalog.
@@ -129,7 +132,7 @@ impl AwsStore {
         .await
     }
 
-    async fn get(&self, pk: String, sk: String) -> StoreResult<Option<Item>> {
+    pub(super) async fn get(&self, pk: String, sk: String) -> StoreResult<Option<Item>> {
         let out = self
             .ddb
             .get_item()
@@ -230,6 +233,15 @@ impl AccessStore for AwsStore {
         Ok(names
             .filter_map(Role::parse)
             .fold(Roles::default(), Roles::with))
+    }
+
+    async fn is_approver(&self, principal: &Principal, tool: &ToolName) -> StoreResult<bool> {
+        let sk = super::requests::approver_sk(tool);
+        Ok(self.get(principal_pk(principal), sk).await?.is_some())
+    }
+
+    async fn access_request(&self, id: &AccessRequestId) -> StoreResult<Option<AccessRequest>> {
+        self.request_item(id).await
     }
 }
 
