@@ -20,8 +20,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    AccessRequest, AccessRequestId, Action, AuditEvent, AuditQuery, EventId, Grant, Outcome, Principal, Quota, QuotaLog, RequestId,
-    Role, Roles, Seed, Timestamp, Tool, ToolName,
+    AccessRequest, AccessRequestId, Action, AuditEvent, AuditQuery, EventId, Grant, Outcome,
+    Principal, Quota, QuotaLog, RequestId, Role, Roles, Seed, Timestamp, Tool, ToolName,
 };
 
 /// A store failure. The text is for the log, never for a chat user.

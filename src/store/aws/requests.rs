@@ -131,8 +131,14 @@ impl AwsStore {
                 .build(),
         )?;
         Ok(vec![
-            (TransactWriteItem::builder().put(slot).build(), Part::Pending),
-            (TransactWriteItem::builder().put(request).build(), Part::Other),
+            (
+                TransactWriteItem::builder().put(slot).build(),
+                Part::Pending,
+            ),
+            (
+                TransactWriteItem::builder().put(request).build(),
+                Part::Other,
+            ),
         ])
     }
 
@@ -154,9 +160,7 @@ impl AwsStore {
                 .table_name(access)
                 .set_key(Some(key_of(request_pk(id), "AR")))
                 .update_expression("SET #state = :state, decided_by = :by, decided_at = :now")
-                .condition_expression(
-                    "attribute_exists(#pk) AND #state = :open AND #until > :now",
-                )
+                .condition_expression("attribute_exists(#pk) AND #state = :open AND #until > :now")
                 .expression_attribute_names("#pk", ACCESS_PK)
                 .expression_attribute_names("#state", STATE)
                 .expression_attribute_names("#until", OPEN_UNTIL)
@@ -181,7 +185,10 @@ impl AwsStore {
                 TransactWriteItem::builder().update(update).build(),
                 Part::Request,
             ),
-            (TransactWriteItem::builder().delete(slot).build(), Part::Other),
+            (
+                TransactWriteItem::builder().delete(slot).build(),
+                Part::Other,
+            ),
         ])
     }
 

@@ -134,7 +134,9 @@ pub(super) fn request_on(conn: &Connection, id: &str) -> StoreResult<Option<Acce
         return Ok(None);
     };
     let decider = || -> StoreResult<(Principal, Timestamp)> {
-        let by = by.as_deref().ok_or_else(|| corrupt("request", "no decider"))?;
+        let by = by
+            .as_deref()
+            .ok_or_else(|| corrupt("request", "no decider"))?;
         Ok((
             Principal::parse(by).map_err(|e| corrupt("request decider", e))?,
             Timestamp::from_unix(decided_at.unwrap_or_default()),

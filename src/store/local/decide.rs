@@ -40,8 +40,13 @@ fn execute(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreRe
         .map_err(backend)
 }
 
-/// Applies `change`; `true` if it altered anything.
-fn apply(conn: &Connection, change: &Change, seed: Option<&Sealed>) -> StoreResult<bool> {
+/// Applies `change` at `now`; `true` if it altered anything.
+fn apply(
+    conn: &Connection,
+    change: &Change,
+    seed: Option<&Sealed>,
+    now: crate::domain::Timestamp,
+) -> StoreResult<bool> {
     Ok(match change {
         Change::PutGrant(g) => {
             let sql = format!(
@@ -98,7 +103,11 @@ fn apply(conn: &Connection, change: &Change, seed: Option<&Sealed>) -> StoreResu
                 ],
             )? > 0
         }
-        Change::SetApprover { principal, tool, on } => {
+        Change::SetApprover {
+            principal,
+            tool,
+            on,
+        } => {
             let sql = if *on {
                 "INSERT OR IGNORE INTO roles (principal, role) VALUES (?1, ?2)"
             } else {
@@ -124,13 +133,14 @@ fn apply(conn: &Connection, change: &Change, seed: Option<&Sealed>) -> StoreResu
             )? > 0
         }
         Change::DecideRequest { id, by, grant, .. } => {
-            let (state, at) = match grant {
+            let state = match grant {
                 Some(g) => {
-                    apply(conn, &Change::PutGrant(g.clone()), None)?;
-                    ("approved", g.granted_at.unix())
+                    apply(conn, &Change::PutGrant(g.clone()), None, now)?;
+                    "approved"
                 }
-                None => ("denied", 0),
+                None => "denied",
             };
+            let at = now.unix();
             let sql = "UPDATE access_requests SET state = ?2, decided_by = ?3, decided_at = ?4 \
                        WHERE id = ?1 AND state = 'open'";
             execute(conn, sql, params![id.as_str(), state, by.as_str(), at])? > 0
@@ -151,9 +161,7 @@ fn catalogued_tool(
 ) -> StoreResult<bool> {
     match change {
         Change::OpenRequest(r) => catalogued(&r.tool),
-        Change::DecideRequest {
-            grant: Some(g), ..
-        } => catalogued(&g.tool),
+        Change::DecideRequest { grant: Some(g), .. } => catalogued(&g.tool),
         _ => Ok(true),
     }
 }
@@ -242,7 +250,7 @@ fn run(conn: &Connection, d: &Decision, sealed: Option<&Sealed>) -> StoreResult<
         if_unchanged,
     } = &d.effect
     {
-        changed = apply(conn, change, sealed)?;
+        changed = apply(conn, change, sealed, d.now)?;
         if !changed {
             record = if_unchanged.as_ref();
         }
