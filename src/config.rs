@@ -495,6 +495,7 @@ impl Settings {
             bootstrap_admins: self.admins.clone(),
             per_tool: self.rate_per_tool,
             per_caller: self.rate_per_caller,
+            ..Policy::default()
         }
     }
 

@@ -72,6 +72,10 @@ pub struct Policy {
     pub per_tool: RateLimit,
     /// Commands per caller, all commands together.
     pub per_caller: RateLimit,
+    /// Access requests per caller.
+    pub per_request: RateLimit,
+    /// How long an access request stays open, in seconds.
+    pub request_ttl_secs: i64,
 }
 
 impl Policy {
@@ -80,6 +84,14 @@ impl Policy {
         Quota {
             key: format!("caller:{principal}"),
             limit: self.per_caller,
+        }
+    }
+
+    /// The access-request quota of `principal`.
+    pub fn request_quota(&self, principal: &Principal) -> Quota {
+        Quota {
+            key: format!("request:{principal}"),
+            limit: self.per_request,
         }
     }
 
@@ -104,6 +116,11 @@ impl Default for Policy {
                 limit: 30,
                 window_secs: 600,
             },
+            per_request: RateLimit {
+                limit: 5,
+                window_secs: 3_600,
+            },
+            request_ttl_secs: 3_600,
         }
     }
 }
@@ -147,6 +164,12 @@ impl Draft {
     /// Sets the subject.
     pub fn subject(mut self, subject: &Principal) -> Self {
         self.subject = Some(subject.clone());
+        self
+    }
+
+    /// Sets the outcome.
+    pub fn outcome(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
         self
     }
 
