@@ -71,6 +71,7 @@ async fn seed_store(stores: &Stores, users: &[String]) {
         default_grant: week,
         max_grant: week,
         notify_channel: None,
+        approvals_channel: None,
     };
     let now = SystemClock.now();
     let seed = Seed::parse("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").expect("seed");

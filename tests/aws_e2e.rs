@@ -542,6 +542,7 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         default_grant: otpbot::domain::GrantDuration::parse("8h").expect("d"),
         max_grant: otpbot::domain::GrantDuration::parse("1d").expect("d"),
         notify_channel: None,
+        approvals_channel: None,
     };
     let stores = otpbot::store::Stores::single(store.clone());
     let operator = principal("UOPERATOR");

@@ -180,6 +180,7 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
             default_grant: GrantDuration::parse("8h").context("duration")?,
             max_grant: GrantDuration::parse("1w").context("duration")?,
             notify_channel: None,
+            approvals_channel: None,
         };
         super::tool::add(engine, &tool, &seed).await?;
     }

@@ -25,6 +25,7 @@ fn tool(name: &str) -> Tool {
         default_grant: GrantDuration::parse("8h").expect("8h"),
         max_grant: GrantDuration::parse("2w").expect("2w"),
         notify_channel: Some("C1".into()),
+        approvals_channel: Some("C2".into()),
     }
 }
 
@@ -95,6 +96,7 @@ pub async fn tool_catalog(s: &Stores) {
     let mut changed = tool("github");
     changed.display_name = "GitHub org".into();
     changed.notify_channel = None;
+    changed.approvals_channel = Some("C3".into());
     apply(
         s,
         Change::PutTool {

@@ -230,6 +230,7 @@ impl TestApp {
             default_grant: GrantDuration::parse(default).expect("default"),
             max_grant: GrantDuration::parse(max).expect("max"),
             notify_channel: None,
+            approvals_channel: None,
         };
         let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
         self.stores

@@ -35,6 +35,7 @@ pub(super) fn tool_from(item: &Item) -> StoreResult<Tool> {
         max_grant: GrantDuration::from_secs(get_n(item, "max_grant")?)
             .ok_or_else(|| corrupt("max_grant"))?,
         notify_channel: opt_s(item, "notify_channel"),
+        approvals_channel: opt_s(item, "approvals_channel"),
     })
 }
 
@@ -84,7 +85,8 @@ pub(super) fn tool_item(tool: &Tool, seed_version: Option<i64>) -> Item {
         .set("display_name", s(&tool.display_name))
         .set("default_grant", n(tool.default_grant.secs()))
         .set("max_grant", n(tool.max_grant.secs()))
-        .opt("notify_channel", tool.notify_channel.as_deref());
+        .opt("notify_channel", tool.notify_channel.as_deref())
+        .opt("approvals_channel", tool.approvals_channel.as_deref());
     if let Some(version) = seed_version {
         item = item.set(SEED_VERSION, n(version));
     }

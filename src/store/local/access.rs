@@ -14,19 +14,20 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-fn tool_from_row(row: &Row<'_>) -> rusqlite::Result<(String, String, i64, i64, Option<String>)> {
+type ToolRow = (String, String, i64, i64, Option<String>, Option<String>);
+
+fn tool_from_row(row: &Row<'_>) -> rusqlite::Result<ToolRow> {
     Ok((
         row.get(0)?,
         row.get(1)?,
         row.get(2)?,
         row.get(3)?,
         row.get(4)?,
+        row.get(5)?,
     ))
 }
 
-fn to_tool(
-    (name, display_name, default, max, notify): (String, String, i64, i64, Option<String>),
-) -> StoreResult<Tool> {
+fn to_tool((name, display_name, default, max, notify, approvals): ToolRow) -> StoreResult<Tool> {
     Ok(Tool {
         name: ToolName::parse(&name).map_err(|e| corrupt("tool name", e))?,
         display_name,
@@ -34,6 +35,7 @@ fn to_tool(
             .ok_or_else(|| corrupt("tool", "bad default grant"))?,
         max_grant: GrantDuration::from_secs(max).ok_or_else(|| corrupt("tool", "bad max grant"))?,
         notify_channel: notify,
+        approvals_channel: approvals,
     })
 }
 
@@ -62,7 +64,7 @@ fn to_grant((principal, tool, by, at, expires, reason): GrantRow) -> StoreResult
 }
 
 pub(super) const TOOL_COLUMNS: &str =
-    "name, display_name, default_grant, max_grant, notify_channel";
+    "name, display_name, default_grant, max_grant, notify_channel, approvals_channel";
 pub(super) const GRANT_COLUMNS: &str =
     "principal, tool, granted_by, granted_at, expires_at, reason";
 

@@ -89,7 +89,7 @@ fn apply(
                 write_seed(conn, t.name.as_str(), nonce, ciphertext)?;
             }
             let sql = format!(
-                "INSERT OR REPLACE INTO tools ({TOOL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
+                "INSERT OR REPLACE INTO tools ({TOOL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
             );
             execute(
                 conn,
@@ -99,7 +99,8 @@ fn apply(
                     t.display_name,
                     t.default_grant.secs(),
                     t.max_grant.secs(),
-                    t.notify_channel
+                    t.notify_channel,
+                    t.approvals_channel
                 ],
             )? > 0
         }

@@ -89,6 +89,7 @@ const MIGRATIONS: &[&str] = &[
         decided_at   INTEGER
     );
     CREATE INDEX access_requests_open ON access_requests (requester, tool, state, expires_at);
+    ALTER TABLE tools ADD COLUMN approvals_channel TEXT;
     "#,
 ];
 
