@@ -4,6 +4,7 @@
 //! parse the form → workspace allow-list → the engine → Block Kit reply. Nothing about the body
 //! is logged before it is verified, and nothing of it is echoed on failure.
 
+pub mod interactions;
 pub mod render;
 pub mod verify;
 
@@ -68,27 +69,7 @@ async fn handle(
     let slack = app.slack.as_ref().ok_or(ApiError::NotFound)?;
     let body = body.map_err(ApiError::from_body_rejection)?;
     let now = app.engine.clock().now();
-    let verified = verify::verify(
-        &slack.signing_secret,
-        header(headers, "x-slack-request-timestamp"),
-        header(headers, "x-slack-signature"),
-        &body,
-        now,
-    )
-    .map_err(|e| {
-        tracing::warn!(reason = %e, "slack request refused");
-        ApiError::Unauthorized(e.to_string())
-    })?;
-    // The fingerprint is recorded in the request's own decision transaction (SPEC §3.2, §3.5).
-    let arrival = Arrival {
-        now,
-        replay: Some(ReplayMark {
-            key: format!("replay:slack:{}", hex::encode(&verified.mac)),
-            expires_at: crate::domain::Timestamp::from_unix(
-                verified.timestamp + verify::MAX_AGE_SECS + 1,
-            ),
-        }),
-    };
+    let arrival = verified_arrival(slack, headers, &body, now)?;
     let request_id = RequestId::new();
     let form: SlashForm = serde_urlencoded::from_bytes(&body)
         .map_err(|_| ApiError::BadRequest("the body is not valid form encoding".into()))?;
@@ -107,12 +88,7 @@ async fn handle(
         text: form.text.unwrap_or_default(),
         delivery: Some("ephemeral reply".into()),
     };
-    let allowed = slack.allowed_workspaces.contains(team)
-        || form
-            .enterprise_id
-            .as_deref()
-            .is_some_and(|e| slack.allowed_workspaces.contains(e));
-    let reply = if allowed {
+    let reply = if slack.allows(team, form.enterprise_id.as_deref()) {
         app.engine.handle_at(&request, arrival).await
     } else {
         app.engine.refuse_workspace_at(&request, arrival).await
@@ -126,8 +102,46 @@ async fn handle(
     }
 }
 
+/// Checks the signature and timestamp on the raw `body` (SPEC §3.1) and returns the request's
+/// arrival with its replay marker, which its decision records (SPEC §3.2, §3.5).
+pub(crate) fn verified_arrival(
+    slack: &SlackConfig,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: crate::domain::Timestamp,
+) -> Result<Arrival, ApiError> {
+    let verified = verify::verify(
+        &slack.signing_secret,
+        header(headers, "x-slack-request-timestamp"),
+        header(headers, "x-slack-signature"),
+        body,
+        now,
+    )
+    .map_err(|e| {
+        tracing::warn!(reason = %e, "slack request refused");
+        ApiError::Unauthorized(e.to_string())
+    })?;
+    Ok(Arrival {
+        now,
+        replay: Some(ReplayMark {
+            key: format!("replay:slack:{}", hex::encode(&verified.mac)),
+            expires_at: crate::domain::Timestamp::from_unix(
+                verified.timestamp + verify::MAX_AGE_SECS + 1,
+            ),
+        }),
+    })
+}
+
+impl SlackConfig {
+    /// Whether `team` (or its `enterprise`) is served.
+    pub fn allows(&self, team: &str, enterprise: Option<&str>) -> bool {
+        self.allowed_workspaces.contains(team)
+            || enterprise.is_some_and(|e| self.allowed_workspaces.contains(e))
+    }
+}
+
 /// HTTP 200 with the Block Kit body and the request id in `x-request-id`.
-fn reply_response(reply: &crate::reply::Reply) -> Response {
+pub(crate) fn reply_response(reply: &crate::reply::Reply) -> Response {
     let mut response = Json(render::render(reply)).into_response();
     if let Ok(value) = reply.request_id.as_str().parse() {
         response.headers_mut().insert("x-request-id", value);
