@@ -48,6 +48,16 @@ fn slack_manifest_declares_the_escaped_otp_command_with_only_the_commands_scope(
         "no scope beyond commands"
     );
     assert!(m["display_information"]["name"].is_string());
+    // Buttons post to the interactivity endpoint (Slack app manifest reference,
+    // `settings.interactivity.is_enabled` and `.request_url`:
+    // https://docs.slack.dev/reference/app-manifest; the official SDK types it as
+    // `ManifestSettings.interactivity { is_enabled, request_url }` in @slack/web-api).
+    let interactivity = &m["settings"]["interactivity"];
+    assert_eq!(interactivity["is_enabled"], true);
+    assert!(interactivity["request_url"]
+        .as_str()
+        .expect("request_url")
+        .ends_with("/slack/interactions"));
 }
 
 #[test]
