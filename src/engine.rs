@@ -443,13 +443,27 @@ impl Engine {
         };
         tracing::info!(action = %draft.action, outcome = %draft.outcome, "refused");
         let action = draft.action;
+        // A code refused for want of a grant offers to ask for one.
+        let offer = match (&draft.tool, draft.action, draft.outcome) {
+            (Some(tool), Action::Code, Outcome::NoGrant | Outcome::Expired) => {
+                Some(crate::reply::Button::RequestAccess(tool.clone()))
+            }
+            _ => None,
+        };
+        let refusal = |message: String| {
+            let reply = Reply::refusal(&ctx.request.request_id, message);
+            match offer.clone() {
+                Some(button) => reply.with_button(button),
+                None => reply,
+            }
+        };
         // A rate-limit refusal takes no quota; any other refusal counts against the caller.
         let take_quota = draft.outcome != Outcome::RateLimited;
         match ctx
             .commit_with(draft, Effect::Record, take_quota, None, None)
             .await
         {
-            Ok(_) => Ok(Reply::refusal(&ctx.request.request_id, message)),
+            Ok(_) => Ok(refusal(message)),
             Err(CommandError::Replayed) => Err(Replayed),
             Err(CommandError::Denied { draft, message }) => {
                 match ctx

@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-use crate::domain::{OtpCode, RequestId};
+use crate::domain::{AccessRequestId, OtpCode, RequestId, ToolName};
 
 /// Longest reply line, in characters, before it is cut short with `…`.
 pub const LINE_LIMIT: usize = 1_000;
@@ -142,6 +142,31 @@ pub struct CodeCard {
     pub next: Option<OtpCode>,
 }
 
+/// What a button under a reply does when clicked: the command it stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Button {
+    /// `request <tool>`: ask the tool's approvers for access.
+    RequestAccess(ToolName),
+    /// `<tool>`: get the current code.
+    GetCode(ToolName),
+    /// `approve <id>`.
+    Approve(AccessRequestId),
+    /// `deny <id>`.
+    Deny(AccessRequestId),
+}
+
+impl Button {
+    /// The button's label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Button::RequestAccess(_) => "Request access",
+            Button::GetCode(_) => "Get code",
+            Button::Approve(_) => "Approve",
+            Button::Deny(_) => "Deny",
+        }
+    }
+}
+
 /// One answer to one chat request, always private to the caller.
 #[derive(Debug)]
 pub struct Reply {
@@ -153,6 +178,8 @@ pub struct Reply {
     pub code: Option<CodeCard>,
     /// The request this answers.
     pub request_id: RequestId,
+    /// Buttons offered under the reply.
+    pub buttons: Vec<Button>,
 }
 
 impl Reply {
@@ -163,6 +190,7 @@ impl Reply {
             lines,
             code: None,
             request_id: request_id.clone(),
+            buttons: Vec::new(),
         }
     }
 
@@ -173,7 +201,14 @@ impl Reply {
             lines: vec![message.into()],
             code: None,
             request_id: request_id.clone(),
+            buttons: Vec::new(),
         }
+    }
+
+    /// The reply with `button` offered under it.
+    pub fn with_button(mut self, button: Button) -> Self {
+        self.buttons.push(button);
+        self
     }
 
     /// The generic answer to an internal failure: no detail, just the id to quote.
@@ -185,6 +220,7 @@ impl Reply {
             )],
             code: None,
             request_id: request_id.clone(),
+            buttons: Vec::new(),
         }
     }
 

@@ -199,3 +199,34 @@ async fn clicks_are_judged_like_commands() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_no_access_reply_offers_a_request_button_that_works() {
+    let app = TestApp::spawn().await;
+    let refused = app.slash("UALICE", "github").await;
+    let actions: Vec<_> = refused.json["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .collect();
+    assert_eq!(actions.len(), 1, "{}", refused.raw);
+    let button = &actions[0]["elements"][0];
+    assert_eq!(button["type"], "button");
+    assert_eq!(button["text"]["text"], "Request access");
+    let (action_id, value) = (
+        button["action_id"].as_str().expect("action_id"),
+        button["value"].as_str().expect("value"),
+    );
+    assert_eq!((action_id, value), ("otp_request", "github"));
+    // Clicking it sends that action and value back.
+    let asked = post(&app, click(TEAM, "UALICE", action_id, value), None).await;
+    assert!(
+        asked.ephemeral().contains("Asked the approvers of GitHub"),
+        "{}",
+        asked.raw
+    );
+    // Other refusals offer nothing.
+    let unknown = app.slash("UALICE", "nope").await;
+    assert!(!unknown.raw.contains("\"actions\""), "{}", unknown.raw);
+}

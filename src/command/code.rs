@@ -54,7 +54,7 @@ impl Code {
         let Some(tool) = tool else {
             return Err(unknown());
         };
-        let ask = "Ask an admin for access";
+        let ask = "Ask for access with the button below or `/otp request <tool>`";
         let no_grant = || {
             let msg = format!("You have no access to {}. {ask}.", tool.display_name);
             CommandError::denied(draft(Outcome::NoGrant), msg)
@@ -138,6 +138,7 @@ impl Code {
                 next: issue.next,
             }),
             request_id: ctx.request.request_id.clone(),
+            buttons: Vec::new(),
         })
     }
 }
