@@ -153,6 +153,7 @@ async fn local_server() {
     let slack = SlackConfig {
         signing_secret: SigningSecret::new(SECRET.into()),
         allowed_workspaces: [TEAM.to_owned()].into(),
+        web_api: None,
     };
     let app = router(AppState {
         engine: Arc::new(engine),
@@ -231,6 +232,7 @@ async fn calls_per_code(moto: &aws::Moto) {
         slack: Some(Arc::new(SlackConfig {
             signing_secret: SigningSecret::new(SECRET.into()),
             allowed_workspaces: [TEAM.to_owned()].into(),
+            web_api: None,
         })),
         teams: None,
     });

@@ -117,6 +117,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "commands per caller, e.g. 30/10m (default)",
     ),
     (
+        "OTPBOT_SLACK_BOT_TOKEN",
+        "Slack: bot token (xoxb-…) for posting access requests and issuance notices (or OTPBOT_SLACK_BOT_TOKEN_FILE)",
+    ),
+    (
+        "OTPBOT_SLACK_API_URL",
+        "Slack: Web API base URL (default https://slack.com/api/)",
+    ),
+    (
         "OTPBOT_RATE_PER_REQUEST",
         "access requests per caller, e.g. 5/1h (default)",
     ),
@@ -229,6 +237,10 @@ pub struct Settings {
     pub rate_per_caller: RateLimit,
     /// Access requests per caller.
     pub rate_per_request: RateLimit,
+    /// Slack bot token, if configured.
+    pub slack_bot_token: Option<String>,
+    /// Slack Web API base URL.
+    pub slack_api_url: String,
     /// How long an access request stays open.
     pub request_ttl: GrantDuration,
     /// Log filter.
@@ -456,6 +468,11 @@ impl Settings {
             rate_per_tool: rate("OTPBOT_RATE_PER_TOOL", defaults.per_tool)?,
             rate_per_caller: rate("OTPBOT_RATE_PER_CALLER", defaults.per_caller)?,
             rate_per_request: rate("OTPBOT_RATE_PER_REQUEST", defaults.per_request)?,
+            slack_bot_token: secret(&vars, "OTPBOT_SLACK_BOT_TOKEN")?,
+            slack_api_url: vars
+                .get("OTPBOT_SLACK_API_URL")
+                .cloned()
+                .unwrap_or_else(|| crate::slack::web::DEFAULT_BASE.into()),
             request_ttl: match vars.get("OTPBOT_REQUEST_TTL") {
                 None => GrantDuration::from_secs(defaults.request_ttl_secs)
                     .ok_or_else(|| invalid("OTPBOT_REQUEST_TTL", "bad default"))?,

@@ -180,6 +180,20 @@ pub struct Reply {
     pub request_id: RequestId,
     /// Buttons offered under the reply.
     pub buttons: Vec<Button>,
+    /// Messages for others that the decision calls for (approvers, a tool's notice channel).
+    pub notices: Vec<Notice>,
+}
+
+/// A message to a channel that a decision calls for, rendered by the front end of the platform
+/// the channel belongs to. Its lines follow the rules of [`Reply::lines`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// The channel (a tool's approvals or notice channel).
+    pub channel: String,
+    /// The message lines.
+    pub lines: Vec<String>,
+    /// Buttons under it.
+    pub buttons: Vec<Button>,
 }
 
 impl Reply {
@@ -191,6 +205,7 @@ impl Reply {
             code: None,
             request_id: request_id.clone(),
             buttons: Vec::new(),
+            notices: Vec::new(),
         }
     }
 
@@ -202,12 +217,19 @@ impl Reply {
             code: None,
             request_id: request_id.clone(),
             buttons: Vec::new(),
+            notices: Vec::new(),
         }
     }
 
     /// The reply with `button` offered under it.
     pub fn with_button(mut self, button: Button) -> Self {
         self.buttons.push(button);
+        self
+    }
+
+    /// The reply with `notice` to be sent.
+    pub fn with_notice(mut self, notice: Notice) -> Self {
+        self.notices.push(notice);
         self
     }
 
@@ -221,6 +243,7 @@ impl Reply {
             code: None,
             request_id: request_id.clone(),
             buttons: Vec::new(),
+            notices: Vec::new(),
         }
     }
 

@@ -90,6 +90,7 @@ async fn a_code_request_reads_the_clock_once_and_uses_that_instant_throughout() 
         slack: Some(Arc::new(SlackConfig {
             signing_secret: SigningSecret::new(SECRET.into()),
             allowed_workspaces: [TEAM.to_owned()].into_iter().collect(),
+            web_api: None,
         })),
     };
     let app = router(state);

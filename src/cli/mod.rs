@@ -231,6 +231,7 @@ impl App {
         Ok(SlackConfig {
             signing_secret: secret,
             allowed_workspaces: settings.slack_workspaces.clone(),
+            web_api: crate::slack::web::WebApi::from_settings(settings)?,
         })
     }
 }

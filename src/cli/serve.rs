@@ -120,6 +120,7 @@ pub async fn demo(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()>
     let slack = SlackConfig {
         signing_secret: secret,
         allowed_workspaces: settings.slack_workspaces.clone(),
+        web_api: crate::slack::web::WebApi::from_settings(&settings)?,
     };
     let listen = args.listen.unwrap_or(settings.listen);
     let data_dir = settings.data_dir.clone();

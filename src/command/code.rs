@@ -3,7 +3,7 @@
 use super::{CommandError, CommandResult};
 use crate::domain::{Action, Outcome, ToolName};
 use crate::engine::{Ctx, Draft};
-use crate::reply::{CodeCard, Reply, Tone};
+use crate::reply::{CodeCard, Notice, Reply, Tone};
 use crate::store::{Effect, Verdict};
 
 /// Asks for the current code of a tool.
@@ -128,6 +128,30 @@ impl Code {
             }
         }
         tracing::info!(outcome = "issued", "code issued");
+        // The tool's notice channel hears of the issuance, never the code.
+        let notices = tool
+            .notify_channel
+            .clone()
+            .map(|channel| {
+                let caller = ctx.caller();
+                let mut line = format!(
+                    "{} got a {} code (grant by {}",
+                    super::show_user(caller, caller),
+                    tool.display_name,
+                    super::show_user(&grant.granted_by, caller)
+                );
+                match &grant.reason {
+                    Some(reason) => line.push_str(&format!(", reason: {reason})")),
+                    None => line.push(')'),
+                }
+                Notice {
+                    channel,
+                    lines: vec![line],
+                    buttons: Vec::new(),
+                }
+            })
+            .into_iter()
+            .collect();
         Ok(Reply {
             tone: Tone::Info,
             lines: vec![format!("Your access ends at {}.", grant.expires_at)],
@@ -139,6 +163,7 @@ impl Code {
             }),
             request_id: ctx.request.request_id.clone(),
             buttons: Vec::new(),
+            notices,
         })
     }
 }

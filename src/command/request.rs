@@ -9,7 +9,7 @@ use crate::domain::{
     ToolName,
 };
 use crate::engine::{Ctx, Draft};
-use crate::reply::Reply;
+use crate::reply::{Button, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
 
 const REQUEST_USAGE: &str = "/otp request <tool> [for 2h] [reason]";
@@ -144,7 +144,30 @@ impl RequestAccess {
              until {}.",
             tool.display_name, request.id, request.expires_at
         );
-        Ok(Reply::info(&ctx.request.request_id, vec![line]))
+        let reply = Reply::info(&ctx.request.request_id, vec![line]);
+        let Some(channel) = tool.approvals_channel.clone() else {
+            return Ok(reply);
+        };
+        let who = show_user(ctx.caller(), ctx.caller());
+        let mut lines = vec![format!(
+            "{who} asks for {} access for {duration}.",
+            tool.display_name
+        )];
+        if let Some(reason) = &request.reason {
+            lines.push(format!("Reason: {reason}"));
+        }
+        lines.push(format!(
+            "Asked at {}; open until {} (request `{}`).",
+            request.requested_at, request.expires_at, request.id
+        ));
+        Ok(reply.with_notice(Notice {
+            channel,
+            lines,
+            buttons: vec![
+                Button::Approve(request.id.clone()),
+                Button::Deny(request.id.clone()),
+            ],
+        }))
     }
 }
 

@@ -147,7 +147,10 @@ async fn handle(
         app.engine.refuse_workspace_at(&request, arrival).await
     };
     match reply {
-        Ok(reply) => Ok(reply_response(&reply)),
+        Ok(reply) => {
+            slack.post_notices(&reply).await;
+            Ok(reply_response(&reply))
+        }
         Err(Replayed) => {
             tracing::warn!(reason = "replay", "slack interaction refused");
             Err(ApiError::Unauthorized("replayed request".into()))

@@ -7,6 +7,7 @@
 pub mod interactions;
 pub mod render;
 pub mod verify;
+pub mod web;
 
 use std::collections::HashSet;
 
@@ -31,6 +32,8 @@ pub struct SlackConfig {
     pub signing_secret: SigningSecret,
     /// Team ids (`T…`) and enterprise ids (`E…`) that are served.
     pub allowed_workspaces: HashSet<String>,
+    /// The Web API client, when a bot token is configured: notices are posted with it.
+    pub web_api: Option<std::sync::Arc<web::WebApi>>,
 }
 
 /// The fields of a slash command form that otpbot reads; all optional so that a missing field
@@ -94,7 +97,10 @@ async fn handle(
         app.engine.refuse_workspace_at(&request, arrival).await
     };
     match reply {
-        Ok(reply) => Ok(reply_response(&reply)),
+        Ok(reply) => {
+            slack.post_notices(&reply).await;
+            Ok(reply_response(&reply))
+        }
         Err(Replayed) => {
             tracing::warn!(reason = "replay", "slack request refused");
             Err(ApiError::Unauthorized("replayed request".into()))
@@ -133,6 +139,26 @@ pub(crate) fn verified_arrival(
 }
 
 impl SlackConfig {
+    /// Posts the notices of `reply` with `chat.postMessage`; failures are logged, the reply
+    /// stands (its decision is committed already).
+    pub async fn post_notices(&self, reply: &crate::reply::Reply) {
+        let Some(api) = &self.web_api else {
+            if !reply.notices.is_empty() {
+                tracing::warn!(
+                    request_id = %reply.request_id,
+                    "no Slack bot token: notices not posted"
+                );
+            }
+            return;
+        };
+        for notice in &reply.notices {
+            let body = render::notice(notice);
+            if let Err(e) = api.call("chat.postMessage", &body).await {
+                tracing::warn!(request_id = %reply.request_id, error = %e, "notice not posted");
+            }
+        }
+    }
+
     /// Whether `team` (or its `enterprise`) is served.
     pub fn allows(&self, team: &str, enterprise: Option<&str>) -> bool {
         self.allowed_workspaces.contains(team)

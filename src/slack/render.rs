@@ -69,6 +69,19 @@ fn whole_lines(lines: &[String], limit: usize) -> String {
     out
 }
 
+/// The `chat.postMessage` body of `notice`: `channel`, the escaped lines as the fallback
+/// `text` and in a section, and its buttons in an actions block.
+pub fn notice(notice: &crate::reply::Notice) -> Value {
+    let lines: Vec<String> = notice.lines.iter().map(|l| escape::line(l)).collect();
+    let text = whole_lines(&lines, SECTION_LIMIT);
+    let mut blocks = vec![section(text.clone())];
+    if !notice.buttons.is_empty() {
+        let elements: Vec<Value> = notice.buttons.iter().take(25).map(button).collect();
+        blocks.push(json!({ "type": "actions", "elements": elements }));
+    }
+    json!({ "channel": notice.channel, "text": text, "blocks": blocks })
+}
+
 /// The JSON body Slack expects in answer to a slash command.
 pub fn render(reply: &Reply) -> Value {
     let mut blocks = Vec::new();
