@@ -21,7 +21,10 @@ use axum::{Json, Router};
 use otpbot::domain::ToolName;
 use serde_json::{json, Value};
 
-use common::{Options, TestApp, ADMIN, BOT_TOKEN, SETUP_OPERATOR};
+use otpbot::keys::SigningSecret;
+use otpbot::slack::verify::sign;
+
+use common::{Options, TestApp, ADMIN, BOT_TOKEN, SECRET, SETUP_OPERATOR, TEAM};
 
 /// One recorded call: method, `Authorization` header, JSON body.
 type Call = (String, String, Value);
@@ -64,6 +67,18 @@ async fn method(
             "channel": body["channel"],
             "ts": "1793700005.000100",
             "message": {"text": body["text"]}
+        }))
+        .into_response(),
+        "chat.update" => Json(json!({
+            "ok": true,
+            "channel": body["channel"],
+            "ts": body["ts"],
+            "text": body["text"]
+        }))
+        .into_response(),
+        "conversations.open" => Json(json!({
+            "ok": true,
+            "channel": {"id": format!("D0{}", body["users"].as_str().unwrap_or_default())}
         }))
         .into_response(),
         _ => Json(json!({"ok": false, "error": "unknown_method"})).into_response(),
@@ -187,4 +202,97 @@ async fn without_channels_nothing_is_posted() {
     app.enrol("vpn", "VPN", "1h", "8h").await;
     app.slash("UALICE", "request vpn").await.ephemeral();
     assert!(fake.calls.lock().expect("calls").is_empty());
+}
+
+/// A signed click on a button of the approval message in C0APPROVE (Slack's `block_actions`
+/// payload: <https://docs.slack.dev/reference/interaction-payloads/block_actions-payload>).
+async fn click(app: &TestApp, user: &str, action_id: &str, value: &str) -> u16 {
+    let payload = json!({
+        "type": "block_actions",
+        "team": {"id": TEAM},
+        "user": {"id": user, "team_id": TEAM},
+        "container": {
+            "type": "message",
+            "message_ts": "1793700005.000100",
+            "channel_id": "C0APPROVE",
+            "is_ephemeral": false
+        },
+        "channel": {"id": "C0APPROVE"},
+        "actions": [{"type": "button", "action_id": action_id, "value": value}]
+    });
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())])
+        .expect("form")
+        .into_bytes();
+    let ts = app.now().unix();
+    let signature = sign(&SigningSecret::new(SECRET.into()), ts, &body);
+    app.client
+        .post(format!("{}/slack/interactions", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .expect("send")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn approve_click_updates_the_message_and_tells_the_requester() {
+    let (fake, url) = start_fake().await;
+    let app = app_with_channels(url).await;
+    let id = request_id(&app.slash("UALICE", "request github").await.ephemeral());
+    app.clock.advance(30);
+    assert_eq!(click(&app, ADMIN, "otp_approve", &id).await, 200);
+    let calls = fake.calls.lock().expect("calls").clone();
+    let names: Vec<&str> = calls.iter().map(|c| c.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "chat.postMessage",
+            "chat.update",
+            "conversations.open",
+            "chat.postMessage"
+        ]
+    );
+    let update = &calls[1].2;
+    assert_eq!(update["channel"], "C0APPROVE");
+    assert_eq!(update["ts"], "1793700005.000100");
+    let text = update["blocks"][0]["text"]["text"].as_str().expect("text");
+    assert!(
+        text.contains(&format!("Approved by <@UADMIN> at {}", app.now())),
+        "{text}"
+    );
+    assert!(
+        update["blocks"].as_array().expect("blocks").len() == 1,
+        "no buttons left"
+    );
+    assert_eq!(calls[2].2["users"], "UALICE");
+    let dm = &calls[3].2;
+    assert_eq!(dm["channel"], "D0UALICE");
+    assert_eq!(dm["blocks"][1]["elements"][0]["action_id"], "otp_code");
+    assert_eq!(dm["blocks"][1]["elements"][0]["value"], "github");
+    // A second click changes nothing but says so; the message is set to the same state again.
+    assert_eq!(click(&app, ADMIN, "otp_deny", &id).await, 200);
+    let calls = fake.calls.lock().expect("calls").clone();
+    let last = &calls.last().expect("update").2;
+    assert!(last.to_string().contains("Approved by"), "{last}");
+}
+
+#[tokio::test]
+async fn an_expired_click_updates_the_message_to_say_so() {
+    let (fake, url) = start_fake().await;
+    let app = app_with_channels(url).await;
+    let id = request_id(&app.slash("UALICE", "request github").await.ephemeral());
+    app.clock.advance(3_601);
+    assert_eq!(click(&app, ADMIN, "otp_approve", &id).await, 200);
+    let calls = fake.calls.lock().expect("calls").clone();
+    let names: Vec<&str> = calls.iter().map(|c| c.0.as_str()).collect();
+    assert_eq!(names, ["chat.postMessage", "chat.update"]);
+    assert!(
+        calls[1].2.to_string().contains("Expired undecided at"),
+        "{:?}",
+        calls[1].2
+    );
 }

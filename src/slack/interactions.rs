@@ -14,7 +14,14 @@
 //! <https://docs.slack.dev/interactivity/handling-user-interaction>; field types as in Bolt's
 //! `BlockAction`: <https://docs.slack.dev/tools/bolt-js/reference/interfaces/BlockAction>):
 //! `type` (`block_actions`), `team.id`, `enterprise.id` (org-wide installs), `user.id`,
-//! `channel.id`, and `actions[]` with `action_id` and `value` (buttons).
+//! `channel.id`, `container.channel_id` and `container.message_ts` (the message the button
+//! was on), and `actions[]` with `action_id` and `value` (buttons).
+//!
+//! After a decision click, the approval message is updated in place with `chat.update`
+//! (`channel`, `ts`, `text`, `blocks`: <https://docs.slack.dev/reference/methods/chat.update>)
+//! to say who decided and when, without buttons; an approval is also sent to the requester in a
+//! direct message opened with `conversations.open` (`users`; the answer's `channel.id`:
+//! <https://docs.slack.dev/reference/methods/conversations.open>) carrying a "Get code" button.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -23,10 +30,15 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{reply_response, verified_arrival};
-use crate::domain::{AccessRequestId, Platform, Principal, RequestId, ToolName};
+use serde_json::{json, Value};
+
+use super::web::WebApi;
+use super::{render, reply_response, verified_arrival};
+use crate::command::show_user;
+use crate::domain::{AccessRequestId, Platform, Principal, RequestId, RequestState, ToolName};
 use crate::engine::{ChatRequest, Replayed};
 use crate::http::{ApiError, AppState};
+use crate::reply::{Button, Notice};
 
 /// Approve an access request; the value is its id.
 pub const APPROVE: &str = "otp_approve";
@@ -54,7 +66,16 @@ struct Action {
 }
 
 #[derive(Debug, Deserialize)]
+struct Container {
+    channel_id: Option<String>,
+    message_ts: Option<String>,
+    #[serde(default)]
+    is_ephemeral: bool,
+}
+
+#[derive(Debug, Deserialize)]
 struct Payload {
+    container: Option<Container>,
     #[serde(rename = "type")]
     kind: String,
     team: Option<Id>,
@@ -88,6 +109,95 @@ fn command_text(action: &Action) -> Result<String, ApiError> {
             })
         }
         _ => Err(ApiError::BadRequest("unknown action".into())),
+    }
+}
+
+/// Updates the approval message to the request's stored state, and tells the requester
+/// privately when this click (`decided`) approved it. Failures are logged: the decision stands.
+async fn after_decision(
+    app: &AppState,
+    api: &WebApi,
+    container: Option<&Container>,
+    id: &AccessRequestId,
+    decided: bool,
+) {
+    let access = &app.engine.stores().access;
+    let request = match access.access_request(id).await {
+        Ok(Some(request)) => request,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "request not read after a decision");
+            return;
+        }
+    };
+    let now = app.engine.clock().now();
+    let display = match access.tool(&request.tool).await {
+        Ok(Some(tool)) => tool.display_name,
+        _ => request.tool.to_string(),
+    };
+    let requester = show_user(&request.requester, &request.requester);
+    let outcome = match &request.state {
+        RequestState::Approved { by, at } => {
+            format!("Approved by {} at {at}.", show_user(by, &request.requester))
+        }
+        RequestState::Denied { by, at } => {
+            format!("Denied by {} at {at}.", show_user(by, &request.requester))
+        }
+        RequestState::Open if !request.is_open(now) => {
+            format!("Expired undecided at {}.", request.expires_at)
+        }
+        RequestState::Open => return,
+    };
+    let lines = vec![
+        format!(
+            "{requester} asked for {display} access for {} (request `{id}`).",
+            request.duration
+        ),
+        outcome,
+    ];
+    if let Some(Container {
+        channel_id: Some(channel),
+        message_ts: Some(ts),
+        is_ephemeral: false,
+    }) = container
+    {
+        let mut body = render::notice(&Notice {
+            channel: channel.clone(),
+            lines,
+            buttons: Vec::new(),
+        });
+        body["ts"] = Value::String(ts.clone());
+        if let Err(e) = api.call("chat.update", &body).await {
+            tracing::warn!(error = %e, "approval message not updated");
+        }
+    }
+    if let (true, RequestState::Approved { by, .. }) = (decided, &request.state) {
+        let opened = api
+            .call(
+                "conversations.open",
+                &json!({ "users": request.requester.user() }),
+            )
+            .await;
+        let channel = match opened {
+            Ok(answer) => answer["channel"]["id"].as_str().map(str::to_owned),
+            Err(e) => {
+                tracing::warn!(error = %e, "direct message not opened");
+                None
+            }
+        };
+        if let Some(channel) = channel {
+            let notice = Notice {
+                channel,
+                lines: vec![format!(
+                    "{} approved your {display} access request (request `{id}`).",
+                    show_user(by, &request.requester)
+                )],
+                buttons: vec![Button::GetCode(request.tool.clone())],
+            };
+            if let Err(e) = api.call("chat.postMessage", &render::notice(&notice)).await {
+                tracing::warn!(error = %e, "requester not told of the approval");
+            }
+        }
     }
 }
 
@@ -149,6 +259,13 @@ async fn handle(
     match reply {
         Ok(reply) => {
             slack.post_notices(&reply).await;
+            if let (Some(api), APPROVE | DENY) = (&slack.web_api, action.action_id.as_str()) {
+                let id = action.value.as_deref().and_then(AccessRequestId::parse);
+                if let Some(id) = id {
+                    let decided = reply.tone == crate::reply::Tone::Info;
+                    after_decision(app, api, payload.container.as_ref(), &id, decided).await;
+                }
+            }
             Ok(reply_response(&reply))
         }
         Err(Replayed) => {
