@@ -171,7 +171,10 @@ async fn after_decision(
             tracing::warn!(error = %e, "approval message not updated");
         }
     }
-    if let (true, RequestState::Approved { by, .. }) = (decided, &request.state) {
+    let slack_requester = request.requester.platform() == Platform::Slack;
+    if let (true, true, RequestState::Approved { by, .. }) =
+        (decided, slack_requester, &request.state)
+    {
         let opened = api
             .call(
                 "conversations.open",

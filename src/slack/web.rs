@@ -12,6 +12,12 @@
 //!   given) and `blocks` (<https://docs.slack.dev/reference/methods/chat.postMessage>); it needs
 //!   the `chat:write` scope.
 //!
+//! Hand-written rather than slack-morphism: otpbot makes four JSON calls, and reqwest is
+//! already in the tree. Measured: a clean debug build of slack-morphism 2.31.1 alone
+//! (`default-features = false, features = ["hyper"]`, `cargo build --jobs 2` on this 2-core
+//! machine) took 1 min 53 s and compiled 143 crates, 18 of them not otherwise in otpbot's
+//! lockfile (darling, serde_with, jiff, rvstruct, signal-hook, mime_guess, …).
+//!
 //! The base URL is a setting (`OTPBOT_SLACK_API_URL`, default `https://slack.com/api/`), so
 //! tests run against a local fake. The token is never logged.
 
