@@ -121,6 +121,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "Slack: bot token (xoxb-…) for posting access requests and issuance notices (or OTPBOT_SLACK_BOT_TOKEN_FILE)",
     ),
     (
+        "OTPBOT_SLACK_BOT_TOKEN_PARAM",
+        "AWS: SSM parameter holding the Slack bot token (default {prefix}/slack/bot-token)",
+    ),
+    (
         "OTPBOT_SLACK_API_URL",
         "Slack: Web API base URL (default https://slack.com/api/)",
     ),
@@ -239,6 +243,8 @@ pub struct Settings {
     pub rate_per_request: RateLimit,
     /// Slack bot token, if configured.
     pub slack_bot_token: Option<String>,
+    /// SSM parameter of the Slack bot token (AWS backend).
+    pub slack_bot_token_param: String,
     /// Slack Web API base URL.
     pub slack_api_url: String,
     /// How long an access request stays open.
@@ -469,6 +475,10 @@ impl Settings {
             rate_per_caller: rate("OTPBOT_RATE_PER_CALLER", defaults.per_caller)?,
             rate_per_request: rate("OTPBOT_RATE_PER_REQUEST", defaults.per_request)?,
             slack_bot_token: secret(&vars, "OTPBOT_SLACK_BOT_TOKEN")?,
+            slack_bot_token_param: param(
+                "OTPBOT_SLACK_BOT_TOKEN_PARAM",
+                format!("{prefix}/slack/bot-token"),
+            ),
             slack_api_url: vars
                 .get("OTPBOT_SLACK_API_URL")
                 .cloned()

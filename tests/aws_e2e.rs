@@ -309,6 +309,10 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
             vec!["secret", "set", "slack-signing-secret"],
             "8f742231b10e8888abcd99yyyzzz85a5\n",
         ),
+        (
+            vec!["secret", "set", "slack-bot-token"],
+            "xoxb-8f742231-test-bot-token\n",
+        ),
     ] {
         let mut cmd = Command::new(bin);
         aws_env(&mut cmd, &moto, &settings);
@@ -351,6 +355,16 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
     assert_eq!(
         secrecy::ExposeSecret::expose_secret(&signing),
         "8f742231b10e8888abcd99yyyzzz85a5"
+    );
+
+    let bot = store
+        .parameter(&format!("{}/slack/bot-token", settings.ssm_prefix))
+        .await
+        .expect("read")
+        .expect("bot token");
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&bot),
+        "xoxb-8f742231-test-bot-token"
     );
 
     let mut add = Command::new(bin);
@@ -459,7 +473,7 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
     let csv = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         csv.matches(",secret_set,").count(),
-        2,
+        3,
         "writing secrets is audited: {csv}"
     );
 }
