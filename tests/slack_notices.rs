@@ -296,3 +296,33 @@ async fn an_expired_click_updates_the_message_to_say_so() {
         calls[1].2
     );
 }
+
+#[tokio::test]
+async fn deny_click_tells_the_requester_without_a_code_button() {
+    let (fake, url) = start_fake().await;
+    let app = app_with_channels(url).await;
+    let id = request_id(&app.slash("UALICE", "request github").await.ephemeral());
+    assert_eq!(click(&app, ADMIN, "otp_deny", &id).await, 200);
+    let calls = fake.calls.lock().expect("calls").clone();
+    let names: Vec<&str> = calls.iter().map(|c| c.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "chat.postMessage",
+            "chat.update",
+            "conversations.open",
+            "chat.postMessage"
+        ]
+    );
+    assert!(calls[1].2.to_string().contains("Denied by <@UADMIN>"));
+    let dm = &calls[3].2;
+    assert_eq!(dm["channel"], "D0UALICE");
+    assert!(dm
+        .to_string()
+        .contains("<@UADMIN> denied your GitHub access request"));
+    assert_eq!(
+        dm["blocks"].as_array().expect("blocks").len(),
+        1,
+        "no button"
+    );
+}

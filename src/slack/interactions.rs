@@ -19,7 +19,7 @@
 //!
 //! After a decision click, the approval message is updated in place with `chat.update`
 //! (`channel`, `ts`, `text`, `blocks`: <https://docs.slack.dev/reference/methods/chat.update>)
-//! to say who decided and when, without buttons; an approval is also sent to the requester in a
+//! to say who decided and when, without buttons; the decision is also sent to the requester in a
 //! direct message opened with `conversations.open` (`users`; the answer's `channel.id`:
 //! <https://docs.slack.dev/reference/methods/conversations.open>) carrying a "Get code" button.
 
@@ -171,35 +171,53 @@ async fn after_decision(
             tracing::warn!(error = %e, "approval message not updated");
         }
     }
-    let slack_requester = request.requester.platform() == Platform::Slack;
-    if let (true, true, RequestState::Approved { by, .. }) =
-        (decided, slack_requester, &request.state)
-    {
-        let opened = api
-            .call(
-                "conversations.open",
-                &json!({ "users": request.requester.user() }),
-            )
-            .await;
-        let channel = match opened {
-            Ok(answer) => answer["channel"]["id"].as_str().map(str::to_owned),
-            Err(e) => {
-                tracing::warn!(error = %e, "direct message not opened");
-                None
-            }
+    // The requester hears of a decision this click made, privately: an approval with a
+    // "Get code" button, a denial without.
+    let told = match &request.state {
+        RequestState::Approved { by, .. } => Some((
+            format!(
+                "{} approved your {display} access request (request `{id}`).",
+                show_user(by, &request.requester)
+            ),
+            vec![Button::GetCode(request.tool.clone())],
+        )),
+        RequestState::Denied { by, .. } => Some((
+            format!(
+                "{} denied your {display} access request (request `{id}`).",
+                show_user(by, &request.requester)
+            ),
+            Vec::new(),
+        )),
+        RequestState::Open => None,
+    };
+    let (Some((line, buttons)), true, true) = (
+        told,
+        decided,
+        request.requester.platform() == Platform::Slack,
+    ) else {
+        return;
+    };
+    let opened = api
+        .call(
+            "conversations.open",
+            &json!({ "users": request.requester.user() }),
+        )
+        .await;
+    let channel = match opened {
+        Ok(answer) => answer["channel"]["id"].as_str().map(str::to_owned),
+        Err(e) => {
+            tracing::warn!(error = %e, "direct message not opened");
+            None
+        }
+    };
+    if let Some(channel) = channel {
+        let notice = Notice {
+            channel,
+            lines: vec![line],
+            buttons,
         };
-        if let Some(channel) = channel {
-            let notice = Notice {
-                channel,
-                lines: vec![format!(
-                    "{} approved your {display} access request (request `{id}`).",
-                    show_user(by, &request.requester)
-                )],
-                buttons: vec![Button::GetCode(request.tool.clone())],
-            };
-            if let Err(e) = api.call("chat.postMessage", &render::notice(&notice)).await {
-                tracing::warn!(error = %e, "requester not told of the approval");
-            }
+        if let Err(e) = api.call("chat.postMessage", &render::notice(&notice)).await {
+            tracing::warn!(error = %e, "requester not told of the decision");
         }
     }
 }
