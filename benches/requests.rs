@@ -71,6 +71,7 @@ async fn seed_store(stores: &Stores, users: &[String]) {
         default_grant: week,
         max_grant: week,
         notify_channel: None,
+        approvals_channel: None,
     };
     let now = SystemClock.now();
     let seed = Seed::parse("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").expect("seed");
@@ -152,6 +153,7 @@ async fn local_server() {
     let slack = SlackConfig {
         signing_secret: SigningSecret::new(SECRET.into()),
         allowed_workspaces: [TEAM.to_owned()].into(),
+        web_api: None,
     };
     let app = router(AppState {
         engine: Arc::new(engine),
@@ -230,6 +232,7 @@ async fn calls_per_code(moto: &aws::Moto) {
         slack: Some(Arc::new(SlackConfig {
             signing_secret: SigningSecret::new(SECRET.into()),
             allowed_workspaces: [TEAM.to_owned()].into(),
+            web_api: None,
         })),
         teams: None,
     });

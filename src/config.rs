@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::domain::Principal;
+use crate::domain::{GrantDuration, Principal};
 use crate::engine::{Policy, RateLimit};
 use crate::keys::{self, KeyBytes, SigningSecret};
 use crate::store::aws::{AwsSettings, SealSettings};
@@ -133,6 +133,26 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "commands per caller, e.g. 30/10m (default)",
     ),
     (
+        "OTPBOT_SLACK_BOT_TOKEN",
+        "Slack: bot token (xoxb-…) for posting access requests and issuance notices (or OTPBOT_SLACK_BOT_TOKEN_FILE)",
+    ),
+    (
+        "OTPBOT_SLACK_BOT_TOKEN_PARAM",
+        "AWS: SSM parameter holding the Slack bot token (default {prefix}/slack/bot-token)",
+    ),
+    (
+        "OTPBOT_SLACK_API_URL",
+        "Slack: Web API base URL (default https://slack.com/api/)",
+    ),
+    (
+        "OTPBOT_RATE_PER_REQUEST",
+        "access requests per caller, e.g. 5/1h (default)",
+    ),
+    (
+        "OTPBOT_REQUEST_TTL",
+        "how long an access request stays open, e.g. 1h (default)",
+    ),
+    (
         "OTPBOT_LOG",
         "log filter, e.g. info (default) or otpbot=debug",
     ),
@@ -235,6 +255,16 @@ pub struct Settings {
     pub rate_per_tool: RateLimit,
     /// Commands per caller.
     pub rate_per_caller: RateLimit,
+    /// Access requests per caller.
+    pub rate_per_request: RateLimit,
+    /// Slack bot token, if configured.
+    pub slack_bot_token: Option<String>,
+    /// SSM parameter of the Slack bot token (AWS backend).
+    pub slack_bot_token_param: String,
+    /// Slack Web API base URL.
+    pub slack_api_url: String,
+    /// How long an access request stays open.
+    pub request_ttl: GrantDuration,
     /// Log filter.
     pub log_filter: String,
     /// Log style.
@@ -485,6 +515,26 @@ impl Settings {
             audit_key: key("OTPBOT_AUDIT_KEY")?,
             rate_per_tool: rate("OTPBOT_RATE_PER_TOOL", defaults.per_tool)?,
             rate_per_caller: rate("OTPBOT_RATE_PER_CALLER", defaults.per_caller)?,
+            rate_per_request: rate("OTPBOT_RATE_PER_REQUEST", defaults.per_request)?,
+            slack_bot_token: secret(&vars, "OTPBOT_SLACK_BOT_TOKEN")?,
+            slack_bot_token_param: param(
+                "OTPBOT_SLACK_BOT_TOKEN_PARAM",
+                format!("{prefix}/slack/bot-token"),
+            ),
+            slack_api_url: vars
+                .get("OTPBOT_SLACK_API_URL")
+                .cloned()
+                .unwrap_or_else(|| crate::slack::web::DEFAULT_BASE.into()),
+            request_ttl: match vars.get("OTPBOT_REQUEST_TTL") {
+                None => GrantDuration::from_secs(defaults.request_ttl_secs)
+                    .ok_or_else(|| invalid("OTPBOT_REQUEST_TTL", "bad default"))?,
+                Some(text) => GrantDuration::parse(text).ok_or_else(|| {
+                    invalid(
+                        "OTPBOT_REQUEST_TTL",
+                        format!("`{text}` is not like 30m or 1h"),
+                    )
+                })?,
+            },
             log_filter: vars
                 .get("OTPBOT_LOG")
                 .cloned()
@@ -537,6 +587,8 @@ impl Settings {
             bootstrap_admins: self.admins.clone(),
             per_tool: self.rate_per_tool,
             per_caller: self.rate_per_caller,
+            per_request: self.rate_per_request,
+            request_ttl_secs: self.request_ttl.secs(),
         }
     }
 
@@ -644,5 +696,19 @@ mod tests {
                 "key value echoed: {err}"
             );
         }
+    }
+
+    #[test]
+    fn access_request_settings() {
+        let s = Settings::from_vars(vars(&[
+            ("OTPBOT_REQUEST_TTL", "2h"),
+            ("OTPBOT_RATE_PER_REQUEST", "3/1d"),
+        ]))
+        .expect("valid settings");
+        assert_eq!(s.policy().request_ttl_secs, 7_200);
+        assert_eq!(s.policy().per_request.limit, 3);
+        let default = Settings::from_vars(vars(&[])).expect("defaults");
+        assert_eq!(default.policy().request_ttl_secs, 3_600);
+        assert!(Settings::from_vars(vars(&[("OTPBOT_REQUEST_TTL", "soon")])).is_err());
     }
 }

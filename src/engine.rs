@@ -72,6 +72,10 @@ pub struct Policy {
     pub per_tool: RateLimit,
     /// Commands per caller, all commands together.
     pub per_caller: RateLimit,
+    /// Access requests per caller.
+    pub per_request: RateLimit,
+    /// How long an access request stays open, in seconds.
+    pub request_ttl_secs: i64,
 }
 
 impl Policy {
@@ -80,6 +84,14 @@ impl Policy {
         Quota {
             key: format!("caller:{principal}"),
             limit: self.per_caller,
+        }
+    }
+
+    /// The access-request quota of `principal`.
+    pub fn request_quota(&self, principal: &Principal) -> Quota {
+        Quota {
+            key: format!("request:{principal}"),
+            limit: self.per_request,
         }
     }
 
@@ -104,6 +116,11 @@ impl Default for Policy {
                 limit: 30,
                 window_secs: 600,
             },
+            per_request: RateLimit {
+                limit: 5,
+                window_secs: 3_600,
+            },
+            request_ttl_secs: 3_600,
         }
     }
 }
@@ -147,6 +164,12 @@ impl Draft {
     /// Sets the subject.
     pub fn subject(mut self, subject: &Principal) -> Self {
         self.subject = Some(subject.clone());
+        self
+    }
+
+    /// Sets the outcome.
+    pub fn outcome(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
         self
     }
 
@@ -420,13 +443,27 @@ impl Engine {
         };
         tracing::info!(action = %draft.action, outcome = %draft.outcome, "refused");
         let action = draft.action;
+        // A code refused for want of a grant offers to ask for one.
+        let offer = match (&draft.tool, draft.action, draft.outcome) {
+            (Some(tool), Action::Code, Outcome::NoGrant | Outcome::Expired) => {
+                Some(crate::reply::Button::RequestAccess(tool.clone()))
+            }
+            _ => None,
+        };
+        let refusal = |message: String| {
+            let reply = Reply::refusal(&ctx.request.request_id, message);
+            match offer.clone() {
+                Some(button) => reply.with_button(button),
+                None => reply,
+            }
+        };
         // A rate-limit refusal takes no quota; any other refusal counts against the caller.
         let take_quota = draft.outcome != Outcome::RateLimited;
         match ctx
             .commit_with(draft, Effect::Record, take_quota, None, None)
             .await
         {
-            Ok(_) => Ok(Reply::refusal(&ctx.request.request_id, message)),
+            Ok(_) => Ok(refusal(message)),
             Err(CommandError::Replayed) => Err(Replayed),
             Err(CommandError::Denied { draft, message }) => {
                 match ctx

@@ -96,6 +96,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/slack/commands", post(slack::commands))
+        .route(
+            "/slack/interactions",
+            post(slack::interactions::interactions),
+        )
         .route("/teams/messages", post(crate::teams::messages))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

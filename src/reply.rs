@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-use crate::domain::{OtpCode, RequestId};
+use crate::domain::{AccessRequestId, OtpCode, RequestId, ToolName};
 
 /// Longest reply line, in characters, before it is cut short with `…`.
 pub const LINE_LIMIT: usize = 1_000;
@@ -142,6 +142,31 @@ pub struct CodeCard {
     pub next: Option<OtpCode>,
 }
 
+/// What a button under a reply does when clicked: the command it stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Button {
+    /// `request <tool>`: ask the tool's approvers for access.
+    RequestAccess(ToolName),
+    /// `<tool>`: get the current code.
+    GetCode(ToolName),
+    /// `approve <id>`.
+    Approve(AccessRequestId),
+    /// `deny <id>`.
+    Deny(AccessRequestId),
+}
+
+impl Button {
+    /// The button's label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Button::RequestAccess(_) => "Request access",
+            Button::GetCode(_) => "Get code",
+            Button::Approve(_) => "Approve",
+            Button::Deny(_) => "Deny",
+        }
+    }
+}
+
 /// One answer to one chat request, always private to the caller.
 #[derive(Debug)]
 pub struct Reply {
@@ -153,6 +178,22 @@ pub struct Reply {
     pub code: Option<CodeCard>,
     /// The request this answers.
     pub request_id: RequestId,
+    /// Buttons offered under the reply.
+    pub buttons: Vec<Button>,
+    /// Messages for others that the decision calls for (approvers, a tool's notice channel).
+    pub notices: Vec<Notice>,
+}
+
+/// A message to a channel that a decision calls for, rendered by the front end of the platform
+/// the channel belongs to. Its lines follow the rules of [`Reply::lines`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// The channel (a tool's approvals or notice channel).
+    pub channel: String,
+    /// The message lines.
+    pub lines: Vec<String>,
+    /// Buttons under it.
+    pub buttons: Vec<Button>,
 }
 
 impl Reply {
@@ -163,6 +204,8 @@ impl Reply {
             lines,
             code: None,
             request_id: request_id.clone(),
+            buttons: Vec::new(),
+            notices: Vec::new(),
         }
     }
 
@@ -173,7 +216,21 @@ impl Reply {
             lines: vec![message.into()],
             code: None,
             request_id: request_id.clone(),
+            buttons: Vec::new(),
+            notices: Vec::new(),
         }
+    }
+
+    /// The reply with `button` offered under it.
+    pub fn with_button(mut self, button: Button) -> Self {
+        self.buttons.push(button);
+        self
+    }
+
+    /// The reply with `notice` to be sent.
+    pub fn with_notice(mut self, notice: Notice) -> Self {
+        self.notices.push(notice);
+        self
     }
 
     /// The generic answer to an internal failure: no detail, just the id to quote.
@@ -185,6 +242,8 @@ impl Reply {
             )],
             code: None,
             request_id: request_id.clone(),
+            buttons: Vec::new(),
+            notices: Vec::new(),
         }
     }
 

@@ -75,17 +75,21 @@ output "slack_app_manifest" {
           command       = "/otp"
           url           = "${local.endpoint_url}/slack/commands"
           description   = "TOTP codes for shared accounts"
-          usage_hint    = "<tool> | list | done <tool> | help"
+          usage_hint    = "<tool> | list | request <tool> | done <tool> | help"
           should_escape = true
         },
       ]
     }
     oauth_config = {
       scopes = {
-        bot = ["commands"]
+        bot = ["commands", "chat:write", "im:write"]
       }
     }
     settings = {
+      interactivity = {
+        is_enabled  = true
+        request_url = "${local.endpoint_url}/slack/interactions"
+      }
       org_deploy_enabled     = false
       socket_mode_enabled    = false
       token_rotation_enabled = false

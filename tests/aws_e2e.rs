@@ -321,6 +321,10 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
             vec!["secret", "set", "slack-signing-secret"],
             "8f742231b10e8888abcd99yyyzzz85a5\n",
         ),
+        (
+            vec!["secret", "set", "slack-bot-token"],
+            "xoxb-8f742231-test-bot-token\n",
+        ),
     ] {
         let mut cmd = Command::new(bin);
         aws_env(&mut cmd, &moto, &settings);
@@ -363,6 +367,16 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
     assert_eq!(
         secrecy::ExposeSecret::expose_secret(&signing),
         "8f742231b10e8888abcd99yyyzzz85a5"
+    );
+
+    let bot = store
+        .parameter(&format!("{}/slack/bot-token", settings.ssm_prefix))
+        .await
+        .expect("read")
+        .expect("bot token");
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&bot),
+        "xoxb-8f742231-test-bot-token"
     );
 
     let mut add = Command::new(bin);
@@ -471,7 +485,7 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
     let csv = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         csv.matches(",secret_set,").count(),
-        2,
+        3,
         "writing secrets is audited: {csv}"
     );
 }
@@ -554,6 +568,7 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         default_grant: otpbot::domain::GrantDuration::parse("8h").expect("d"),
         max_grant: otpbot::domain::GrantDuration::parse("1d").expect("d"),
         notify_channel: None,
+        approvals_channel: None,
     };
     let stores = otpbot::store::Stores::single(store.clone());
     let operator = principal("UOPERATOR");

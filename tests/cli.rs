@@ -280,3 +280,46 @@ fn demo_prints_a_slash_line_that_returns_a_code_and_audit_verifies_it() {
         "a code otpbot never issued matches nothing"
     );
 }
+
+#[test]
+fn tool_set_changes_channels_and_keeps_the_seed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(add_tool(
+        dir.path(),
+        "github",
+        &format!("otpauth://totp/GitHub:org?secret={SEED_B32}&issuer=GitHub\n"),
+    ));
+    let set = ok(run(otpbot(dir.path()).args([
+        "tool",
+        "set",
+        "github",
+        "--approvals-channel",
+        "C0123",
+        "--notify-channel",
+        "C0456",
+    ])));
+    assert!(
+        set.contains("`github`: notices to C0456, requests to C0123."),
+        "{set}"
+    );
+    let cleared = ok(run(otpbot(dir.path()).args([
+        "tool",
+        "set",
+        "github",
+        "--approvals-channel",
+        "none",
+    ])));
+    assert!(
+        cleared.contains("notices to C0456, requests to approvers directly"),
+        "{cleared}"
+    );
+    let bad = run(otpbot(dir.path()).args(["tool", "set", "github", "--notify-channel", "C 1"]));
+    assert!(!bad.status.success());
+    let missing = run(otpbot(dir.path()).args(["tool", "set", "gitlab", "--notify-channel", "C1"]));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no tool `gitlab`"));
+    let audit = ok(run(otpbot(dir.path()).args(["audit", "--format", "csv"])));
+    assert!(
+        audit.contains("channels: notify C0456, approvals C0123"),
+        "{audit}"
+    );
+}

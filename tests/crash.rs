@@ -137,6 +137,7 @@ fn catalog_entry(name: &str) -> Tool {
         default_grant: GrantDuration::parse("30m").expect("d"),
         max_grant: GrantDuration::parse("1d").expect("d"),
         notify_channel: None,
+        approvals_channel: None,
     }
 }
 

@@ -24,7 +24,7 @@ fn png_header(path: &str) -> (u32, u32, u8) {
 }
 
 #[test]
-fn slack_manifest_declares_the_escaped_otp_command_with_only_the_commands_scope() {
+fn slack_manifest_declares_the_escaped_otp_command_and_only_the_scopes_it_uses() {
     let m = json("manifest/slack/manifest.json");
     let commands = m["features"]["slash_commands"]
         .as_array()
@@ -42,12 +42,28 @@ fn slack_manifest_declares_the_escaped_otp_command_with_only_the_commands_scope(
         .ends_with("/slack/commands"));
     assert!(!otp["usage_hint"].as_str().unwrap_or_default().is_empty());
     assert!(!otp["description"].as_str().unwrap_or_default().is_empty());
+    // `commands` for /otp; `chat:write` for chat.postMessage and chat.update; `im:write` for
+    // conversations.open of a direct message (Slack method references, "Required scopes":
+    // https://docs.slack.dev/reference/methods/chat.postMessage,
+    // https://docs.slack.dev/reference/methods/chat.update,
+    // https://docs.slack.dev/reference/methods/conversations.open, and the `im:write` scope page
+    // https://docs.slack.dev/reference/scopes/im.write).
     assert_eq!(
         m["oauth_config"]["scopes"]["bot"],
-        serde_json::json!(["commands"]),
-        "no scope beyond commands"
+        serde_json::json!(["commands", "chat:write", "im:write"]),
+        "no scope beyond what otpbot calls"
     );
     assert!(m["display_information"]["name"].is_string());
+    // Buttons post to the interactivity endpoint (Slack app manifest reference,
+    // `settings.interactivity.is_enabled` and `.request_url`:
+    // https://docs.slack.dev/reference/app-manifest; the official SDK types it as
+    // `ManifestSettings.interactivity { is_enabled, request_url }` in @slack/web-api).
+    let interactivity = &m["settings"]["interactivity"];
+    assert_eq!(interactivity["is_enabled"], true);
+    assert!(interactivity["request_url"]
+        .as_str()
+        .expect("request_url")
+        .ends_with("/slack/interactions"));
 }
 
 #[test]

@@ -54,6 +54,7 @@ async fn a_code_request_reads_the_clock_once_and_uses_that_instant_throughout() 
         default_grant: GrantDuration::parse("8h").expect("d"),
         max_grant: GrantDuration::parse("1w").expect("d"),
         notify_channel: None,
+        approvals_channel: None,
     };
     let at = Timestamp::from_unix(start - 100);
     stores
@@ -89,6 +90,7 @@ async fn a_code_request_reads_the_clock_once_and_uses_that_instant_throughout() 
         slack: Some(Arc::new(SlackConfig {
             signing_secret: SigningSecret::new(SECRET.into()),
             allowed_workspaces: [TEAM.to_owned()].into_iter().collect(),
+            web_api: None,
         })),
     };
     let app = router(state);

@@ -99,6 +99,8 @@ fuzz_target!(|data: &[u8]| {
                 next: None,
             }),
             request_id: request_id.clone(),
+            buttons: Vec::new(),
+            notices: Vec::new(),
         };
         let slack = otpbot::slack::render::render(&reply);
         let teams = otpbot::teams::render::render(&reply);

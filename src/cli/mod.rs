@@ -319,9 +319,25 @@ impl App {
         if settings.slack_workspaces.is_empty() {
             tracing::warn!("OTPBOT_SLACK_TEAM_IDS is empty: every Slack request will be refused");
         }
+        // The bot token: from the environment, or on AWS from its SSM parameter when written.
+        let mut web_api = crate::slack::web::WebApi::from_settings(settings)?;
+        if let (None, Some(store)) = (&web_api, &self.aws) {
+            let name = &settings.slack_bot_token_param;
+            let token = store.parameter(name).await.with_context(|| {
+                format!("cannot read the Slack bot token from SSM parameter {name}")
+            })?;
+            if let Some(token) = token {
+                let api = crate::slack::web::WebApi::new(
+                    &settings.slack_api_url,
+                    token.expose_secret().to_owned(),
+                )?;
+                web_api = Some(Arc::new(api));
+            }
+        }
         Ok(SlackConfig {
             signing_secret: secret,
             allowed_workspaces: settings.slack_workspaces.clone(),
+            web_api,
         })
     }
 }

@@ -21,6 +21,8 @@ pub enum SecretName {
     AuditKey,
     /// The Teams bot's client secret.
     TeamsClientSecret,
+    /// The Slack bot token (`xoxb-…`), for access-request messages and issuance notices.
+    SlackBotToken,
 }
 
 /// `otpbot secret set`
@@ -44,6 +46,10 @@ pub async fn set(mut settings: Settings, args: SecretArgs) -> anyhow::Result<()>
             "otpbot Slack signing secret",
         ),
         SecretName::AuditKey => (settings.audit_key_param.clone(), "otpbot audit HMAC key"),
+        SecretName::SlackBotToken => (
+            settings.slack_bot_token_param.clone(),
+            "otpbot Slack bot token",
+        ),
         SecretName::TeamsClientSecret => {
             let prefix = settings.aws.ssm_prefix.trim_end_matches('/');
             let name = settings

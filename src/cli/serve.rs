@@ -128,6 +128,7 @@ pub async fn demo(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()>
     let slack = SlackConfig {
         signing_secret: secret,
         allowed_workspaces: settings.slack_workspaces.clone(),
+        web_api: crate::slack::web::WebApi::from_settings(&settings)?,
     };
     let listen = args.listen.unwrap_or(settings.listen);
     let data_dir = settings.data_dir.clone();
@@ -188,6 +189,7 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
             default_grant: GrantDuration::parse("8h").context("duration")?,
             max_grant: GrantDuration::parse("1w").context("duration")?,
             notify_channel: None,
+            approvals_channel: None,
         };
         super::tool::add(engine, &tool, &seed).await?;
     }

@@ -27,9 +27,12 @@ pub enum ToolCommand {
         /// Longest grant admins may give (default 1w, or the current one with --replace).
         #[arg(long)]
         max_grant: Option<GrantDuration>,
-        /// Channel to mention in notices about this tool.
-        #[arg(long)]
+        /// Channel told of every code issued for this tool (never the code).
+        #[arg(long, value_parser = channel)]
         notify_channel: Option<String>,
+        /// Channel access requests for this tool go to (else approvers get direct messages).
+        #[arg(long, value_parser = channel)]
+        approvals_channel: Option<String>,
         /// Read the seed from the QR code a site shows when setting up 2FA (PNG or JPEG
         /// screenshot); the secret is never printed.
         #[arg(long, value_name = "IMAGE")]
@@ -37,6 +40,17 @@ pub enum ToolCommand {
         /// Replace the seed of an enrolled tool (its settings stay unless given here).
         #[arg(long)]
         replace: bool,
+    },
+    /// Change a tool's channels; `none` clears one. The seed and grant limits stay.
+    Set {
+        /// The tool.
+        name: ToolName,
+        /// Channel told of every code issued (never the code), or `none`.
+        #[arg(long, value_parser = channel)]
+        notify_channel: Option<String>,
+        /// Channel access requests go to, or `none` for direct messages to approvers.
+        #[arg(long, value_parser = channel)]
+        approvals_channel: Option<String>,
     },
     /// List enrolled tools.
     List,
@@ -60,6 +74,7 @@ pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result
             notify_channel,
             qr,
             replace,
+            approvals_channel,
         } => {
             let current = engine.stores().access.tool(&name).await?;
             match (&current, replace) {
@@ -90,7 +105,12 @@ pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result
                 display_name: display_name
                     .or(current.as_ref().map(|t| t.display_name.clone()))
                     .unwrap_or_else(|| name.to_string()),
-                notify_channel: notify_channel.or(current.and_then(|t| t.notify_channel)),
+                notify_channel: notify_channel
+                    .or(current.as_ref().and_then(|t| t.notify_channel.clone()))
+                    .filter(|c| c != NONE),
+                approvals_channel: approvals_channel
+                    .or(current.as_ref().and_then(|t| t.approvals_channel.clone()))
+                    .filter(|c| c != NONE),
                 name,
                 default_grant,
                 max_grant,
@@ -105,6 +125,43 @@ pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result
                 },
                 tool.name,
                 tool.display_name
+            );
+        }
+        ToolCommand::Set {
+            name,
+            notify_channel,
+            approvals_channel,
+        } => {
+            let Some(mut tool) = engine.stores().access.tool(&name).await? else {
+                bail!("there is no tool `{name}`");
+            };
+            if let Some(c) = notify_channel {
+                tool.notify_channel = (c != NONE).then_some(c);
+            }
+            if let Some(c) = approvals_channel {
+                tool.approvals_channel = (c != NONE).then_some(c);
+            }
+            let draft = Draft::new(Action::ToolAdd, Outcome::Ok)
+                .tool(&name)
+                .detail(format!(
+                    "channels: notify {}, approvals {}",
+                    tool.notify_channel.as_deref().unwrap_or(NONE),
+                    tool.approvals_channel.as_deref().unwrap_or(NONE)
+                ));
+            let change = Change::PutTool {
+                tool: tool.clone(),
+                seed: None,
+            };
+            engine
+                .change(&operator_request(), change, draft, None)
+                .await
+                .context("changing the tool failed; nothing was changed")?;
+            println!(
+                "`{name}`: notices to {}, requests to {}.",
+                tool.notify_channel.as_deref().unwrap_or("nowhere"),
+                tool.approvals_channel
+                    .as_deref()
+                    .unwrap_or("approvers directly")
             );
         }
         ToolCommand::List => {
@@ -141,6 +198,21 @@ pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result
         }
     }
     Ok(())
+}
+
+/// The word that clears a channel setting.
+const NONE: &str = "none";
+
+/// A channel or conversation id: 1-200 printable characters without spaces.
+fn channel(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 200
+        && text.chars().all(|c| !c.is_control() && !c.is_whitespace());
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err("a channel id like C0123ABCD (no spaces), or `none`".into())
+    }
 }
 
 fn read_seed(name: &ToolName) -> anyhow::Result<Seed> {

@@ -3,7 +3,7 @@
 use super::{CommandError, CommandResult};
 use crate::domain::{Action, Outcome, ToolName};
 use crate::engine::{Ctx, Draft};
-use crate::reply::{CodeCard, Reply, Tone};
+use crate::reply::{CodeCard, Notice, Reply, Tone};
 use crate::store::{Effect, Verdict};
 
 /// Asks for the current code of a tool.
@@ -54,7 +54,7 @@ impl Code {
         let Some(tool) = tool else {
             return Err(unknown());
         };
-        let ask = "Ask an admin for access";
+        let ask = "Ask for access with the button below or `/otp request <tool>`";
         let no_grant = || {
             let msg = format!("You have no access to {}. {ask}.", tool.display_name);
             CommandError::denied(draft(Outcome::NoGrant), msg)
@@ -118,8 +118,40 @@ impl Code {
             Verdict::Expired(at) => return Err(expired(at)),
             Verdict::Limited(_) => return Err(limited()),
             Verdict::Replay => return Err(CommandError::Replayed),
+            other @ (Verdict::Pending
+            | Verdict::NoRequest
+            | Verdict::Decided
+            | Verdict::RequestExpired) => {
+                return Err(CommandError::Inconsistent(format!(
+                    "an issuance got a request verdict: {other:?}"
+                )))
+            }
         }
         tracing::info!(outcome = "issued", "code issued");
+        // The tool's notice channel hears of the issuance, never the code.
+        let notices = tool
+            .notify_channel
+            .clone()
+            .map(|channel| {
+                let caller = ctx.caller();
+                let mut line = format!(
+                    "{} got a {} code (grant by {}",
+                    super::show_user(caller, caller),
+                    tool.display_name,
+                    super::show_user(&grant.granted_by, caller)
+                );
+                match &grant.reason {
+                    Some(reason) => line.push_str(&format!(", reason: {reason})")),
+                    None => line.push(')'),
+                }
+                Notice {
+                    channel,
+                    lines: vec![line],
+                    buttons: Vec::new(),
+                }
+            })
+            .into_iter()
+            .collect();
         Ok(Reply {
             tone: Tone::Info,
             lines: vec![format!("Your access ends at {}.", grant.expires_at)],
@@ -130,6 +162,8 @@ impl Code {
                 next: issue.next,
             }),
             request_id: ctx.request.request_id.clone(),
+            buttons: Vec::new(),
+            notices,
         })
     }
 }

@@ -14,13 +14,16 @@ pub fn usage_lines(admin: bool, auditor: bool) -> Vec<String> {
         "`/otp <tool>` your current code for <tool>".to_owned(),
         "`/otp list` your tools and when each grant ends".to_owned(),
         "`/otp done <tool>` give up your access early".to_owned(),
+        "`/otp request <tool> [for 2h] [reason]` ask the tool's approvers for access".to_owned(),
+        "`/otp approve|deny <request> [reason]` decide a request (approvers)".to_owned(),
     ];
     if admin {
         lines.push(
             "`/otp grant @user <tool> [for 8h] [reason]` grant access (30m, 8h, 7d, 2w)".into(),
         );
         lines.push("`/otp revoke @user <tool>` take access away".into());
-        lines.push("`/otp role add|remove @user admin|auditor` manage roles".into());
+        lines
+            .push("`/otp role add|remove @user admin|auditor|approver <tool>` manage roles".into());
     }
     if admin || auditor {
         lines.push("`/otp who <tool>` current holders · `/otp tools` configured tools".into());

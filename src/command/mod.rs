@@ -11,6 +11,7 @@ mod done;
 mod grant;
 mod help;
 mod list;
+mod request;
 mod revoke;
 mod role;
 mod tools;
@@ -27,6 +28,7 @@ pub use done::Done;
 pub use grant::Grant;
 pub use help::Help;
 pub use list::List;
+pub use request::{Decide, RequestAccess};
 pub use revoke::Revoke;
 pub use role::RoleChange;
 pub use tools::Tools;
@@ -93,6 +95,10 @@ pub enum Command {
     Role(RoleChange),
     /// `audit [<tool>|<@user>] [since <dur>]`
     Audit(Audit),
+    /// `request <tool> [for <dur>] [reason…]`
+    Request(RequestAccess),
+    /// `approve <id> [for <dur>] [reason…]` or `deny <id> [reason…]`
+    Decide(Decide),
 }
 
 /// The longest command text accepted; Slack allows far less in practice.
@@ -123,6 +129,9 @@ impl Command {
             "tools" => Command::Tools(Tools),
             "role" => Command::Role(RoleChange::parse(&mut args, caller)?),
             "audit" => Command::Audit(Audit::parse(&mut args, caller)?),
+            "request" => Command::Request(RequestAccess::parse(&mut args)?),
+            "approve" => Command::Decide(Decide::parse(&mut args, true)?),
+            "deny" => Command::Decide(Decide::parse(&mut args, false)?),
             _ => Command::Code(Code {
                 tool: parse_tool(first)?,
             }),
@@ -143,6 +152,8 @@ impl Command {
             Command::Tools(_) => Action::Tools,
             Command::Role(r) => r.action(),
             Command::Audit(_) => Action::Audit,
+            Command::Request(_) => Action::AccessRequest,
+            Command::Decide(d) => d.action(),
         }
     }
 
@@ -159,6 +170,8 @@ impl Command {
             Command::Tools(c) => c.apply(ctx).await,
             Command::Role(c) => c.apply(ctx).await,
             Command::Audit(c) => c.apply(ctx).await,
+            Command::Request(c) => c.apply(ctx).await,
+            Command::Decide(c) => c.apply(ctx).await,
         }
     }
 }

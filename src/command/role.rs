@@ -1,12 +1,12 @@
-//! `/otp role add|remove <@user> admin|auditor`: admin manages roles.
+//! `/otp role add|remove <@user> admin|auditor|approver <tool>`: admin manages roles.
 
-use super::{parse_user, show_user, Args, CommandError, CommandResult};
-use crate::domain::{Action, Outcome, Principal, Role};
+use super::{parse_tool, parse_user, show_user, Args, CommandError, CommandResult};
+use crate::domain::{Action, Outcome, Principal, Role, ToolName};
 use crate::engine::{Ctx, Draft};
 use crate::reply::Reply;
 use crate::store::{Change, Effect, Verdict};
 
-const USAGE: &str = "/otp role add|remove @user admin|auditor";
+const USAGE: &str = "/otp role add|remove @user admin|auditor|approver <tool>";
 
 /// Gives or takes away a role.
 #[derive(Debug)]
@@ -17,6 +17,8 @@ pub struct RoleChange {
     pub user: Principal,
     /// Which role.
     pub role: Role,
+    /// The tool, for the per-tool approver role (then `role` is unused).
+    pub approver_of: Option<ToolName>,
 }
 
 impl RoleChange {
@@ -32,10 +34,27 @@ impl RoleChange {
             _ => return Err(CommandError::Usage(format!("Usage: `{USAGE}`"))),
         };
         let user = parse_user(args.require("a user", USAGE)?, caller)?;
-        let role = Role::parse(args.require("a role", USAGE)?).ok_or_else(|| {
-            CommandError::Usage(format!("Roles are admin and auditor. Usage: `{USAGE}`"))
+        let word = args.require("a role", USAGE)?;
+        if word.eq_ignore_ascii_case("approver") {
+            let tool = parse_tool(args.require("a tool", USAGE)?)?;
+            return Ok(Self {
+                add,
+                user,
+                role: Role::Auditor,
+                approver_of: Some(tool),
+            });
+        }
+        let role = Role::parse(word).ok_or_else(|| {
+            CommandError::Usage(format!(
+                "Roles are admin, auditor and approver <tool>. Usage: `{USAGE}`"
+            ))
         })?;
-        Ok(Self { add, user, role })
+        Ok(Self {
+            add,
+            user,
+            role,
+            approver_of: None,
+        })
     }
 
     /// The audit action.
@@ -49,6 +68,9 @@ impl RoleChange {
 
     /// Changes the role and records it in one step.
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
+        if let Some(tool) = self.approver_of.clone() {
+            return self.apply_approver(ctx, tool).await;
+        }
         ctx.admin(self.action())?;
         let draft = |detail: String| {
             Draft::new(self.action(), Outcome::Ok)
@@ -82,5 +104,42 @@ impl RoleChange {
             lines.push("They stay admin through the OTPBOT_ADMINS setting.".into());
         }
         Ok(Reply::info(&ctx.request.request_id, lines))
+    }
+
+    /// Gives or takes away the approver role for `tool`, recorded in one step.
+    async fn apply_approver(self, ctx: &Ctx<'_>, tool: ToolName) -> CommandResult<Reply> {
+        let admin = ctx.admin(self.action())?;
+        let draft = |detail: String| {
+            Draft::new(self.action(), Outcome::Ok)
+                .tool(&tool)
+                .subject(&self.user)
+                .detail(detail)
+        };
+        if self.add && admin.access.tool(&tool).await?.is_none() {
+            return Err(CommandError::denied(
+                draft("approver: no such tool".into()).outcome(Outcome::UnknownTool),
+                format!("There is no tool called `{tool}`."),
+            ));
+        }
+        let effect = Effect::Change {
+            change: Change::SetApprover {
+                principal: self.user.clone(),
+                tool: tool.clone(),
+                on: self.add,
+            },
+            if_unchanged: Some(ctx.event(draft("approver (unchanged)".into()))),
+        };
+        let changed = matches!(
+            ctx.commit(draft("approver".into()), effect, None).await?,
+            Verdict::Done { changed: true }
+        );
+        let who = show_user(&self.user, ctx.caller());
+        let line = match (self.add, changed) {
+            (true, true) => format!("{who} now approves requests for `{tool}`."),
+            (true, false) => format!("{who} already approved requests for `{tool}`."),
+            (false, true) => format!("{who} no longer approves requests for `{tool}`."),
+            (false, false) => format!("{who} did not approve requests for `{tool}`."),
+        };
+        Ok(Reply::info(&ctx.request.request_id, vec![line]))
     }
 }

@@ -60,6 +60,14 @@ string_enum! {
         Audit => "audit",
         /// A request refused before its command was looked at.
         Request => "request",
+        /// A member asked for access to a tool.
+        AccessRequest => "access_request",
+        /// An approver approved an access request.
+        Approve => "approve",
+        /// An approver denied an access request.
+        Deny => "deny",
+        /// A per-tool approver was added or removed.
+        ApproverSet => "approver_set",
     }
 }
 

@@ -91,8 +91,11 @@ pub struct Tool {
     pub default_grant: GrantDuration,
     /// Longest grant an admin may give.
     pub max_grant: GrantDuration,
-    /// A channel to tell about grants and revocations, if any.
+    /// A channel told of every code issued for the tool (never the code), if any.
     pub notify_channel: Option<String>,
+    /// The channel access requests for the tool go to; approvers are messaged directly
+    /// when there is none.
+    pub approvals_channel: Option<String>,
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 //! parse the form → workspace allow-list → the engine → Block Kit reply. Nothing about the body
 //! is logged before it is verified, and nothing of it is echoed on failure.
 
+pub mod interactions;
 pub mod render;
 pub mod verify;
+pub mod web;
 
 use std::collections::HashSet;
 
@@ -30,6 +32,8 @@ pub struct SlackConfig {
     pub signing_secret: SigningSecret,
     /// Team ids (`T…`) and enterprise ids (`E…`) that are served.
     pub allowed_workspaces: HashSet<String>,
+    /// The Web API client, when a bot token is configured: notices are posted with it.
+    pub web_api: Option<std::sync::Arc<web::WebApi>>,
 }
 
 /// The fields of a slash command form that otpbot reads; all optional so that a missing field
@@ -68,27 +72,7 @@ async fn handle(
     let slack = app.slack.as_ref().ok_or(ApiError::NotFound)?;
     let body = body.map_err(ApiError::from_body_rejection)?;
     let now = app.engine.clock().now();
-    let verified = verify::verify(
-        &slack.signing_secret,
-        header(headers, "x-slack-request-timestamp"),
-        header(headers, "x-slack-signature"),
-        &body,
-        now,
-    )
-    .map_err(|e| {
-        tracing::warn!(reason = %e, "slack request refused");
-        ApiError::Unauthorized(e.to_string())
-    })?;
-    // The fingerprint is recorded in the request's own decision transaction (SPEC §3.2, §3.5).
-    let arrival = Arrival {
-        now,
-        replay: Some(ReplayMark {
-            key: format!("replay:slack:{}", hex::encode(&verified.mac)),
-            expires_at: crate::domain::Timestamp::from_unix(
-                verified.timestamp + verify::MAX_AGE_SECS + 1,
-            ),
-        }),
-    };
+    let arrival = verified_arrival(slack, headers, &body, now)?;
     let request_id = RequestId::new();
     let form: SlashForm = serde_urlencoded::from_bytes(&body)
         .map_err(|_| ApiError::BadRequest("the body is not valid form encoding".into()))?;
@@ -107,18 +91,16 @@ async fn handle(
         text: form.text.unwrap_or_default(),
         delivery: Some("ephemeral reply".into()),
     };
-    let allowed = slack.allowed_workspaces.contains(team)
-        || form
-            .enterprise_id
-            .as_deref()
-            .is_some_and(|e| slack.allowed_workspaces.contains(e));
-    let reply = if allowed {
+    let reply = if slack.allows(team, form.enterprise_id.as_deref()) {
         app.engine.handle_at(&request, arrival).await
     } else {
         app.engine.refuse_workspace_at(&request, arrival).await
     };
     match reply {
-        Ok(reply) => Ok(reply_response(&reply)),
+        Ok(reply) => {
+            slack.post_notices(&reply).await;
+            Ok(reply_response(&reply))
+        }
         Err(Replayed) => {
             tracing::warn!(reason = "replay", "slack request refused");
             Err(ApiError::Unauthorized("replayed request".into()))
@@ -126,8 +108,66 @@ async fn handle(
     }
 }
 
+/// Checks the signature and timestamp on the raw `body` (SPEC §3.1) and returns the request's
+/// arrival with its replay marker, which its decision records (SPEC §3.2, §3.5).
+pub(crate) fn verified_arrival(
+    slack: &SlackConfig,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: crate::domain::Timestamp,
+) -> Result<Arrival, ApiError> {
+    let verified = verify::verify(
+        &slack.signing_secret,
+        header(headers, "x-slack-request-timestamp"),
+        header(headers, "x-slack-signature"),
+        body,
+        now,
+    )
+    .map_err(|e| {
+        tracing::warn!(reason = %e, "slack request refused");
+        ApiError::Unauthorized(e.to_string())
+    })?;
+    Ok(Arrival {
+        now,
+        replay: Some(ReplayMark {
+            key: format!("replay:slack:{}", hex::encode(&verified.mac)),
+            expires_at: crate::domain::Timestamp::from_unix(
+                verified.timestamp + verify::MAX_AGE_SECS + 1,
+            ),
+        }),
+    })
+}
+
+impl SlackConfig {
+    /// Posts the notices of `reply` with `chat.postMessage`; failures are logged, the reply
+    /// stands (its decision is committed already).
+    pub async fn post_notices(&self, reply: &crate::reply::Reply) {
+        let Some(api) = &self.web_api else {
+            if !reply.notices.is_empty() {
+                tracing::warn!(
+                    request_id = %reply.request_id,
+                    "no Slack bot token: notices not posted"
+                );
+            }
+            return;
+        };
+        for notice in &reply.notices {
+            let body = render::notice(notice);
+            if let Err(e) = api.call("chat.postMessage", &body).await {
+                tracing::warn!(request_id = %reply.request_id, error = %e, "notice not posted");
+            }
+        }
+    }
+
+    /// Whether `team` (or its `enterprise`) is served.
+    pub fn allows(&self, team: &str, enterprise: Option<&str>) -> bool {
+        self.allowed_workspaces.contains(team)
+            || enterprise.is_some_and(|e| self.allowed_workspaces.contains(e))
+    }
+}
+
 /// HTTP 200 with the Block Kit body and the request id in `x-request-id`.
-fn reply_response(reply: &crate::reply::Reply) -> Response {
+pub(crate) fn reply_response(reply: &crate::reply::Reply) -> Response {
     let mut response = Json(render::render(reply)).into_response();
     if let Ok(value) = reply.request_id.as_str().parse() {
         response.headers_mut().insert("x-request-id", value);

@@ -13,7 +13,32 @@ pub mod escape;
 
 use serde_json::{json, Value};
 
-use crate::reply::{Reply, Tone, DISPLAY_NAME_LIMIT};
+use crate::reply::{Button, Reply, Tone, DISPLAY_NAME_LIMIT};
+use crate::slack::interactions;
+
+/// A Block Kit button: `text` (plain_text), `action_id` and `value`, each at most 75 and
+/// 2 000 characters long, and an optional `style` (`primary`, `danger`) (Block Kit reference,
+/// "Button element": <https://docs.slack.dev/reference/block-kit/block-elements/button-element>).
+/// The action id and value say which command a click stands for; the interaction handler checks
+/// both and runs that command for the clicking user.
+fn button(b: &Button) -> Value {
+    let (action_id, value, style) = match b {
+        Button::RequestAccess(tool) => (interactions::REQUEST, tool.to_string(), None),
+        Button::GetCode(tool) => (interactions::CODE, tool.to_string(), Some("primary")),
+        Button::Approve(id) => (interactions::APPROVE, id.to_string(), Some("primary")),
+        Button::Deny(id) => (interactions::DENY, id.to_string(), Some("danger")),
+    };
+    let mut element = json!({
+        "type": "button",
+        "text": { "type": "plain_text", "text": b.label() },
+        "action_id": action_id,
+        "value": value,
+    });
+    if let Some(style) = style {
+        element["style"] = json!(style);
+    }
+    element
+}
 
 /// Slack's limit for one section's text.
 const SECTION_LIMIT: usize = 3_000;
@@ -44,6 +69,19 @@ fn whole_lines(lines: &[String], limit: usize) -> String {
     out
 }
 
+/// The `chat.postMessage` body of `notice`: `channel`, the escaped lines as the fallback
+/// `text` and in a section, and its buttons in an actions block.
+pub fn notice(notice: &crate::reply::Notice) -> Value {
+    let lines: Vec<String> = notice.lines.iter().map(|l| escape::line(l)).collect();
+    let text = whole_lines(&lines, SECTION_LIMIT);
+    let mut blocks = vec![section(text.clone())];
+    if !notice.buttons.is_empty() {
+        let elements: Vec<Value> = notice.buttons.iter().take(25).map(button).collect();
+        blocks.push(json!({ "type": "actions", "elements": elements }));
+    }
+    json!({ "channel": notice.channel, "text": text, "blocks": blocks })
+}
+
 /// The JSON body Slack expects in answer to a slash command.
 pub fn render(reply: &Reply) -> Value {
     let mut blocks = Vec::new();
@@ -72,6 +110,12 @@ pub fn render(reply: &Reply) -> Value {
     }
     if !chunk.is_empty() {
         blocks.push(section(chunk));
+    }
+    if !reply.buttons.is_empty() {
+        // An "actions" block holds up to 25 interactive elements (Block Kit reference,
+        // "Actions block": <https://docs.slack.dev/reference/block-kit/blocks/actions-block>).
+        let elements: Vec<Value> = reply.buttons.iter().take(25).map(button).collect();
+        blocks.push(json!({ "type": "actions", "elements": elements }));
     }
     let marker = match reply.tone {
         Tone::Info => "",

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Action, AuditEvent, AuditQuery, EventId, Grant, Outcome, Principal, Quota, QuotaLog, RequestId,
-    Role, Roles, Seed, Timestamp, Tool, ToolName,
+    AccessRequest, AccessRequestId, Action, AuditEvent, AuditQuery, EventId, Grant, Outcome,
+    Principal, Quota, QuotaLog, RequestId, Role, Roles, Seed, Timestamp, Tool, ToolName,
 };
 
 /// A store failure. The text is for the log, never for a chat user.
@@ -56,6 +56,10 @@ pub trait AccessStore: Send + Sync {
     async fn holders(&self, tool: &ToolName) -> StoreResult<Vec<Grant>>;
     /// The stored roles of `principal` (bootstrap admins from settings are added by the core).
     async fn roles(&self, principal: &Principal) -> StoreResult<Roles>;
+    /// Whether `principal` holds the per-tool approver role for `tool`.
+    async fn is_approver(&self, principal: &Principal, tool: &ToolName) -> StoreResult<bool>;
+    /// One access request by id, decided or not.
+    async fn access_request(&self, id: &AccessRequestId) -> StoreResult<Option<AccessRequest>>;
 }
 
 /// TOTP seeds, encrypted at rest by the backend.
@@ -143,6 +147,35 @@ pub enum Change {
     },
     /// Removes a tool, its seed and every grant for it; unchanged if there was no such tool.
     RemoveTool(ToolName),
+    /// Gives (`on`) or takes away the approver role for one tool; unchanged if it already
+    /// was so.
+    SetApprover {
+        /// Whose role.
+        principal: Principal,
+        /// For which tool.
+        tool: ToolName,
+        /// Give or take.
+        on: bool,
+    },
+    /// Stores a new open request. Refused ([`Verdict::Pending`]) while its requester has another
+    /// open, unexpired request for the same tool.
+    OpenRequest(AccessRequest),
+    /// Decides an open request, first decision wins: refused with [`Verdict::NoRequest`],
+    /// [`Verdict::Decided`] or [`Verdict::RequestExpired`] unless the request is open and
+    /// unexpired at the decision time, checked inside the transaction. An approval carries
+    /// the grant, made in the same transaction.
+    DecideRequest {
+        /// The request.
+        id: AccessRequestId,
+        /// Whose request it is (frees their slot for the tool).
+        requester: Principal,
+        /// For which tool.
+        tool: ToolName,
+        /// The approver.
+        by: Principal,
+        /// The grant for an approval; `None` denies.
+        grant: Option<Grant>,
+    },
 }
 
 /// What a decision does besides writing its audit record.
@@ -203,6 +236,14 @@ pub enum Verdict {
     UnknownTool,
     /// The grant expired at this time.
     Expired(Timestamp),
+    /// The requester already has an open request for the tool.
+    Pending,
+    /// There is no such access request.
+    NoRequest,
+    /// The access request was already decided (the stored request says how).
+    Decided,
+    /// The access request expired undecided.
+    RequestExpired,
 }
 
 /// What a decision needs to read first, read in one round trip.

@@ -2,6 +2,7 @@
 //! file instantiates them with `conformance_tests!(make_stores)`, where `make_stores` is an async
 //! fn returning a fresh, empty `(Stores, Guard)`; the guard keeps the backend alive.
 
+use otpbot::domain::{AccessRequest, AccessRequestId, RequestState};
 use otpbot::domain::{
     Action, AuditEvent, AuditQuery, EventId, Grant, GrantDuration, Outcome, Principal, RequestId,
     Role, Seed, Timestamp, Tool, ToolName,
@@ -24,6 +25,7 @@ fn tool(name: &str) -> Tool {
         default_grant: GrantDuration::parse("8h").expect("8h"),
         max_grant: GrantDuration::parse("2w").expect("2w"),
         notify_channel: Some("C1".into()),
+        approvals_channel: Some("C2".into()),
     }
 }
 
@@ -94,6 +96,7 @@ pub async fn tool_catalog(s: &Stores) {
     let mut changed = tool("github");
     changed.display_name = "GitHub org".into();
     changed.notify_channel = None;
+    changed.approvals_channel = Some("C3".into());
     apply(
         s,
         Change::PutTool {
@@ -436,6 +439,10 @@ async fn apply(s: &Stores, change: Change) -> bool {
         Change::SetRole { on: false, .. } => Action::RoleRemove,
         Change::PutTool { .. } => Action::ToolAdd,
         Change::RemoveTool(_) => Action::ToolRemove,
+        Change::SetApprover { .. } => Action::ApproverSet,
+        Change::OpenRequest(_) => Action::AccessRequest,
+        Change::DecideRequest { grant: Some(_), .. } => Action::Approve,
+        Change::DecideRequest { grant: None, .. } => Action::Deny,
     };
     record.at = at;
     s.change(change, record).await.expect("change")
@@ -872,6 +879,343 @@ pub async fn limits_hold_under_concurrency(s: &Stores) {
     );
 }
 
+fn request_id(id: &str) -> AccessRequestId {
+    AccessRequestId::parse(id).expect("request id")
+}
+
+fn access_request(id: &str, user: &str, tool: &str, at: i64, expires: i64) -> AccessRequest {
+    AccessRequest {
+        id: request_id(id),
+        requester: who(user),
+        tool: tool_name(tool),
+        duration: GrantDuration::parse("2h").expect("2h"),
+        reason: Some("deploy fix".into()),
+        requested_at: Timestamp::from_unix(at),
+        expires_at: Timestamp::from_unix(expires),
+        state: RequestState::Open,
+    }
+}
+
+/// A decision that changes `change` at `at`, recorded as `action` by `actor`.
+fn request_decision(change: Change, actor: &str, action: Action, at: i64) -> Decision {
+    let mut record = event(at, actor, None, Outcome::Ok);
+    record.action = action;
+    record.code_mac = None;
+    Decision {
+        now: Timestamp::from_unix(at),
+        replay: None,
+        quotas: Vec::new(),
+        record: Some(record),
+        effect: Effect::Change {
+            change,
+            if_unchanged: None,
+        },
+    }
+}
+
+fn open(r: &AccessRequest, at: i64) -> Decision {
+    let actor = r
+        .requester
+        .as_str()
+        .rsplit(':')
+        .next()
+        .expect("user")
+        .to_owned();
+    request_decision(
+        Change::OpenRequest(r.clone()),
+        &actor,
+        Action::AccessRequest,
+        at,
+    )
+}
+
+/// `approver` decides request `id` of `user` for `tool` at `at`; approves when `approve`.
+fn decide_request(
+    id: &str,
+    user: &str,
+    tool: &str,
+    approver: &str,
+    approve: bool,
+    at: i64,
+) -> Decision {
+    let grant = approve.then(|| Grant {
+        principal: who(user),
+        tool: tool_name(tool),
+        granted_by: who(approver),
+        granted_at: Timestamp::from_unix(at),
+        expires_at: Timestamp::from_unix(at + 7_200),
+        reason: Some("deploy fix".into()),
+    });
+    let action = if approve {
+        Action::Approve
+    } else {
+        Action::Deny
+    };
+    let change = Change::DecideRequest {
+        id: request_id(id),
+        requester: who(user),
+        tool: tool_name(tool),
+        by: who(approver),
+        grant,
+    };
+    request_decision(change, approver, action, at)
+}
+
+async fn decide_plain(s: &Stores, d: &Decision) -> Verdict {
+    s.decisions
+        .decide(&DecisionView::default(), d)
+        .await
+        .expect("decide")
+}
+
+fn count(events: &[AuditEvent], action: Action) -> usize {
+    events.iter().filter(|e| e.action == action).count()
+}
+
+/// The per-tool approver role: given, read back per tool, taken away; not an admin role.
+pub async fn approvers_per_tool(s: &Stores) {
+    catalog(s).await;
+    let github = tool_name("github");
+    assert!(!s
+        .access
+        .is_approver(&who("U2"), &github)
+        .await
+        .expect("read"));
+    let on = |on| Change::SetApprover {
+        principal: who("U2"),
+        tool: github.clone(),
+        on,
+    };
+    assert!(apply(s, on(true)).await);
+    assert!(!apply(s, on(true)).await, "already an approver");
+    assert!(s
+        .access
+        .is_approver(&who("U2"), &github)
+        .await
+        .expect("read"));
+    assert!(
+        !s.access
+            .is_approver(&who("U2"), &tool_name("aws-root"))
+            .await
+            .expect("read"),
+        "approver of github only"
+    );
+    assert_eq!(
+        s.access.roles(&who("U2")).await.expect("roles"),
+        otpbot::domain::Roles::default(),
+        "an approver is neither admin nor auditor"
+    );
+    assert!(apply(s, on(false)).await);
+    assert!(!apply(s, on(false)).await, "no longer an approver");
+    assert!(!s
+        .access
+        .is_approver(&who("U2"), &github)
+        .await
+        .expect("read"));
+}
+
+/// Requests: one open per requester and tool; decided once, inside the transaction; an
+/// approval makes the grant with its record; expired and unknown requests are refused and
+/// leave no trace.
+pub async fn access_requests_open_once_and_decide_once(s: &Stores) {
+    catalog(s).await;
+    let r1 = access_request("r1", "U1", "github", 1_000, 4_600);
+    assert_eq!(
+        decide_plain(s, &open(&r1, 1_000)).await,
+        Verdict::Done { changed: true }
+    );
+    assert_eq!(
+        s.access
+            .access_request(&request_id("r1"))
+            .await
+            .expect("read"),
+        Some(r1.clone())
+    );
+    let r2 = access_request("r2", "U1", "github", 1_100, 4_700);
+    assert_eq!(
+        decide_plain(s, &open(&r2, 1_100)).await,
+        Verdict::Pending,
+        "one open request per requester and tool"
+    );
+    assert_eq!(
+        s.access
+            .access_request(&request_id("r2"))
+            .await
+            .expect("read"),
+        None
+    );
+    let other = access_request("r3", "U1", "aws-root", 1_100, 4_700);
+    assert_eq!(
+        decide_plain(s, &open(&other, 1_100)).await,
+        Verdict::Done { changed: true }
+    );
+    let unknown = access_request("r4", "U1", "nope", 1_100, 4_700);
+    assert_eq!(
+        decide_plain(s, &open(&unknown, 1_100)).await,
+        Verdict::UnknownTool
+    );
+
+    assert_eq!(
+        decide_plain(s, &decide_request("r1", "U1", "github", "U9", true, 2_000)).await,
+        Verdict::Done { changed: true }
+    );
+    let decided = s
+        .access
+        .access_request(&request_id("r1"))
+        .await
+        .expect("read");
+    assert_eq!(
+        decided.map(|r| r.state),
+        Some(RequestState::Approved {
+            by: who("U9"),
+            at: Timestamp::from_unix(2_000)
+        })
+    );
+    let g = s
+        .access
+        .grant(&who("U1"), &tool_name("github"))
+        .await
+        .expect("grant");
+    assert_eq!(
+        g.map(|g| (g.granted_by, g.expires_at)),
+        Some((who("U9"), Timestamp::from_unix(9_200)))
+    );
+    assert_eq!(
+        decide_plain(s, &decide_request("r1", "U1", "github", "U8", false, 2_001)).await,
+        Verdict::Decided,
+        "the first decision wins"
+    );
+    assert_eq!(
+        decide_plain(s, &decide_request("zz", "U1", "github", "U8", true, 2_001)).await,
+        Verdict::NoRequest
+    );
+    // The decision freed the slot: a new request for github opens, and a denial grants nothing.
+    let r5 = access_request("r5", "U1", "github", 2_100, 5_700);
+    assert_eq!(
+        decide_plain(s, &open(&r5, 2_100)).await,
+        Verdict::Done { changed: true }
+    );
+    apply(
+        s,
+        Change::DeleteGrant {
+            principal: who("U1"),
+            tool: tool_name("github"),
+        },
+    )
+    .await;
+    assert_eq!(
+        decide_plain(s, &decide_request("r5", "U1", "github", "U9", false, 2_200)).await,
+        Verdict::Done { changed: true }
+    );
+    assert_eq!(
+        s.access
+            .grant(&who("U1"), &tool_name("github"))
+            .await
+            .expect("grant"),
+        None
+    );
+    // r3 expires undecided at 4 700: a late approval is refused and grants nothing; the
+    // requester may then ask again.
+    assert_eq!(
+        decide_plain(
+            s,
+            &decide_request("r3", "U1", "aws-root", "U9", true, 4_700)
+        )
+        .await,
+        Verdict::RequestExpired
+    );
+    assert_eq!(
+        s.access
+            .grant(&who("U1"), &tool_name("aws-root"))
+            .await
+            .expect("grant"),
+        None
+    );
+    let r6 = access_request("r6", "U1", "aws-root", 4_700, 8_300);
+    assert_eq!(
+        decide_plain(s, &open(&r6, 4_700)).await,
+        Verdict::Done { changed: true }
+    );
+
+    let events = all_events(s).await;
+    assert_eq!(
+        count(&events, Action::AccessRequest),
+        4,
+        "r1, r3, r5, r6 recorded"
+    );
+    assert_eq!(
+        count(&events, Action::Approve),
+        1,
+        "refused approvals recorded nothing"
+    );
+    assert_eq!(count(&events, Action::Deny), 1);
+}
+
+/// Sixteen approvers decide one request at once: exactly one decision commits, the others are
+/// told it was decided; the stored state, the grant and the records agree with the winner.
+pub async fn racing_approvers_one_decision_wins(s: &Stores) {
+    catalog(s).await;
+    let r = access_request("race", "U1", "github", 1_000, 4_600);
+    assert_eq!(
+        decide_plain(s, &open(&r, 1_000)).await,
+        Verdict::Done { changed: true }
+    );
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let approver = format!("UA{i}");
+            let d = decide_request("race", "U1", "github", &approver, i % 2 == 0, 2_000);
+            (i, decide_plain(&s, &d).await)
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        match t.await.expect("task") {
+            (i, Verdict::Done { changed: true }) => winners.push(i),
+            (_, Verdict::Decided) => {}
+            (_, other) => panic!("unexpected verdict {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one decision wins: {winners:?}");
+    let winner = winners[0];
+    let state = s
+        .access
+        .access_request(&request_id("race"))
+        .await
+        .expect("read")
+        .map(|r| r.state);
+    let by = who(&format!("UA{winner}"));
+    let at = Timestamp::from_unix(2_000);
+    let grant = s
+        .access
+        .grant(&who("U1"), &tool_name("github"))
+        .await
+        .expect("grant");
+    let events = all_events(s).await;
+    if winner % 2 == 0 {
+        assert_eq!(state, Some(RequestState::Approved { by: by.clone(), at }));
+        assert_eq!(grant.map(|g| g.granted_by), Some(by));
+        assert_eq!(
+            (
+                count(&events, Action::Approve),
+                count(&events, Action::Deny)
+            ),
+            (1, 0)
+        );
+    } else {
+        assert_eq!(state, Some(RequestState::Denied { by, at }));
+        assert_eq!(grant, None);
+        assert_eq!(
+            (
+                count(&events, Action::Approve),
+                count(&events, Action::Deny)
+            ),
+            (0, 1)
+        );
+    }
+}
+
 /// Instantiates the suite for one backend.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -879,7 +1223,9 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $make, tool_catalog, grants, roles, seeds, audit_log, replay_markers,
             changes_commit_with_their_record, a_failed_seed_replacement_keeps_the_old_seed,
             issue_rechecks_the_grant, a_removed_tool_issues_nothing,
-            limits_are_exact_at_the_window_edge, limits_hold_under_concurrency);
+            limits_are_exact_at_the_window_edge, limits_hold_under_concurrency,
+            approvers_per_tool, access_requests_open_once_and_decide_once,
+            racing_approvers_one_decision_wins);
     };
     (@each $make:path, $($name:ident),+) => {
         $(

@@ -29,6 +29,8 @@ use serde_json::Value;
 pub const SETUP_OPERATOR: &str = "cli:local:harness";
 
 pub const SECRET: &str = "0123456789abcdef0123456789abcdef";
+/// The bot token the test app holds (the fake Web API checks it).
+pub const BOT_TOKEN: &str = "xoxb-test-bot-token";
 /// The allowed workspace.
 pub const TEAM: &str = "T0TEST";
 /// An admin by configuration.
@@ -87,6 +89,8 @@ impl SlackReply {
 pub struct Options {
     pub policy: Policy,
     pub workspaces: Vec<String>,
+    /// The Slack Web API base URL (a local fake); `None`: no bot token, no notices.
+    pub slack_api: Option<String>,
 }
 
 impl Default for Options {
@@ -96,6 +100,7 @@ impl Default for Options {
         Self {
             policy,
             workspaces: vec![TEAM.to_owned(), "E0ENTERPRISE".to_owned()],
+            slack_api: None,
         }
     }
 }
@@ -190,6 +195,9 @@ impl TestApp {
         let slack = SlackConfig {
             signing_secret: SigningSecret::new(SECRET.into()),
             allowed_workspaces: options.workspaces.into_iter().collect(),
+            web_api: options.slack_api.map(|url| {
+                Arc::new(otpbot::slack::web::WebApi::new(&url, BOT_TOKEN.into()).expect("web api"))
+            }),
         };
         let state = AppState {
             teams,
@@ -231,6 +239,7 @@ impl TestApp {
             default_grant: GrantDuration::parse(default).expect("default"),
             max_grant: GrantDuration::parse(max).expect("max"),
             notify_channel: None,
+            approvals_channel: None,
         };
         let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
         self.stores

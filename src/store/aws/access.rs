@@ -7,7 +7,10 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use super::item::{get_n, get_s, n, opt_s, s, Item, ItemBuilder};
 use super::schema::{ACCESS_PK, ACCESS_SK, GRANTS_BY_TOOL, GSI1_PK, GSI1_SK, TTL_ATTRIBUTE};
 use super::{sdk, AwsStore};
-use crate::domain::{Grant, GrantDuration, Principal, Role, Roles, Timestamp, Tool, ToolName};
+use crate::domain::{
+    AccessRequest, AccessRequestId, Grant, GrantDuration, Principal, Role, Roles, Timestamp, Tool,
+    ToolName,
+};
 use crate::store::{AccessStore, StoreError, StoreResult};
 
 /// Partition of the tool catalog.
@@ -32,6 +35,7 @@ pub(super) fn tool_from(item: &Item) -> StoreResult<Tool> {
         max_grant: GrantDuration::from_secs(get_n(item, "max_grant")?)
             .ok_or_else(|| corrupt("max_grant"))?,
         notify_channel: opt_s(item, "notify_channel"),
+        approvals_channel: opt_s(item, "approvals_channel"),
     })
 }
 
@@ -81,7 +85,8 @@ pub(super) fn tool_item(tool: &Tool, seed_version: Option<i64>) -> Item {
         .set("display_name", s(&tool.display_name))
         .set("default_grant", n(tool.default_grant.secs()))
         .set("max_grant", n(tool.max_grant.secs()))
-        .opt("notify_channel", tool.notify_channel.as_deref());
+        .opt("notify_channel", tool.notify_channel.as_deref())
+        .opt("approvals_channel", tool.approvals_channel.as_deref());
     if let Some(version) = seed_version {
         item = item.set(SEED_VERSION, n(version));
     }
@@ -129,7 +134,7 @@ impl AwsStore {
         .await
     }
 
-    async fn get(&self, pk: String, sk: String) -> StoreResult<Option<Item>> {
+    pub(super) async fn get(&self, pk: String, sk: String) -> StoreResult<Option<Item>> {
         let out = self
             .ddb
             .get_item()
@@ -230,6 +235,15 @@ impl AccessStore for AwsStore {
         Ok(names
             .filter_map(Role::parse)
             .fold(Roles::default(), Roles::with))
+    }
+
+    async fn is_approver(&self, principal: &Principal, tool: &ToolName) -> StoreResult<bool> {
+        let sk = super::requests::approver_sk(tool);
+        Ok(self.get(principal_pk(principal), sk).await?.is_some())
+    }
+
+    async fn access_request(&self, id: &AccessRequestId) -> StoreResult<Option<AccessRequest>> {
+        self.request_item(id).await
     }
 }
 

@@ -201,6 +201,16 @@ impl DecisionStore for AwsStore {
                             return self.grant_refusal(principal, tool).await;
                         }
                     }
+                    (Part::Pending, "ConditionalCheckFailed") => return Ok(Verdict::Pending),
+                    (Part::Request, "ConditionalCheckFailed") => {
+                        if let Effect::Change {
+                            change: Change::DecideRequest { id, .. },
+                            ..
+                        } = &d.effect
+                        {
+                            return self.request_refusal(id, d.now).await;
+                        }
+                    }
                     (Part::Quota, "ConditionalCheckFailed") => stale = true,
                     (Part::Change, "ConditionalCheckFailed") => unchanged = true,
                     (_, "TransactionConflict") => stale = true,

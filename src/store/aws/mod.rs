@@ -14,6 +14,7 @@ mod counters;
 mod decide;
 mod item;
 mod plan;
+mod requests;
 pub mod schema;
 mod seal;
 mod secrets;

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, Trans
 use super::access::{grant_item, principal_pk, role_item, tool_item, TOOLS_PK};
 use super::audit::event_item;
 use super::item::{n, s, Item, ItemBuilder};
+use super::requests::approver_sk;
 use super::schema::{ACCESS_PK, ACCESS_SK, AUDIT_SK, TTL_ATTRIBUTE};
 use super::AwsStore;
 use crate::domain::{AuditEvent, Grant, QuotaLog};
@@ -37,6 +38,10 @@ pub(super) enum Part {
     Quota,
     /// A change item whose condition says "there was something to do".
     Change,
+    /// The requester's slot for a new access request: another one is open.
+    Pending,
+    /// The access request being decided: gone, decided or expired.
+    Request,
     Other,
 }
 
@@ -90,6 +95,14 @@ impl AwsStore {
                 change: Change::PutGrant(g),
                 ..
             } if !unchanged => Some(&g.tool),
+            Effect::Change {
+                change: Change::OpenRequest(r),
+                ..
+            } => Some(&r.tool),
+            Effect::Change {
+                change: Change::DecideRequest { grant: Some(g), .. },
+                ..
+            } => Some(&g.tool),
             _ => None,
         };
         if let Some(tool) = granted_tool {
@@ -160,7 +173,7 @@ impl AwsStore {
             if unchanged {
                 record = if_unchanged.as_ref();
             } else {
-                items.extend(self.change_items(change, seed_version, removed_grants)?);
+                items.extend(self.change_items(change, now, seed_version, removed_grants)?);
             }
         }
         if let Some(event) = record {
@@ -185,6 +198,7 @@ impl AwsStore {
     fn change_items(
         &self,
         change: &Change,
+        now: i64,
         seed_version: Option<i64>,
         removed_grants: &[Grant],
     ) -> StoreResult<Vec<(TransactWriteItem, Part)>> {
@@ -240,6 +254,51 @@ impl AwsStore {
             )?],
             Change::PutTool { tool, .. } => {
                 vec![(self.put(tool_item(tool, seed_version))?, Part::Other)]
+            }
+            Change::SetApprover {
+                principal,
+                tool,
+                on: true,
+            } => {
+                let item = ItemBuilder::default()
+                    .set(ACCESS_PK, s(principal_pk(principal)))
+                    .set(ACCESS_SK, s(approver_sk(tool)))
+                    .set("role", s("approver"))
+                    .set("tool", s(tool.as_str()))
+                    .build();
+                let put = built(
+                    "approver put",
+                    Put::builder()
+                        .table_name(access)
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(#pk)")
+                        .expression_attribute_names("#pk", ACCESS_PK)
+                        .build(),
+                )?;
+                vec![(TransactWriteItem::builder().put(put).build(), Part::Change)]
+            }
+            Change::SetApprover {
+                principal,
+                tool,
+                on: false,
+            } => vec![delete(
+                key_of(principal_pk(principal), &approver_sk(tool)),
+                true,
+            )?],
+            Change::OpenRequest(r) => self.open_request_items(r, now)?,
+            Change::DecideRequest {
+                id,
+                requester,
+                tool,
+                by,
+                grant,
+            } => {
+                let mut items =
+                    self.decide_request_items(id, requester, tool, by, grant.is_some(), now)?;
+                if let Some(g) = grant {
+                    items.push((self.put(grant_item(g))?, Part::Other));
+                }
+                items
             }
             Change::RemoveTool(name) => {
                 let mut items = vec![delete(key_of(TOOLS_PK.into(), &format!("T#{name}")), true)?];

@@ -5,7 +5,8 @@ use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::{backend, LocalStore};
 use crate::domain::{
-    Grant, GrantDuration, Principal, Role, Roles, Seed, Timestamp, Tool, ToolName,
+    AccessRequest, AccessRequestId, Grant, GrantDuration, Principal, RequestState, Role, Roles,
+    Seed, Timestamp, Tool, ToolName,
 };
 use crate::store::{AccessStore, SecretStore, StoreError, StoreResult};
 
@@ -13,19 +14,20 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-fn tool_from_row(row: &Row<'_>) -> rusqlite::Result<(String, String, i64, i64, Option<String>)> {
+type ToolRow = (String, String, i64, i64, Option<String>, Option<String>);
+
+fn tool_from_row(row: &Row<'_>) -> rusqlite::Result<ToolRow> {
     Ok((
         row.get(0)?,
         row.get(1)?,
         row.get(2)?,
         row.get(3)?,
         row.get(4)?,
+        row.get(5)?,
     ))
 }
 
-fn to_tool(
-    (name, display_name, default, max, notify): (String, String, i64, i64, Option<String>),
-) -> StoreResult<Tool> {
+fn to_tool((name, display_name, default, max, notify, approvals): ToolRow) -> StoreResult<Tool> {
     Ok(Tool {
         name: ToolName::parse(&name).map_err(|e| corrupt("tool name", e))?,
         display_name,
@@ -33,6 +35,7 @@ fn to_tool(
             .ok_or_else(|| corrupt("tool", "bad default grant"))?,
         max_grant: GrantDuration::from_secs(max).ok_or_else(|| corrupt("tool", "bad max grant"))?,
         notify_channel: notify,
+        approvals_channel: approvals,
     })
 }
 
@@ -61,7 +64,7 @@ fn to_grant((principal, tool, by, at, expires, reason): GrantRow) -> StoreResult
 }
 
 pub(super) const TOOL_COLUMNS: &str =
-    "name, display_name, default_grant, max_grant, notify_channel";
+    "name, display_name, default_grant, max_grant, notify_channel, approvals_channel";
 pub(super) const GRANT_COLUMNS: &str =
     "principal, tool, granted_by, granted_at, expires_at, reason";
 
@@ -81,6 +84,89 @@ pub(super) fn grant_on(
         .optional()
         .map_err(backend)?;
     row.map(to_grant).transpose()
+}
+
+/// The stored role name of the approver role for `tool`.
+pub(super) fn approver_role(tool: &ToolName) -> String {
+    format!("approver:{tool}")
+}
+
+pub(super) const REQUEST_COLUMNS: &str = "id, requester, tool, duration, reason, requested_at, \
+     expires_at, state, decided_by, decided_at";
+
+type RequestRow = (
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+);
+
+/// The access request `id`, read on `conn`.
+pub(super) fn request_on(conn: &Connection, id: &str) -> StoreResult<Option<AccessRequest>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM access_requests WHERE id = ?1"
+        ))
+        .map_err(backend)?;
+    let row: Option<RequestRow> = stmt
+        .query_row([id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+            ))
+        })
+        .optional()
+        .map_err(backend)?;
+    let Some((id, requester, tool, duration, reason, at, expires, state, by, decided_at)) = row
+    else {
+        return Ok(None);
+    };
+    let decider = || -> StoreResult<(Principal, Timestamp)> {
+        let by = by
+            .as_deref()
+            .ok_or_else(|| corrupt("request", "no decider"))?;
+        Ok((
+            Principal::parse(by).map_err(|e| corrupt("request decider", e))?,
+            Timestamp::from_unix(decided_at.unwrap_or_default()),
+        ))
+    };
+    let state = match state.as_str() {
+        "open" => RequestState::Open,
+        "approved" => {
+            let (by, at) = decider()?;
+            RequestState::Approved { by, at }
+        }
+        "denied" => {
+            let (by, at) = decider()?;
+            RequestState::Denied { by, at }
+        }
+        other => return Err(corrupt("request state", other)),
+    };
+    Ok(Some(AccessRequest {
+        id: AccessRequestId::parse(&id).ok_or_else(|| corrupt("request", "bad id"))?,
+        requester: Principal::parse(&requester).map_err(|e| corrupt("requester", e))?,
+        tool: ToolName::parse(&tool).map_err(|e| corrupt("request tool", e))?,
+        duration: GrantDuration::from_secs(duration)
+            .ok_or_else(|| corrupt("request", "bad duration"))?,
+        reason,
+        requested_at: Timestamp::from_unix(at),
+        expires_at: Timestamp::from_unix(expires),
+        state,
+    }))
 }
 
 impl LocalStore {
@@ -165,6 +251,23 @@ impl AccessStore for LocalStore {
             .iter()
             .filter_map(|n| Role::parse(n))
             .fold(Roles::default(), Roles::with))
+    }
+
+    async fn is_approver(&self, principal: &Principal, tool: &ToolName) -> StoreResult<bool> {
+        let p = principal.as_str().to_owned();
+        let role = approver_role(tool);
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT 1 FROM roles WHERE principal = ?1 AND role = ?2")
+                .map_err(backend)?;
+            stmt.exists([p, role]).map_err(backend)
+        })
+        .await
+    }
+
+    async fn access_request(&self, id: &AccessRequestId) -> StoreResult<Option<AccessRequest>> {
+        let id = id.as_str().to_owned();
+        self.read(move |c| request_on(c, &id)).await
     }
 }
 

@@ -6,11 +6,11 @@ use std::sync::atomic::Ordering;
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
 
-use super::access::{grant_on, GRANT_COLUMNS, TOOL_COLUMNS};
+use super::access::{approver_role, grant_on, request_on, GRANT_COLUMNS, TOOL_COLUMNS};
 use super::audit::insert_event;
 use super::counters::{mark, prune, quota_log, take};
 use super::{backend, LocalStore};
-use crate::domain::{AuditEvent, Principal, Quota, ToolName};
+use crate::domain::{AuditEvent, Principal, Quota, RequestState, ToolName};
 use crate::store::{Change, Decision, DecisionStore, DecisionView, Effect, StoreResult, Verdict};
 
 /// Decisions between two sweeps of expired markers and quota times.
@@ -40,8 +40,13 @@ fn execute(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreRe
         .map_err(backend)
 }
 
-/// Applies `change`; `true` if it altered anything.
-fn apply(conn: &Connection, change: &Change, seed: Option<&Sealed>) -> StoreResult<bool> {
+/// Applies `change` at `now`; `true` if it altered anything.
+fn apply(
+    conn: &Connection,
+    change: &Change,
+    seed: Option<&Sealed>,
+    now: crate::domain::Timestamp,
+) -> StoreResult<bool> {
     Ok(match change {
         Change::PutGrant(g) => {
             let sql = format!(
@@ -84,7 +89,7 @@ fn apply(conn: &Connection, change: &Change, seed: Option<&Sealed>) -> StoreResu
                 write_seed(conn, t.name.as_str(), nonce, ciphertext)?;
             }
             let sql = format!(
-                "INSERT OR REPLACE INTO tools ({TOOL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
+                "INSERT OR REPLACE INTO tools ({TOOL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
             );
             execute(
                 conn,
@@ -94,9 +99,52 @@ fn apply(conn: &Connection, change: &Change, seed: Option<&Sealed>) -> StoreResu
                     t.display_name,
                     t.default_grant.secs(),
                     t.max_grant.secs(),
-                    t.notify_channel
+                    t.notify_channel,
+                    t.approvals_channel
                 ],
             )? > 0
+        }
+        Change::SetApprover {
+            principal,
+            tool,
+            on,
+        } => {
+            let sql = if *on {
+                "INSERT OR IGNORE INTO roles (principal, role) VALUES (?1, ?2)"
+            } else {
+                "DELETE FROM roles WHERE principal = ?1 AND role = ?2"
+            };
+            execute(conn, sql, [principal.as_str(), &approver_role(tool)])? > 0
+        }
+        Change::OpenRequest(r) => {
+            let sql = "INSERT INTO access_requests (id, requester, tool, duration, reason, \
+                       requested_at, expires_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open')";
+            execute(
+                conn,
+                sql,
+                params![
+                    r.id.as_str(),
+                    r.requester.as_str(),
+                    r.tool.as_str(),
+                    r.duration.secs(),
+                    r.reason,
+                    r.requested_at.unix(),
+                    r.expires_at.unix()
+                ],
+            )? > 0
+        }
+        Change::DecideRequest { id, by, grant, .. } => {
+            let state = match grant {
+                Some(g) => {
+                    apply(conn, &Change::PutGrant(g.clone()), None, now)?;
+                    "approved"
+                }
+                None => "denied",
+            };
+            let at = now.unix();
+            let sql = "UPDATE access_requests SET state = ?2, decided_by = ?3, decided_at = ?4 \
+                       WHERE id = ?1 AND state = 'open'";
+            execute(conn, sql, params![id.as_str(), state, by.as_str(), at])? > 0
         }
         Change::RemoveTool(name) => {
             execute(conn, "DELETE FROM grants WHERE tool = ?1", [name.as_str()])?;
@@ -105,6 +153,48 @@ fn apply(conn: &Connection, change: &Change, seed: Option<&Sealed>) -> StoreResu
             tools + seeds > 0
         }
     })
+}
+
+/// Whether the tool an access request change needs is in the catalog (`true` for other changes).
+fn catalogued_tool(
+    change: &Change,
+    catalogued: &dyn Fn(&ToolName) -> StoreResult<bool>,
+) -> StoreResult<bool> {
+    match change {
+        Change::OpenRequest(r) => catalogued(&r.tool),
+        Change::DecideRequest { grant: Some(g), .. } => catalogued(&g.tool),
+        _ => Ok(true),
+    }
+}
+
+/// Why an access request change cannot be made at `now`, if it cannot: another open request
+/// of the same requester and tool, or a request that is gone, decided or expired.
+fn request_check(
+    conn: &Connection,
+    change: &Change,
+    now: crate::domain::Timestamp,
+) -> StoreResult<Option<Verdict>> {
+    match change {
+        Change::OpenRequest(r) => {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT 1 FROM access_requests WHERE requester = ?1 AND tool = ?2 \
+                     AND state = 'open' AND expires_at > ?3",
+                )
+                .map_err(backend)?;
+            let open = stmt
+                .exists(params![r.requester.as_str(), r.tool.as_str(), now.unix()])
+                .map_err(backend)?;
+            Ok(open.then_some(Verdict::Pending))
+        }
+        Change::DecideRequest { id, .. } => Ok(match request_on(conn, id.as_str())? {
+            None => Some(Verdict::NoRequest),
+            Some(r) if r.state != RequestState::Open => Some(Verdict::Decided),
+            Some(r) if !r.is_open(now) => Some(Verdict::RequestExpired),
+            Some(_) => None,
+        }),
+        _ => Ok(None),
+    }
 }
 
 /// Runs one decision on the writer's connection: checks first, then writes. Returns the
@@ -131,6 +221,14 @@ fn run(conn: &Connection, d: &Decision, sealed: Option<&Sealed>) -> StoreResult<
             return refuse(Verdict::UnknownTool);
         }
     }
+    if let Effect::Change { change, .. } = &d.effect {
+        if let Some(verdict) = request_check(conn, change, d.now)? {
+            return refuse(verdict);
+        }
+        if !catalogued_tool(change, &catalogued)? {
+            return refuse(Verdict::UnknownTool);
+        }
+    }
     if let Effect::Issue { principal, tool } = &d.effect {
         if !catalogued(tool)? {
             return refuse(Verdict::UnknownTool);
@@ -153,7 +251,7 @@ fn run(conn: &Connection, d: &Decision, sealed: Option<&Sealed>) -> StoreResult<
         if_unchanged,
     } = &d.effect
     {
-        changed = apply(conn, change, sealed)?;
+        changed = apply(conn, change, sealed, d.now)?;
         if !changed {
             record = if_unchanged.as_ref();
         }

@@ -81,6 +81,23 @@ const MIGRATIONS: &[&str] = &[
         check_value TEXT NOT NULL
     );
     "#,
+    // 5: access requests (at most one open per requester and tool) and approval channels.
+    r#"
+    CREATE TABLE access_requests (
+        id           TEXT PRIMARY KEY,
+        requester    TEXT NOT NULL,
+        tool         TEXT NOT NULL,
+        duration     INTEGER NOT NULL,
+        reason       TEXT,
+        requested_at INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        state        TEXT NOT NULL,
+        decided_by   TEXT,
+        decided_at   INTEGER
+    );
+    CREATE INDEX access_requests_open ON access_requests (requester, tool, state, expires_at);
+    ALTER TABLE tools ADD COLUMN approvals_channel TEXT;
+    "#,
 ];
 
 /// Applies every migration newer than the file's `user_version`, each in its own transaction.

@@ -1,0 +1,88 @@
+//! Access requests: a member asks for a grant, an approver decides once.
+
+use super::{GrantDuration, Principal, Timestamp, ToolName};
+
+/// The id of an access request: the id of the chat request that opened it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AccessRequestId(String);
+
+impl AccessRequestId {
+    /// Accepts an id as typed or carried by a button: 1 to 64 ASCII letters, digits or `-`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let ok = !text.is_empty()
+            && text.len() <= 64
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        ok.then(|| Self(text.to_owned()))
+    }
+
+    /// The id as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for AccessRequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a request stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestState {
+    /// Waiting for an approver (until the request's expiry).
+    Open,
+    /// Approved: the grant was made in the same transaction.
+    Approved {
+        /// The approver.
+        by: Principal,
+        /// When.
+        at: Timestamp,
+    },
+    /// Denied.
+    Denied {
+        /// The approver who denied it.
+        by: Principal,
+        /// When.
+        at: Timestamp,
+    },
+}
+
+impl RequestState {
+    /// The stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RequestState::Open => "open",
+            RequestState::Approved { .. } => "approved",
+            RequestState::Denied { .. } => "denied",
+        }
+    }
+}
+
+/// One access request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessRequest {
+    /// Its id.
+    pub id: AccessRequestId,
+    /// Who asks.
+    pub requester: Principal,
+    /// For what.
+    pub tool: ToolName,
+    /// For how long the grant would last.
+    pub duration: GrantDuration,
+    /// Why, as typed.
+    pub reason: Option<String>,
+    /// When it was made.
+    pub requested_at: Timestamp,
+    /// When it stops being decidable.
+    pub expires_at: Timestamp,
+    /// Where it stands.
+    pub state: RequestState,
+}
+
+impl AccessRequest {
+    /// Whether it is still open and unexpired at `now`.
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.state == RequestState::Open && now < self.expires_at
+    }
+}

@@ -1,0 +1,297 @@
+//! `POST /slack/interactions`: button clicks on otpbot's messages.
+//!
+//! Order, as for slash commands: body size limit → signature and timestamp on the raw bytes →
+//! replay refusal (in the request's decision) → only then the `payload` form field is parsed.
+//! Nothing in the payload is trusted but what the verified signature vouches for: the team,
+//! the user, the action id and its value. The action must be one otpbot issues; its value (an
+//! access request id or a tool name) is checked for shape here and looked up in the store by
+//! the command it becomes, so a request id otpbot never issued is refused and audited there.
+//!
+//! Payload fields read (Slack, "block_actions payload":
+//! <https://docs.slack.dev/reference/interaction-payloads/block_actions-payload>; the
+//! interaction arrives as a form-encoded `payload` field holding JSON, "Handling user
+//! interaction in your Slack apps":
+//! <https://docs.slack.dev/interactivity/handling-user-interaction>; field types as in Bolt's
+//! `BlockAction`: <https://docs.slack.dev/tools/bolt-js/reference/interfaces/BlockAction>):
+//! `type` (`block_actions`), `team.id`, `enterprise.id` (org-wide installs), `user.id`,
+//! `channel.id`, `container.channel_id` and `container.message_ts` (the message the button
+//! was on), and `actions[]` with `action_id` and `value` (buttons).
+//!
+//! After a decision click, the approval message is updated in place with `chat.update`
+//! (`channel`, `ts`, `text`, `blocks`: <https://docs.slack.dev/reference/methods/chat.update>)
+//! to say who decided and when, without buttons; the decision is also sent to the requester in a
+//! direct message opened with `conversations.open` (`users`; the answer's `channel.id`:
+//! <https://docs.slack.dev/reference/methods/conversations.open>) carrying a "Get code" button.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use serde_json::{json, Value};
+
+use super::web::WebApi;
+use super::{render, reply_response, verified_arrival};
+use crate::command::show_user;
+use crate::domain::{AccessRequestId, Platform, Principal, RequestId, RequestState, ToolName};
+use crate::engine::{ChatRequest, Replayed};
+use crate::http::{ApiError, AppState};
+use crate::reply::{Button, Notice};
+
+/// Approve an access request; the value is its id.
+pub const APPROVE: &str = "otp_approve";
+/// Deny an access request; the value is its id.
+pub const DENY: &str = "otp_deny";
+/// Ask for access to a tool (on the "no access" reply); the value is the tool name.
+pub const REQUEST: &str = "otp_request";
+/// Get the code of a tool (on the "approved" notice); the value is the tool name.
+pub const CODE: &str = "otp_code";
+
+#[derive(Debug, Deserialize)]
+struct Form {
+    payload: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Id {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Action {
+    action_id: String,
+    value: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Container {
+    channel_id: Option<String>,
+    message_ts: Option<String>,
+    #[serde(default)]
+    is_ephemeral: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct Payload {
+    container: Option<Container>,
+    #[serde(rename = "type")]
+    kind: String,
+    team: Option<Id>,
+    enterprise: Option<Id>,
+    user: Option<Id>,
+    channel: Option<Id>,
+    #[serde(default)]
+    actions: Vec<Action>,
+}
+
+/// The command text a known action stands for, or why it is refused.
+fn command_text(action: &Action) -> Result<String, ApiError> {
+    let value = action.value.as_deref().unwrap_or_default();
+    let bad = |what: &str| ApiError::BadRequest(format!("the action value is not {what}"));
+    match action.action_id.as_str() {
+        APPROVE | DENY => {
+            let id = AccessRequestId::parse(value).ok_or_else(|| bad("a request id"))?;
+            let verb = if action.action_id == APPROVE {
+                "approve"
+            } else {
+                "deny"
+            };
+            Ok(format!("{verb} {id}"))
+        }
+        REQUEST | CODE => {
+            let tool = ToolName::parse(value).map_err(|_| bad("a tool name"))?;
+            Ok(if action.action_id == REQUEST {
+                format!("request {tool}")
+            } else {
+                tool.to_string()
+            })
+        }
+        _ => Err(ApiError::BadRequest("unknown action".into())),
+    }
+}
+
+/// Updates the approval message to the request's stored state, and tells the requester
+/// privately when this click (`decided`) approved it. Failures are logged: the decision stands.
+async fn after_decision(
+    app: &AppState,
+    api: &WebApi,
+    container: Option<&Container>,
+    id: &AccessRequestId,
+    decided: bool,
+) {
+    let access = &app.engine.stores().access;
+    let request = match access.access_request(id).await {
+        Ok(Some(request)) => request,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "request not read after a decision");
+            return;
+        }
+    };
+    let now = app.engine.clock().now();
+    let display = match access.tool(&request.tool).await {
+        Ok(Some(tool)) => tool.display_name,
+        _ => request.tool.to_string(),
+    };
+    let requester = show_user(&request.requester, &request.requester);
+    let outcome = match &request.state {
+        RequestState::Approved { by, at } => {
+            format!("Approved by {} at {at}.", show_user(by, &request.requester))
+        }
+        RequestState::Denied { by, at } => {
+            format!("Denied by {} at {at}.", show_user(by, &request.requester))
+        }
+        RequestState::Open if !request.is_open(now) => {
+            format!("Expired undecided at {}.", request.expires_at)
+        }
+        RequestState::Open => return,
+    };
+    let lines = vec![
+        format!(
+            "{requester} asked for {display} access for {} (request `{id}`).",
+            request.duration
+        ),
+        outcome,
+    ];
+    if let Some(Container {
+        channel_id: Some(channel),
+        message_ts: Some(ts),
+        is_ephemeral: false,
+    }) = container
+    {
+        let mut body = render::notice(&Notice {
+            channel: channel.clone(),
+            lines,
+            buttons: Vec::new(),
+        });
+        body["ts"] = Value::String(ts.clone());
+        if let Err(e) = api.call("chat.update", &body).await {
+            tracing::warn!(error = %e, "approval message not updated");
+        }
+    }
+    // The requester hears of a decision this click made, privately: an approval with a
+    // "Get code" button, a denial without.
+    let told = match &request.state {
+        RequestState::Approved { by, .. } => Some((
+            format!(
+                "{} approved your {display} access request (request `{id}`).",
+                show_user(by, &request.requester)
+            ),
+            vec![Button::GetCode(request.tool.clone())],
+        )),
+        RequestState::Denied { by, .. } => Some((
+            format!(
+                "{} denied your {display} access request (request `{id}`).",
+                show_user(by, &request.requester)
+            ),
+            Vec::new(),
+        )),
+        RequestState::Open => None,
+    };
+    let (Some((line, buttons)), true, true) = (
+        told,
+        decided,
+        request.requester.platform() == Platform::Slack,
+    ) else {
+        return;
+    };
+    let opened = api
+        .call(
+            "conversations.open",
+            &json!({ "users": request.requester.user() }),
+        )
+        .await;
+    let channel = match opened {
+        Ok(answer) => answer["channel"]["id"].as_str().map(str::to_owned),
+        Err(e) => {
+            tracing::warn!(error = %e, "direct message not opened");
+            None
+        }
+    };
+    if let Some(channel) = channel {
+        let notice = Notice {
+            channel,
+            lines: vec![line],
+            buttons,
+        };
+        if let Err(e) = api.call("chat.postMessage", &render::notice(&notice)).await {
+            tracing::warn!(error = %e, "requester not told of the decision");
+        }
+    }
+}
+
+/// Handles one interaction request.
+pub async fn interactions(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match handle(&app, &headers, body).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn handle(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let slack = app.slack.as_ref().ok_or(ApiError::NotFound)?;
+    let body = body.map_err(ApiError::from_body_rejection)?;
+    let now = app.engine.clock().now();
+    let arrival = verified_arrival(slack, headers, &body, now)?;
+    let form: Form = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| ApiError::BadRequest("the body is not valid form encoding".into()))?;
+    let payload: Payload = form
+        .payload
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .ok_or_else(|| ApiError::BadRequest("the payload is not an interaction".into()))?;
+    if payload.kind != "block_actions" {
+        return Err(ApiError::BadRequest(
+            "only button clicks are handled".into(),
+        ));
+    }
+    let [action] = payload.actions.as_slice() else {
+        return Err(ApiError::BadRequest("expected exactly one action".into()));
+    };
+    let text = command_text(action)?;
+    let missing = |name: &str| ApiError::BadRequest(format!("the payload has no {name}"));
+    let team = payload.team.as_ref().ok_or_else(|| missing("team"))?;
+    let user = payload.user.as_ref().ok_or_else(|| missing("user"))?;
+    let principal = Principal::new(Platform::Slack, &team.id, &user.id)
+        .map_err(|_| ApiError::BadRequest("team or user id is malformed".into()))?;
+    let request = ChatRequest {
+        request_id: RequestId::new(),
+        principal,
+        channel: payload.channel.map(|c| c.id).filter(|c| c.len() <= 64),
+        text,
+        delivery: Some("interaction reply".into()),
+    };
+    let enterprise = payload.enterprise.as_ref().map(|e| e.id.as_str());
+    let reply = if slack.allows(&team.id, enterprise) {
+        app.engine.handle_at(&request, arrival).await
+    } else {
+        app.engine.refuse_workspace_at(&request, arrival).await
+    };
+    match reply {
+        Ok(reply) => {
+            slack.post_notices(&reply).await;
+            if let (Some(api), APPROVE | DENY) = (&slack.web_api, action.action_id.as_str()) {
+                let id = action.value.as_deref().and_then(AccessRequestId::parse);
+                if let Some(id) = id {
+                    let decided = reply.tone == crate::reply::Tone::Info;
+                    after_decision(app, api, payload.container.as_ref(), &id, decided).await;
+                }
+            }
+            Ok(reply_response(&reply))
+        }
+        Err(Replayed) => {
+            tracing::warn!(reason = "replay", "slack interaction refused");
+            Err(ApiError::Unauthorized("replayed request".into()))
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! `POST /slack/interactions` end to end: button clicks are verified like slash commands on the
+//! raw body, then become the command they stand for, for the verified user.
+//!
+//! Fixtures follow Slack's `block_actions` payload
+//! (<https://docs.slack.dev/reference/interaction-payloads/block_actions-payload>): a form field
+//! `payload` holding JSON with `type`, `team.id`, `user.id`, `channel.id` and `actions[]` of
+//! `action_id`/`value` (the fields otpbot reads; real payloads carry more, which is ignored).
+
+mod common;
+
+use otpbot::domain::{Action, Outcome};
+use otpbot::keys::SigningSecret;
+use otpbot::slack::verify::sign;
+use serde_json::json;
+
+use common::{principal, SlackReply, TestApp, ADMIN, SECRET, TEAM};
+
+fn click(team: &str, user: &str, action_id: &str, value: &str) -> Vec<u8> {
+    let payload = json!({
+        "type": "block_actions",
+        "team": {"id": team, "domain": "example"},
+        "user": {"id": user, "username": "someone", "team_id": team},
+        "api_app_id": "A0TEST",
+        "container": {"type": "message", "message_ts": "1793700005.000100", "channel_id": "C0APPROVE"},
+        "trigger_id": "123.456.abc",
+        "channel": {"id": "C0APPROVE", "name": "approvals"},
+        "response_url": "https://hooks.example.invalid/actions/T0/1/x",
+        "actions": [{
+            "type": "button",
+            "action_id": action_id,
+            "block_id": "decide",
+            "value": value,
+            "text": {"type": "plain_text", "text": "Approve"},
+            "action_ts": "1793700006.000200"
+        }]
+    });
+    serde_urlencoded::to_string([("payload", payload.to_string())])
+        .expect("form")
+        .into_bytes()
+}
+
+async fn post(app: &TestApp, body: Vec<u8>, signature: Option<String>) -> SlackReply {
+    let ts = app.now().unix();
+    let signature =
+        signature.unwrap_or_else(|| sign(&SigningSecret::new(SECRET.into()), ts, &body));
+    let response = app
+        .client
+        .post(format!("{}/slack/interactions", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    let status = response.status().as_u16();
+    let raw = response.text().await.expect("body");
+    let json = serde_json::from_str(&raw).unwrap_or(serde_json::Value::Null);
+    SlackReply { status, json, raw }
+}
+
+fn request_id(reply: &str) -> String {
+    let start = reply.find("(request `").expect("a request id") + "(request `".len();
+    let end = reply[start..].find('`').expect("backtick") + start;
+    reply[start..end].to_owned()
+}
+
+async fn has_grant(app: &TestApp, user: &str) -> bool {
+    app.stores
+        .access
+        .grant(&principal(user), &"github".parse().expect("tool"))
+        .await
+        .expect("grant")
+        .is_some()
+}
+
+#[tokio::test]
+async fn request_button_then_approve_button_then_code_button() {
+    let app = TestApp::spawn().await;
+    let asked = post(&app, click(TEAM, "UALICE", "otp_request", "github"), None).await;
+    let id = request_id(&asked.ephemeral());
+    let approved = post(&app, click(TEAM, ADMIN, "otp_approve", &id), None).await;
+    assert!(
+        approved.ephemeral().contains("Approved"),
+        "{}",
+        approved.raw
+    );
+    assert!(has_grant(&app, "UALICE").await);
+    let code = post(&app, click(TEAM, "UALICE", "otp_code", "github"), None).await;
+    assert!(
+        code.ephemeral().contains(&app.expected_code(app.now())),
+        "{}",
+        code.raw
+    );
+    let approvals: Vec<_> = app
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e.action == Action::Approve)
+        .collect();
+    assert_eq!(approvals.len(), 1);
+    assert_eq!(approvals[0].channel.as_deref(), Some("C0APPROVE"));
+}
+
+#[tokio::test]
+async fn forged_replayed_and_unknown_clicks_change_nothing() {
+    let app = TestApp::spawn().await;
+    let id = request_id(&app.slash("UALICE", "request github").await.ephemeral());
+    let before = app.audit().await.len();
+
+    // Forged: signed with another secret.
+    let body = click(TEAM, ADMIN, "otp_approve", &id);
+    let forged = sign(
+        &SigningSecret::new("another-secret-another-secret-00".into()),
+        app.now().unix(),
+        &body,
+    );
+    assert_eq!(post(&app, body.clone(), Some(forged)).await.status, 401);
+    // Tampered: a valid signature of other bytes.
+    let other = click(TEAM, "UBOB", "otp_approve", &id);
+    let signature = sign(&SigningSecret::new(SECRET.into()), app.now().unix(), &other);
+    assert_eq!(post(&app, body.clone(), Some(signature)).await.status, 401);
+    // Unknown action ids and malformed values are refused before anything runs.
+    assert_eq!(
+        post(&app, click(TEAM, ADMIN, "otp_grant_all", &id), None)
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        post(&app, click(TEAM, ADMIN, "otp_approve", "../x"), None)
+            .await
+            .status,
+        400
+    );
+    assert_eq!(app.audit().await.len(), before, "nothing recorded");
+    assert!(!has_grant(&app, "UALICE").await);
+
+    // The genuine click works once; the same bytes again are a replay.
+    assert_eq!(post(&app, body.clone(), None).await.status, 200);
+    assert_eq!(post(&app, body, None).await.status, 401);
+    let approvals = app
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e.action == Action::Approve)
+        .count();
+    assert_eq!(approvals, 1, "the replay recorded nothing");
+}
+
+#[tokio::test]
+async fn clicks_are_judged_like_commands() {
+    let app = TestApp::spawn().await;
+    let id = request_id(&app.slash("UALICE", "request github").await.ephemeral());
+    // A request id otpbot never issued.
+    let unknown = post(
+        &app,
+        click(TEAM, ADMIN, "otp_approve", "0123456789abcdef"),
+        None,
+    )
+    .await;
+    assert!(
+        unknown.ephemeral().contains("There is no request"),
+        "{}",
+        unknown.raw
+    );
+    // A non-approver, and the requester, clicking Approve.
+    let bob = post(&app, click(TEAM, "UBOB", "otp_approve", &id), None).await;
+    assert!(bob
+        .ephemeral()
+        .contains("Only admins and the tool's approvers"));
+    let own = post(&app, click(TEAM, "UALICE", "otp_approve", &id), None).await;
+    assert!(own
+        .ephemeral()
+        .contains("Nobody approves their own request"));
+    // A workspace that is not served.
+    let foreign = post(&app, click("T0OTHER", ADMIN, "otp_approve", &id), None).await;
+    assert!(
+        foreign.ephemeral().contains("not allowed"),
+        "{}",
+        foreign.raw
+    );
+    assert!(!has_grant(&app, "UALICE").await);
+    let outcomes: Vec<_> = app
+        .audit()
+        .await
+        .into_iter()
+        .rev()
+        .filter(|e| e.action != Action::AccessRequest)
+        .map(|e| e.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Invalid,
+            Outcome::Forbidden,
+            Outcome::Forbidden,
+            Outcome::BadWorkspace
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_no_access_reply_offers_a_request_button_that_works() {
+    let app = TestApp::spawn().await;
+    let refused = app.slash("UALICE", "github").await;
+    let actions: Vec<_> = refused.json["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .collect();
+    assert_eq!(actions.len(), 1, "{}", refused.raw);
+    let button = &actions[0]["elements"][0];
+    assert_eq!(button["type"], "button");
+    assert_eq!(button["text"]["text"], "Request access");
+    let (action_id, value) = (
+        button["action_id"].as_str().expect("action_id"),
+        button["value"].as_str().expect("value"),
+    );
+    assert_eq!((action_id, value), ("otp_request", "github"));
+    // Clicking it sends that action and value back.
+    let asked = post(&app, click(TEAM, "UALICE", action_id, value), None).await;
+    assert!(
+        asked.ephemeral().contains("Asked the approvers of GitHub"),
+        "{}",
+        asked.raw
+    );
+    // Other refusals offer nothing.
+    let unknown = app.slash("UALICE", "nope").await;
+    assert!(!unknown.raw.contains("\"actions\""), "{}", unknown.raw);
+}
