@@ -167,7 +167,7 @@ async fn local_server() {
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
     let url = format!("http://{addr}/slack/commands");
     let health = format!("http://{addr}/healthz");
-    let client = otpbot::http::client(Duration::from_secs(30)).expect("HTTP client");
+    let client = otpbot::front::client(Duration::from_secs(30)).expect("HTTP client");
     let secret = SigningSecret::new(SECRET.into());
     let send = {
         let client = client.clone();

@@ -26,6 +26,7 @@ pub mod command;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod front;
 pub mod http;
 pub mod keys;
 pub mod reply;

@@ -126,7 +126,7 @@ async fn slash(
 
 async fn serves_despite(stderr: Stderr) {
     let mut server = start(stderr);
-    let client = otpbot::http::client(Duration::from_secs(10)).expect("HTTP client");
+    let client = otpbot::front::client(Duration::from_secs(10)).expect("HTTP client");
     for i in 0..REQUESTS {
         let (status, _) = slash(&client, &server.url, "U123", "github", false).await;
         assert_eq!(status, 401, "{stderr:?}: unsigned request {i}");

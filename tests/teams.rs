@@ -341,7 +341,7 @@ impl Harness {
         let outsider = SigningKey::new("key-skype");
         let fake = Fake::start(vec![key.jwk(&["msteams"]), outsider.jwk(&["skype"])], None).await;
         let base = fake.base.clone();
-        let http = otpbot::http::client(std::time::Duration::from_secs(5)).expect("HTTP client");
+        let http = otpbot::front::client(std::time::Duration::from_secs(5)).expect("HTTP client");
         let mut auth = BotAuth::new(APP_ID.into(), format!("{base}/openid"), http.clone());
         auth.min_refresh_interval = std::time::Duration::ZERO;
         let connector = Connector::new(
@@ -364,7 +364,7 @@ impl Harness {
             key,
             skype_key: outsider,
             next_id: std::sync::atomic::AtomicU64::new(1_700_000_000_001),
-            client: otpbot::http::client(std::time::Duration::from_secs(30)).expect("HTTP client"),
+            client: otpbot::front::client(std::time::Duration::from_secs(30)).expect("HTTP client"),
         }
     }
 
@@ -1035,7 +1035,7 @@ impl Served {
     }
 
     async fn post(&self, token: Option<String>, activity: &Value) -> u16 {
-        let mut request = otpbot::http::client(std::time::Duration::from_secs(30))
+        let mut request = otpbot::front::client(std::time::Duration::from_secs(30))
             .expect("HTTP client")
             .post(format!("{}/teams/messages", self.url))
             .json(activity);
@@ -1130,7 +1130,7 @@ async fn outbound_tls_trusts_the_certificate_authority_named_by_ssl_cert_file() 
 async fn teams_only_and_slack_only_deployments_each_start_without_the_other_s_settings() {
     let fake = Fake::start(Vec::new(), None).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let client = otpbot::http::client(std::time::Duration::from_secs(30)).expect("HTTP client");
+    let client = otpbot::front::client(std::time::Duration::from_secs(30)).expect("HTTP client");
 
     let mut cmd = otpbot(dir.path());
     teams_env(&mut cmd, &fake);
@@ -1432,7 +1432,7 @@ async fn a_code_reaches_the_real_microsoft_365_agents_playground() {
     let (_playground, port) =
         start_playground(&format!("{}/teams/messages", served.url), dir.path());
     let base = format!("http://127.0.0.1:{port}");
-    let client = otpbot::http::client(std::time::Duration::from_secs(30)).expect("HTTP client");
+    let client = otpbot::front::client(std::time::Duration::from_secs(30)).expect("HTTP client");
 
     let config: Value = client
         .get(format!("{base}/_internal/v1/testConfig"))

@@ -350,7 +350,7 @@ impl App {
             return Ok(None);
         };
         if teams.playground {
-            let http = crate::http::client(Duration::from_secs(5)).context(HTTPS_SETUP)?;
+            let http = crate::front::client(Duration::from_secs(5)).context(HTTPS_SETUP)?;
             return Ok(Some(TeamsConfig::playground(teams.tenants.clone(), http)));
         }
         let secret = match (&teams.client_secret, &self.aws) {
@@ -369,7 +369,7 @@ impl App {
             }
             (None, None) => anyhow::bail!("OTPBOT_TEAMS_CLIENT_SECRET (or _FILE) is not set"),
         };
-        let http = crate::http::client(Duration::from_secs(5)).context(HTTPS_SETUP)?;
+        let http = crate::front::client(Duration::from_secs(5)).context(HTTPS_SETUP)?;
         Ok(Some(TeamsConfig {
             auth: BotAuth::new(teams.app_id.clone(), teams.openid_url.clone(), http.clone()),
             connector: Connector::new(

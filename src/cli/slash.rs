@@ -80,7 +80,7 @@ pub async fn run(settings: Settings, args: SlashArgs) -> anyhow::Result<()> {
     let body = slash_form(&args.team, &args.user, &args.channel, &args.text.join(" "));
     let timestamp = SystemClock.now().unix();
     let url = format!("{}/slack/commands", args.url.trim_end_matches('/'));
-    let response = crate::http::client(std::time::Duration::from_secs(10))
+    let response = crate::front::client(std::time::Duration::from_secs(10))
         .context(super::HTTPS_SETUP)?
         .post(&url)
         .header("content-type", "application/x-www-form-urlencoded")

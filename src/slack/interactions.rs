@@ -33,11 +33,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::web::WebApi;
+use super::SlackState;
 use super::{render, reply_response, verified_arrival};
 use crate::command::show_user;
 use crate::domain::{AccessRequestId, Platform, Principal, RequestId, RequestState, ToolName};
 use crate::engine::{ChatRequest, Replayed};
-use crate::http::{ApiError, AppState};
+use crate::front::ApiError;
 use crate::reply::{Button, Notice};
 
 /// Approve an access request; the value is its id.
@@ -115,7 +116,7 @@ fn command_text(action: &Action) -> Result<String, ApiError> {
 /// Updates the approval message to the request's stored state, and tells the requester
 /// privately when this click (`decided`) approved it. Failures are logged: the decision stands.
 async fn after_decision(
-    app: &AppState,
+    app: &SlackState,
     api: &WebApi,
     container: Option<&Container>,
     id: &AccessRequestId,
@@ -224,7 +225,7 @@ async fn after_decision(
 
 /// Handles one interaction request.
 pub async fn interactions(
-    State(app): State<AppState>,
+    State(app): State<SlackState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -235,7 +236,7 @@ pub async fn interactions(
 }
 
 async fn handle(
-    app: &AppState,
+    app: &SlackState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {

@@ -20,8 +20,9 @@ use axum::Json;
 use serde::Deserialize;
 
 use crate::domain::{Platform, Principal, RequestId};
+use crate::engine::Engine;
 use crate::engine::{Arrival, ChatRequest, Replayed};
-use crate::http::{ApiError, AppState};
+use crate::front::ApiError;
 use crate::keys::SigningSecret;
 use crate::store::ReplayMark;
 
@@ -48,13 +49,33 @@ struct SlashForm {
     text: Option<String>,
 }
 
+/// What the Slack handlers share.
+#[derive(Clone)]
+pub struct SlackState {
+    /// The core.
+    pub engine: std::sync::Arc<Engine>,
+    /// Slack settings; `None` turns the endpoints off (404).
+    pub slack: Option<std::sync::Arc<SlackConfig>>,
+}
+
+/// Slack's endpoints: slash commands and button clicks.
+pub fn routes(state: SlackState) -> axum::Router {
+    axum::Router::new()
+        .route("/slack/commands", axum::routing::post(commands))
+        .route(
+            "/slack/interactions",
+            axum::routing::post(interactions::interactions),
+        )
+        .with_state(state)
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Handles one slash command request.
 pub async fn commands(
-    State(app): State<AppState>,
+    State(app): State<SlackState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -65,7 +86,7 @@ pub async fn commands(
 }
 
 async fn handle(
-    app: &AppState,
+    app: &SlackState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {

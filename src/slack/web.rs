@@ -90,7 +90,7 @@ impl WebApi {
         Ok(Self {
             base,
             token,
-            client: crate::http::client(Duration::from_secs(10))?,
+            client: crate::front::client(Duration::from_secs(10))?,
         })
     }
 

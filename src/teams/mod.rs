@@ -27,8 +27,9 @@ use self::activity::Activity;
 use self::auth::{AuthError, BotAuth};
 use self::connector::Connector;
 use crate::domain::{Action, Outcome, Platform, Principal, RequestId};
+use crate::engine::Engine;
 use crate::engine::{Arrival, ChatRequest, Draft, Replayed};
-use crate::http::{ApiError, AppState};
+use crate::front::ApiError;
 use crate::store::ReplayMark;
 
 /// How long an activity id is remembered: a Bot Framework token's lifetime plus the skew allowed.
@@ -61,9 +62,25 @@ impl TeamsConfig {
     }
 }
 
+/// What the Teams handler shares.
+#[derive(Clone)]
+pub struct TeamsState {
+    /// The core.
+    pub engine: std::sync::Arc<Engine>,
+    /// Teams settings; `None` turns the endpoint off (404).
+    pub teams: Option<std::sync::Arc<TeamsConfig>>,
+}
+
+/// Teams' endpoint: activities from the Bot Connector.
+pub fn routes(state: TeamsState) -> axum::Router {
+    axum::Router::new()
+        .route("/teams/messages", axum::routing::post(messages))
+        .with_state(state)
+}
+
 /// Handles one Bot Framework activity.
 pub async fn messages(
-    State(app): State<AppState>,
+    State(app): State<TeamsState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -78,7 +95,7 @@ fn bad(message: &str) -> ApiError {
 }
 
 async fn handle(
-    app: &AppState,
+    app: &TeamsState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(), ApiError> {

@@ -219,7 +219,7 @@ impl TestApp {
             stores,
             audit_key,
             dir,
-            client: otpbot::http::client(std::time::Duration::from_secs(30)).expect("HTTP client"),
+            client: otpbot::front::client(std::time::Duration::from_secs(30)).expect("HTTP client"),
         };
         app.enrol("github", "GitHub", "8h", "1w").await;
         app
