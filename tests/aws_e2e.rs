@@ -8,8 +8,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::routing::{get, post};
 use base64::Engine as _;
 use common::aws::{self, Moto};
 use common::{principal, slash_body, Options, TestApp, ADMIN, SEED, TEAM};
@@ -17,7 +15,6 @@ use otpbot::domain::{Action, AuditQuery, Grant, Outcome, Seed, ToolName};
 use otpbot::store::aws::{AwsSettings, AwsStore};
 use otpbot::store::Stores;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, Mutex};
 use tower::ServiceExt;
 
 async fn aws_app(moto: &Moto) -> (TestApp, Arc<AwsStore>) {
@@ -490,49 +487,6 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
     );
 }
 
-/// A local Lambda runtime API: hands out queued events, collects responses.
-#[derive(Clone)]
-struct Runtime {
-    events: Arc<Mutex<mpsc::Receiver<String>>>,
-    responses: mpsc::Sender<Result<String, String>>,
-}
-
-async fn next_event(State(rt): State<Runtime>) -> axum::response::Response {
-    let Some(event) = rt.events.lock().await.recv().await else {
-        std::future::pending::<()>().await;
-        unreachable!()
-    };
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("time")
-        .as_millis();
-    let deadline = (now_ms + 30_000).to_string();
-    axum::response::Response::builder()
-        .header("lambda-runtime-aws-request-id", "invocation-1")
-        .header("lambda-runtime-deadline-ms", deadline)
-        .header(
-            "lambda-runtime-invoked-function-arn",
-            "arn:aws:lambda:us-east-1:123456789012:function:otpbot",
-        )
-        .header(
-            "lambda-runtime-trace-id",
-            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-        )
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(event))
-        .expect("response")
-}
-
-async fn respond(State(rt): State<Runtime>, Path(_id): Path<String>, body: String) -> &'static str {
-    let _ = rt.responses.send(Ok(body)).await;
-    "{}"
-}
-
-async fn error(State(rt): State<Runtime>, body: String) -> &'static str {
-    let _ = rt.responses.send(Err(body)).await;
-    "{}"
-}
-
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -589,30 +543,11 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
     };
     stores.put_grant(&grant).await.expect("grant");
 
-    let (event_tx, event_rx) = mpsc::channel(4);
-    let (response_tx, mut response_rx) = mpsc::channel(4);
-    let runtime = Runtime {
-        events: Arc::new(Mutex::new(event_rx)),
-        responses: response_tx,
-    };
-    let api = axum::Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next_event))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(respond),
-        )
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-        .route("/2018-06-01/runtime/init/error", post(error))
-        .with_state(runtime);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let api_addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, api).await.expect("runtime api") });
+    let mut api = common::lambda::LambdaApi::start().await;
 
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_otpbot"));
     aws_env(&mut cmd, &moto, &settings);
-    cmd.env("AWS_LAMBDA_RUNTIME_API", api_addr.to_string())
+    cmd.env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "otpbot")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -624,7 +559,7 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
 
     let ts = otpbot::domain::Clock::now(&otpbot::domain::SystemClock).unix();
     let body = slash_body(TEAM, "UALICE", "github");
-    event_tx
+    api.events
         .send(http_event(
             false,
             slack_headers(ts, &common::signature(ts, body.as_bytes())),
@@ -633,7 +568,7 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         ))
         .await
         .expect("queue");
-    let answer = tokio::time::timeout(Duration::from_secs(60), response_rx.recv())
+    let answer = tokio::time::timeout(Duration::from_secs(60), api.answers.recv())
         .await
         .expect("the function answered in time");
     let answer = answer

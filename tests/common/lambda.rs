@@ -31,6 +31,10 @@ async fn next_event(State(rt): State<Runtime>) -> axum::response::Response {
             "lambda-runtime-invoked-function-arn",
             "arn:aws:lambda:us-east-1:123456789012:function:otpbot",
         )
+        .header(
+            "lambda-runtime-trace-id",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        )
         .header("content-type", "application/json")
         .body(axum::body::Body::from(event))
         .expect("response")
