@@ -131,6 +131,22 @@ pub struct App {
     /// The core.
     pub engine: Engine,
     aws: Option<Arc<AwsStore>>,
+    /// The AWS configuration the store was built from, loaded once (AWS backend).
+    sdk: Option<aws_config::SdkConfig>,
+}
+
+/// The audit key on AWS: from the environment if given, else its SSM parameter (read once).
+async fn aws_audit_key(store: &AwsStore, settings: &mut Settings) -> anyhow::Result<KeyBytes> {
+    if let Some(key) = settings.audit_key.take() {
+        return Ok(key);
+    }
+    let name = &settings.audit_key_param;
+    let text = store
+        .parameter(name)
+        .await
+        .with_context(|| format!("cannot read the audit key from SSM parameter {name}"))?
+        .with_context(|| format!("SSM parameter {name} (the audit key) does not exist"))?;
+    Ok(decode_hex_key(text.expose_secret(), name)?)
 }
 
 /// Timeouts that keep a request inside Slack's 3 s budget even when AWS is slow or down.
@@ -264,26 +280,16 @@ impl App {
                     )),
                 })?;
                 let engine = Engine::new(Stores::single(Arc::new(store)), clock, audit, policy);
-                Ok(Self { engine, aws: None })
+                Ok(Self {
+                    engine,
+                    aws: None,
+                    sdk: None,
+                })
             }
             Backend::Aws => {
-                let store = Arc::new(AwsStore::new(&aws_config().await?, settings.aws.clone()));
-                let audit = match settings.audit_key.take() {
-                    Some(key) => key,
-                    None => {
-                        let name = &settings.audit_key_param;
-                        let text = store
-                            .parameter(name)
-                            .await
-                            .with_context(|| {
-                                format!("cannot read the audit key from SSM parameter {name}")
-                            })?
-                            .with_context(|| {
-                                format!("SSM parameter {name} (the audit key) does not exist")
-                            })?;
-                        decode_hex_key(text.expose_secret(), name)?
-                    }
-                };
+                let sdk = aws_config().await?;
+                let store = Arc::new(AwsStore::new(&sdk, settings.aws.clone()));
+                let audit = aws_audit_key(&store, settings).await?;
                 let engine = Engine::new(
                     Stores::single(store.clone()),
                     clock,
@@ -293,6 +299,7 @@ impl App {
                 Ok(Self {
                     engine,
                     aws: Some(store),
+                    sdk: Some(sdk),
                 })
             }
         }
@@ -428,9 +435,9 @@ pub async fn lambda(mut settings: Settings) -> anyhow::Result<()> {
     crate::telemetry::init(&settings.log_filter, settings.log_format);
     let policy = settings.policy();
     let app = App::open(&mut settings, policy).await?;
-    let sealer = match &app.aws {
-        Some(store) => Some((store.clone(), aws_sdk_s3::Client::new(&aws_config().await?))),
-        None => None,
+    let sealer = match (&app.aws, &app.sdk) {
+        (Some(store), Some(sdk)) => Some((store.clone(), aws_sdk_s3::Client::new(sdk))),
+        _ => None,
     };
     let seal_settings = settings.seal.clone();
     let state = app.into_state(&settings).await?;

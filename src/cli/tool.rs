@@ -156,7 +156,7 @@ pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result
                 .change(&operator_request(), change, draft, None)
                 .await
                 .context("changing the tool failed; nothing was changed")?;
-            println!(
+            say!(
                 "`{name}`: notices to {}, requests to {}.",
                 tool.notify_channel.as_deref().unwrap_or("nowhere"),
                 tool.approvals_channel

@@ -7,7 +7,6 @@ use clap::Args;
 use crate::config::{Backend, Settings};
 use crate::domain::{Clock, SystemClock};
 use crate::keys::{decode_hex_key, AuditKey};
-use secrecy::ExposeSecret;
 
 use crate::audit::seal::verify_seals;
 use crate::store::aws::AwsStore;
@@ -67,18 +66,7 @@ async fn verify_aws(
 ) -> anyhow::Result<()> {
     let config = super::aws_config().await?;
     let store = AwsStore::new(&config, settings.aws.clone());
-    let key = match settings.audit_key.take() {
-        Some(key) => key,
-        None => {
-            let name = &settings.audit_key_param;
-            let text = store
-                .parameter(name)
-                .await
-                .with_context(|| format!("cannot read the audit key from SSM parameter {name}"))?
-                .with_context(|| format!("SSM parameter {name} (the audit key) does not exist"))?;
-            decode_hex_key(text.expose_secret(), name)?
-        }
-    };
+    let key = super::aws_audit_key(&store, &mut settings).await?;
     let key = AuditKey::new(key);
     let s3 = aws_sdk_s3::Client::new(&config);
     let (anchor, periods, outside) = store
@@ -87,7 +75,7 @@ async fn verify_aws(
         .context("cannot read the sealed audit periods")?;
     match verify_seals(&key, anchor.as_ref(), &periods, &outside) {
         Ok(verified) => {
-            println!("{verified}");
+            say!("{verified}");
             Ok(())
         }
         Err(d) => bail!("audit log check failed: {d}"),
