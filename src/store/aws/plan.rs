@@ -30,6 +30,29 @@ pub(super) fn built<T>(
     r.map_err(|e| StoreError::Backend(format!("{what}: {e}")))
 }
 
+/// A put of `item` that only succeeds where no live item holds its key: none, or one whose
+/// `until` attribute (Unix seconds) is at or before `now`. Replay markers and open-request
+/// slots are both such leases.
+pub(super) fn put_unless_live(
+    what: &str,
+    table: &str,
+    item: Item,
+    until: &str,
+    now: i64,
+) -> StoreResult<Put> {
+    built(
+        what,
+        Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #until <= :now")
+            .expression_attribute_names("#pk", ACCESS_PK)
+            .expression_attribute_names("#until", until)
+            .expression_attribute_values(":now", n(now))
+            .build(),
+    )
+}
+
 /// What one transaction item is, so its cancellation reason can be read.
 pub(super) enum Part {
     Replay,
@@ -76,17 +99,7 @@ impl AwsStore {
                 .set("value", n(1))
                 .set(TTL_ATTRIBUTE, n(mark.expires_at.unix()))
                 .build();
-            let put = built(
-                "replay put",
-                Put::builder()
-                    .table_name(access)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(#pk) OR #exp <= :now")
-                    .expression_attribute_names("#pk", ACCESS_PK)
-                    .expression_attribute_names("#exp", TTL_ATTRIBUTE)
-                    .expression_attribute_values(":now", n(now))
-                    .build(),
-            )?;
+            let put = put_unless_live("replay put", access, item, TTL_ATTRIBUTE, now)?;
             items.push((TransactWriteItem::builder().put(put).build(), Part::Replay));
         }
         let granted_tool = match &d.effect {

@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 
 use super::access::principal_pk;
 use super::item::{get_n, get_s, n, opt_s, s, Item, ItemBuilder};
-use super::plan::{built, key_of, Part};
+use super::plan::{built, key_of, put_unless_live, Part};
 use super::schema::ACCESS_PK;
 use super::AwsStore;
 use crate::domain::{
@@ -98,17 +98,7 @@ impl AwsStore {
             .set("request", s(r.id.as_str()))
             .set(OPEN_UNTIL, n(r.expires_at.unix()))
             .build();
-        let slot = built(
-            "request slot put",
-            Put::builder()
-                .table_name(access)
-                .set_item(Some(slot))
-                .condition_expression("attribute_not_exists(#pk) OR #until <= :now")
-                .expression_attribute_names("#pk", ACCESS_PK)
-                .expression_attribute_names("#until", OPEN_UNTIL)
-                .expression_attribute_values(":now", n(now))
-                .build(),
-        )?;
+        let slot = put_unless_live("request slot put", access, slot, OPEN_UNTIL, now)?;
         let item = ItemBuilder::default()
             .set(ACCESS_PK, s(request_pk(&r.id)))
             .set(super::schema::ACCESS_SK, s("AR"))
