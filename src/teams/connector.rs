@@ -221,6 +221,23 @@ impl Connector {
             .map(drop)
     }
 
+    /// Replaces an activity the bot sent (`PUT /v3/conversations/{id}/activities/{activityId}`,
+    /// "Update an activity" in the Bot Connector REST API reference:
+    /// <https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference#update-activity>):
+    /// how a card is updated in place for everyone who sees it.
+    pub async fn update(
+        &self,
+        service_url: &str,
+        conversation: &str,
+        activity_id: &str,
+        activity: &Value,
+    ) -> Result<(), ConnectorError> {
+        let url = self.url(service_url, &[conversation, "activities", activity_id])?;
+        self.call(reqwest::Method::PUT, url, Some(activity))
+            .await
+            .map(drop)
+    }
+
     /// Creates (or finds) the bot's personal conversation with `user`; returns its id.
     pub async fn personal_conversation(
         &self,
@@ -229,10 +246,26 @@ impl Connector {
         user: &Account,
         tenant: &str,
     ) -> Result<String, ConnectorError> {
+        self.personal_conversation_with(service_url, bot, &user.id, tenant)
+            .await
+    }
+
+    /// Creates (or finds) the bot's personal conversation with the member `member`: a channel
+    /// account id (`29:…`) or, for someone known only by their AAD object id, that id. Teams
+    /// accepts the AAD object id as the member id of a new 1:1 conversation when the user has
+    /// the app installed ("Send proactive messages", "Create the conversation", and
+    /// MicrosoftDocs/msteams-docs issue 14079).
+    pub async fn personal_conversation_with(
+        &self,
+        service_url: &str,
+        bot: &Account,
+        member: &str,
+        tenant: &str,
+    ) -> Result<String, ConnectorError> {
         let url = self.url(service_url, &[])?;
         let body = json!({
             "bot": bot,
-            "members": [{ "id": user.id }],
+            "members": [{ "id": member }],
             "isGroup": false,
             "tenantId": tenant,
             "channelData": { "tenant": { "id": tenant } },

@@ -13,7 +13,10 @@
 pub mod activity;
 pub mod auth;
 pub mod connector;
+pub mod invoke;
+pub mod notices;
 pub mod render;
+mod text;
 
 use std::collections::HashSet;
 
@@ -23,7 +26,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use self::activity::Activity;
+use self::activity::{Account, Activity};
 use self::auth::{AuthError, BotAuth};
 use self::connector::Connector;
 use crate::domain::{Action, Outcome, Platform, Principal, RequestId};
@@ -85,7 +88,7 @@ pub async fn messages(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     match handle(&app, &headers, body).await {
-        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response(),
+        Ok(response) => response,
         Err(err) => err.into_response(),
     }
 }
@@ -94,12 +97,44 @@ fn bad(message: &str) -> ApiError {
     ApiError::BadRequest(message.to_owned())
 }
 
+/// HTTP 200 with an empty JSON body: the acknowledgement of an activity with no synchronous answer.
+fn acknowledged() -> Response {
+    (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
+}
+
 async fn handle(
     app: &TeamsState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(), ApiError> {
+) -> Result<Response, ApiError> {
     let teams = app.teams.as_ref().ok_or(ApiError::NotFound)?;
+    let activity = verified_activity(teams, headers, body).await?;
+    match (activity.kind.as_str(), activity.name.as_deref()) {
+        ("message", _) => {
+            if let Some(turn) = Turn::of(app, teams, &activity).await? {
+                message(app, teams, &activity, turn).await?;
+            }
+            Ok(acknowledged())
+        }
+        ("invoke", Some(invoke::ADAPTIVE_CARD_ACTION)) => {
+            let turn = Turn::of(app, teams, &activity)
+                .await?
+                .ok_or_else(invoke::replayed)?;
+            invoke::card_action(app, teams, &activity, turn).await
+        }
+        // Other invokes are not implemented, as botbuilder's `ActivityHandler.onInvokeActivity`
+        // answers them (501); other activity types are acknowledged and ignored.
+        ("invoke", _) => Ok(StatusCode::NOT_IMPLEMENTED.into_response()),
+        _ => Ok(acknowledged()),
+    }
+}
+
+/// The activity, once its token, channel and service URL have been checked.
+async fn verified_activity(
+    teams: &TeamsConfig,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Activity, ApiError> {
     let body = body.map_err(ApiError::from_body_rejection)?;
     let verified = if teams.is_playground() {
         tracing::warn!(
@@ -149,71 +184,120 @@ async fn handle(
             "only the msteams channel is served".into(),
         ));
     }
-    if activity.kind != "message" {
-        return Ok(());
-    }
-    let tenant = activity
-        .tenant()
-        .ok_or_else(|| bad("the activity names no tenant"))?;
-    let from = activity
-        .from
-        .as_ref()
-        .ok_or_else(|| bad("the activity has no sender"))?;
-    let aad = from
-        .aad_object_id
-        .as_deref()
-        .ok_or_else(|| bad("the sender has no AAD object id"))?;
-    let principal = Principal::new(Platform::Teams, tenant, aad)
-        .map_err(|_| bad("tenant or sender id is malformed"))?;
-    let conversation = activity
-        .conversation
-        .as_ref()
-        .ok_or_else(|| bad("the activity has no conversation"))?;
-    let service_url = activity
-        .service_url
-        .as_deref()
-        .ok_or_else(|| bad("the activity has no serviceUrl"))?;
-    let bot = activity
-        .recipient
-        .as_ref()
-        .ok_or_else(|| bad("the activity has no recipient"))?;
-    let activity_id = activity
-        .id
-        .as_deref()
-        .ok_or_else(|| bad("the activity has no id"))?;
-    // Bot Framework may redeliver, and a captured request stays valid as long as its token:
-    // each activity is acted on once.
-    // The marker is recorded in the request's own decision transaction (SPEC §3.2, §3.5).
-    let now = app.engine.clock().now();
-    let arrival = Arrival {
-        now,
-        replay: Some(ReplayMark {
-            key: format!("replay:teams:{}:{activity_id}", conversation.id),
-            expires_at: now.plus_secs(TOKEN_LIFETIME_SECS),
-        }),
-    };
-    let mut request = ChatRequest {
-        request_id: RequestId::new(),
-        principal,
-        channel: Some(conversation.id.chars().take(128).collect()),
-        text: String::new(),
-        delivery: None,
-    };
-    if !teams.allowed_tenants.contains(tenant) {
-        if app
-            .engine
-            .refuse_workspace_at(&request, arrival)
-            .await
-            .is_err()
-        {
-            tracing::warn!(reason = "duplicate activity", "teams request ignored");
-            return Ok(());
+    Ok(activity)
+}
+
+/// What every acted-on activity (a message or a card action) must carry, checked, with the
+/// request it becomes (its text still empty) and its arrival. The tenant is on the allow-list.
+/// `None` when the activity is a redelivery already acted on.
+struct Turn<'a> {
+    tenant: &'a str,
+    from: &'a Account,
+    conversation: &'a str,
+    service_url: &'a str,
+    bot: &'a Account,
+    activity_id: &'a str,
+    arrival: Arrival,
+    request: ChatRequest,
+}
+
+impl<'a> Turn<'a> {
+    async fn of(
+        app: &TeamsState,
+        teams: &TeamsConfig,
+        activity: &'a Activity,
+    ) -> Result<Option<Turn<'a>>, ApiError> {
+        let tenant = activity
+            .tenant()
+            .ok_or_else(|| bad("the activity names no tenant"))?;
+        let from = activity
+            .from
+            .as_ref()
+            .ok_or_else(|| bad("the activity has no sender"))?;
+        let aad = from
+            .aad_object_id
+            .as_deref()
+            .ok_or_else(|| bad("the sender has no AAD object id"))?;
+        let principal = Principal::new(Platform::Teams, tenant, aad)
+            .map_err(|_| bad("tenant or sender id is malformed"))?;
+        let conversation = activity
+            .conversation
+            .as_ref()
+            .ok_or_else(|| bad("the activity has no conversation"))?;
+        let service_url = activity
+            .service_url
+            .as_deref()
+            .ok_or_else(|| bad("the activity has no serviceUrl"))?;
+        let bot = activity
+            .recipient
+            .as_ref()
+            .ok_or_else(|| bad("the activity has no recipient"))?;
+        let activity_id = activity
+            .id
+            .as_deref()
+            .ok_or_else(|| bad("the activity has no id"))?;
+        // Bot Framework may redeliver, and a captured request stays valid as long as its token:
+        // each activity is acted on once.
+        // The marker is recorded in the request's own decision transaction (SPEC §3.2, §3.5).
+        let now = app.engine.clock().now();
+        let arrival = Arrival {
+            now,
+            replay: Some(ReplayMark {
+                key: format!("replay:teams:{}:{activity_id}", conversation.id),
+                expires_at: now.plus_secs(TOKEN_LIFETIME_SECS),
+            }),
+        };
+        let request = ChatRequest {
+            request_id: RequestId::new(),
+            principal,
+            channel: Some(conversation.id.chars().take(128).collect()),
+            text: String::new(),
+            delivery: None,
+        };
+        if !teams.allowed_tenants.contains(tenant) {
+            if app
+                .engine
+                .refuse_workspace_at(&request, arrival)
+                .await
+                .is_err()
+            {
+                tracing::warn!(reason = "duplicate activity", "teams request ignored");
+                return Ok(None);
+            }
+            return Err(ApiError::Forbidden("tenant not allowed".into()));
         }
-        return Err(ApiError::Forbidden("tenant not allowed".into()));
+        Ok(Some(Turn {
+            tenant,
+            from,
+            conversation: &conversation.id,
+            service_url,
+            bot,
+            activity_id,
+            arrival,
+            request,
+        }))
     }
+}
+
+async fn message(
+    app: &TeamsState,
+    teams: &TeamsConfig,
+    activity: &Activity,
+    turn: Turn<'_>,
+) -> Result<(), ApiError> {
+    let Turn {
+        tenant,
+        from,
+        conversation,
+        service_url,
+        bot,
+        activity_id,
+        arrival,
+        mut request,
+    } = turn;
     // Until the caller has passed the rate limit, mentions are resolved only from what the
     // activity itself says; the Connector is asked about the rest afterwards.
-    request.text = command_text(&activity, None).await;
+    request.text = text::command_text(activity, None).await;
 
     let private_conversation = if activity.is_personal() {
         request.delivery = Some("personal chat".into());
@@ -241,7 +325,7 @@ async fn handle(
                 notify(
                     &teams.connector,
                     service_url,
-                    &conversation.id,
+                    conversation,
                     activity_id,
                     &notice,
                 )
@@ -250,14 +334,16 @@ async fn handle(
             }
         }
     };
-    let lookup = MemberLookup {
+    let lookup = text::MemberLookup {
         connector: &teams.connector,
         service_url,
-        conversation: &conversation.id,
+        conversation,
     };
     let reply = match app
         .engine
-        .handle_finishing(&request, arrival, || command_text(&activity, Some(lookup)))
+        .handle_finishing(&request, arrival, || {
+            text::command_text(activity, Some(lookup))
+        })
         .await
     {
         Ok(reply) => reply,
@@ -266,12 +352,13 @@ async fn handle(
             return Ok(());
         }
     };
+    notices::post(teams, service_url, bot, tenant, &reply).await;
     let card = render::render(&reply);
     let sent = match &private_conversation {
         None => {
             teams
                 .connector
-                .reply(service_url, &conversation.id, activity_id, &card)
+                .reply(service_url, conversation, activity_id, &card)
                 .await
         }
         Some(private) => teams.connector.send(service_url, private, &card).await,
@@ -282,7 +369,7 @@ async fn handle(
             notify(
                 &teams.connector,
                 service_url,
-                &conversation.id,
+                conversation,
                 activity_id,
                 &notice,
             )
@@ -314,79 +401,4 @@ async fn notify(
     {
         tracing::warn!(error = %e, "sending a notice failed");
     }
-}
-
-/// Where mentioned users' AAD object ids can be looked up.
-#[derive(Clone, Copy)]
-struct MemberLookup<'a> {
-    connector: &'a Connector,
-    service_url: &'a str,
-    conversation: &'a str,
-}
-
-/// The command text. `otp github`, `/otp github` and `@otpbot github` all become `github`:
-///
-/// - the bot's own mention is removed, as the Bot Framework SDK's
-///   `TurnContext.removeMentionText(activity, activity.recipient.id)` does (botbuilder-js
-///   `libraries/botbuilder-core/src/turnContext.ts`): the `text` of each `mention` entity whose
-///   `mentioned.id` is the recipient (Teams writes it `<at>otpbot</at>`, "Channel and group chat
-///   conversations with a bot" in the Teams docs); a leading `@` + the bot's name typed without
-///   becoming a mention is dropped too;
-/// - other mentions become `<@{aad object id}>`, from the entity or, with `lookup`, from the
-///   Connector's member API; without either they stay as typed and name no one;
-/// - then an optional leading `otp` or `/otp` word is dropped.
-async fn command_text(activity: &Activity, lookup: Option<MemberLookup<'_>>) -> String {
-    let mut text = activity
-        .text
-        .clone()
-        .unwrap_or_default()
-        .replace("&nbsp;", " ");
-    let bot = activity.recipient.as_ref();
-    let bot_id = bot.map(|r| r.id.as_str());
-    for entity in activity.entities.iter().filter(|e| e.kind == "mention") {
-        let (Some(mentioned), Some(shown)) = (&entity.mentioned, &entity.text) else {
-            continue;
-        };
-        if Some(mentioned.id.as_str()) == bot_id {
-            text = text.replacen(shown.as_str(), " ", 1);
-            continue;
-        }
-        let aad = match (&mentioned.aad_object_id, lookup) {
-            (Some(id), _) => Some(id.clone()),
-            (None, Some(at)) => at
-                .connector
-                .member_aad_id(at.service_url, at.conversation, &mentioned.id)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "cannot resolve a mention");
-                    None
-                }),
-            (None, None) => None,
-        };
-        if let Some(aad) = aad {
-            text = text.replacen(shown.as_str(), &format!(" <@{aad}> "), 1);
-        }
-    }
-    let mut words: &[&str] = &text.split_whitespace().collect::<Vec<_>>();
-    let typed_mention = bot
-        .and_then(|b| b.name.as_deref())
-        .map(|name| format!("@{}", name.split_whitespace().collect::<Vec<_>>().join(" ")));
-    if let (Some(first), Some(mention)) = (words.first(), &typed_mention) {
-        let name_words = mention.split(' ').count();
-        let typed = words
-            .iter()
-            .take(name_words)
-            .copied()
-            .collect::<Vec<_>>()
-            .join(" ");
-        if first.starts_with('@') && typed.eq_ignore_ascii_case(mention) {
-            words = &words[name_words..];
-        }
-    }
-    if let Some(first) = words.first() {
-        if first.eq_ignore_ascii_case("otp") || first.eq_ignore_ascii_case("/otp") {
-            words = &words[1..];
-        }
-    }
-    words.join(" ")
 }

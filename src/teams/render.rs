@@ -12,7 +12,18 @@ pub mod escape;
 
 use serde_json::{json, Value};
 
-use crate::reply::{Reply, Tone, DISPLAY_NAME_LIMIT};
+use super::invoke;
+use crate::reply::{Button, Notice, Reply, Tone, DISPLAY_NAME_LIMIT};
+
+/// The Adaptive Card schema version: 1.4 introduced `Action.Execute` (Adaptive Cards schema
+/// explorer, "Action.Execute", "Introduced in version 1.4":
+/// <https://learn.microsoft.com/adaptive-cards/schema-explorer/action-execute>; Teams, "Work
+/// with Universal Actions for Adaptive Cards", "Schema for Universal Actions").
+pub const CARD_VERSION: &str = "1.4";
+
+/// The attachment content type of an Adaptive Card, also the `type` of an invoke response that
+/// carries one.
+pub const CARD_CONTENT_TYPE: &str = "application/vnd.microsoft.card.adaptive";
 
 fn text_block(text: String) -> Value {
     json!({ "type": "TextBlock", "text": text, "wrap": true })
@@ -46,23 +57,95 @@ pub fn render(reply: &Reply) -> Value {
             .map(|line| (escape::line(line), escape::plain_line(line)))
             .unwrap_or_default(),
     };
+    message(text, summary, card(body, &reply.buttons))
+}
+
+/// A message activity whose only attachment is `card`.
+fn message(text: String, summary: String, card: Value) -> Value {
     json!({
         "type": "message",
         "text": text,
         "summary": summary,
-        "attachments": [{
-            "contentType": "application/vnd.microsoft.card.adaptive",
-            "content": {
-                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                "type": "AdaptiveCard",
-                "version": "1.4",
-                "body": body
-            }
-        }]
+        "attachments": [{ "contentType": CARD_CONTENT_TYPE, "content": card }]
     })
+}
+
+/// An Adaptive Card with `body` and one `Action.Execute` per button.
+fn card(body: Vec<Value>, buttons: &[Button]) -> Value {
+    let mut card = json!({
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": CARD_VERSION,
+        "body": body
+    });
+    if !buttons.is_empty() {
+        card["actions"] = buttons.iter().map(action).collect();
+    }
+    card
+}
+
+/// A button as a Universal Action: `Action.Execute` with `title`, `verb` and `data` (schema
+/// explorer, "Action.Execute" properties; `style` `positive`/`destructive` is the inherited
+/// `ActionStyle`). A click comes back as an `adaptiveCard/action` invoke carrying the `verb`
+/// and `data` ([`invoke`] reads them); the data names only the request or the tool.
+fn action(button: &Button) -> Value {
+    let (verb, data, style) = match button {
+        Button::RequestAccess(tool) => (invoke::REQUEST, json!({ "tool": tool.as_str() }), None),
+        Button::GetCode(tool) => (invoke::CODE, json!({ "tool": tool.as_str() }), None),
+        Button::Approve(id) => (
+            invoke::APPROVE,
+            json!({ "request": id.as_str() }),
+            Some("positive"),
+        ),
+        Button::Deny(id) => (
+            invoke::DENY,
+            json!({ "request": id.as_str() }),
+            Some("destructive"),
+        ),
+    };
+    let mut action = json!({
+        "type": "Action.Execute",
+        "title": button.label(),
+        "verb": verb,
+        "data": data
+    });
+    if let Some(style) = style {
+        action["style"] = json!(style);
+    }
+    action
+}
+
+/// The card of a message activity built by [`render`] or [`notice_card`].
+pub fn card_of(message: &Value) -> Value {
+    message["attachments"][0]["content"].clone()
+}
+
+/// A message for others (an approvals channel, an approver, a requester): its lines as a card
+/// with its buttons. `text` and `summary` carry the first line.
+pub fn notice_card(notice: &Notice) -> Value {
+    lines_card(&notice.lines, &notice.buttons)
+}
+
+/// A card of `lines` (reply-line rules: escaped, otpbot's own mentions shown) and `buttons`, as a
+/// message activity.
+pub fn lines_card(lines: &[String], buttons: &[Button]) -> Value {
+    let body = lines
+        .iter()
+        .map(|line| text_block(escape::line(line)))
+        .collect();
+    let (text, summary) = lines
+        .first()
+        .map(|line| (escape::line(line), escape::plain_line(line)))
+        .unwrap_or_default();
+    message(text, summary, card(body, buttons))
 }
 
 /// A short plain message (for notices in group chats and channels); `text` is otpbot's own.
 pub fn notice(text: &str) -> Value {
     json!({ "type": "message", "text": escape::text(text, 500) })
+}
+
+/// A card of one line of otpbot's own words, as a message activity.
+pub fn text_card(text: &str) -> Value {
+    lines_card(&[text.to_owned()], &[])
 }

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod conformance;
 pub mod lambda;
 pub mod rfc6238;
+pub mod teams;
 pub mod terraform;
 
 use std::path::PathBuf;
