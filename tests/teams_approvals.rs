@@ -1,0 +1,581 @@
+//! Access requests on Teams, end to end over HTTP against the fake Bot Framework
+//! (`common::teams`): the approval card posted to the approvals channel, Approve/Deny clicks
+//! arriving as `adaptiveCard/action` invokes, the refreshed card in the invoke's HTTP answer,
+//! the card updated in place, the requester told privately, and every refusal audited.
+//!
+//! The invoke fixture follows the documented shape: an `invoke` activity named
+//! `adaptiveCard/action` whose `value` is an `AdaptiveCardInvokeValue`
+//! `{ action: { type: "Action.Execute", id, verb, data }, trigger: "manual" }` and whose
+//! `replyToId` is the message holding the card (botbuilder-js
+//! `libraries/botframework-schema/src/index.ts` `AdaptiveCardInvokeValue`,
+//! `AdaptiveCardInvokeAction`; Microsoft 365 Agents SDK `microsoft/Agents-for-js`
+//! `AdaptiveCardInvokeValue` with `trigger?: 'manual'`; Teams, "Work with Universal Actions for
+//! Adaptive Cards", "adaptiveCard/action invoke activity"). The answer checked is
+//! `AdaptiveCardInvokeResponse { statusCode, type, value }` (same sources, "Response format"),
+//! and refused actions botbuilder's `createAdaptiveCardInvokeErrorResponse` shape
+//! (`application/vnd.microsoft.error`, `value { code, message }`).
+
+mod common;
+
+use common::teams::*;
+use common::{Options, SETUP_OPERATOR};
+use otpbot::domain::{Action, AuditEvent, Outcome, ToolName};
+use serde_json::{json, Value};
+
+/// The tool's approvals channel: a Teams channel conversation id.
+const APPROVALS: &str = "19:approvals0a1b2c3d4@thread.tacv2";
+/// The id of the approval card message in that channel.
+const CARD_MESSAGE: &str = "1700000000999";
+
+struct Approvals {
+    h: Harness,
+}
+
+/// An invoke's answer: HTTP status and JSON body.
+struct Answer {
+    status: u16,
+    body: Value,
+}
+
+impl Answer {
+    /// The answered card's text (every TextBlock).
+    fn card_text(&self) -> String {
+        assert_eq!(self.status, 200, "{}", self.body);
+        assert_eq!(self.body["statusCode"], 200, "{}", self.body);
+        assert_eq!(
+            self.body["type"], "application/vnd.microsoft.card.adaptive",
+            "{}",
+            self.body
+        );
+        card_blocks(&self.body["value"])
+    }
+
+    fn verbs(&self) -> Vec<String> {
+        verbs(&self.body["value"])
+    }
+}
+
+fn card_blocks(card: &Value) -> String {
+    card["body"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| b["text"].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn verbs(card: &Value) -> Vec<String> {
+    card["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            assert_eq!(a["type"], "Action.Execute", "{a}");
+            a["verb"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect()
+}
+
+impl Approvals {
+    /// An app whose `github` tool has a Teams approvals channel; the admin approves.
+    async fn start() -> Self {
+        let mut options = Options::default();
+        options
+            .policy
+            .bootstrap_admins
+            .insert(teams_user(ADMIN_AAD));
+        let h = Harness::start_with(options).await;
+        let name = ToolName::parse("github").expect("name");
+        let mut tool = h
+            .app
+            .stores
+            .access
+            .tool(&name)
+            .await
+            .expect("tool")
+            .expect("github");
+        tool.approvals_channel = Some(APPROVALS.into());
+        let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
+        h.app
+            .stores
+            .put_tool(&tool, None, &operator, h.app.now())
+            .await
+            .expect("put tool");
+        Self { h }
+    }
+
+    /// Alice asks for access in her personal chat; returns the request id and the approval
+    /// card posted to the approvals channel.
+    async fn request(&self) -> (String, Value) {
+        assert_eq!(
+            self.h
+                .send_as(ALICE_AAD, "request github for 2h deploy fix", "personal")
+                .await,
+            200
+        );
+        let posts = self.h.posts();
+        let reply = posts
+            .iter()
+            .find(|(path, _, _)| path.starts_with("reply a:personal-1 "))
+            .expect("alice answered");
+        let text = card_text(&reply.2);
+        assert!(text.contains("Asked the approvers of GitHub"), "{text}");
+        // Teams shows a literal with escaped backticks: "(request \`0123456789abcdef\`)".
+        let marker = "(request \\`";
+        let start = text
+            .find(marker)
+            .unwrap_or_else(|| panic!("no request id: {text}"));
+        let id = text[start + marker.len()..start + marker.len() + 16].to_owned();
+        let notice = posts
+            .iter()
+            .find(|(path, _, _)| path == &format!("send {APPROVALS}"))
+            .unwrap_or_else(|| panic!("no approval card posted: {posts:?}"));
+        (id, notice.2.clone())
+    }
+
+    /// The invoke activity for a click of `verb` with `data` by `aad`, on the card in the
+    /// approvals channel (`conversation_type` `channel`) or in a personal chat.
+    fn invoke(&self, aad: &str, verb: &str, data: Value, conversation_type: &str) -> Value {
+        let mut activity = self.h.activity(aad, "", conversation_type);
+        activity["type"] = json!("invoke");
+        activity["name"] = json!("adaptiveCard/action");
+        activity.as_object_mut().expect("object").remove("text");
+        activity["replyToId"] = json!(CARD_MESSAGE);
+        activity["value"] = json!({
+            "action": { "type": "Action.Execute", "id": "act-1", "verb": verb, "data": data },
+            "trigger": "manual"
+        });
+        if conversation_type == "channel" {
+            activity["conversation"]["id"] = json!(format!("{APPROVALS};messageid={CARD_MESSAGE}"));
+        }
+        activity
+    }
+
+    /// Posts `activity` with `token` (a valid one when `None`).
+    async fn send(&self, activity: &Value, token: Option<String>) -> Answer {
+        let token = token.unwrap_or_else(|| self.h.key.token(self.h.claims()));
+        let response = self
+            .h
+            .client
+            .post(format!("{}/teams/messages", self.h.app.url))
+            .bearer_auth(token)
+            .json(activity)
+            .send()
+            .await
+            .expect("send");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Answer { status, body }
+    }
+
+    async fn click(&self, aad: &str, verb: &str, data: Value, conversation_type: &str) -> Answer {
+        let activity = self.invoke(aad, verb, data, conversation_type);
+        self.send(&activity, None).await
+    }
+
+    async fn decide(&self, aad: &str, verb: &str, id: &str) -> Answer {
+        self.click(aad, verb, json!({ "request": id }), "channel")
+            .await
+    }
+
+    async fn has_grant(&self) -> bool {
+        self.h
+            .app
+            .stores
+            .access
+            .grant(&teams_user(ALICE_AAD), &"github".parse().expect("tool"))
+            .await
+            .expect("grant")
+            .is_some()
+    }
+
+    /// The audit records of `action`, oldest first.
+    async fn events(&self, action: Action) -> Vec<AuditEvent> {
+        self.h
+            .app
+            .audit()
+            .await
+            .into_iter()
+            .rev()
+            .filter(|e| e.action == action)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn request_approve_in_the_channel_then_get_the_code_in_the_personal_chat() {
+    let a = Approvals::start().await;
+    let (id, card) = a.request().await;
+    // The approval card: who, what, for how long, why, and Approve/Deny as Universal Actions.
+    assert_eq!(
+        card["attachments"][0]["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    let content = &card["attachments"][0]["content"];
+    assert_eq!(content["version"], "1.4", "Action.Execute needs 1.4");
+    let text = card_blocks(content);
+    assert!(
+        text.contains("asks for GitHub access for 2h") && text.contains("deploy fix"),
+        "{text}"
+    );
+    assert_eq!(verbs(content), ["otp.approve", "otp.deny"]);
+    for action in content["actions"].as_array().expect("actions") {
+        assert_eq!(action["data"], json!({ "request": id }), "{action}");
+    }
+    assert_eq!(content["actions"][0]["title"], "Approve");
+
+    // The admin clicks Approve in the channel.
+    let approved = a
+        .click(
+            ADMIN_AAD,
+            "otp.approve",
+            content["actions"][0]["data"].clone(),
+            "channel",
+        )
+        .await;
+    let text = approved.card_text();
+    assert!(
+        text.contains("Approved by @") && text.contains(ADMIN_AAD),
+        "{text}"
+    );
+    assert!(approved.verbs().is_empty(), "no buttons once decided");
+    assert!(a.has_grant().await);
+    let posts = a.h.posts();
+    // The card is replaced in place for everyone.
+    let update = posts
+        .iter()
+        .find(|(path, _, _)| {
+            path == &format!("update {APPROVALS};messageid={CARD_MESSAGE} {CARD_MESSAGE}")
+        })
+        .unwrap_or_else(|| panic!("card not updated: {posts:?}"));
+    let updated = card_text(&update.2);
+    assert!(updated.contains("Approved by"), "{updated}");
+    assert!(verbs(&update.2["attachments"][0]["content"]).is_empty());
+    // Alice is told in a 1:1 chat opened by her AAD object id, with a Get code button.
+    let created = posts
+        .iter()
+        .find(|(path, _, body)| path == "create" && body["members"][0]["id"] == ALICE_AAD)
+        .unwrap_or_else(|| panic!("no 1:1 chat opened for alice: {posts:?}"));
+    assert_eq!(created.2["tenantId"], TENANT);
+    let told = posts
+        .iter()
+        .find(|(path, _, _)| path == "send a:private-conversation")
+        .unwrap_or_else(|| panic!("alice not told: {posts:?}"));
+    let told_text = card_text(&told.2);
+    assert!(
+        told_text.contains("approved your GitHub access request"),
+        "{told_text}"
+    );
+    let told_card = &told.2["attachments"][0]["content"];
+    assert_eq!(verbs(told_card), ["otp.code"]);
+    assert_eq!(told_card["actions"][0]["data"], json!({ "tool": "github" }));
+
+    // Alice clicks Get code in her personal chat: the code is in the answered card.
+    let code = a
+        .click(
+            ALICE_AAD,
+            "otp.code",
+            json!({ "tool": "github" }),
+            "personal",
+        )
+        .await;
+    let expected = a.h.app.expected_code(a.h.app.now());
+    assert!(code.card_text().contains(&expected), "{}", code.body);
+
+    let approvals = a.events(Action::Approve).await;
+    assert_eq!(approvals.len(), 1);
+    assert_eq!(
+        (approvals[0].outcome, approvals[0].actor.clone()),
+        (Outcome::Ok, teams_user(ADMIN_AAD))
+    );
+    let issued = a.events(Action::Code).await;
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0].outcome, Outcome::Issued);
+    assert!(
+        issued[0]
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("card action in a personal chat"),
+        "{:?}",
+        issued[0].detail
+    );
+}
+
+#[tokio::test]
+async fn get_code_clicked_in_a_channel_answers_only_in_a_private_chat() {
+    let a = Approvals::start().await;
+    a.h.app
+        .stores
+        .put_grant(&grant(ALICE_AAD))
+        .await
+        .expect("grant");
+    let answer = a
+        .click(
+            ALICE_AAD,
+            "otp.code",
+            json!({ "tool": "github" }),
+            "channel",
+        )
+        .await;
+    let expected = a.h.app.expected_code(a.h.app.now());
+    let text = answer.card_text();
+    assert!(
+        !answer.body.to_string().contains(&expected),
+        "{}",
+        answer.body
+    );
+    assert!(text.contains("private chat"), "{text}");
+    let posts = a.h.posts();
+    let private = posts
+        .iter()
+        .find(|(path, _, _)| path == "send a:private-conversation")
+        .unwrap_or_else(|| panic!("no private answer: {posts:?}"));
+    assert!(card_text(&private.2).contains(&expected));
+    for (path, _, body) in &posts {
+        if path != "send a:private-conversation" {
+            assert!(!body.to_string().contains(&expected), "{path}: {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn deny_updates_the_card_and_tells_the_requester_without_a_code_button() {
+    let a = Approvals::start().await;
+    let (id, _) = a.request().await;
+    let denied = a.decide(ADMIN_AAD, "otp.deny", &id).await;
+    assert!(denied.card_text().contains("Denied by"), "{}", denied.body);
+    assert!(!a.has_grant().await);
+    let posts = a.h.posts();
+    let told = posts
+        .iter()
+        .find(|(path, _, _)| path == "send a:private-conversation")
+        .unwrap_or_else(|| panic!("alice not told: {posts:?}"));
+    assert!(card_text(&told.2).contains("denied your GitHub access request"));
+    assert!(verbs(&told.2["attachments"][0]["content"]).is_empty());
+    assert!(posts.iter().any(|(path, _, _)| path.starts_with("update ")));
+    let denials = a.events(Action::Deny).await;
+    assert_eq!(denials.len(), 1);
+    assert_eq!(denials[0].outcome, Outcome::Ok);
+}
+
+#[tokio::test]
+async fn self_approval_non_approvers_double_clicks_and_expiry_are_refused_on_the_card() {
+    let a = Approvals::start().await;
+    let (id, _) = a.request().await;
+
+    // The requester approving her own request: refused, buttons stay for the approvers.
+    let own = a.decide(ALICE_AAD, "otp.approve", &id).await;
+    assert!(
+        own.card_text()
+            .contains("Nobody approves their own request"),
+        "{}",
+        own.body
+    );
+    assert_eq!(own.verbs(), ["otp.approve", "otp.deny"]);
+    // Bob is neither admin nor approver.
+    let bob = a.decide(BOB_AAD, "otp.approve", &id).await;
+    assert!(bob
+        .card_text()
+        .contains("Only admins and the tool's approvers"));
+    assert!(!a.has_grant().await);
+    assert!(
+        !a.h.posts()
+            .iter()
+            .any(|(path, _, _)| path.starts_with("update ")),
+        "an open request's card is left as it is"
+    );
+
+    // The first decision wins; the second click is told who decided.
+    assert!(a
+        .decide(ADMIN_AAD, "otp.approve", &id)
+        .await
+        .card_text()
+        .contains("Approved by"));
+    a.h.posts();
+    let again = a.decide(ADMIN_AAD, "otp.deny", &id).await;
+    let text = again.card_text();
+    assert!(text.contains("Already approved by"), "{text}");
+    assert!(again.verbs().is_empty());
+    assert!(a.has_grant().await, "the later deny changed nothing");
+    assert!(
+        !a.h.posts()
+            .iter()
+            .any(|(path, _, _)| path == "send a:private-conversation"),
+        "the requester is told once"
+    );
+
+    let approvals: Vec<_> = a
+        .events(Action::Approve)
+        .await
+        .into_iter()
+        .map(|e| (e.outcome, e.actor))
+        .collect();
+    assert_eq!(
+        approvals,
+        [
+            (Outcome::Forbidden, teams_user(ALICE_AAD)),
+            (Outcome::Forbidden, teams_user(BOB_AAD)),
+            (Outcome::Ok, teams_user(ADMIN_AAD)),
+        ]
+    );
+    let denials = a.events(Action::Deny).await;
+    assert_eq!(denials.len(), 1);
+    assert_eq!(denials[0].outcome, Outcome::Invalid);
+    assert!(denials[0]
+        .detail
+        .as_deref()
+        .unwrap_or_default()
+        .contains("already approved"));
+}
+
+#[tokio::test]
+async fn an_expired_request_s_buttons_only_say_so_and_the_card_is_updated() {
+    let a = Approvals::start().await;
+    let (id, _) = a.request().await;
+    a.h.app.clock.advance(2 * 3_600);
+    let late = a.decide(ADMIN_AAD, "otp.approve", &id).await;
+    let text = late.card_text();
+    assert!(text.contains("Expired undecided"), "{text}");
+    assert!(late.verbs().is_empty());
+    assert!(!a.has_grant().await);
+    let posts = a.h.posts();
+    let update = posts
+        .iter()
+        .find(|(path, _, _)| path.starts_with("update "))
+        .unwrap_or_else(|| panic!("card not updated: {posts:?}"));
+    assert!(card_text(&update.2).contains("Expired undecided"));
+    assert!(!posts
+        .iter()
+        .any(|(path, _, _)| path == "send a:private-conversation"));
+    let approvals = a.events(Action::Approve).await;
+    assert_eq!(approvals.len(), 1);
+    assert_eq!(approvals[0].outcome, Outcome::Expired);
+}
+
+#[tokio::test]
+async fn unauthenticated_misaddressed_replayed_and_malformed_invokes_change_nothing() {
+    let a = Approvals::start().await;
+    let (id, _) = a.request().await;
+    let before = a.h.app.audit().await.len();
+    let approve = a.invoke(
+        ADMIN_AAD,
+        "otp.approve",
+        json!({ "request": id }),
+        "channel",
+    );
+
+    // No token, a token signed by an unpublished key, a token for another service URL.
+    let response =
+        a.h.client
+            .post(format!("{}/teams/messages", a.h.app.url))
+            .json(&approve)
+            .send()
+            .await
+            .expect("send");
+    assert_eq!(response.status().as_u16(), 401, "no token");
+    let stranger = SigningKey::new("key-unknown");
+    assert_eq!(
+        a.send(&approve, Some(stranger.token(a.h.claims())))
+            .await
+            .status,
+        401,
+        "unknown key"
+    );
+    let elsewhere = a.h.key.token(claims("https://smba.example.invalid/teams/"));
+    assert_eq!(
+        a.send(&approve, Some(elsewhere)).await.status,
+        403,
+        "token for another service URL"
+    );
+    // The activity claiming another service URL than its token.
+    let mut moved = approve.clone();
+    moved["serviceUrl"] = json!("https://smba.example.invalid/teams/");
+    assert_eq!(a.send(&moved, None).await.status, 403, "wrong serviceUrl");
+
+    // Unknown verbs and malformed data: refused in botbuilder's error shape, nothing run.
+    for (verb, data) in [
+        ("otp.grant_all", json!({ "request": id })),
+        ("otp.approve", json!({ "request": "../x" })),
+        ("otp.approve", json!({ "request": id, "for": "forever" })),
+        ("otp.code", json!({ "tool": "no such tool!" })),
+        ("otp.request", json!(null)),
+    ] {
+        let answer = a.click(ADMIN_AAD, verb, data.clone(), "channel").await;
+        assert_eq!(answer.status, 400, "{verb} {data}: {}", answer.body);
+        assert_eq!(answer.body["statusCode"], 400);
+        assert_eq!(answer.body["type"], "application/vnd.microsoft.error");
+        assert_eq!(
+            answer.body["value"]["code"], "BadRequest",
+            "{}",
+            answer.body
+        );
+    }
+    let mut submit = approve.clone();
+    submit["value"]["action"]["type"] = json!("Action.Submit");
+    let answer = a.send(&submit, None).await;
+    assert_eq!(
+        (answer.status, answer.body["value"]["code"].clone()),
+        (400, json!("NotSupported"))
+    );
+    assert_eq!(a.h.app.audit().await.len(), before, "nothing recorded");
+    assert!(!a.has_grant().await);
+    assert!(a.h.posts().is_empty(), "nothing sent");
+
+    // The genuine invoke works once; the same activity again is a replay.
+    assert!(a
+        .send(&approve, None)
+        .await
+        .card_text()
+        .contains("Approved by"));
+    assert_eq!(a.send(&approve, None).await.status, 401, "replayed");
+    assert_eq!(
+        a.events(Action::Approve).await.len(),
+        1,
+        "the replay recorded nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_no_access_card_offers_request_access_which_asks_the_approvers() {
+    let a = Approvals::start().await;
+    assert_eq!(a.h.send_as(ALICE_AAD, "github", "personal").await, 200);
+    let posts = a.h.posts();
+    let card = &posts[0].2["attachments"][0]["content"];
+    assert_eq!(verbs(card), ["otp.request"], "{card}");
+    assert_eq!(card["actions"][0]["title"], "Request access");
+    let data = card["actions"][0]["data"].clone();
+    assert_eq!(data, json!({ "tool": "github" }));
+    let asked = a.click(ALICE_AAD, "otp.request", data, "personal").await;
+    assert!(
+        asked.card_text().contains("Asked the approvers of GitHub"),
+        "{}",
+        asked.body
+    );
+    let posts = a.h.posts();
+    let notice = posts
+        .iter()
+        .find(|(path, _, _)| path == &format!("send {APPROVALS}"))
+        .unwrap_or_else(|| panic!("no approval card: {posts:?}"));
+    assert_eq!(
+        verbs(&notice.2["attachments"][0]["content"]),
+        ["otp.approve", "otp.deny"]
+    );
+    let asked = a.events(Action::AccessRequest).await;
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].outcome, Outcome::Ok);
+}
+
+/// Alice's grant of `github`, made by the harness's operator.
+fn grant(aad: &str) -> otpbot::domain::Grant {
+    let at = otpbot::domain::Timestamp::from_unix(common::START);
+    otpbot::domain::Grant {
+        principal: teams_user(aad),
+        tool: ToolName::parse("github").expect("tool"),
+        granted_by: otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator"),
+        granted_at: at,
+        expires_at: at.plus_secs(3_600),
+        reason: None,
+    }
+}
