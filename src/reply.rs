@@ -10,7 +10,9 @@
 
 use std::sync::OnceLock;
 
-use crate::domain::{AccessRequestId, OtpCode, RequestId, ToolName};
+use crate::domain::{
+    AccessRequestId, GrantDuration, OtpCode, Platform, Principal, RequestId, ToolName,
+};
 
 /// Longest reply line, in characters, before it is cut short with `…`.
 pub const LINE_LIMIT: usize = 1_000;
@@ -149,20 +151,32 @@ pub enum Button {
     RequestAccess(ToolName),
     /// `<tool>`: get the current code.
     GetCode(ToolName),
-    /// `approve <id>`.
-    Approve(AccessRequestId),
+    /// `approve <id>`, or `approve <id> for <dur>` when a shorter grant than asked is offered.
+    Approve(AccessRequestId, Option<GrantDuration>),
     /// `deny <id>`.
     Deny(AccessRequestId),
 }
 
 impl Button {
     /// The button's label.
-    pub fn label(&self) -> &'static str {
+    pub fn label(&self) -> String {
         match self {
-            Button::RequestAccess(_) => "Request access",
-            Button::GetCode(_) => "Get code",
-            Button::Approve(_) => "Approve",
-            Button::Deny(_) => "Deny",
+            Button::RequestAccess(_) => "Request access".into(),
+            Button::GetCode(_) => "Get code".into(),
+            Button::Approve(_, None) => "Approve".into(),
+            Button::Approve(_, Some(shorter)) => format!("Approve for {shorter}"),
+            Button::Deny(_) => "Deny".into(),
+        }
+    }
+
+    /// The command a click on this button runs, as typed text.
+    pub fn command(&self) -> String {
+        match self {
+            Button::RequestAccess(tool) => format!("request {tool}"),
+            Button::GetCode(tool) => tool.to_string(),
+            Button::Approve(id, None) => format!("approve {id}"),
+            Button::Approve(id, Some(shorter)) => format!("approve {id} for {shorter}"),
+            Button::Deny(id) => format!("deny {id}"),
         }
     }
 }
@@ -184,12 +198,46 @@ pub struct Reply {
     pub notices: Vec<Notice>,
 }
 
-/// A message to a channel that a decision calls for, rendered by the front end of the platform
-/// the channel belongs to. Its lines follow the rules of [`Reply::lines`].
+/// Who a notice goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// A channel or conversation id, as an admin set it on the tool (`--approvals-channel`,
+    /// `--notify-channel`).
+    Channel(String),
+    /// One person, in a private chat the front end opens.
+    Person(Principal),
+}
+
+impl Audience {
+    /// The platform this audience is on: a person's own; for a channel, the shape of its id.
+    /// Slack conversation ids are upper-case letters and digits starting with `C`, `G` or `D`
+    /// (Slack, "Conversations API": <https://docs.slack.dev/apis/web-api/using-the-conversations-api>);
+    /// Teams conversation ids hold a `:` (`19:…@thread.tacv2`, `a:…`: Microsoft, "Conversation
+    /// basics": <https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/conversation-basics>).
+    pub fn platform(&self) -> Option<Platform> {
+        match self {
+            Audience::Person(p) => Some(p.platform()),
+            Audience::Channel(id) if id.contains(':') => Some(Platform::Teams),
+            Audience::Channel(id)
+                if id.len() >= 2
+                    && id.starts_with(['C', 'G', 'D'])
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
+            {
+                Some(Platform::Slack)
+            }
+            Audience::Channel(_) => None,
+        }
+    }
+}
+
+/// A message to others that a decision calls for, rendered and sent by the front end of the
+/// platform its audience is on. Its lines follow the rules of [`Reply::lines`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
-    /// The channel (a tool's approvals or notice channel).
-    pub channel: String,
+    /// Where it goes: a tool's approvals or notice channel, or one approver.
+    pub to: Audience,
     /// The message lines.
     pub lines: Vec<String>,
     /// Buttons under it.
@@ -310,6 +358,20 @@ mod tests {
                 Segment::Text(" z `"),
             ]
         );
+    }
+
+    #[test]
+    fn a_channel_audience_belongs_to_the_platform_its_id_is_shaped_for() {
+        let channel = |id: &str| Audience::Channel(id.into()).platform();
+        assert_eq!(channel("C0123ABC"), Some(Platform::Slack));
+        assert_eq!(channel("G0123"), Some(Platform::Slack));
+        assert_eq!(channel("19:abc123@thread.tacv2"), Some(Platform::Teams));
+        assert_eq!(channel("a:1xyz"), Some(Platform::Teams));
+        assert_eq!(channel("c0123"), None, "Slack ids are upper case");
+        assert_eq!(channel("#general"), None);
+        assert_eq!(channel("C"), None);
+        let person = Principal::parse("slack:T1:U1").expect("principal");
+        assert_eq!(Audience::Person(person).platform(), Some(Platform::Slack));
     }
 
     #[test]

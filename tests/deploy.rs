@@ -163,3 +163,63 @@ fn teams_package_script_builds_a_zip_with_the_app_id_filled_in() {
         .expect("run");
     assert_eq!(bad.status.code(), Some(2), "a malformed app id is refused");
 }
+
+/// Runs `tests/schemas/validate.py` (the pinned `jsonschema` package in `.venv`) on `documents`
+/// against `schema`; the exit status and what it printed.
+fn validate(schema: &str, documents: &[PathBuf]) -> (bool, String) {
+    let python = repo(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run ./scripts/test.sh once (it installs requirements-dev.txt into .venv)",
+        python.display()
+    );
+    let out = std::process::Command::new(python)
+        .arg(repo("tests/schemas/validate.py"))
+        .arg(repo(schema))
+        .args(documents)
+        .output()
+        .expect("run validate.py");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn slack_manifests_validate_against_slacks_published_schema() {
+    // Slack's own schema for version-1 manifests (slackapi/manifest-schema; see
+    // tests/schemas/README.md), with the interactivity URL and the chat:write/im:write scopes.
+    const SCHEMA: &str = "tests/schemas/slack-manifest.schema.1.0.0.json";
+    let manifests: Vec<PathBuf> = std::fs::read_dir(repo("manifest/slack"))
+        .expect("manifest/slack")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert!(!manifests.is_empty());
+    for manifest in &manifests {
+        let m: Value =
+            serde_json::from_str(&std::fs::read_to_string(manifest).expect("read")).expect("json");
+        assert_eq!(m["_metadata"]["major_version"], 1, "{}", manifest.display());
+    }
+    let (ok, text) = validate(SCHEMA, &manifests);
+    assert!(ok, "{text}");
+
+    // The same check refuses a manifest Slack would refuse.
+    let mut broken = json("manifest/slack/manifest.json");
+    broken["settings"]["interactivity"]["is_enabled"] = Value::from("yes");
+    broken["oauth_config"]["scopes"]["bot"] = Value::from("commands");
+    let dir = std::env::temp_dir().join(format!("otpbot-manifest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("broken.json");
+    std::fs::write(&path, broken.to_string()).expect("write");
+    let (ok, text) = validate(SCHEMA, &[path]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(!ok, "a broken manifest passed: {text}");
+    assert!(
+        text.contains("/settings/interactivity/is_enabled"),
+        "{text}"
+    );
+    assert!(text.contains("/oauth_config/scopes/bot"), "{text}");
+}

@@ -155,8 +155,13 @@ async fn a_request_posts_the_approval_message_and_a_code_posts_a_notice() {
     let buttons = &body["blocks"][1]["elements"];
     assert_eq!(buttons[0]["action_id"], "otp_approve");
     assert_eq!(buttons[0]["value"], id.as_str());
-    assert_eq!(buttons[1]["action_id"], "otp_deny");
-    assert_eq!(buttons[1]["value"], id.as_str());
+    assert_eq!(buttons[0]["text"]["text"], "Approve");
+    // Two hours asked: a one-hour approval is offered beside it.
+    assert_eq!(buttons[1]["action_id"], "otp_approve");
+    assert_eq!(buttons[1]["value"], format!("{id} 1h"));
+    assert_eq!(buttons[1]["text"]["text"], "Approve for 1h");
+    assert_eq!(buttons[2]["action_id"], "otp_deny");
+    assert_eq!(buttons[2]["value"], id.as_str());
 
     app.slash(ADMIN, &format!("approve {id}")).await.ephemeral();
     let code = app.slash("UALICE", "github").await.ephemeral();
@@ -192,7 +197,7 @@ async fn a_rate_limited_post_is_retried_after_retry_after() {
 }
 
 #[tokio::test]
-async fn without_channels_nothing_is_posted() {
+async fn without_an_approvals_channel_each_approver_gets_a_direct_message() {
     let (fake, url) = start_fake().await;
     let app = TestApp::spawn_with(Options {
         slack_api: Some(url),
@@ -200,7 +205,71 @@ async fn without_channels_nothing_is_posted() {
     })
     .await;
     app.enrol("vpn", "VPN", "1h", "8h").await;
-    app.slash("UALICE", "request vpn").await.ephemeral();
+    app.slash(ADMIN, "role add <@UBOB> approver vpn")
+        .await
+        .ephemeral();
+    app.slash(ADMIN, "role add <@UCAROL> approver github")
+        .await
+        .ephemeral();
+    let asked = app.slash("UALICE", "request vpn for 2h").await.ephemeral();
+    let id = request_id(&asked);
+    let calls = fake.calls.lock().expect("calls").clone();
+    let names: Vec<&str> = calls.iter().map(|c| c.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "conversations.open",
+            "chat.postMessage",
+            "conversations.open",
+            "chat.postMessage"
+        ],
+        "the bootstrap admin and vpn's approver, not github's approver nor the requester"
+    );
+    let told: Vec<&Value> = calls.iter().map(|c| &c.2["users"]).collect();
+    assert_eq!(told[0], "UADMIN");
+    assert_eq!(told[2], "UBOB");
+    for (dm, user) in [(&calls[1].2, "UADMIN"), (&calls[3].2, "UBOB")] {
+        assert_eq!(dm["channel"], format!("D0{user}"));
+        let text = dm["text"].as_str().expect("fallback text");
+        assert!(
+            text.contains("<@UALICE> asks for VPN access for 2h."),
+            "{text}"
+        );
+        assert_eq!(dm["blocks"][1]["elements"][0]["value"], id.as_str());
+    }
+    // Bob approves from his direct message, for the shorter hour offered there.
+    assert_eq!(
+        click(&app, "UBOB", "otp_approve", &format!("{id} 1h")).await,
+        200
+    );
+    let grant = app
+        .stores
+        .access
+        .grant(
+            &common::principal("UALICE"),
+            &ToolName::parse("vpn").expect("name"),
+        )
+        .await
+        .expect("read")
+        .expect("granted");
+    assert_eq!(grant.expires_at.unix() - grant.granted_at.unix(), 3_600);
+}
+
+#[tokio::test]
+async fn a_request_nobody_can_be_told_of_says_so() {
+    let (fake, url) = start_fake().await;
+    let app = TestApp::spawn_with(Options {
+        slack_api: Some(url),
+        ..Options::default()
+    })
+    .await;
+    app.enrol("vpn", "VPN", "1h", "8h").await;
+    // The only approver is the requester, who never approves their own request.
+    let asked = app.slash(ADMIN, "request vpn").await.ephemeral();
+    assert!(
+        asked.contains("No approver can be messaged here: give an admin the request id"),
+        "{asked}"
+    );
     assert!(fake.calls.lock().expect("calls").is_empty());
 }
 

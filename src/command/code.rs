@@ -3,7 +3,7 @@
 use super::{CommandError, CommandResult};
 use crate::domain::{Action, Outcome, ToolName};
 use crate::engine::{Ctx, Draft};
-use crate::reply::{CodeCard, Notice, Reply, Tone};
+use crate::reply::{Audience, CodeCard, Notice, Reply, Tone};
 use crate::store::{Effect, Verdict};
 
 /// Asks for the current code of a tool.
@@ -145,7 +145,7 @@ impl Code {
                     None => line.push(')'),
                 }
                 Notice {
-                    channel,
+                    to: Audience::Channel(channel),
                     lines: vec![line],
                     buttons: Vec::new(),
                 }

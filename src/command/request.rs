@@ -9,7 +9,7 @@ use crate::domain::{
     ToolName,
 };
 use crate::engine::{Ctx, Draft};
-use crate::reply::{Button, Notice, Reply};
+use crate::reply::{Audience, Button, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
 
 const REQUEST_USAGE: &str = "/otp request <tool> [for 2h] [reason]";
@@ -144,10 +144,6 @@ impl RequestAccess {
              until {}.",
             tool.display_name, request.id, request.expires_at
         );
-        let reply = Reply::info(&ctx.request.request_id, vec![line]);
-        let Some(channel) = tool.approvals_channel.clone() else {
-            return Ok(reply);
-        };
         let who = show_user(ctx.caller(), ctx.caller());
         let mut lines = vec![format!(
             "{who} asks for {} access for {duration}.",
@@ -160,15 +156,70 @@ impl RequestAccess {
             "Asked at {}; open until {} (request `{}`).",
             request.requested_at, request.expires_at, request.id
         ));
-        Ok(reply.with_notice(Notice {
-            channel,
-            lines,
-            buttons: vec![
-                Button::Approve(request.id.clone()),
-                Button::Deny(request.id.clone()),
-            ],
-        }))
+        let mut buttons = vec![Button::Approve(request.id.clone(), None)];
+        if let Some(shorter) = shorter_offer(duration) {
+            buttons.push(Button::Approve(request.id.clone(), Some(shorter)));
+        }
+        buttons.push(Button::Deny(request.id.clone()));
+        let audiences = match tool.approvals_channel.clone() {
+            Some(channel) => vec![Audience::Channel(channel)],
+            None => approvers_to_tell(ctx, &self.tool).await,
+        };
+        let mut reply = Reply::info(&ctx.request.request_id, vec![line]);
+        if audiences.is_empty() {
+            reply.lines.push(format!(
+                "No approver can be messaged here: give an admin the request id `{}`.",
+                request.id
+            ));
+        }
+        for to in audiences {
+            reply = reply.with_notice(Notice {
+                to,
+                lines: lines.clone(),
+                buttons: buttons.clone(),
+            });
+        }
+        Ok(reply)
     }
+}
+
+/// Most approvers messaged directly about one request.
+const MAX_DIRECT: usize = 20;
+
+/// The approvers of `tool` to message directly when it has no approvals channel: admins
+/// (stored and bootstrap) and its approvers on the requester's platform, never the requester.
+/// A failed read is logged: the request stands and its reply says no one was told.
+async fn approvers_to_tell(ctx: &Ctx<'_>, tool: &ToolName) -> Vec<Audience> {
+    let caller = ctx.caller();
+    let mut people = match ctx.engine.stores().access.approvers(tool).await {
+        Ok(people) => people,
+        Err(e) => {
+            tracing::warn!(error = %e, "approvers not read; none told");
+            return Vec::new();
+        }
+    };
+    people.extend(ctx.engine.policy().bootstrap_admins.iter().cloned());
+    people.retain(|p| p != caller && p.platform() == caller.platform());
+    people.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    people.dedup();
+    if people.len() > MAX_DIRECT {
+        tracing::warn!(
+            approvers = people.len(),
+            told = MAX_DIRECT,
+            "too many approvers to message directly; set an approvals channel"
+        );
+        people.truncate(MAX_DIRECT);
+    }
+    people.into_iter().map(Audience::Person).collect()
+}
+
+/// A shorter grant the approval message offers besides the one asked for: an hour, or a
+/// quarter of an hour for requests of an hour or less.
+fn shorter_offer(asked: GrantDuration) -> Option<GrantDuration> {
+    [3_600, 900]
+        .into_iter()
+        .filter_map(GrantDuration::from_secs)
+        .find(|offer| *offer < asked)
 }
 
 /// Approves or denies an access request.

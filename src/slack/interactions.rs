@@ -30,16 +30,18 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::web::WebApi;
 use super::SlackState;
 use super::{render, reply_response, verified_arrival};
 use crate::command::show_user;
-use crate::domain::{AccessRequestId, Platform, Principal, RequestId, RequestState, ToolName};
+use crate::domain::{
+    AccessRequestId, GrantDuration, Platform, Principal, RequestId, RequestState, ToolName,
+};
 use crate::engine::{ChatRequest, Replayed};
 use crate::front::ApiError;
-use crate::reply::{Button, Notice};
+use crate::reply::{Audience, Button, Notice};
 
 /// Approve an access request; the value is its id.
 pub const APPROVE: &str = "otp_approve";
@@ -92,21 +94,28 @@ fn command_text(action: &Action) -> Result<String, ApiError> {
     let value = action.value.as_deref().unwrap_or_default();
     let bad = |what: &str| ApiError::BadRequest(format!("the action value is not {what}"));
     match action.action_id.as_str() {
-        APPROVE | DENY => {
-            let id = AccessRequestId::parse(value).ok_or_else(|| bad("a request id"))?;
-            let verb = if action.action_id == APPROVE {
-                "approve"
-            } else {
-                "deny"
+        APPROVE => {
+            // `{id}`, or `{id} {duration}` for an approval of a shorter grant than asked.
+            let (id, shorter) = match value.split_once(' ') {
+                Some((id, duration)) => (id, Some(duration)),
+                None => (value, None),
             };
-            Ok(format!("{verb} {id}"))
+            let id = AccessRequestId::parse(id).ok_or_else(|| bad("a request id"))?;
+            let shorter = shorter
+                .map(|d| GrantDuration::parse(d).ok_or_else(|| bad("a request id and duration")))
+                .transpose()?;
+            Ok(Button::Approve(id, shorter).command())
+        }
+        DENY => {
+            let id = AccessRequestId::parse(value).ok_or_else(|| bad("a request id"))?;
+            Ok(Button::Deny(id).command())
         }
         REQUEST | CODE => {
             let tool = ToolName::parse(value).map_err(|_| bad("a tool name"))?;
             Ok(if action.action_id == REQUEST {
-                format!("request {tool}")
+                Button::RequestAccess(tool).command()
             } else {
-                tool.to_string()
+                Button::GetCode(tool).command()
             })
         }
         _ => Err(ApiError::BadRequest("unknown action".into())),
@@ -162,11 +171,14 @@ async fn after_decision(
         is_ephemeral: false,
     }) = container
     {
-        let mut body = render::notice(&Notice {
-            channel: channel.clone(),
-            lines,
-            buttons: Vec::new(),
-        });
+        let mut body = render::notice(
+            channel,
+            &Notice {
+                to: Audience::Channel(channel.clone()),
+                lines,
+                buttons: Vec::new(),
+            },
+        );
         body["ts"] = Value::String(ts.clone());
         if let Err(e) = api.call("chat.update", &body).await {
             tracing::warn!(error = %e, "approval message not updated");
@@ -198,28 +210,13 @@ async fn after_decision(
     ) else {
         return;
     };
-    let opened = api
-        .call(
-            "conversations.open",
-            &json!({ "users": request.requester.user() }),
-        )
-        .await;
-    let channel = match opened {
-        Ok(answer) => answer["channel"]["id"].as_str().map(str::to_owned),
-        Err(e) => {
-            tracing::warn!(error = %e, "direct message not opened");
-            None
-        }
+    let notice = Notice {
+        to: Audience::Person(request.requester.clone()),
+        lines: vec![line],
+        buttons,
     };
-    if let Some(channel) = channel {
-        let notice = Notice {
-            channel,
-            lines: vec![line],
-            buttons,
-        };
-        if let Err(e) = api.call("chat.postMessage", &render::notice(&notice)).await {
-            tracing::warn!(error = %e, "requester not told of the decision");
-        }
+    if let Err(e) = super::post_notice(api, &notice).await {
+        tracing::warn!(error = %e, "requester not told of the decision");
     }
 }
 

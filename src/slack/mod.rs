@@ -173,8 +173,10 @@ impl SlackConfig {
             return;
         };
         for notice in &reply.notices {
-            let body = render::notice(notice);
-            if let Err(e) = api.call("chat.postMessage", &body).await {
+            if notice.to.platform() != Some(crate::domain::Platform::Slack) {
+                continue;
+            }
+            if let Err(e) = post_notice(api, notice).await {
                 tracing::warn!(request_id = %reply.request_id, error = %e, "notice not posted");
             }
         }
@@ -185,6 +187,38 @@ impl SlackConfig {
         self.allowed_workspaces.contains(team)
             || enterprise.is_some_and(|e| self.allowed_workspaces.contains(e))
     }
+}
+
+/// Posts `notice` with `chat.postMessage`: to its channel, or to a person in the direct
+/// message `conversations.open` gives (`users`; the answer's `channel.id`:
+/// <https://docs.slack.dev/reference/methods/conversations.open>). Slack audiences only.
+pub(crate) async fn post_notice(
+    api: &web::WebApi,
+    notice: &crate::reply::Notice,
+) -> Result<(), web::WebApiError> {
+    let channel = match &notice.to {
+        crate::reply::Audience::Channel(channel) => channel.clone(),
+        crate::reply::Audience::Person(person) => {
+            let opened = api
+                .call(
+                    "conversations.open",
+                    &serde_json::json!({ "users": person.user() }),
+                )
+                .await?;
+            match opened["channel"]["id"].as_str() {
+                Some(id) => id.to_owned(),
+                None => {
+                    return Err(web::WebApiError::Refused {
+                        method: "conversations.open".into(),
+                        error: "no channel id in the answer".into(),
+                    })
+                }
+            }
+        }
+    };
+    api.call("chat.postMessage", &render::notice(&channel, notice))
+        .await
+        .map(drop)
 }
 
 /// HTTP 200 with the Block Kit body and the request id in `x-request-id`.

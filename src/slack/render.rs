@@ -25,7 +25,10 @@ fn button(b: &Button) -> Value {
     let (action_id, value, style) = match b {
         Button::RequestAccess(tool) => (interactions::REQUEST, tool.to_string(), None),
         Button::GetCode(tool) => (interactions::CODE, tool.to_string(), Some("primary")),
-        Button::Approve(id) => (interactions::APPROVE, id.to_string(), Some("primary")),
+        Button::Approve(id, None) => (interactions::APPROVE, id.to_string(), Some("primary")),
+        Button::Approve(id, Some(shorter)) => {
+            (interactions::APPROVE, format!("{id} {shorter}"), None)
+        }
         Button::Deny(id) => (interactions::DENY, id.to_string(), Some("danger")),
     };
     let mut element = json!({
@@ -69,9 +72,10 @@ fn whole_lines(lines: &[String], limit: usize) -> String {
     out
 }
 
-/// The `chat.postMessage` body of `notice`: `channel`, the escaped lines as the fallback
-/// `text` and in a section, and its buttons in an actions block.
-pub fn notice(notice: &crate::reply::Notice) -> Value {
+/// The `chat.postMessage` body of `notice` for `channel` (its own channel, or the direct
+/// message opened for its person): the escaped lines as the fallback `text` and in a section,
+/// and its buttons in an actions block.
+pub fn notice(channel: &str, notice: &crate::reply::Notice) -> Value {
     let lines: Vec<String> = notice.lines.iter().map(|l| escape::line(l)).collect();
     let text = whole_lines(&lines, SECTION_LIMIT);
     let mut blocks = vec![section(text.clone())];
@@ -79,7 +83,7 @@ pub fn notice(notice: &crate::reply::Notice) -> Value {
         let elements: Vec<Value> = notice.buttons.iter().take(25).map(button).collect();
         blocks.push(json!({ "type": "actions", "elements": elements }));
     }
-    json!({ "channel": notice.channel, "text": text, "blocks": blocks })
+    json!({ "channel": channel, "text": text, "blocks": blocks })
 }
 
 /// The JSON body Slack expects in answer to a slash command.

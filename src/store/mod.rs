@@ -58,6 +58,9 @@ pub trait AccessStore: Send + Sync {
     async fn roles(&self, principal: &Principal) -> StoreResult<Roles>;
     /// Whether `principal` holds the per-tool approver role for `tool`.
     async fn is_approver(&self, principal: &Principal, tool: &ToolName) -> StoreResult<bool>;
+    /// Who the store says may decide requests for `tool`: stored admins and the tool's
+    /// approvers, each once, by principal (bootstrap admins from settings are added by the core).
+    async fn approvers(&self, tool: &ToolName) -> StoreResult<Vec<Principal>>;
     /// One access request by id, decided or not.
     async fn access_request(&self, id: &AccessRequestId) -> StoreResult<Option<AccessRequest>>;
 }

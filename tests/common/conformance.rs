@@ -1005,8 +1005,36 @@ pub async fn approvers_per_tool(s: &Stores) {
         otpbot::domain::Roles::default(),
         "an approver is neither admin nor auditor"
     );
+    // Who is told of a request: stored admins and the tool's own approvers, once each.
+    assert!(
+        apply(
+            s,
+            Change::SetRole {
+                principal: who("U9"),
+                role: Role::Admin,
+                on: true,
+            }
+        )
+        .await
+    );
+    assert_eq!(
+        s.access.approvers(&github).await.expect("approvers"),
+        [who("U2"), who("U9")]
+    );
+    assert_eq!(
+        s.access
+            .approvers(&tool_name("aws-root"))
+            .await
+            .expect("approvers"),
+        [who("U9")],
+        "github's approver is not aws-root's"
+    );
     assert!(apply(s, on(false)).await);
     assert!(!apply(s, on(false)).await, "no longer an approver");
+    assert_eq!(
+        s.access.approvers(&github).await.expect("approvers"),
+        [who("U9")]
+    );
     assert!(!s
         .access
         .is_approver(&who("U2"), &github)

@@ -67,12 +67,28 @@ pub(super) fn grant_item(grant: &Grant) -> Item {
         .build()
 }
 
-/// The item of a role.
+/// The item of a role. It is also indexed by role (`gsi1pk = R#{role}`), so the approvers of
+/// a tool can be listed without a scan.
 pub(super) fn role_item(principal: &Principal, role: Role) -> Item {
     ItemBuilder::default()
         .set(ACCESS_PK, s(principal_pk(principal)))
         .set(ACCESS_SK, s(format!("R#{role}")))
+        .set(GSI1_PK, s(format!("R#{role}")))
+        .set(GSI1_SK, s(principal_pk(principal)))
         .set("role", s(role.as_str()))
+        .build()
+}
+
+/// The item of the approver role for `tool`, indexed like [`role_item`].
+pub(super) fn approver_item(principal: &Principal, tool: &ToolName) -> Item {
+    let sk = super::requests::approver_sk(tool);
+    ItemBuilder::default()
+        .set(ACCESS_PK, s(principal_pk(principal)))
+        .set(ACCESS_SK, s(sk.clone()))
+        .set(GSI1_PK, s(sk))
+        .set(GSI1_SK, s(principal_pk(principal)))
+        .set("role", s("approver"))
+        .set("tool", s(tool.as_str()))
         .build()
 }
 
@@ -240,6 +256,37 @@ impl AccessStore for AwsStore {
     async fn is_approver(&self, principal: &Principal, tool: &ToolName) -> StoreResult<bool> {
         let sk = super::requests::approver_sk(tool);
         Ok(self.get(principal_pk(principal), sk).await?.is_some())
+    }
+
+    async fn approvers(&self, tool: &ToolName) -> StoreResult<Vec<Principal>> {
+        let mut found = Vec::new();
+        for role_key in [
+            format!("R#{}", Role::Admin),
+            super::requests::approver_sk(tool),
+        ] {
+            let items = self
+                .query_all(|| {
+                    self.ddb
+                        .query()
+                        .table_name(&self.settings.access_table)
+                        .index_name(GRANTS_BY_TOOL)
+                        .key_condition_expression("#pk = :pk")
+                        .expression_attribute_names("#pk", GSI1_PK)
+                        .expression_attribute_values(":pk", s(role_key.clone()))
+                })
+                .await?;
+            for item in &items {
+                let key = get_s(item, GSI1_SK)?;
+                let principal = key
+                    .strip_prefix("P#")
+                    .ok_or_else(|| corrupt("role index key"))
+                    .and_then(|p| Principal::parse(p).map_err(corrupt))?;
+                found.push(principal);
+            }
+        }
+        found.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        found.dedup();
+        Ok(found)
     }
 
     async fn access_request(&self, id: &AccessRequestId) -> StoreResult<Option<AccessRequest>> {

@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
 
-use super::access::{grant_item, principal_pk, role_item, tool_item, TOOLS_PK};
+use super::access::{approver_item, grant_item, principal_pk, role_item, tool_item, TOOLS_PK};
 use super::audit::event_item;
 use super::item::{n, s, Item, ItemBuilder};
 use super::requests::approver_sk;
@@ -273,12 +273,7 @@ impl AwsStore {
                 tool,
                 on: true,
             } => {
-                let item = ItemBuilder::default()
-                    .set(ACCESS_PK, s(principal_pk(principal)))
-                    .set(ACCESS_SK, s(approver_sk(tool)))
-                    .set("role", s("approver"))
-                    .set("tool", s(tool.as_str()))
-                    .build();
+                let item = approver_item(principal, tool);
                 let put = built(
                     "approver put",
                     Put::builder()

@@ -7,7 +7,8 @@
 pub const ACCESS_PK: &str = "pk";
 /// Access table sort key: `G#{tool}`, `R#{role}`, `T#{tool}`, or `C`.
 pub const ACCESS_SK: &str = "sk";
-/// Index of grants by tool (`gsi1pk = T#{tool}`, `gsi1sk = P#{principal}`).
+/// Index of grants by tool (`gsi1pk = T#{tool}`, `gsi1sk = P#{principal}`), and of role holders
+/// by role (`gsi1pk = R#admin` or `R#approver:{tool}`, `gsi1sk = P#{principal}`).
 pub const GRANTS_BY_TOOL: &str = "grants-by-tool";
 /// Partition key of [`GRANTS_BY_TOOL`].
 pub const GSI1_PK: &str = "gsi1pk";

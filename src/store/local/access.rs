@@ -265,6 +265,28 @@ impl AccessStore for LocalStore {
         .await
     }
 
+    async fn approvers(&self, tool: &ToolName) -> StoreResult<Vec<Principal>> {
+        let role = approver_role(tool);
+        let names = self
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT DISTINCT principal FROM roles WHERE role = ?1 OR role = ?2 \
+                         ORDER BY principal",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map([Role::Admin.as_str(), &role], |r| r.get::<_, String>(0))
+                    .map_err(backend)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+            })
+            .await?;
+        names
+            .iter()
+            .map(|n| Principal::parse(n).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
     async fn access_request(&self, id: &AccessRequestId) -> StoreResult<Option<AccessRequest>> {
         let id = id.as_str().to_owned();
         self.read(move |c| request_on(c, &id)).await
