@@ -219,28 +219,53 @@ async fn request_approve_in_the_channel_then_get_the_code_in_the_personal_chat()
         text.contains("asks for GitHub access for 2h") && text.contains("deploy fix"),
         "{text}"
     );
-    assert_eq!(verbs(content), ["otp.approve", "otp.deny"]);
-    for action in content["actions"].as_array().expect("actions") {
-        assert_eq!(action["data"], json!({ "request": id }), "{action}");
-    }
-    assert_eq!(content["actions"][0]["title"], "Approve");
+    // Approve, Approve for a shorter grant, Deny.
+    assert_eq!(verbs(content), ["otp.approve", "otp.approve", "otp.deny"]);
+    let actions = content["actions"].as_array().expect("actions");
+    let shown: Vec<_> = actions
+        .iter()
+        .map(|a| (a["title"].clone(), a["data"].clone()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (json!("Approve"), json!({ "request": id })),
+            (
+                json!("Approve for 1h"),
+                json!({ "request": id, "for": "1h" })
+            ),
+            (json!("Deny"), json!({ "request": id })),
+        ]
+    );
 
-    // The admin clicks Approve in the channel.
+    // The admin clicks "Approve for 1h" in the channel.
     let approved = a
         .click(
             ADMIN_AAD,
             "otp.approve",
-            content["actions"][0]["data"].clone(),
+            actions[1]["data"].clone(),
             "channel",
         )
         .await;
     let text = approved.card_text();
     assert!(
-        text.contains("Approved by @") && text.contains(ADMIN_AAD),
+        text.contains("Approved by @") && text.contains(ADMIN_AAD) && text.contains("for 1h"),
         "{text}"
     );
     assert!(approved.verbs().is_empty(), "no buttons once decided");
-    assert!(a.has_grant().await);
+    let grant =
+        a.h.app
+            .stores
+            .access
+            .grant(&teams_user(ALICE_AAD), &"github".parse().expect("tool"))
+            .await
+            .expect("grant")
+            .expect("alice's grant");
+    assert_eq!(
+        grant.expires_at,
+        a.h.app.now().plus_secs(3_600),
+        "the shorter grant"
+    );
     let posts = a.h.posts();
     // The card is replaced in place for everyone.
     let update = posts
@@ -560,11 +585,69 @@ async fn a_no_access_card_offers_request_access_which_asks_the_approvers() {
         .unwrap_or_else(|| panic!("no approval card: {posts:?}"));
     assert_eq!(
         verbs(&notice.2["attachments"][0]["content"]),
-        ["otp.approve", "otp.deny"]
+        ["otp.approve", "otp.approve", "otp.deny"]
     );
     let asked = a.events(Action::AccessRequest).await;
     assert_eq!(asked.len(), 1);
     assert_eq!(asked[0].outcome, Outcome::Ok);
+}
+
+#[tokio::test]
+async fn without_an_approvals_channel_each_approver_gets_the_card_in_a_personal_chat() {
+    let a = Approvals::start().await;
+    let name = ToolName::parse("github").expect("name");
+    let mut tool =
+        a.h.app
+            .stores
+            .access
+            .tool(&name)
+            .await
+            .expect("tool")
+            .expect("github");
+    tool.approvals_channel = None;
+    let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
+    a.h.app
+        .stores
+        .put_tool(&tool, None, &operator, a.h.app.now())
+        .await
+        .expect("put tool");
+    assert_eq!(
+        a.h.send_as(ALICE_AAD, "request github", "personal").await,
+        200
+    );
+    let posts = a.h.posts();
+    let created: Vec<_> = posts
+        .iter()
+        .filter(|(path, _, _)| path == "create")
+        .map(|(_, _, body)| body["members"][0]["id"].clone())
+        .collect();
+    assert_eq!(created, [json!(ADMIN_AAD)], "the admin, by AAD object id");
+    let card = posts
+        .iter()
+        .find(|(path, _, _)| path == "send a:private-conversation")
+        .unwrap_or_else(|| panic!("no card sent to the approver: {posts:?}"));
+    let content = &card.2["attachments"][0]["content"];
+    assert!(card_blocks(content).contains("asks for GitHub access"));
+    assert_eq!(verbs(content), ["otp.approve", "otp.approve", "otp.deny"]);
+    // Clicked in the approver's personal chat, it decides like in a channel.
+    let id = content["actions"][0]["data"]["request"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let approved = a
+        .click(
+            ADMIN_AAD,
+            "otp.approve",
+            json!({ "request": id }),
+            "personal",
+        )
+        .await;
+    assert!(
+        approved.card_text().contains("Approved by"),
+        "{}",
+        approved.body
+    );
+    assert!(a.has_grant().await);
 }
 
 /// Alice's grant of `github`, made by the harness's operator.

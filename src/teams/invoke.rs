@@ -68,33 +68,21 @@ struct InvokeAction {
     data: Option<Value>,
 }
 
-/// A checked click.
+/// A checked click: the button it stands for.
 #[derive(Debug, PartialEq, Eq)]
-enum Clicked {
-    Decide {
-        approve: bool,
-        id: AccessRequestId,
-        duration: Option<GrantDuration>,
-    },
-    Request(ToolName),
-    Code(ToolName),
-}
+struct Clicked(Button);
 
 impl Clicked {
     /// The command text the click stands for, as a Slack button's.
     fn command_text(&self) -> String {
-        match self {
-            Clicked::Decide {
-                approve: true,
-                id,
-                duration: Some(duration),
-            } => format!("approve {id} for {duration}"),
-            Clicked::Decide {
-                approve: true, id, ..
-            } => format!("approve {id}"),
-            Clicked::Decide { id, .. } => format!("deny {id}"),
-            Clicked::Request(tool) => format!("request {tool}"),
-            Clicked::Code(tool) => tool.to_string(),
+        self.0.command()
+    }
+
+    /// The access request an Approve or Deny click decides.
+    fn decides(&self) -> Option<&AccessRequestId> {
+        match &self.0 {
+            Button::Approve(id, _) | Button::Deny(id) => Some(id),
+            Button::RequestAccess(_) | Button::GetCode(_) => None,
         }
     }
 }
@@ -145,14 +133,14 @@ fn parse(value: Option<&Value>) -> Result<Clicked, Malformed> {
                 ),
                 _ => return Err(malformed("data.for is not a duration of an approval")),
             };
-            Ok(Clicked::Decide {
-                approve: verb == APPROVE,
-                id,
-                duration,
-            })
+            Ok(Clicked(if verb == APPROVE {
+                Button::Approve(id, duration)
+            } else {
+                Button::Deny(id)
+            }))
         }
-        REQUEST => Ok(Clicked::Request(tool()?)),
-        CODE => Ok(Clicked::Code(tool()?)),
+        REQUEST => Ok(Clicked(Button::RequestAccess(tool()?))),
+        CODE => Ok(Clicked(Button::GetCode(tool()?))),
         _ => Err(malformed("unknown verb")),
     }
 }
@@ -198,10 +186,7 @@ pub(super) async fn card_action(
         }
     };
     turn.request.text = clicked.command_text();
-    let decision = match &clicked {
-        Clicked::Decide { id, .. } => Some(id.clone()),
-        _ => None,
-    };
+    let decision = clicked.decides().cloned();
     // Decisions are answered on the card where they were clicked (they carry no secret);
     // other answers go only to a personal chat.
     let private = if activity.is_personal() {
@@ -242,7 +227,7 @@ pub(super) async fn card_action(
         .handle_at(request, turn.arrival.clone())
         .await
         .map_err(|Replayed| replayed())?;
-    notices::post(teams, turn.service_url, turn.bot, turn.tenant, &reply).await;
+    notices::post(teams, turn.service_url, turn.bot, &reply).await;
     if let Some(id) = decision {
         let card = after_decision(app, teams, activity, &turn, &id, &reply).await;
         return Ok(card_response(&card));
@@ -323,7 +308,7 @@ async fn after_decision(
         // the approvers.
         let mut lines = vec![summary];
         lines.extend(reply.lines.iter().cloned());
-        let buttons = vec![Button::Approve(id.clone()), Button::Deny(id.clone())];
+        let buttons = vec![Button::Approve(id.clone(), None), Button::Deny(id.clone())];
         return render::lines_card(&lines, &buttons);
     };
     let settled = render::lines_card(&[summary.clone(), outcome.clone()], &[]);

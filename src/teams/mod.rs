@@ -352,7 +352,7 @@ async fn message(
             return Ok(());
         }
     };
-    notices::post(teams, service_url, bot, tenant, &reply).await;
+    notices::post(teams, service_url, bot, &reply).await;
     let card = render::render(&reply);
     let sent = match &private_conversation {
         None => {

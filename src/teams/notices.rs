@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::activity::Account;
 use super::{render, TeamsConfig};
 use crate::domain::{Platform, Principal};
-use crate::reply::Reply;
+use crate::reply::{Audience, Reply};
 
 /// Longest conversation id accepted as a notice's address.
 const MAX_CONVERSATION_ID: usize = 512;
@@ -37,25 +37,26 @@ pub fn is_conversation_id(id: &str) -> bool {
         && !id.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-/// Posts the reply's notices addressed to Teams conversations.
-pub async fn post(
-    teams: &TeamsConfig,
-    service_url: &str,
-    _bot: &Account,
-    _tenant: &str,
-    reply: &Reply,
-) {
+/// Posts the reply's notices whose audience is on Teams: a channel or chat as a proactive
+/// message, a person in their 1:1 chat. Others are left to their own platform's front end.
+pub async fn post(teams: &TeamsConfig, service_url: &str, bot: &Account, reply: &Reply) {
     for notice in &reply.notices {
-        if !is_conversation_id(&notice.channel) {
+        if notice.to.platform() != Some(Platform::Teams) {
             continue;
         }
         let card = render::notice_card(notice);
-        if let Err(e) = teams
-            .connector
-            .send(service_url, &notice.channel, &card)
-            .await
-        {
-            tracing::warn!(request_id = %reply.request_id, error = %e, "notice not posted");
+        match &notice.to {
+            Audience::Channel(conversation) if is_conversation_id(conversation) => {
+                if let Err(e) = teams.connector.send(service_url, conversation, &card).await {
+                    tracing::warn!(request_id = %reply.request_id, error = %e, "notice not posted");
+                }
+            }
+            Audience::Channel(_) => {
+                tracing::warn!(request_id = %reply.request_id, "notice not posted: not a Teams conversation id");
+            }
+            Audience::Person(person) => {
+                send_to_person(teams, service_url, bot, person, &card).await;
+            }
         }
     }
 }

@@ -92,10 +92,15 @@ fn action(button: &Button) -> Value {
     let (verb, data, style) = match button {
         Button::RequestAccess(tool) => (invoke::REQUEST, json!({ "tool": tool.as_str() }), None),
         Button::GetCode(tool) => (invoke::CODE, json!({ "tool": tool.as_str() }), None),
-        Button::Approve(id) => (
+        Button::Approve(id, None) => (
             invoke::APPROVE,
             json!({ "request": id.as_str() }),
             Some("positive"),
+        ),
+        Button::Approve(id, Some(shorter)) => (
+            invoke::APPROVE,
+            json!({ "request": id.as_str(), "for": shorter.to_string() }),
+            None,
         ),
         Button::Deny(id) => (
             invoke::DENY,
