@@ -87,10 +87,16 @@ fn teams_manifest_is_a_personal_bot_whose_commands_match_the_grammar() {
         bot["botId"], m["id"],
         "the bot and the app share the Azure Bot app id"
     );
+    // Personal for codes; team and group chat so approval cards can be posted to a tool's
+    // approvals channel (codes still only ever go to personal chats: src/teams/mod.rs).
     assert_eq!(
         bot["scopes"],
+        serde_json::json!(["personal", "team", "groupChat"]),
+    );
+    assert_eq!(
+        bot["commandLists"][0]["scopes"],
         serde_json::json!(["personal"]),
-        "codes only ever go to personal chats"
+        "commands are offered in personal chats"
     );
     let commands: Vec<&str> = bot["commandLists"][0]["commands"]
         .as_array()
@@ -222,4 +228,36 @@ fn slack_manifests_validate_against_slacks_published_schema() {
         "{text}"
     );
     assert!(text.contains("/oauth_config/scopes/bot"), "{text}");
+}
+
+#[test]
+fn the_teams_manifest_validates_against_microsofts_published_schema() {
+    // Microsoft's Teams app manifest schema v1.19 (from the @microsoft/app-manifest package; see
+    // tests/schemas/README.md), on the manifest as packaged: the app id filled in as
+    // scripts/teams-package.sh does.
+    const SCHEMA: &str = "tests/schemas/teams-manifest.schema.v1.19.json";
+    let m = json("manifest/teams/manifest.json");
+    assert_eq!(
+        m["manifestVersion"], "1.19",
+        "the vendored schema's version"
+    );
+    let text = std::fs::read_to_string(repo("manifest/teams/manifest.json")).expect("read");
+    let packaged = text.replace("{{BOT_APP_ID}}", "2b5f6c1e-1111-4a2b-9c3d-0123456789ab");
+    let dir = std::env::temp_dir().join(format!("otpbot-teams-manifest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("manifest.json");
+    std::fs::write(&path, &packaged).expect("write");
+    let (ok, report) = validate(SCHEMA, std::slice::from_ref(&path));
+    assert!(ok, "{report}");
+
+    // The same check refuses what Teams would refuse: an unknown scope, a placeholder app id.
+    let mut broken: Value = serde_json::from_str(&packaged).expect("json");
+    broken["bots"][0]["scopes"] = serde_json::json!(["personal", "channel"]);
+    std::fs::write(&path, broken.to_string()).expect("write");
+    let (ok, report) = validate(SCHEMA, std::slice::from_ref(&path));
+    assert!(!ok && report.contains("/bots/0/scopes/1"), "{report}");
+    std::fs::write(&path, &text).expect("write");
+    let (ok, report) = validate(SCHEMA, std::slice::from_ref(&path));
+    assert!(!ok && report.contains("/id"), "{report}");
+    std::fs::remove_dir_all(&dir).ok();
 }
