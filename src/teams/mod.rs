@@ -9,6 +9,11 @@
 //! Codes, and every other answer, go only to a personal chat: asked in a channel or group chat,
 //! otpbot answers in a 1:1 chat it opens and says so in the thread; if it cannot, it runs
 //! nothing and asks the user to message it directly. The audit record names the route.
+//!
+//! Button clicks on otpbot's cards (`invoke` activities named `adaptiveCard/action`) pass the
+//! same checks, up to the tenant allow-list and the replay marker, and are then handled in
+//! [`invoke`], which answers in the HTTP response. Notices a reply calls for (approval cards,
+//! messages to approvers) are posted by [`notices`] when addressed to Teams.
 
 pub mod activity;
 pub mod auth;
