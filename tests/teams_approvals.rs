@@ -80,11 +80,15 @@ fn verbs(card: &Value) -> Vec<String> {
 impl Approvals {
     /// An app whose `github` tool has a Teams approvals channel; the admin approves.
     async fn start() -> Self {
+        Self::start_with_admins(&[ADMIN_AAD]).await
+    }
+
+    /// The same, with `admins` (AAD object ids) as admins.
+    async fn start_with_admins(admins: &[&str]) -> Self {
         let mut options = Options::default();
-        options
-            .policy
-            .bootstrap_admins
-            .insert(teams_user(ADMIN_AAD));
+        for admin in admins {
+            options.policy.bootstrap_admins.insert(teams_user(admin));
+        }
         let h = Harness::start_with(options).await;
         let name = ToolName::parse("github").expect("name");
         let mut tool = h
@@ -648,6 +652,50 @@ async fn without_an_approvals_channel_each_approver_gets_the_card_in_a_personal_
         approved.body
     );
     assert!(a.has_grant().await);
+}
+
+#[tokio::test]
+async fn racing_approvers_one_decision_wins_and_the_requester_is_told_once() {
+    const RACERS: [&str; 4] = [
+        ADMIN_AAD,
+        BOB_AAD,
+        "aad0c0c0-e000-4000-8000-000000000004",
+        "aad0d0d0-e000-4000-8000-000000000005",
+    ];
+    let a = Approvals::start_with_admins(&RACERS).await;
+    let (id, _) = a.request().await;
+    a.h.posts();
+    let (w, x, y, z) = tokio::join!(
+        a.decide(RACERS[0], "otp.approve", &id),
+        a.decide(RACERS[1], "otp.deny", &id),
+        a.decide(RACERS[2], "otp.approve", &id),
+        a.decide(RACERS[3], "otp.deny", &id),
+    );
+    let cards: Vec<String> = [w, x, y, z].iter().map(Answer::card_text).collect();
+    let won = cards
+        .iter()
+        .filter(|c| c.contains("Approved: ") || c.contains("Denied @"))
+        .count();
+    assert_eq!(won, 1, "{cards:?}");
+    assert_eq!(
+        cards.iter().filter(|c| c.contains("Already ")).count(),
+        3,
+        "{cards:?}"
+    );
+    let committed = a
+        .events(Action::Approve)
+        .await
+        .into_iter()
+        .chain(a.events(Action::Deny).await)
+        .filter(|e| e.outcome == Outcome::Ok)
+        .count();
+    assert_eq!(committed, 1);
+    let told =
+        a.h.posts()
+            .into_iter()
+            .filter(|(path, _, _)| path == "send a:private-conversation")
+            .count();
+    assert_eq!(told, 1, "the requester is told once");
 }
 
 /// Alice's grant of `github`, made by the harness's operator.
