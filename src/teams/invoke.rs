@@ -33,14 +33,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::activity::Activity;
-use super::{notices, render, TeamsConfig, TeamsState, Turn};
-use crate::command::show_user;
-use crate::domain::{
-    AccessRequestId, Action, GrantDuration, Outcome, Platform, RequestState, ToolName,
-};
+use super::{decision, notices, render, TeamsConfig, TeamsState, Turn};
+use crate::domain::{AccessRequestId, Action, GrantDuration, Outcome, ToolName};
 use crate::engine::{Draft, Replayed};
 use crate::front::ApiError;
-use crate::reply::{Button, Reply, Tone};
+use crate::reply::{Button, Reply};
 
 /// The invoke `name` of an `Action.Execute` click.
 pub const ADAPTIVE_CARD_ACTION: &str = "adaptiveCard/action";
@@ -229,140 +226,41 @@ pub(super) async fn card_action(
         .map_err(|Replayed| replayed())?;
     notices::post(teams, turn.service_url, turn.bot, &reply).await;
     if let Some(id) = decision {
-        let card = after_decision(app, teams, activity, &turn, &id, &reply).await;
+        let card = decision::after_decision(app, teams, activity, &turn, &id, &reply).await;
         return Ok(card_response(&card));
     }
-    let Some(private) = private else {
-        return Ok(card_response(&render::render(&reply)));
-    };
-    match teams
+    match private {
+        None => Ok(card_response(&render::render(&reply))),
+        Some(private) => Ok(answer_privately(app, teams, &turn, &private, &reply).await),
+    }
+}
+
+/// Sends the reply to the clicker's 1:1 chat `private`; the card answered in place only says
+/// where the answer went.
+async fn answer_privately(
+    app: &TeamsState,
+    teams: &TeamsConfig,
+    turn: &Turn<'_>,
+    private: &str,
+    reply: &Reply,
+) -> Response {
+    let sent = teams
         .connector
-        .send(turn.service_url, &private, &render::render(&reply))
-        .await
-    {
-        Ok(()) => Ok(card_response(&render::text_card(
-            "I've answered you in a private chat.",
-        ))),
+        .send(turn.service_url, private, &render::render(reply))
+        .await;
+    let said = match sent {
+        Ok(()) => "I've answered you in a private chat.",
         Err(e) => {
+            let request = &turn.request;
             tracing::error!(request_id = %request.request_id, error = %e, "reply delivery failed");
             let draft = Draft::new(Action::Request, Outcome::Error).detail("reply delivery failed");
             if let Err(e) = app.engine.audit(request, draft).await {
                 tracing::error!(error = %e, "could not audit the delivery failure");
             }
-            Ok(card_response(&render::text_card(
-                "I could not answer you in a private chat. Please message me directly.",
-            )))
-        }
-    }
-}
-
-/// After an Approve or Deny click: the card answered to the clicker, built from the request's
-/// stored state. Once the request is decided or expired, the approval card is also replaced in
-/// place for everyone (Connector "update activity" on `replyToId`), without buttons; when this
-/// click decided it, the requester is told in a 1:1 chat. Failures are logged: the decision stands.
-async fn after_decision(
-    app: &TeamsState,
-    teams: &TeamsConfig,
-    activity: &Activity,
-    turn: &Turn<'_>,
-    id: &AccessRequestId,
-    reply: &Reply,
-) -> Value {
-    let access = &app.engine.stores().access;
-    let stored = match access.access_request(id).await {
-        Ok(stored) => stored,
-        Err(e) => {
-            tracing::warn!(error = %e, "request not read after a decision");
-            None
+            "I could not answer you in a private chat. Please message me directly."
         }
     };
-    let Some(stored) = stored else {
-        return render::render(reply);
-    };
-    let now = app.engine.clock().now();
-    let display = match access.tool(&stored.tool).await {
-        Ok(Some(tool)) => tool.display_name,
-        _ => stored.tool.to_string(),
-    };
-    let requester = show_user(&stored.requester, &stored.requester);
-    let summary = format!(
-        "{requester} asked for {display} access for {} (request `{id}`).",
-        stored.duration
-    );
-    let outcome = match &stored.state {
-        RequestState::Approved { by, at } => Some(format!(
-            "Approved by {} at {at}.",
-            show_user(by, &stored.requester)
-        )),
-        RequestState::Denied { by, at } => Some(format!(
-            "Denied by {} at {at}.",
-            show_user(by, &stored.requester)
-        )),
-        RequestState::Open if !stored.is_open(now) => {
-            Some(format!("Expired undecided at {}.", stored.expires_at))
-        }
-        RequestState::Open => None,
-    };
-    let Some(outcome) = outcome else {
-        // Still open (the click was refused): the clicker sees why, and the buttons stay for
-        // the approvers.
-        let mut lines = vec![summary];
-        lines.extend(reply.lines.iter().cloned());
-        let buttons = vec![Button::Approve(id.clone(), None), Button::Deny(id.clone())];
-        return render::lines_card(&lines, &buttons);
-    };
-    let settled = render::lines_card(&[summary.clone(), outcome.clone()], &[]);
-    if let Some(card_message) = activity.reply_to_id.as_deref() {
-        if let Err(e) = teams
-            .connector
-            .update(turn.service_url, turn.conversation, card_message, &settled)
-            .await
-        {
-            tracing::warn!(error = %e, "approval card not updated");
-        }
-    }
-    if reply.tone == Tone::Info {
-        tell_requester(teams, turn, &stored, &display).await;
-    }
-    let mut lines = vec![summary, outcome];
-    lines.extend(reply.lines.iter().cloned());
-    render::lines_card(&lines, &[])
-}
-
-/// Tells the requester of a decision this click made, in a 1:1 chat: an approval with a
-/// "Get code" button, a denial without. Only Teams users of a served tenant are reached here.
-async fn tell_requester(
-    teams: &TeamsConfig,
-    turn: &Turn<'_>,
-    stored: &crate::domain::AccessRequest,
-    display: &str,
-) {
-    let requester = &stored.requester;
-    if requester.platform() != Platform::Teams
-        || !teams.allowed_tenants.contains(requester.workspace())
-    {
-        return;
-    }
-    let id = &stored.id;
-    let (line, buttons) = match &stored.state {
-        RequestState::Approved { by, .. } => (
-            format!(
-                "{} approved your {display} access request (request `{id}`).",
-                show_user(by, requester)
-            ),
-            vec![Button::GetCode(stored.tool.clone())],
-        ),
-        RequestState::Denied { by, .. } => (
-            format!(
-                "{} denied your {display} access request (request `{id}`).",
-                show_user(by, requester)
-            ),
-            Vec::new(),
-        ),
-        RequestState::Open => return,
-    };
-    let card = render::lines_card(&[line], &buttons);
-    notices::send_to_person(teams, turn.service_url, turn.bot, requester, &card).await;
+    card_response(&render::text_card(said))
 }
 
 #[cfg(test)]

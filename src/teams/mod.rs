@@ -18,6 +18,7 @@
 pub mod activity;
 pub mod auth;
 pub mod connector;
+mod decision;
 pub mod invoke;
 pub mod notices;
 pub mod render;
