@@ -698,6 +698,44 @@ async fn racing_approvers_one_decision_wins_and_the_requester_is_told_once() {
     assert_eq!(told, 1, "the requester is told once");
 }
 
+#[tokio::test]
+async fn an_issued_code_is_announced_in_the_tool_s_teams_notice_channel_without_the_code() {
+    const NOTICES: &str = "19:githubnotices9e8d@thread.tacv2";
+    let a = Approvals::start().await;
+    let name = ToolName::parse("github").expect("name");
+    let mut tool =
+        a.h.app
+            .stores
+            .access
+            .tool(&name)
+            .await
+            .expect("tool")
+            .expect("github");
+    tool.notify_channel = Some(NOTICES.into());
+    let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
+    a.h.app
+        .stores
+        .put_tool(&tool, None, &operator, a.h.app.now())
+        .await
+        .expect("put tool");
+    a.h.app
+        .stores
+        .put_grant(&grant(ALICE_AAD))
+        .await
+        .expect("grant");
+    assert_eq!(a.h.send_as(ALICE_AAD, "github", "personal").await, 200);
+    let expected = a.h.app.expected_code(a.h.app.now());
+    let posts = a.h.posts();
+    let notice = posts
+        .iter()
+        .find(|(path, _, _)| path == &format!("send {NOTICES}"))
+        .unwrap_or_else(|| panic!("no issuance notice: {posts:?}"));
+    let text = card_text(&notice.2);
+    assert!(text.contains("got a GitHub code"), "{text}");
+    assert!(!notice.2.to_string().contains(&expected), "{}", notice.2);
+    assert!(verbs(&notice.2["attachments"][0]["content"]).is_empty());
+}
+
 /// Alice's grant of `github`, made by the harness's operator.
 fn grant(aad: &str) -> otpbot::domain::Grant {
     let at = otpbot::domain::Timestamp::from_unix(common::START);
