@@ -541,6 +541,10 @@ async fn unauthenticated_misaddressed_replayed_and_malformed_invokes_change_noth
             answer.body
         );
     }
+    // Other invokes are not implemented (botbuilder's `onInvokeActivity` answers 501).
+    let mut other = approve.clone();
+    other["name"] = json!("composeExtension/query");
+    assert_eq!(a.send(&other, None).await.status, 501);
     let mut submit = approve.clone();
     submit["value"]["action"]["type"] = json!("Action.Submit");
     let answer = a.send(&submit, None).await;
