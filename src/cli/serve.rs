@@ -14,18 +14,10 @@ use crate::http::{router, AppState};
 use crate::keys::{write_private_file, SigningSecret};
 use crate::slack::SlackConfig;
 
-/// Options for `serve` and `demo`.
+/// Options of `serve` and `demo` beyond the settings (`--listen`, `--teams-playground` and
+/// the rest are settings: see [`crate::config::SettingsArgs`]).
 #[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "OTPBOT_LISTEN")]
-    pub listen: Option<SocketAddr>,
-    /// Serve the local Microsoft 365 Agents Playground (a Teams emulator): Teams activities are
-    /// accepted WITHOUT authentication and replies go to its http service URL. Loopback only,
-    /// never on Lambda; also OTPBOT_TEAMS_PLAYGROUND=true.
-    #[arg(long)]
-    pub teams_playground: bool,
-}
+pub struct ServeArgs {}
 
 /// The workspace, admin and tool `otpbot demo` sets up.
 pub const DEMO_TEAM: &str = "T0DEMO";
@@ -33,11 +25,8 @@ const DEMO_ADMIN: &str = "U123";
 const DEMO_TOOL: &str = "github";
 
 /// Serves with the configured settings.
-pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
-    if args.teams_playground {
-        settings.enable_teams_playground()?;
-    }
-    let listen = args.listen.unwrap_or(settings.listen);
+pub async fn serve(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<()> {
+    let listen = settings.listen;
     if settings.teams.as_ref().is_some_and(|t| t.playground) {
         check_playground(listen)?;
         tracing::warn!(
@@ -102,9 +91,9 @@ fn check_playground(listen: SocketAddr) -> anyhow::Result<()> {
 }
 
 /// Sets up the demo workspace, tool and admin, prints how to try it, and serves.
-pub async fn demo(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
-    if args.teams_playground {
-        bail!("--teams-playground is an option of `otpbot serve`");
+pub async fn demo(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<()> {
+    if settings.teams.as_ref().is_some_and(|t| t.playground) {
+        bail!("--teams-playground (OTPBOT_TEAMS_PLAYGROUND) is for `otpbot serve`; the demo serves Slack only");
     }
     let secret = match settings.signing_secret() {
         Some(secret) => secret,
@@ -130,7 +119,7 @@ pub async fn demo(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()>
         allowed_workspaces: settings.slack_workspaces.clone(),
         web_api: crate::slack::web::WebApi::from_settings(&settings)?,
     };
-    let listen = args.listen.unwrap_or(settings.listen);
+    let listen = settings.listen;
     let data_dir = settings.data_dir.clone();
     let state = AppState {
         engine: Arc::new(engine),
