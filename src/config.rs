@@ -430,6 +430,7 @@ impl Settings {
         let known = |k: &str| {
             VARIABLES
                 .iter()
+                .chain(SOCKET_MODE_VARIABLES)
                 .any(|(v, _)| k == *v || k.strip_suffix("_FILE") == Some(v))
         };
         let mut unknown: Vec<String> = vars.keys().filter(|k| !known(k)).cloned().collect();
@@ -616,6 +617,42 @@ impl Settings {
     /// Path of a generated key file in the data directory.
     pub fn key_path(&self, name: &str) -> PathBuf {
         Path::new(&self.data_dir).join(name)
+    }
+}
+
+/// The variables of Slack Socket Mode ([`SocketModeSettings`]).
+pub const SOCKET_MODE_VARIABLES: &[(&str, &str)] = &[
+    (
+        "OTPBOT_SLACK_SOCKET_MODE",
+        "Slack: `true` to take Slack's requests over a Socket Mode WebSocket that otpbot opens, needing no public endpoint (same as `otpbot serve --slack-socket-mode`; not on Lambda)",
+    ),
+    (
+        "OTPBOT_SLACK_APP_TOKEN",
+        "Slack: app-level token (xapp-…, scope connections:write) for Socket Mode (or OTPBOT_SLACK_APP_TOKEN_FILE)",
+    ),
+];
+
+/// Slack Socket Mode settings, read on their own by `otpbot serve`.
+#[derive(Debug)]
+pub struct SocketModeSettings {
+    /// `OTPBOT_SLACK_SOCKET_MODE`.
+    pub enabled: bool,
+    /// The app-level token (`OTPBOT_SLACK_APP_TOKEN` or its `_FILE`).
+    pub app_token: Option<secrecy::SecretString>,
+}
+
+impl SocketModeSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Reads the settings from `vars`.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            enabled: flag(vars, "OTPBOT_SLACK_SOCKET_MODE")?,
+            app_token: secret(vars, "OTPBOT_SLACK_APP_TOKEN")?.map(secrecy::SecretString::from),
+        })
     }
 }
 

@@ -25,6 +25,11 @@ pub struct ServeArgs {
     /// never on Lambda; also OTPBOT_TEAMS_PLAYGROUND=true.
     #[arg(long)]
     pub teams_playground: bool,
+    /// Take Slack's requests over a Socket Mode WebSocket opened with the app-level token
+    /// (OTPBOT_SLACK_APP_TOKEN): no public endpoint needed. Not on AWS Lambda, which cannot hold
+    /// a WebSocket. Also OTPBOT_SLACK_SOCKET_MODE=true.
+    #[arg(long)]
+    pub slack_socket_mode: bool,
 }
 
 /// The workspace, admin and tool `otpbot demo` sets up.
@@ -56,6 +61,10 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()
              that directory (a backup, a snapshot) is enough to decrypt every seed; keep the \
              key elsewhere and point OTPBOT_MASTER_KEY_FILE at it"
         );
+    }
+    let socket = crate::config::SocketModeSettings::from_env().context("invalid configuration")?;
+    if args.slack_socket_mode || socket.enabled {
+        return super::socket_mode::serve(settings, socket, listen).await;
     }
     let policy = settings.policy();
     let state = App::open(&mut settings, policy)
@@ -103,8 +112,8 @@ fn check_playground(listen: SocketAddr) -> anyhow::Result<()> {
 
 /// Sets up the demo workspace, tool and admin, prints how to try it, and serves.
 pub async fn demo(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
-    if args.teams_playground {
-        bail!("--teams-playground is an option of `otpbot serve`");
+    if args.teams_playground || args.slack_socket_mode {
+        bail!("--teams-playground and --slack-socket-mode are options of `otpbot serve`");
     }
     let secret = match settings.signing_secret() {
         Some(secret) => secret,
@@ -217,7 +226,7 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
 /// Makes the text to print from the bound address, once listening.
 type Banner = Box<dyn FnOnce(SocketAddr) -> String + Send>;
 
-async fn run_server(
+pub(super) async fn run_server(
     state: AppState,
     listen: SocketAddr,
     banner: Option<Banner>,
