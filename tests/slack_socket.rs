@@ -499,3 +499,31 @@ async fn the_binary_serves_slack_over_socket_mode_without_a_signing_secret() {
     assert_eq!(line["action"], "code", "{line}");
     assert_eq!(line["outcome"], "issued", "{line}");
 }
+
+/// The Socket Mode manifest is the HTTP one with `settings.socket_mode_enabled: true` and no
+/// request URLs, since requests arrive over the socket instead (Slack app manifest reference,
+/// `settings.socket_mode_enabled`, `features.slash_commands[].url`,
+/// `settings.interactivity.request_url`: <https://docs.slack.dev/reference/app-manifest>, typed
+/// as `ManifestSettings.socket_mode_enabled` in the official @slack/web-api package; "Using
+/// Socket Mode": <https://docs.slack.dev/apis/events-api/using-socket-mode>).
+#[test]
+fn the_socket_mode_manifest_differs_from_the_http_one_only_where_socket_mode_needs() {
+    let read = |path: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(path).expect(path)).expect(path)
+    };
+    let http = read("manifest/slack/manifest.json");
+    let mut socket = read("manifest/slack/manifest-socket-mode.json");
+    assert_eq!(socket["settings"]["socket_mode_enabled"], true);
+    assert_eq!(socket["settings"]["interactivity"]["is_enabled"], true);
+    assert!(socket["features"]["slash_commands"][0].get("url").is_none());
+    assert!(socket["settings"]["interactivity"]
+        .get("request_url")
+        .is_none());
+    // Put the HTTP parts back: everything else (command, scopes) is the same.
+    socket["settings"]["socket_mode_enabled"] = false.into();
+    socket["features"]["slash_commands"][0]["url"] =
+        http["features"]["slash_commands"][0]["url"].clone();
+    socket["settings"]["interactivity"]["request_url"] =
+        http["settings"]["interactivity"]["request_url"].clone();
+    assert_eq!(socket, http);
+}
