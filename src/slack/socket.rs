@@ -185,9 +185,11 @@ async fn connection(
 ) -> Result<Ended, SocketError> {
     let answer = opener.call("apps.connections.open", &json!({})).await?;
     let url = answer["url"].as_str().ok_or(SocketError::NoUrl)?;
-    let mut config = WebSocketConfig::default();
-    config.max_message_size = Some(MAX_MESSAGE);
-    config.max_frame_size = Some(MAX_MESSAGE);
+    let config = WebSocketConfig {
+        max_message_size: Some(MAX_MESSAGE),
+        max_frame_size: Some(MAX_MESSAGE),
+        ..WebSocketConfig::default()
+    };
     let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), false)
         .await
         .map_err(|e| SocketError::WebSocket(e.to_string()))?;
