@@ -128,6 +128,11 @@ pub struct Settings {
     pub slack_bot_token: Option<String>,
     /// SSM parameter of the Slack bot token (AWS backend).
     pub slack_bot_token_param: String,
+    /// Whether `otpbot serve` takes Slack's requests over Socket Mode
+    /// (`OTPBOT_SLACK_SOCKET_MODE`, `--slack-socket-mode`).
+    pub slack_socket_mode: bool,
+    /// The Slack app-level token for Socket Mode (`OTPBOT_SLACK_APP_TOKEN` or its `_FILE`).
+    pub slack_app_token: Option<secrecy::SecretString>,
     /// Slack Web API base URL.
     pub slack_api_url: String,
     /// How long an access request stays open.
@@ -357,6 +362,13 @@ impl Settings {
                 args.slack_bot_token_file,
             )?,
             slack_api_url: args.slack_api_url,
+            slack_socket_mode: args.slack_socket_mode,
+            slack_app_token: secret(
+                "OTPBOT_SLACK_APP_TOKEN",
+                args.slack_app_token,
+                args.slack_app_token_file,
+            )?
+            .map(secrecy::SecretString::from),
             request_ttl: args.request_ttl,
             log_filter: args.log,
             log_format: args.log_format.unwrap_or(if on_lambda {

@@ -17,6 +17,7 @@ mod qr;
 mod secret;
 mod serve;
 mod slash;
+mod socket_mode;
 mod tool;
 mod verify;
 
@@ -377,7 +378,19 @@ impl App {
         if settings.slack_workspaces.is_empty() {
             tracing::warn!("OTPBOT_SLACK_TEAM_IDS is empty: every Slack request will be refused");
         }
-        // The bot token: from the environment, or on AWS from its SSM parameter when written.
+        Ok(SlackConfig {
+            signing_secret: secret,
+            allowed_workspaces: settings.slack_workspaces.clone(),
+            web_api: self.slack_web_api(settings).await?,
+        })
+    }
+
+    /// The Slack Web API client with the bot token: from the environment, or on AWS from its
+    /// SSM parameter when written; `None` without a token.
+    pub async fn slack_web_api(
+        &self,
+        settings: &Settings,
+    ) -> anyhow::Result<Option<Arc<crate::slack::web::WebApi>>> {
         let mut web_api = crate::slack::web::WebApi::from_settings(settings)?;
         if let (None, Some(store)) = (&web_api, &self.aws) {
             let name = &settings.slack_bot_token_param;
@@ -392,11 +405,7 @@ impl App {
                 web_api = Some(Arc::new(api));
             }
         }
-        Ok(SlackConfig {
-            signing_secret: secret,
-            allowed_workspaces: settings.slack_workspaces.clone(),
-            web_api,
-        })
+        Ok(web_api)
     }
 }
 

@@ -46,6 +46,9 @@ pub async fn serve(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<(
              key elsewhere and point OTPBOT_MASTER_KEY_FILE at it"
         );
     }
+    if settings.slack_socket_mode {
+        return super::socket_mode::serve(settings, listen).await;
+    }
     let policy = settings.policy();
     let state = App::open(&mut settings, policy)
         .await?
@@ -94,6 +97,9 @@ fn check_playground(listen: SocketAddr) -> anyhow::Result<()> {
 pub async fn demo(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<()> {
     if settings.teams.as_ref().is_some_and(|t| t.playground) {
         bail!("--teams-playground (OTPBOT_TEAMS_PLAYGROUND) is for `otpbot serve`; the demo serves Slack only");
+    }
+    if settings.slack_socket_mode {
+        bail!("--slack-socket-mode (OTPBOT_SLACK_SOCKET_MODE) is for `otpbot serve`; the demo serves Slack over HTTP");
     }
     let secret = match settings.signing_secret() {
         Some(secret) => secret,
@@ -206,7 +212,7 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
 /// Makes the text to print from the bound address, once listening.
 type Banner = Box<dyn FnOnce(SocketAddr) -> String + Send>;
 
-async fn run_server(
+pub(super) async fn run_server(
     state: AppState,
     listen: SocketAddr,
     banner: Option<Banner>,

@@ -334,6 +334,31 @@ pub struct SettingsArgs {
         help_heading = "Slack"
     )]
     pub slack_bot_token_file: Option<PathBuf>,
+    /// Take Slack's requests over a Socket Mode WebSocket that `otpbot serve` opens with the
+    /// app-level token: no public endpoint needed. Not on AWS Lambda, which cannot hold a
+    /// WebSocket.
+    #[arg(long, global = true, env = "OTPBOT_SLACK_SOCKET_MODE", value_name = "BOOL", num_args = 0..=1, default_value = "false", default_missing_value = "true", value_parser = yes_no, help_heading = "Slack")]
+    pub slack_socket_mode: bool,
+    /// Slack app-level token (xapp-…, scope connections:write) for Socket Mode; environment
+    /// only.
+    #[arg(
+        long,
+        global = true,
+        env = "OTPBOT_SLACK_APP_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true,
+        help_heading = "Slack"
+    )]
+    pub slack_app_token: Option<String>,
+    /// File holding the Slack app-level token.
+    #[arg(
+        long,
+        global = true,
+        env = "OTPBOT_SLACK_APP_TOKEN_FILE",
+        value_name = "FILE",
+        help_heading = "Slack"
+    )]
+    pub slack_app_token_file: Option<PathBuf>,
     /// Slack Web API base URL.
     #[arg(long, global = true, env = "OTPBOT_SLACK_API_URL", value_name = "URL", default_value = crate::slack::web::DEFAULT_BASE, value_parser = http_url, help_heading = "Slack")]
     pub slack_api_url: String,
@@ -418,5 +443,6 @@ pub const SECRET_IDS: &[&str] = &[
     "audit_key",
     "slack_signing_secret",
     "slack_bot_token",
+    "slack_app_token",
     "teams_client_secret",
 ];
