@@ -13,6 +13,7 @@ macro_rules! say {
 mod admin;
 mod audit;
 mod aws;
+#[cfg(feature = "qr")]
 mod qr;
 mod secret;
 mod serve;
@@ -32,9 +33,12 @@ use secrecy::ExposeSecret;
 use crate::config::{Backend, Settings, SettingsArgs};
 use crate::domain::{Clock, SystemClock};
 use crate::engine::{Engine, Policy};
-use crate::keys::{decode_hex_key, load_or_create_key_file, AuditKey, KeyBytes, SigningSecret};
+#[cfg(feature = "local")]
+use crate::keys::load_or_create_key_file;
+use crate::keys::{decode_hex_key, AuditKey, KeyBytes, SigningSecret};
 use crate::slack::SlackConfig;
 use crate::store::aws::AwsStore;
+#[cfg(feature = "local")]
 use crate::store::local::{LocalOptions, LocalStore, MasterKey};
 use crate::store::Stores;
 use crate::teams::auth::BotAuth;
@@ -227,10 +231,20 @@ pub async fn aws_config() -> anyhow::Result<aws_config::SdkConfig> {
     Ok(config)
 }
 
+/// Why a build without the `local` feature (the Lambda package) cannot open the local store.
+#[cfg(not(feature = "local"))]
+pub(crate) fn no_local_store() -> anyhow::Error {
+    anyhow::anyhow!(
+        "this build of otpbot has no local store (it was built without the `local` feature, \
+         as the Lambda package is); set OTPBOT_BACKEND=aws, or use a full build"
+    )
+}
+
 /// A local key: from the environment (`OTPBOT_{ROLE}_KEY` or its `_FILE`), else the data
 /// directory's `{role}.key`, created on first run only. With a store already there a missing
 /// key file is an error, never a fresh key that would silently orphan the store's data.
 /// Returns the key and where it came from, for messages.
+#[cfg(feature = "local")]
 fn local_key(
     given: Option<KeyBytes>,
     settings: &Settings,
@@ -286,6 +300,9 @@ impl App {
     pub async fn open(settings: &mut Settings, policy: Policy) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         match settings.backend {
+            #[cfg(not(feature = "local"))]
+            Backend::Local => Err(no_local_store()),
+            #[cfg(feature = "local")]
             Backend::Local => {
                 crate::store::local::create_private_dir(&settings.data_dir).with_context(|| {
                     format!(

@@ -101,10 +101,14 @@ pub async fn demo(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<()
     if settings.slack_socket_mode {
         bail!("--slack-socket-mode (OTPBOT_SLACK_SOCKET_MODE) is for `otpbot serve`; the demo serves Slack over HTTP");
     }
+    #[cfg(not(feature = "local"))]
+    if settings.backend == crate::config::Backend::Local {
+        return Err(super::no_local_store());
+    }
     let secret = match settings.signing_secret() {
         Some(secret) => secret,
         None => {
-            crate::store::local::create_private_dir(&settings.data_dir)?;
+            crate::keys::create_private_dir(&settings.data_dir)?;
             let secret = hex::encode(rand::random::<[u8; 16]>());
             write_private_file(
                 &settings.data_dir.join(DEMO_SIGNING_SECRET_FILE),
