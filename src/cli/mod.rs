@@ -46,11 +46,16 @@ use crate::teams::connector::Connector;
 use crate::teams::TeamsConfig;
 
 /// otpbot: TOTP codes for shared accounts, handed out in chat, every issuance audited.
-///
-/// Every setting is an option of every command and reads its OTPBOT_* variable when the option
-/// is not given; secret values only from the environment or a file.
 #[derive(Debug, Parser)]
-#[command(name = "otpbot", version, about, long_about = None)]
+#[command(
+    name = "otpbot",
+    version,
+    about,
+    long_about = None,
+    after_help = "Every setting is an option of every command, before or after it, and reads its \
+                  OTPBOT_* variable when the option is not given. Secret values come only from \
+                  the environment or a file (OTPBOT_*_FILE)."
+)]
 pub struct Cli {
     /// The settings, declared once.
     #[command(flatten)]
