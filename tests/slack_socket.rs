@@ -527,3 +527,75 @@ fn the_socket_mode_manifest_differs_from_the_http_one_only_where_socket_mode_nee
         http["settings"]["interactivity"]["request_url"].clone();
     assert_eq!(socket, http);
 }
+
+#[test]
+fn socket_mode_settings_name_their_variable_and_are_not_unknown() {
+    use otpbot::config::{Settings, SocketModeSettings};
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+    let vars = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("app-token");
+    std::fs::write(&file, format!("{APP_TOKEN}\n")).expect("write");
+    let file = file.to_str().expect("utf-8 path");
+    let on = vars(&[
+        ("OTPBOT_SLACK_SOCKET_MODE", "true"),
+        ("OTPBOT_SLACK_APP_TOKEN_FILE", file),
+    ]);
+    let settings = SocketModeSettings::from_vars(&on).expect("valid");
+    assert!(settings.enabled);
+    assert_eq!(
+        settings.app_token.as_ref().map(|t| t.expose_secret()),
+        Some(APP_TOKEN)
+    );
+    assert!(
+        !format!("{settings:?}").contains(APP_TOKEN),
+        "the token is redacted"
+    );
+    assert!(
+        Settings::from_vars(on)
+            .expect("settings")
+            .unknown
+            .is_empty(),
+        "no unknown-variable warning for the Socket Mode variables"
+    );
+    let off = SocketModeSettings::from_vars(&vars(&[])).expect("defaults");
+    assert!(!off.enabled && off.app_token.is_none());
+    for (var, value) in [
+        ("OTPBOT_SLACK_SOCKET_MODE", "perhaps"),
+        ("OTPBOT_SLACK_APP_TOKEN_FILE", "/nonexistent/app-token"),
+    ] {
+        let err = SocketModeSettings::from_vars(&vars(&[(var, value)]))
+            .expect_err(var)
+            .to_string();
+        assert!(err.starts_with(var), "{var}: {err}");
+    }
+}
+
+#[test]
+fn serve_refuses_socket_mode_without_an_app_token_and_names_the_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = otpbot(dir.path())
+        .args(["serve", "--slack-socket-mode", "--listen", "127.0.0.1:0"])
+        .output()
+        .expect("serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("OTPBOT_SLACK_APP_TOKEN"), "{stderr}");
+    let wrong = otpbot(dir.path())
+        .args(["serve", "--slack-socket-mode", "--listen", "127.0.0.1:0"])
+        .env("OTPBOT_SLACK_APP_TOKEN", "xoxb-a-bot-token-by-mistake")
+        .output()
+        .expect("serve");
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success());
+    assert!(
+        stderr.contains("xapp-") && !stderr.contains("by-mistake"),
+        "{stderr}"
+    );
+}
