@@ -31,6 +31,14 @@
 //! - Every envelope is acknowledged with `{"envelope_id": …}`, plus `"payload": …` carrying the
 //!   response when `accepts_response_payload` is true — for a slash command its reply message
 //!   (python-slack-sdk `slack_sdk/socket_mode/response.py` `SocketModeResponse.to_dict`).
+//!
+//! The WebSocket is tokio-tungstenite with its rustls feature and the platform's roots, the same
+//! rustls (aws-lc provider) and `rustls-native-certs` reqwest uses, so no second TLS stack and
+//! no package beyond those already in the lockfile: `wss://` trusts what the Web API client
+//! trusts, `SSL_CERT_FILE` included. Measured: a clean debug build of tokio-tungstenite 0.24 with
+//! these features (`cargo build -j2 --timings`, under `nice -n 19` on a shared 2-core machine)
+//! spends 12.5 s in tungstenite and 6.9 s in tokio-tungstenite; everything else it needs is
+//! built for reqwest already.
 
 use std::future::Future;
 use std::sync::Arc;
