@@ -213,6 +213,12 @@ fn click(envelope_id: &str, user: &str, action_id: &str, value: &str) -> Value {
     })
 }
 
+/// The six-digit code in a reply's text.
+fn code_of(text: &str) -> String {
+    let start = text.find('`').expect("a code in backticks") + 1;
+    text[start..start + 6].to_owned()
+}
+
 /// The reply's plain text: fallback text and every block's text.
 fn text_of(payload: &Value) -> String {
     let mut out = vec![payload["text"].as_str().unwrap_or_default().to_owned()];
@@ -431,12 +437,23 @@ async fn a_wrong_app_token_never_connects() {
 }
 
 /// Kills the server when dropped, so a failing test leaves nothing behind.
-struct Server(Child);
+struct Server(Option<Child>);
+
+impl Server {
+    /// Stops the server and returns what it wrote.
+    fn stop(mut self) -> std::process::Output {
+        let mut child = self.0.take().expect("running");
+        let _ = child.kill();
+        child.wait_with_output().expect("output")
+    }
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -526,7 +543,7 @@ async fn the_binary_serves_slack_over_socket_mode_without_a_signing_secret() {
         .expect("a free port");
     let token_file = dir.path().join("app-token");
     std::fs::write(&token_file, APP_TOKEN).expect("token file");
-    let _server = Server(
+    let server = Server(Some(
         otpbot(dir.path())
             .args([
                 "serve",
@@ -540,7 +557,7 @@ async fn the_binary_serves_slack_over_socket_mode_without_a_signing_secret() {
             .env("OTPBOT_LOG", "otpbot=debug")
             .spawn()
             .expect("serve"),
-    );
+    ));
     let mut socket = fake.accept().await;
     send(
         &mut socket,
@@ -574,7 +591,13 @@ async fn the_binary_serves_slack_over_socket_mode_without_a_signing_secret() {
         .await
         .expect("post");
     assert_eq!(command.status(), 404);
-    drop(_server);
+    let output = server.stop();
+    let log = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("connected to slack in socket mode"), "{log}");
+    for secret in [APP_TOKEN, "ticket=", &code_of(&text)] {
+        assert!(!log.contains(secret), "{secret} logged: {log}");
+    }
 
     let audit = otpbot(dir.path())
         .args(["audit", "--format", "json", "--user", "slack:T0SOCK:UALICE"])
