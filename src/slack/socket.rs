@@ -206,6 +206,7 @@ async fn connection(
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut last_seen = tokio::time::Instant::now();
+    let mut greeted = false;
     let failed = |e: tokio_tungstenite::tungstenite::Error| SocketError::WebSocket(e.to_string());
     loop {
         tokio::select! {
@@ -219,7 +220,7 @@ async fn connection(
                     // Pings are answered by the WebSocket library; pongs only prove life.
                     Some(Ok(_)) => continue,
                 };
-                if let Some(ended) = on_message(shared, &text, &acks, backoff) {
+                if let Some(ended) = on_message(shared, &text, &acks, backoff, &mut greeted) {
                     return Ok(ended);
                 }
             }
@@ -237,6 +238,7 @@ fn on_message(
     text: &str,
     acks: &mpsc::Sender<String>,
     backoff: &mut Backoff,
+    greeted: &mut bool,
 ) -> Option<Ended> {
     let Ok(message) = serde_json::from_str::<Value>(text) else {
         tracing::warn!("slack socket message is not JSON; ignored");
@@ -246,13 +248,15 @@ fn on_message(
         Some("hello") => {
             tracing::info!("connected to slack in socket mode");
             backoff.reset();
+            *greeted = true;
             return None;
         }
         Some("disconnect") => {
             let reason = message["reason"].as_str().unwrap_or("unknown");
             tracing::info!(reason, "slack announced a disconnection");
-            // `link_disabled`: Socket Mode was turned off for the app; do not hammer Slack.
-            return Some(if reason == "link_disabled" {
+            // `link_disabled`: Socket Mode was turned off for the app. That, or a disconnection
+            // before any `hello`, is waited out rather than answered by reconnecting at once.
+            return Some(if reason == "link_disabled" || !*greeted {
                 Ended::Closed
             } else {
                 Ended::Refresh
