@@ -4,7 +4,8 @@
 //! Layout (outside in):
 //!
 //! - [`http`]: the one `axum::Router` served locally and on Lambda; [`slack`] verifies and
-//!   translates Slack slash commands and renders Block Kit replies; [`teams`] does the same for
+//!   translates Slack slash commands and renders Block Kit replies, and takes the same requests
+//!   over a Socket Mode WebSocket ([`slack::socket`]); [`teams`] does the same for
 //!   Bot Framework activities and answers through the Bot Connector, in personal chats only.
 //! - [`engine`]: the [`engine::Engine`] every front end calls: it admits a request (replay,
 //!   per-caller limit), runs its command and audits refusals and failures.

@@ -33,7 +33,7 @@ use otpbot::keys::SigningSecret;
 use otpbot::slack::web::WebApi;
 use otpbot::slack::SlackConfig;
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
@@ -42,7 +42,11 @@ use common::{principal, Options, TestApp, ADMIN, SECRET, TEAM};
 
 const APP_TOKEN: &str = "xapp-1-A0TEST-1-socketmodetesttoken";
 
-type Socket = WebSocketStream<TcpStream>;
+/// A connection the fake accepted, plain or TLS.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+type Socket = WebSocketStream<Box<dyn Io>>;
 
 /// The fake Slack: the Web API's `apps.connections.open` and the WebSocket server.
 struct FakeSlack {
@@ -51,11 +55,7 @@ struct FakeSlack {
     sockets: Mutex<mpsc::Receiver<Socket>>,
 }
 
-async fn connections_open(
-    headers: HeaderMap,
-    opens: Arc<AtomicUsize>,
-    ws: std::net::SocketAddr,
-) -> Json<Value> {
+async fn connections_open(headers: HeaderMap, opens: Arc<AtomicUsize>, ws: String) -> Json<Value> {
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -64,16 +64,32 @@ async fn connections_open(
         return Json(json!({"ok": false, "error": "invalid_auth"}));
     }
     let n = opens.fetch_add(1, Ordering::SeqCst) + 1;
-    Json(json!({"ok": true, "url": format!("ws://{ws}/link/?ticket=t{n}&app_id=A0TEST")}))
+    Json(json!({"ok": true, "url": format!("{ws}/link/?ticket=t{n}&app_id=A0TEST")}))
 }
 
 impl FakeSlack {
     async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// With `tls`, the WebSocket is served as `wss://` with that server certificate.
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let ws_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind ws");
         let ws_addr = ws_listener.local_addr().expect("addr");
+        let ws_base = match tls {
+            Some(_) => format!("wss://{ws_addr}"),
+            None => format!("ws://{ws_addr}"),
+        };
         let (tx, rx) = mpsc::channel(8);
         tokio::spawn(async move {
-            while let Ok((stream, _)) = ws_listener.accept().await {
+            while let Ok((tcp, _)) = ws_listener.accept().await {
+                let stream: Box<dyn Io> = match &tls {
+                    Some(acceptor) => match acceptor.accept(tcp).await {
+                        Ok(stream) => Box::new(stream),
+                        Err(_) => continue,
+                    },
+                    None => Box::new(tcp),
+                };
                 if let Ok(socket) = tokio_tungstenite::accept_async(stream).await {
                     let _ = tx.send(socket).await;
                 }
@@ -83,7 +99,9 @@ impl FakeSlack {
         let counter = opens.clone();
         let api = axum::Router::new().route(
             "/api/apps.connections.open",
-            post(move |headers: HeaderMap| connections_open(headers, counter.clone(), ws_addr)),
+            post(move |headers: HeaderMap| {
+                connections_open(headers, counter.clone(), ws_base.clone())
+            }),
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind api");
         let api_addr = listener.local_addr().expect("addr");
@@ -193,6 +211,12 @@ fn click(envelope_id: &str, user: &str, action_id: &str, value: &str) -> Value {
             }]
         }
     })
+}
+
+/// The six-digit code in a reply's text.
+fn code_of(text: &str) -> String {
+    let start = text.find('`').expect("a code in backticks") + 1;
+    text[start..start + 6].to_owned()
 }
 
 /// The reply's plain text: fallback text and every block's text.
@@ -413,12 +437,64 @@ async fn a_wrong_app_token_never_connects() {
 }
 
 /// Kills the server when dropped, so a failing test leaves nothing behind.
-struct Server(Child);
+struct Server(Option<Child>);
+
+impl Server {
+    /// Stops the server and returns what it wrote.
+    fn stop(mut self) -> std::process::Output {
+        let mut child = self.0.take().expect("running");
+        let _ = child.kill();
+        child.wait_with_output().expect("output")
+    }
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A certificate authority made for one test, and a server certificate it issued for
+/// `127.0.0.1` and `localhost`.
+struct TestCa {
+    ca_pem: String,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl TestCa {
+    fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().expect("ca key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "otpbot test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
+        let issuer = Issuer::new(ca_params, ca_key);
+        let server_key = KeyPair::generate().expect("server key");
+        let server_cert =
+            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+                .expect("server params")
+                .signed_by(&server_key, &issuer)
+                .expect("server cert");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocols")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![server_cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+            )
+            .expect("server config");
+        Self {
+            ca_pem: ca_cert.pem(),
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        }
     }
 }
 
@@ -456,18 +532,32 @@ async fn the_binary_serves_slack_over_socket_mode_without_a_signing_secret() {
         .expect("grant");
     assert!(grant.status.success(), "{grant:?}");
 
-    let fake = FakeSlack::start().await;
+    // Slack's socket URLs are wss://: the fake serves TLS with a certificate from a test CA,
+    // which otpbot trusts through SSL_CERT_FILE like any platform root.
+    let ca = TestCa::new();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.ca_pem).expect("ca file");
+    let fake = FakeSlack::start_with(Some(ca.acceptor)).await;
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
     let token_file = dir.path().join("app-token");
     std::fs::write(&token_file, APP_TOKEN).expect("token file");
-    let _server = Server(
+    let server = Server(Some(
         otpbot(dir.path())
-            .args(["serve", "--slack-socket-mode", "--listen", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--slack-socket-mode",
+                "--listen",
+                &listen.to_string(),
+            ])
             .env("OTPBOT_SLACK_APP_TOKEN_FILE", &token_file)
+            .env("SSL_CERT_FILE", &ca_file)
             .env("OTPBOT_SLACK_API_URL", &fake.api_url)
             .env("OTPBOT_LOG", "otpbot=debug")
             .spawn()
             .expect("serve"),
-    );
+    ));
     let mut socket = fake.accept().await;
     send(
         &mut socket,
@@ -486,7 +576,28 @@ async fn the_binary_serves_slack_over_socket_mode_without_a_signing_secret() {
         .map(|t| common::rfc6238::totp_sha1(common::SEED, *t, 30, 6))
         .collect();
     assert!(codes.iter().any(|c| text.contains(c)), "{ack}");
-    drop(_server);
+    // HTTP still serves /healthz; without a signing secret the Slack endpoints are off.
+    let http = otpbot::front::client(Duration::from_secs(10)).expect("client");
+    let health = http
+        .get(format!("http://{listen}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    let command = http
+        .post(format!("http://{listen}/slack/commands"))
+        .body("team_id=T0SOCK&user_id=UALICE&text=github")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(command.status(), 404);
+    let output = server.stop();
+    let log = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("connected to slack in socket mode"), "{log}");
+    for secret in [APP_TOKEN, "ticket=", &code_of(&text)] {
+        assert!(!log.contains(secret), "{secret} logged: {log}");
+    }
 
     let audit = otpbot(dir.path())
         .args(["audit", "--format", "json", "--user", "slack:T0SOCK:UALICE"])
@@ -526,4 +637,76 @@ fn the_socket_mode_manifest_differs_from_the_http_one_only_where_socket_mode_nee
     socket["settings"]["interactivity"]["request_url"] =
         http["settings"]["interactivity"]["request_url"].clone();
     assert_eq!(socket, http);
+}
+
+#[test]
+fn socket_mode_settings_name_their_variable_and_are_not_unknown() {
+    use otpbot::config::{Settings, SocketModeSettings};
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+    let vars = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("app-token");
+    std::fs::write(&file, format!("{APP_TOKEN}\n")).expect("write");
+    let file = file.to_str().expect("utf-8 path");
+    let on = vars(&[
+        ("OTPBOT_SLACK_SOCKET_MODE", "true"),
+        ("OTPBOT_SLACK_APP_TOKEN_FILE", file),
+    ]);
+    let settings = SocketModeSettings::from_vars(&on).expect("valid");
+    assert!(settings.enabled);
+    assert_eq!(
+        settings.app_token.as_ref().map(|t| t.expose_secret()),
+        Some(APP_TOKEN)
+    );
+    assert!(
+        !format!("{settings:?}").contains(APP_TOKEN),
+        "the token is redacted"
+    );
+    assert!(
+        Settings::from_vars(on)
+            .expect("settings")
+            .unknown
+            .is_empty(),
+        "no unknown-variable warning for the Socket Mode variables"
+    );
+    let off = SocketModeSettings::from_vars(&vars(&[])).expect("defaults");
+    assert!(!off.enabled && off.app_token.is_none());
+    for (var, value) in [
+        ("OTPBOT_SLACK_SOCKET_MODE", "perhaps"),
+        ("OTPBOT_SLACK_APP_TOKEN_FILE", "/nonexistent/app-token"),
+    ] {
+        let err = SocketModeSettings::from_vars(&vars(&[(var, value)]))
+            .expect_err(var)
+            .to_string();
+        assert!(err.starts_with(var), "{var}: {err}");
+    }
+}
+
+#[test]
+fn serve_refuses_socket_mode_without_an_app_token_and_names_the_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = otpbot(dir.path())
+        .args(["serve", "--slack-socket-mode", "--listen", "127.0.0.1:0"])
+        .output()
+        .expect("serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("OTPBOT_SLACK_APP_TOKEN"), "{stderr}");
+    let wrong = otpbot(dir.path())
+        .args(["serve", "--slack-socket-mode", "--listen", "127.0.0.1:0"])
+        .env("OTPBOT_SLACK_APP_TOKEN", "xoxb-a-bot-token-by-mistake")
+        .output()
+        .expect("serve");
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success());
+    assert!(
+        stderr.contains("xapp-") && !stderr.contains("by-mistake"),
+        "{stderr}"
+    );
 }
