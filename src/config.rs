@@ -1,10 +1,19 @@
-//! Typed settings from `OTPBOT_*` environment variables, validated at start-up with messages
-//! that name the variable. Secret values may also come from `*_FILE`. Unknown `OTPBOT_*`
-//! variables are reported, since a typo there would silently weaken a setting.
+//! Typed settings from `OTPBOT_*` environment variables (or the matching flags), validated at
+//! start-up with messages that name the variable. Each setting is declared once, in
+//! [`SettingsArgs`]; this module turns what was given into [`Settings`], checking what spans
+//! several settings. Secret values may also come from `*_FILE` and are never echoed. Unknown
+//! `OTPBOT_*` variables are reported, since a typo there would silently weaken a setting.
+
+mod args;
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+use clap::{CommandFactory, FromArgMatches, Parser};
+
+pub use args::{List, SettingsArgs, SECRET_IDS};
 
 use crate::domain::{GrantDuration, Principal};
 use crate::engine::{Policy, RateLimit};
@@ -13,151 +22,6 @@ use crate::store::aws::{AwsSettings, SealSettings};
 
 /// File in the data directory holding a generated signing secret (`otpbot demo`).
 pub const DEMO_SIGNING_SECRET_FILE: &str = "slack-signing-secret";
-
-/// Every variable otpbot reads, with its meaning, for warnings and `--help`.
-pub const VARIABLES: &[(&str, &str)] = &[
-    (
-        "OTPBOT_BACKEND",
-        "store backend: `local` (default) or `aws`",
-    ),
-    (
-        "OTPBOT_ACCESS_TABLE",
-        "aws: DynamoDB table of tools, grants, roles, counters (default otpbot-access)",
-    ),
-    (
-        "OTPBOT_AUDIT_TABLE",
-        "aws: DynamoDB audit table (default otpbot-audit)",
-    ),
-    (
-        "OTPBOT_SSM_PREFIX",
-        "aws: SSM parameter prefix (default /otpbot)",
-    ),
-    (
-        "OTPBOT_KMS_KEY_ID",
-        "aws: KMS key id or ARN for SecureString seeds (default: the account's SSM key)",
-    ),
-    (
-        "OTPBOT_SEED_CACHE_SECS",
-        "aws: seconds a seed read from SSM is reused (default 60, 0 = off)",
-    ),
-    (
-        "OTPBOT_SLACK_SIGNING_SECRET_PARAM",
-        "aws: SSM parameter holding the signing secret (default {prefix}/slack/signing-secret)",
-    ),
-    (
-        "OTPBOT_AUDIT_KEY_PARAM",
-        "aws: SSM parameter holding the audit key (default {prefix}/audit/hmac-key)",
-    ),
-    (
-        "OTPBOT_AUDIT_BUCKET",
-        "aws: S3 bucket (Object Lock) holding the sealed audit periods",
-    ),
-    (
-        "OTPBOT_AUDIT_BUCKET_PREFIX",
-        "aws: key prefix of the sealed audit periods in the bucket (default audit/)",
-    ),
-    (
-        "OTPBOT_SEAL_PERIOD_SECS",
-        "aws: length of a sealed audit period in seconds (default 300)",
-    ),
-    (
-        "OTPBOT_SEAL_GRACE_SECS",
-        "aws: seconds after its end before a period is sealed; longer than the function's timeout (default 120)",
-    ),
-    (
-        "OTPBOT_DATA_DIR",
-        "local store directory (default ./otpbot-data)",
-    ),
-    (
-        "OTPBOT_LISTEN",
-        "address for `otpbot serve` (default 127.0.0.1:3000)",
-    ),
-    (
-        "OTPBOT_MASTER_KEY",
-        "local seed encryption key, 64 hex chars (or _FILE; default: generated file)",
-    ),
-    (
-        "OTPBOT_AUDIT_KEY",
-        "audit HMAC key, 64 hex chars (or _FILE; default: generated file)",
-    ),
-    (
-        "OTPBOT_SLACK_SIGNING_SECRET",
-        "Slack app signing secret (or _FILE)",
-    ),
-    (
-        "OTPBOT_SLACK_TEAM_IDS",
-        "comma-separated Slack team ids (T…) and enterprise ids (E…) served",
-    ),
-    (
-        "OTPBOT_TEAMS_APP_ID",
-        "Teams: the Azure Bot's Microsoft App ID; turns the Teams endpoint on",
-    ),
-    (
-        "OTPBOT_TEAMS_TENANT_IDS",
-        "Teams: comma-separated tenant ids served",
-    ),
-    (
-        "OTPBOT_TEAMS_APP_TENANT_ID",
-        "Teams: the tenant the bot is registered in (default: the first served tenant)",
-    ),
-    (
-        "OTPBOT_TEAMS_CLIENT_SECRET",
-        "Teams: the bot's client secret (or _FILE; on AWS from OTPBOT_TEAMS_CLIENT_SECRET_PARAM)",
-    ),
-    (
-        "OTPBOT_TEAMS_CLIENT_SECRET_PARAM",
-        "aws: SSM parameter with the Teams client secret (default {prefix}/teams/client-secret)",
-    ),
-    (
-        "OTPBOT_TEAMS_OPENID_URL",
-        "Teams: Bot Framework OpenID metadata URL (default the public one)",
-    ),
-    (
-        "OTPBOT_TEAMS_LOGIN_URL",
-        "Teams: login authority for bot tokens (default https://login.microsoftonline.com)",
-    ),
-    (
-        "OTPBOT_TEAMS_PLAYGROUND",
-        "Teams: `true` to serve the local Microsoft 365 Agents Playground without tokens (loopback only, never on Lambda; same as `otpbot serve --teams-playground`)",
-    ),
-    (
-        "OTPBOT_ADMINS",
-        "comma-separated principals that are always admin, e.g. slack:T0123:U0456",
-    ),
-    (
-        "OTPBOT_RATE_PER_TOOL",
-        "codes per caller per tool, e.g. 10/10m (default)",
-    ),
-    (
-        "OTPBOT_RATE_PER_CALLER",
-        "commands per caller, e.g. 30/10m (default)",
-    ),
-    (
-        "OTPBOT_SLACK_BOT_TOKEN",
-        "Slack: bot token (xoxb-…) for posting access requests and issuance notices (or OTPBOT_SLACK_BOT_TOKEN_FILE)",
-    ),
-    (
-        "OTPBOT_SLACK_BOT_TOKEN_PARAM",
-        "AWS: SSM parameter holding the Slack bot token (default {prefix}/slack/bot-token)",
-    ),
-    (
-        "OTPBOT_SLACK_API_URL",
-        "Slack: Web API base URL (default https://slack.com/api/)",
-    ),
-    (
-        "OTPBOT_RATE_PER_REQUEST",
-        "access requests per caller, e.g. 5/1h (default)",
-    ),
-    (
-        "OTPBOT_REQUEST_TTL",
-        "how long an access request stays open, e.g. 1h (default)",
-    ),
-    (
-        "OTPBOT_LOG",
-        "log filter, e.g. info (default) or otpbot=debug",
-    ),
-    ("OTPBOT_LOG_FORMAT", "`pretty` (default) or `json`"),
-];
 
 /// A setting that is missing or malformed.
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +34,9 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// The settings could not be read at all (not a value's fault).
+    #[error("{0}")]
+    Unreadable(String),
 }
 
 fn invalid(var: &str, message: impl Into<String>) -> ConfigError {
@@ -180,7 +47,7 @@ fn invalid(var: &str, message: impl Into<String>) -> ConfigError {
 }
 
 /// Which store backend to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
     /// One SQLite file in the data directory.
     Local,
@@ -189,7 +56,7 @@ pub enum Backend {
 }
 
 /// Log output style.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines.
     Pretty,
@@ -261,6 +128,11 @@ pub struct Settings {
     pub slack_bot_token: Option<String>,
     /// SSM parameter of the Slack bot token (AWS backend).
     pub slack_bot_token_param: String,
+    /// Whether `otpbot serve` takes Slack's requests over Socket Mode
+    /// (`OTPBOT_SLACK_SOCKET_MODE`, `--slack-socket-mode`).
+    pub slack_socket_mode: bool,
+    /// The Slack app-level token for Socket Mode (`OTPBOT_SLACK_APP_TOKEN` or its `_FILE`).
+    pub slack_app_token: Option<secrecy::SecretString>,
     /// Slack Web API base URL.
     pub slack_api_url: String,
     /// How long an access request stays open.
@@ -275,274 +147,238 @@ pub struct Settings {
     pub seal: SealSettings,
 }
 
-/// Reads the sealing settings.
-fn seal_settings(vars: &HashMap<String, String>) -> Result<SealSettings, ConfigError> {
-    let defaults = SealSettings::default();
-    let secs = |var: &str, default: i64| match vars.get(var) {
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| invalid(var, format!("`{v}` is not a positive number of seconds"))),
-        None => Ok(default),
-    };
-    Ok(SealSettings {
-        bucket: vars.get("OTPBOT_AUDIT_BUCKET").cloned(),
-        prefix: vars
-            .get("OTPBOT_AUDIT_BUCKET_PREFIX")
-            .cloned()
-            .unwrap_or(defaults.prefix),
-        period_secs: secs("OTPBOT_SEAL_PERIOD_SECS", defaults.period_secs)?,
-        grace_secs: secs("OTPBOT_SEAL_GRACE_SECS", defaults.grace_secs)?,
-        max_per_run: defaults.max_per_run,
-    })
+/// Every `OTPBOT_*` variable otpbot reads, as declared in [`SettingsArgs`] (the `*_FILE`
+/// variables of secrets included).
+pub fn variables() -> Vec<String> {
+    SettingsArgs::command()
+        .get_arguments()
+        .filter_map(|arg| arg.get_env()?.to_str().map(str::to_owned))
+        .collect()
 }
 
-/// Reads a secret from `VAR` or from the file named by `VAR_FILE` (not both).
-fn secret(vars: &HashMap<String, String>, var: &str) -> Result<Option<String>, ConfigError> {
+/// The names among `names` that look like settings but are none, sorted.
+fn unknown(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let known = variables();
+    let mut unknown: Vec<String> = names
+        .into_iter()
+        .filter(|name| name.starts_with("OTPBOT_") && !known.contains(name))
+        .collect();
+    unknown.sort();
+    unknown.dedup();
+    unknown
+}
+
+/// A secret given as `var` or as the file named by `{var}_FILE` (not both).
+fn secret(
+    var: &str,
+    value: Option<String>,
+    file: Option<PathBuf>,
+) -> Result<Option<String>, ConfigError> {
     let file_var = format!("{var}_FILE");
-    match (vars.get(var), vars.get(&file_var)) {
+    match (value, file) {
         (Some(_), Some(_)) => Err(invalid(
             var,
             format!("set either {var} or {file_var}, not both"),
         )),
-        (Some(value), None) => Ok(Some(value.clone())),
-        (None, Some(path)) => std::fs::read_to_string(path)
+        (Some(value), None) => Ok(Some(value)),
+        (None, Some(path)) => std::fs::read_to_string(&path)
             .map(|s| Some(s.trim().to_owned()))
-            .map_err(|e| invalid(&file_var, format!("cannot read {path}: {e}"))),
+            .map_err(|e| invalid(&file_var, format!("cannot read {}: {e}", path.display()))),
         (None, None) => Ok(None),
     }
 }
 
-fn aws_settings(vars: &HashMap<String, String>) -> Result<AwsSettings, ConfigError> {
-    let defaults = AwsSettings::default();
-    let get = |var: &str, default: String| vars.get(var).cloned().unwrap_or(default);
-    let prefix = get("OTPBOT_SSM_PREFIX", defaults.ssm_prefix);
-    let valid_prefix = prefix.starts_with('/')
-        && prefix.len() <= 200
-        && prefix
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
-    if !valid_prefix {
-        return Err(invalid(
-            "OTPBOT_SSM_PREFIX",
-            format!("`{prefix}` is not a path like /otpbot"),
-        ));
-    }
-    let cache = match vars.get("OTPBOT_SEED_CACHE_SECS") {
-        Some(v) => v.parse().map_err(|_| {
-            invalid(
-                "OTPBOT_SEED_CACHE_SECS",
-                format!("`{v}` is not a number of seconds"),
-            )
-        })?,
-        None => defaults.seed_cache_ttl.as_secs(),
-    };
-    Ok(AwsSettings {
-        access_table: get("OTPBOT_ACCESS_TABLE", defaults.access_table),
-        audit_table: get("OTPBOT_AUDIT_TABLE", defaults.audit_table),
-        ssm_prefix: prefix,
-        kms_key_id: vars.get("OTPBOT_KMS_KEY_ID").cloned(),
-        seed_cache_ttl: std::time::Duration::from_secs(cache),
-    })
+/// A 64-hex-character key given as `var` or `{var}_FILE`; the value is never echoed.
+fn key(
+    var: &str,
+    value: Option<String>,
+    file: Option<PathBuf>,
+) -> Result<Option<KeyBytes>, ConfigError> {
+    secret(var, value, file)?
+        .map(|k| keys::decode_hex_key(&k, var).map_err(|e| invalid(var, e.to_string())))
+        .transpose()
 }
 
-fn teams_settings(
-    vars: &HashMap<String, String>,
-    prefix: &str,
-) -> Result<Option<TeamsSettings>, ConfigError> {
-    let Some(app_id) = vars
-        .get("OTPBOT_TEAMS_APP_ID")
-        .filter(|v| !v.trim().is_empty())
-    else {
-        return Ok(None);
+/// When `err` is about the value of a setting, the setting's flag (without `--`) and an error
+/// that names its variable and says what is wrong (`OTPBOT_RATE_PER_TOOL: \`ten\` is not like
+/// 10/10m`). `command` is the one that was parsed. Other errors (usage, help) give `None`.
+pub fn explain(err: &clap::Error, command: &clap::Command) -> Option<(String, ConfigError)> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
+        return None;
     };
-    let tenants: Vec<String> = list(vars.get("OTPBOT_TEAMS_TENANT_IDS"))
-        .map(str::to_owned)
-        .collect();
-    let app_tenant = match vars
-        .get("OTPBOT_TEAMS_APP_TENANT_ID")
-        .cloned()
-        .or_else(|| tenants.first().cloned())
-    {
-        Some(t) => t,
-        None => {
-            return Err(invalid(
-                "OTPBOT_TEAMS_TENANT_IDS",
-                "needs at least one tenant id when OTPBOT_TEAMS_APP_ID is set",
-            ))
+    let long = arg.strip_prefix("--")?.split([' ', '=']).next()?;
+    let setting = command
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))?;
+    let var = setting.get_env()?.to_str()?;
+    let message = match err.kind() {
+        ErrorKind::ValueValidation => std::error::Error::source(err)?.to_string(),
+        ErrorKind::InvalidValue => {
+            let value = match err.get(ContextKind::InvalidValue) {
+                Some(ContextValue::String(value)) => value.as_str(),
+                _ => "",
+            };
+            let valid = match err.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(valid)) => valid.join(", "),
+                _ => String::new(),
+            };
+            format!("`{value}` is not one of: {valid}")
         }
+        _ => return None,
     };
-    Ok(Some(TeamsSettings {
-        app_id: app_id.trim().to_owned(),
-        tenants: tenants.into_iter().collect(),
-        app_tenant,
-        client_secret: secret(vars, "OTPBOT_TEAMS_CLIENT_SECRET")?.map(secrecy::SecretString::from),
-        client_secret_param: vars
-            .get("OTPBOT_TEAMS_CLIENT_SECRET_PARAM")
-            .cloned()
-            .unwrap_or_else(|| format!("{prefix}/teams/client-secret")),
-        openid_url: vars
-            .get("OTPBOT_TEAMS_OPENID_URL")
-            .cloned()
-            .unwrap_or_else(|| crate::teams::auth::DEFAULT_OPENID_URL.into()),
-        login_url: vars
-            .get("OTPBOT_TEAMS_LOGIN_URL")
-            .cloned()
-            .unwrap_or_else(|| crate::teams::connector::DEFAULT_LOGIN_URL.into()),
-        playground: false,
-    }))
+    Some((long.to_owned(), invalid(var, message)))
 }
 
-/// A yes/no variable: `true`/`false` (also `1`/`0`, `yes`/`no`); absent is no.
-fn flag(vars: &HashMap<String, String>, var: &str) -> Result<bool, ConfigError> {
-    match vars
-        .get(var)
-        .map(|v| v.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("" | "false" | "0" | "no") => Ok(false),
-        Some("true" | "1" | "yes") => Ok(true),
-        Some(other) => Err(invalid(var, format!("`{other}` is not true or false"))),
+/// A clap error of settings parsed from variables, as a [`ConfigError`].
+fn config_error(err: &clap::Error, command: &clap::Command) -> ConfigError {
+    match explain(err, command) {
+        Some((_, error)) => error,
+        None => ConfigError::Unreadable(err.to_string()),
     }
-}
-
-fn list(value: Option<&String>) -> impl Iterator<Item = &str> {
-    value
-        .into_iter()
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
 }
 
 impl Settings {
-    /// Reads the process environment.
+    /// Reads the settings from the environment alone, as the Lambda does: it has no command
+    /// line, and its Terraform module sets the same variables `otpbot serve` reads.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(
-            std::env::vars()
-                .filter(|(k, _)| k.starts_with("OTPBOT_"))
-                .collect(),
-        )
+        let args = SettingsArgs::try_parse_from(["otpbot"])
+            .map_err(|e| config_error(&e, &SettingsArgs::command()))?;
+        Self::from_args(args)
     }
 
-    /// Reads settings from `vars` (the `OTPBOT_*` variables).
+    /// Checks the settings given on the command line or in the environment; unknown `OTPBOT_*`
+    /// variables of the process are noted for a warning.
+    pub fn from_args(args: SettingsArgs) -> Result<Self, ConfigError> {
+        let names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+        Self::build(args, unknown(names))
+    }
+
+    /// Reads settings from `vars` (`OTPBOT_*` variables) alone, whatever the process
+    /// environment holds, through the same declarations and checks as [`Settings::from_env`].
+    /// An empty variable counts as unset, as in the environment.
     pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
-        let known = |k: &str| {
-            VARIABLES
-                .iter()
-                .any(|(v, _)| k == *v || k.strip_suffix("_FILE") == Some(v))
-        };
-        let mut unknown: Vec<String> = vars.keys().filter(|k| !known(k)).cloned().collect();
-        unknown.sort();
-        let backend = match vars.get("OTPBOT_BACKEND").map(String::as_str) {
-            None | Some("local") => Backend::Local,
-            Some("aws") => Backend::Aws,
-            Some(other) => {
-                return Err(invalid(
-                    "OTPBOT_BACKEND",
-                    format!("`{other}` is not `local` or `aws`"),
-                ))
+        let mut command = SettingsArgs::command().mut_args(|arg| arg.env(None::<&str>));
+        let declared = SettingsArgs::command();
+        let mut argv: Vec<OsString> = vec!["otpbot".into()];
+        for (var, value) in &vars {
+            let long = declared
+                .get_arguments()
+                .find(|arg| arg.get_env().is_some_and(|env| env == var.as_str()))
+                .and_then(|arg| arg.get_long());
+            if let (Some(long), false) = (long, value.is_empty()) {
+                argv.push(format!("--{long}={value}").into());
             }
-        };
-        let aws = aws_settings(&vars)?;
-        let prefix = aws.ssm_prefix.trim_end_matches('/').to_owned();
-        let param = |var: &str, default: String| vars.get(var).cloned().unwrap_or(default);
-        let listen = match vars.get("OTPBOT_LISTEN") {
-            Some(v) => v
-                .parse()
-                .map_err(|_| invalid("OTPBOT_LISTEN", format!("`{v}` is not host:port")))?,
-            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
-        };
-        let admins = list(vars.get("OTPBOT_ADMINS"))
-            .map(|p| Principal::parse_input(p).map_err(|e| invalid("OTPBOT_ADMINS", e.to_string())))
-            .collect::<Result<_, _>>()?;
-        let rate = |var: &str, default: RateLimit| match vars.get(var) {
-            Some(v) => {
-                RateLimit::parse(v).ok_or_else(|| invalid(var, format!("`{v}` is not like 10/10m")))
-            }
-            None => Ok(default),
-        };
-        let defaults = Policy::default();
-        let key = |var: &str| -> Result<Option<KeyBytes>, ConfigError> {
-            secret(&vars, var)?
-                .map(|k| keys::decode_hex_key(&k, var).map_err(|e| invalid(var, e.to_string())))
-                .transpose()
-        };
+        }
+        let args = command
+            .try_get_matches_from_mut(argv)
+            .and_then(|matches| SettingsArgs::from_arg_matches(&matches))
+            .map_err(|e| config_error(&e, &declared))?;
+        Self::build(args, unknown(vars.into_keys()))
+    }
+
+    /// The checks that span several settings, and the defaults derived from others.
+    fn build(args: SettingsArgs, unknown: Vec<String>) -> Result<Self, ConfigError> {
         let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
-        let log_format = match vars.get("OTPBOT_LOG_FORMAT").map(String::as_str) {
-            None if on_lambda => LogFormat::Json,
-            None | Some("pretty") => LogFormat::Pretty,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(invalid(
-                    "OTPBOT_LOG_FORMAT",
-                    format!("`{other}` is not pretty or json"),
-                ))
-            }
-        };
-        let playground = flag(&vars, "OTPBOT_TEAMS_PLAYGROUND")?;
-        if playground && on_lambda {
+        if args.teams_playground && on_lambda {
             return Err(invalid(
                 "OTPBOT_TEAMS_PLAYGROUND",
                 "the Teams playground is a local try-out and is never available on AWS Lambda",
             ));
         }
+        let prefix = args.ssm_prefix.trim_end_matches('/').to_owned();
+        let param = |given: Option<String>, path: &str| given.unwrap_or(format!("{prefix}/{path}"));
+        let teams_tenants = args.teams_tenant_ids.unwrap_or_default().0;
+        let teams = match args.teams_app_id.filter(|id| !id.trim().is_empty()) {
+            None => None,
+            Some(app_id) => Some(TeamsSettings {
+                app_id: app_id.trim().to_owned(),
+                tenants: teams_tenants.iter().cloned().collect(),
+                app_tenant: args
+                    .teams_app_tenant_id
+                    .or_else(|| teams_tenants.first().cloned())
+                    .ok_or_else(|| {
+                        invalid(
+                            "OTPBOT_TEAMS_TENANT_IDS",
+                            "needs at least one tenant id when OTPBOT_TEAMS_APP_ID is set",
+                        )
+                    })?,
+                client_secret: secret(
+                    "OTPBOT_TEAMS_CLIENT_SECRET",
+                    args.teams_client_secret,
+                    args.teams_client_secret_file,
+                )?
+                .map(secrecy::SecretString::from),
+                client_secret_param: param(args.teams_client_secret_param, "teams/client-secret"),
+                openid_url: args.teams_openid_url,
+                login_url: args.teams_login_url,
+                playground: false,
+            }),
+        };
         let mut settings = Self {
-            seal: seal_settings(&vars)?,
-            backend,
-            signing_secret_param: param(
-                "OTPBOT_SLACK_SIGNING_SECRET_PARAM",
-                format!("{prefix}/slack/signing-secret"),
-            ),
-            audit_key_param: param("OTPBOT_AUDIT_KEY_PARAM", format!("{prefix}/audit/hmac-key")),
-            teams: teams_settings(&vars, &prefix)?,
-            teams_tenants: list(vars.get("OTPBOT_TEAMS_TENANT_IDS"))
-                .map(str::to_owned)
-                .collect(),
-            aws,
-            data_dir: PathBuf::from(
-                vars.get("OTPBOT_DATA_DIR")
-                    .map_or("otpbot-data", String::as_str),
-            ),
-            listen,
-            admins,
-            slack_workspaces: list(vars.get("OTPBOT_SLACK_TEAM_IDS"))
-                .map(str::to_owned)
-                .collect(),
-            slack_signing_secret: secret(&vars, "OTPBOT_SLACK_SIGNING_SECRET")?
-                .map(SigningSecret::new),
-            master_key: key("OTPBOT_MASTER_KEY")?,
-            audit_key: key("OTPBOT_AUDIT_KEY")?,
-            rate_per_tool: rate("OTPBOT_RATE_PER_TOOL", defaults.per_tool)?,
-            rate_per_caller: rate("OTPBOT_RATE_PER_CALLER", defaults.per_caller)?,
-            rate_per_request: rate("OTPBOT_RATE_PER_REQUEST", defaults.per_request)?,
-            slack_bot_token: secret(&vars, "OTPBOT_SLACK_BOT_TOKEN")?,
-            slack_bot_token_param: param(
-                "OTPBOT_SLACK_BOT_TOKEN_PARAM",
-                format!("{prefix}/slack/bot-token"),
-            ),
-            slack_api_url: vars
-                .get("OTPBOT_SLACK_API_URL")
-                .cloned()
-                .unwrap_or_else(|| crate::slack::web::DEFAULT_BASE.into()),
-            request_ttl: match vars.get("OTPBOT_REQUEST_TTL") {
-                None => GrantDuration::from_secs(defaults.request_ttl_secs)
-                    .ok_or_else(|| invalid("OTPBOT_REQUEST_TTL", "bad default"))?,
-                Some(text) => GrantDuration::parse(text).ok_or_else(|| {
-                    invalid(
-                        "OTPBOT_REQUEST_TTL",
-                        format!("`{text}` is not like 30m or 1h"),
-                    )
-                })?,
+            backend: args.backend,
+            signing_secret_param: param(args.slack_signing_secret_param, "slack/signing-secret"),
+            audit_key_param: param(args.audit_key_param, "audit/hmac-key"),
+            slack_bot_token_param: param(args.slack_bot_token_param, "slack/bot-token"),
+            aws: AwsSettings {
+                access_table: args.access_table,
+                audit_table: args.audit_table,
+                ssm_prefix: args.ssm_prefix,
+                kms_key_id: args.kms_key_id,
+                seed_cache_ttl: std::time::Duration::from_secs(args.seed_cache_secs),
             },
-            log_filter: vars
-                .get("OTPBOT_LOG")
-                .cloned()
-                .unwrap_or_else(|| "info".into()),
-            log_format,
+            seal: SealSettings {
+                bucket: args.audit_bucket,
+                prefix: args.audit_bucket_prefix,
+                period_secs: args.seal_period_secs,
+                grace_secs: args.seal_grace_secs,
+                max_per_run: SealSettings::default().max_per_run,
+            },
+            data_dir: args.data_dir,
+            listen: args.listen,
+            teams,
+            teams_tenants,
+            admins: args.admins.unwrap_or_default().0.into_iter().collect(),
+            slack_workspaces: args
+                .slack_team_ids
+                .unwrap_or_default()
+                .0
+                .into_iter()
+                .collect(),
+            slack_signing_secret: secret(
+                "OTPBOT_SLACK_SIGNING_SECRET",
+                args.slack_signing_secret,
+                args.slack_signing_secret_file,
+            )?
+            .map(SigningSecret::new),
+            master_key: key("OTPBOT_MASTER_KEY", args.master_key, args.master_key_file)?,
+            audit_key: key("OTPBOT_AUDIT_KEY", args.audit_key, args.audit_key_file)?,
+            rate_per_tool: args.rate_per_tool,
+            rate_per_caller: args.rate_per_caller,
+            rate_per_request: args.rate_per_request,
+            slack_bot_token: secret(
+                "OTPBOT_SLACK_BOT_TOKEN",
+                args.slack_bot_token,
+                args.slack_bot_token_file,
+            )?,
+            slack_api_url: args.slack_api_url,
+            slack_socket_mode: args.slack_socket_mode,
+            slack_app_token: secret(
+                "OTPBOT_SLACK_APP_TOKEN",
+                args.slack_app_token,
+                args.slack_app_token_file,
+            )?
+            .map(secrecy::SecretString::from),
+            request_ttl: args.request_ttl,
+            log_filter: args.log,
+            log_format: args.log_format.unwrap_or(if on_lambda {
+                LogFormat::Json
+            } else {
+                LogFormat::Pretty
+            }),
             unknown,
         };
-        if playground {
+        if args.teams_playground {
             settings.enable_teams_playground()?;
         }
         Ok(settings)
@@ -620,95 +456,4 @@ impl Settings {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn defaults_and_lists() {
-        let s = Settings::from_vars(vars(&[
-            ("OTPBOT_ADMINS", "slack:T1:U1, slack:T1:U2"),
-            ("OTPBOT_SLACK_TEAM_IDS", "T1,E9"),
-            ("OTPBOT_RATE_PER_TOOL", "5/1h"),
-            ("OTPBOT_TYPO", "x"),
-        ]))
-        .expect("valid settings");
-        assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
-        assert_eq!(s.admins.len(), 2);
-        assert!(s.slack_workspaces.contains("E9"));
-        assert_eq!(
-            s.rate_per_tool,
-            RateLimit {
-                limit: 5,
-                window_secs: 3600
-            }
-        );
-        assert_eq!(s.unknown, vec!["OTPBOT_TYPO".to_owned()]);
-    }
-
-    #[test]
-    fn only_the_local_backend_reads_the_demo_signing_secret() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join(DEMO_SIGNING_SECRET_FILE), "demo").expect("write");
-        let data_dir = dir.path().to_str().expect("utf-8 path");
-        let local = Settings::from_vars(vars(&[("OTPBOT_DATA_DIR", data_dir)])).expect("local");
-        assert!(
-            local.signing_secret().is_some(),
-            "the demo's secret, locally"
-        );
-        let aws = Settings::from_vars(vars(&[
-            ("OTPBOT_DATA_DIR", data_dir),
-            ("OTPBOT_BACKEND", "aws"),
-        ]))
-        .expect("aws");
-        assert!(
-            aws.signing_secret().is_none(),
-            "the AWS backend takes its secret from the environment or SSM only"
-        );
-        assert!(!aws.slack_enabled(), "a leftover demo file enables nothing");
-    }
-
-    #[test]
-    fn errors_name_the_variable() {
-        for (var, value) in [
-            ("OTPBOT_LISTEN", "nope"),
-            ("OTPBOT_ADMINS", "U1"),
-            ("OTPBOT_RATE_PER_CALLER", "ten"),
-            ("OTPBOT_MASTER_KEY", "abcd"),
-            ("OTPBOT_BACKEND", "mongo"),
-            ("OTPBOT_SSM_PREFIX", "otpbot/../x"),
-            ("OTPBOT_SEED_CACHE_SECS", "1m"),
-            ("OTPBOT_LOG_FORMAT", "xml"),
-            ("OTPBOT_TEAMS_PLAYGROUND", "maybe"),
-        ] {
-            let err = Settings::from_vars(vars(&[(var, value)]))
-                .expect_err(var)
-                .to_string();
-            assert!(err.starts_with(var), "{var}: {err}");
-            assert!(
-                !err.contains("abcd") || var != "OTPBOT_MASTER_KEY",
-                "key value echoed: {err}"
-            );
-        }
-    }
-
-    #[test]
-    fn access_request_settings() {
-        let s = Settings::from_vars(vars(&[
-            ("OTPBOT_REQUEST_TTL", "2h"),
-            ("OTPBOT_RATE_PER_REQUEST", "3/1d"),
-        ]))
-        .expect("valid settings");
-        assert_eq!(s.policy().request_ttl_secs, 7_200);
-        assert_eq!(s.policy().per_request.limit, 3);
-        let default = Settings::from_vars(vars(&[])).expect("defaults");
-        assert_eq!(default.policy().request_ttl_secs, 3_600);
-        assert!(Settings::from_vars(vars(&[("OTPBOT_REQUEST_TTL", "soon")])).is_err());
-    }
-}
+mod tests;

@@ -1,5 +1,11 @@
-//! The core: takes a verified, platform-neutral [`ChatRequest`], applies the policy and the
-//! command, and returns a [`Reply`].
+//! The engine: takes a verified, platform-neutral [`ChatRequest`] from a front end, admits it,
+//! parses and applies its [`Command`] against the [`Core`] it owns (stores, clock, audit key,
+//! policy), audits refusals and failures, and returns a [`Reply`].
+//!
+//! Imports point one way: front ends → engine → [`command`](crate::command) → store → domain.
+//! The types a command runs against ([`Core`], [`Ctx`], [`Draft`], [`Policy`], [`ChatRequest`],
+//! [`Arrival`]) live in the command layer and are re-exported here for the front ends; the
+//! commands never import this module.
 //!
 //! The clock is read once per request; that reading is the decision time of everything the
 //! request does: the grant check, the TOTP step and the audit record. Each request ends in one
@@ -13,179 +19,24 @@
 //! rate limits, the "issued" record) → reply. A refused or failed transaction means no code.
 //! This module never logs a code or a seed.
 
-mod ctx;
-
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::command::{Command, CommandError};
+use crate::command::{per_caller_denial, Command, CommandError};
+pub use crate::command::{AdminView, Arrival, AuditorView, ChatRequest, Core, Ctx, Draft, Policy};
 pub use crate::domain::RateLimit;
-use crate::domain::{
-    Action, AuditEvent, Clock, EventId, Outcome, Principal, Quota, RequestId, Roles, Timestamp,
-    ToolName,
-};
+use crate::domain::{Action, AuditEvent, Clock, Outcome, Principal, Roles, Timestamp};
 use crate::keys::AuditKey;
 use crate::reply::Reply;
-use crate::store::{
-    Change, Decision, DecisionView, Effect, ReplayMark, StoreResult, Stores, Verdict,
-};
-
-use ctx::per_caller_denial;
-pub use ctx::{AdminView, AuditorView, Ctx};
-
-/// A request after its front end verified it, in platform-neutral form.
-#[derive(Debug, Clone)]
-pub struct ChatRequest {
-    /// For the reply, the log and the audit record.
-    pub request_id: RequestId,
-    /// The verified caller.
-    pub principal: Principal,
-    /// Where it was typed (channel or conversation id), if known.
-    pub channel: Option<String>,
-    /// The command text, e.g. `grant <@U1> github for 8h`.
-    pub text: String,
-    /// How the reply reaches the caller privately (recorded with issued codes).
-    pub delivery: Option<String>,
-}
-
-/// What a front end knows of a request besides its content.
-#[derive(Clone, Debug)]
-pub struct Arrival {
-    /// The request's one clock reading: its decision time.
-    pub now: Timestamp,
-    /// The signed request's fingerprint, refused the second time it is seen. It is recorded
-    /// in the request's decision transaction, not on its own.
-    pub replay: Option<ReplayMark>,
-}
+use crate::store::{Change, Decision, DecisionView, Effect, StoreResult, Stores, Verdict};
 
 /// The request was seen before and was not acted on again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("replayed request")]
 pub struct Replayed;
 
-/// Who is an admin by configuration, and the rate limits.
-#[derive(Clone, Debug)]
-pub struct Policy {
-    /// Principals that are admins whatever the store says (`OTPBOT_ADMINS`).
-    pub bootstrap_admins: HashSet<Principal>,
-    /// Codes per caller per tool.
-    pub per_tool: RateLimit,
-    /// Commands per caller, all commands together.
-    pub per_caller: RateLimit,
-    /// Access requests per caller.
-    pub per_request: RateLimit,
-    /// How long an access request stays open, in seconds.
-    pub request_ttl_secs: i64,
-}
-
-impl Policy {
-    /// The per-caller quota of `principal`.
-    pub fn caller_quota(&self, principal: &Principal) -> Quota {
-        Quota {
-            key: format!("caller:{principal}"),
-            limit: self.per_caller,
-        }
-    }
-
-    /// The access-request quota of `principal`.
-    pub fn request_quota(&self, principal: &Principal) -> Quota {
-        Quota {
-            key: format!("request:{principal}"),
-            limit: self.per_request,
-        }
-    }
-
-    /// The per-tool quota of `principal` for `tool`.
-    pub fn tool_quota(&self, principal: &Principal, tool: &ToolName) -> Quota {
-        Quota {
-            key: format!("tool:{principal}:{tool}"),
-            limit: self.per_tool,
-        }
-    }
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            bootstrap_admins: HashSet::new(),
-            per_tool: RateLimit {
-                limit: 10,
-                window_secs: 600,
-            },
-            per_caller: RateLimit {
-                limit: 30,
-                window_secs: 600,
-            },
-            per_request: RateLimit {
-                limit: 5,
-                window_secs: 3_600,
-            },
-            request_ttl_secs: 3_600,
-        }
-    }
-}
-
-/// The parts of an audit event a command decides; the engine adds id, time, request, actor.
-#[derive(Debug, Clone)]
-pub struct Draft {
-    /// What was asked for.
-    pub action: Action,
-    /// The tool concerned.
-    pub tool: Option<ToolName>,
-    /// The other principal concerned.
-    pub subject: Option<Principal>,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// Short, non-secret detail.
-    pub detail: Option<String>,
-    /// MAC of an issued code.
-    pub code_mac: Option<String>,
-}
-
-impl Draft {
-    /// A draft with only action and outcome set.
-    pub fn new(action: Action, outcome: Outcome) -> Self {
-        Self {
-            action,
-            tool: None,
-            subject: None,
-            outcome,
-            detail: None,
-            code_mac: None,
-        }
-    }
-
-    /// Sets the tool.
-    pub fn tool(mut self, tool: &ToolName) -> Self {
-        self.tool = Some(tool.clone());
-        self
-    }
-
-    /// Sets the subject.
-    pub fn subject(mut self, subject: &Principal) -> Self {
-        self.subject = Some(subject.clone());
-        self
-    }
-
-    /// Sets the outcome.
-    pub fn outcome(mut self, outcome: Outcome) -> Self {
-        self.outcome = outcome;
-        self
-    }
-
-    /// Sets the detail.
-    pub fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
-        self
-    }
-}
-
 /// The core service. One per process, shared by every front end.
 pub struct Engine {
-    pub(crate) stores: Stores,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) audit_key: Arc<AuditKey>,
-    pub(crate) policy: Policy,
+    core: Core,
 }
 
 impl Engine {
@@ -197,55 +48,45 @@ impl Engine {
         policy: Policy,
     ) -> Self {
         Self {
-            stores,
-            clock,
-            audit_key,
-            policy,
+            core: Core::new(stores, clock, audit_key, policy),
         }
+    }
+
+    /// What commands run against: the stores, clock, audit key and policy.
+    pub fn core(&self) -> &Core {
+        &self.core
     }
 
     /// The stores (for front ends' replay checks and the CLI).
     pub fn stores(&self) -> &Stores {
-        &self.stores
+        self.core.stores()
     }
 
     /// The clock.
     pub fn clock(&self) -> &dyn Clock {
-        self.clock.as_ref()
+        self.core.clock()
     }
 
     /// The audit key.
     pub fn audit_key(&self) -> &AuditKey {
-        &self.audit_key
+        self.core.audit_key()
     }
 
     /// The policy.
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        self.core.policy()
     }
 
     /// The audit event `draft` describes, decided at `at` for `request`.
     pub fn event(&self, request: &ChatRequest, draft: Draft, at: Timestamp) -> AuditEvent {
-        AuditEvent {
-            id: EventId::new(at),
-            at,
-            request_id: request.request_id.clone(),
-            actor: request.principal.clone(),
-            action: draft.action,
-            tool: draft.tool,
-            subject: draft.subject,
-            outcome: draft.outcome,
-            detail: draft.detail,
-            channel: request.channel.clone(),
-            code_mac: draft.code_mac,
-        }
+        self.core.event(request, draft, at)
     }
 
     /// Durably appends an audit event for `request`, on its own, timed now. For what happens
     /// outside a decision (a reply that could not be delivered).
     pub async fn audit(&self, request: &ChatRequest, draft: Draft) -> StoreResult<()> {
-        let event = self.event(request, draft, self.clock.now());
-        self.stores.audit.append(&event).await
+        let event = self.event(request, draft, self.clock().now());
+        self.stores().audit.append(&event).await
     }
 
     /// Commits an access change made outside chat (the operator's CLI) with its record, in
@@ -258,7 +99,7 @@ impl Engine {
         record: Draft,
         if_unchanged: Option<Draft>,
     ) -> StoreResult<bool> {
-        let now = self.clock.now();
+        let now = self.clock().now();
         let decision = Decision {
             now,
             replay: None,
@@ -270,7 +111,7 @@ impl Engine {
             },
         };
         match self
-            .stores
+            .stores()
             .decisions
             .decide(&DecisionView::default(), &decision)
             .await?
@@ -285,7 +126,7 @@ impl Engine {
     /// Refuses a request from a workspace that is not on the allow-list, and audits it.
     pub async fn refuse_workspace(&self, request: &ChatRequest) -> Reply {
         let arrival = Arrival {
-            now: self.clock.now(),
+            now: self.clock().now(),
             replay: None,
         };
         self.refuse_workspace_at(request, arrival)
@@ -300,7 +141,7 @@ impl Engine {
         arrival: Arrival,
     ) -> Result<Reply, Replayed> {
         tracing::warn!(request_id = %request.request_id, principal = %request.principal, "workspace not allowed");
-        let ctx = Ctx::new(self, request, arrival);
+        let ctx = Ctx::new(&self.core, request, arrival);
         let denial = CommandError::denied(
             Draft::new(Action::Request, Outcome::BadWorkspace)
                 .detail("workspace not on the allow-list"),
@@ -311,8 +152,8 @@ impl Engine {
 
     /// The caller's roles: stored ones plus bootstrap admin.
     pub async fn roles(&self, principal: &Principal) -> StoreResult<Roles> {
-        let mut roles = self.stores.access.roles(principal).await?;
-        if self.policy.bootstrap_admins.contains(principal) {
+        let mut roles = self.stores().access.roles(principal).await?;
+        if self.policy().bootstrap_admins.contains(principal) {
             roles.admin = true;
         }
         Ok(roles)
@@ -323,9 +164,9 @@ impl Engine {
     /// work of their own for a request (e.g. resolving mentions) call this first and refuse
     /// with [`Engine::handle_at`] when it says no.
     pub async fn admit(&self, principal: &Principal, now: Timestamp) -> StoreResult<bool> {
-        let quota = self.policy.caller_quota(principal);
+        let quota = self.policy().caller_quota(principal);
         let view = self
-            .stores
+            .stores()
             .decisions
             .view(principal, None, std::slice::from_ref(&quota))
             .await?;
@@ -338,7 +179,7 @@ impl Engine {
     /// Handles one verified request end to end. Never fails: failures become replies.
     pub async fn handle(&self, request: &ChatRequest) -> Reply {
         let arrival = Arrival {
-            now: self.clock.now(),
+            now: self.clock().now(),
             replay: None,
         };
         self.handle_at(request, arrival)
@@ -354,7 +195,7 @@ impl Engine {
         request: &ChatRequest,
         arrival: Arrival,
     ) -> Result<Reply, Replayed> {
-        let mut ctx = Ctx::new(self, request, arrival);
+        let mut ctx = Ctx::new(&self.core, request, arrival);
         let parsed = Command::parse(&request.text, &request.principal);
         let action = parsed.as_ref().map_or(Action::Request, Command::action);
         // A code request reads its per-caller log together with its grant (one round trip).
@@ -415,11 +256,11 @@ impl Engine {
         match self.admit(&request.principal, arrival.now).await {
             Ok(true) => {}
             Ok(false) => {
-                let ctx = Ctx::new(self, request, arrival);
+                let ctx = Ctx::new(&self.core, request, arrival);
                 return self.deny(&ctx, per_caller_denial(action)).await;
             }
             Err(e) => {
-                let ctx = Ctx::new(self, request, arrival);
+                let ctx = Ctx::new(&self.core, request, arrival);
                 return Ok(self.internal(&ctx, action, e.into()).await);
             }
         }
@@ -485,7 +326,7 @@ impl Engine {
         tracing::error!(request_id = %request.request_id, error = %err, "request failed");
         let draft = Draft::new(action, Outcome::Error).detail("internal error");
         let event = self.event(request, draft, ctx.now);
-        if let Err(e) = self.stores.audit.append(&event).await {
+        if let Err(e) = self.stores().audit.append(&event).await {
             tracing::error!(request_id = %request.request_id, error = %e, "could not audit the failure either");
         }
         Reply::internal(&request.request_id)

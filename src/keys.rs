@@ -95,6 +95,7 @@ impl AuditKey {
     }
 
     /// The key bytes, for a store's key check value.
+    #[cfg(feature = "local")]
     pub(crate) fn bytes(&self) -> &KeyBytes {
         &self.0
     }
@@ -134,4 +135,16 @@ impl SigningSecret {
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
+}
+
+/// Creates `dir` (and parents) with mode 0700 if it does not exist.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }

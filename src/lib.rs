@@ -4,11 +4,15 @@
 //! Layout (outside in):
 //!
 //! - [`http`]: the one `axum::Router` served locally and on Lambda; [`slack`] verifies and
-//!   translates Slack slash commands and renders Block Kit replies; [`teams`] does the same for
+//!   translates Slack slash commands and renders Block Kit replies, and takes the same requests
+//!   over a Socket Mode WebSocket ([`slack::socket`]); [`teams`] does the same for
 //!   Bot Framework activities and answers through the Bot Connector, in personal chats only.
+//! - [`engine`]: the [`engine::Engine`] every front end calls: it admits a request (replay,
+//!   per-caller limit), runs its command and audits refusals and failures.
 //! - [`command`]: parses the command text into a [`command::Command`] (one file per command) and
-//!   applies it through [`engine::Engine`], which holds the policy: who may do what, rate limits,
-//!   audit before reveal.
+//!   applies it against [`command::Core`] (stores, clock, audit key, [`command::Policy`]) through
+//!   the request's [`command::Ctx`]: who may do what, rate limits, audit before reveal. It never
+//!   imports the engine or a front end.
 //! - [`domain`]: checked types (tool names, principals, durations, seeds, codes, audit events) and
 //!   the injected [`domain::Clock`].
 //! - [`store`]: one small trait per storage role and the backends ([`store::local`]: SQLite;

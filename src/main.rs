@@ -2,11 +2,9 @@
 
 use std::io::Write;
 
-use clap::Parser;
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = otpbot::cli::Cli::parse();
+    let cli = otpbot::cli::Cli::parse_or_exit();
     let result = otpbot::cli::run(cli).await;
     otpbot::telemetry::flush();
     match result {

@@ -323,3 +323,225 @@ fn tool_set_changes_channels_and_keeps_the_seed() {
         "{audit}"
     );
 }
+
+// ---- Settings: declared once, listed by `--help`, documented in the README. ----
+
+/// The `OTPBOT_*` names written in `text`, in order of appearance.
+fn otpbot_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("OTPBOT_") {
+        let tail = &rest[at..];
+        let len = tail
+            .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .unwrap_or(tail.len());
+        let name = tail[..len].trim_end_matches('_');
+        if name.len() > "OTPBOT_".len() {
+            names.push(name.to_owned());
+        }
+        rest = &tail[len..];
+    }
+    names
+}
+
+/// The variables the README's settings tables document: the first cell of each row naming
+/// one, `/ _FILE` or `(or _FILE)` there adding its file variant.
+fn readme_settings() -> std::collections::BTreeSet<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let mut documented = std::collections::BTreeSet::new();
+    for line in readme.lines().filter(|l| l.starts_with("| `OTPBOT_")) {
+        let cell = line.split('|').nth(1).unwrap_or_default();
+        for name in otpbot_names(cell) {
+            if cell.contains("`_FILE`") {
+                documented.insert(format!("{name}_FILE"));
+            }
+            documented.insert(name);
+        }
+    }
+    documented
+}
+
+/// The `OTPBOT_*` names in the non-test source of `src/`: `tests.rs` files and the
+/// `#[cfg(test)]` module at the end of a file are left out.
+fn source_names() -> std::collections::BTreeSet<String> {
+    fn walk(dir: &Path, names: &mut std::collections::BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).expect("src dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(&path, names);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("tests.rs") {
+                let text = std::fs::read_to_string(&path).expect("source");
+                let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                names.extend(otpbot_names(code));
+            }
+        }
+    }
+    let mut names = std::collections::BTreeSet::new();
+    walk(
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")),
+        &mut names,
+    );
+    names
+}
+
+#[test]
+fn serve_help_lists_every_setting_and_the_readme_documents_the_same_set() {
+    let help = ok(run(Command::new(BIN).env_clear().args(["serve", "--help"])));
+    let declared: std::collections::BTreeSet<String> =
+        otpbot::config::variables().into_iter().collect();
+    assert!(declared.len() > 40, "{declared:?}");
+    for var in &declared {
+        assert!(
+            help.contains(&format!("[env: {var}=")) || help.contains(&format!("[env: {var}]")),
+            "`otpbot serve --help` does not list {var}:\n{help}"
+        );
+    }
+    // Every variable named anywhere in the program (messages, defaults) is a declared one, so
+    // none is read or advertised behind the declaration's back.
+    let named = source_names();
+    let undeclared: Vec<_> = named.difference(&declared).collect();
+    assert!(
+        undeclared.is_empty(),
+        "named in src/ but not declared: {undeclared:?}"
+    );
+    let documented = readme_settings();
+    let undocumented: Vec<_> = declared.difference(&documented).collect();
+    let unknown: Vec<_> = documented.difference(&declared).collect();
+    assert!(
+        undocumented.is_empty() && unknown.is_empty(),
+        "not in the README's settings tables: {undocumented:?}; in them but not read: {unknown:?}"
+    );
+}
+
+#[test]
+fn secret_values_never_show_in_help_and_are_refused_on_the_command_line() {
+    let help = ok(run(Command::new(BIN)
+        .env_clear()
+        .env("OTPBOT_SLACK_SIGNING_SECRET", "SECRETVALUE-signing")
+        .env("OTPBOT_MASTER_KEY", "ab".repeat(32))
+        .env("OTPBOT_LISTEN", "127.0.0.1:4567")
+        .args(["serve", "--help"])));
+    assert!(
+        help.contains("[env: OTPBOT_LISTEN=127.0.0.1:4567]"),
+        "help shows the values of plain settings: {help}"
+    );
+    assert!(
+        !help.contains("SECRETVALUE") && !help.contains(&"ab".repeat(32)),
+        "help shows a secret: {help}"
+    );
+    assert!(
+        help.contains("[env: OTPBOT_SLACK_SIGNING_SECRET]"),
+        "{help}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let refused =
+        run(otpbot(dir.path()).args(["tool", "list", "--slack-bot-token", "xoxb-SECRETVALUE"]));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("OTPBOT_SLACK_BOT_TOKEN") && !stderr.contains("SECRETVALUE"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_setting_names_its_variable_or_its_flag_where_it_was_given() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let from_env = run(otpbot(dir.path())
+        .env("OTPBOT_RATE_PER_TOOL", "ten")
+        .args(["tool", "list"]));
+    let stderr = String::from_utf8_lossy(&from_env.stderr);
+    assert!(!from_env.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("OTPBOT_RATE_PER_TOOL: `ten` is not like 10/10m"),
+        "{stderr}"
+    );
+    let from_flag = run(otpbot(dir.path()).args(["tool", "list", "--rate-per-tool=ten"]));
+    let stderr = String::from_utf8_lossy(&from_flag.stderr);
+    assert!(
+        !from_flag.status.success()
+            && stderr.contains("--rate-per-tool")
+            && stderr.contains("is not like 10/10m"),
+        "{stderr}"
+    );
+    // A flag wins over its variable, after the subcommand as before it.
+    let listed = ok(run(otpbot(dir.path())
+        .env("OTPBOT_DATA_DIR", dir.path().join("elsewhere"))
+        .args(["tool", "list", "--data-dir"])
+        .arg(dir.path().join("given"))));
+    assert!(listed.contains("No tools"), "{listed}");
+    assert!(dir.path().join("given").join("otpbot.db").exists());
+    assert!(!dir.path().join("elsewhere").exists());
+}
+
+/// The Lambda has no command line: it reads its settings from its environment alone. A rate
+/// limit set there is the one it enforces (the default would allow 30 commands).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_takes_its_settings_from_its_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut api = common::lambda::LambdaApi::start().await;
+    let mut cmd = otpbot(dir.path());
+    cmd.env("OTPBOT_RATE_PER_CALLER", "1/1h")
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "otpbot")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/otpbot")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut function = cmd.spawn().expect("spawn the Lambda binary");
+    let mut replies = Vec::new();
+    for _ in 0..2 {
+        let ts = otpbot::domain::Clock::now(&otpbot::domain::SystemClock).unix();
+        let body = common::slash_body("T0DEMO", "U0ALICE", "help");
+        // An API Gateway HTTP API (payload 2.0) event:
+        // <https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html>.
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "POST /slack/commands",
+            "rawPath": "/slack/commands",
+            "rawQueryString": "",
+            "headers": {
+                "content-type": "application/x-www-form-urlencoded",
+                "x-slack-request-timestamp": ts.to_string(),
+                "x-slack-signature": common::signature(ts, body.as_bytes()),
+            },
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "abc123",
+                "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+                "domainPrefix": "abc123",
+                "http": { "method": "POST", "path": "/slack/commands", "protocol": "HTTP/1.1", "sourceIp": "3.3.3.3", "userAgent": "Slackbot 1.0" },
+                "requestId": "req-1",
+                "routeKey": "POST /slack/commands",
+                "stage": "$default",
+                "time": "03/Nov/2026:10:00:05 +0000",
+                "timeEpoch": 1_793_700_005_000u64
+            },
+            "body": body,
+            "isBase64Encoded": false
+        });
+        api.events.send(event.to_string()).await.expect("queue");
+        let answer = tokio::time::timeout(Duration::from_secs(60), api.answers.recv())
+            .await
+            .expect("the function answered in time")
+            .expect("an answer")
+            .unwrap_or_else(|e| panic!("the function reported an error: {e}"));
+        replies.push(answer);
+    }
+    let _ = function.kill();
+    let _ = function.wait();
+    assert!(
+        !replies[0].contains("too many requests"),
+        "the first command is answered: {}",
+        replies[0]
+    );
+    assert!(
+        replies[1].contains("too many requests"),
+        "OTPBOT_RATE_PER_CALLER=1/1h from the environment: {}",
+        replies[1]
+    );
+}

@@ -13,28 +13,32 @@ macro_rules! say {
 mod admin;
 mod audit;
 mod aws;
+#[cfg(feature = "qr")]
 mod qr;
 mod secret;
 mod serve;
 mod slash;
+mod socket_mode;
 mod tool;
 mod verify;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use secrecy::ExposeSecret;
 
-use crate::config::{Backend, Settings};
+use crate::config::{Backend, Settings, SettingsArgs};
 use crate::domain::{Clock, SystemClock};
 use crate::engine::{Engine, Policy};
-use crate::keys::{decode_hex_key, load_or_create_key_file, AuditKey, KeyBytes, SigningSecret};
+#[cfg(feature = "local")]
+use crate::keys::load_or_create_key_file;
+use crate::keys::{decode_hex_key, AuditKey, KeyBytes, SigningSecret};
 use crate::slack::SlackConfig;
 use crate::store::aws::AwsStore;
+#[cfg(feature = "local")]
 use crate::store::local::{LocalOptions, LocalStore, MasterKey};
 use crate::store::Stores;
 use crate::teams::auth::BotAuth;
@@ -43,11 +47,19 @@ use crate::teams::TeamsConfig;
 
 /// otpbot: TOTP codes for shared accounts, handed out in chat, every issuance audited.
 #[derive(Debug, Parser)]
-#[command(name = "otpbot", version, about, long_about = None)]
+#[command(
+    name = "otpbot",
+    version,
+    about,
+    long_about = None,
+    after_help = "Every setting is an option of every command, before or after it, and reads its \
+                  OTPBOT_* variable when the option is not given. Secret values come only from \
+                  the environment or a file (OTPBOT_*_FILE)."
+)]
 pub struct Cli {
-    /// Local store directory.
-    #[arg(long, global = true, env = "OTPBOT_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    /// The settings, declared once.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
 
     /// What to do. Without one, under AWS Lambda (`AWS_LAMBDA_RUNTIME_API` set), otpbot runs
     /// the Lambda handler.
@@ -90,18 +102,67 @@ pub enum SecretCommand {
     Set(secret::SecretArgs),
 }
 
+impl Cli {
+    /// Parses the command line and the environment. Exits as clap does on usage errors and
+    /// help; a bad value of a setting that came from its variable is told with the variable's
+    /// name, and a secret given on the command line is refused.
+    pub fn parse_or_exit() -> Self {
+        let mut command = Self::command();
+        let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let result = command.try_get_matches_from_mut(&argv).and_then(|matches| {
+            refuse_secret_arguments(&matches)?;
+            Self::from_arg_matches(&matches)
+        });
+        match result {
+            Ok(cli) => cli,
+            Err(err) => {
+                if let Some((long, error)) = crate::config::explain(&err, &command) {
+                    let flag = format!("--{long}");
+                    let given = argv.iter().filter_map(|a| a.to_str()).any(|a| {
+                        a == flag || a.strip_prefix(&flag).is_some_and(|r| r.starts_with('='))
+                    });
+                    if !given {
+                        use std::io::Write;
+                        let _ =
+                            writeln!(std::io::stderr(), "error: invalid configuration: {error}");
+                        std::process::exit(2);
+                    }
+                }
+                err.exit()
+            }
+        }
+    }
+}
+
+/// Secret values come from the environment or a file: on the command line `ps` and shell
+/// history would show them.
+fn refuse_secret_arguments(matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+    for id in crate::config::SECRET_IDS {
+        if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+            let flag = format!("--{}", id.replace('_', "-"));
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "{flag} takes its value from OTPBOT_{0} or a file named in \
+                     OTPBOT_{0}_FILE (or {flag}-file), never from the command line, where `ps` \
+                     and shell history would show it",
+                    id.to_uppercase()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut settings = Settings::from_env().context("invalid configuration")?;
-    if let Some(dir) = cli.data_dir {
-        settings.data_dir = dir;
-    }
     let Some(command) = cli.command else {
         if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-            return lambda(settings).await;
+            return lambda().await;
         }
         anyhow::bail!("no command given; see `otpbot --help` (try `otpbot demo`)");
     };
+    let settings = Settings::from_args(cli.settings).context("invalid configuration")?;
     let log_filter = match &command {
         CliCommand::Serve(_) | CliCommand::Demo(_) => settings.log_filter.clone(),
         // The SDK's own warnings (each failed credential or region source, with a Debug dump)
@@ -175,10 +236,20 @@ pub async fn aws_config() -> anyhow::Result<aws_config::SdkConfig> {
     Ok(config)
 }
 
+/// Why a build without the `local` feature (the Lambda package) cannot open the local store.
+#[cfg(not(feature = "local"))]
+pub(crate) fn no_local_store() -> anyhow::Error {
+    anyhow::anyhow!(
+        "this build of otpbot has no local store (it was built without the `local` feature, \
+         as the Lambda package is); set OTPBOT_BACKEND=aws, or use a full build"
+    )
+}
+
 /// A local key: from the environment (`OTPBOT_{ROLE}_KEY` or its `_FILE`), else the data
 /// directory's `{role}.key`, created on first run only. With a store already there a missing
 /// key file is an error, never a fresh key that would silently orphan the store's data.
 /// Returns the key and where it came from, for messages.
+#[cfg(feature = "local")]
 fn local_key(
     given: Option<KeyBytes>,
     settings: &Settings,
@@ -234,6 +305,9 @@ impl App {
     pub async fn open(settings: &mut Settings, policy: Policy) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         match settings.backend {
+            #[cfg(not(feature = "local"))]
+            Backend::Local => Err(no_local_store()),
+            #[cfg(feature = "local")]
             Backend::Local => {
                 crate::store::local::create_private_dir(&settings.data_dir).with_context(|| {
                     format!(
@@ -326,7 +400,19 @@ impl App {
         if settings.slack_workspaces.is_empty() {
             tracing::warn!("OTPBOT_SLACK_TEAM_IDS is empty: every Slack request will be refused");
         }
-        // The bot token: from the environment, or on AWS from its SSM parameter when written.
+        Ok(SlackConfig {
+            signing_secret: secret,
+            allowed_workspaces: settings.slack_workspaces.clone(),
+            web_api: self.slack_web_api(settings).await?,
+        })
+    }
+
+    /// The Slack Web API client with the bot token: from the environment, or on AWS from its
+    /// SSM parameter when written; `None` without a token.
+    pub async fn slack_web_api(
+        &self,
+        settings: &Settings,
+    ) -> anyhow::Result<Option<Arc<crate::slack::web::WebApi>>> {
         let mut web_api = crate::slack::web::WebApi::from_settings(settings)?;
         if let (None, Some(store)) = (&web_api, &self.aws) {
             let name = &settings.slack_bot_token_param;
@@ -341,11 +427,7 @@ impl App {
                 web_api = Some(Arc::new(api));
             }
         }
-        Ok(SlackConfig {
-            signing_secret: secret,
-            allowed_workspaces: settings.slack_workspaces.clone(),
-            web_api,
-        })
+        Ok(web_api)
     }
 }
 
@@ -427,12 +509,18 @@ pub fn is_scheduled_event(event: &serde_json::Value) -> bool {
 /// The Lambda entry point. HTTP events (API Gateway, function URL) go to the same router as
 /// `otpbot serve` through `lambda_http`'s adapter; EventBridge's scheduled event seals the
 /// closed audit periods.
-pub async fn lambda(mut settings: Settings) -> anyhow::Result<()> {
+/// The function has no command line: its settings come from its environment alone (the
+/// Terraform module sets them), read through the same declarations as `otpbot serve`'s.
+pub async fn lambda() -> anyhow::Result<()> {
     use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
     use lambda_http::request::LambdaRequest;
     use lambda_http::{Adapter, Service};
 
+    let mut settings = Settings::from_env().context("invalid configuration")?;
     crate::telemetry::init(&settings.log_filter, settings.log_format);
+    for var in &settings.unknown {
+        tracing::warn!(variable = %var, "unknown OTPBOT_ variable ignored; check for a typo");
+    }
     let policy = settings.policy();
     let app = App::open(&mut settings, policy).await?;
     let sealer = match (&app.aws, &app.sdk) {

@@ -14,18 +14,10 @@ use crate::http::{router, AppState};
 use crate::keys::{write_private_file, SigningSecret};
 use crate::slack::SlackConfig;
 
-/// Options for `serve` and `demo`.
+/// Options of `serve` and `demo` beyond the settings (`--listen`, `--teams-playground` and
+/// the rest are settings: see [`crate::config::SettingsArgs`]).
 #[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "OTPBOT_LISTEN")]
-    pub listen: Option<SocketAddr>,
-    /// Serve the local Microsoft 365 Agents Playground (a Teams emulator): Teams activities are
-    /// accepted WITHOUT authentication and replies go to its http service URL. Loopback only,
-    /// never on Lambda; also OTPBOT_TEAMS_PLAYGROUND=true.
-    #[arg(long)]
-    pub teams_playground: bool,
-}
+pub struct ServeArgs {}
 
 /// The workspace, admin and tool `otpbot demo` sets up.
 pub const DEMO_TEAM: &str = "T0DEMO";
@@ -33,11 +25,8 @@ const DEMO_ADMIN: &str = "U123";
 const DEMO_TOOL: &str = "github";
 
 /// Serves with the configured settings.
-pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
-    if args.teams_playground {
-        settings.enable_teams_playground()?;
-    }
-    let listen = args.listen.unwrap_or(settings.listen);
+pub async fn serve(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<()> {
+    let listen = settings.listen;
     if settings.teams.as_ref().is_some_and(|t| t.playground) {
         check_playground(listen)?;
         tracing::warn!(
@@ -56,6 +45,9 @@ pub async fn serve(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()
              that directory (a backup, a snapshot) is enough to decrypt every seed; keep the \
              key elsewhere and point OTPBOT_MASTER_KEY_FILE at it"
         );
+    }
+    if settings.slack_socket_mode {
+        return super::socket_mode::serve(settings, listen).await;
     }
     let policy = settings.policy();
     let state = App::open(&mut settings, policy)
@@ -102,14 +94,21 @@ fn check_playground(listen: SocketAddr) -> anyhow::Result<()> {
 }
 
 /// Sets up the demo workspace, tool and admin, prints how to try it, and serves.
-pub async fn demo(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
-    if args.teams_playground {
-        bail!("--teams-playground is an option of `otpbot serve`");
+pub async fn demo(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<()> {
+    if settings.teams.as_ref().is_some_and(|t| t.playground) {
+        bail!("--teams-playground (OTPBOT_TEAMS_PLAYGROUND) is for `otpbot serve`; the demo serves Slack only");
+    }
+    if settings.slack_socket_mode {
+        bail!("--slack-socket-mode (OTPBOT_SLACK_SOCKET_MODE) is for `otpbot serve`; the demo serves Slack over HTTP");
+    }
+    #[cfg(not(feature = "local"))]
+    if settings.backend == crate::config::Backend::Local {
+        return Err(super::no_local_store());
     }
     let secret = match settings.signing_secret() {
         Some(secret) => secret,
         None => {
-            crate::store::local::create_private_dir(&settings.data_dir)?;
+            crate::keys::create_private_dir(&settings.data_dir)?;
             let secret = hex::encode(rand::random::<[u8; 16]>());
             write_private_file(
                 &settings.data_dir.join(DEMO_SIGNING_SECRET_FILE),
@@ -130,7 +129,7 @@ pub async fn demo(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()>
         allowed_workspaces: settings.slack_workspaces.clone(),
         web_api: crate::slack::web::WebApi::from_settings(&settings)?,
     };
-    let listen = args.listen.unwrap_or(settings.listen);
+    let listen = settings.listen;
     let data_dir = settings.data_dir.clone();
     let state = AppState {
         engine: Arc::new(engine),
@@ -217,7 +216,7 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
 /// Makes the text to print from the bound address, once listening.
 type Banner = Box<dyn FnOnce(SocketAddr) -> String + Send>;
 
-async fn run_server(
+pub(super) async fn run_server(
     state: AppState,
     listen: SocketAddr,
     banner: Option<Banner>,

@@ -97,8 +97,13 @@ pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result
                 bail!("the default grant {default_grant} is longer than the max grant {max_grant}");
             }
             let seed = match qr {
+                #[cfg(feature = "qr")]
                 Some(path) => super::qr::read_seed(&path)
                     .with_context(|| format!("no seed for {name} from {}", path.display()))?,
+                #[cfg(not(feature = "qr"))]
+                Some(_) => {
+                    bail!("this build of otpbot reads no QR codes (built without the `qr` feature)")
+                }
                 None => read_seed(&name)?,
             };
             let tool = Tool {

@@ -6,10 +6,13 @@ use clap::Args;
 
 use crate::config::{Backend, Settings};
 use crate::domain::{Clock, SystemClock};
-use crate::keys::{decode_hex_key, AuditKey};
+#[cfg(feature = "local")]
+use crate::keys::decode_hex_key;
+use crate::keys::AuditKey;
 
 use crate::audit::seal::verify_seals;
 use crate::store::aws::AwsStore;
+#[cfg(feature = "local")]
 use crate::store::local::{verify_file, VerifyError};
 
 /// `otpbot audit verify`
@@ -22,14 +25,18 @@ pub struct VerifyArgs {
 }
 
 /// Runs `otpbot audit verify`: prints `ok: …` or fails with the first discrepancy.
-pub async fn run(mut settings: Settings, args: VerifyArgs) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, args: VerifyArgs) -> anyhow::Result<()> {
     let since = args
         .since
         .as_deref()
         .map(|s| super::audit::parse_when(s, SystemClock.now(), "--since"))
         .transpose()?;
     match settings.backend {
+        #[cfg(not(feature = "local"))]
+        Backend::Local => Err(super::no_local_store()),
+        #[cfg(feature = "local")]
         Backend::Local => {
+            let mut settings = settings;
             let key = match settings.audit_key.take() {
                 Some(key) => key,
                 None => {

@@ -1,8 +1,7 @@
 //! `/otp audit [<tool>|<@user>] [since <dur>]`: latest audit events, for admins and auditors.
 
-use super::{parse_tool, parse_user, show_user, Args, CommandError, CommandResult};
+use super::{parse_tool, parse_user, show_user, Args, CommandError, CommandResult, Ctx, Draft};
 use crate::domain::{Action, AuditEvent, AuditQuery, GrantDuration, Outcome, Principal, ToolName};
-use crate::engine::{Ctx, Draft};
 use crate::reply::Reply;
 
 const USAGE: &str = "/otp audit [<tool>|@user] [since 7d]";

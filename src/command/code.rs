@@ -1,8 +1,7 @@
 //! `/otp <tool>`: the current code, for a caller with a valid grant.
 
-use super::{CommandError, CommandResult};
+use super::{CommandError, CommandResult, Ctx, Draft};
 use crate::domain::{Action, Outcome, ToolName};
-use crate::engine::{Ctx, Draft};
 use crate::reply::{Audience, CodeCard, Notice, Reply, Tone};
 use crate::store::{Effect, Verdict};
 
@@ -19,9 +18,9 @@ impl Code {
     /// (SPEC §3.4, §3.5). All at the request's one clock reading.
     #[tracing::instrument(skip_all, fields(tool = %self.tool))]
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
-        let stores = &ctx.engine.stores;
+        let stores = &ctx.core.stores;
         let draft = |outcome| Draft::new(Action::Code, outcome).tool(&self.tool);
-        let policy = ctx.engine.policy();
+        let policy = ctx.core.policy();
         let tool_quota = policy.tool_quota(ctx.caller(), &self.tool);
         let quotas = [ctx.caller_quota(), tool_quota.clone()];
         let (tool, view) = tokio::join!(
@@ -96,12 +95,12 @@ impl Code {
         let mut record =
             draft(Outcome::Issued).detail(format!("valid {} s{route}", issue.valid_for_secs));
         // Both codes the caller sees are fingerprinted, so either can be traced back here.
-        let mut macs = vec![ctx.engine.audit_key().mac(&self.tool, &issue.code)];
+        let mut macs = vec![ctx.core.audit_key().mac(&self.tool, &issue.code)];
         macs.extend(
             issue
                 .next
                 .iter()
-                .map(|next| ctx.engine.audit_key().mac(&self.tool, next)),
+                .map(|next| ctx.core.audit_key().mac(&self.tool, next)),
         );
         record.code_mac = Some(macs.join(","));
         let effect = Effect::Issue {

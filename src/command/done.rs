@@ -1,8 +1,7 @@
 //! `/otp done <tool>`: give up one's own grant early.
 
-use super::{parse_tool, Args, CommandResult};
+use super::{parse_tool, Args, CommandResult, Ctx, Draft};
 use crate::domain::{Action, Outcome, ToolName};
-use crate::engine::{Ctx, Draft};
 use crate::reply::Reply;
 use crate::store::{Change, Effect, Verdict};
 

@@ -1,8 +1,7 @@
 //! `/otp grant <@user> <tool> [for <dur>] [reason…]`: admin gives time-bound access.
 
-use super::{parse_tool, parse_user, show_user, Args, CommandError, CommandResult};
+use super::{parse_tool, parse_user, show_user, Args, CommandError, CommandResult, Ctx, Draft};
 use crate::domain::{Action, Grant as StoredGrant, GrantDuration, Outcome, Principal, ToolName};
-use crate::engine::{Ctx, Draft};
 use crate::reply::Reply;
 use crate::store::{Change, Effect, Verdict};
 

@@ -1,7 +1,6 @@
 //! `/otp` or `/otp help`: usage, and the caller's tools.
 
-use super::CommandResult;
-use crate::engine::Ctx;
+use super::{CommandResult, Ctx};
 use crate::reply::Reply;
 
 /// Shows usage.
@@ -36,7 +35,7 @@ impl Help {
     /// Lists the commands the caller may use and the tools they hold.
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
         let mut lines = usage_lines(ctx.roles.admin, ctx.roles.auditor);
-        let grants = ctx.engine.stores.access.grants_for(ctx.caller()).await?;
+        let grants = ctx.core.stores.access.grants_for(ctx.caller()).await?;
         let active: Vec<_> = grants
             .iter()
             .filter(|g| g.is_active(ctx.now))

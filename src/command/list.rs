@@ -1,7 +1,6 @@
 //! `/otp list`: the caller's tools and when each grant ends.
 
-use super::CommandResult;
-use crate::engine::Ctx;
+use super::{CommandResult, Ctx};
 use crate::reply::Reply;
 
 /// Lists the caller's active grants.
@@ -11,7 +10,7 @@ pub struct List;
 impl List {
     /// Reads the caller's own grants; expired ones are not shown.
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
-        let grants = ctx.engine.stores.access.grants_for(ctx.caller()).await?;
+        let grants = ctx.core.stores.access.grants_for(ctx.caller()).await?;
         let mut lines: Vec<String> = grants
             .iter()
             .filter(|g| g.is_active(ctx.now))

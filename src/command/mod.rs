@@ -1,16 +1,22 @@
 //! The command grammar (SPEC §2): one file per command, each with its `parse` and `apply`,
 //! behind the [`Command`] enum. Adding a command touches one new file and one enum arm.
 //!
-//! Commands decide; the [`Engine`](crate::engine::Engine) audits refusals centrally, and each
-//! command commits its own success as one decision through [`Ctx::commit`](crate::engine::Ctx::commit):
-//! the change or the issuance together with its audit record, before anything is revealed.
+//! Commands decide; the engine audits refusals centrally, and each command commits its own
+//! success as one decision through [`Ctx::commit`]: the change or the issuance together with its
+//! audit record, before anything is revealed.
+//!
+//! This layer owns what a command runs against ([`Core`], [`Ctx`], [`Draft`], [`Policy`],
+//! [`ChatRequest`]) and imports only the stores, the domain, the keys and the reply types; it
+//! never imports the engine or a front end, which build on it.
 
 mod audit;
 mod code;
+mod ctx;
 mod done;
 mod grant;
 mod help;
 mod list;
+mod policy;
 mod request;
 mod revoke;
 mod role;
@@ -18,16 +24,18 @@ mod tools;
 mod who;
 
 use crate::domain::{Action, Outcome, Principal, ToolName};
-use crate::engine::{Ctx, Draft};
 use crate::reply::Reply;
 use crate::store::StoreError;
 
 pub use self::audit::Audit;
 pub use code::Code;
+pub(crate) use ctx::per_caller_denial;
+pub use ctx::{AdminView, Arrival, AuditorView, ChatRequest, Core, Ctx};
 pub use done::Done;
 pub use grant::Grant;
 pub use help::Help;
 pub use list::List;
+pub use policy::Policy;
 pub use request::{Decide, RequestAccess};
 pub use revoke::Revoke;
 pub use role::RoleChange;
@@ -66,6 +74,61 @@ impl CommandError {
             draft: Box::new(draft),
             message: message.into(),
         }
+    }
+}
+
+/// The parts of an audit event a command decides; [`Core::event`] adds id, time, request, actor.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    /// What was asked for.
+    pub action: Action,
+    /// The tool concerned.
+    pub tool: Option<ToolName>,
+    /// The other principal concerned.
+    pub subject: Option<Principal>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Short, non-secret detail.
+    pub detail: Option<String>,
+    /// MAC of an issued code.
+    pub code_mac: Option<String>,
+}
+
+impl Draft {
+    /// A draft with only action and outcome set.
+    pub fn new(action: Action, outcome: Outcome) -> Self {
+        Self {
+            action,
+            tool: None,
+            subject: None,
+            outcome,
+            detail: None,
+            code_mac: None,
+        }
+    }
+
+    /// Sets the tool.
+    pub fn tool(mut self, tool: &ToolName) -> Self {
+        self.tool = Some(tool.clone());
+        self
+    }
+
+    /// Sets the subject.
+    pub fn subject(mut self, subject: &Principal) -> Self {
+        self.subject = Some(subject.clone());
+        self
+    }
+
+    /// Sets the outcome.
+    pub fn outcome(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
+        self
+    }
+
+    /// Sets the detail.
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
 }
 

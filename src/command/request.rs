@@ -3,12 +3,11 @@
 //! are admins and holders of the tool's approver role. The first decision wins inside the
 //! decision's transaction; an approval makes the grant in that same transaction.
 
-use super::{parse_tool, show_user, Args, CommandError, CommandResult};
+use super::{parse_tool, show_user, Args, CommandError, CommandResult, Ctx, Draft};
 use crate::domain::{
     AccessRequest, AccessRequestId, Action, Grant, GrantDuration, Outcome, Principal, RequestState,
     ToolName,
 };
-use crate::engine::{Ctx, Draft};
 use crate::reply::{Audience, Button, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
 
@@ -75,7 +74,7 @@ impl RequestAccess {
                 format!("There is no tool called `{}`.", self.tool),
             )
         };
-        let access = ctx.engine.stores.access.as_ref();
+        let access = ctx.core.stores.access.as_ref();
         let Some(tool) = access.tool(&self.tool).await? else {
             return Err(unknown());
         };
@@ -90,7 +89,7 @@ impl RequestAccess {
                 msg,
             ));
         }
-        let policy = ctx.engine.policy();
+        let policy = ctx.core.policy();
         let request = AccessRequest {
             id: AccessRequestId::parse(ctx.request.request_id.as_str())
                 .ok_or_else(|| CommandError::Inconsistent("request id".into()))?,
@@ -191,14 +190,14 @@ const MAX_DIRECT: usize = 20;
 /// A failed read is logged: the request stands and its reply says no one was told.
 async fn approvers_to_tell(ctx: &Ctx<'_>, tool: &ToolName) -> Vec<Audience> {
     let caller = ctx.caller();
-    let mut people = match ctx.engine.stores().access.approvers(tool).await {
+    let mut people = match ctx.core.stores.access.approvers(tool).await {
         Ok(people) => people,
         Err(e) => {
             tracing::warn!(error = %e, "approvers not read; none told");
             return Vec::new();
         }
     };
-    people.extend(ctx.engine.policy().bootstrap_admins.iter().cloned());
+    people.extend(ctx.core.policy().bootstrap_admins.iter().cloned());
     people.retain(|p| p != caller && p.platform() == caller.platform());
     people.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     people.dedup();
@@ -284,7 +283,7 @@ impl Decide {
     /// Checks who decides, then commits the decision (and the grant of an approval) with its
     /// record; the store refuses it unless the request is still open and unexpired.
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
-        let access = ctx.engine.stores.access.as_ref();
+        let access = ctx.core.stores.access.as_ref();
         let gone = || {
             CommandError::denied(
                 Draft::new(self.action(), Outcome::Invalid)

@@ -1,8 +1,7 @@
 //! `/otp revoke <@user> <tool>`: admin takes access away.
 
-use super::{parse_tool, parse_user, show_user, Args, CommandResult};
+use super::{parse_tool, parse_user, show_user, Args, CommandResult, Ctx, Draft};
 use crate::domain::{Action, Outcome, Principal, ToolName};
-use crate::engine::{Ctx, Draft};
 use crate::reply::Reply;
 use crate::store::{Change, Effect, Verdict};
 

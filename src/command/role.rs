@@ -1,8 +1,7 @@
 //! `/otp role add|remove <@user> admin|auditor|approver <tool>`: admin manages roles.
 
-use super::{parse_tool, parse_user, show_user, Args, CommandError, CommandResult};
+use super::{parse_tool, parse_user, show_user, Args, CommandError, CommandResult, Ctx, Draft};
 use crate::domain::{Action, Outcome, Principal, Role, ToolName};
-use crate::engine::{Ctx, Draft};
 use crate::reply::Reply;
 use crate::store::{Change, Effect, Verdict};
 
@@ -99,7 +98,7 @@ impl RoleChange {
         }];
         if !self.add
             && self.role == Role::Admin
-            && ctx.engine.policy.bootstrap_admins.contains(&self.user)
+            && ctx.core.policy.bootstrap_admins.contains(&self.user)
         {
             lines.push("They stay admin through the OTPBOT_ADMINS setting.".into());
         }

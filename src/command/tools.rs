@@ -1,8 +1,7 @@
 //! `/otp tools`: the tool catalog, for admins and auditors.
 
-use super::CommandResult;
+use super::{CommandResult, Ctx, Draft};
 use crate::domain::{Action, Outcome};
-use crate::engine::{Ctx, Draft};
 use crate::reply::Reply;
 
 /// Lists configured tools.

@@ -1,8 +1,7 @@
 //! `/otp who <tool>`: current holders, for admins and auditors.
 
-use super::{parse_tool, show_user, Args, CommandResult};
+use super::{parse_tool, show_user, Args, CommandResult, Ctx, Draft};
 use crate::domain::{Action, Outcome, ToolName};
-use crate::engine::{Ctx, Draft};
 use crate::reply::Reply;
 
 /// Lists who holds a valid grant for a tool.

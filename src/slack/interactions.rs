@@ -76,8 +76,10 @@ struct Container {
     is_ephemeral: bool,
 }
 
+/// A `block_actions` payload: form-encoded JSON over HTTP, a JSON object in a Socket Mode
+/// `interactive` envelope.
 #[derive(Debug, Deserialize)]
-struct Payload {
+pub(crate) struct Payload {
     container: Option<Container>,
     #[serde(rename = "type")]
     kind: String,
@@ -248,6 +250,23 @@ async fn handle(
         .as_deref()
         .and_then(|p| serde_json::from_str(p).ok())
         .ok_or_else(|| ApiError::BadRequest("the payload is not an interaction".into()))?;
+    match click(app, slack, payload, arrival).await? {
+        Some(reply) => Ok(reply_response(&reply)),
+        None => Err(ApiError::Unauthorized("replayed request".into())),
+    }
+}
+
+/// Runs a verified interaction `payload` (arrived as `arrival`): checks it is one click on an
+/// action otpbot issues, runs the command it stands for through the workspace allow-list and
+/// the engine, posts the notices and, after a decision, updates the approval message. `None`
+/// when it was seen before (a replay), which is logged and not acted on. Shared by
+/// `POST /slack/interactions` and Socket Mode.
+pub(crate) async fn click(
+    app: &SlackState,
+    slack: &super::SlackConfig,
+    payload: Payload,
+    arrival: crate::engine::Arrival,
+) -> Result<Option<crate::reply::Reply>, ApiError> {
     if payload.kind != "block_actions" {
         return Err(ApiError::BadRequest(
             "only button clicks are handled".into(),
@@ -285,11 +304,11 @@ async fn handle(
                     after_decision(app, api, payload.container.as_ref(), &id, decided).await;
                 }
             }
-            Ok(reply_response(&reply))
+            Ok(Some(reply))
         }
         Err(Replayed) => {
             tracing::warn!(reason = "replay", "slack interaction refused");
-            Err(ApiError::Unauthorized("replayed request".into()))
+            Ok(None)
         }
     }
 }

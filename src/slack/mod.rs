@@ -1,4 +1,5 @@
-//! The Slack front end: `POST /slack/commands`.
+//! The Slack front end: `POST /slack/commands` (and, in [`socket`], the same commands and
+//! clicks arriving over a Socket Mode WebSocket).
 //!
 //! Order (SPEC §3): body size limit → signature and timestamp on the raw bytes → replay refusal →
 //! parse the form → workspace allow-list → the engine → Block Kit reply. Nothing about the body
@@ -6,6 +7,7 @@
 
 pub mod interactions;
 pub mod render;
+pub mod socket;
 pub mod verify;
 pub mod web;
 
@@ -39,8 +41,10 @@ pub struct SlackConfig {
 
 /// The fields of a slash command form that otpbot reads; all optional so that a missing field
 /// is reported by name rather than as a generic decoding error.
+///
+/// The same fields arrive as a JSON object in a Socket Mode `slash_commands` envelope.
 #[derive(Debug, Deserialize)]
-struct SlashForm {
+pub(crate) struct SlashForm {
     ssl_check: Option<String>,
     team_id: Option<String>,
     enterprise_id: Option<String>,
@@ -94,22 +98,36 @@ async fn handle(
     let body = body.map_err(ApiError::from_body_rejection)?;
     let now = app.engine.clock().now();
     let arrival = verified_arrival(slack, headers, &body, now)?;
-    let request_id = RequestId::new();
     let form: SlashForm = serde_urlencoded::from_bytes(&body)
         .map_err(|_| ApiError::BadRequest("the body is not valid form encoding".into()))?;
     if form.ssl_check.is_some() {
         return Ok(axum::http::StatusCode::OK.into_response());
     }
+    match slash_command(app, slack, form, arrival).await? {
+        Some(reply) => Ok(reply_response(&reply)),
+        None => Err(ApiError::Unauthorized("replayed request".into())),
+    }
+}
+
+/// Runs a verified slash command (`form`, arrived as `arrival`) through the workspace
+/// allow-list and the engine, and posts its notices. `None` when it was seen before (a replay),
+/// which is logged and not acted on. Shared by `POST /slack/commands` and Socket Mode.
+pub(crate) async fn slash_command(
+    app: &SlackState,
+    slack: &SlackConfig,
+    form: SlashForm,
+    arrival: Arrival,
+) -> Result<Option<crate::reply::Reply>, ApiError> {
     let missing = |name: &str| ApiError::BadRequest(format!("the form has no {name}"));
     let team = form.team_id.as_deref().ok_or_else(|| missing("team_id"))?;
     let user = form.user_id.as_deref().ok_or_else(|| missing("user_id"))?;
     let principal = Principal::new(Platform::Slack, team, user)
         .map_err(|_| ApiError::BadRequest("team_id or user_id is malformed".into()))?;
     let request = ChatRequest {
-        request_id,
+        request_id: RequestId::new(),
         principal,
-        channel: form.channel_id.filter(|c| c.len() <= 64),
-        text: form.text.unwrap_or_default(),
+        channel: form.channel_id.clone().filter(|c| c.len() <= 64),
+        text: form.text.clone().unwrap_or_default(),
         delivery: Some("ephemeral reply".into()),
     };
     let reply = if slack.allows(team, form.enterprise_id.as_deref()) {
@@ -120,11 +138,11 @@ async fn handle(
     match reply {
         Ok(reply) => {
             slack.post_notices(&reply).await;
-            Ok(reply_response(&reply))
+            Ok(Some(reply))
         }
         Err(Replayed) => {
             tracing::warn!(reason = "replay", "slack request refused");
-            Err(ApiError::Unauthorized("replayed request".into()))
+            Ok(None)
         }
     }
 }

@@ -13,6 +13,7 @@
 //! a seed.
 
 pub mod aws;
+#[cfg(feature = "local")]
 pub mod local;
 
 use std::sync::Arc;

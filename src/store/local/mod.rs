@@ -188,17 +188,7 @@ impl LocalStore {
     }
 }
 
-/// Creates `dir` (and parents) with mode 0700 if it does not exist.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
+pub use crate::keys::create_private_dir;
 
 /// Makes `path` readable and writable by its owner only.
 fn restrict_to_owner(path: &Path) -> std::io::Result<()> {

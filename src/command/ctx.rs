@@ -1,17 +1,112 @@
-//! A request's context while its command runs, and the one decision it commits.
+//! What a command runs against: the [`Core`] (stores, clock, audit key, policy), the verified
+//! [`ChatRequest`] and its [`Ctx`], through which a command commits the request's one decision.
+//! The engine builds these; nothing here knows the engine or any front end.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use super::{Arrival, ChatRequest, Draft, Engine};
-use crate::command::CommandError;
-use crate::domain::{Action, AuditEvent, Outcome, Principal, Quota, Roles, Timestamp};
-use crate::store::{AccessStore, AuditStore, Decision, DecisionView, Effect, ReplayMark, Verdict};
+use super::{CommandError, Draft, Policy};
+use crate::domain::{
+    Action, AuditEvent, Clock, EventId, Outcome, Principal, Quota, RequestId, Roles, Timestamp,
+};
+use crate::keys::AuditKey;
+use crate::store::{
+    AccessStore, AuditStore, Decision, DecisionView, Effect, ReplayMark, Stores, Verdict,
+};
 
-/// Everything a command needs while it runs: the request, the caller's roles, the engine, the
+/// A request after its front end verified it, in platform-neutral form.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    /// For the reply, the log and the audit record.
+    pub request_id: RequestId,
+    /// The verified caller.
+    pub principal: Principal,
+    /// Where it was typed (channel or conversation id), if known.
+    pub channel: Option<String>,
+    /// The command text, e.g. `grant <@U1> github for 8h`.
+    pub text: String,
+    /// How the reply reaches the caller privately (recorded with issued codes).
+    pub delivery: Option<String>,
+}
+
+/// What a front end knows of a request besides its content.
+#[derive(Clone, Debug)]
+pub struct Arrival {
+    /// The request's one clock reading: its decision time.
+    pub now: Timestamp,
+    /// The signed request's fingerprint, refused the second time it is seen. It is recorded
+    /// in the request's decision transaction, not on its own.
+    pub replay: Option<ReplayMark>,
+}
+
+/// The parts a command works with: the stores, the clock, the audit key and the policy. The
+/// engine owns one and hands commands a shared reference through their [`Ctx`].
+pub struct Core {
+    pub(super) stores: Stores,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) audit_key: Arc<AuditKey>,
+    pub(super) policy: Policy,
+}
+
+impl Core {
+    /// Builds the core from its parts.
+    pub fn new(
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+        audit_key: Arc<AuditKey>,
+        policy: Policy,
+    ) -> Self {
+        Self {
+            stores,
+            clock,
+            audit_key,
+            policy,
+        }
+    }
+
+    /// The stores.
+    pub fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// The audit key.
+    pub fn audit_key(&self) -> &AuditKey {
+        &self.audit_key
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The audit event `draft` describes, decided at `at` for `request`.
+    pub fn event(&self, request: &ChatRequest, draft: Draft, at: Timestamp) -> AuditEvent {
+        AuditEvent {
+            id: EventId::new(at),
+            at,
+            request_id: request.request_id.clone(),
+            actor: request.principal.clone(),
+            action: draft.action,
+            tool: draft.tool,
+            subject: draft.subject,
+            outcome: draft.outcome,
+            detail: draft.detail,
+            channel: request.channel.clone(),
+            code_mac: draft.code_mac,
+        }
+    }
+}
+
+/// Everything a command needs while it runs: the request, the caller's roles, the core, the
 /// decision time, and the admission its one decision carries.
 pub struct Ctx<'a> {
-    /// The engine.
-    pub engine: &'a Engine,
+    /// The stores, clock, audit key and policy.
+    pub core: &'a Core,
     /// The request.
     pub request: &'a ChatRequest,
     /// The caller's roles, bootstrap admins included (not read for code requests).
@@ -25,7 +120,7 @@ pub struct Ctx<'a> {
 }
 
 /// The refusal of a request over the per-caller limit.
-pub(super) fn per_caller_denial(action: Action) -> CommandError {
+pub(crate) fn per_caller_denial(action: Action) -> CommandError {
     CommandError::denied(
         Draft::new(action, Outcome::RateLimited).detail("per-caller limit"),
         "You are sending too many requests. Wait a few minutes and try again.",
@@ -48,9 +143,10 @@ pub struct AuditorView<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub(super) fn new(engine: &'a Engine, request: &'a ChatRequest, arrival: Arrival) -> Self {
+    /// The context of `request`, which arrived as `arrival`, before its roles are read.
+    pub(crate) fn new(core: &'a Core, request: &'a ChatRequest, arrival: Arrival) -> Self {
         Self {
-            engine,
+            core,
             request,
             roles: Roles::default(),
             now: arrival.now,
@@ -66,16 +162,17 @@ impl<'a> Ctx<'a> {
 
     /// The caller's per-caller quota.
     pub fn caller_quota(&self) -> Quota {
-        self.engine.policy.caller_quota(self.caller())
+        self.core.policy.caller_quota(self.caller())
     }
 
-    pub(super) fn is_committed(&self) -> bool {
+    /// Whether the request's decision, and so its admission, is committed.
+    pub(crate) fn is_committed(&self) -> bool {
         self.committed.load(Ordering::SeqCst)
     }
 
     /// The audit event for `draft`, at the decision time.
     pub fn event(&self, draft: Draft) -> AuditEvent {
-        self.engine.event(self.request, draft, self.now)
+        self.core.event(self.request, draft, self.now)
     }
 
     /// Durably records `draft` as this request's decision (an audited read).
@@ -108,12 +205,14 @@ impl<'a> Ctx<'a> {
             .await
     }
 
-    pub(super) async fn commit_admission(&self) -> Result<(), CommandError> {
+    /// Commits the request's admission alone, for a command that records nothing.
+    pub(crate) async fn commit_admission(&self) -> Result<(), CommandError> {
         let decision = self.decision(None, Effect::Record, true, None);
         self.decide(decision, Action::Request, None).await.map(drop)
     }
 
-    pub(super) async fn commit_with(
+    /// [`Ctx::commit`], optionally without the caller's quota and from a view already read.
+    pub(crate) async fn commit_with(
         &self,
         draft: Draft,
         effect: Effect,
@@ -155,7 +254,7 @@ impl<'a> Ctx<'a> {
     ) -> Result<Verdict, CommandError> {
         let unread = DecisionView::default();
         let verdict = self
-            .engine
+            .core
             .stores
             .decisions
             .decide(view.unwrap_or(&unread), &decision)
@@ -186,21 +285,21 @@ impl<'a> Ctx<'a> {
     /// Admin capabilities, or a refusal audited under `action`.
     pub fn admin(&self, action: Action) -> Result<AdminView<'_>, CommandError> {
         if !self.roles.admin {
-            return Err(crate::command::forbidden(action, "admins"));
+            return Err(super::forbidden(action, "admins"));
         }
         Ok(AdminView {
-            access: self.engine.stores.access.as_ref(),
+            access: self.core.stores.access.as_ref(),
         })
     }
 
     /// Auditor capabilities (admins have them too), or a refusal audited under `action`.
     pub fn auditor(&self, action: Action) -> Result<AuditorView<'_>, CommandError> {
         if !(self.roles.admin || self.roles.auditor) {
-            return Err(crate::command::forbidden(action, "admins and auditors"));
+            return Err(super::forbidden(action, "admins and auditors"));
         }
         Ok(AuditorView {
-            audit: self.engine.stores.audit.as_ref(),
-            access: self.engine.stores.access.as_ref(),
+            audit: self.core.stores.audit.as_ref(),
+            access: self.core.stores.access.as_ref(),
         })
     }
 }

@@ -1,0 +1,62 @@
+//! `otpbot serve --slack-socket-mode`: Slack's requests arrive over a WebSocket otpbot opens
+//! with the app-level token, so the machine needs outbound HTTPS only. The HTTP listener keeps
+//! serving `/healthz` and Teams; the Slack HTTP endpoints stay on only when a signing secret is
+//! configured. Not on Lambda, which cannot hold a WebSocket open.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use secrecy::ExposeSecret;
+
+use super::App;
+use crate::config::Settings;
+use crate::http::AppState;
+use crate::keys::SigningSecret;
+use crate::slack::web::WebApi;
+use crate::slack::SlackConfig;
+
+/// Serves Slack over Socket Mode, and HTTP on `listen` beside it, until interrupted.
+pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result<()> {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        bail!("Slack Socket Mode needs a long-running process; AWS Lambda cannot hold a WebSocket");
+    }
+    let token = settings.slack_app_token.take().context(
+        "Socket Mode needs the app-level token (xapp-…, scope connections:write): set \
+         OTPBOT_SLACK_APP_TOKEN or OTPBOT_SLACK_APP_TOKEN_FILE",
+    )?;
+    if !token.expose_secret().starts_with("xapp-") {
+        bail!("OTPBOT_SLACK_APP_TOKEN is not an app-level token (they start with xapp-)");
+    }
+    if settings.slack_workspaces.is_empty() {
+        bail!("OTPBOT_SLACK_TEAM_IDS is empty: name the Slack workspaces to serve");
+    }
+    let policy = settings.policy();
+    let app = App::open(&mut settings, policy).await?;
+    // With a signing secret the HTTP endpoints stay on too; without one they answer 404.
+    let signed = settings.signing_secret().is_some();
+    let slack = if signed {
+        app.slack_config(&settings).await?
+    } else {
+        SlackConfig {
+            // Never used: the HTTP endpoints are off, and Socket Mode checks no signature.
+            signing_secret: SigningSecret::new(hex::encode(rand::random::<[u8; 32]>())),
+            allowed_workspaces: settings.slack_workspaces.clone(),
+            web_api: app.slack_web_api(&settings).await?,
+        }
+    };
+    let slack = Arc::new(slack);
+    let teams = app.teams_config(&settings).await?.map(Arc::new);
+    let engine = Arc::new(app.engine);
+    let opener = WebApi::new(&settings.slack_api_url, token.expose_secret().to_owned())
+        .context("cannot set up outbound HTTPS: check SSL_CERT_FILE / SSL_CERT_DIR")?;
+    let state = AppState {
+        engine: engine.clone(),
+        slack: signed.then(|| slack.clone()),
+        teams,
+    };
+    tracing::info!(http_slack_endpoints = signed, "slack socket mode starting");
+    let socket = crate::slack::socket::run(engine, slack, opener, crate::server::shutdown_signal());
+    let (served, ()) = tokio::join!(super::serve::run_server(state, listen, None), socket);
+    served
+}
