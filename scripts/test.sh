@@ -29,6 +29,8 @@ cargo fmt --all -- --check
 
 echo "== clippy"
 cargo clippy --locked --all-targets -- -D warnings
+# The Lambda package's build: no local store, no QR reader (scripts/package-lambda.sh).
+cargo clippy --locked --no-default-features --bin otpbot -- -D warnings
 
 echo "== tests"
 cargo test --locked --all-targets

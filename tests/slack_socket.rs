@@ -641,7 +641,7 @@ fn the_socket_mode_manifest_differs_from_the_http_one_only_where_socket_mode_nee
 
 #[test]
 fn socket_mode_settings_name_their_variable_and_are_not_unknown() {
-    use otpbot::config::{Settings, SocketModeSettings};
+    use otpbot::config::Settings;
     use secrecy::ExposeSecret;
     use std::collections::HashMap;
     let vars = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
@@ -658,10 +658,10 @@ fn socket_mode_settings_name_their_variable_and_are_not_unknown() {
         ("OTPBOT_SLACK_SOCKET_MODE", "true"),
         ("OTPBOT_SLACK_APP_TOKEN_FILE", file),
     ]);
-    let settings = SocketModeSettings::from_vars(&on).expect("valid");
-    assert!(settings.enabled);
+    let settings = Settings::from_vars(on).expect("valid");
+    assert!(settings.slack_socket_mode);
     assert_eq!(
-        settings.app_token.as_ref().map(|t| t.expose_secret()),
+        settings.slack_app_token.as_ref().map(|t| t.expose_secret()),
         Some(APP_TOKEN)
     );
     assert!(
@@ -669,19 +669,16 @@ fn socket_mode_settings_name_their_variable_and_are_not_unknown() {
         "the token is redacted"
     );
     assert!(
-        Settings::from_vars(on)
-            .expect("settings")
-            .unknown
-            .is_empty(),
+        settings.unknown.is_empty(),
         "no unknown-variable warning for the Socket Mode variables"
     );
-    let off = SocketModeSettings::from_vars(&vars(&[])).expect("defaults");
-    assert!(!off.enabled && off.app_token.is_none());
+    let off = Settings::from_vars(vars(&[])).expect("defaults");
+    assert!(!off.slack_socket_mode && off.slack_app_token.is_none());
     for (var, value) in [
         ("OTPBOT_SLACK_SOCKET_MODE", "perhaps"),
         ("OTPBOT_SLACK_APP_TOKEN_FILE", "/nonexistent/app-token"),
     ] {
-        let err = SocketModeSettings::from_vars(&vars(&[(var, value)]))
+        let err = Settings::from_vars(vars(&[(var, value)]))
             .expect_err(var)
             .to_string();
         assert!(err.starts_with(var), "{var}: {err}");

@@ -98,7 +98,7 @@ pub enum CliCommand {
 /// Secret subcommands.
 #[derive(Debug, Subcommand)]
 pub enum SecretCommand {
-    /// Write one secret: slack-signing-secret, audit-key (or --generate), teams-client-secret.
+    /// Write one secret: slack-signing-secret, slack-bot-token, audit-key (or --generate), teams-client-secret.
     Set(secret::SecretArgs),
 }
 
