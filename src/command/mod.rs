@@ -338,3 +338,24 @@ pub fn forbidden(action: Action, who: &str) -> CommandError {
         format!("Only {who} can do that."),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tool named like a command could never be asked for: `/otp approve` runs the command.
+    #[test]
+    fn every_command_word_is_a_reserved_tool_name() {
+        let caller = Principal::parse("slack:T1:U1").expect("principal");
+        for word in [
+            "help", "list", "done", "grant", "revoke", "who", "tools", "role", "audit", "request",
+            "approve", "deny",
+        ] {
+            assert!(
+                !matches!(Command::parse(word, &caller), Ok(Command::Code(_))),
+                "`{word}` is a command"
+            );
+            assert!(ToolName::parse(word).is_err(), "`{word}` is reserved");
+        }
+    }
+}

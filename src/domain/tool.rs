@@ -8,7 +8,7 @@ use super::GrantDuration;
 /// Command words that can never be tool names, or `/otp <word>` would be ambiguous.
 pub const RESERVED: &[&str] = &[
     "help", "list", "done", "grant", "revoke", "who", "tools", "tool", "role", "audit", "for",
-    "since",
+    "since", "request", "approve", "deny",
 ];
 
 /// Why a tool name was rejected. Messages never echo more than a short, printable prefix.
