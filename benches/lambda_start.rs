@@ -51,19 +51,6 @@ fn healthz_event() -> String {
     .to_string()
 }
 
-async fn put_secret(store: &otpbot::store::aws::AwsStore, name: String, value: &str) {
-    store
-        .ssm()
-        .put_parameter()
-        .name(name)
-        .value(value)
-        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        .overwrite(true)
-        .send()
-        .await
-        .expect("put parameter");
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -79,13 +66,13 @@ async fn main() {
     let moto = Moto::shared();
     let settings = aws::unique_settings();
     let store = aws::store_on(&moto, settings.clone()).await;
-    put_secret(
+    aws::put_secret(
         &store,
         format!("{}/audit/hmac-key", settings.ssm_prefix),
         &"cd".repeat(32),
     )
     .await;
-    put_secret(
+    aws::put_secret(
         &store,
         format!("{}/slack/signing-secret", settings.ssm_prefix),
         common::SECRET,

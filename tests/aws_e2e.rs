@@ -290,19 +290,6 @@ fn aws_env(cmd: &mut Command, moto: &Moto, settings: &AwsSettings) {
         .env("OTPBOT_SLACK_TEAM_IDS", TEAM);
 }
 
-async fn put_secret(store: &AwsStore, name: String, value: &str) {
-    store
-        .ssm()
-        .put_parameter()
-        .name(name)
-        .value(value)
-        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        .overwrite(true)
-        .send()
-        .await
-        .expect("put parameter");
-}
-
 #[tokio::test]
 async fn the_cli_enrols_grants_and_exports_on_aws() {
     let moto = Moto::shared();
@@ -502,13 +489,13 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
     let settings = aws::unique_settings();
     let store = aws::store_on(&moto, settings.clone()).await;
     let audit_key = "cd".repeat(32);
-    put_secret(
+    aws::put_secret(
         &store,
         format!("{}/audit/hmac-key", settings.ssm_prefix),
         &audit_key,
     )
     .await;
-    put_secret(
+    aws::put_secret(
         &store,
         format!("{}/slack/signing-secret", settings.ssm_prefix),
         common::SECRET,

@@ -7,6 +7,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::teams::*;
+use common::tls::TestCa;
 use common::Options;
 use otpbot::domain::{Action, Outcome};
 use serde_json::{json, Value};

@@ -228,3 +228,17 @@ pub async fn counted_store_on(moto: &Moto, settings: AwsSettings, log: &CallLog)
     log.take();
     store
 }
+
+/// Writes the SecureString parameter `name` (a secret the binary reads at start-up).
+pub async fn put_secret(store: &AwsStore, name: String, value: &str) {
+    store
+        .ssm()
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("put parameter");
+}

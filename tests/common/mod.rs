@@ -8,6 +8,7 @@ pub mod lambda;
 pub mod rfc6238;
 pub mod teams;
 pub mod terraform;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
