@@ -348,7 +348,7 @@ async fn lambda_handler() {
         let started = Instant::now();
         let mut settings = otpbot::config::Settings::from_vars(vars.clone()).expect("settings");
         let policy = settings.policy();
-        let app = otpbot::cli::App::open(&mut settings, policy)
+        let app = otpbot::cli::App::open(&mut settings, policy, otpbot::cli::Patience::Chat)
             .await
             .expect("open");
         let router = router(app.into_state(&settings).await.expect("state"));

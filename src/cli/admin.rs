@@ -68,7 +68,9 @@ async fn as_operator(mut settings: Settings, text: String) -> anyhow::Result<()>
     let mut policy = settings.policy();
     policy.bootstrap_admins.insert(request.principal.clone());
     policy.per_caller.limit = u64::MAX / 2;
-    let engine = App::open(&mut settings, policy).await?.engine;
+    let engine = App::open(&mut settings, policy, super::Patience::Operator)
+        .await?
+        .engine;
     let request = crate::engine::ChatRequest { text, ..request };
     let reply = engine.handle(&request).await;
     if reply.tone != Tone::Info {

@@ -117,7 +117,9 @@ pub async fn run(mut settings: Settings, args: AuditArgs) -> anyhow::Result<()> 
         return super::verify::run(settings, verify).await;
     }
     let policy = settings.policy();
-    let engine = App::open(&mut settings, policy).await?.engine;
+    let engine = App::open(&mut settings, policy, super::Patience::Operator)
+        .await?
+        .engine;
     let now = SystemClock.now();
     let since = args
         .since

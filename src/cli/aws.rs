@@ -29,7 +29,7 @@ async fn create_tables(settings: Settings) -> anyhow::Result<()> {
     if settings.backend != Backend::Aws {
         bail!("`otpbot aws create-tables` creates DynamoDB tables and needs OTPBOT_BACKEND=aws");
     }
-    let config = super::aws_config().await?;
+    let config = super::aws_config(super::Patience::Operator).await?;
     let ddb = aws_sdk_dynamodb::Client::new(&config);
     for (table, name) in [
         (&schema::ACCESS_TABLE, &settings.aws.access_table),

@@ -210,21 +210,36 @@ async fn aws_audit_key(store: &AwsStore, settings: &mut Settings) -> anyhow::Res
     Ok(decode_hex_key(text.expose_secret(), name)?)
 }
 
-/// Timeouts that keep a request inside Slack's 3 s budget even when AWS is slow or down.
-fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
+/// How long AWS calls may take, by who waits for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Patience {
+    /// A chat request (the server, the Lambda): the answer must reach Slack within its 3 s, so
+    /// a slow or absent AWS fails fast and the caller is told to retry.
+    Chat,
+    /// An operator's command: it may wait on a slow link rather than give up on a write that
+    /// AWS may still complete, and retry it into a conflict with itself.
+    Operator,
+}
+
+/// The timeouts of `patience`.
+fn aws_timeouts(patience: Patience) -> aws_config::timeout::TimeoutConfig {
+    let (connect, attempt, operation) = match patience {
+        Patience::Chat => (500, 1_000, 2_500),
+        Patience::Operator => (3_000, 10_000, 30_000),
+    };
     aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_millis(500))
-        .operation_attempt_timeout(Duration::from_millis(1_000))
-        .operation_timeout(Duration::from_millis(2_500))
+        .connect_timeout(Duration::from_millis(connect))
+        .operation_attempt_timeout(Duration::from_millis(attempt))
+        .operation_timeout(Duration::from_millis(operation))
         .build()
 }
 
 /// Loads the AWS configuration once: region, credentials chain, `AWS_ENDPOINT_URL`. Without a
 /// region every call would fail, each after probing the instance metadata service, so that is
 /// said once, up front.
-pub async fn aws_config() -> anyhow::Result<aws_config::SdkConfig> {
+pub async fn aws_config(patience: Patience) -> anyhow::Result<aws_config::SdkConfig> {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(aws_timeouts())
+        .timeout_config(aws_timeouts(patience))
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
         .load()
         .await;
@@ -302,7 +317,11 @@ const HTTPS_SETUP: &str =
 impl App {
     /// Opens the configured backend and builds the engine. Keys given in the environment are
     /// moved out of `settings`; local key files are generated on first run.
-    pub async fn open(settings: &mut Settings, policy: Policy) -> anyhow::Result<Self> {
+    pub async fn open(
+        settings: &mut Settings,
+        policy: Policy,
+        patience: Patience,
+    ) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         match settings.backend {
             #[cfg(not(feature = "local"))]
@@ -361,7 +380,7 @@ impl App {
                 })
             }
             Backend::Aws => {
-                let sdk = aws_config().await?;
+                let sdk = aws_config(patience).await?;
                 let store = Arc::new(AwsStore::new(&sdk, settings.aws.clone()));
                 let audit = aws_audit_key(&store, settings).await?;
                 let engine = Engine::new(
@@ -522,7 +541,7 @@ pub async fn lambda() -> anyhow::Result<()> {
         tracing::warn!(variable = %var, "unknown OTPBOT_ variable ignored; check for a typo");
     }
     let policy = settings.policy();
-    let app = App::open(&mut settings, policy).await?;
+    let app = App::open(&mut settings, policy, Patience::Chat).await?;
     let sealer = match (&app.aws, &app.sdk) {
         (Some(store), Some(sdk)) => Some((store.clone(), aws_sdk_s3::Client::new(sdk))),
         _ => None,
@@ -611,5 +630,22 @@ pub fn operator_request() -> crate::engine::ChatRequest {
         channel: Some("cli".into()),
         text: String::new(),
         delivery: Some("terminal".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_request_gives_up_inside_slacks_budget_and_an_operator_waits_longer() {
+        let chat = aws_timeouts(Patience::Chat);
+        let operator = aws_timeouts(Patience::Operator);
+        // Slack shows an error when a slash command has no answer after 3 s.
+        assert!(chat.operation_timeout().expect("set") < Duration::from_secs(3));
+        assert!(
+            operator.operation_attempt_timeout().expect("set")
+                >= 5 * chat.operation_attempt_timeout().expect("set")
+        );
     }
 }

@@ -82,7 +82,7 @@ pub async fn set(mut settings: Settings, args: SecretArgs) -> anyhow::Result<()>
         settings.audit_key = Some(crate::keys::decode_hex_key(&value, "the audit key")?);
     }
     let policy = settings.policy();
-    let app = App::open(&mut settings, policy).await?;
+    let app = App::open(&mut settings, policy, super::Patience::Operator).await?;
     let store = app.aws.as_ref().context("the AWS backend is not open")?;
     // SSM and the audit table share no transaction, so the record comes first: a secret is
     // never changed without one. If the audit table cannot take it, nothing is written; if SSM

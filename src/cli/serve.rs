@@ -50,7 +50,7 @@ pub async fn serve(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<(
         return super::socket_mode::serve(settings, listen).await;
     }
     let policy = settings.policy();
-    let state = App::open(&mut settings, policy)
+    let state = App::open(&mut settings, policy, super::Patience::Chat)
         .await?
         .into_state(&settings)
         .await?;
@@ -121,7 +121,9 @@ pub async fn demo(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<()
     let admin = Principal::new(crate::domain::Platform::Slack, DEMO_TEAM, DEMO_ADMIN)?;
     let mut policy = settings.policy();
     policy.bootstrap_admins.insert(admin.clone());
-    let engine = App::open(&mut settings, policy).await?.engine;
+    let engine = App::open(&mut settings, policy, super::Patience::Chat)
+        .await?
+        .engine;
     seed_demo(&engine, &admin).await?;
     settings.slack_workspaces.insert(DEMO_TEAM.to_owned());
     let slack = SlackConfig {

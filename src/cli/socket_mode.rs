@@ -32,7 +32,7 @@ pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result
         bail!("OTPBOT_SLACK_TEAM_IDS is empty: name the Slack workspaces to serve");
     }
     let policy = settings.policy();
-    let app = App::open(&mut settings, policy).await?;
+    let app = App::open(&mut settings, policy, super::Patience::Chat).await?;
     // With a signing secret the HTTP endpoints stay on too; without one they answer 404.
     let signed = settings.signing_secret().is_some();
     let slack = if signed {

@@ -64,7 +64,9 @@ pub enum ToolCommand {
 /// Runs a tool subcommand.
 pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result<()> {
     let policy = settings.policy();
-    let engine = App::open(&mut settings, policy).await?.engine;
+    let engine = App::open(&mut settings, policy, super::Patience::Operator)
+        .await?
+        .engine;
     match command {
         ToolCommand::Add {
             name,

@@ -71,7 +71,7 @@ async fn verify_aws(
     mut settings: Settings,
     since: Option<crate::domain::Timestamp>,
 ) -> anyhow::Result<()> {
-    let config = super::aws_config().await?;
+    let config = super::aws_config(super::Patience::Operator).await?;
     let store = AwsStore::new(&config, settings.aws.clone());
     let key = super::aws_audit_key(&store, &mut settings).await?;
     let key = AuditKey::new(key);
