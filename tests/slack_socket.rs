@@ -666,4 +666,20 @@ fn serve_refuses_socket_mode_without_an_app_token_and_names_the_variable() {
         stderr.contains("xapp-") && !stderr.contains("by-mistake"),
         "{stderr}"
     );
+    // Trusting no certificate authority, it could never reach Slack: it says so and stops.
+    let untrusting = otpbot(dir.path())
+        .args(["serve", "--slack-socket-mode", "--listen", "127.0.0.1:0"])
+        .env("OTPBOT_SLACK_APP_TOKEN", "xapp-1-A0-1-SECRETTOKENVALUE")
+        .env("SSL_CERT_FILE", dir.path().join("missing.pem"))
+        .output()
+        .expect("serve");
+    let stderr = String::from_utf8_lossy(&untrusting.stderr);
+    assert!(!untrusting.status.success());
+    assert!(
+        stderr.contains("no trusted CA certificates")
+            && stderr.contains("Slack (Socket Mode)")
+            && stderr.contains("missing.pem")
+            && !stderr.contains("SECRETTOKENVALUE"),
+        "{stderr}"
+    );
 }

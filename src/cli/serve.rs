@@ -36,7 +36,10 @@ pub async fn serve(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<(
         );
     }
     if settings.teams.as_ref().is_some_and(|t| !t.playground) {
-        check_trust_store()?;
+        check_trust_store("the Bot Framework")?;
+    }
+    if settings.slack_socket_mode {
+        check_trust_store("Slack (Socket Mode)")?;
     }
     if settings.backend == crate::config::Backend::Local && settings.master_key.is_none() {
         tracing::warn!(
@@ -59,7 +62,7 @@ pub async fn serve(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<(
 
 /// Teams needs outbound HTTPS, trusting the platform's CA store or, when either is set, only
 /// `SSL_CERT_FILE` / `SSL_CERT_DIR` (what the HTTP client loads): refuse to start with none.
-fn check_trust_store() -> anyhow::Result<()> {
+fn check_trust_store(service: &str) -> anyhow::Result<()> {
     let found = rustls_native_certs::load_native_certs();
     for error in &found.errors {
         tracing::warn!(%error, "some trusted CA certificates could not be read");
@@ -68,7 +71,7 @@ fn check_trust_store() -> anyhow::Result<()> {
         let why: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
         bail!(
             "no trusted CA certificates found (the platform store, or SSL_CERT_FILE / \
-             SSL_CERT_DIR when set), so the Bot Framework could not be reached over HTTPS{}",
+             SSL_CERT_DIR when set), so {service} could not be reached over HTTPS{}",
             if why.is_empty() {
                 String::new()
             } else {
