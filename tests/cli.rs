@@ -545,3 +545,42 @@ async fn the_lambda_takes_its_settings_from_its_environment() {
         replies[1]
     );
 }
+
+#[test]
+fn the_operator_names_a_tools_approvers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(add_tool(dir.path(), "github", "JBSWY3DPEHPK3PXP"));
+    let out = ok(run(otpbot(dir.path()).args([
+        "role",
+        "add",
+        "slack:T0DEMO:UBOB",
+        "approver",
+        "github",
+    ])));
+    assert!(out.contains("UBOB"), "{out}");
+    let missing = run(otpbot(dir.path()).args(["role", "add", "slack:T0DEMO:UBOB", "approver"]));
+    assert!(
+        !missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("per tool"),
+        "{missing:?}"
+    );
+    let extra =
+        run(otpbot(dir.path()).args(["role", "add", "slack:T0DEMO:UBOB", "admin", "github"]));
+    assert!(
+        !extra.status.success()
+            && String::from_utf8_lossy(&extra.stderr).contains("only the approver role"),
+        "{extra:?}"
+    );
+    let csv = ok(run(otpbot(dir.path()).args(["audit", "--format", "csv"])));
+    assert!(
+        csv.lines()
+            .any(|l| l.contains("approver") && l.contains("slack:T0DEMO:UBOB")),
+        "{csv}"
+    );
+    ok(run(otpbot(dir.path()).args([
+        "role",
+        "remove",
+        "slack:T0DEMO:UBOB",
+        "approver",
+        "github",
+    ])));
+}

@@ -49,6 +49,8 @@ pub enum RoleName {
     Admin,
     /// Reads the audit log.
     Auditor,
+    /// Decides access requests for one tool (give the tool as the last argument).
+    Approver,
 }
 
 /// `otpbot role`
@@ -58,8 +60,10 @@ pub struct RoleArgs {
     pub op: RoleOp,
     /// Whose role, as a principal.
     pub principal: Principal,
-    /// admin or auditor.
+    /// admin, auditor, or approver (then the tool: `role add slack:T1:U2 approver github`).
     pub role: RoleName,
+    /// The tool, for the approver role only.
+    pub tool: Option<ToolName>,
 }
 
 /// Runs `text` as a chat command from the operator, who is an admin here.
@@ -112,9 +116,14 @@ pub async fn role(settings: Settings, args: RoleArgs) -> anyhow::Result<()> {
         RoleOp::Add => "add",
         RoleOp::Remove => "remove",
     };
-    let role = match args.role {
-        RoleName::Admin => "admin",
-        RoleName::Auditor => "auditor",
+    let role = match (args.role, &args.tool) {
+        (RoleName::Admin, None) => "admin".to_owned(),
+        (RoleName::Auditor, None) => "auditor".to_owned(),
+        (RoleName::Approver, Some(tool)) => format!("approver {tool}"),
+        (RoleName::Approver, None) => {
+            bail!("the approver role is per tool: name the tool after it")
+        }
+        (_, Some(tool)) => bail!("only the approver role takes a tool, not `{tool}`"),
     };
     as_operator(settings, format!("role {op} {} {role}", args.principal)).await
 }

@@ -81,7 +81,7 @@ pub enum CliCommand {
     Grant(admin::GrantArgs),
     /// Revoke a principal's access to a tool, as the operator.
     Revoke(admin::RevokeArgs),
-    /// Give or take away the admin or auditor role, as the operator.
+    /// Give or take away the admin, auditor or per-tool approver role, as the operator.
     Role(admin::RoleArgs),
     /// Read or export the audit log.
     Audit(audit::AuditArgs),
