@@ -105,7 +105,7 @@ fn teams_manifest_is_a_personal_bot_whose_commands_match_the_grammar() {
         .map(|c| c["title"].as_str().expect("title"))
         .collect();
     for word in [
-        "help", "list", "done", "grant", "revoke", "role", "who", "tools", "audit",
+        "help", "list", "done", "grant", "revoke", "role", "who", "tools", "audit", "request",
     ] {
         assert!(commands.contains(&word), "the command list lacks `{word}`");
     }
