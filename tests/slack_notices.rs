@@ -85,10 +85,24 @@ async fn method(
     }
 }
 
+/// A `response_url` of the fake: Slack answers a post there with `ok`.
+async fn hook(
+    State(fake): State<Fake>,
+    Path(path): Path<String>,
+    Json(body): Json<Value>,
+) -> &'static str {
+    fake.calls
+        .lock()
+        .expect("calls")
+        .push((format!("hook:{path}"), String::new(), body));
+    "ok"
+}
+
 async fn start_fake() -> (Fake, String) {
     let fake = Fake::default();
     let app = Router::new()
         .route("/api/{name}", post(method))
+        .route("/hooks/{*path}", post(hook))
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -276,7 +290,19 @@ async fn a_request_nobody_can_be_told_of_says_so() {
 /// A signed click on a button of the approval message in C0APPROVE (Slack's `block_actions`
 /// payload: <https://docs.slack.dev/reference/interaction-payloads/block_actions-payload>).
 async fn click(app: &TestApp, user: &str, action_id: &str, value: &str) -> u16 {
-    let payload = json!({
+    click_with(app, user, action_id, value, None).await
+}
+
+/// A click as [`click`], with the `response_url` Slack gives every interaction ("Handling user
+/// interaction": <https://docs.slack.dev/interactivity/handling-user-interaction>).
+async fn click_with(
+    app: &TestApp,
+    user: &str,
+    action_id: &str,
+    value: &str,
+    response_url: Option<String>,
+) -> u16 {
+    let mut payload = json!({
         "type": "block_actions",
         "team": {"id": TEAM},
         "user": {"id": user, "team_id": TEAM},
@@ -289,6 +315,9 @@ async fn click(app: &TestApp, user: &str, action_id: &str, value: &str) -> u16 {
         "channel": {"id": "C0APPROVE"},
         "actions": [{"type": "button", "action_id": action_id, "value": value}]
     });
+    if let Some(url) = response_url {
+        payload["response_url"] = Value::String(url);
+    }
     let body = serde_urlencoded::to_string([("payload", payload.to_string())])
         .expect("form")
         .into_bytes();
@@ -394,4 +423,88 @@ async fn deny_click_tells_the_requester_without_a_code_button() {
         1,
         "no button"
     );
+}
+
+#[tokio::test]
+async fn a_get_code_click_answers_the_clicker_privately_through_the_response_url() {
+    let (fake, url) = start_fake().await;
+    let app = app_with_channels(url.clone()).await;
+    let id = request_id(&app.slash("UALICE", "request github").await.ephemeral());
+    assert_eq!(click(&app, ADMIN, "otp_approve", &id).await, 200);
+    fake.calls.lock().expect("calls").clear();
+    // Alice clicks Get code in her direct message: the code reaches her, ephemeral.
+    let hook = url.replace("/api/", "/hooks/T0TEST/1/secret");
+    assert_eq!(
+        click_with(&app, "UALICE", "otp_code", "github", Some(hook)).await,
+        200
+    );
+    let calls = fake.calls.lock().expect("calls").clone();
+    let answers: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c.0 == "hook:T0TEST/1/secret")
+        .map(|c| &c.2)
+        .collect();
+    assert_eq!(answers.len(), 1, "{calls:?}");
+    let answer = answers[0];
+    assert_eq!(answer["response_type"], "ephemeral");
+    assert_eq!(answer["replace_original"], false);
+    let expected = app.expected_code(app.now());
+    assert!(answer["blocks"].to_string().contains(&expected), "{answer}");
+    assert!(
+        !answer["text"].to_string().contains(&expected),
+        "never in the notification"
+    );
+    // A response URL elsewhere is not answered.
+    fake.calls.lock().expect("calls").clear();
+    assert_eq!(
+        click_with(
+            &app,
+            "UALICE",
+            "otp_code",
+            "github",
+            Some("https://evil.example/hooks/1".into())
+        )
+        .await,
+        200
+    );
+    assert!(fake
+        .calls
+        .lock()
+        .expect("calls")
+        .iter()
+        .all(|c| !c.0.starts_with("hook:")));
+}
+
+#[tokio::test]
+async fn an_approvals_channel_on_the_other_platform_is_passed_over_for_direct_messages() {
+    let (fake, url) = start_fake().await;
+    let app = TestApp::spawn_with(Options {
+        slack_api: Some(url),
+        ..Options::default()
+    })
+    .await;
+    let mut tool = app
+        .stores
+        .access
+        .tool(&ToolName::parse("github").expect("name"))
+        .await
+        .expect("tool")
+        .expect("github");
+    // A Teams channel: Slack's front end cannot post there, so Slack requests go to the
+    // approvers directly instead of nowhere.
+    tool.approvals_channel = Some("19:approvals@thread.tacv2".into());
+    let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
+    app.stores
+        .put_tool(&tool, None, &operator, app.now())
+        .await
+        .expect("put tool");
+    app.slash("UALICE", "request github").await.ephemeral();
+    let calls = fake.calls.lock().expect("calls").clone();
+    let names: Vec<&str> = calls.iter().map(|c| c.0.as_str()).collect();
+    assert_eq!(
+        names,
+        ["conversations.open", "chat.postMessage"],
+        "{calls:?}"
+    );
+    assert_eq!(calls[0].2["users"], "UADMIN");
 }

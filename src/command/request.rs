@@ -160,8 +160,15 @@ impl RequestAccess {
             buttons.push(Button::Approve(request.id.clone(), Some(shorter)));
         }
         buttons.push(Button::Deny(request.id.clone()));
-        let audiences = match tool.approvals_channel.clone() {
-            Some(channel) => vec![Audience::Channel(channel)],
+        // The approvals channel serves requests from its own platform; a request from the other
+        // platform goes to the approvers directly, as for a tool without a channel.
+        let channel = tool
+            .approvals_channel
+            .clone()
+            .map(Audience::Channel)
+            .filter(|to| to.platform() == Some(ctx.caller().platform()));
+        let audiences = match channel {
+            Some(channel) => vec![channel],
             None => approvers_to_tell(ctx, &self.tool).await,
         };
         let mut reply = Reply::info(&ctx.request.request_id, vec![line]);

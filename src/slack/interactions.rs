@@ -15,7 +15,12 @@
 //! `BlockAction`: <https://docs.slack.dev/tools/bolt-js/reference/interfaces/BlockAction>):
 //! `type` (`block_actions`), `team.id`, `enterprise.id` (org-wide installs), `user.id`,
 //! `channel.id`, `container.channel_id` and `container.message_ts` (the message the button
-//! was on), and `actions[]` with `action_id` and `value` (buttons).
+//! was on), `response_url`, and `actions[]` with `action_id` and `value` (buttons).
+//!
+//! Slack shows nothing of the HTTP answer to a button click; the reply is posted to the
+//! payload's `response_url` with `"response_type": "ephemeral"` and `"replace_original": false`,
+//! so only the clicker sees it ("Handling user interaction", section on `response_url`; Bolt's
+//! `respond()`). Only Slack's own response URLs are posted to (see [`WebApi::respond`]).
 //!
 //! After a decision click, the approval message is updated in place with `chat.update`
 //! (`channel`, `ts`, `text`, `blocks`: <https://docs.slack.dev/reference/methods/chat.update>)
@@ -87,6 +92,7 @@ pub(crate) struct Payload {
     enterprise: Option<Id>,
     user: Option<Id>,
     channel: Option<Id>,
+    response_url: Option<String>,
     #[serde(default)]
     actions: Vec<Action>,
 }
@@ -296,6 +302,15 @@ pub(crate) async fn click(
     };
     match reply {
         Ok(reply) => {
+            // Slack shows nothing of the answer to a button click: the reply reaches the
+            // clicker, privately, through the payload's `response_url`.
+            if let (Some(api), Some(url)) = (&slack.web_api, payload.response_url.as_deref()) {
+                let mut body = render::render(&reply);
+                body["replace_original"] = Value::Bool(false);
+                if let Err(e) = api.respond(url, &body).await {
+                    tracing::warn!(error = %e, "click reply not delivered");
+                }
+            }
             slack.post_notices(&reply).await;
             if let (Some(api), APPROVE | DENY) = (&slack.web_api, action.action_id.as_str()) {
                 let id = action.value.as_deref().and_then(AccessRequestId::parse);

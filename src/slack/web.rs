@@ -25,6 +25,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// The host of interaction `response_url`s ("Handling user interaction":
+/// <https://docs.slack.dev/interactivity/handling-user-interaction>).
+const RESPONSE_HOST: &str = "hooks.slack.com";
+
 /// The default Web API base URL.
 pub const DEFAULT_BASE: &str = "https://slack.com/api/";
 
@@ -94,6 +98,42 @@ impl WebApi {
         })
     }
 
+    /// Posts `body` to an interaction's `response_url` (no token: the URL is the credential),
+    /// once it is one of Slack's: `https://hooks.slack.com/…`, or on the host of this client's
+    /// base URL (a local fake of Slack in tests). Slack answers `ok` in plain text or JSON.
+    pub async fn respond(&self, response_url: &str, body: &Value) -> Result<(), WebApiError> {
+        let url = self
+            .response_target(response_url)
+            .ok_or_else(|| WebApiError::Refused {
+                method: "response_url".into(),
+                error: "not a Slack response URL".into(),
+            })?;
+        let response = self
+            .client
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| WebApiError::Http(e.without_url().to_string()))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(WebApiError::Refused {
+                method: "response_url".into(),
+                error: format!("HTTP {}", response.status().as_u16()),
+            })
+        }
+    }
+
+    /// `response_url` when it is Slack's (see [`WebApi::respond`]).
+    fn response_target(&self, response_url: &str) -> Option<reqwest::Url> {
+        let url = reqwest::Url::parse(response_url).ok()?;
+        let base = reqwest::Url::parse(&self.base).ok()?;
+        let slack = url.scheme() == "https" && url.host_str() == Some(RESPONSE_HOST);
+        let same_as_base = url.origin() == base.origin();
+        (slack || same_as_base).then_some(url)
+    }
+
     /// Calls `method` with the JSON `body`; the answer when it is `ok`.
     pub async fn call(&self, method: &str, body: &Value) -> Result<Value, WebApiError> {
         let url = format!("{}{method}", self.base);
@@ -133,5 +173,34 @@ impl WebApi {
             });
         }
         Err(WebApiError::RateLimited(format!("after {ATTEMPTS} tries")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_slacks_response_urls_are_answered() {
+        let api = WebApi::new(DEFAULT_BASE, "xoxb-t".into()).expect("client");
+        assert!(api
+            .response_target("https://hooks.slack.com/actions/T1/2/abc")
+            .is_some());
+        for other in [
+            "http://hooks.slack.com/actions/T1/2/abc",
+            "https://hooks.slack.com.evil.example/actions",
+            "https://evil.example/actions/T1/2/abc",
+            "https://127.0.0.1/actions",
+            "not a url",
+        ] {
+            assert!(api.response_target(other).is_none(), "{other}");
+        }
+        let fake = WebApi::new("http://127.0.0.1:4000/api/", "xoxb-t".into()).expect("client");
+        assert!(fake
+            .response_target("http://127.0.0.1:4000/hooks/1")
+            .is_some());
+        assert!(fake
+            .response_target("http://127.0.0.1:4001/hooks/1")
+            .is_none());
     }
 }
