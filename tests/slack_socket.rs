@@ -683,3 +683,34 @@ fn serve_refuses_socket_mode_without_an_app_token_and_names_the_variable() {
         "{stderr}"
     );
 }
+
+#[test]
+fn socket_mode_stops_with_the_error_when_its_http_listener_cannot_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let mut child = otpbot(dir.path())
+        .args(["serve", "--slack-socket-mode", "--listen", &addr])
+        .env("OTPBOT_SLACK_APP_TOKEN", APP_TOKEN)
+        // Nothing listens there: the socket keeps retrying, on loopback only.
+        .env("OTPBOT_SLACK_API_URL", "http://127.0.0.1:9/api/")
+        .spawn()
+        .expect("serve");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().ok();
+            panic!("still running with its HTTP listener unable to start");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("read");
+    assert!(!status.success());
+    assert!(stderr.contains(&addr), "{stderr}");
+    drop(taken);
+}

@@ -57,6 +57,12 @@ pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result
     };
     tracing::info!(http_slack_endpoints = signed, "slack socket mode starting");
     let socket = crate::slack::socket::run(engine, slack, opener, crate::server::shutdown_signal());
-    let (served, ()) = tokio::join!(super::serve::run_server(state, listen, None), socket);
-    served
+    let server = super::serve::run_server(state, listen, None);
+    tokio::pin!(server);
+    // A listener that cannot start (the address taken) ends the process with its error rather
+    // than leaving Socket Mode running without /healthz or Teams.
+    tokio::select! {
+        served = &mut server => served,
+        () = socket => server.await,
+    }
 }

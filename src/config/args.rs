@@ -108,7 +108,8 @@ fn http_url(text: &str) -> Result<String, String> {
 
 /// The settings as given, before the checks that span several of them (see
 /// [`super::Settings`]). Every one is a global option of `otpbot` and reads its variable.
-#[derive(Debug, Clone, Parser)]
+/// `Debug` shows none of them: the secrets are plain strings here.
+#[derive(Clone, Parser)]
 #[command(name = "otpbot")]
 pub struct SettingsArgs {
     /// Store backend.
@@ -446,3 +447,9 @@ pub const SECRET_IDS: &[&str] = &[
     "slack_app_token",
     "teams_client_secret",
 ];
+
+impl std::fmt::Debug for SettingsArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SettingsArgs").finish_non_exhaustive()
+    }
+}
