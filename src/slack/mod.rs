@@ -190,11 +190,15 @@ impl SlackConfig {
             }
             return;
         };
-        for notice in &reply.notices {
-            if notice.to.platform() != Some(crate::domain::Platform::Slack) {
-                continue;
-            }
-            if let Err(e) = post_notice(api, notice).await {
+        // At once rather than one after another: up to 20 approvers, each a direct message
+        // opened and posted, must not push the reply past Slack's 3 s.
+        let posts = reply
+            .notices
+            .iter()
+            .filter(|notice| notice.to.platform() == Some(crate::domain::Platform::Slack))
+            .map(|notice| post_notice(api, notice));
+        for result in futures_util::future::join_all(posts).await {
+            if let Err(e) = result {
                 tracing::warn!(request_id = %reply.request_id, error = %e, "notice not posted");
             }
         }
