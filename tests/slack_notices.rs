@@ -113,6 +113,11 @@ async fn start_fake() -> (Fake, String) {
 }
 
 async fn app_with_channels(url: String) -> TestApp {
+    app_with(url, Some("C0APPROVE"), Some("C0NOTICE")).await
+}
+
+/// An app whose `github` tool has these approvals and notice channels.
+async fn app_with(url: String, approvals: Option<&str>, notices: Option<&str>) -> TestApp {
     let app = TestApp::spawn_with(Options {
         slack_api: Some(url),
         ..Options::default()
@@ -125,8 +130,8 @@ async fn app_with_channels(url: String) -> TestApp {
         .await
         .expect("tool")
         .expect("github");
-    tool.approvals_channel = Some("C0APPROVE".into());
-    tool.notify_channel = Some("C0NOTICE".into());
+    tool.approvals_channel = approvals.map(str::to_owned);
+    tool.notify_channel = notices.map(str::to_owned);
     let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
     app.stores
         .put_tool(&tool, None, &operator, app.now())
@@ -483,26 +488,9 @@ async fn a_get_code_click_answers_the_clicker_privately_through_the_response_url
 #[tokio::test]
 async fn an_approvals_channel_on_the_other_platform_is_passed_over_for_direct_messages() {
     let (fake, url) = start_fake().await;
-    let app = TestApp::spawn_with(Options {
-        slack_api: Some(url),
-        ..Options::default()
-    })
-    .await;
-    let mut tool = app
-        .stores
-        .access
-        .tool(&ToolName::parse("github").expect("name"))
-        .await
-        .expect("tool")
-        .expect("github");
     // A Teams channel: Slack's front end cannot post there, so Slack requests go to the
     // approvers directly instead of nowhere.
-    tool.approvals_channel = Some("19:approvals@thread.tacv2".into());
-    let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
-    app.stores
-        .put_tool(&tool, None, &operator, app.now())
-        .await
-        .expect("put tool");
+    let app = app_with(url, Some("19:approvals@thread.tacv2"), None).await;
     app.slash("UALICE", "request github").await.ephemeral();
     let calls = fake.calls.lock().expect("calls").clone();
     let names: Vec<&str> = calls.iter().map(|c| c.0.as_str()).collect();
