@@ -11,29 +11,11 @@ mod common;
 use otpbot::domain::{Action, Outcome};
 use otpbot::keys::SigningSecret;
 use otpbot::slack::verify::sign;
-use serde_json::json;
 
 use common::{principal, SlackReply, TestApp, ADMIN, SECRET, TEAM};
 
 fn click(team: &str, user: &str, action_id: &str, value: &str) -> Vec<u8> {
-    let payload = json!({
-        "type": "block_actions",
-        "team": {"id": team, "domain": "example"},
-        "user": {"id": user, "username": "someone", "team_id": team},
-        "api_app_id": "A0TEST",
-        "container": {"type": "message", "message_ts": "1793700005.000100", "channel_id": "C0APPROVE"},
-        "trigger_id": "123.456.abc",
-        "channel": {"id": "C0APPROVE", "name": "approvals"},
-        "response_url": "https://hooks.example.invalid/actions/T0/1/x",
-        "actions": [{
-            "type": "button",
-            "action_id": action_id,
-            "block_id": "decide",
-            "value": value,
-            "text": {"type": "plain_text", "text": "Approve"},
-            "action_ts": "1793700006.000200"
-        }]
-    });
+    let payload = common::block_actions(team, user, action_id, value);
     serde_urlencoded::to_string([("payload", payload.to_string())])
         .expect("form")
         .into_bytes()

@@ -85,7 +85,8 @@ async fn method(
     }
 }
 
-/// A `response_url` of the fake: Slack answers a post there with `ok`.
+/// A `response_url` of the fake: Slack answers a post there with `ok` ("Handling user
+/// interaction", <https://docs.slack.dev/interactivity/handling-user-interaction>).
 async fn hook(
     State(fake): State<Fake>,
     Path(path): Path<String>,

@@ -193,24 +193,7 @@ fn click(envelope_id: &str, user: &str, action_id: &str, value: &str) -> Value {
         "envelope_id": envelope_id,
         "type": "interactive",
         "accepts_response_payload": false,
-        "payload": {
-            "type": "block_actions",
-            "team": {"id": TEAM, "domain": "example"},
-            "user": {"id": user, "username": "someone", "team_id": TEAM},
-            "api_app_id": "A0TEST",
-            "container": {"type": "message", "message_ts": "1793700005.000100", "channel_id": "C0APPROVE"},
-            "trigger_id": "123.456.abc",
-            "channel": {"id": "C0APPROVE", "name": "approvals"},
-            "response_url": "https://hooks.example.invalid/actions/T0/1/x",
-            "actions": [{
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "decide",
-                "value": value,
-                "text": {"type": "plain_text", "text": "Approve"},
-                "action_ts": "1793700006.000200"
-            }]
-        }
+        "payload": common::block_actions(TEAM, user, action_id, value)
     })
 }
 

@@ -1,12 +1,13 @@
 //! `/otp grant <@user> <tool> [for <dur>] [reason…]`: admin gives time-bound access.
 
-use super::{parse_tool, parse_user, show_user, Args, CommandError, CommandResult, Ctx, Draft};
+use super::{
+    grant_length, parse_tool, parse_user, show_user, Args, CommandError, CommandResult, Ctx, Draft,
+};
 use crate::domain::{Action, Grant as StoredGrant, GrantDuration, Outcome, Principal, ToolName};
 use crate::reply::Reply;
 use crate::store::{Change, Effect, Verdict};
 
 const USAGE: &str = "/otp grant @user <tool> [for 8h] [reason]";
-const MAX_REASON: usize = 200;
 
 /// Grants a user access to a tool.
 #[derive(Debug)]
@@ -26,28 +27,12 @@ impl Grant {
     pub fn parse(args: &mut Args<'_>, caller: &Principal) -> CommandResult<Self> {
         let user = parse_user(args.require("a user", USAGE)?, caller)?;
         let tool = parse_tool(args.require("a tool", USAGE)?)?;
-        let mut duration = None;
-        if args.peek().is_some_and(|w| w.eq_ignore_ascii_case("for")) {
-            args.word();
-            let text = args.require("a duration", USAGE)?;
-            duration = Some(GrantDuration::parse(text).ok_or_else(|| {
-                CommandError::Usage(format!(
-                    "`{}` is not a duration like 30m, 8h, 7d or 2w.",
-                    super::shorten(text)
-                ))
-            })?);
-        }
-        let reason: String = args
-            .rest()
-            .chars()
-            .filter(|c| *c != '`')
-            .take(MAX_REASON)
-            .collect();
+        let (duration, reason) = args.duration_and_reason(USAGE)?;
         Ok(Self {
             user,
             tool,
             duration,
-            reason: (!reason.is_empty()).then_some(reason),
+            reason,
         })
     }
 
@@ -63,17 +48,7 @@ impl Grant {
             let msg = format!("There is no tool called `{}`.", self.tool);
             return Err(CommandError::denied(draft(Outcome::UnknownTool), msg));
         };
-        let duration = self.duration.unwrap_or(tool.default_grant);
-        if duration > tool.max_grant {
-            let msg = format!(
-                "{} grants are at most {}; you asked for {duration}.",
-                tool.display_name, tool.max_grant
-            );
-            return Err(CommandError::denied(
-                draft(Outcome::Invalid).detail(format!("for {duration}: too long")),
-                msg,
-            ));
-        }
+        let duration = grant_length(&tool, self.duration, draft(Outcome::Invalid))?;
         let grant = StoredGrant {
             principal: self.user.clone(),
             tool: self.tool.clone(),

@@ -23,7 +23,7 @@ mod role;
 mod tools;
 mod who;
 
-use crate::domain::{Action, Outcome, Principal, ToolName};
+use crate::domain::{Action, GrantDuration, Outcome, Principal, Tool, ToolName};
 use crate::reply::Reply;
 use crate::store::StoreError;
 
@@ -272,6 +272,32 @@ impl<'a> Args<'a> {
         self.words.by_ref().collect::<Vec<_>>().join(" ")
     }
 
+    /// `[for <dur>] [reason…]` at the end of a command: the duration, and the rest as the
+    /// reason (backticks dropped, at most [`MAX_REASON`] characters).
+    pub fn duration_and_reason(
+        &mut self,
+        usage: &str,
+    ) -> CommandResult<(Option<GrantDuration>, Option<String>)> {
+        let mut duration = None;
+        if self.peek().is_some_and(|w| w.eq_ignore_ascii_case("for")) {
+            self.word();
+            let text = self.require("a duration", usage)?;
+            duration = Some(GrantDuration::parse(text).ok_or_else(|| {
+                CommandError::Usage(format!(
+                    "`{}` is not a duration like 30m, 8h, 7d or 2w.",
+                    shorten(text)
+                ))
+            })?);
+        }
+        let reason: String = self
+            .rest()
+            .chars()
+            .filter(|c| *c != '`')
+            .take(MAX_REASON)
+            .collect();
+        Ok((duration, (!reason.is_empty()).then_some(reason)))
+    }
+
     fn finish(mut self) -> CommandResult<()> {
         match self.word() {
             None => Ok(()),
@@ -281,6 +307,30 @@ impl<'a> Args<'a> {
             ))),
         }
     }
+}
+
+/// Longest reason kept, in characters.
+pub const MAX_REASON: usize = 200;
+
+/// The grant length `asked` for `tool` (its default when absent), or the refusal when it is
+/// over the tool's maximum, recorded with `draft`.
+pub fn grant_length(
+    tool: &Tool,
+    asked: Option<GrantDuration>,
+    draft: Draft,
+) -> CommandResult<GrantDuration> {
+    let duration = asked.unwrap_or(tool.default_grant);
+    if duration > tool.max_grant {
+        let msg = format!(
+            "{} grants are at most {}; you asked for {duration}.",
+            tool.display_name, tool.max_grant
+        );
+        return Err(CommandError::denied(
+            draft.detail(format!("for {duration}: too long")),
+            msg,
+        ));
+    }
+    Ok(duration)
 }
 
 /// A short, printable rendering of untrusted text for messages.

@@ -3,7 +3,7 @@
 //! are admins and holders of the tool's approver role. The first decision wins inside the
 //! decision's transaction; an approval makes the grant in that same transaction.
 
-use super::{parse_tool, show_user, Args, CommandError, CommandResult, Ctx, Draft};
+use super::{grant_length, parse_tool, show_user, Args, CommandError, CommandResult, Ctx, Draft};
 use crate::domain::{
     AccessRequest, AccessRequestId, Action, Grant, GrantDuration, Outcome, Principal, RequestState,
     ToolName,
@@ -14,32 +14,6 @@ use crate::store::{Change, Effect, Verdict};
 const REQUEST_USAGE: &str = "/otp request <tool> [for 2h] [reason]";
 const APPROVE_USAGE: &str = "/otp approve <request> [for 1h] [reason]";
 const DENY_USAGE: &str = "/otp deny <request> [reason]";
-const MAX_REASON: usize = 200;
-
-/// `[for <dur>] [reason…]` at the end of a command.
-fn duration_and_reason(
-    args: &mut Args<'_>,
-    usage: &str,
-) -> CommandResult<(Option<GrantDuration>, Option<String>)> {
-    let mut duration = None;
-    if args.peek().is_some_and(|w| w.eq_ignore_ascii_case("for")) {
-        args.word();
-        let text = args.require("a duration", usage)?;
-        duration = Some(GrantDuration::parse(text).ok_or_else(|| {
-            CommandError::Usage(format!(
-                "`{}` is not a duration like 30m, 8h, 7d or 2w.",
-                super::shorten(text)
-            ))
-        })?);
-    }
-    let reason: String = args
-        .rest()
-        .chars()
-        .filter(|c| *c != '`')
-        .take(MAX_REASON)
-        .collect();
-    Ok((duration, (!reason.is_empty()).then_some(reason)))
-}
 
 /// Asks for access to a tool.
 #[derive(Debug)]
@@ -56,7 +30,7 @@ impl RequestAccess {
     /// `request <tool> [for <dur>] [reason…]`
     pub fn parse(args: &mut Args<'_>) -> CommandResult<Self> {
         let tool = parse_tool(args.require("a tool", REQUEST_USAGE)?)?;
-        let (duration, reason) = duration_and_reason(args, REQUEST_USAGE)?;
+        let (duration, reason) = args.duration_and_reason(REQUEST_USAGE)?;
         Ok(Self {
             tool,
             duration,
@@ -78,17 +52,7 @@ impl RequestAccess {
         let Some(tool) = access.tool(&self.tool).await? else {
             return Err(unknown());
         };
-        let duration = self.duration.unwrap_or(tool.default_grant);
-        if duration > tool.max_grant {
-            let msg = format!(
-                "{} grants are at most {}; you asked for {duration}.",
-                tool.display_name, tool.max_grant
-            );
-            return Err(CommandError::denied(
-                draft(Outcome::Invalid).detail(format!("for {duration}: too long")),
-                msg,
-            ));
-        }
+        let duration = grant_length(&tool, self.duration, draft(Outcome::Invalid))?;
         let policy = ctx.core.policy();
         let request = AccessRequest {
             id: AccessRequestId::parse(ctx.request.request_id.as_str())
@@ -253,9 +217,9 @@ impl Decide {
             ))
         })?;
         let (duration, reason) = if approve {
-            duration_and_reason(args, usage)?
+            args.duration_and_reason(usage)?
         } else {
-            (None, duration_and_reason(args, usage)?.1)
+            (None, args.duration_and_reason(usage)?.1)
         };
         Ok(Self {
             approve,

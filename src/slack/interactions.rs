@@ -39,7 +39,7 @@ use serde_json::Value;
 
 use super::web::WebApi;
 use super::SlackState;
-use super::{render, reply_response, verified_arrival};
+use super::{render, reply_response};
 use crate::command::show_user;
 use crate::domain::{
     AccessRequestId, GrantDuration, Platform, Principal, RequestId, RequestState, ToolName,
@@ -245,10 +245,7 @@ async fn handle(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let slack = app.slack.as_ref().ok_or(ApiError::NotFound)?;
-    let body = body.map_err(ApiError::from_body_rejection)?;
-    let now = app.engine.clock().now();
-    let arrival = verified_arrival(slack, headers, &body, now)?;
+    let (slack, body, arrival) = super::verified_request(app, headers, body)?;
     let form: Form = serde_urlencoded::from_bytes(&body)
         .map_err(|_| ApiError::BadRequest("the body is not valid form encoding".into()))?;
     let payload: Payload = form

@@ -94,10 +94,7 @@ async fn handle(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let slack = app.slack.as_ref().ok_or(ApiError::NotFound)?;
-    let body = body.map_err(ApiError::from_body_rejection)?;
-    let now = app.engine.clock().now();
-    let arrival = verified_arrival(slack, headers, &body, now)?;
+    let (slack, body, arrival) = verified_request(app, headers, body)?;
     let form: SlashForm = serde_urlencoded::from_bytes(&body)
         .map_err(|_| ApiError::BadRequest("the body is not valid form encoding".into()))?;
     if form.ssl_check.is_some() {
@@ -145,6 +142,19 @@ pub(crate) async fn slash_command(
             Ok(None)
         }
     }
+}
+
+/// The Slack settings, the raw body and its arrival, once the body's signature and timestamp
+/// hold: the common start of every Slack HTTP endpoint (404 when Slack is not configured).
+pub(crate) fn verified_request<'a>(
+    app: &'a SlackState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(&'a SlackConfig, Bytes, Arrival), ApiError> {
+    let slack = app.slack.as_deref().ok_or(ApiError::NotFound)?;
+    let body = body.map_err(ApiError::from_body_rejection)?;
+    let arrival = verified_arrival(slack, headers, &body, app.engine.clock().now())?;
+    Ok((slack, body, arrival))
 }
 
 /// Checks the signature and timestamp on the raw `body` (SPEC §3.1) and returns the request's

@@ -367,3 +367,28 @@ impl TestApp {
         rusqlite::Connection::open(self.dir.path().join("otpbot.db")).expect("open db")
     }
 }
+
+/// A Slack `block_actions` payload: one button click by `user` of `team` on the approval
+/// message in C0APPROVE (Slack, "block_actions payload":
+/// <https://docs.slack.dev/reference/interaction-payloads/block_actions-payload>; the fields as
+/// in Bolt's `BlockAction`: <https://docs.slack.dev/tools/bolt-js/reference/interfaces/BlockAction>).
+pub fn block_actions(team: &str, user: &str, action_id: &str, value: &str) -> serde_json::Value {
+    serde_json::json!({
+        "type": "block_actions",
+        "team": {"id": team, "domain": "example"},
+        "user": {"id": user, "username": "someone", "team_id": team},
+        "api_app_id": "A0TEST",
+        "container": {"type": "message", "message_ts": "1793700005.000100", "channel_id": "C0APPROVE"},
+        "trigger_id": "123.456.abc",
+        "channel": {"id": "C0APPROVE", "name": "approvals"},
+        "response_url": "https://hooks.example.invalid/actions/T0/1/x",
+        "actions": [{
+            "type": "button",
+            "action_id": action_id,
+            "block_id": "decide",
+            "value": value,
+            "text": {"type": "plain_text", "text": "Approve"},
+            "action_ts": "1793700006.000200"
+        }]
+    })
+}
