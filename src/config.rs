@@ -9,7 +9,7 @@ mod args;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
@@ -102,6 +102,9 @@ pub struct Settings {
     pub audit_key_param: String,
     /// Local store directory.
     pub data_dir: PathBuf,
+    /// Directory of the local store's key files: `OTPBOT_KEY_DIR`, else the user's
+    /// configuration directory (see [`default_key_dir`]); `None` when neither is known.
+    pub key_dir: Option<PathBuf>,
     /// Listen address.
     pub listen: SocketAddr,
     /// Teams settings, when `OTPBOT_TEAMS_APP_ID` is set or the playground is enabled.
@@ -335,6 +338,9 @@ impl Settings {
                 max_per_run: SealSettings::default().max_per_run,
             },
             data_dir: args.data_dir,
+            key_dir: args
+                .key_dir
+                .or_else(|| default_key_dir(|var| std::env::var_os(var))),
             listen: args.listen,
             teams,
             teams_tenants,
@@ -449,10 +455,26 @@ impl Settings {
         !self.slack_workspaces.is_empty() || self.signing_secret().is_some()
     }
 
-    /// Path of a generated key file in the data directory.
+    /// Where the local store's key file `name` (`master.key`, `audit.key`, `checkpoint.key`,
+    /// …) is, or is to be made: the one place that decides, so every key follows it (see
+    /// [`keys::locate`]).
     pub fn key_path(&self, name: &str) -> PathBuf {
-        Path::new(&self.data_dir).join(name)
+        keys::locate(name, self.key_dir.as_deref(), &self.data_dir).path
     }
+}
+
+/// The key directory when `OTPBOT_KEY_DIR` is not set: `otpbot` in the user's configuration
+/// directory, `$XDG_CONFIG_HOME` or else `~/.config` (the XDG Base Directory convention).
+/// Only absolute paths count, as the specification says; `None` when neither is set.
+pub fn default_key_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let absolute = |name: &str| {
+        var(name)
+            .map(PathBuf::from)
+            .filter(|path| path.is_absolute())
+    };
+    absolute("XDG_CONFIG_HOME")
+        .or_else(|| absolute("HOME").map(|home| home.join(".config")))
+        .map(|config| config.join("otpbot"))
 }
 
 #[cfg(test)]

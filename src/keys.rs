@@ -1,4 +1,5 @@
-//! Secret key material: the Slack signing secret, the audit HMAC key and the local master key.
+//! Secret key material: the Slack signing secret, the audit HMAC key and the local master key,
+//! and where the local store's key files live ([`locate`]).
 //!
 //! Keys are held in [`secrecy::SecretBox`] (redacted `Debug`, wiped on drop) and only exposed
 //! where a MAC or cipher needs them. This module never logs a key.
@@ -13,6 +14,10 @@ use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::Sha256;
 
 use crate::domain::{OtpCode, ToolName};
+
+mod location;
+
+pub use location::{is_within, key_files_in, locate, placement_warnings, shell_word, KeyLocation};
 
 /// HMAC-SHA256.
 pub type HmacSha256 = Hmac<Sha256>;
@@ -53,6 +58,8 @@ pub fn decode_hex_key(text: &str, what: &str) -> Result<KeyBytes, KeyError> {
 }
 
 /// Reads a hex key from `path`, or creates the file (mode 0600) with a fresh key if absent.
+/// Two processes starting at once agree on one key: the file appears whole or not at all, and
+/// the one that loses the race reads the winner's.
 pub fn load_or_create_key_file(path: &Path) -> Result<KeyBytes, KeyError> {
     let io = |source| KeyError::Io {
         path: path.display().to_string(),
@@ -62,8 +69,24 @@ pub fn load_or_create_key_file(path: &Path) -> Result<KeyBytes, KeyError> {
         Ok(text) => decode_hex_key(&text, &path.display().to_string()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = random_key();
-            write_private_file(path, hex::encode(key.expose_secret()).as_bytes()).map_err(io)?;
-            Ok(key)
+            let draft = path.with_extension(format!("new-{:016x}", rand::random::<u64>()));
+            write_private_file(&draft, hex::encode(key.expose_secret()).as_bytes()).map_err(io)?;
+            // A hard link never replaces an existing file, so a key made meanwhile stays.
+            let linked = fs::hard_link(&draft, path);
+            let _ = fs::remove_file(&draft);
+            match linked {
+                Ok(()) => Ok(key),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let text = fs::read_to_string(path).map_err(io)?;
+                    decode_hex_key(&text, &path.display().to_string())
+                }
+                // A file system without hard links: create the file in place.
+                Err(_) => {
+                    write_private_file(path, hex::encode(key.expose_secret()).as_bytes())
+                        .map_err(io)?;
+                    Ok(key)
+                }
+            }
         }
         Err(e) => Err(io(e)),
     }

@@ -21,6 +21,10 @@ fn otpbot(dir: &Path) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("USER", "ops")
         .env("OTPBOT_DATA_DIR", dir)
+        .env(
+            "OTPBOT_KEY_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/keys-audit_chain"),
+        )
         .stdin(Stdio::null());
     cmd
 }

@@ -54,6 +54,7 @@ fn start(stderr: Stderr) -> Server {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("OTPBOT_SLACK_SIGNING_SECRET", common::SECRET)
         .env("OTPBOT_LOG", "debug")
+        .env("OTPBOT_KEY_DIR", common::key_dir())
         .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .stdin(Stdio::null())

@@ -24,6 +24,7 @@ fn otpbot(dir: &Path) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("USER", "ops")
         .env("OTPBOT_DATA_DIR", dir.join("data"))
+        .env("OTPBOT_KEY_DIR", dir.join("keys"))
         .stdin(Stdio::null());
     cmd
 }
@@ -88,7 +89,7 @@ fn enrol(dir: &Path, name: &str) {
 fn a_missing_master_key_next_to_a_store_stops_start_up_and_is_not_replaced() {
     let dir = tempfile::tempdir().expect("tempdir");
     enrol(dir.path(), "github");
-    let key = dir.path().join("data/master.key");
+    let key = dir.path().join("keys/master.key");
     std::fs::remove_file(&key).expect("remove the key");
     let stderr = fails(run(otpbot(dir.path()).args(["tool", "list"])));
     assert!(
@@ -104,7 +105,7 @@ fn a_missing_master_key_next_to_a_store_stops_start_up_and_is_not_replaced() {
 fn a_different_master_or_audit_key_is_refused_with_the_file_named() {
     let dir = tempfile::tempdir().expect("tempdir");
     enrol(dir.path(), "github");
-    let key = dir.path().join("data/master.key");
+    let key = dir.path().join("keys/master.key");
     let original = std::fs::read_to_string(&key).expect("read key");
     std::fs::write(&key, OTHER_KEY).expect("swap key");
     let stderr = fails(run(otpbot(dir.path()).args(["tool", "list"])));
@@ -126,7 +127,7 @@ fn a_different_master_or_audit_key_is_refused_with_the_file_named() {
             && stderr.contains("audit chain and code MACs"),
         "{stderr}"
     );
-    std::fs::remove_file(dir.path().join("data/audit.key")).expect("remove");
+    std::fs::remove_file(dir.path().join("keys/audit.key")).expect("remove");
     let stderr = fails(run(otpbot(dir.path()).args(["tool", "list"])));
     assert!(stderr.contains("audit.key is missing"), "{stderr}");
 }
@@ -140,7 +141,7 @@ fn a_store_from_before_key_checks_adopts_only_the_key_its_seeds_decrypt_with() {
     db.execute_batch("DELETE FROM key_checks;")
         .expect("forget the key checks");
     drop(db);
-    let key = dir.path().join("data/master.key");
+    let key = dir.path().join("keys/master.key");
     let original = std::fs::read_to_string(&key).expect("read key");
     std::fs::write(&key, OTHER_KEY).expect("swap key");
     let stderr = fails(run(otpbot(dir.path()).args(["tool", "list"])));
@@ -150,7 +151,7 @@ fn a_store_from_before_key_checks_adopts_only_the_key_its_seeds_decrypt_with() {
 }
 
 #[test]
-fn a_master_key_kept_elsewhere_works_and_serve_warns_when_it_sits_with_the_store() {
+fn a_master_key_kept_elsewhere_works_and_serve_warns_when_keys_sit_with_the_store() {
     let dir = tempfile::tempdir().expect("tempdir");
     let vault = tempfile::tempdir().expect("tempdir");
     let key_file = vault.path().join("otpbot-master.key");
@@ -161,16 +162,18 @@ fn a_master_key_kept_elsewhere_works_and_serve_warns_when_it_sits_with_the_store
     let mut add = otpbot(dir.path());
     elsewhere(&mut add);
     ok(add_tool(add.args(["tool", "add", "github"]), SEED_B32));
+    assert!(!dir.path().join("keys/master.key").exists());
     assert!(!dir.path().join("data/master.key").exists());
     let mut list = otpbot(dir.path());
     elsewhere(&mut list);
     assert!(ok(run(list.args(["tool", "list"]))).contains("github"));
 
-    // With the key in the data directory, `serve` says so (and, writing into a pipe, in
+    // With the keys inside the data directory, `serve` says so (and, writing into a pipe, in
     // plain text: no ANSI colour codes).
     let other = tempfile::tempdir().expect("tempdir");
     let mut serve = otpbot(other.path());
     serve
+        .env("OTPBOT_KEY_DIR", other.path().join("data/keys"))
         .env("OTPBOT_SLACK_SIGNING_SECRET", common::SECRET)
         .env("OTPBOT_SLACK_TEAM_IDS", "T0DEMO")
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -187,8 +190,8 @@ fn a_master_key_kept_elsewhere_works_and_serve_warns_when_it_sits_with_the_store
             panic!("serve exited: {seen}");
         }
         seen.push_str(&line);
-        if line.contains("master key sits in the same directory") {
-            assert!(line.contains("OTPBOT_MASTER_KEY_FILE"), "{line}");
+        if line.contains("is inside the data directory") {
+            assert!(line.contains("OTPBOT_KEY_DIR"), "{line}");
             assert!(!line.contains('\u{1b}'), "ANSI escape in a pipe: {line:?}");
             break;
         }

@@ -446,6 +446,7 @@ fn otpbot(dir: &std::path::Path) -> Command {
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("OTPBOT_DATA_DIR", dir)
+        .env("OTPBOT_KEY_DIR", common::key_dir())
         .env("OTPBOT_SLACK_TEAM_IDS", "T0SOCK")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -469,6 +469,7 @@ fn otpbot(dir: &std::path::Path) -> std::process::Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("USER", "ops")
         .env("OTPBOT_DATA_DIR", dir)
+        .env("OTPBOT_KEY_DIR", common::key_dir())
         .stdin(std::process::Stdio::null());
     cmd
 }

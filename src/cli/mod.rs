@@ -13,6 +13,9 @@ macro_rules! say {
 mod admin;
 mod audit;
 mod aws;
+mod help;
+#[cfg(feature = "local")]
+mod open;
 #[cfg(feature = "qr")]
 mod qr;
 mod secret;
@@ -26,20 +29,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{FromArgMatches, Parser, Subcommand};
 
 use secrecy::ExposeSecret;
 
 use crate::config::{Backend, Settings, SettingsArgs};
 use crate::domain::{Clock, SystemClock};
 use crate::engine::{Engine, Policy};
-#[cfg(feature = "local")]
-use crate::keys::load_or_create_key_file;
 use crate::keys::{decode_hex_key, AuditKey, KeyBytes, SigningSecret};
 use crate::slack::SlackConfig;
 use crate::store::aws::AwsStore;
 #[cfg(feature = "local")]
-use crate::store::local::{LocalOptions, LocalStore, MasterKey};
+use crate::store::local::LocalStore;
 use crate::store::Stores;
 use crate::teams::auth::BotAuth;
 use crate::teams::connector::Connector;
@@ -47,15 +48,7 @@ use crate::teams::TeamsConfig;
 
 /// otpbot: TOTP codes for shared accounts, handed out in chat, every issuance audited.
 #[derive(Debug, Parser)]
-#[command(
-    name = "otpbot",
-    version,
-    about,
-    long_about = None,
-    after_help = "Every setting is an option of every command, before or after it, and reads its \
-                  OTPBOT_* variable when the option is not given. Secret values come only from \
-                  the environment or a file (OTPBOT_*_FILE)."
-)]
+#[command(name = "otpbot", version, about, long_about = None, disable_help_subcommand = true)]
 pub struct Cli {
     /// The settings, declared once.
     #[command(flatten)]
@@ -71,8 +64,19 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// Serve Slack slash commands and Teams messages over HTTP, each when configured.
+    ///
+    /// Listens on --listen (OTPBOT_LISTEN, 127.0.0.1:3000 unless set). Slack is served with
+    /// OTPBOT_SLACK_SIGNING_SECRET and OTPBOT_SLACK_TEAM_IDS (or over Socket Mode with
+    /// --slack-socket-mode and OTPBOT_SLACK_APP_TOKEN), Teams with OTPBOT_TEAMS_APP_ID and
+    /// OTPBOT_TEAMS_TENANT_IDS; --teams-playground serves Microsoft's local Teams emulator.
+    /// Nothing is created until the settings are found valid and the address is free.
+    /// SIGTERM or Ctrl-C stops it after the requests in flight.
     Serve(serve::ServeArgs),
     /// Try otpbot: serve on the local store with a demo tool and a demo admin.
+    ///
+    /// Serves Slack on --listen (127.0.0.1:3000 unless set) with a made-up signing secret,
+    /// workspace T0DEMO, admin <@U123> and the tool `github`, and prints the commands to try.
+    /// It only runs on a store it made itself (a new --data-dir). Ctrl-C stops it.
     Demo(serve::ServeArgs),
     /// Enrol, list and remove tools (seeds are read from stdin, never from arguments).
     #[command(subcommand)]
@@ -87,18 +91,56 @@ pub enum CliCommand {
     Audit(audit::AuditArgs),
     /// Send a slash command to a running server, signed exactly as Slack signs it.
     Slash(slash::SlashArgs),
-    /// Write deployment secrets into SSM (AWS backend), read from stdin, never from arguments.
+    /// Store deployment secrets (in SSM on AWS, else in the local store), read from stdin or a
+    /// hidden prompt, never from arguments.
     #[command(subcommand)]
     Secret(SecretCommand),
     /// Set up the AWS backend's tables (for a local emulator; a deployment uses Terraform).
     #[command(subcommand)]
     Aws(aws::AwsCommand),
+    /// Print a shell completion script (e.g. `otpbot completions bash > ~/.local/share/bash-completion/completions/otpbot`).
+    Completions(help::CompletionArgs),
+    /// Print help: of the commands, of one command (`otpbot help tool add`), or of the
+    /// settings every command takes (`otpbot help settings`).
+    Help(help::HelpArgs),
+}
+
+impl CliCommand {
+    /// How the command uses the local store, and its name for messages.
+    #[cfg(feature = "local")]
+    fn store_use(&self) -> (open::StoreUse, &'static str) {
+        use open::StoreUse::{Existing, MayCreate, Unused};
+        match self {
+            Self::Serve(_) => (MayCreate, "serve"),
+            Self::Demo(_) => (MayCreate, "demo"),
+            Self::Tool(tool::ToolCommand::Add { .. }) => (MayCreate, "tool add"),
+            Self::Tool(tool::ToolCommand::Set { .. }) => (Existing, "tool set"),
+            Self::Tool(tool::ToolCommand::List) => (Existing, "tool list"),
+            Self::Tool(tool::ToolCommand::Remove { .. }) => (Existing, "tool remove"),
+            Self::Grant(_) => (Existing, "grant"),
+            Self::Revoke(_) => (Existing, "revoke"),
+            Self::Role(args) if matches!(args.op, admin::RoleOp::Remove) => {
+                (Existing, "role remove")
+            }
+            Self::Role(_) => (MayCreate, "role add"),
+            Self::Audit(args) => match &args.command {
+                None => (Existing, "audit"),
+                Some(audit::AuditCommand::Verify(_)) => (Existing, "audit verify"),
+                // Commands added later say themselves whether they need a store.
+                #[allow(unreachable_patterns)]
+                Some(_) => (Unused, ""),
+            },
+            Self::Secret(_) => (MayCreate, "secret set"),
+            Self::Slash(_) | Self::Aws(_) | Self::Completions(_) | Self::Help(_) => (Unused, ""),
+        }
+    }
 }
 
 /// Secret subcommands.
 #[derive(Debug, Subcommand)]
 pub enum SecretCommand {
-    /// Write one secret: slack-signing-secret, slack-bot-token, audit-key (or --generate), teams-client-secret.
+    /// Store one secret: slack-signing-secret, slack-bot-token, teams-client-secret, or (AWS)
+    /// audit-key (or --generate).
     Set(secret::SecretArgs),
 }
 
@@ -107,7 +149,7 @@ impl Cli {
     /// help; a bad value of a setting that came from its variable is told with the variable's
     /// name, and a secret given on the command line is refused.
     pub fn parse_or_exit() -> Self {
-        let mut command = Self::command();
+        let mut command = help::command();
         let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
         let result = command.try_get_matches_from_mut(&argv).and_then(|matches| {
             refuse_secret_arguments(&matches)?;
@@ -140,7 +182,7 @@ fn refuse_secret_arguments(matches: &clap::ArgMatches) -> Result<(), clap::Error
     for id in crate::config::SECRET_IDS {
         if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
             let flag = format!("--{}", id.replace('_', "-"));
-            return Err(Cli::command().error(
+            return Err(help::command().error(
                 clap::error::ErrorKind::ArgumentConflict,
                 format!(
                     "{flag} takes its value from OTPBOT_{0} or a file named in \
@@ -162,6 +204,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         anyhow::bail!("no command given; see `otpbot --help` (try `otpbot demo`)");
     };
+    match &command {
+        CliCommand::Help(args) => return help::help(&args.topic),
+        CliCommand::Completions(args) => return help::completions(args),
+        _ => {}
+    }
     let settings = Settings::from_args(cli.settings).context("invalid configuration")?;
     let log_filter = match &command {
         CliCommand::Serve(_) | CliCommand::Demo(_) => settings.log_filter.clone(),
@@ -172,6 +219,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     crate::telemetry::init(&log_filter, settings.log_format);
     for var in &settings.unknown {
         tracing::warn!(variable = %var, "unknown OTPBOT_ variable ignored; check for a typo");
+    }
+    #[cfg(feature = "local")]
+    {
+        let (store_use, name) = command.store_use();
+        open::check_data_dir(&settings, store_use, name)?;
     }
     match command {
         CliCommand::Serve(args) => serve::serve(settings, args).await,
@@ -184,6 +236,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         CliCommand::Slash(args) => slash::run(settings, args).await,
         CliCommand::Secret(SecretCommand::Set(args)) => secret::set(settings, args).await,
         CliCommand::Aws(cmd) => aws::run(settings, cmd).await,
+        CliCommand::Help(_) | CliCommand::Completions(_) => Ok(()),
     }
 }
 
@@ -192,6 +245,9 @@ pub struct App {
     /// The core.
     pub engine: Engine,
     aws: Option<Arc<AwsStore>>,
+    /// The local store (local backend), for what only it holds (its deployment secrets).
+    #[cfg(feature = "local")]
+    local: Option<Arc<LocalStore>>,
     /// The AWS configuration the store was built from, loaded once (AWS backend).
     sdk: Option<aws_config::SdkConfig>,
 }
@@ -205,8 +261,18 @@ async fn aws_audit_key(store: &AwsStore, settings: &mut Settings) -> anyhow::Res
     let text = store
         .parameter(name)
         .await
-        .with_context(|| format!("cannot read the audit key from SSM parameter {name}"))?
-        .with_context(|| format!("SSM parameter {name} (the audit key) does not exist"))?;
+        .with_context(|| {
+            format!(
+                "cannot read the audit key from SSM parameter {name}: check the AWS credentials \
+                 and region, and that they may ssm:GetParameter it"
+            )
+        })?
+        .with_context(|| {
+            format!(
+                "SSM parameter {name} (the audit key) does not exist: create it with `otpbot \
+                 secret set audit-key --generate`, or set OTPBOT_AUDIT_KEY_PARAM to where it is"
+            )
+        })?;
     Ok(decode_hex_key(text.expose_secret(), name)?)
 }
 
@@ -260,39 +326,6 @@ pub(crate) fn no_local_store() -> anyhow::Error {
     )
 }
 
-/// A local key: from the environment (`OTPBOT_{ROLE}_KEY` or its `_FILE`), else the data
-/// directory's `{role}.key`, created on first run only. With a store already there a missing
-/// key file is an error, never a fresh key that would silently orphan the store's data.
-/// Returns the key and where it came from, for messages.
-#[cfg(feature = "local")]
-fn local_key(
-    given: Option<KeyBytes>,
-    settings: &Settings,
-    role: &str,
-    store_exists: bool,
-) -> anyhow::Result<(KeyBytes, String)> {
-    let var = format!("OTPBOT_{}_KEY", role.to_uppercase());
-    if let Some(key) = given {
-        return Ok((key, format!("{var} (or {var}_FILE)")));
-    }
-    let path = settings.key_path(&format!("{role}.key"));
-    if store_exists && !path.exists() {
-        anyhow::bail!(
-            "{} is missing but the store {} exists, and its data needs the {role} key it was \
-             created with; restore {role}.key from your backup (or set {var}_FILE to where it \
-             is kept). otpbot will not make a new key over existing data. If the store holds \
-             nothing you need, move it away to start afresh.",
-            path.display(),
-            settings
-                .data_dir
-                .join(crate::store::local::DB_FILE)
-                .display()
-        );
-    }
-    let key = load_or_create_key_file(&path).with_context(|| format!("{role} key"))?;
-    Ok((key, path.display().to_string()))
-}
-
 /// Writes one line to stdout (see `say!`).
 pub(crate) fn say_line(line: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     use std::io::Write;
@@ -328,54 +361,13 @@ impl App {
             Backend::Local => Err(no_local_store()),
             #[cfg(feature = "local")]
             Backend::Local => {
-                crate::store::local::create_private_dir(&settings.data_dir).with_context(|| {
-                    format!(
-                        "cannot create data directory {}",
-                        settings.data_dir.display()
-                    )
-                })?;
-                let db = settings.data_dir.join(crate::store::local::DB_FILE);
-                let existing = db.exists();
-                let (master, master_source) =
-                    local_key(settings.master_key.take(), settings, "master", existing)?;
-                let (audit, audit_source) =
-                    local_key(settings.audit_key.take(), settings, "audit", existing)?;
-                let audit = Arc::new(AuditKey::new(audit));
-                let store = LocalStore::open_chained(
-                    &settings.data_dir,
-                    MasterKey::new(master),
-                    LocalOptions::default(),
-                    Some(audit.clone()),
-                )
-                .map_err(|e| match e {
-                    crate::store::StoreError::WrongKey(role) => {
-                        let source = if role == "master" {
-                            &master_source
-                        } else {
-                            &audit_source
-                        };
-                        anyhow::anyhow!(
-                            "the {role} key from {source} is not the one the store {} was \
-                             created with ({}); restore the original {role}.key from your \
-                             backup, or point OTPBOT_{}_KEY_FILE at it",
-                            db.display(),
-                            if role == "master" {
-                                "its seeds are encrypted under it"
-                            } else {
-                                "its audit chain and code MACs are keyed with it"
-                            },
-                            role.to_uppercase()
-                        )
-                    }
-                    other => anyhow::Error::new(other).context(format!(
-                        "cannot open the store in {}",
-                        settings.data_dir.display()
-                    )),
-                })?;
-                let engine = Engine::new(Stores::single(Arc::new(store)), clock, audit, policy);
+                let store = open::open_local(settings)?;
+                let audit = store.1.clone();
+                let engine = Engine::new(Stores::single(store.0.clone()), clock, audit, policy);
                 Ok(Self {
                     engine,
                     aws: None,
+                    local: Some(store.0),
                     sdk: None,
                 })
             }
@@ -392,6 +384,8 @@ impl App {
                 Ok(Self {
                     engine,
                     aws: Some(store),
+                    #[cfg(feature = "local")]
+                    local: None,
                     sdk: Some(sdk),
                 })
             }
@@ -399,25 +393,23 @@ impl App {
     }
 
     /// The Slack settings: the signing secret from the environment, the data directory (demo)
-    /// or, on AWS, its SSM parameter; read once at start-up.
+    /// or what the backend keeps (SSM, the local store); read once at start-up.
     pub async fn slack_config(&self, settings: &Settings) -> anyhow::Result<SlackConfig> {
-        let secret = match (settings.signing_secret(), &self.aws) {
-            (Some(secret), _) => secret,
-            (None, Some(store)) => {
-                let name = &settings.signing_secret_param;
-                let text = store
-                    .parameter(name)
-                    .await
-                    .with_context(|| format!("cannot read the Slack signing secret from SSM parameter {name}"))?
-                    .with_context(|| format!("SSM parameter {name} (the Slack signing secret) does not exist"))?;
-                SigningSecret::new(text.expose_secret().to_owned())
+        let secret = match settings.signing_secret() {
+            Some(secret) => secret,
+            None => {
+                let name = secret::SecretName::SlackSigningSecret;
+                let value = self
+                    .required_secret(settings, name, "OTPBOT_SLACK_SIGNING_SECRET")
+                    .await?;
+                SigningSecret::new(value.expose_secret().to_owned())
             }
-            (None, None) => anyhow::bail!(
-                "OTPBOT_SLACK_SIGNING_SECRET (or OTPBOT_SLACK_SIGNING_SECRET_FILE) is not set; `otpbot demo` makes one up"
-            ),
         };
         if settings.slack_workspaces.is_empty() {
-            tracing::warn!("OTPBOT_SLACK_TEAM_IDS is empty: every Slack request will be refused");
+            tracing::warn!(
+                "OTPBOT_SLACK_TEAM_IDS is empty: every Slack request will be refused; set it to \
+                 the workspaces to serve"
+            );
         }
         Ok(SlackConfig {
             signing_secret: secret,
@@ -426,18 +418,17 @@ impl App {
         })
     }
 
-    /// The Slack Web API client with the bot token: from the environment, or on AWS from its
-    /// SSM parameter when written; `None` without a token.
+    /// The Slack Web API client with the bot token: from the environment, else what the
+    /// backend keeps (SSM, the local store); `None` without a token.
     pub async fn slack_web_api(
         &self,
         settings: &Settings,
     ) -> anyhow::Result<Option<Arc<crate::slack::web::WebApi>>> {
         let mut web_api = crate::slack::web::WebApi::from_settings(settings)?;
-        if let (None, Some(store)) = (&web_api, &self.aws) {
-            let name = &settings.slack_bot_token_param;
-            let token = store.parameter(name).await.with_context(|| {
-                format!("cannot read the Slack bot token from SSM parameter {name}")
-            })?;
+        if web_api.is_none() {
+            let token = self
+                .stored_secret(settings, secret::SecretName::SlackBotToken)
+                .await?;
             if let Some(token) = token {
                 let api = crate::slack::web::WebApi::new(
                     &settings.slack_api_url,
@@ -461,21 +452,13 @@ impl App {
             let http = crate::front::client(Duration::from_secs(5)).context(HTTPS_SETUP)?;
             return Ok(Some(TeamsConfig::playground(teams.tenants.clone(), http)));
         }
-        let secret = match (&teams.client_secret, &self.aws) {
-            (Some(secret), _) => secret.clone(),
-            (None, Some(store)) => {
-                let name = &teams.client_secret_param;
-                store
-                    .parameter(name)
-                    .await
-                    .with_context(|| {
-                        format!("cannot read the Teams client secret from SSM parameter {name}")
-                    })?
-                    .with_context(|| {
-                        format!("SSM parameter {name} (the Teams client secret) does not exist")
-                    })?
+        let secret = match &teams.client_secret {
+            Some(secret) => secret.clone(),
+            None => {
+                let name = secret::SecretName::TeamsClientSecret;
+                self.required_secret(settings, name, "OTPBOT_TEAMS_CLIENT_SECRET")
+                    .await?
             }
-            (None, None) => anyhow::bail!("OTPBOT_TEAMS_CLIENT_SECRET (or _FILE) is not set"),
         };
         let http = crate::front::client(Duration::from_secs(5)).context(HTTPS_SETUP)?;
         Ok(Some(TeamsConfig {

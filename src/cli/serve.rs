@@ -1,28 +1,24 @@
 //! `otpbot serve` and `otpbot demo`.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 
 use super::App;
-use crate::config::{Settings, DEMO_SIGNING_SECRET_FILE};
-use crate::domain::{GrantDuration, Principal, Seed, Tool, ToolName};
-use crate::engine::{ChatRequest, Engine};
+use crate::config::Settings;
 use crate::http::{router, AppState};
-use crate::keys::{write_private_file, SigningSecret};
-use crate::slack::SlackConfig;
 
 /// Options of `serve` and `demo` beyond the settings (`--listen`, `--teams-playground` and
 /// the rest are settings: see [`crate::config::SettingsArgs`]).
 #[derive(Debug, Args)]
 pub struct ServeArgs {}
 
-/// The workspace, admin and tool `otpbot demo` sets up.
+#[cfg(feature = "local")]
+mod demo;
+
+/// The workspace `otpbot demo` serves, and `otpbot slash` sends as by default.
 pub const DEMO_TEAM: &str = "T0DEMO";
-const DEMO_ADMIN: &str = "U123";
-const DEMO_TOOL: &str = "github";
 
 /// Serves with the configured settings.
 pub async fn serve(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<()> {
@@ -41,23 +37,78 @@ pub async fn serve(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<(
     if settings.slack_socket_mode {
         check_trust_store("Slack (Socket Mode)")?;
     }
-    if settings.backend == crate::config::Backend::Local && settings.master_key.is_none() {
-        tracing::warn!(
-            key = %settings.key_path("master.key").display(),
-            "the master key sits in the same directory as the store it protects: a copy of \
-             that directory (a backup, a snapshot) is enough to decrypt every seed; keep the \
-             key elsewhere and point OTPBOT_MASTER_KEY_FILE at it"
-        );
-    }
     if settings.slack_socket_mode {
         return super::socket_mode::serve(settings, listen).await;
     }
+    check_front_ends(&settings)?;
+    // Bound before the store is opened: a busy port leaves nothing behind.
+    let listener = bind(listen).await?;
     let policy = settings.policy();
     let state = App::open(&mut settings, policy, super::Patience::Chat)
         .await?
         .into_state(&settings)
         .await?;
-    run_server(state, listen, None).await
+    serve_on(state, listener, None).await
+}
+
+/// Refuses, before anything is created, settings that cannot serve: no front end at all, or
+/// one whose secret is nowhere (not in the environment, and no local store that might hold it).
+fn check_front_ends(settings: &Settings) -> anyhow::Result<()> {
+    if !settings.slack_enabled() && settings.teams.is_none() {
+        bail!(
+            "neither Slack nor Teams is configured: set OTPBOT_SLACK_SIGNING_SECRET and \
+             OTPBOT_SLACK_TEAM_IDS for Slack, OTPBOT_TEAMS_APP_ID and OTPBOT_TEAMS_TENANT_IDS \
+             for Teams (or try `otpbot demo`)"
+        );
+    }
+    let local = settings.backend == crate::config::Backend::Local;
+    #[cfg(feature = "local")]
+    let store = settings
+        .data_dir
+        .join(crate::store::local::DB_FILE)
+        .is_file();
+    #[cfg(not(feature = "local"))]
+    let store = false;
+    if local && !store && settings.slack_enabled() && settings.signing_secret().is_none() {
+        bail!(
+            "OTPBOT_SLACK_SIGNING_SECRET is not set: set it (or OTPBOT_SLACK_SIGNING_SECRET_FILE) \
+             to the Slack app's signing secret, or keep it in the store with `otpbot secret set \
+             slack-signing-secret`"
+        );
+    }
+    let teams_secret = settings
+        .teams
+        .as_ref()
+        .is_none_or(|t| t.playground || t.client_secret.is_some());
+    if local && !store && !teams_secret {
+        bail!(
+            "OTPBOT_TEAMS_CLIENT_SECRET is not set: set it (or OTPBOT_TEAMS_CLIENT_SECRET_FILE) \
+             to the bot's client secret, or keep it in the store with `otpbot secret set \
+             teams-client-secret`"
+        );
+    }
+    Ok(())
+}
+
+/// Listens on `listen`, or says what holds it and what to do.
+pub(super) async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                let mut other = listen;
+                other.set_port(listen.port().wrapping_add(1).max(1));
+                anyhow::anyhow!(
+                    "cannot listen on {listen}: the address is in use, by another otpbot (a demo \
+                     still running?) or another program; stop it (Ctrl-C in its terminal), or \
+                     listen elsewhere with --listen {other} (or OTPBOT_LISTEN)"
+                )
+            }
+            _ => anyhow::anyhow!(
+                "cannot listen on {listen}: {e}; choose another address with --listen (or \
+                 OTPBOT_LISTEN), e.g. 127.0.0.1:3000"
+            ),
+        })
 }
 
 /// Teams needs outbound HTTPS, trusting the platform's CA store or, when either is set, only
@@ -97,144 +148,51 @@ fn check_playground(listen: SocketAddr) -> anyhow::Result<()> {
 }
 
 /// Sets up the demo workspace, tool and admin, prints how to try it, and serves.
-pub async fn demo(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<()> {
+pub async fn demo(settings: Settings, _args: ServeArgs) -> anyhow::Result<()> {
     if settings.teams.as_ref().is_some_and(|t| t.playground) {
         bail!("--teams-playground (OTPBOT_TEAMS_PLAYGROUND) is for `otpbot serve`; the demo serves Slack only");
     }
     if settings.slack_socket_mode {
         bail!("--slack-socket-mode (OTPBOT_SLACK_SOCKET_MODE) is for `otpbot serve`; the demo serves Slack over HTTP");
     }
+    if settings.backend != crate::config::Backend::Local {
+        bail!(
+            "the demo runs on the local store only, never in a deployment's tables: unset \
+             OTPBOT_BACKEND (or give --backend local)"
+        );
+    }
     #[cfg(not(feature = "local"))]
-    if settings.backend == crate::config::Backend::Local {
-        return Err(super::no_local_store());
-    }
-    let secret = match settings.signing_secret() {
-        Some(secret) => secret,
-        None => {
-            crate::keys::create_private_dir(&settings.data_dir)?;
-            let secret = hex::encode(rand::random::<[u8; 16]>());
-            write_private_file(
-                &settings.data_dir.join(DEMO_SIGNING_SECRET_FILE),
-                secret.as_bytes(),
-            )
-            .context("cannot write the demo signing secret")?;
-            SigningSecret::new(secret)
-        }
-    };
-    let admin = Principal::new(crate::domain::Platform::Slack, DEMO_TEAM, DEMO_ADMIN)?;
-    let mut policy = settings.policy();
-    policy.bootstrap_admins.insert(admin.clone());
-    let engine = App::open(&mut settings, policy, super::Patience::Chat)
-        .await?
-        .engine;
-    seed_demo(&engine, &admin).await?;
-    settings.slack_workspaces.insert(DEMO_TEAM.to_owned());
-    let slack = SlackConfig {
-        signing_secret: secret,
-        allowed_workspaces: settings.slack_workspaces.clone(),
-        web_api: crate::slack::web::WebApi::from_settings(&settings)?,
-    };
-    let listen = settings.listen;
-    let data_dir = settings.data_dir.clone();
-    let state = AppState {
-        engine: Arc::new(engine),
-        slack: Some(Arc::new(slack)),
-        teams: None,
-    };
-    run_server(
-        state,
-        listen,
-        Some(Box::new(move |addr| banner(&data_dir, addr))),
-    )
-    .await
-}
-
-/// What `otpbot demo` prints once it listens: the exact commands to try.
-fn banner(data_dir: &std::path::Path, addr: SocketAddr) -> String {
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "otpbot".into());
-    let dir = if data_dir.as_os_str() == "otpbot-data" {
-        String::new()
-    } else {
-        format!(" --data-dir {}", data_dir.display())
-    };
-    let url = if addr.port() == 3000 && addr.ip().is_loopback() {
-        String::new()
-    } else {
-        format!(" --url http://{addr}")
-    };
-    let slash = format!("{exe} slash{dir}{url}");
-    format!(
-        "\notpbot demo is serving on http://{addr} (store: {store}).\n\
-         Workspace {DEMO_TEAM}; <@{DEMO_ADMIN}> is admin and holds `{DEMO_TOOL}`. In another terminal, get a code:\n\n\
-         \x20   {slash} --as {DEMO_ADMIN} {DEMO_TOOL}\n\n\
-         More to try:\n\
-         \x20   {slash} --as U456 {DEMO_TOOL}\n\
-         \x20   {slash} --as {DEMO_ADMIN} \"grant <@U456> {DEMO_TOOL} for 1h onboarding\"\n\
-         \x20   {slash} --as {DEMO_ADMIN} \"audit since 1d\"\n\
-         \x20   {exe} audit{dir}\n",
-        store = data_dir.display()
-    )
-}
-
-/// Enrols the demo tool (with a fresh random seed) and grants it to the demo admin.
-async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
-    let name = ToolName::parse(DEMO_TOOL)?;
-    let stores = engine.stores();
-    if stores.access.tool(&name).await?.is_none() {
-        let secret = totp_rs::Secret::Raw(rand::random::<[u8; 20]>().to_vec())
-            .to_encoded()
-            .to_string();
-        let seed = Seed::parse(&secret).context("demo seed")?;
-        let tool = Tool {
-            name: name.clone(),
-            display_name: "GitHub (demo)".into(),
-            default_grant: GrantDuration::parse("8h").context("duration")?,
-            max_grant: GrantDuration::parse("1w").context("duration")?,
-            notify_channel: None,
-            approvals_channel: None,
-        };
-        super::tool::add(engine, &tool, &seed).await?;
-    }
-    let active = stores
-        .access
-        .grant(admin, &name)
-        .await?
-        .is_some_and(|g| g.is_active(engine.clock().now()));
-    if !active {
-        let request = ChatRequest {
-            request_id: crate::domain::RequestId::new(),
-            principal: admin.clone(),
-            channel: Some("demo-setup".into()),
-            text: format!("grant {admin} {DEMO_TOOL} for 8h demo"),
-            delivery: None,
-        };
-        let reply = engine.handle(&request).await;
-        if reply.tone != crate::reply::Tone::Info {
-            bail!("demo setup failed: {}", reply.plain_text());
-        }
-    }
-    Ok(())
+    return Err(super::no_local_store());
+    #[cfg(feature = "local")]
+    demo::run(settings).await
 }
 
 /// Makes the text to print from the bound address, once listening.
 type Banner = Box<dyn FnOnce(SocketAddr) -> String + Send>;
 
+/// Serves `state` on `listen` until interrupted (Socket Mode's HTTP side).
 pub(super) async fn run_server(
     state: AppState,
     listen: SocketAddr,
     banner: Option<Banner>,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    serve_on(state, bind(listen).await?, banner).await
+}
+
+/// Serves `state` on `listener` until interrupted (SIGTERM, Ctrl-C), printing the banner once
+/// listening.
+async fn serve_on(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    banner: Option<Banner>,
+) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "otpbot listening");
     if let Some(banner) = banner {
         use std::io::Write;
-        println!("{}", banner(addr));
-        let _ = std::io::stdout().flush();
+        let mut out = std::io::stdout().lock();
+        // A closed stdout must not stop the server: the banner is only a courtesy.
+        let _ = writeln!(out, "{}", banner(addr)).and_then(|()| out.flush());
     }
     crate::server::serve(
         listener,

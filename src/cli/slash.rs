@@ -20,9 +20,10 @@ pub struct SlashArgs {
     /// The channel id.
     #[arg(long, default_value = "C0DEMO")]
     pub channel: String,
-    /// Base URL of the running otpbot.
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    pub url: String,
+    /// Base URL of the running otpbot [default: http:// and the --listen address
+    /// (OTPBOT_LISTEN), so the one setting serves both].
+    #[arg(long)]
+    pub url: Option<String>,
     /// The command text, e.g. `github` or `grant <@U456> github for 1h`. Options may come
     /// before or after it; words after `--` are all text.
     #[arg(num_args = 0..)]
@@ -75,11 +76,16 @@ pub fn readable(body: &serde_json::Value) -> String {
 /// Runs `otpbot slash`.
 pub async fn run(settings: Settings, args: SlashArgs) -> anyhow::Result<()> {
     let secret = settings.signing_secret().context(
-        "no signing secret: set OTPBOT_SLACK_SIGNING_SECRET, or point --data-dir at a directory `otpbot demo` uses",
+        "no signing secret to sign with: set OTPBOT_SLACK_SIGNING_SECRET to the server's, or \
+         point --data-dir at the directory `otpbot demo` uses",
     )?;
     let body = slash_form(&args.team, &args.user, &args.channel, &args.text.join(" "));
     let timestamp = SystemClock.now().unix();
-    let url = format!("{}/slack/commands", args.url.trim_end_matches('/'));
+    let base = args
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.listen));
+    let url = format!("{}/slack/commands", base.trim_end_matches('/'));
     let response = crate::front::client(std::time::Duration::from_secs(10))
         .context(super::HTTPS_SETUP)?
         .post(&url)
@@ -93,12 +99,21 @@ pub async fn run(settings: Settings, args: SlashArgs) -> anyhow::Result<()> {
         .send()
         .await
         .with_context(|| {
-            format!("cannot reach otpbot at {url}; is `otpbot demo` or `otpbot serve` running?")
+            format!("cannot reach otpbot at {url}: start `otpbot demo` (or `otpbot serve`) first, or point --url at the one that runs")
         })?;
     let status = response.status();
     let text = response.text().await.context("cannot read the reply")?;
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        bail!(
+            "otpbot at {url} answered {status} ({}): the request was signed with another secret \
+             than the server's, or the clocks differ by more than 5 minutes; give `otpbot slash` \
+             the server's secret (OTPBOT_SLACK_SIGNING_SECRET, or --data-dir of the demo that \
+             answers), or check that --url (or OTPBOT_LISTEN) names the otpbot you mean",
+            text.trim()
+        );
+    }
     if !status.is_success() {
-        bail!("otpbot answered {status}: {text}");
+        bail!("otpbot at {url} answered {status}: {}", text.trim());
     }
     let json: serde_json::Value = serde_json::from_str(&text).context("the reply is not JSON")?;
     say!("{}", readable(&json));

@@ -31,9 +31,63 @@ fn list<T>(text: &str, item: impl Fn(&str) -> Result<T, String>) -> Result<List<
         .map(List)
 }
 
-/// Ids such as Slack team ids or Teams tenant ids.
-fn ids(text: &str) -> Result<List<String>, String> {
-    list(text, |id| Ok(id.to_owned()))
+/// Slack team ids (`T…`) and Enterprise Grid org ids (`E…`), as Slack writes them.
+fn slack_workspaces(text: &str) -> Result<List<String>, String> {
+    list(text, |id| {
+        let valid = id.len() >= 2
+            && id.len() <= 32
+            && matches!(id.as_bytes()[0], b'T' | b'E')
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if valid {
+            Ok(id.to_owned())
+        } else {
+            Err(format!(
+                "`{id}` is not a Slack team id (T…) or enterprise id (E…) as Slack writes \
+                 them, e.g. T0123ABCD; the team id is in the web app's URL \
+                 (app.slack.com/client/T…)"
+            ))
+        }
+    })
+}
+
+/// Whether `id` is a GUID such as Entra tenant and app ids (`72f988bf-86f1-41af-…`), or the
+/// Microsoft 365 Agents Playground's own tenant id, which is one digit longer.
+fn is_guid(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    id == super::PLAYGROUND_TENANT
+        || (groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+            && groups
+                .iter()
+                .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit())))
+}
+
+/// What a GUID setting looks like, for messages.
+const GUID_FORM: &str = "a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// Entra tenant ids (GUIDs), lower-cased as Teams sends them.
+fn tenants(text: &str) -> Result<List<String>, String> {
+    list(text, |id| {
+        if is_guid(id) {
+            Ok(id.to_ascii_lowercase())
+        } else {
+            Err(format!(
+                "`{id}` is not a tenant id: {GUID_FORM} (Azure portal → Microsoft Entra ID → \
+                 Overview → Tenant ID)"
+            ))
+        }
+    })
+}
+
+/// One GUID: the bot's app id, or the tenant of its registration.
+fn guid(text: &str) -> Result<String, String> {
+    let id = text.trim();
+    if is_guid(id) {
+        Ok(id.to_ascii_lowercase())
+    } else {
+        Err(format!("`{id}` is not {GUID_FORM}"))
+    }
 }
 
 /// Principals as a person types them, e.g. `slack:T0123:U0456`.
@@ -132,8 +186,19 @@ pub struct SettingsArgs {
         help_heading = "Store"
     )]
     pub data_dir: PathBuf,
+    /// Directory of the local store's key files (master.key, audit.key, …), created with mode
+    /// 0700 and kept apart from the data directory, so that a copy of the data (a backup)
+    /// holds no key [default: $XDG_CONFIG_HOME/otpbot, else ~/.config/otpbot].
+    #[arg(
+        long,
+        global = true,
+        env = "OTPBOT_KEY_DIR",
+        value_name = "DIR",
+        help_heading = "Store"
+    )]
+    pub key_dir: Option<PathBuf>,
     /// Seed encryption key of the local store, 64 hex characters; environment only (default:
-    /// master.key in the data directory, generated on first run).
+    /// master.key in the key directory, generated on first run).
     #[arg(
         long,
         global = true,
@@ -143,7 +208,7 @@ pub struct SettingsArgs {
         help_heading = "Store"
     )]
     pub master_key: Option<String>,
-    /// File holding the master key; keep it outside the data directory.
+    /// File holding the master key.
     #[arg(
         long,
         global = true,
@@ -152,7 +217,7 @@ pub struct SettingsArgs {
         help_heading = "Store"
     )]
     pub master_key_file: Option<PathBuf>,
-    /// Audit HMAC key, 64 hex characters; environment only (default: audit.key in the data
+    /// Audit HMAC key, 64 hex characters; environment only (default: audit.key in the key
     /// directory, generated on first run; on AWS its SSM parameter).
     #[arg(
         long,
@@ -313,7 +378,7 @@ pub struct SettingsArgs {
     pub slack_signing_secret_file: Option<PathBuf>,
     /// Comma-separated Slack team ids (T…) and enterprise ids (E…) served; none: every
     /// Slack request is refused.
-    #[arg(long, global = true, env = "OTPBOT_SLACK_TEAM_IDS", value_name = "IDS", value_parser = ids, help_heading = "Slack")]
+    #[arg(long, global = true, env = "OTPBOT_SLACK_TEAM_IDS", value_name = "IDS", value_parser = slack_workspaces, help_heading = "Slack")]
     pub slack_team_ids: Option<List<String>>,
     /// Slack bot token (xoxb-…) for access-request messages and issuance notices; environment
     /// only. Without it nothing is posted.
@@ -365,25 +430,13 @@ pub struct SettingsArgs {
     pub slack_api_url: String,
 
     /// The Azure Bot's Microsoft App ID; setting it turns POST /teams/messages on.
-    #[arg(
-        long,
-        global = true,
-        env = "OTPBOT_TEAMS_APP_ID",
-        value_name = "ID",
-        help_heading = "Teams"
-    )]
+    #[arg(long, global = true, env = "OTPBOT_TEAMS_APP_ID", value_name = "ID", value_parser = guid, help_heading = "Teams")]
     pub teams_app_id: Option<String>,
     /// Comma-separated Teams tenant ids served.
-    #[arg(long, global = true, env = "OTPBOT_TEAMS_TENANT_IDS", value_name = "IDS", value_parser = ids, help_heading = "Teams")]
+    #[arg(long, global = true, env = "OTPBOT_TEAMS_TENANT_IDS", value_name = "IDS", value_parser = tenants, help_heading = "Teams")]
     pub teams_tenant_ids: Option<List<String>>,
     /// The tenant the (single-tenant) bot is registered in [default: the first served tenant].
-    #[arg(
-        long,
-        global = true,
-        env = "OTPBOT_TEAMS_APP_TENANT_ID",
-        value_name = "ID",
-        help_heading = "Teams"
-    )]
+    #[arg(long, global = true, env = "OTPBOT_TEAMS_APP_TENANT_ID", value_name = "ID", value_parser = guid, help_heading = "Teams")]
     pub teams_app_tenant_id: Option<String>,
     /// The bot's client secret; environment only (on AWS: its SSM parameter).
     #[arg(

@@ -118,21 +118,101 @@ fn declared_defaults_are_the_stores_and_the_policys() {
     assert!(s.teams.is_none() && s.admins.is_empty() && s.master_key.is_none());
 }
 
+const APP: &str = "5e1d2c3b-0000-4000-8000-00000000b07a";
+const T1: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const T2: &str = "11111111-2222-3333-4444-555555555555";
+
+#[test]
+fn ids_that_cannot_be_right_are_refused_with_the_expected_form() {
+    for (var, value, says) in [
+        ("OTPBOT_SLACK_TEAM_IDS", "bogus", "T0123ABCD"),
+        (
+            "OTPBOT_SLACK_TEAM_IDS",
+            "T0123,t0456",
+            "`t0456` is not a Slack team id",
+        ),
+        ("OTPBOT_SLACK_TEAM_IDS", "U0123", "enterprise id (E…)"),
+        (
+            "OTPBOT_TEAMS_TENANT_IDS",
+            "contoso.onmicrosoft.com",
+            "a GUID like",
+        ),
+        (
+            "OTPBOT_TEAMS_TENANT_IDS",
+            "72f988bf-86f1-41af-91ab",
+            "Tenant ID",
+        ),
+        ("OTPBOT_TEAMS_APP_ID", "app", "a GUID like"),
+        ("OTPBOT_TEAMS_APP_TENANT_ID", "t1", "a GUID like"),
+        ("OTPBOT_SLACK_API_URL", "slack.com/api/", "http(s) URL"),
+    ] {
+        let err = Settings::from_vars(vars(&[(var, value)]))
+            .expect_err(value)
+            .to_string();
+        assert!(
+            err.starts_with(&format!("{var}: ")) && err.contains(says),
+            "{var}={value}: {err}"
+        );
+    }
+    let ok = Settings::from_vars(vars(&[
+        ("OTPBOT_SLACK_TEAM_IDS", "T0123ABCD, E0ORG"),
+        ("OTPBOT_TEAMS_TENANT_IDS", PLAYGROUND_TENANT),
+    ]))
+    .expect("Slack's and the playground's own forms");
+    assert!(ok.slack_workspaces.contains("E0ORG"));
+}
+
+#[test]
+fn keys_default_to_the_users_configuration_directory() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| std::ffi::OsString::from(v))
+        }
+    };
+    assert_eq!(
+        default_key_dir(env(&[("XDG_CONFIG_HOME", "/x/cfg"), ("HOME", "/home/a")])),
+        Some(PathBuf::from("/x/cfg/otpbot"))
+    );
+    assert_eq!(
+        default_key_dir(env(&[("XDG_CONFIG_HOME", "relative"), ("HOME", "/home/a")])),
+        Some(PathBuf::from("/home/a/.config/otpbot")),
+        "a relative XDG_CONFIG_HOME is ignored, as the XDG specification says"
+    );
+    assert_eq!(default_key_dir(env(&[])), None);
+    let given =
+        Settings::from_vars(vars(&[("OTPBOT_KEY_DIR", "/srv/otpbot-keys")])).expect("key dir");
+    assert_eq!(given.key_dir, Some(PathBuf::from("/srv/otpbot-keys")));
+    assert_eq!(
+        given.key_path("master.key"),
+        PathBuf::from("/srv/otpbot-keys/master.key")
+    );
+}
+
 #[test]
 fn parameters_follow_the_prefix_and_teams_needs_a_tenant() {
     let s = Settings::from_vars(vars(&[
         ("OTPBOT_SSM_PREFIX", "/acme/otp/"),
-        ("OTPBOT_TEAMS_APP_ID", "app"),
-        ("OTPBOT_TEAMS_TENANT_IDS", " t1 ,t2"),
+        ("OTPBOT_TEAMS_APP_ID", APP),
+        (
+            "OTPBOT_TEAMS_TENANT_IDS",
+            &format!(" {T1} ,{}", T2.to_uppercase()),
+        ),
     ]))
     .expect("valid settings");
     assert_eq!(s.audit_key_param, "/acme/otp/audit/hmac-key");
     assert_eq!(s.slack_bot_token_param, "/acme/otp/slack/bot-token");
     let teams = s.teams.expect("teams on");
     assert_eq!(teams.client_secret_param, "/acme/otp/teams/client-secret");
-    assert_eq!(teams.app_tenant, "t1", "the first served tenant");
+    assert_eq!(teams.app_tenant, T1, "the first served tenant");
+    assert!(
+        teams.tenants.contains(T2),
+        "tenant ids are lower-cased as Teams sends them"
+    );
     assert_eq!(teams.tenants.len(), 2);
-    let err = Settings::from_vars(vars(&[("OTPBOT_TEAMS_APP_ID", "app")]))
+    let err = Settings::from_vars(vars(&[("OTPBOT_TEAMS_APP_ID", APP)]))
         .expect_err("no tenant")
         .to_string();
     assert!(err.starts_with("OTPBOT_TEAMS_TENANT_IDS: "), "{err}");

@@ -53,6 +53,9 @@ pub enum PrincipalError {
         /// The expected form, with an example.
         expected: &'static str,
     },
+    /// Typed by a person, and not `platform:workspace:user` at all.
+    #[error("`{0}` is not a principal: write {SLACK_FORM}, or {TEAMS_FORM}")]
+    NotAPrincipal(String),
 }
 
 /// What a Slack principal looks like: Slack's ids are upper case, team ids start with `T`
@@ -127,8 +130,8 @@ impl Principal {
     /// to the form its platform writes: Slack ids in Slack's upper case, Teams ids as GUIDs
     /// (lower-cased, as Teams sends them). Stored principals are read with [`Principal::parse`].
     pub fn parse_input(text: &str) -> Result<Self, PrincipalError> {
-        let principal = Self::parse(text)?;
         let given = || text.chars().take(100).collect::<String>();
+        let principal = Self::parse(text).map_err(|_| PrincipalError::NotAPrincipal(given()))?;
         match principal.platform() {
             Platform::Slack => {
                 if slack_id(principal.workspace(), b"TE") && slack_id(principal.user(), b"UW") {

@@ -42,6 +42,13 @@ pub const START: i64 = 1_793_700_005;
 /// The test tool's raw seed (20 bytes).
 pub const SEED: &[u8] = b"otpbot-test-seed-20b";
 
+/// The key directory (`OTPBOT_KEY_DIR`) of every `otpbot` this test binary runs: under the
+/// build's own scratch directory, so that no test writes into the real home directory. Stores
+/// made by the tests adopt these keys as a user's stores adopt the default key directory's.
+pub fn key_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("keys-{}", env!("CARGO_CRATE_NAME")))
+}
+
 /// A running otpbot and handles on its insides.
 pub struct TestApp {
     pub url: String,

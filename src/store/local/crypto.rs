@@ -82,4 +82,53 @@ impl MasterKey {
             .map_err(|_| StoreError::Corrupt(format!("seed of {tool}: not text")))?;
         Seed::parse(text).map_err(|e| StoreError::Corrupt(format!("seed of {tool}: {e}")))
     }
+
+    /// Encrypts a deployment secret (a token, a signing secret) as seeds are, with its name as
+    /// associated data; returns (nonce, ciphertext).
+    pub fn seal_secret(&self, name: &str, value: &str) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let aad = format!("otpbot-secret-v1:{name}");
+        let payload = Payload {
+            msg: value.as_bytes(),
+            aad: aad.as_bytes(),
+        };
+        let ciphertext = self
+            .cipher()
+            .encrypt(Nonce::from_slice(&nonce), payload)
+            .map_err(|_| StoreError::Backend("secret encryption failed".into()))?;
+        Ok((nonce.to_vec(), ciphertext))
+    }
+
+    /// Decrypts a deployment secret sealed by [`MasterKey::seal_secret`] under `name`.
+    pub fn open_secret(
+        &self,
+        name: &str,
+        nonce: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<String>, StoreError> {
+        let corrupt = || {
+            StoreError::Corrupt(format!(
+                "secret {name} does not decrypt: wrong master key, or tampered"
+            ))
+        };
+        if nonce.len() != 12 {
+            return Err(corrupt());
+        }
+        let aad = format!("otpbot-secret-v1:{name}");
+        let plain = Zeroizing::new(
+            self.cipher()
+                .decrypt(
+                    Nonce::from_slice(nonce),
+                    Payload {
+                        msg: ciphertext,
+                        aad: aad.as_bytes(),
+                    },
+                )
+                .map_err(|_| corrupt())?,
+        );
+        std::str::from_utf8(&plain)
+            .map(|text| Zeroizing::new(text.to_owned()))
+            .map_err(|_| corrupt())
+    }
 }

@@ -16,6 +16,7 @@ mod crypto;
 mod decide;
 mod keycheck;
 mod schema;
+mod secrets;
 mod writer;
 
 use std::path::{Path, PathBuf};

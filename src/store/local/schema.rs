@@ -98,6 +98,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX access_requests_open ON access_requests (requester, tool, state, expires_at);
     ALTER TABLE tools ADD COLUMN approvals_channel TEXT;
     "#,
+    // 6: deployment secrets (`otpbot secret set` on the local store), encrypted like seeds.
+    r#"
+    CREATE TABLE secrets (
+        name       TEXT PRIMARY KEY,
+        nonce      BLOB NOT NULL,
+        ciphertext BLOB NOT NULL
+    );
+    "#,
 ];
 
 /// Applies every migration newer than the file's `user_version`, each in its own transaction.
