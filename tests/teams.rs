@@ -890,7 +890,8 @@ impl Drop for Killed {
 }
 
 /// Starts the real Microsoft 365 Agents Playground (pinned in `tests/playground`) against
-/// `endpoint`, confined to loopback, on a port it reports; returns it and that port.
+/// `endpoint`, confined to loopback by the project's own guard through the same launcher the
+/// docs use (`scripts/playground.sh`), on a port it reports; returns it and that port.
 fn start_playground(endpoint: &str, work: &std::path::Path) -> (Killed, u16) {
     use std::io::BufRead;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -899,12 +900,6 @@ fn start_playground(endpoint: &str, work: &std::path::Path) -> (Killed, u16) {
         cli.exists(),
         "the playground is not installed: run `npm ci` in tests/playground (scripts/test.sh does)"
     );
-    let loopback_only = root.join("../shared/tools/loopback-only.cjs");
-    assert!(
-        loopback_only.exists(),
-        "{} is missing: the playground may only run confined to loopback",
-        loopback_only.display()
-    );
     // `-p 0` would pick a port only after `--su` must name it, so a free port is chosen here and
     // the playground's own report checked (it falls back to another port if that one is taken).
     for _ in 0..3 {
@@ -912,15 +907,12 @@ fn start_playground(endpoint: &str, work: &std::path::Path) -> (Killed, u16) {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let mut child = std::process::Command::new("node")
-            .arg("--require")
-            .arg(&loopback_only)
-            .arg(&cli)
+        let mut child = std::process::Command::new("bash")
+            .arg(root.join("scripts/playground.sh"))
             .args(["-e", endpoint, "-c", "msteams", "--disable-telemetry"])
             .args(["-p", &port.to_string()])
             .args(["--su", &format!("http://127.0.0.1:{port}/_connector")])
             .current_dir(work)
-            .env("APPLICATION_INSIGHTS_NO_STATSBEAT", "true")
             .env("TEAMSAPPTESTER_BROWSER", "none")
             .env(
                 "M365_AGENTS_PLAYGROUND_LOGFILE",
@@ -934,7 +926,7 @@ fn start_playground(endpoint: &str, work: &std::path::Path) -> (Killed, u16) {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .expect("spawn node");
+            .expect("spawn the playground");
         let stdout = child.stdout.take().expect("stdout");
         let child = Killed(child);
         let (said, heard) = std::sync::mpsc::channel();
