@@ -1,25 +1,9 @@
-//! A Bot Framework activity as the Teams endpoint reads it: the JSON body, the tenant, the
-//! conversation type and the mention entities. Nothing may panic on any body.
+//! Fuzz target `teams_activity`: what it checks is `checks::teams_activity` in `fuzz/checks.rs`, which
+//! `tests/fuzz_corpus.rs` also runs over the committed corpus on stable.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use otpbot::teams::activity::Activity;
+#[allow(dead_code)]
+#[path = "../checks.rs"]
+mod checks;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(activity) = serde_json::from_slice::<Activity>(data) else {
-        return;
-    };
-    let _ = activity.tenant();
-    let _ = activity.is_personal();
-    // The mention handling's pure part: each mention's shown text found in the message text.
-    let text = activity
-        .text
-        .clone()
-        .unwrap_or_default()
-        .replace("&nbsp;", " ");
-    for entity in activity.entities.iter().filter(|e| e.kind == "mention") {
-        if let (Some(mentioned), Some(shown)) = (&entity.mentioned, &entity.text) {
-            let _ = text.replacen(shown.as_str(), &format!(" <@{}> ", mentioned.id), 1);
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::teams_activity(data));
