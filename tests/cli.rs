@@ -334,7 +334,7 @@ fn tool_set_changes_channels_and_keeps_the_seed() {
     );
 }
 
-// ---- Settings: declared once, listed by `--help`, documented in the README. ----
+// ---- Settings: declared once, listed by `otpbot help settings`, documented in docs/cli.md. ----
 
 /// The `OTPBOT_*` names written in `text`, in order of appearance.
 fn otpbot_names(text: &str) -> Vec<String> {
@@ -354,13 +354,13 @@ fn otpbot_names(text: &str) -> Vec<String> {
     names
 }
 
-/// The variables the README's settings tables document: the first cell of each row naming
-/// one, `/ _FILE` or `(or _FILE)` there adding its file variant.
-fn readme_settings() -> std::collections::BTreeSet<String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+/// The variables the settings tables of docs/cli.md document: the first cell of each row
+/// naming one, `/ _FILE` there adding its file variant.
+fn documented_settings() -> std::collections::BTreeSet<String> {
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/cli.md"))
+        .expect("docs/cli.md");
     let mut documented = std::collections::BTreeSet::new();
-    for line in readme.lines().filter(|l| l.starts_with("| `OTPBOT_")) {
+    for line in page.lines().filter(|l| l.starts_with("| `OTPBOT_")) {
         let cell = line.split('|').nth(1).unwrap_or_default();
         for name in otpbot_names(cell) {
             if cell.contains("`_FILE`") {
@@ -396,15 +396,17 @@ fn source_names() -> std::collections::BTreeSet<String> {
 }
 
 #[test]
-fn serve_help_lists_every_setting_and_the_readme_documents_the_same_set() {
-    let help = ok(run(Command::new(BIN).env_clear().args(["serve", "--help"])));
+fn help_settings_lists_every_setting_and_the_docs_document_the_same_set() {
+    let help = ok(run(Command::new(BIN)
+        .env_clear()
+        .args(["help", "settings"])));
     let declared: std::collections::BTreeSet<String> =
         otpbot::config::variables().into_iter().collect();
     assert!(declared.len() > 40, "{declared:?}");
     for var in &declared {
         assert!(
             help.contains(&format!("[env: {var}=")) || help.contains(&format!("[env: {var}]")),
-            "`otpbot serve --help` does not list {var}:\n{help}"
+            "`otpbot help settings` does not list {var}:\n{help}"
         );
     }
     // Every variable named anywhere in the program (messages, defaults) is a declared one, so
@@ -415,12 +417,13 @@ fn serve_help_lists_every_setting_and_the_readme_documents_the_same_set() {
         undeclared.is_empty(),
         "named in src/ but not declared: {undeclared:?}"
     );
-    let documented = readme_settings();
+    let documented = documented_settings();
     let undocumented: Vec<_> = declared.difference(&documented).collect();
     let unknown: Vec<_> = documented.difference(&declared).collect();
     assert!(
         undocumented.is_empty() && unknown.is_empty(),
-        "not in the README's settings tables: {undocumented:?}; in them but not read: {unknown:?}"
+        "not in the settings tables of docs/cli.md: {undocumented:?}; in them but not read: \
+         {unknown:?}"
     );
 }
 

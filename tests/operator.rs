@@ -827,3 +827,26 @@ async fn tool_add_on_aws_changes_nothing_without_its_record_and_fails_in_one_lin
         "{stderr}"
     );
 }
+
+/// On AWS, an audit key that was never written is named with the command that writes it, in
+/// one line.
+#[tokio::test]
+async fn a_missing_ssm_audit_key_is_named_with_the_command_that_writes_it() {
+    let moto = Moto::shared();
+    let settings = aws::unique_settings();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = fails(run(otpbot(dir.path())
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("OTPBOT_BACKEND", "aws")
+        .env("OTPBOT_SSM_PREFIX", &settings.ssm_prefix)
+        .args(["tool", "list"])));
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}/audit/hmac-key", settings.ssm_prefix))
+            && stderr.contains("otpbot secret set audit-key --generate"),
+        "{stderr}"
+    );
+}
