@@ -92,12 +92,12 @@ fn verify_fails(dir: &Path) -> String {
 fn verify_passes_an_untouched_log_and_names_each_tampering() {
     let log = written_log();
     let out = ok(run(log.path(), &["audit", "verify"]));
-    assert!(out.starts_with("ok: 7 records, 0 seals, from "), "{out}");
+    assert!(out.starts_with("ok: 8 records, 0 seals, from "), "{out}");
     // Verify is read-only: it leaves no record of its own.
     let again = ok(run(log.path(), &["audit", "verify"]));
-    assert!(again.starts_with("ok: 7 records"), "{again}");
+    assert!(again.starts_with("ok: 8 records"), "{again}");
     let recent = ok(run(log.path(), &["audit", "verify", "--since", "1h"]));
-    assert!(recent.starts_with("ok: 7 records"), "{recent}");
+    assert!(recent.starts_with("ok: 8 records"), "{recent}");
 
     // The SIEM export: one JSON object per line, every record, the stable field names.
     let jsonl = ok(run(log.path(), &["audit", "--format", "jsonl"]));
@@ -105,7 +105,11 @@ fn verify_passes_an_untouched_log_and_names_each_tampering() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
-    assert_eq!(lines.len(), 8, "7 records and the export's own: {jsonl}");
+    assert_eq!(
+        lines.len(),
+        9,
+        "the chain start, 7 records and the export's own: {jsonl}"
+    );
     assert_eq!(lines[0]["action"], "audit");
     assert!(lines
         .iter()
@@ -121,7 +125,7 @@ fn verify_passes_an_untouched_log_and_names_each_tampering() {
         (
             "delete the last record",
             "DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit);",
-            "record missing: record #8 has been removed",
+            "record missing: record #9 has been removed",
         ),
         (
             "change the tool",
@@ -229,10 +233,15 @@ async fn concurrent_writers_produce_one_unbroken_chain() {
         task.await.expect("task");
     }
     drop(store);
-    let verified = verify_file(dir.path(), &key, None).expect("chain intact");
-    assert_eq!(verified.records, 65, "{verified}");
+    let none = std::collections::BTreeSet::new();
+    let (verified, heads) = verify_file(dir.path(), &key, None, &none).expect("chain intact");
+    assert_eq!(
+        verified.records, 66,
+        "the chain start and 65 records: {verified}"
+    );
+    assert_eq!(heads.records, 66, "every record is in the unkeyed chain");
     // Another key cannot vouch for the log.
     let other = AuditKey::new(random_key());
-    let err = verify_file(dir.path(), &other, None).expect_err("wrong key");
+    let err = verify_file(dir.path(), &other, None, &none).expect_err("wrong key");
     assert!(err.to_string().contains("record #1"), "{err}");
 }

@@ -13,6 +13,8 @@ macro_rules! say {
 mod admin;
 mod audit;
 mod aws;
+mod checkpoint;
+mod export;
 #[cfg(feature = "qr")]
 mod qr;
 mod secret;
@@ -194,6 +196,8 @@ pub struct App {
     aws: Option<Arc<AwsStore>>,
     /// The AWS configuration the store was built from, loaded once (AWS backend).
     sdk: Option<aws_config::SdkConfig>,
+    /// Where the audit log's signed checkpoints come from.
+    checkpoints: checkpoint::Checkpoints,
 }
 
 /// The audit key on AWS: from the environment if given, else its SSM parameter (read once).
@@ -341,6 +345,7 @@ impl App {
                 let (audit, audit_source) =
                     local_key(settings.audit_key.take(), settings, "audit", existing)?;
                 let audit = Arc::new(AuditKey::new(audit));
+                let signer = Arc::new(checkpoint::local_signer(settings)?);
                 let store = LocalStore::open_chained(
                     &settings.data_dir,
                     MasterKey::new(master),
@@ -372,11 +377,13 @@ impl App {
                         settings.data_dir.display()
                     )),
                 })?;
-                let engine = Engine::new(Stores::single(Arc::new(store)), clock, audit, policy);
+                let store = Arc::new(store);
+                let engine = Engine::new(Stores::single(store.clone()), clock, audit, policy);
                 Ok(Self {
                     engine,
                     aws: None,
                     sdk: None,
+                    checkpoints: checkpoint::Checkpoints::Local { store, signer },
                 })
             }
             Backend::Aws => {
@@ -389,10 +396,16 @@ impl App {
                     Arc::new(AuditKey::new(audit)),
                     policy,
                 );
+                let checkpoints = checkpoint::Checkpoints::Aws {
+                    store: store.clone(),
+                    sdk: sdk.clone(),
+                    kms_key: settings.checkpoint_kms_key.clone(),
+                };
                 Ok(Self {
                     engine,
                     aws: Some(store),
                     sdk: Some(sdk),
+                    checkpoints,
                 })
             }
         }
@@ -543,11 +556,15 @@ pub async fn lambda() -> anyhow::Result<()> {
     let policy = settings.policy();
     let app = App::open(&mut settings, policy, Patience::Chat).await?;
     let sealer = match (&app.aws, &app.sdk) {
-        (Some(store), Some(sdk)) => Some((store.clone(), aws_sdk_s3::Client::new(sdk))),
+        (Some(store), Some(sdk)) => Some((store.clone(), sdk.clone())),
         _ => None,
     };
-    let seal_settings = settings.seal.clone();
+    let checkpoints = app.checkpoints.clone();
     let state = app.into_state(&settings).await?;
+    let sealer = sealer.map(|(store, sdk)| {
+        let publisher = checkpoint::Publisher::new(checkpoints, &settings, Some(&state));
+        Arc::new(checkpoint::Sealer::new(store, &sdk, &settings, publisher))
+    });
     let engine = state.engine.clone();
     let adapter = Adapter::from(crate::http::router(state));
     tracing::info!(backend = ?settings.backend, "otpbot Lambda handler ready");
@@ -555,27 +572,20 @@ pub async fn lambda() -> anyhow::Result<()> {
         let mut adapter = adapter.clone();
         let sealer = sealer.clone();
         let engine = engine.clone();
-        let seal_settings = seal_settings.clone();
         async move {
             let LambdaEvent { payload, context } = event;
             if is_scheduled_event(&payload) {
-                let Some((store, s3)) = sealer else {
+                let Some(sealer) = sealer else {
                     return Err(lambda_runtime::Error::from("sealing needs the AWS backend"));
                 };
-                let seals = store
-                    .seal_closed_periods(
-                        &s3,
-                        engine.audit_key(),
-                        &seal_settings,
-                        engine.clock().now(),
-                    )
+                let sealed = sealer
+                    .run(engine.audit_key(), engine.clock().now())
                     .await
                     .map_err(|e| {
                         tracing::error!(error = %e, "sealing audit periods failed");
                         lambda_runtime::Error::from(format!("sealing failed: {e}"))
                     })?;
-                tracing::info!(seals = seals.len(), "sealed closed audit periods");
-                return Ok(serde_json::json!({ "sealed": seals.len() }));
+                return Ok(serde_json::json!({ "sealed": sealed }));
             }
             let request: LambdaRequest = serde_json::from_value(payload)
                 .map_err(|e| lambda_runtime::Error::from(format!("unrecognised event: {e}")))?;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::Args;
 
+use super::checkpoint::Publisher;
 use super::App;
 use crate::config::{Settings, DEMO_SIGNING_SECRET_FILE};
 use crate::domain::{GrantDuration, Principal, Seed, Tool, ToolName};
@@ -53,11 +54,17 @@ pub async fn serve(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<(
         return super::socket_mode::serve(settings, listen).await;
     }
     let policy = settings.policy();
-    let state = App::open(&mut settings, policy, super::Patience::Chat)
-        .await?
-        .into_state(&settings)
-        .await?;
-    run_server(state, listen, None).await
+    let app = App::open(&mut settings, policy, super::Patience::Chat).await?;
+    let checkpoints = app.checkpoints.clone();
+    let state = app.into_state(&settings).await?;
+    let publisher = Publisher::new(checkpoints, &settings, Some(&state));
+    run_server(
+        state,
+        listen,
+        None,
+        Some((publisher, settings.checkpoint_every)),
+    )
+    .await
 }
 
 /// Teams needs outbound HTTPS, trusting the platform's CA store or, when either is set, only
@@ -124,9 +131,9 @@ pub async fn demo(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<()
     let admin = Principal::new(crate::domain::Platform::Slack, DEMO_TEAM, DEMO_ADMIN)?;
     let mut policy = settings.policy();
     policy.bootstrap_admins.insert(admin.clone());
-    let engine = App::open(&mut settings, policy, super::Patience::Chat)
-        .await?
-        .engine;
+    let app = App::open(&mut settings, policy, super::Patience::Chat).await?;
+    let checkpoints = app.checkpoints.clone();
+    let engine = app.engine;
     seed_demo(&engine, &admin).await?;
     settings.slack_workspaces.insert(DEMO_TEAM.to_owned());
     let slack = SlackConfig {
@@ -141,10 +148,12 @@ pub async fn demo(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<()
         slack: Some(Arc::new(slack)),
         teams: None,
     };
+    let publisher = Publisher::new(checkpoints, &settings, Some(&state));
     run_server(
         state,
         listen,
         Some(Box::new(move |addr| banner(&data_dir, addr))),
+        Some((publisher, settings.checkpoint_every)),
     )
     .await
 }
@@ -221,10 +230,13 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
 /// Makes the text to print from the bound address, once listening.
 type Banner = Box<dyn FnOnce(SocketAddr) -> String + Send>;
 
+/// Serves `state` on `listen` until SIGINT or SIGTERM; with a publisher, publishes an audit
+/// checkpoint at start, every interval, and once more after the last request has finished.
 pub(super) async fn run_server(
     state: AppState,
     listen: SocketAddr,
     banner: Option<Banner>,
+    checkpoints: Option<(Publisher, std::time::Duration)>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -236,6 +248,9 @@ pub(super) async fn run_server(
         println!("{}", banner(addr));
         let _ = std::io::stdout().flush();
     }
+    let periodic = checkpoints
+        .as_ref()
+        .map(|(publisher, every)| tokio::spawn(publisher.clone().every(*every)));
     crate::server::serve(
         listener,
         router(state),
@@ -243,5 +258,11 @@ pub(super) async fn run_server(
         crate::server::shutdown_signal(),
     )
     .await;
+    if let Some(periodic) = periodic {
+        periodic.abort();
+    }
+    if let Some((publisher, _)) = checkpoints {
+        publisher.publish("shutdown").await;
+    }
     Ok(())
 }

@@ -98,7 +98,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX access_requests_open ON access_requests (requester, tool, state, expires_at);
     ALTER TABLE tools ADD COLUMN approvals_channel TEXT;
     "#,
+    // 6: the unkeyed hash chain beside the keyed one (see `crate::audit::chain`); it begins with
+    // the chain-start record, which the first open with the audit key writes.
+    r#"
+    ALTER TABLE audit ADD COLUMN hash TEXT;
+    CREATE INDEX audit_chain_start ON audit (seq) WHERE action = 'chain_start';
+    "#,
 ];
+
+/// The schema version from which every audit log begins its chain with a chain-start record.
+pub const CHAIN_START_VERSION: usize = 6;
 
 /// Applies every migration newer than the file's `user_version`, each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
