@@ -97,9 +97,9 @@ pub struct Checkpoint {
     pub signature: Vec<u8>,
 }
 
-/// Why a checkpoint could not be signed.
+/// Why a checkpoint could not be signed, or its key not read.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot sign the audit checkpoint: {0}")]
+#[error("{0}")]
 pub struct SignError(pub String);
 
 /// A key that signs checkpoints: the local Ed25519 key, or a KMS key on AWS.

@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{KeySpec, MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::{CustomerMasterKeySpec, KeySpec, MessageType, SigningAlgorithmSpec};
 use aws_sdk_kms::Client as Kms;
 
 use super::describe;
@@ -48,7 +48,13 @@ impl Signer for KmsSigner {
             .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
             .send()
             .await
-            .map_err(|e| SignError(format!("KMS Sign with {}: {}", self.key_id, describe(&e))))?;
+            .map_err(|e| {
+                SignError(format!(
+                    "cannot sign the audit checkpoint: KMS Sign with {}: {}",
+                    self.key_id,
+                    describe(&e)
+                ))
+            })?;
         out.signature
             .map(Blob::into_inner)
             .ok_or_else(|| SignError("KMS answered Sign without a signature".into()))
@@ -67,7 +73,11 @@ pub async fn public_key(kms: &Kms, key_id: &str) -> Result<PublicKey, SignError>
     let signs = out
         .signing_algorithms()
         .contains(&SigningAlgorithmSpec::EcdsaSha256);
-    if out.key_spec() != Some(&KeySpec::EccNistP256) || !signs {
+    // `KeySpec`, or the deprecated `CustomerMasterKeySpec` it replaced, which KMS still answers
+    // beside it and which is all some emulators answer.
+    let p256 = out.key_spec() == Some(&KeySpec::EccNistP256)
+        || out.customer_master_key_spec() == Some(&CustomerMasterKeySpec::EccNistP256);
+    if !p256 || !signs {
         return Err(SignError(format!(
             "KMS key {key_id} is not an ECC_NIST_P256 key that signs with ECDSA_SHA_256"
         )));
