@@ -21,53 +21,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use async_trait::async_trait;
-use aws_lc_rs::signature::{self, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use base64::Engine as _;
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use super::chain::encode_fields;
 use super::discrepancy::Discrepancy;
+pub use super::signing::{Algorithm, Ed25519Signer, PublicKey, SignError, Signer};
 use super::verify::Matched;
 use crate::domain::Timestamp;
-use crate::keys::KeyBytes;
 
 const DOMAIN: &[u8] = b"otpbot-checkpoint-v1\n";
-const PEM_TAG: &str = "PUBLIC KEY";
-
-/// How a checkpoint is signed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Algorithm {
-    /// Ed25519 (the local store's checkpoint key).
-    Ed25519,
-    /// ECDSA on NIST P-256 with SHA-256, DER signature (the AWS deployment's KMS key).
-    EcdsaP256Sha256,
-}
-
-impl Algorithm {
-    /// The name in a checkpoint.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ed25519 => "ed25519",
-            Self::EcdsaP256Sha256 => "ecdsa-p256-sha256",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        [Self::Ed25519, Self::EcdsaP256Sha256]
-            .into_iter()
-            .find(|a| a.as_str() == text)
-    }
-
-    fn verification(self) -> &'static dyn signature::VerificationAlgorithm {
-        match self {
-            Self::Ed25519 => &signature::ED25519,
-            Self::EcdsaP256Sha256 => &signature::ECDSA_P256_SHA256_ASN1,
-        }
-    }
-}
 
 /// What a log vouches for at one moment: its record count from the chain start, and the
 /// unkeyed hash of its last record.
@@ -95,22 +58,6 @@ pub struct Checkpoint {
     pub algorithm: Algorithm,
     /// The signature over [`Checkpoint::signed_bytes`].
     pub signature: Vec<u8>,
-}
-
-/// Why a checkpoint could not be signed, or its key not read.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SignError(pub String);
-
-/// A key that signs checkpoints: the local Ed25519 key, or a KMS key on AWS.
-#[async_trait]
-pub trait Signer: Send + Sync {
-    /// The key's id, as written into the checkpoint.
-    fn key_id(&self) -> &str;
-    /// How it signs.
-    fn algorithm(&self) -> Algorithm;
-    /// Signs `message`.
-    async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError>;
 }
 
 impl Checkpoint {
@@ -163,9 +110,7 @@ impl Checkpoint {
             &self.key_id,
             self.algorithm,
         );
-        UnparsedPublicKey::new(self.algorithm.verification(), &key.der)
-            .verify(&bytes, &self.signature)
-            .is_ok()
+        key.verifies(self.algorithm, &bytes, &self.signature)
     }
 
     /// The checkpoint as one JSON object.
@@ -236,90 +181,6 @@ fn find_checkpoint(v: &Value) -> Option<Checkpoint> {
                 .as_ref()
                 .and_then(Checkpoint::from_json)
         })
-}
-
-/// A public key that checks checkpoint signatures.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PublicKey {
-    der: Vec<u8>,
-}
-
-impl PublicKey {
-    /// A key from its DER `SubjectPublicKeyInfo` (what KMS `GetPublicKey` answers).
-    pub fn from_der(der: Vec<u8>) -> Self {
-        Self { der }
-    }
-
-    /// A key from a PEM `PUBLIC KEY` block.
-    pub fn from_pem(text: &str) -> Result<Self, String> {
-        let block = pem::parse(text).map_err(|e| format!("not a PEM public key: {e}"))?;
-        if block.tag() != PEM_TAG {
-            return Err(format!(
-                "a PEM block of type `{}`, not `{PEM_TAG}`",
-                block.tag()
-            ));
-        }
-        Ok(Self::from_der(block.into_contents()))
-    }
-
-    /// The key as a PEM `PUBLIC KEY` block, lines ending in `\n`.
-    pub fn to_pem(&self) -> String {
-        pem::encode_config(
-            &pem::Pem::new(PEM_TAG, self.der.clone()),
-            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-        )
-    }
-
-    /// `sha256:` and the hex SHA-256 of the DER encoding: the id of a local key.
-    pub fn fingerprint(&self) -> String {
-        format!("sha256:{}", hex::encode(Sha256::digest(&self.der)))
-    }
-}
-
-/// The local store's checkpoint key: Ed25519 from a 32-byte seed kept like the other keys.
-pub struct Ed25519Signer {
-    pair: Ed25519KeyPair,
-    public: PublicKey,
-    key_id: String,
-}
-
-impl Ed25519Signer {
-    /// The key whose seed is `seed` (32 bytes).
-    pub fn from_seed(seed: &KeyBytes) -> Result<Self, SignError> {
-        let pair = Ed25519KeyPair::from_seed_unchecked(seed.expose_secret())
-            .map_err(|e| SignError(format!("the checkpoint key is not an Ed25519 seed: {e}")))?;
-        let der = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(
-            pair.public_key(),
-        )
-        .map_err(|_| SignError("cannot encode the checkpoint public key".into()))?;
-        let public = PublicKey::from_der(der.as_ref().to_vec());
-        let key_id = public.fingerprint();
-        Ok(Self {
-            pair,
-            public,
-            key_id,
-        })
-    }
-
-    /// Its public key.
-    pub fn public_key(&self) -> &PublicKey {
-        &self.public
-    }
-}
-
-#[async_trait]
-impl Signer for Ed25519Signer {
-    fn key_id(&self) -> &str {
-        &self.key_id
-    }
-
-    fn algorithm(&self) -> Algorithm {
-        Algorithm::Ed25519
-    }
-
-    async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        Ok(self.pair.sign(message).as_ref().to_vec())
-    }
 }
 
 /// The hashes a check of the log found at the positions checkpoints name, and how many

@@ -11,4 +11,5 @@ pub mod discrepancy;
 pub mod export;
 pub mod seal;
 pub mod seal_check;
+pub mod signing;
 pub mod verify;

@@ -14,7 +14,9 @@ use crate::audit::checkpoint::{Checkpoint, PublicKey};
 #[cfg(feature = "local")]
 use crate::audit::checkpoint::{Ed25519Signer, Signer};
 use crate::config::Settings;
-use crate::domain::{Clock, Platform, SystemClock};
+use crate::domain::Platform;
+#[cfg(feature = "local")]
+use crate::domain::{Clock, SystemClock};
 use crate::http::AppState;
 use crate::reply::{Audience, Notice};
 use crate::store::aws::AwsStore;
@@ -41,8 +43,8 @@ pub enum Checkpoints {
     Aws {
         /// The store.
         store: Arc<AwsStore>,
-        /// The AWS configuration (for KMS).
-        sdk: aws_config::SdkConfig,
+        /// KMS, for the public key.
+        kms: aws_sdk_kms::Client,
         /// The KMS key that signs seals' checkpoints, if set.
         kms_key: Option<String>,
     },
@@ -73,13 +75,12 @@ impl Checkpoints {
         match self {
             #[cfg(feature = "local")]
             Self::Local { signer, .. } => Ok(signer.public_key().clone()),
-            Self::Aws { sdk, kms_key, .. } => {
+            Self::Aws { kms, kms_key, .. } => {
                 let key = kms_key.as_deref().context(
                     "OTPBOT_CHECKPOINT_KMS_KEY is not set: name the KMS key that signs the \
                      checkpoints (the Terraform output checkpoint_key_arn)",
                 )?;
-                let kms = aws_sdk_kms::Client::new(sdk);
-                Ok(crate::store::aws::kms::public_key(&kms, key).await?)
+                Ok(crate::store::aws::kms::public_key(kms, key).await?)
             }
         }
     }
@@ -321,7 +322,7 @@ async fn aws_checkpoints(settings: &Settings) -> anyhow::Result<Checkpoints> {
     let sdk = super::aws_config(super::Patience::Operator).await?;
     Ok(Checkpoints::Aws {
         store: Arc::new(AwsStore::new(&sdk, settings.aws.clone())),
-        sdk,
+        kms: aws_sdk_kms::Client::new(&sdk),
         kms_key: settings.checkpoint_kms_key.clone(),
     })
 }

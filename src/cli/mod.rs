@@ -398,7 +398,7 @@ impl App {
                 );
                 let checkpoints = checkpoint::Checkpoints::Aws {
                     store: store.clone(),
-                    sdk: sdk.clone(),
+                    kms: aws_sdk_kms::Client::new(&sdk),
                     kms_key: settings.checkpoint_kms_key.clone(),
                 };
                 Ok(Self {

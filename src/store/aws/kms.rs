@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{CustomerMasterKeySpec, KeySpec, MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
 use aws_sdk_kms::Client as Kms;
 
 use super::describe;
@@ -73,18 +73,17 @@ pub async fn public_key(kms: &Kms, key_id: &str) -> Result<PublicKey, SignError>
     let signs = out
         .signing_algorithms()
         .contains(&SigningAlgorithmSpec::EcdsaSha256);
-    // `KeySpec`, or the deprecated `CustomerMasterKeySpec` it replaced, which KMS still answers
-    // beside it and which is all some emulators answer.
-    let p256 = out.key_spec() == Some(&KeySpec::EccNistP256)
-        || out.customer_master_key_spec() == Some(&CustomerMasterKeySpec::EccNistP256);
-    if !p256 || !signs {
-        return Err(SignError(format!(
-            "KMS key {key_id} is not an ECC_NIST_P256 key that signs with ECDSA_SHA_256"
-        )));
-    }
     let der = out
         .public_key
         .map(Blob::into_inner)
         .ok_or_else(|| SignError("KMS answered GetPublicKey without a key".into()))?;
-    Ok(PublicKey::from_der(der))
+    let key = PublicKey::from_der(der);
+    // The key itself says its curve (`KeySpec` would too, but some emulators answer only the
+    // deprecated `CustomerMasterKeySpec` in its place).
+    if !signs || !key.fits(Algorithm::EcdsaP256Sha256) {
+        return Err(SignError(format!(
+            "KMS key {key_id} is not an ECC_NIST_P256 key that signs with ECDSA_SHA_256"
+        )));
+    }
+    Ok(key)
 }
