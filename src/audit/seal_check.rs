@@ -171,17 +171,25 @@ fn check_period(
             ))
         }
     };
-    if let (Some(key), Some(checkpoint)) = (against.public_key, &period.checkpoint) {
-        let head = seal.head();
-        let own = checkpoint.records == head.records && checkpoint.head == head.head;
-        if !own || !checkpoint.genuine(key) {
-            return Err(altered(
-                seal,
-                "carries a checkpoint that is not its own or not signed by the given public key",
-            ));
-        }
-    }
+    check_checkpoint(against, period)?;
     compare_records(seal, locked, &period.stored_records)
+}
+
+/// The seal's checkpoint, when there is one and a public key to check it: signed by the key,
+/// and vouching for this seal's head.
+fn check_checkpoint(against: &Against<'_>, period: &SealedPeriod) -> Result<(), Discrepancy> {
+    let (Some(key), Some(checkpoint)) = (against.public_key, &period.checkpoint) else {
+        return Ok(());
+    };
+    let head = period.locked.head();
+    let own = checkpoint.records == head.records && checkpoint.head == head.head;
+    if !own || !checkpoint.genuine(key) {
+        return Err(altered(
+            &period.locked,
+            "carries a checkpoint that is not its own or not signed by the given public key",
+        ));
+    }
+    Ok(())
 }
 
 /// The record with its id taken away, to recognise two records whose contents were exchanged.

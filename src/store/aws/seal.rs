@@ -307,7 +307,7 @@ impl AwsStore {
         now: Timestamp,
         signer: Option<&dyn Signer>,
     ) -> StoreResult<Vec<(Seal, Option<Checkpoint>)>> {
-        let bucket = settings.bucket()?;
+        settings.bucket()?;
         let horizon = now.plus_secs(-settings.grace_secs);
         let mut previous = self.latest_seal().await?;
         let mut written = Vec::new();
@@ -327,33 +327,49 @@ impl AwsStore {
             let records = self.records_between(start, end).await?;
             let seal = Seal::new(key, start, end, &records, previous.as_ref());
             let checkpoint = match signer {
-                Some(signer) => Some(
-                    Checkpoint::sign(&seal.head(), now, signer)
-                        .await
-                        .map_err(|e| StoreError::Backend(e.to_string()))?,
-                ),
+                Some(signer) => Some(sign(&seal, now, signer).await?),
                 None => None,
             };
-            let records = (settings.records_key(start), jsonl(&records));
-            put(s3, bucket, &records.0, records.1, "application/x-ndjson").await?;
-            let text = seal.to_json().to_string();
-            put(
-                s3,
-                bucket,
-                &settings.seal_key(start),
-                text,
-                "application/json",
-            )
-            .await?;
-            if let Some(checkpoint) = &checkpoint {
-                let text = checkpoint.to_json().to_string();
-                let key = settings.checkpoint_key(start);
-                put(s3, bucket, &key, text, "application/json").await?;
-            }
+            lock(s3, settings, &records, &seal, checkpoint.as_ref()).await?;
             let seal = self.put_seal_item(seal, checkpoint.as_ref()).await?;
             written.push((seal.clone(), checkpoint));
             previous = Some(seal);
         }
         Ok(written)
     }
+}
+
+/// The checkpoint of the log at `seal`, signed as of `now`.
+async fn sign(seal: &Seal, now: Timestamp, signer: &dyn Signer) -> StoreResult<Checkpoint> {
+    Checkpoint::sign(&seal.head(), now, signer)
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+/// Writes a sealed period's locked copies: its records, its seal and its checkpoint.
+async fn lock(
+    s3: &S3,
+    settings: &SealSettings,
+    records: &[AuditEvent],
+    seal: &Seal,
+    checkpoint: Option<&Checkpoint>,
+) -> StoreResult<()> {
+    let bucket = settings.bucket()?;
+    let key = settings.records_key(seal.start);
+    put(s3, bucket, &key, jsonl(records), "application/x-ndjson").await?;
+    let text = seal.to_json().to_string();
+    put(
+        s3,
+        bucket,
+        &settings.seal_key(seal.start),
+        text,
+        "application/json",
+    )
+    .await?;
+    if let Some(checkpoint) = checkpoint {
+        let text = checkpoint.to_json().to_string();
+        let key = settings.checkpoint_key(seal.start);
+        put(s3, bucket, &key, text, "application/json").await?;
+    }
+    Ok(())
 }

@@ -12,6 +12,9 @@ use crate::audit::seal_check::{Outside, Overdue, SealedPeriod};
 use crate::domain::Timestamp;
 use crate::store::StoreResult;
 
+/// The first version of each object, by key.
+type Versions = std::collections::BTreeMap<String, Option<String>>;
+
 /// What a check compares: the seal before the first period checked (trusted as the starting
 /// point), each sealed period checked, and what lies outside the seals.
 pub type SealedLog = (Option<Seal>, Vec<SealedPeriod>, Outside);
@@ -35,22 +38,14 @@ impl AwsStore {
         let anchor = split.checked_sub(1).map(|i| locked[i].clone());
         let mut periods = Vec::new();
         for seal in &locked[split..] {
-            let key = settings.records_key(seal.start);
-            let text = match versions.get(&key) {
-                Some(version) => get(s3, bucket, &key, version.as_deref()).await?,
-                None => None,
-            };
-            let checkpoint_key = settings.checkpoint_key(seal.start);
-            periods.push(SealedPeriod {
-                locked_records: text.as_deref().and_then(parse_jsonl),
-                checkpoint: locked_checkpoint(s3, bucket, &checkpoint_key, &versions).await?,
-                stored: stored
-                    .iter()
-                    .position(|s| s.start == seal.start)
-                    .map(|i| stored.remove(i)),
-                stored_records: self.records_between(seal.start, seal.end).await?,
-                locked: seal.clone(),
-            });
+            let table_copy = stored
+                .iter()
+                .position(|s| s.start == seal.start)
+                .map(|i| stored.remove(i));
+            periods.push(
+                self.period(s3, settings, &versions, seal, table_copy)
+                    .await?,
+            );
         }
         stored.retain(|s| since.is_none_or(|t| s.end > t));
         let before_first = match (locked.first(), since) {
@@ -71,6 +66,32 @@ impl AwsStore {
             overdue,
         };
         Ok((anchor, periods, outside))
+    }
+
+    /// One sealed period as the check compares it: `seal` with its locked copies (first
+    /// versions), its copy in the table and the table's records.
+    async fn period(
+        &self,
+        s3: &S3,
+        settings: &SealSettings,
+        versions: &Versions,
+        seal: &Seal,
+        stored: Option<Seal>,
+    ) -> StoreResult<SealedPeriod> {
+        let bucket = settings.bucket()?;
+        let key = settings.records_key(seal.start);
+        let text = match versions.get(&key) {
+            Some(version) => get(s3, bucket, &key, version.as_deref()).await?,
+            None => None,
+        };
+        let checkpoint_key = settings.checkpoint_key(seal.start);
+        Ok(SealedPeriod {
+            locked_records: text.as_deref().and_then(parse_jsonl),
+            checkpoint: locked_checkpoint(s3, bucket, &checkpoint_key, versions).await?,
+            stored,
+            stored_records: self.records_between(seal.start, seal.end).await?,
+            locked: seal.clone(),
+        })
     }
 
     /// Unsealed records (after `sealed_until`) in periods that should have been sealed by

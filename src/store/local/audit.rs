@@ -82,6 +82,37 @@ pub(super) fn insert_event(conn: &Connection, e: &AuditEvent) -> StoreResult<()>
     .map_err(backend)
 }
 
+/// The `WHERE` clause of `query` and its parameters.
+fn filter(query: &AuditQuery) -> (String, Vec<Value>) {
+    let mut clauses = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    let mut add = |clause: &str, value: Value| {
+        args.push(value);
+        clauses.push(format!("{clause} ?{}", args.len()));
+    };
+    if let Some(tool) = &query.tool {
+        add("tool =", Value::Text(tool.as_str().into()));
+    }
+    if let Some(actor) = &query.actor {
+        add("actor =", Value::Text(actor.as_str().into()));
+    }
+    if let Some(since) = query.since {
+        add("at >=", Value::Integer(since.unix()));
+    }
+    if let Some(until) = query.until {
+        add("at <", Value::Integer(until.unix()));
+    }
+    if let Some(before) = &query.before_id {
+        add("id <", Value::Text(before.as_str().into()));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (filter, args)
+}
+
 #[async_trait]
 impl AuditStore for LocalStore {
     async fn append(&self, event: &AuditEvent) -> StoreResult<()> {
@@ -91,33 +122,8 @@ impl AuditStore for LocalStore {
     }
 
     async fn query(&self, query: &AuditQuery) -> StoreResult<AuditPage> {
-        let mut clauses = Vec::new();
-        let mut args: Vec<Value> = Vec::new();
-        let mut add = |clause: &str, value: Value| {
-            args.push(value);
-            clauses.push(format!("{clause} ?{}", args.len()));
-        };
-        if let Some(tool) = &query.tool {
-            add("tool =", Value::Text(tool.as_str().into()));
-        }
-        if let Some(actor) = &query.actor {
-            add("actor =", Value::Text(actor.as_str().into()));
-        }
-        if let Some(since) = query.since {
-            add("at >=", Value::Integer(since.unix()));
-        }
-        if let Some(until) = query.until {
-            add("at <", Value::Integer(until.unix()));
-        }
-        if let Some(before) = &query.before_id {
-            add("id <", Value::Text(before.as_str().into()));
-        }
+        let (filter, args) = filter(query);
         let limit = query.limit.clamp(1, 10_000);
-        let filter = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
-        };
         // One more row than asked tells whether there is a next page.
         let sql = format!(
             "SELECT {COLUMNS}, seq, hash FROM audit {filter} ORDER BY id DESC LIMIT {}",
