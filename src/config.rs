@@ -148,6 +148,13 @@ pub struct Settings {
     pub unknown: Vec<String>,
     /// Sealing of closed audit periods (AWS backend).
     pub seal: SealSettings,
+    /// How often `serve` publishes a signed audit checkpoint.
+    pub checkpoint_every: std::time::Duration,
+    /// Where checkpoints are posted besides the log: a Slack channel id or a Teams
+    /// conversation id.
+    pub audit_channel: Option<String>,
+    /// The KMS key that signs checkpoints (AWS backend).
+    pub checkpoint_kms_key: Option<String>,
 }
 
 /// Every `OTPBOT_*` variable otpbot reads, as declared in [`SettingsArgs`] (the `*_FILE`
@@ -337,6 +344,9 @@ impl Settings {
                 grace_secs: args.seal_grace_secs,
                 max_per_run: SealSettings::default().max_per_run,
             },
+            checkpoint_every: std::time::Duration::from_secs(args.checkpoint_every.secs() as u64),
+            audit_channel: args.audit_channel,
+            checkpoint_kms_key: args.checkpoint_kms_key,
             data_dir: args.data_dir,
             key_dir: args
                 .key_dir

@@ -76,6 +76,21 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
+  # Each seal's checkpoint: Sign with the checkpoint key, ECDSA_SHA_256 only. No
+  # GetPublicKey at run time and no other use of the key.
+  statement {
+    sid       = "SignAuditCheckpoints"
+    effect    = "Allow"
+    actions   = ["kms:Sign"]
+    resources = [aws_kms_key.checkpoint.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:SigningAlgorithm"
+      values   = ["ECDSA_SHA_256"]
+    }
+  }
+
   # Sealed audit periods: write new objects under the prefix, nothing else on the bucket (no
   # read, no delete, no retention or legal-hold change, no governance bypass).
   statement {

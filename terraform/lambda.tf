@@ -43,6 +43,7 @@ resource "aws_lambda_function" "otpbot" {
       OTPBOT_AUDIT_BUCKET_PREFIX        = var.audit_bucket_prefix
       OTPBOT_SEAL_PERIOD_SECS           = tostring(var.seal_schedule_minutes * 60)
       OTPBOT_SEAL_GRACE_SECS            = tostring(local.lambda_timeout + 60)
+      OTPBOT_CHECKPOINT_KMS_KEY         = aws_kms_key.checkpoint.arn
     }
   }
 

@@ -28,6 +28,11 @@ output "audit_bucket_name" {
   value       = aws_s3_bucket.audit.id
 }
 
+output "checkpoint_key_arn" {
+  description = "ARN of the KMS key that signs audit checkpoints (OTPBOT_CHECKPOINT_KMS_KEY for otpbot audit public-key and verify)."
+  value       = aws_kms_key.checkpoint.arn
+}
+
 output "kms_key_arn" {
   description = "ARN of the KMS key; pass it as OTPBOT_KMS_KEY_ID to the otpbot CLI when writing SSM parameters."
   value       = aws_kms_key.otpbot.arn

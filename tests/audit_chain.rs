@@ -1,7 +1,9 @@
-//! The local audit log's hash chain as an auditor meets it: `otpbot audit verify` passes on an
+//! The local audit log's chains as an auditor meets them: `otpbot audit verify` passes on an
 //! untouched log and names the first discrepancy, exiting non-zero, after each way someone with
 //! write access to the SQLite file could tamper with it (the triggers that refuse UPDATE and
-//! DELETE are dropped first, as such a person would).
+//! DELETE are dropped first, as such a person would). What only a checkpoint held elsewhere
+//! can catch (a cut-off tail with its counter rewound, history re-chained with the audit key)
+//! is caught with one, and a checkpoint that is not genuine is refused.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -21,12 +23,16 @@ fn otpbot(dir: &Path) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("USER", "ops")
         .env("OTPBOT_DATA_DIR", dir)
-        .env(
-            "OTPBOT_KEY_DIR",
-            concat!(env!("CARGO_TARGET_TMPDIR"), "/keys-audit_chain"),
-        )
+        .env("OTPBOT_KEY_DIR", key_dir(dir))
         .stdin(Stdio::null());
     cmd
+}
+
+/// The key directory of the store in `dir`: one per store, apart from its data, so that each
+/// test's store has keys of its own.
+fn key_dir(dir: &Path) -> std::path::PathBuf {
+    Path::new(concat!(env!("CARGO_TARGET_TMPDIR"), "/keys-audit_chain"))
+        .join(dir.file_name().expect("a temporary directory's name"))
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {
@@ -65,6 +71,15 @@ fn copy_of(dir: &Path) -> tempfile::TempDir {
         let entry = entry.expect("entry");
         std::fs::copy(entry.path(), copy.path().join(entry.file_name())).expect("copy");
     }
+    // The copy keeps the original's keys, as an attacker who copies a store uses its keys.
+    if let Ok(keys) = std::fs::read_dir(key_dir(dir)) {
+        std::fs::create_dir_all(key_dir(copy.path())).expect("key dir");
+        for entry in keys {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), key_dir(copy.path()).join(entry.file_name()))
+                .expect("copy key");
+        }
+    }
     copy
 }
 
@@ -96,12 +111,12 @@ fn verify_fails(dir: &Path) -> String {
 fn verify_passes_an_untouched_log_and_names_each_tampering() {
     let log = written_log();
     let out = ok(run(log.path(), &["audit", "verify"]));
-    assert!(out.starts_with("ok: 7 records, 0 seals, from "), "{out}");
+    assert!(out.starts_with("ok: 8 records, 0 seals, from "), "{out}");
     // Verify is read-only: it leaves no record of its own.
     let again = ok(run(log.path(), &["audit", "verify"]));
-    assert!(again.starts_with("ok: 7 records"), "{again}");
+    assert!(again.starts_with("ok: 8 records"), "{again}");
     let recent = ok(run(log.path(), &["audit", "verify", "--since", "1h"]));
-    assert!(recent.starts_with("ok: 7 records"), "{recent}");
+    assert!(recent.starts_with("ok: 8 records"), "{recent}");
 
     // The SIEM export: one JSON object per line, every record, the stable field names.
     let jsonl = ok(run(log.path(), &["audit", "--format", "jsonl"]));
@@ -109,7 +124,11 @@ fn verify_passes_an_untouched_log_and_names_each_tampering() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
-    assert_eq!(lines.len(), 8, "7 records and the export's own: {jsonl}");
+    assert_eq!(
+        lines.len(),
+        9,
+        "the chain start, 7 records and the export's own: {jsonl}"
+    );
     assert_eq!(lines[0]["action"], "audit");
     assert!(lines
         .iter()
@@ -125,7 +144,7 @@ fn verify_passes_an_untouched_log_and_names_each_tampering() {
         (
             "delete the last record",
             "DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit);",
-            "record missing: record #8 has been removed",
+            "record missing: record #9 has been removed",
         ),
         (
             "change the tool",
@@ -233,10 +252,324 @@ async fn concurrent_writers_produce_one_unbroken_chain() {
         task.await.expect("task");
     }
     drop(store);
-    let verified = verify_file(dir.path(), &key, None).expect("chain intact");
-    assert_eq!(verified.records, 65, "{verified}");
+    let none = std::collections::BTreeSet::new();
+    let (verified, heads) = verify_file(dir.path(), &key, None, &none).expect("chain intact");
+    assert_eq!(
+        verified.records, 66,
+        "the chain start and 65 records: {verified}"
+    );
+    assert_eq!(heads.records, 66, "every record is in the unkeyed chain");
     // Another key cannot vouch for the log.
     let other = AuditKey::new(random_key());
-    let err = verify_file(dir.path(), &other, None).expect_err("wrong key");
+    let err = verify_file(dir.path(), &other, None, &none).expect_err("wrong key");
     assert!(err.to_string().contains("record #1"), "{err}");
+}
+
+// ---- The attacks of an operator with write access to the file (and, last, the audit key). ----
+
+fn key_file(dir: &Path, name: &str) -> otpbot::keys::KeyBytes {
+    let text = std::fs::read_to_string(key_dir(dir).join(name)).expect("key file");
+    otpbot::keys::decode_hex_key(&text, name).expect("hex key")
+}
+
+/// Opens the CLI's store with its own keys, as the server would.
+fn open_as_server(dir: &Path) -> LocalStore {
+    LocalStore::open_chained(
+        dir,
+        MasterKey::new(key_file(dir, "master.key")),
+        LocalOptions::default(),
+        Some(Arc::new(AuditKey::new(key_file(dir, "audit.key")))),
+    )
+    .expect("open")
+}
+
+fn issued(n: i64) -> AuditEvent {
+    AuditEvent {
+        action: Action::Code,
+        outcome: Outcome::Issued,
+        tool: Some(otpbot::domain::ToolName::parse("github").expect("tool")),
+        code_mac: Some(format!("{n:064x}")),
+        ..event(n)
+    }
+}
+
+/// The log of [`written_log`] plus three issued codes: 11 records from the chain start.
+async fn log_with_issuances() -> tempfile::TempDir {
+    let dir = written_log();
+    let store = open_as_server(dir.path());
+    for n in 1..=3 {
+        store.append(&issued(n)).await.expect("append");
+    }
+    dir
+}
+
+/// Runs `otpbot audit verify` with `args`; asserts it fails and returns what it said.
+fn verify_fails_with(dir: &Path, args: &[&str]) -> String {
+    let out = run(dir, &[&["audit", "verify"], args].concat());
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "verify passed: {}{said}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    said
+}
+
+/// The issue's first attack: every chain value set to NULL, then every issuance deleted. The
+/// records after the chain start must all be linked, so an unlinked one fails the check.
+#[tokio::test]
+async fn unlinking_the_chain_and_deleting_issuances_is_caught() {
+    let log = log_with_issuances().await;
+    tamper(
+        log.path(),
+        "UPDATE audit SET chain = NULL; DELETE FROM audit WHERE outcome = 'issued';",
+    );
+    let said = verify_fails(log.path());
+    assert!(said.contains("record not linked: record #1 (id "), "{said}");
+}
+
+/// Emptying the log: with the counter left, it tells how many positions were handed out;
+/// with the counter deleted too, the schema still has a chain, which must start somewhere.
+#[tokio::test]
+async fn emptying_the_log_is_caught_with_or_without_its_counter() {
+    let log = log_with_issuances().await;
+    let copy = copy_of(log.path());
+    tamper(copy.path(), "DELETE FROM audit;");
+    let said = verify_fails(copy.path());
+    assert!(
+        said.contains("log emptied: the log holds no record, but the store handed out 11"),
+        "{said}"
+    );
+    tamper(
+        log.path(),
+        "DELETE FROM audit; DELETE FROM sqlite_sequence;",
+    );
+    let said = verify_fails(log.path());
+    assert!(said.contains("chain start missing"), "{said}");
+}
+
+#[tokio::test]
+async fn deleting_the_chain_start_is_caught() {
+    let log = log_with_issuances().await;
+    tamper(
+        log.path(),
+        "DELETE FROM audit WHERE action = 'chain_start';",
+    );
+    assert!(verify_fails(log.path()).contains("chain start missing"));
+}
+
+/// The issue's second attack: the newest records deleted and `sqlite_sequence` rewound. The
+/// file alone cannot tell (nothing in it was left to say so); a checkpoint taken before can.
+#[tokio::test]
+async fn a_cut_off_tail_with_a_rewound_counter_is_caught_by_an_earlier_checkpoint() {
+    let log = log_with_issuances().await;
+    let checkpoint = ok(run(log.path(), &["audit", "checkpoint"]));
+    let file = log.path().join("checkpoint.json");
+    std::fs::write(&file, &checkpoint).expect("write checkpoint");
+    let held: serde_json::Value = serde_json::from_str(&checkpoint).expect("one JSON object");
+    assert_eq!(held["records"], 11, "{held}");
+    assert_eq!(held["algorithm"], "ed25519");
+
+    let passes = ok(run(
+        log.path(),
+        &[
+            "audit",
+            "verify",
+            "--checkpoint",
+            file.to_str().expect("path"),
+        ],
+    ));
+    assert!(passes.contains("extends the checkpoint given"), "{passes}");
+
+    tamper(
+        log.path(),
+        "DELETE FROM audit WHERE seq > 8; UPDATE sqlite_sequence SET seq = 8 WHERE name = 'audit';",
+    );
+    let alone = ok(run(log.path(), &["audit", "verify"]));
+    assert!(alone.starts_with("ok: 8 records"), "{alone}");
+    let said = verify_fails_with(log.path(), &["--checkpoint", file.to_str().expect("path")]);
+    assert!(
+        said.contains("log cut off: the checkpoint of ")
+            && said.contains("vouches for 11 records, but the log holds only 8"),
+        "{said}"
+    );
+}
+
+/// Rewrites the whole log as a holder of the audit key can: record #`seq` gets another actor,
+/// and every chain value and hash from it on is recomputed.
+fn rechain_with_the_audit_key(dir: &Path, seq: i64) {
+    use otpbot::audit::chain::{canonical, hash_link, link};
+    let key = AuditKey::new(key_file(dir, "audit.key"));
+    tamper(
+        dir,
+        &format!("UPDATE audit SET actor = 'slack:T0DEMO:UMALLORY' WHERE seq = {seq};"),
+    );
+    let conn = Connection::open(dir.join("otpbot.db")).expect("open db");
+    let rows: Vec<(i64, String)> = {
+        let mut stmt = conn
+            .prepare("SELECT seq, id FROM audit ORDER BY seq")
+            .expect("prepare");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .map(|r| r.expect("row"))
+            .collect()
+    };
+    let (mut chain, mut hash): (Option<String>, Option<String>) = (None, None);
+    for (seq, id) in rows {
+        let event = read_event(&conn, &id);
+        let record = canonical(&event);
+        let new_chain = link(&key, chain.as_deref(), &record);
+        let new_hash = hash_link(hash.as_deref(), &record);
+        conn.execute(
+            "UPDATE audit SET chain = ?1, hash = ?2 WHERE seq = ?3",
+            rusqlite::params![new_chain, new_hash, seq],
+        )
+        .expect("rechain");
+        (chain, hash) = (Some(new_chain), Some(new_hash));
+    }
+}
+
+/// One record as otpbot reads it back.
+fn read_event(conn: &Connection, id: &str) -> AuditEvent {
+    conn.query_row(
+        "SELECT id, at, request_id, actor, action, tool, subject, outcome, detail, channel, \
+         code_mac FROM audit WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(AuditEvent {
+                id: EventId::from_stored(r.get(0)?),
+                at: Timestamp::from_unix(r.get(1)?),
+                request_id: RequestId::from_stored(r.get(2)?),
+                actor: Principal::parse(&r.get::<_, String>(3)?).expect("actor"),
+                action: Action::parse(&r.get::<_, String>(4)?).expect("action"),
+                tool: r
+                    .get::<_, Option<String>>(5)?
+                    .map(|t| otpbot::domain::ToolName::parse(&t).expect("tool")),
+                subject: r
+                    .get::<_, Option<String>>(6)?
+                    .map(|p| Principal::parse(&p).expect("subject")),
+                outcome: Outcome::parse(&r.get::<_, String>(7)?).expect("outcome"),
+                detail: r.get(8)?,
+                channel: r.get(9)?,
+                code_mac: r.get(10)?,
+            })
+        },
+    )
+    .expect("record")
+}
+
+/// A holder of the audit key who can write the file rewrites history and re-chains it: the
+/// file alone then checks out (the keyed chain proves nothing against its own key), but the
+/// checkpoint taken before does not match the new history.
+#[tokio::test]
+async fn history_rewritten_and_rechained_with_the_audit_key_is_caught_by_a_checkpoint() {
+    let log = log_with_issuances().await;
+    let file = log.path().join("checkpoint.json");
+    std::fs::write(&file, ok(run(log.path(), &["audit", "checkpoint"]))).expect("write");
+    rechain_with_the_audit_key(log.path(), 3);
+    let alone = ok(run(log.path(), &["audit", "verify"]));
+    assert!(alone.starts_with("ok: 11 records"), "{alone}");
+    let said = verify_fails_with(log.path(), &["--checkpoint", file.to_str().expect("path")]);
+    assert!(
+        said.contains("history rewritten: the log's first 11 records are not the ones"),
+        "{said}"
+    );
+}
+
+/// A checkpoint whose fields were changed after signing, or checked against another key, is
+/// refused as not genuine: nobody can vouch for a shorter log in the key's name.
+#[tokio::test]
+async fn a_checkpoint_not_signed_by_the_key_is_refused() {
+    let log = log_with_issuances().await;
+    let mut held: serde_json::Value =
+        serde_json::from_str(&ok(run(log.path(), &["audit", "checkpoint"]))).expect("json");
+    held["records"] = serde_json::json!(5);
+    let forged = log.path().join("forged.json");
+    std::fs::write(&forged, held.to_string()).expect("write");
+    let said = verify_fails_with(
+        log.path(),
+        &["--checkpoint", forged.to_str().expect("path")],
+    );
+    assert!(
+        said.contains("checkpoint not genuine: the checkpoint of ") && said.contains("forged.json"),
+        "{said}"
+    );
+
+    let genuine = log.path().join("genuine.json");
+    std::fs::write(&genuine, ok(run(log.path(), &["audit", "checkpoint"]))).expect("write");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    ok(run(
+        elsewhere.path(),
+        &["role", "add", "slack:T0DEMO:UOTHER", "auditor"],
+    ));
+    let other_key = elsewhere.path().join("other.pem");
+    std::fs::write(
+        &other_key,
+        ok(run(elsewhere.path(), &["audit", "public-key"])),
+    )
+    .expect("pem");
+    let said = verify_fails_with(
+        log.path(),
+        &[
+            "--checkpoint",
+            genuine.to_str().expect("path"),
+            "--public-key",
+            other_key.to_str().expect("path"),
+        ],
+    );
+    assert!(said.contains("checkpoint not genuine"), "{said}");
+}
+
+/// A store that had records before the chain existed: the first open with the audit key
+/// writes the chain start, and the older records are reported as before the chain, not failed.
+/// A file whose schema predates the chain start is not passed as checked.
+#[tokio::test]
+async fn records_from_before_the_chain_are_reported_and_an_old_schema_is_not_passed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let master = otpbot::keys::random_key();
+    std::fs::write(
+        dir.path().join("master.key"),
+        hex::encode(secrecy::ExposeSecret::expose_secret(&master)),
+    )
+    .expect("master key");
+    let audit = otpbot::keys::random_key();
+    std::fs::write(
+        dir.path().join("audit.key"),
+        hex::encode(secrecy::ExposeSecret::expose_secret(&audit)),
+    )
+    .expect("audit key");
+    {
+        let store = LocalStore::open(dir.path(), MasterKey::new(master)).expect("open");
+        for n in 1..=3 {
+            store.append(&event(n)).await.expect("append");
+        }
+    }
+    tamper(
+        dir.path(),
+        "DROP INDEX audit_chain_start; ALTER TABLE audit DROP COLUMN hash; \
+         PRAGMA user_version = 6;",
+    );
+    let said = verify_fails(dir.path());
+    assert!(
+        said.contains("predates the audit chain's start record; open the store once"),
+        "{said}"
+    );
+    ok(run(dir.path(), &["tool", "list"]));
+    let out = ok(run(dir.path(), &["audit", "verify"]));
+    assert!(
+        out.starts_with("ok: ")
+            && out.contains("(3 older records written before the chain existed were not checked)"),
+        "{out}"
+    );
+    let jsonl = ok(run(dir.path(), &["audit", "--format", "jsonl"]));
+    let start = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .find(|l| l["action"] == "chain_start")
+        .expect("a chain-start record");
+    assert_eq!(start["seq"], 4, "{start}");
+    assert_eq!(
+        start["detail"], "the audit chain starts; the 3 records before it predate the chain",
+        "{start}"
+    );
 }

@@ -135,11 +135,19 @@ fn operator_enrols_grants_and_exports_the_audit_log() {
     let actions: Vec<&str> = rows.iter().map(|r| &r[4]).collect();
     assert_eq!(
         actions,
-        ["audit", "revoke", "role_add", "grant", "grant", "tool_add"],
-        "newest first, the export itself included"
+        [
+            "audit",
+            "revoke",
+            "role_add",
+            "grant",
+            "grant",
+            "tool_add",
+            "chain_start"
+        ],
+        "newest first, the export itself included, back to the chain's start"
     );
     assert!(
-        rows.iter().all(|r| &r[3] == "cli:local:ops"),
+        rows[..6].iter().all(|r| &r[3] == "cli:local:ops"),
         "the operator is the actor"
     );
     assert_eq!(
@@ -150,10 +158,7 @@ fn operator_enrols_grants_and_exports_the_audit_log() {
     let json = ok(run(otpbot(dir.path()).args([
         "audit", "--format", "json", "--tool", "github", "--limit", "2",
     ])));
-    let lines: Vec<serde_json::Value> = json
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect();
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&json).expect("one JSON array");
     assert_eq!(lines.len(), 2);
     assert_eq!(
         (&lines[0]["action"], &lines[1]["action"]),

@@ -13,7 +13,7 @@ const FRONT: [&str; 7] = ["http", "front", "slack", "teams", "server", "cli", "c
 const RULES: &[(&str, &[&str])] = &[
     ("command", &["engine"]),
     ("store", &["engine", "command"]),
-    ("audit", &["engine", "command"]),
+    ("audit", &["engine", "command", "store"]),
     ("reply", &["engine", "command", "store"]),
     ("keys", &["engine", "command", "store"]),
     ("domain", &["engine", "command", "store", "audit", "reply"]),

@@ -544,7 +544,13 @@ async fn the_binary_serves_slack_over_socket_mode_without_a_signing_secret() {
     }
 
     let audit = otpbot(dir.path())
-        .args(["audit", "--format", "json", "--user", "slack:T0SOCK:UALICE"])
+        .args([
+            "audit",
+            "--format",
+            "jsonl",
+            "--user",
+            "slack:T0SOCK:UALICE",
+        ])
         .output()
         .expect("audit");
     let line: Value =

@@ -78,7 +78,8 @@ fn iam_has_no_wildcards_outside_the_key_policy() {
     for (doc, actions, resources, principals) in statements() {
         // The one exception is the AWS default key-policy statement that lets the account (and
         // through it, IAM) administer the key; without it the key could become unmanageable.
-        let account_admin = doc == "kms_key"
+        let key_policy = doc == "kms_key" || doc == "checkpoint_key";
+        let account_admin = key_policy
             && actions == ["kms:*"]
             && !principals.is_empty()
             && principals.iter().all(|p| p.ends_with(":root\""));
@@ -89,10 +90,10 @@ fn iam_has_no_wildcards_outside_the_key_policy() {
                 "{doc}: wildcard action {action}"
             );
         }
-        if doc != "kms_key" {
+        if !key_policy {
             assert!(
                 !resources.iter().any(|r| r == "*"),
-                "{doc}: a `*` resource outside the KMS key policy"
+                "{doc}: a `*` resource outside the KMS key policies"
             );
         }
     }
@@ -416,4 +417,63 @@ fn sealed_audit_periods_are_locked_encrypted_private_and_scheduled() {
     );
     let permission = block("resource", "aws_lambda_permission", "seal").body;
     assert_eq!(string(&permission, "principal"), "events.amazonaws.com");
+}
+
+/// The checkpoint key signs what the function vouches for; were it able to do more (read the
+/// public key at run time, export, verify, decrypt) or sign with another algorithm, the role
+/// would be worth more to an attacker than a signing oracle.
+#[test]
+fn the_function_may_only_sign_with_the_checkpoint_key() {
+    let key = block("resource", "aws_kms_key", "checkpoint").body;
+    assert_eq!(string(&key, "key_usage"), "SIGN_VERIFY");
+    assert_eq!(string(&key, "customer_master_key_spec"), "ECC_NIST_P256");
+
+    let on_key: Vec<Statement> = statements()
+        .into_iter()
+        .filter(|s| s.2.iter().any(|r| r.contains("aws_kms_key.checkpoint")))
+        .collect();
+    assert_eq!(on_key.len(), 1, "{on_key:?}");
+    assert_eq!(
+        on_key[0].0, "lambda",
+        "the function's role, in its own policy"
+    );
+    assert_eq!(on_key[0].1, ["kms:Sign"], "Sign and nothing else");
+    let lambda = block("data", "aws_iam_policy_document", "lambda").body;
+    let sign = nested(&lambda, "statement")
+        .find(|st| strings(attr(&st.body, "actions")) == ["kms:Sign"])
+        .expect("the Sign statement");
+    let condition = nested(&sign.body, "condition").next().expect("a condition");
+    assert_eq!(string(&condition.body, "variable"), "kms:SigningAlgorithm");
+    assert_eq!(strings(attr(&condition.body, "values")), ["ECDSA_SHA_256"]);
+
+    // The key policy gives the account (and through it IAM) the key, and nobody else anything.
+    for (doc, actions, _, principals) in statements() {
+        if doc == "checkpoint_key" {
+            assert_eq!(actions, ["kms:*"]);
+            assert!(
+                principals.iter().all(|p| p.ends_with(":root\"")),
+                "{principals:?}"
+            );
+        }
+        assert!(
+            !actions.iter().any(|a| a == "kms:GetPublicKey"),
+            "{doc}: nothing in the module reads the public key at run time"
+        );
+    }
+
+    let lambda = block("resource", "aws_lambda_function", "otpbot").body;
+    let environment = nested(&lambda, "environment").next().expect("environment");
+    let Some(Expression::Object(vars)) = attr(&environment.body, "variables") else {
+        panic!("environment variables")
+    };
+    let signing_key = vars
+        .iter()
+        .find(|(k, _)| {
+            hcl::format::to_string(*k)
+                .unwrap_or_default()
+                .trim_matches('"')
+                == "OTPBOT_CHECKPOINT_KMS_KEY"
+        })
+        .map(|(_, v)| text(v));
+    assert_eq!(signing_key.as_deref(), Some("aws_kms_key.checkpoint.arn"));
 }

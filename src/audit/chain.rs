@@ -1,23 +1,32 @@
-//! The canonical encoding of an audit record and the chain that links records.
+//! The canonical encoding of an audit record and the two chains that link records.
 //!
-//! **Canonical encoding** (version 1), used for the chain and nothing else needs to parse it:
+//! **Canonical encoding** (version 1), used for the chains and nothing else needs to parse it:
 //! the bytes `otpbot-audit-v1\n`, then for each field in this fixed order — `id`, `at` (Unix
 //! seconds in decimal), `request_id`, `actor`, `action`, `tool`, `subject`, `outcome`,
 //! `detail`, `channel`, `code_mac` — either one byte `0x00` (absent) or one byte `0x01`, the
 //! field's UTF-8 length as a 4-byte big-endian integer, and its UTF-8 bytes. Length prefixes
 //! make the encoding injective: no two different records encode to the same bytes.
 //!
-//! **Chain**: `chain(n) = hex(HMAC-SHA256(audit key, chain(n-1) || canonical(record n)))`,
-//! where `chain(n-1)` is the previous record's chain as its 64 lowercase hex characters (nothing
-//! for the first record). Changing, removing, inserting or reordering a record changes every
-//! chain value after it, and only a holder of the audit key can compute new ones.
+//! **Keyed chain** ([`link`]): `chain(n) = hex(HMAC-SHA256(audit key, chain(n-1) ||
+//! canonical(record n)))`, where `chain(n-1)` is the previous record's chain as its 64 lowercase
+//! hex characters (nothing for the first record). Changing, removing, inserting or reordering a
+//! record changes every chain value after it, and only a holder of the audit key can compute
+//! new ones.
+//!
+//! **Unkeyed hash chain** ([`hash_link`]): `hash(n) = hex(SHA-256("otpbot-audit-hash-v1\n" ||
+//! hash(n-1) || canonical(record n)))`, `hash(n-1)` again as 64 hex characters, nothing for the
+//! log's first record (its chain-start record on the local store). Anyone can compute it from
+//! the records alone, so it proves nothing by itself; a signed checkpoint of `(n, hash(n))`
+//! (see [`super::checkpoint`]) fixes the first `n` records for everyone holding it.
 //!
 //! **JSON Lines** ([`json_line`]): one object per record with the stable field names of
-//! [`JSON_FIELDS`] (keys sorted); absent fields are `null`, `time` is RFC 3339 UTC.
+//! [`JSON_FIELDS`] (keys sorted); absent fields are `null`, `time` is RFC 3339 UTC. Records of
+//! the local store also carry `seq` (their position in the log) and, from the chain start on,
+//! `hash`, so an export can be checked against checkpoints without the store.
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use crate::domain::{
     Action, AuditEvent, EventId, Outcome, Principal, RequestId, Timestamp, ToolName,
@@ -25,6 +34,7 @@ use crate::domain::{
 use crate::keys::AuditKey;
 
 const DOMAIN: &[u8] = b"otpbot-audit-v1\n";
+const HASH_DOMAIN: &[u8] = b"otpbot-audit-hash-v1\n";
 
 /// The fields of a record in canonical order, as text (`at` in Unix seconds).
 fn canonical_fields(e: &AuditEvent) -> [Option<String>; 11] {
@@ -74,6 +84,26 @@ pub fn link(key: &AuditKey, previous: Option<&str>, record: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// The unkeyed hash of a record whose canonical encoding is `record`, after `previous` (the
+/// previous record's hash; `None` for the first record of the chain).
+pub fn hash_link(previous: Option<&str>, record: &[u8]) -> String {
+    let mut hash = Sha256::new();
+    hash.update(HASH_DOMAIN);
+    hash.update(previous.unwrap_or_default().as_bytes());
+    hash.update(record);
+    hex::encode(hash.finalize())
+}
+
+/// Where a record of the local store sits in its log: its position and, once the chain has
+/// started, its unkeyed hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// Position in the log: 1, 2, 3, … in commit order.
+    pub seq: i64,
+    /// Its unkeyed hash; `None` for a record written before the chain started.
+    pub hash: Option<String>,
+}
+
 /// The stable field names of the JSON Lines export, in order.
 pub const JSON_FIELDS: [&str; 11] = [
     "time",
@@ -89,9 +119,9 @@ pub const JSON_FIELDS: [&str; 11] = [
     "code_mac",
 ];
 
-/// One record as a JSON object with the fields of [`JSON_FIELDS`]; `chain` is added last when
-/// given.
-pub fn json_object(e: &AuditEvent, chain: Option<&str>) -> Value {
+/// One record as a JSON object with the fields of [`JSON_FIELDS`], and `seq` and `hash` when its
+/// position is given.
+pub fn json_object(e: &AuditEvent, position: Option<&Position>) -> Value {
     let values = [
         json!(e.at.to_string()),
         json!(e.id.as_str()),
@@ -110,8 +140,9 @@ pub fn json_object(e: &AuditEvent, chain: Option<&str>) -> Value {
         .zip(values)
         .map(|(k, v)| ((*k).to_owned(), v))
         .collect();
-    if let Some(chain) = chain {
-        object.insert("chain".into(), json!(chain));
+    if let Some(position) = position {
+        object.insert("seq".into(), json!(position.seq));
+        object.insert("hash".into(), json!(position.hash));
     }
     Value::Object(object)
 }
@@ -144,9 +175,26 @@ pub fn from_json_object(v: &Value) -> Option<AuditEvent> {
     })
 }
 
+/// Reads back the position [`json_object`] wrote: `None` when the line has none (an export of
+/// the AWS backend); an error when it is not one otpbot writes.
+pub fn position_from_json(v: &Value) -> Result<Option<Position>, &'static str> {
+    let seq = match v.get("seq") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(seq) => seq.as_i64().ok_or("seq is not a whole number")?,
+    };
+    let hash = match v.get("hash") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(h)) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(h.clone())
+        }
+        Some(_) => return Err("hash is not 64 hex characters"),
+    };
+    Ok(Some(Position { seq, hash }))
+}
+
 /// One record as one line of JSON (no trailing newline).
-pub fn json_line(e: &AuditEvent, chain: Option<&str>) -> String {
-    json_object(e, chain).to_string()
+pub fn json_line(e: &AuditEvent, position: Option<&Position>) -> String {
+    json_object(e, position).to_string()
 }
 
 #[cfg(test)]
@@ -186,6 +234,22 @@ mod tests {
         assert_eq!(
             link(&key, Some(&first), &record),
             "d7455f96772c256a4fd8b0128c62c3b773f423004b874e29d0ea1715de9b1576"
+        );
+    }
+
+    /// Computed from the documented encoding with Python's `hashlib`, independently of this
+    /// code: `sha256(b"otpbot-audit-hash-v1\n" + prev + enc).hexdigest()`.
+    #[test]
+    fn hash_chain_matches_the_documented_encoding() {
+        let record = canonical(&event());
+        let first = hash_link(None, &record);
+        assert_eq!(
+            first,
+            "a94c3194bc709a5e3df18cc47514c9e7c81293db5d1cec0cbf347654c617a444"
+        );
+        assert_eq!(
+            hash_link(Some(&first), &record),
+            "b8beca3fd82ef8950a8f9948a8497ae8c496c061a075b28c55d48f14dc5f9eac"
         );
     }
 

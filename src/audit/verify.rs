@@ -1,9 +1,14 @@
-//! The check of the local store's hash chain: recomputes each record's chain value in order and
-//! names the first discrepancy in an auditor's words.
+//! The check of the local store's chains: recomputes each record's keyed chain value and, from
+//! the chain start on, its unkeyed hash, in order, and names the first discrepancy in an
+//! auditor's words. It also collects the hashes at the positions checkpoints name, for
+//! [`super::checkpoint::check`].
 
+use std::collections::BTreeSet;
 use std::fmt;
 
-use super::chain::{canonical, link};
+use super::chain::{canonical, hash_link, link};
+use super::checkpoint::Heads;
+pub use super::discrepancy::Discrepancy;
 use crate::domain::{AuditEvent, Timestamp};
 use crate::keys::AuditKey;
 
@@ -16,10 +21,12 @@ pub struct Linked {
     pub event: AuditEvent,
     /// Its stored chain value, if any.
     pub chain: Option<String>,
+    /// Its stored unkeyed hash, if any.
+    pub hash: Option<String>,
 }
 
 /// What a successful check covered.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verified {
     /// Records checked.
     pub records: usize,
@@ -31,6 +38,21 @@ pub struct Verified {
     pub unchained: usize,
     /// Records newer than the last seal (AWS): not yet sealed, so not checked.
     pub unsealed: usize,
+    /// How the log compared with the checkpoints given; `None` when none was.
+    pub checkpoints: Option<Matched>,
+}
+
+/// Checkpoints the log extends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Matched {
+    /// How many were given (all matched).
+    pub count: usize,
+    /// The time of the one vouching for the most records.
+    pub newest: Timestamp,
+    /// The records it vouches for.
+    pub vouched: u64,
+    /// Records of the log after those: no checkpoint given vouches for them yet.
+    pub beyond: u64,
 }
 
 impl fmt::Display for Verified {
@@ -53,142 +75,19 @@ impl fmt::Display for Verified {
                 self.unsealed
             )?;
         }
-        Ok(())
-    }
-}
-
-/// The first discrepancy found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Discrepancy {
-    /// Records with these positions are absent.
-    RecordMissing {
-        /// First absent position.
-        first: i64,
-        /// Last absent position.
-        last: i64,
-    },
-    /// The record's fields are not those it was written with.
-    RecordAltered {
-        /// Its position.
-        seq: i64,
-        /// Its id.
-        id: String,
-    },
-    /// The record was never written by otpbot: the chain runs around it.
-    RecordInserted {
-        /// Its position.
-        seq: i64,
-        /// Its id.
-        id: String,
-    },
-    /// Two neighbouring records were exchanged.
-    RecordsSwapped {
-        /// The first position.
-        seq: i64,
-        /// Ids at `seq` and `seq + 1`.
-        ids: (String, String),
-    },
-    /// A record of a sealed period's locked copy is absent from the log.
-    SealedRecordMissing {
-        /// Its position.
-        seq: i64,
-        /// Its id.
-        id: String,
-    },
-    /// A record in the log lies in a sealed period whose seal does not hold it.
-    RecordInsertedIntoSeal {
-        /// Its id.
-        id: String,
-        /// The sealed period.
-        from: Timestamp,
-        /// Its end.
-        to: Timestamp,
-    },
-    /// A record in the log is older than the first sealed period, which starts at the oldest
-    /// record otpbot wrote.
-    RecordOutsideSeals {
-        /// Its id.
-        id: String,
-    },
-    /// The seal of a period is absent, or one was taken away between two seals.
-    SealMissing {
-        /// Where the missing seal's period starts.
-        from: Timestamp,
-        /// Where the next seal starts.
-        to: Timestamp,
-    },
-    /// A seal is not the one otpbot wrote, or does not match its locked copy.
-    SealAltered {
-        /// Its period's start.
-        from: Timestamp,
-        /// Its period's end.
-        to: Timestamp,
-        /// What is wrong with it.
-        what: &'static str,
-    },
-    /// The chain value stored with the record is not the one written with it.
-    ChainBroken {
-        /// Its position.
-        seq: i64,
-        /// Its id.
-        id: String,
-    },
-}
-
-impl fmt::Display for Discrepancy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::RecordMissing { first, last } if first == last => write!(
+        if let Some(m) = &self.checkpoints {
+            let given = match m.count {
+                1 => "the checkpoint given".to_owned(),
+                n => format!("all {n} checkpoints given"),
+            };
+            write!(
                 f,
-                "record missing: record #{first} has been removed from the log"
-            ),
-            Self::RecordMissing { first, last } => write!(
-                f,
-                "record missing: records #{first} to #{last} have been removed from the log"
-            ),
-            Self::RecordAltered { seq, id } => write!(
-                f,
-                "record altered: record #{seq} (id {id}) no longer holds what was written"
-            ),
-            Self::RecordInserted { seq, id } => write!(
-                f,
-                "record inserted: record #{seq} (id {id}) was not written by otpbot"
-            ),
-            Self::RecordsSwapped { seq, ids } => write!(
-                f,
-                "records reordered: records #{seq} (id {}) and #{} (id {}) have been swapped",
-                ids.0,
-                seq + 1,
-                ids.1
-            ),
-            Self::SealedRecordMissing { seq, id } => write!(
-                f,
-                "record missing: record #{seq} (id {id}) is in its period's sealed copy but has been removed from the log"
-            ),
-            Self::RecordInsertedIntoSeal { id, from, to } => write!(
-                f,
-                "record inserted into a sealed period: record id {id} is not in the seal of {from} to {to}"
-            ),
-            Self::RecordOutsideSeals { id } => write!(
-                f,
-                "record inserted into a sealed period: record id {id} is older than the first seal"
-            ),
-            Self::SealMissing { from, to } if from == to => write!(
-                f,
-                "seal missing: the seal of the period before {to} has been removed"
-            ),
-            Self::SealMissing { from, to } => write!(
-                f,
-                "seal missing: the seal of the period {from} to {to} has been removed"
-            ),
-            Self::SealAltered { from, to, what } => {
-                write!(f, "seal altered: the seal of {from} to {to} {what}")
-            }
-            Self::ChainBroken { seq, id } => write!(
-                f,
-                "chain broken at record #{seq} (id {id}): its chain value is not the one written with it"
-            ),
+                "; extends {given}: the newest, of {}, vouches for the first {} records, and {} \
+                 newer records are vouched for by none given",
+                m.newest, m.vouched, m.beyond
+            )?;
         }
+        Ok(())
     }
 }
 
@@ -196,28 +95,42 @@ fn stored(row: &Linked) -> Option<&str> {
     row.chain.as_deref()
 }
 
-/// Checks `rows` (ordered by position). `anchor` is the chain value of the record before the
-/// first row when the check starts mid-log (`--since`); `last_seq` the highest position the
-/// store ever handed out, which reveals records removed from the end.
-pub fn verify_chain(
-    key: &AuditKey,
-    rows: &[Linked],
-    anchor: Option<(i64, Option<String>)>,
-    last_seq: i64,
-) -> Result<Verified, Discrepancy> {
-    let computed = |prev: Option<&str>, row: &Linked| link(key, prev, &canonical(&row.event));
-    // Records written before the chain existed lead the log, chain NULL.
-    let unchained = if anchor.is_none() {
-        rows.iter().take_while(|r| r.chain.is_none()).count()
-    } else {
-        0
-    };
-    let (mut prev_seq, mut prev) = match anchor {
-        Some(anchor) => anchor,
-        None if unchained > 0 => (rows[unchained - 1].seq, None),
-        None => (0, None),
-    };
+/// The record just before the first one checked, when a check starts mid-log (`--since`):
+/// trusted as the starting point.
+#[derive(Clone, Debug, Default)]
+pub struct Anchor {
+    /// Its position.
+    pub seq: i64,
+    /// Its stored chain value.
+    pub chain: Option<String>,
+    /// Its stored hash.
+    pub hash: Option<String>,
+}
+
+/// What a check of the local chains needs besides the rows.
+pub struct Walk<'a> {
+    /// The audit key.
+    pub key: &'a AuditKey,
+    /// Where the check starts, when mid-log.
+    pub anchor: Option<Anchor>,
+    /// The highest position the store ever handed out, which reveals records removed from the
+    /// end while the store's counter still remembers them.
+    pub last_seq: i64,
+    /// The position of the chain-start record.
+    pub start_seq: i64,
+    /// Positions in the chain (the chain start is 1) whose hash the caller wants.
+    pub wanted: BTreeSet<u64>,
+}
+
+/// Checks `rows` (ordered by position) as `walk` says: every record from the first chained one
+/// links to the one before it under the audit key, and from the chain start on also carries
+/// its unkeyed hash. Records written before the chain existed lead the log without a chain
+/// value and are counted, not checked.
+pub fn verify_chain(walk: Walk<'_>, rows: &[Linked]) -> Result<(Verified, Heads), Discrepancy> {
+    let (unchained, anchor) = leading(&walk, rows);
     let checked = &rows[unchained..];
+    let (mut prev_seq, mut prev, mut prev_hash) = (anchor.seq, anchor.chain, anchor.hash);
+    let mut heads = Heads::default();
     for (i, row) in checked.iter().enumerate() {
         if row.seq != prev_seq + 1 {
             return Err(Discrepancy::RecordMissing {
@@ -225,46 +138,106 @@ pub fn verify_chain(
                 last: row.seq - 1,
             });
         }
-        let expected = computed(prev.as_deref(), row);
-        if stored(row) != Some(expected.as_str()) {
-            let id = row.event.id.to_string();
-            let next = checked.get(i + 1);
-            let next_links_after = |after: Option<&str>| {
-                next.is_some_and(|n| stored(n) == Some(computed(after, n).as_str()))
-            };
-            let links_to_prev =
-                |n: &&Linked| stored(n) == Some(computed(prev.as_deref(), n).as_str());
-            if let Some(next) = next.filter(links_to_prev) {
-                if stored(row) == Some(computed(stored(next), row).as_str()) {
-                    return Err(Discrepancy::RecordsSwapped {
-                        seq: row.seq,
-                        ids: (id, next.event.id.to_string()),
-                    });
-                }
-                return Err(Discrepancy::RecordInserted { seq: row.seq, id });
+        let record = canonical(&row.event);
+        let expected = link(walk.key, prev.as_deref(), &record);
+        match stored(row) {
+            None => return Err(unlinked(row)),
+            Some(value) if value != expected => {
+                return Err(diagnose(walk.key, prev.as_deref(), checked, i))
             }
-            if next.is_none() || next_links_after(stored(row)) {
-                return Err(Discrepancy::RecordAltered { seq: row.seq, id });
-            }
-            return Err(Discrepancy::ChainBroken { seq: row.seq, id });
+            Some(_) => {}
+        }
+        if row.seq >= walk.start_seq {
+            let previous = prev_hash.filter(|_| row.seq > walk.start_seq);
+            let hash = check_hash(row, &record, previous.as_deref())?;
+            heads.extend((row.seq - walk.start_seq + 1) as u64, &hash, &walk.wanted);
+            prev_hash = Some(hash);
         }
         prev_seq = row.seq;
         prev = Some(expected);
     }
-    if last_seq > prev_seq {
+    if walk.last_seq > prev_seq {
         return Err(Discrepancy::RecordMissing {
             first: prev_seq + 1,
-            last: last_seq,
+            last: walk.last_seq,
         });
     }
-    Ok(Verified {
+    let verified = Verified {
         records: checked.len(),
-        seals: 0,
         span: checked
             .first()
             .zip(checked.last())
             .map(|(a, b)| (a.event.at, b.event.at)),
         unchained,
-        unsealed: 0,
-    })
+        ..Verified::default()
+    };
+    Ok((verified, heads))
+}
+
+/// How many leading rows were written before the chain existed (no chain value, before the
+/// chain start), and the point the check starts from after them.
+fn leading(walk: &Walk<'_>, rows: &[Linked]) -> (usize, Anchor) {
+    let prechain = walk.anchor.as_ref().is_none_or(|a| a.chain.is_none());
+    let unchained = if prechain {
+        rows.iter()
+            .take_while(|r| r.chain.is_none() && r.seq < walk.start_seq)
+            .count()
+    } else {
+        0
+    };
+    let anchor = match walk.anchor.clone() {
+        Some(anchor) => anchor,
+        None if unchained > 0 => Anchor {
+            seq: rows[unchained - 1].seq,
+            ..Anchor::default()
+        },
+        None => Anchor::default(),
+    };
+    (unchained, anchor)
+}
+
+fn unlinked(row: &Linked) -> Discrepancy {
+    Discrepancy::Unlinked {
+        seq: row.seq,
+        id: row.event.id.to_string(),
+    }
+}
+
+/// The unkeyed hash of `row` (canonical encoding `record`) after `previous`, if it is the one
+/// stored with it.
+fn check_hash(row: &Linked, record: &[u8], previous: Option<&str>) -> Result<String, Discrepancy> {
+    let hash = hash_link(previous, record);
+    match row.hash.as_deref() {
+        None => Err(unlinked(row)),
+        Some(value) if value != hash => Err(Discrepancy::HashBroken {
+            seq: row.seq,
+            id: row.event.id.to_string(),
+        }),
+        Some(_) => Ok(hash),
+    }
+}
+
+/// Names what is wrong with `checked[i]`, whose chain value is not the one computed after
+/// `prev`: it was altered, inserted, swapped with its neighbour, or its chain value changed.
+fn diagnose(key: &AuditKey, prev: Option<&str>, checked: &[Linked], i: usize) -> Discrepancy {
+    let computed = |prev: Option<&str>, row: &Linked| link(key, prev, &canonical(&row.event));
+    let row = &checked[i];
+    let id = row.event.id.to_string();
+    let next = checked.get(i + 1);
+    let next_links_after =
+        |after: Option<&str>| next.is_some_and(|n| stored(n) == Some(computed(after, n).as_str()));
+    let links_to_prev = |n: &&Linked| stored(n) == Some(computed(prev, n).as_str());
+    if let Some(next) = next.filter(links_to_prev) {
+        if stored(row) == Some(computed(stored(next), row).as_str()) {
+            return Discrepancy::RecordsSwapped {
+                seq: row.seq,
+                ids: (id, next.event.id.to_string()),
+            };
+        }
+        return Discrepancy::RecordInserted { seq: row.seq, id };
+    }
+    if next.is_none() || next_links_after(stored(row)) {
+        return Discrepancy::RecordAltered { seq: row.seq, id };
+    }
+    Discrepancy::ChainBroken { seq: row.seq, id }
 }

@@ -1,12 +1,11 @@
 //! `otpbot audit`: read or export the audit log, newest first, page by page (an export of any
-//! size streams; it is never loaded whole).
-
-use std::io::Write;
+//! size streams; it is never loaded whole), check it (`verify`), and take or check signed
+//! checkpoints of it (`checkpoint`, `public-key`).
 
 use anyhow::{bail, Context};
-use clap::{Args, Subcommand, ValueEnum};
-use serde_json::json;
+use clap::{Args, Subcommand};
 
+use super::export::{Format, Sink};
 use super::{operator_request, App};
 use crate::config::Settings;
 use crate::domain::{
@@ -15,32 +14,24 @@ use crate::domain::{
 };
 use crate::engine::{Draft, Engine};
 
-/// Output format.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum Format {
-    /// Aligned columns for people.
-    Table,
-    /// RFC 4180 CSV with a header row.
-    Csv,
-    /// One JSON object per line (every field a string).
-    Json,
-    /// JSON Lines for a SIEM: one event per line, stable field names, absent fields `null`;
-    /// the same encoding as the sealed copies.
-    Jsonl,
-}
-
 /// `otpbot audit` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check that the audit log is complete and unaltered (read-only).
+    /// Check that the audit log is complete, unaltered and extends every checkpoint given
+    /// (read-only); or check an exported log with the public key alone.
     Verify(super::verify::VerifyArgs),
+    /// Print a signed checkpoint of the log (one JSON object): its record count and head,
+    /// signed with the checkpoint key (on AWS: the newest seal's, signed by KMS).
+    Checkpoint,
+    /// Print the public key (PEM) that checks the checkpoints' signatures.
+    PublicKey,
 }
 
 /// `otpbot audit`
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
-    /// `verify`; without one, read or export the log.
+    /// `verify`, `checkpoint` or `public-key`; without one, read or export the log.
     #[command(subcommand)]
     pub command: Option<AuditCommand>,
     /// Only events about this tool.
@@ -82,26 +73,6 @@ pub(super) fn parse_when(text: &str, now: Timestamp, flag: &str) -> anyhow::Resu
     })
 }
 
-/// The export's columns: the same stable names, in the same order, as the JSON Lines export.
-const COLUMNS: [&str; 11] = crate::audit::chain::JSON_FIELDS;
-
-fn fields(e: &AuditEvent) -> [String; 11] {
-    let opt = |v: Option<&str>| v.unwrap_or_default().to_owned();
-    [
-        e.at.to_string(),
-        e.id.to_string(),
-        e.request_id.to_string(),
-        e.actor.to_string(),
-        e.action.to_string(),
-        opt(e.tool.as_ref().map(ToolName::as_str)),
-        opt(e.subject.as_ref().map(Principal::as_str)),
-        e.outcome.to_string(),
-        opt(e.detail.as_deref()),
-        opt(e.channel.as_deref()),
-        opt(e.code_mac.as_deref()),
-    ]
-}
-
 /// Whether `event` is selected by the code filter: no filter, or one of its code MACs matches.
 fn issued_code_matches(event: &AuditEvent, wanted: Option<&str>) -> bool {
     match (wanted, event.code_mac.as_deref()) {
@@ -113,8 +84,13 @@ fn issued_code_matches(event: &AuditEvent, wanted: Option<&str>) -> bool {
 
 /// Runs `otpbot audit`.
 pub async fn run(mut settings: Settings, args: AuditArgs) -> anyhow::Result<()> {
-    if let Some(AuditCommand::Verify(verify)) = args.command {
-        return super::verify::run(settings, verify).await;
+    match args.command {
+        Some(AuditCommand::Verify(verify)) => return super::verify::run(settings, verify).await,
+        Some(AuditCommand::Checkpoint) => return super::checkpoint::print(settings).await,
+        Some(AuditCommand::PublicKey) => {
+            return super::checkpoint::print_public_key(settings).await
+        }
+        None => {}
     }
     let policy = settings.policy();
     let engine = App::open(&mut settings, policy, super::Patience::Operator)
@@ -164,16 +140,15 @@ pub async fn run(mut settings: Settings, args: AuditArgs) -> anyhow::Result<()> 
     let mut remaining = args.limit.unwrap_or(usize::MAX);
     while remaining > 0 {
         let page = engine.stores().audit.query(&query).await?;
-        for event in page
-            .events
-            .iter()
-            .filter(|e| issued_code_matches(e, code_mac.as_deref()))
-        {
+        for (i, event) in page.events.iter().enumerate() {
             if remaining == 0 {
                 break;
             }
+            if !issued_code_matches(event, code_mac.as_deref()) {
+                continue;
+            }
             remaining -= 1;
-            sink.write(event)?;
+            sink.write(event, page.positions.get(i))?;
         }
         match page.next {
             Some(next) => query.before_id = Some(next),
@@ -255,75 +230,4 @@ async fn verdict(
         );
     }
     Ok(())
-}
-
-/// Where events go, in the chosen format.
-enum Sink<W: Write> {
-    Table(W),
-    Csv(Box<csv::Writer<W>>),
-    Json(W),
-    Jsonl(W),
-}
-
-impl<W: Write> Sink<W> {
-    fn new(format: Format, mut out: W) -> anyhow::Result<Self> {
-        Ok(match format {
-            Format::Table => {
-                writeln!(
-                    out,
-                    "{:<20} {:<28} {:<11} {:<16} {:<13} subject / detail",
-                    "time", "actor", "action", "tool", "outcome"
-                )?;
-                Sink::Table(out)
-            }
-            Format::Csv => {
-                let mut w = csv::Writer::from_writer(out);
-                w.write_record(COLUMNS)?;
-                Sink::Csv(Box::new(w))
-            }
-            Format::Json => Sink::Json(out),
-            Format::Jsonl => Sink::Jsonl(out),
-        })
-    }
-
-    fn write(&mut self, event: &AuditEvent) -> anyhow::Result<()> {
-        let f = fields(event);
-        match self {
-            Sink::Jsonl(out) => writeln!(out, "{}", crate::audit::chain::json_line(event, None))?,
-            Sink::Table(out) => {
-                let rest: Vec<&str> = [f[6].as_str(), f[8].as_str()]
-                    .into_iter()
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                writeln!(
-                    out,
-                    "{:<20} {:<28} {:<11} {:<16} {:<13} {}",
-                    f[0],
-                    f[3],
-                    f[4],
-                    f[5],
-                    f[7],
-                    rest.join(" ")
-                )?;
-            }
-            Sink::Csv(w) => w.write_record(&f)?,
-            Sink::Json(out) => {
-                let object: serde_json::Map<_, _> = COLUMNS
-                    .iter()
-                    .zip(f)
-                    .map(|(k, v)| (k.to_string(), json!(v)))
-                    .collect();
-                writeln!(out, "{}", serde_json::Value::Object(object))?;
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> anyhow::Result<()> {
-        match self {
-            Sink::Table(mut out) | Sink::Json(mut out) | Sink::Jsonl(mut out) => out.flush()?,
-            Sink::Csv(mut w) => w.flush()?,
-        }
-        Ok(())
-    }
 }

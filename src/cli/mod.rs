@@ -13,6 +13,8 @@ macro_rules! say {
 mod admin;
 mod audit;
 mod aws;
+mod checkpoint;
+mod export;
 mod help;
 #[cfg(feature = "local")]
 mod open;
@@ -125,10 +127,11 @@ impl CliCommand {
             Self::Role(_) => (MayCreate, "role add"),
             Self::Audit(args) => match &args.command {
                 None => (Existing, "audit"),
+                // An export is checked with the public key alone: no store at all.
+                Some(audit::AuditCommand::Verify(v)) if v.export.is_some() => (Unused, ""),
                 Some(audit::AuditCommand::Verify(_)) => (Existing, "audit verify"),
-                // Commands added later say themselves whether they need a store.
-                #[allow(unreachable_patterns)]
-                Some(_) => (Unused, ""),
+                Some(audit::AuditCommand::Checkpoint) => (Existing, "audit checkpoint"),
+                Some(audit::AuditCommand::PublicKey) => (Existing, "audit public-key"),
             },
             Self::Secret(_) => (MayCreate, "secret set"),
             Self::Slash(_) | Self::Aws(_) | Self::Completions(_) | Self::Help(_) => (Unused, ""),
@@ -250,6 +253,8 @@ pub struct App {
     local: Option<Arc<LocalStore>>,
     /// The AWS configuration the store was built from, loaded once (AWS backend).
     sdk: Option<aws_config::SdkConfig>,
+    /// Where the audit log's signed checkpoints come from.
+    checkpoints: checkpoint::Checkpoints,
 }
 
 /// The audit key on AWS: from the environment if given, else its SSM parameter (read once).
@@ -363,12 +368,17 @@ impl App {
             Backend::Local => {
                 let store = open::open_local(settings)?;
                 let audit = store.1.clone();
+                let signer = Arc::new(checkpoint::local_signer(settings)?);
                 let engine = Engine::new(Stores::single(store.0.clone()), clock, audit, policy);
                 Ok(Self {
                     engine,
                     aws: None,
-                    local: Some(store.0),
+                    local: Some(store.0.clone()),
                     sdk: None,
+                    checkpoints: checkpoint::Checkpoints::Local {
+                        store: store.0,
+                        signer,
+                    },
                 })
             }
             Backend::Aws => {
@@ -381,12 +391,18 @@ impl App {
                     Arc::new(AuditKey::new(audit)),
                     policy,
                 );
+                let checkpoints = checkpoint::Checkpoints::Aws {
+                    store: store.clone(),
+                    kms: aws_sdk_kms::Client::new(&sdk),
+                    kms_key: settings.checkpoint_kms_key.clone(),
+                };
                 Ok(Self {
                     engine,
                     aws: Some(store),
                     #[cfg(feature = "local")]
                     local: None,
                     sdk: Some(sdk),
+                    checkpoints,
                 })
             }
         }
@@ -526,11 +542,15 @@ pub async fn lambda() -> anyhow::Result<()> {
     let policy = settings.policy();
     let app = App::open(&mut settings, policy, Patience::Chat).await?;
     let sealer = match (&app.aws, &app.sdk) {
-        (Some(store), Some(sdk)) => Some((store.clone(), aws_sdk_s3::Client::new(sdk))),
+        (Some(store), Some(sdk)) => Some((store.clone(), sdk.clone())),
         _ => None,
     };
-    let seal_settings = settings.seal.clone();
+    let checkpoints = app.checkpoints.clone();
     let state = app.into_state(&settings).await?;
+    let sealer = sealer.map(|(store, sdk)| {
+        let publisher = checkpoint::Publisher::new(checkpoints, &settings, Some(&state));
+        Arc::new(checkpoint::Sealer::new(store, &sdk, &settings, publisher))
+    });
     let engine = state.engine.clone();
     let adapter = Adapter::from(crate::http::router(state));
     tracing::info!(backend = ?settings.backend, "otpbot Lambda handler ready");
@@ -538,27 +558,20 @@ pub async fn lambda() -> anyhow::Result<()> {
         let mut adapter = adapter.clone();
         let sealer = sealer.clone();
         let engine = engine.clone();
-        let seal_settings = seal_settings.clone();
         async move {
             let LambdaEvent { payload, context } = event;
             if is_scheduled_event(&payload) {
-                let Some((store, s3)) = sealer else {
+                let Some(sealer) = sealer else {
                     return Err(lambda_runtime::Error::from("sealing needs the AWS backend"));
                 };
-                let seals = store
-                    .seal_closed_periods(
-                        &s3,
-                        engine.audit_key(),
-                        &seal_settings,
-                        engine.clock().now(),
-                    )
+                let sealed = sealer
+                    .run(engine.audit_key(), engine.clock().now())
                     .await
                     .map_err(|e| {
                         tracing::error!(error = %e, "sealing audit periods failed");
                         lambda_runtime::Error::from(format!("sealing failed: {e}"))
                     })?;
-                tracing::info!(seals = seals.len(), "sealed closed audit periods");
-                return Ok(serde_json::json!({ "sealed": seals.len() }));
+                return Ok(serde_json::json!({ "sealed": sealed }));
             }
             let request: LambdaRequest = serde_json::from_value(payload)
                 .map_err(|e| lambda_runtime::Error::from(format!("unrecognised event: {e}")))?;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use anyhow::bail;
 use clap::Args;
 
+use super::checkpoint::Publisher;
 use super::App;
 use crate::config::Settings;
 use crate::http::{router, AppState};
@@ -44,11 +45,17 @@ pub async fn serve(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<(
     // Bound before the store is opened: a busy port leaves nothing behind.
     let listener = bind(listen).await?;
     let policy = settings.policy();
-    let state = App::open(&mut settings, policy, super::Patience::Chat)
-        .await?
-        .into_state(&settings)
-        .await?;
-    serve_on(state, listener, None).await
+    let app = App::open(&mut settings, policy, super::Patience::Chat).await?;
+    let checkpoints = app.checkpoints.clone();
+    let state = app.into_state(&settings).await?;
+    let publisher = Publisher::new(checkpoints, &settings, Some(&state));
+    serve_on(
+        state,
+        listener,
+        None,
+        Some((publisher, settings.checkpoint_every)),
+    )
+    .await
 }
 
 /// Refuses, before anything is created, settings that cannot serve: no front end at all, or
@@ -170,21 +177,25 @@ pub async fn demo(settings: Settings, _args: ServeArgs) -> anyhow::Result<()> {
 /// Makes the text to print from the bound address, once listening.
 type Banner = Box<dyn FnOnce(SocketAddr) -> String + Send>;
 
-/// Serves `state` on `listen` until interrupted (Socket Mode's HTTP side).
+/// Serves `state` on `listen` until interrupted (Socket Mode's HTTP side); with a publisher,
+/// publishes an audit checkpoint at start, every interval, and once more after the last
+/// request has finished.
 pub(super) async fn run_server(
     state: AppState,
     listen: SocketAddr,
     banner: Option<Banner>,
+    checkpoints: Option<(Publisher, std::time::Duration)>,
 ) -> anyhow::Result<()> {
-    serve_on(state, bind(listen).await?, banner).await
+    serve_on(state, bind(listen).await?, banner, checkpoints).await
 }
 
 /// Serves `state` on `listener` until interrupted (SIGTERM, Ctrl-C), printing the banner once
-/// listening.
+/// listening, and publishing checkpoints as [`run_server`] says.
 async fn serve_on(
     state: AppState,
     listener: tokio::net::TcpListener,
     banner: Option<Banner>,
+    checkpoints: Option<(Publisher, std::time::Duration)>,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "otpbot listening");
@@ -194,6 +205,9 @@ async fn serve_on(
         // A closed stdout must not stop the server: the banner is only a courtesy.
         let _ = writeln!(out, "{}", banner(addr)).and_then(|()| out.flush());
     }
+    let periodic = checkpoints
+        .as_ref()
+        .map(|(publisher, every)| tokio::spawn(publisher.clone().every(*every)));
     crate::server::serve(
         listener,
         router(state),
@@ -201,5 +215,11 @@ async fn serve_on(
         crate::server::shutdown_signal(),
     )
     .await;
+    if let Some(periodic) = periodic {
+        periodic.abort();
+    }
+    if let Some((publisher, _)) = checkpoints {
+        publisher.publish("shutdown").await;
+    }
     Ok(())
 }

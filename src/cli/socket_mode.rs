@@ -47,6 +47,7 @@ pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result
     };
     let slack = Arc::new(slack);
     let teams = app.teams_config(&settings).await?.map(Arc::new);
+    let checkpoints = app.checkpoints.clone();
     let engine = Arc::new(app.engine);
     let opener = WebApi::new(&settings.slack_api_url, token.expose_secret().to_owned())
         .context("cannot set up outbound HTTPS: check SSL_CERT_FILE / SSL_CERT_DIR")?;
@@ -55,9 +56,16 @@ pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result
         slack: signed.then(|| slack.clone()),
         teams,
     };
+    // Checkpoints reach a Slack audit channel through the bot token, HTTP endpoints or not.
+    let posting = AppState {
+        slack: Some(slack.clone()),
+        ..state.clone()
+    };
+    let publisher = super::checkpoint::Publisher::new(checkpoints, &settings, Some(&posting));
     tracing::info!(http_slack_endpoints = signed, "slack socket mode starting");
     let socket = crate::slack::socket::run(engine, slack, opener, crate::server::shutdown_signal());
-    let server = super::serve::run_server(state, listen, None);
+    let every = settings.checkpoint_every;
+    let server = super::serve::run_server(state, listen, None, Some((publisher, every)));
     tokio::pin!(server);
     // A listener that cannot start (the address taken) ends the process with its error rather
     // than leaving Socket Mode running without /healthz or Teams.

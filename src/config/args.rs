@@ -150,6 +150,27 @@ fn ssm_prefix(text: &str) -> Result<String, String> {
     }
 }
 
+/// Where audit checkpoints are posted: `slack:C…` (or the bare Slack channel id, as a tool's
+/// channels are written) or a Teams conversation id (`19:…@thread.tacv2`). Kept without the
+/// `slack:` prefix.
+fn audit_channel(text: &str) -> Result<String, String> {
+    let id = text.trim();
+    let bare = id.strip_prefix("slack:").unwrap_or(id);
+    let slack = bare.len() >= 2
+        && bare.starts_with(['C', 'G'])
+        && bare
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if slack || (bare == id && crate::teams::notices::is_conversation_id(id)) {
+        Ok(bare.to_owned())
+    } else {
+        Err(format!(
+            "`{text}` is neither a Slack channel (slack:C0123ABCD) nor a Teams conversation id \
+             (19:…@thread.tacv2)"
+        ))
+    }
+}
+
 /// An absolute `http` or `https` URL.
 fn http_url(text: &str) -> Result<String, String> {
     match url::Url::parse(text) {
@@ -237,6 +258,23 @@ pub struct SettingsArgs {
         help_heading = "Store"
     )]
     pub audit_key_file: Option<PathBuf>,
+    /// How often `serve` publishes a signed audit checkpoint (log line, audit channel); it also
+    /// publishes one when it stops.
+    #[arg(long, global = true, env = "OTPBOT_CHECKPOINT_EVERY", value_name = "DURATION", default_value = "1h", value_parser = duration, help_heading = "Audit")]
+    pub checkpoint_every: GrantDuration,
+    /// Where checkpoints are also posted: slack:C… or a Teams conversation id (19:…@thread.tacv2).
+    #[arg(long, global = true, env = "OTPBOT_AUDIT_CHANNEL", value_name = "CHANNEL", value_parser = audit_channel, help_heading = "Audit")]
+    pub audit_channel: Option<String>,
+    /// KMS key (id, ARN or alias; ECC_NIST_P256, SIGN_VERIFY) that signs the AWS backend's
+    /// checkpoints; without it seals carry none.
+    #[arg(
+        long,
+        global = true,
+        env = "OTPBOT_CHECKPOINT_KMS_KEY",
+        value_name = "KEY",
+        help_heading = "Audit"
+    )]
+    pub checkpoint_kms_key: Option<String>,
 
     /// DynamoDB table of tools, grants, roles and counters.
     #[arg(

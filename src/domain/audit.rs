@@ -68,6 +68,8 @@ string_enum! {
         Deny => "deny",
         /// A per-tool approver was added or removed.
         ApproverSet => "approver_set",
+        /// The audit log's chain began: the first record every later one links back to.
+        ChainStart => "chain_start",
     }
 }
 

@@ -87,6 +87,9 @@ pub struct AuditPage {
     pub events: Vec<AuditEvent>,
     /// Pass as [`AuditQuery::before_id`] to get the next page; `None` at the end.
     pub next: Option<EventId>,
+    /// Where each event sits in the log, in the order of `events`, from a backend that links
+    /// records one by one (the local store); empty from one that seals periods (AWS).
+    pub positions: Vec<crate::audit::chain::Position>,
 }
 
 /// The append-only audit log.

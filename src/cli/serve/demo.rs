@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 
 use super::{bind, serve_on, DEMO_TEAM};
+use crate::cli::checkpoint::Publisher;
 use crate::cli::{App, Patience};
 use crate::config::{Settings, DEMO_SIGNING_SECRET_FILE};
 use crate::domain::{GrantDuration, Principal, Seed, Tool, ToolName};
@@ -36,9 +37,9 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let admin = Principal::new(crate::domain::Platform::Slack, DEMO_TEAM, DEMO_ADMIN)?;
     let mut policy = settings.policy();
     policy.bootstrap_admins.insert(admin.clone());
-    let engine = App::open(&mut settings, policy, Patience::Chat)
-        .await?
-        .engine;
+    let app = App::open(&mut settings, policy, Patience::Chat).await?;
+    let checkpoints = app.checkpoints.clone();
+    let engine = app.engine;
     check_catalog(&engine, &settings.data_dir).await?;
     seed_demo(&engine, &admin).await?;
     settings.slack_workspaces.insert(DEMO_TEAM.to_owned());
@@ -53,10 +54,12 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         slack: Some(Arc::new(slack)),
         teams: None,
     };
+    let publisher = Publisher::new(checkpoints, &settings, Some(&state));
     serve_on(
         state,
         listener,
         Some(Box::new(move |addr| banner(&data_dir, addr))),
+        Some((publisher, settings.checkpoint_every)),
     )
     .await
 }

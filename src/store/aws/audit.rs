@@ -148,6 +148,10 @@ impl AuditStore for AwsStore {
         } else {
             None
         };
-        Ok(AuditPage { events, next })
+        Ok(AuditPage {
+            events,
+            next,
+            ..AuditPage::default()
+        })
     }
 }

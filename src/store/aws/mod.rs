@@ -13,13 +13,17 @@ mod audit;
 mod counters;
 mod decide;
 mod item;
+pub mod kms;
+mod locked;
 mod plan;
 mod requests;
 pub mod schema;
 mod seal;
+mod seal_read;
 mod secrets;
 
 pub use seal::SealSettings;
+pub use seal_read::SealedLog;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -1,25 +1,25 @@
-//! Sealing closed audit periods into S3 Object Lock storage, and reading them back for
-//! `otpbot audit verify` (see [`crate::audit::seal`] for what a seal is).
+//! Sealing closed audit periods into S3 Object Lock storage (see [`crate::audit::seal`] for
+//! what a seal is), each with a checkpoint signed by the deployment's KMS key.
 //!
 //! Sealing is idempotent and safe when two scheduled runs overlap: both compute the same seal
 //! from the same closed period, an S3 object written twice with the same content only adds an
 //! identical version, and the seal item is a conditional put (`attribute_not_exists`), so the
-//! first run's seal stands and the second continues after it. The records are read with `Query`
-//! on the audit table's key (ids begin with the event time), never with `Scan`.
-
-use std::collections::BTreeMap;
+//! first run's seal stands and the second continues after it. The checkpoints of two such runs
+//! differ (their signatures do), so a checkpoint is an object of its own: both vouch for the
+//! same seal, and the first version is the one kept. The records are read with `Query` on the
+//! audit table's key (ids begin with the event time), never with `Scan`.
 
 use aws_sdk_dynamodb::types::Select;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::ChecksumAlgorithm;
 use aws_sdk_s3::Client as S3;
 
 use super::access::is_conditional_failure;
 use super::audit::event_from;
-use super::item::{get_s, s, Item, ItemBuilder};
+use super::item::{get_s, opt_s, s, Item, ItemBuilder};
+use super::locked::put;
 use super::schema::{AUDIT_PK, AUDIT_SK, AUDIT_STREAM, SEAL_STREAM};
 use super::{sdk, AwsStore};
-use crate::audit::seal::{jsonl, parse_jsonl, period_start, Outside, Seal, SealedPeriod};
+use crate::audit::checkpoint::{Checkpoint, Signer};
+use crate::audit::seal::{jsonl, period_start, Seal};
 use crate::domain::{AuditEvent, Timestamp};
 use crate::keys::AuditKey;
 use crate::store::{StoreError, StoreResult};
@@ -77,22 +77,31 @@ impl SealSettings {
         )
     }
 
-    fn bucket(&self) -> StoreResult<&str> {
+    /// The key of a period's checkpoint (JSON).
+    pub fn checkpoint_key(&self, start: Timestamp) -> String {
+        format!(
+            "{}checkpoints/{}/{:011}.json",
+            self.prefix,
+            date_path(start),
+            start.unix()
+        )
+    }
+
+    pub(super) fn bucket(&self) -> StoreResult<&str> {
         self.bucket
             .as_deref()
             .ok_or_else(|| StoreError::Backend("OTPBOT_AUDIT_BUCKET is not set".into()))
     }
 }
 
-fn sort_key(t: Timestamp) -> String {
+pub(super) fn sort_key(t: Timestamp) -> String {
     format!("{:011}", t.unix().max(0))
 }
 
-fn seal_from(item: &Item) -> StoreResult<Seal> {
-    serde_json::from_str(get_s(item, "seal")?)
-        .ok()
-        .and_then(|v| Seal::from_json(&v))
-        .ok_or_else(|| StoreError::Corrupt("unreadable seal item".into()))
+pub(super) fn seal_from(item: &Item) -> StoreResult<Seal> {
+    let value: serde_json::Value = serde_json::from_str(get_s(item, "seal")?)
+        .map_err(|_| StoreError::Corrupt("a seal item is not JSON".into()))?;
+    Seal::from_json(&value).map_err(|why| StoreError::Corrupt(format!("a seal item: {why}")))
 }
 
 /// How a query walks the audit table: which partition, which sort-key bounds, which way.
@@ -136,7 +145,7 @@ impl AwsStore {
     }
 
     /// Records with `from <= at < to`, in id order.
-    async fn records_between(
+    pub(super) async fn records_between(
         &self,
         from: Timestamp,
         to: Timestamp,
@@ -155,7 +164,10 @@ impl AwsStore {
     }
 
     /// The oldest record at or after `from`.
-    async fn first_record_from(&self, from: Timestamp) -> StoreResult<Option<AuditEvent>> {
+    pub(super) async fn first_record_from(
+        &self,
+        from: Timestamp,
+    ) -> StoreResult<Option<AuditEvent>> {
         let items = self
             .walk(Walk {
                 stream: AUDIT_STREAM,
@@ -168,8 +180,8 @@ impl AwsStore {
         items.first().map(event_from).transpose()
     }
 
-    /// Records at or after `from`, counted (`Select COUNT`, paged).
-    async fn count_from(&self, from: Timestamp) -> StoreResult<usize> {
+    /// Records with `from <= at < to`, counted (`Select COUNT`, paged).
+    pub(super) async fn count_between(&self, from: Timestamp, to: Timestamp) -> StoreResult<usize> {
         let mut count = 0;
         let mut start = None;
         loop {
@@ -177,11 +189,12 @@ impl AwsStore {
                 .ddb
                 .query()
                 .table_name(&self.settings.audit_table)
-                .key_condition_expression("#pk = :pk AND #sk >= :low")
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
                 .expression_attribute_names("#pk", AUDIT_PK)
                 .expression_attribute_names("#sk", AUDIT_SK)
                 .expression_attribute_values(":pk", s(AUDIT_STREAM))
                 .expression_attribute_values(":low", s(sort_key(from)))
+                .expression_attribute_values(":high", s(sort_key(to)))
                 .select(Select::Count)
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -196,7 +209,7 @@ impl AwsStore {
     }
 
     /// Every seal recorded in the table, oldest first.
-    async fn stored_seals(&self) -> StoreResult<Vec<Seal>> {
+    pub(super) async fn stored_seals(&self) -> StoreResult<Vec<Seal>> {
         self.walk(Walk {
             stream: SEAL_STREAM,
             low: "0".into(),
@@ -210,8 +223,8 @@ impl AwsStore {
         .collect()
     }
 
-    /// The newest seal recorded in the table.
-    async fn latest_seal(&self) -> StoreResult<Option<Seal>> {
+    /// The newest seal item in the table.
+    async fn latest_seal_item(&self) -> StoreResult<Option<Item>> {
         let items = self
             .walk(Walk {
                 stream: SEAL_STREAM,
@@ -221,16 +234,44 @@ impl AwsStore {
                 limit: Some(1),
             })
             .await?;
-        items.first().map(seal_from).transpose()
+        Ok(items.into_iter().next())
     }
 
-    /// Records `seal` in the table unless a seal of that period is there already; returns
-    /// the seal that stands.
-    async fn put_seal_item(&self, seal: Seal) -> StoreResult<Seal> {
+    /// The newest seal recorded in the table.
+    async fn latest_seal(&self) -> StoreResult<Option<Seal>> {
+        self.latest_seal_item()
+            .await?
+            .as_ref()
+            .map(seal_from)
+            .transpose()
+    }
+
+    /// The checkpoint of the newest seal recorded in the table: the log's latest signed head
+    /// (`None` before the first seal, or if the deployment signs none).
+    pub async fn latest_checkpoint(&self) -> StoreResult<Option<Checkpoint>> {
+        let Some(item) = self.latest_seal_item().await? else {
+            return Ok(None);
+        };
+        Ok(opt_s(&item, "checkpoint")
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .and_then(|v| Checkpoint::from_json(&v)))
+    }
+
+    /// Records `seal` (with its checkpoint) in the table unless a seal of that period is there
+    /// already; returns the seal that stands.
+    async fn put_seal_item(
+        &self,
+        seal: Seal,
+        checkpoint: Option<&Checkpoint>,
+    ) -> StoreResult<Seal> {
         let item = ItemBuilder::default()
             .set(AUDIT_PK, s(SEAL_STREAM))
             .set(AUDIT_SK, s(sort_key(seal.start)))
             .set("seal", s(seal.to_json().to_string()))
+            .opt(
+                "checkpoint",
+                checkpoint.map(|c| c.to_json().to_string()).as_deref(),
+            )
             .build();
         let result = self
             .ddb
@@ -255,16 +296,18 @@ impl AwsStore {
         }
     }
 
-    /// Seals the closed periods not sealed yet, oldest first, at most `max_per_run` of them;
-    /// returns the seals written. A period is closed once `grace_secs` have passed since its end.
+    /// Seals the closed periods not sealed yet, oldest first, at most `max_per_run` of them,
+    /// each with a checkpoint signed by `signer` when there is one; returns the seals written
+    /// and their checkpoints. A period is closed once `grace_secs` have passed since its end.
     pub async fn seal_closed_periods(
         &self,
         s3: &S3,
         key: &AuditKey,
         settings: &SealSettings,
         now: Timestamp,
-    ) -> StoreResult<Vec<Seal>> {
-        let bucket = settings.bucket()?;
+        signer: Option<&dyn Signer>,
+    ) -> StoreResult<Vec<(Seal, Option<Checkpoint>)>> {
+        settings.bucket()?;
         let horizon = now.plus_secs(-settings.grace_secs);
         let mut previous = self.latest_seal().await?;
         let mut written = Vec::new();
@@ -283,192 +326,50 @@ impl AwsStore {
             };
             let records = self.records_between(start, end).await?;
             let seal = Seal::new(key, start, end, &records, previous.as_ref());
-            put(
-                s3,
-                bucket,
-                &settings.records_key(start),
-                jsonl(&records),
-                "application/x-ndjson",
-            )
-            .await?;
-            put(
-                s3,
-                bucket,
-                &settings.seal_key(start),
-                seal.to_json().to_string(),
-                "application/json",
-            )
-            .await?;
-            let seal = self.put_seal_item(seal).await?;
-            written.push(seal.clone());
+            let checkpoint = match signer {
+                Some(signer) => Some(sign(&seal, now, signer).await?),
+                None => None,
+            };
+            lock(s3, settings, &records, &seal, checkpoint.as_ref()).await?;
+            let seal = self.put_seal_item(seal, checkpoint.as_ref()).await?;
+            written.push((seal.clone(), checkpoint));
             previous = Some(seal);
         }
         Ok(written)
     }
-
-    /// What `otpbot audit verify` compares: the seal before `since` (trusted as the starting
-    /// point), each sealed period from `since` on with its locked copies (each object's first
-    /// version) and the table's records, and what lies outside the seals. Read-only.
-    pub async fn sealed_periods(
-        &self,
-        s3: &S3,
-        settings: &SealSettings,
-        since: Option<Timestamp>,
-    ) -> StoreResult<(Option<Seal>, Vec<SealedPeriod>, Outside)> {
-        let bucket = settings.bucket()?;
-        let versions = first_versions(s3, bucket, &settings.prefix).await?;
-        let locked =
-            locked_seals(s3, bucket, &format!("{}seals/", settings.prefix), &versions).await?;
-        let mut stored = self.stored_seals().await?;
-        let split = since.map_or(0, |t| locked.iter().take_while(|s| s.end <= t).count());
-        let anchor = split.checked_sub(1).map(|i| locked[i].clone());
-        let mut periods = Vec::new();
-        for seal in &locked[split..] {
-            let key = settings.records_key(seal.start);
-            let text = match versions.get(&key) {
-                Some(version) => get(s3, bucket, &key, version.as_deref()).await?,
-                None => None,
-            };
-            periods.push(SealedPeriod {
-                locked_records: text.as_deref().and_then(parse_jsonl),
-                stored: stored
-                    .iter()
-                    .position(|s| s.start == seal.start)
-                    .map(|i| stored.remove(i)),
-                stored_records: self.records_between(seal.start, seal.end).await?,
-                locked: seal.clone(),
-            });
-        }
-        stored.retain(|s| since.is_none_or(|t| s.end > t));
-        let before_first = match (locked.first(), since) {
-            (Some(first), None) => {
-                self.records_between(Timestamp::from_unix(0), first.start)
-                    .await?
-            }
-            _ => Vec::new(),
-        };
-        let sealed_until = locked.last().map_or(Timestamp::from_unix(0), |s| s.end);
-        let unsealed = self
-            .count_from(since.map_or(sealed_until, |t| t.max(sealed_until)))
-            .await?;
-        Ok((
-            anchor,
-            periods,
-            Outside {
-                unlocked_seals: stored,
-                before_first,
-                unsealed,
-            },
-        ))
-    }
 }
 
-/// Writes one object with a SHA-256 checksum, which S3 requires of writes to an Object Lock
-/// bucket (a Content-MD5 or an `x-amz-checksum-*`:
-/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html>). The
-/// bucket's default encryption (SSE-KMS) and retention apply.
-async fn put(
+/// The checkpoint of the log at `seal`, signed as of `now`.
+async fn sign(seal: &Seal, now: Timestamp, signer: &dyn Signer) -> StoreResult<Checkpoint> {
+    Checkpoint::sign(&seal.head(), now, signer)
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+/// Writes a sealed period's locked copies: its records, its seal and its checkpoint.
+async fn lock(
     s3: &S3,
-    bucket: &str,
-    key: &str,
-    body: String,
-    content_type: &str,
+    settings: &SealSettings,
+    records: &[AuditEvent],
+    seal: &Seal,
+    checkpoint: Option<&Checkpoint>,
 ) -> StoreResult<()> {
-    s3.put_object()
-        .bucket(bucket)
-        .key(key)
-        .content_type(content_type)
-        .checksum_algorithm(ChecksumAlgorithm::Sha256)
-        .body(ByteStream::from(body.into_bytes()))
-        .send()
-        .await
-        .map_err(|e| sdk("write sealed copy", e))?;
+    let bucket = settings.bucket()?;
+    let key = settings.records_key(seal.start);
+    put(s3, bucket, &key, jsonl(records), "application/x-ndjson").await?;
+    let text = seal.to_json().to_string();
+    put(
+        s3,
+        bucket,
+        &settings.seal_key(seal.start),
+        text,
+        "application/json",
+    )
+    .await?;
+    if let Some(checkpoint) = checkpoint {
+        let text = checkpoint.to_json().to_string();
+        let key = settings.checkpoint_key(seal.start);
+        put(s3, bucket, &key, text, "application/json").await?;
+    }
     Ok(())
-}
-
-/// Reads one object (the given version, else the current one) as text; `None` if it does not
-/// exist.
-async fn get(
-    s3: &S3,
-    bucket: &str,
-    key: &str,
-    version: Option<&str>,
-) -> StoreResult<Option<String>> {
-    let request = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .set_version_id(version.map(str::to_owned));
-    let out = match request.send().await {
-        Ok(out) => out,
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
-        Err(e) => return Err(sdk("read sealed copy", e)),
-    };
-    let bytes = out
-        .body
-        .collect()
-        .await
-        .map_err(|e| StoreError::Backend(format!("read sealed copy {key}: {e}")))?
-        .into_bytes();
-    Ok(String::from_utf8(bytes.to_vec()).ok())
-}
-
-/// The first version of every object under `prefix`, by key (sorted, so seals come oldest
-/// period first). The first write of a key is the one Object Lock keeps: a later `PutObject`
-/// only adds a newer version on top, which the check ignores. S3 lists each key's versions
-/// newest first (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html>),
-/// so the last one listed is the first written.
-async fn first_versions(
-    s3: &S3,
-    bucket: &str,
-    prefix: &str,
-) -> StoreResult<BTreeMap<String, Option<String>>> {
-    let mut first = BTreeMap::new();
-    let (mut key_marker, mut version_marker) = (None, None);
-    loop {
-        let out = s3
-            .list_object_versions()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_key_marker(key_marker.take())
-            .set_version_id_marker(version_marker.take())
-            .send()
-            .await
-            .map_err(|e| sdk("list sealed copies", e))?;
-        for version in out.versions() {
-            if let Some(key) = version.key() {
-                first.insert(key.to_owned(), version.version_id().map(str::to_owned));
-            }
-        }
-        if out.is_truncated() != Some(true) {
-            return Ok(first);
-        }
-        key_marker = out.next_key_marker().map(str::to_owned);
-        version_marker = out.next_version_id_marker().map(str::to_owned);
-        if key_marker.is_none() {
-            return Ok(first);
-        }
-    }
-}
-
-/// Every locked seal (first versions), oldest period first.
-async fn locked_seals(
-    s3: &S3,
-    bucket: &str,
-    prefix: &str,
-    versions: &BTreeMap<String, Option<String>>,
-) -> StoreResult<Vec<Seal>> {
-    let mut seals = Vec::new();
-    for (key, version) in versions.range(prefix.to_owned()..) {
-        if !key.starts_with(prefix) {
-            break;
-        }
-        let seal = get(s3, bucket, key, version.as_deref())
-            .await?
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .and_then(|v| Seal::from_json(&v))
-            .ok_or_else(|| StoreError::Corrupt(format!("locked seal {key} is unreadable")))?;
-        seals.push(seal);
-    }
-    Ok(seals)
 }

@@ -1,10 +1,12 @@
-//! The audit log in SQLite: INSERT only (UPDATE and DELETE abort by trigger).
+//! The audit log in SQLite: INSERT only (UPDATE and DELETE abort by trigger). Each record is
+//! linked to the one before it as it is inserted (see [`super::chain`]).
 
 use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, Row};
 
 use super::{backend, LocalStore};
+use crate::audit::chain::Position;
 use crate::domain::{
     Action, AuditEvent, AuditQuery, EventId, Outcome, Principal, RequestId, Timestamp, ToolName,
 };
@@ -51,13 +53,15 @@ pub(super) fn to_event(RawEvent(t, at): RawEvent) -> StoreResult<AuditEvent> {
     })
 }
 
-/// Inserts `event` on the writer's connection; fails if its id exists. Its chain value links
-/// it to the record inserted last, in the same transaction (see [`super::chain`]).
+/// Inserts `event` on the writer's connection; fails if its id exists. Its chain value and
+/// hash link it to the record inserted last, in the same transaction (see [`super::chain`]).
 pub(super) fn insert_event(conn: &Connection, e: &AuditEvent) -> StoreResult<()> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "INSERT INTO audit ({COLUMNS}, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, {})",
-            super::chain::NEXT_LINK_SQL
+            "INSERT INTO audit ({COLUMNS}, chain, hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, {}, {})",
+            super::chain::NEXT_LINK_SQL,
+            super::chain::NEXT_HASH_SQL
         ))
         .map_err(backend)?;
     stmt.execute(params![
@@ -78,6 +82,37 @@ pub(super) fn insert_event(conn: &Connection, e: &AuditEvent) -> StoreResult<()>
     .map_err(backend)
 }
 
+/// The `WHERE` clause of `query` and its parameters.
+fn filter(query: &AuditQuery) -> (String, Vec<Value>) {
+    let mut clauses = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    let mut add = |clause: &str, value: Value| {
+        args.push(value);
+        clauses.push(format!("{clause} ?{}", args.len()));
+    };
+    if let Some(tool) = &query.tool {
+        add("tool =", Value::Text(tool.as_str().into()));
+    }
+    if let Some(actor) = &query.actor {
+        add("actor =", Value::Text(actor.as_str().into()));
+    }
+    if let Some(since) = query.since {
+        add("at >=", Value::Integer(since.unix()));
+    }
+    if let Some(until) = query.until {
+        add("at <", Value::Integer(until.unix()));
+    }
+    if let Some(before) = &query.before_id {
+        add("id <", Value::Text(before.as_str().into()));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (filter, args)
+}
+
 #[async_trait]
 impl AuditStore for LocalStore {
     async fn append(&self, event: &AuditEvent) -> StoreResult<()> {
@@ -87,57 +122,44 @@ impl AuditStore for LocalStore {
     }
 
     async fn query(&self, query: &AuditQuery) -> StoreResult<AuditPage> {
-        let mut clauses = Vec::new();
-        let mut args: Vec<Value> = Vec::new();
-        let mut add = |clause: &str, value: Value| {
-            args.push(value);
-            clauses.push(format!("{clause} ?{}", args.len()));
-        };
-        if let Some(tool) = &query.tool {
-            add("tool =", Value::Text(tool.as_str().into()));
-        }
-        if let Some(actor) = &query.actor {
-            add("actor =", Value::Text(actor.as_str().into()));
-        }
-        if let Some(since) = query.since {
-            add("at >=", Value::Integer(since.unix()));
-        }
-        if let Some(until) = query.until {
-            add("at <", Value::Integer(until.unix()));
-        }
-        if let Some(before) = &query.before_id {
-            add("id <", Value::Text(before.as_str().into()));
-        }
+        let (filter, args) = filter(query);
         let limit = query.limit.clamp(1, 10_000);
-        let filter = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
-        };
         // One more row than asked tells whether there is a next page.
         let sql = format!(
-            "SELECT {COLUMNS} FROM audit {filter} ORDER BY id DESC LIMIT {}",
+            "SELECT {COLUMNS}, seq, hash FROM audit {filter} ORDER BY id DESC LIMIT {}",
             limit + 1
         );
         let rows = self
             .read(move |c| {
                 let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
                 let rows = stmt
-                    .query_map(rusqlite::params_from_iter(args), raw)
+                    .query_map(rusqlite::params_from_iter(args), |row| {
+                        let position = Position {
+                            seq: row.get(11)?,
+                            hash: row.get(12)?,
+                        };
+                        Ok((raw(row)?, position))
+                    })
                     .map_err(backend)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
             })
             .await?;
-        let mut events = rows
-            .into_iter()
-            .map(to_event)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let (mut events, mut positions) = (Vec::new(), Vec::new());
+        for (raw, position) in rows {
+            events.push(to_event(raw)?);
+            positions.push(position);
+        }
         let next = if events.len() > limit {
             events.truncate(limit);
+            positions.truncate(limit);
             events.last().map(|e| e.id.clone())
         } else {
             None
         };
-        Ok(AuditPage { events, next })
+        Ok(AuditPage {
+            events,
+            next,
+            positions,
+        })
     }
 }

@@ -1,21 +1,24 @@
-//! The audit hash chain in SQLite: the SQL function the writer's INSERT calls to link a record
-//! to the one committed before it, and the read-only check of a database file.
+//! The audit chains in SQLite: the SQL functions the writer's INSERT calls to link a record to
+//! the one committed before it (keyed chain value and unkeyed hash, see
+//! [`crate::audit::chain`]), the chain-start record every chained log begins with, and the
+//! log's head for checkpoints.
 //!
 //! The single writer runs decisions one savepoint after another, so "the record inserted last"
 //! (`ORDER BY seq DESC LIMIT 1` inside the open transaction) is unambiguous, and a rolled-back
-//! savepoint takes its record and its chain value with it.
+//! savepoint takes its record and its links with it.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use super::audit::{raw, to_event};
-use super::{StoreError, DB_FILE};
-use crate::audit::chain::link;
-use crate::audit::verify::{verify_chain, Discrepancy, Linked, Verified};
-use crate::domain::Timestamp;
+use super::audit::{insert_event, raw, to_event};
+use super::StoreError;
+use crate::audit::chain::{hash_link, link};
+use crate::audit::checkpoint::Head;
+use crate::domain::{
+    Action, AuditEvent, EventId, Outcome, Platform, Principal, RequestId, Timestamp,
+};
 use crate::keys::AuditKey;
 
 /// The SQL expression for the chain value of the record being inserted, whose canonical
@@ -23,131 +26,104 @@ use crate::keys::AuditKey;
 pub(super) const NEXT_LINK_SQL: &str =
     "otpbot_chain((SELECT chain FROM audit ORDER BY seq DESC LIMIT 1), ?12)";
 
-/// Registers `otpbot_chain(previous, canonical)` on the writer's connection; without a key it
-/// yields NULL (records unchained, as in stores opened for tests of other parts).
-pub(super) fn register(conn: &Connection, key: Option<Arc<AuditKey>>) -> rusqlite::Result<()> {
-    conn.create_scalar_function(
-        "otpbot_chain",
-        2,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
-        move |ctx| {
-            let Some(key) = &key else {
-                return Ok(None);
-            };
-            let previous: Option<String> = ctx.get(0)?;
-            let record: Vec<u8> = ctx.get(1)?;
-            Ok(Some(link(key, previous.as_deref(), &record)))
-        },
-    )
-}
+/// The SQL expression for the unkeyed hash of the record being inserted.
+pub(super) const NEXT_HASH_SQL: &str =
+    "otpbot_hash((SELECT hash FROM audit ORDER BY seq DESC LIMIT 1), ?12)";
 
-/// Why a check did not pass.
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    /// The log is not what otpbot wrote.
-    #[error("{0}")]
-    Discrepancy(Discrepancy),
-    /// The file could not be read.
-    #[error(transparent)]
-    Store(#[from] StoreError),
+/// The position of the chain-start record (none before the first open with the audit key).
+pub(super) const START_SQL: &str = "SELECT min(seq) FROM audit WHERE action = 'chain_start'";
+
+/// Registers `otpbot_chain(previous, canonical)` and `otpbot_hash(previous, canonical)` on the
+/// writer's connection; without a key both yield NULL (records unlinked, as in stores opened
+/// for tests of other parts).
+pub(super) fn register(conn: &Connection, key: Option<Arc<AuditKey>>) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY;
+    let chained = key.is_some();
+    conn.create_scalar_function("otpbot_chain", 2, flags, move |ctx| {
+        let Some(key) = &key else {
+            return Ok(None);
+        };
+        let previous: Option<String> = ctx.get(0)?;
+        let record: Vec<u8> = ctx.get(1)?;
+        Ok(Some(link(key, previous.as_deref(), &record)))
+    })?;
+    conn.create_scalar_function("otpbot_hash", 2, flags, move |ctx| {
+        if !chained {
+            return Ok(None);
+        }
+        let previous: Option<String> = ctx.get(0)?;
+        let record: Vec<u8> = ctx.get(1)?;
+        Ok(Some(hash_link(previous.as_deref(), &record)))
+    })
 }
 
 fn read_err(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-/// Checks the chain of the audit log in `dir/otpbot.db`, opened read-only, from the first
-/// record (or the first at or after `since`) to the last.
-pub fn verify_file(
-    dir: &Path,
-    key: &AuditKey,
-    since: Option<Timestamp>,
-) -> Result<Verified, VerifyError> {
-    let conn = Connection::open_with_flags(
-        dir.join(DB_FILE),
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(read_err)?;
-    let last_seq: i64 = conn
+/// Writes the chain-start record unless the log has one: the first record of the unkeyed
+/// chain, audited like any other. Records before it (a store from before the chain) are the
+/// log's prehistory. Runs in its own immediate transaction, so two processes opening a store
+/// at once write one.
+pub(super) fn start(conn: &mut Connection, at: Timestamp) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(read_err)?;
+    let started: Option<i64> = tx
+        .query_row(START_SQL, [], |r| r.get(0))
+        .map_err(read_err)?;
+    if started.is_some() {
+        return Ok(());
+    }
+    let earlier: i64 = tx
+        .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+        .map_err(read_err)?;
+    let detail = match earlier {
+        0 => "the audit chain starts".to_owned(),
+        n => format!("the audit chain starts; the {n} records before it predate the chain"),
+    };
+    let actor = Principal::new(Platform::Cli, "local", "otpbot")
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    let event = AuditEvent {
+        id: EventId::new(at),
+        at,
+        request_id: RequestId::new(),
+        actor,
+        action: Action::ChainStart,
+        tool: None,
+        subject: None,
+        outcome: Outcome::Ok,
+        detail: Some(detail),
+        channel: None,
+        code_mac: None,
+    };
+    insert_event(&tx, &event)?;
+    tx.commit().map_err(read_err)
+}
+
+/// The log's head: its records from the chain start and the newest one's hash; `None` before
+/// the chain has started (a store never opened with the audit key).
+pub(super) fn head(conn: &Connection) -> Result<Option<Head>, StoreError> {
+    let row: Option<(i64, Option<String>)> = conn
         .query_row(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'audit'",
+            "SELECT (SELECT count(*) FROM audit WHERE seq >= s.start), \
+                    (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1) \
+             FROM (SELECT min(seq) AS start FROM audit WHERE action = 'chain_start') AS s \
+             WHERE s.start IS NOT NULL",
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
-        .map_err(read_err)?
-        .unwrap_or(0);
-    let start: Option<i64> = match since {
-        None => None,
-        Some(since) => conn
-            .query_row(
-                "SELECT min(seq) FROM audit WHERE at >= ?1",
-                [since.unix()],
-                |r| r.get(0),
-            )
-            .map_err(read_err)?,
-    };
-    let anchor = match (since, start) {
-        (Some(_), Some(start)) => Some(
-            conn.query_row(
-                "SELECT seq, chain FROM audit WHERE seq < ?1 ORDER BY seq DESC LIMIT 1",
-                [start],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)),
-            )
-            .optional()
-            .map_err(read_err)?
-            .unwrap_or((0, None)),
-        ),
-        (Some(_), None) => {
-            return Ok(Verified {
-                records: 0,
-                seals: 0,
-                span: None,
-                unchained: 0,
-                unsealed: 0,
-            })
-        }
-        (None, _) => None,
-    };
-    let mut stmt = conn
-        .prepare(
-            "SELECT id, at, request_id, actor, action, tool, subject, outcome, detail, channel, \
-             code_mac, seq, chain FROM audit WHERE seq >= ?1 ORDER BY seq",
-        )
         .map_err(read_err)?;
-    let rows = stmt
-        .query_map([start.unwrap_or(i64::MIN)], |row| {
-            Ok((
-                raw(row)?,
-                row.get::<_, i64>(11)?,
-                row.get::<_, Option<String>>(12)?,
-                row.get::<_, Option<String>>(0)?,
-            ))
-        })
-        .map_err(read_err)?;
-    let mut linked = Vec::new();
-    // A field otpbot could not have written is an alteration, reported once the records
-    // before it have been checked (the first discrepancy is the one reported).
-    let mut unreadable = None;
-    for row in rows {
-        let (raw, seq, chain, id) = row.map_err(read_err)?;
-        match to_event(raw) {
-            Ok(event) => linked.push(Linked { seq, event, chain }),
-            Err(_) => {
-                unreadable = Some(Discrepancy::RecordAltered {
-                    seq,
-                    id: id.unwrap_or_default(),
-                });
-                break;
-            }
-        }
-    }
-    match unreadable {
-        None => verify_chain(key, &linked, anchor, last_seq).map_err(VerifyError::Discrepancy),
-        Some(altered) => {
-            verify_chain(key, &linked, anchor, 0).map_err(VerifyError::Discrepancy)?;
-            Err(VerifyError::Discrepancy(altered))
-        }
+    match row {
+        None => Ok(None),
+        Some((_, None)) => Err(StoreError::Corrupt(
+            "the newest audit record carries no hash".into(),
+        )),
+        Some((records, Some(head))) => Ok(Some(Head {
+            records: records as u64,
+            head,
+        })),
     }
 }
 

@@ -17,6 +17,7 @@ mod decide;
 mod keycheck;
 mod schema;
 mod secrets;
+mod verify;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -25,8 +26,8 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension};
 
-pub use chain::{verify_file, VerifyError};
 pub use crypto::MasterKey;
+pub use verify::{verify_file, VerifyError};
 
 use super::{StoreError, StoreResult};
 use crate::domain::ToolName;
@@ -125,7 +126,14 @@ impl LocalStore {
                 chain::links_last_record(c, audit)
             })?;
         }
+        let chained = audit_key.is_some();
         chain::register(&conn, audit_key).map_err(backend)?;
+        if chained {
+            chain::start(
+                &mut conn,
+                crate::domain::Clock::now(&crate::domain::SystemClock),
+            )?;
+        }
         if let Some(pages) = options.max_pages {
             conn.pragma_update(None, "max_page_count", pages)
                 .map_err(backend)?;
@@ -152,6 +160,12 @@ impl LocalStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The audit log's head for a checkpoint: its records from the chain start and the newest
+    /// one's hash; `None` if the chain has not started (a store opened without the audit key).
+    pub async fn audit_head(&self) -> StoreResult<Option<crate::audit::checkpoint::Head>> {
+        self.read(chain::head).await
     }
 
     /// Runs the read `f` on a read connection off the async runtime.

@@ -106,7 +106,16 @@ const MIGRATIONS: &[&str] = &[
         ciphertext BLOB NOT NULL
     );
     "#,
+    // 7: the unkeyed hash chain beside the keyed one (see `crate::audit::chain`); it begins with
+    // the chain-start record, which the first open with the audit key writes.
+    r#"
+    ALTER TABLE audit ADD COLUMN hash TEXT;
+    CREATE INDEX audit_chain_start ON audit (seq) WHERE action = 'chain_start';
+    "#,
 ];
+
+/// The schema version from which every audit log begins its chain with a chain-start record.
+pub const CHAIN_START_VERSION: usize = 7;
 
 /// Applies every migration newer than the file's `user_version`, each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
