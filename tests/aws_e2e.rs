@@ -522,6 +522,7 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
     let now = otpbot::domain::Clock::now(&otpbot::domain::SystemClock);
     let grant = Grant {
         principal: principal("UALICE"),
+        person: otpbot::domain::Person::from(&principal("UALICE")),
         tool: github.clone(),
         granted_by: principal(ADMIN),
         granted_at: now,

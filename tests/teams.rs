@@ -56,6 +56,7 @@ fn grant(aad: &str) -> otpbot::domain::Grant {
     let at = otpbot::domain::Timestamp::from_unix(common::START);
     otpbot::domain::Grant {
         principal: teams_user(aad),
+        person: otpbot::domain::Person::from(&teams_user(aad)),
         tool: otpbot::domain::ToolName::parse("github").expect("tool"),
         granted_by: otpbot::domain::Principal::parse(common::SETUP_OPERATOR).expect("operator"),
         granted_at: at,

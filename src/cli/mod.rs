@@ -510,6 +510,7 @@ impl App {
             engine: Arc::new(self.engine),
             slack,
             teams: teams.map(Arc::new),
+            background: crate::front::Background::default(),
         })
     }
 }
@@ -626,6 +627,8 @@ pub fn operator_request() -> crate::engine::ChatRequest {
         });
     crate::engine::ChatRequest {
         request_id: crate::domain::RequestId::new(),
+        person: crate::domain::Person::from(&principal),
+        reaches_others: false,
         principal,
         channel: Some("cli".into()),
         text: String::new(),

@@ -140,6 +140,7 @@ pub async fn demo(mut settings: Settings, _args: ServeArgs) -> anyhow::Result<()
         engine: Arc::new(engine),
         slack: Some(Arc::new(slack)),
         teams: None,
+        background: crate::front::Background::default(),
     };
     run_server(
         state,
@@ -205,6 +206,8 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
     if !active {
         let request = ChatRequest {
             request_id: crate::domain::RequestId::new(),
+            person: crate::domain::Person::from(admin),
+            reaches_others: false,
             principal: admin.clone(),
             channel: Some("demo-setup".into()),
             text: format!("grant {admin} {DEMO_TOOL} for 8h demo"),
@@ -236,6 +239,7 @@ pub(super) async fn run_server(
         println!("{}", banner(addr));
         let _ = std::io::stdout().flush();
     }
+    let background = state.background.clone();
     crate::server::serve(
         listener,
         router(state),
@@ -243,5 +247,15 @@ pub(super) async fn run_server(
         crate::server::shutdown_signal(),
     )
     .await;
+    // Notices of the last requests still on their way are let finish, within reason.
+    if !background
+        .idle_within(std::time::Duration::from_secs(10))
+        .await
+    {
+        tracing::warn!(
+            running = background.running(),
+            "follow-ups still running at exit were dropped"
+        );
+    }
     Ok(())
 }

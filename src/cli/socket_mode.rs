@@ -50,13 +50,21 @@ pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result
     let engine = Arc::new(app.engine);
     let opener = WebApi::new(&settings.slack_api_url, token.expose_secret().to_owned())
         .context("cannot set up outbound HTTPS: check SSL_CERT_FILE / SSL_CERT_DIR")?;
+    let background = crate::front::Background::default();
     let state = AppState {
         engine: engine.clone(),
         slack: signed.then(|| slack.clone()),
         teams,
+        background: background.clone(),
     };
     tracing::info!(http_slack_endpoints = signed, "slack socket mode starting");
-    let socket = crate::slack::socket::run(engine, slack, opener, crate::server::shutdown_signal());
+    let socket = crate::slack::socket::run(
+        engine,
+        slack,
+        background,
+        opener,
+        crate::server::shutdown_signal(),
+    );
     let server = super::serve::run_server(state, listen, None);
     tokio::pin!(server);
     // A listener that cannot start (the address taken) ends the process with its error rather

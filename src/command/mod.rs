@@ -12,6 +12,7 @@
 mod audit;
 mod code;
 mod ctx;
+mod decide;
 mod done;
 mod grant;
 mod help;
@@ -24,19 +25,20 @@ mod tools;
 mod who;
 
 use crate::domain::{Action, GrantDuration, Outcome, Principal, Tool, ToolName};
-use crate::reply::Reply;
+use crate::reply::{Button, Reply, RequestMessage};
 use crate::store::StoreError;
 
 pub use self::audit::Audit;
 pub use code::Code;
 pub(crate) use ctx::per_caller_denial;
 pub use ctx::{AdminView, Arrival, AuditorView, ChatRequest, Core, Ctx};
+pub use decide::Decide;
 pub use done::Done;
 pub use grant::Grant;
 pub use help::Help;
 pub use list::List;
 pub use policy::Policy;
-pub use request::{Decide, RequestAccess};
+pub use request::RequestAccess;
 pub use revoke::Revoke;
 pub use role::RoleChange;
 pub use tools::Tools;
@@ -55,6 +57,9 @@ pub enum CommandError {
         draft: Box<Draft>,
         /// The caller's explanation.
         message: String,
+        /// The access request's message as it stands, when the refusal concerns one (a click
+        /// on a decided request's button still brings its message up to date).
+        request_message: Option<Box<RequestMessage>>,
     },
     /// A store failed: the caller gets a generic message, the log gets this.
     #[error(transparent)]
@@ -73,6 +78,19 @@ impl CommandError {
         Self::Denied {
             draft: Box::new(draft),
             message: message.into(),
+            request_message: None,
+        }
+    }
+
+    /// The refusal with the message of the access request it concerns.
+    pub fn with_request_message(self, current: &RequestMessage) -> Self {
+        match self {
+            Self::Denied { draft, message, .. } => Self::Denied {
+                draft,
+                message,
+                request_message: Some(Box::new(current.clone())),
+            },
+            other => other,
         }
     }
 }
@@ -217,6 +235,30 @@ impl Command {
             Command::Audit(_) => Action::Audit,
             Command::Request(_) => Action::AccessRequest,
             Command::Decide(d) => d.action(),
+        }
+    }
+
+    /// The command a click on `button` stands for: typed, never through command text.
+    pub fn clicked(button: Button) -> Self {
+        match button {
+            Button::RequestAccess(tool) => Command::Request(RequestAccess {
+                tool,
+                duration: None,
+                reason: None,
+            }),
+            Button::GetCode(tool) => Command::Code(Code { tool }),
+            Button::Approve(id, duration) => Command::Decide(Decide {
+                approve: true,
+                id,
+                duration,
+                reason: None,
+            }),
+            Button::Deny(id) => Command::Decide(Decide {
+                approve: false,
+                id,
+                duration: None,
+                reason: None,
+            }),
         }
     }
 

@@ -18,7 +18,6 @@
 pub mod activity;
 pub mod auth;
 pub mod connector;
-mod decision;
 pub mod invoke;
 pub mod notices;
 pub mod render;
@@ -35,10 +34,10 @@ use axum::response::{IntoResponse, Response};
 use self::activity::{Account, Activity};
 use self::auth::{AuthError, BotAuth};
 use self::connector::Connector;
-use crate::domain::{Action, Outcome, Platform, Principal, RequestId};
+use crate::domain::{Action, Outcome, Person, Platform, Principal, RequestId};
 use crate::engine::Engine;
 use crate::engine::{Arrival, ChatRequest, Draft, Replayed};
-use crate::front::ApiError;
+use crate::front::{ApiError, Background};
 use crate::store::ReplayMark;
 
 /// How long an activity id is remembered: a Bot Framework token's lifetime plus the skew allowed.
@@ -78,6 +77,8 @@ pub struct TeamsState {
     pub engine: std::sync::Arc<Engine>,
     /// Teams settings; `None` turns the endpoint off (404).
     pub teams: Option<std::sync::Arc<TeamsConfig>>,
+    /// Where follow-ups run after the answer.
+    pub background: Background,
 }
 
 /// Teams' endpoint: activities from the Bot Connector.
@@ -255,7 +256,10 @@ impl<'a> Turn<'a> {
         };
         let request = ChatRequest {
             request_id: RequestId::new(),
+            person: Person::from(&principal),
             principal,
+            // The Connector reaches every Teams user and conversation of a served tenant.
+            reaches_others: true,
             channel: Some(conversation.id.chars().take(128).collect()),
             text: String::new(),
             delivery: None,
@@ -287,7 +291,7 @@ impl<'a> Turn<'a> {
 
 async fn message(
     app: &TeamsState,
-    teams: &TeamsConfig,
+    teams: &std::sync::Arc<TeamsConfig>,
     activity: &Activity,
     turn: Turn<'_>,
 ) -> Result<(), ApiError> {
@@ -345,7 +349,7 @@ async fn message(
         service_url,
         conversation,
     };
-    let reply = match app
+    let mut reply = match app
         .engine
         .handle_finishing(&request, arrival, || {
             text::command_text(activity, Some(lookup))
@@ -358,7 +362,17 @@ async fn message(
             return Ok(());
         }
     };
-    notices::post(teams, service_url, bot, &reply).await;
+    let route = notices::Route {
+        service_url: service_url.to_owned(),
+        bot: bot.clone(),
+        clicked: None,
+        caller_chat: Some(
+            private_conversation
+                .clone()
+                .unwrap_or_else(|| conversation.to_owned()),
+        ),
+    };
+    let follow_ups = std::mem::take(&mut reply.follow_ups);
     let card = render::render(&reply);
     let sent = match &private_conversation {
         None => {
@@ -390,6 +404,15 @@ async fn message(
             }
         }
     }
+    // The notices follow the answer.
+    let request_id = reply.request_id.clone();
+    notices::spawn(
+        &app.background,
+        teams.clone(),
+        request_id,
+        follow_ups,
+        route,
+    );
     Ok(())
 }
 

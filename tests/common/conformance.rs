@@ -4,8 +4,8 @@
 
 use otpbot::domain::{AccessRequest, AccessRequestId, RequestState};
 use otpbot::domain::{
-    Action, AuditEvent, AuditQuery, EventId, Grant, GrantDuration, Outcome, Principal, RequestId,
-    Role, Seed, Timestamp, Tool, ToolName,
+    Action, AuditEvent, AuditQuery, EventId, Grant, GrantDuration, Outcome, Person, Principal,
+    RequestId, Role, Seed, Timestamp, Tool, ToolName,
 };
 use otpbot::domain::{Quota, RateLimit};
 use otpbot::store::{Change, Decision, DecisionView, Effect, ReplayMark, Stores, Verdict};
@@ -32,6 +32,7 @@ fn tool(name: &str) -> Tool {
 fn grant(user: &str, tool: &str, expires: i64) -> Grant {
     Grant {
         principal: who(user),
+        person: Person::from(&who(user)),
         tool: tool_name(tool),
         granted_by: who("UADMIN"),
         granted_at: Timestamp::from_unix(1_000),
@@ -887,6 +888,7 @@ fn access_request(id: &str, user: &str, tool: &str, at: i64, expires: i64) -> Ac
     AccessRequest {
         id: request_id(id),
         requester: who(user),
+        requester_person: Person::from(&who(user)),
         tool: tool_name(tool),
         duration: GrantDuration::parse("2h").expect("2h"),
         reason: Some("deploy fix".into()),
@@ -940,6 +942,7 @@ fn decide_request(
 ) -> Decision {
     let grant = approve.then(|| Grant {
         principal: who(user),
+        person: Person::from(&who(user)),
         tool: tool_name(tool),
         granted_by: who(approver),
         granted_at: Timestamp::from_unix(at),

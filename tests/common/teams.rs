@@ -354,6 +354,7 @@ impl Harness {
         activity(&self.service_url(), id, aad, text, conversation_type)
     }
 
+    /// Posts `activity` and waits for what follows its answer (notices, card updates).
     pub async fn post(&self, token: Option<String>, activity: &Value) -> u16 {
         let mut request = self
             .client
@@ -362,7 +363,9 @@ impl Harness {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        request.send().await.expect("send").status().as_u16()
+        let status = request.send().await.expect("send").status().as_u16();
+        self.app.settled().await;
+        status
     }
 
     pub async fn send_as(&self, aad: &str, text: &str, conversation_type: &str) -> u16 {

@@ -190,6 +190,7 @@ impl DecisionStore for AwsStore {
                 _ => return Err(sdk("transact write", err)),
             };
             let mut stale = false;
+            let mut replan = false;
             for (part, reason) in parts.iter().zip(&reasons) {
                 let code = reason.code().unwrap_or("None");
                 match (part, code) {
@@ -213,6 +214,11 @@ impl DecisionStore for AwsStore {
                     }
                     (Part::Quota, "ConditionalCheckFailed") => stale = true,
                     (Part::Change, "ConditionalCheckFailed") => unchanged = true,
+                    // The grant an approval would keep changed meanwhile: plan it with the grant.
+                    (Part::Kept, "ConditionalCheckFailed") => {
+                        unchanged = false;
+                        replan = true;
+                    }
                     (_, "TransactionConflict") => stale = true,
                     (_, other) => {
                         return Err(StoreError::Backend(format!(
@@ -226,9 +232,11 @@ impl DecisionStore for AwsStore {
                 logs = self.logs(&d.quotas).await?;
                 let pause = 2 + (rand::random::<u64>() % 8) * (attempt as u64 % 4 + 1);
                 tokio::time::sleep(Duration::from_millis(pause)).await;
-            } else if !unchanged {
+            } else if !(unchanged || replan) {
+                let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
                 return Err(StoreError::Backend(format!(
-                    "transaction cancelled without a known reason: {reasons:?}"
+                    "transaction cancelled without a known reason: {}",
+                    codes.join(", ")
                 )));
             }
         }

@@ -98,6 +98,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX access_requests_open ON access_requests (requester, tool, state, expires_at);
     ALTER TABLE tools ADD COLUMN approvals_channel TEXT;
     "#,
+    // 6: the person behind a grant and a request (see `crate::domain::Person`). Rows written
+    // before it get their principal: the person as far as was known then.
+    r#"
+    ALTER TABLE grants ADD COLUMN person TEXT;
+    UPDATE grants SET person = principal;
+    ALTER TABLE access_requests ADD COLUMN requester_person TEXT;
+    UPDATE access_requests SET requester_person = requester;
+    "#,
 ];
 
 /// Applies every migration newer than the file's `user_version`, each in its own transaction.
