@@ -281,3 +281,13 @@ async fn one_open_request_per_tool_and_a_request_limit() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_grid_user_cannot_approve_own_request() {
+    common::approvals::a_grid_user_cannot_approve_own_request(&TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn an_approval_never_shortens_a_grant() {
+    common::approvals::an_approval_never_shortens_a_grant(&TestApp::spawn().await).await;
+}

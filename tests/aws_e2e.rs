@@ -208,6 +208,20 @@ async fn the_emulator_dying_mid_session_gives_a_private_try_again_with_request_i
     );
 }
 
+#[tokio::test]
+async fn a_grid_user_cannot_approve_own_request_on_aws() {
+    let moto = Moto::shared();
+    let (app, _store) = aws_app(&moto).await;
+    common::approvals::a_grid_user_cannot_approve_own_request(&app).await;
+}
+
+#[tokio::test]
+async fn an_approval_never_shortens_a_grant_on_aws() {
+    let moto = Moto::shared();
+    let (app, _store) = aws_app(&moto).await;
+    common::approvals::an_approval_never_shortens_a_grant(&app).await;
+}
+
 /// SPEC §4 hot path: at steady state (seed and catalog entry cached) an issued code costs one
 /// `BatchGetItem` and one `TransactWriteItems`, and no SSM call. Counted on the wire by an
 /// interceptor on the SDK clients, per HTTP request, retries included.

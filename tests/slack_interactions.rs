@@ -273,3 +273,46 @@ async fn the_no_access_reply_offers_a_request_button_that_works() {
     let unknown = app.slash("UALICE", "nope").await;
     assert!(!unknown.raw.contains("\"actions\""), "{}", unknown.raw);
 }
+
+/// The Approve button, like `/otp approve`, compares persons: a Grid user who asked in one
+/// workspace of the org cannot approve with a click from another (`enterprise.id` in the
+/// payload names the org).
+#[tokio::test]
+async fn a_grid_user_cannot_approve_own_request_with_a_button() {
+    let app = TestApp::spawn().await;
+    app.slash(ADMIN, "role add slack:T0TWO:W0SELF approver github")
+        .await
+        .ephemeral();
+    let asked = app
+        .slash_in("T0ONE", Some("E0ENTERPRISE"), "W0SELF", "request github")
+        .await
+        .ephemeral();
+    let id = request_id(&asked);
+    let mut payload =
+        common::block_actions("T0TWO", "W0SELF", "otp_approve", &decision("approve", &id));
+    payload["enterprise"] = serde_json::json!({"id": "E0ENTERPRISE", "name": "Example Org"});
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())])
+        .expect("form")
+        .into_bytes();
+    let own = post(&app, body, None).await;
+    assert!(
+        own.ephemeral()
+            .contains("Nobody approves their own request"),
+        "{}",
+        own.raw
+    );
+    let asker = otpbot::domain::Principal::parse("slack:T0ONE:W0SELF").expect("principal");
+    assert!(app
+        .stores
+        .access
+        .grant(&asker, &"github".parse().expect("tool"))
+        .await
+        .expect("grant")
+        .is_none());
+    let event = app.last_event().await;
+    assert_eq!(
+        (event.action, event.outcome),
+        (Action::Approve, Outcome::Forbidden)
+    );
+    assert!(event.detail.unwrap_or_default().contains("self-approval"));
+}

@@ -2,6 +2,7 @@
 //! client that signs requests the way Slack does.
 #![allow(dead_code)]
 
+pub mod approvals;
 pub mod aws;
 pub mod conformance;
 pub mod lambda;
