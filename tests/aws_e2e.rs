@@ -192,7 +192,11 @@ async fn the_emulator_dying_mid_session_gives_a_private_try_again_with_request_i
         .ephemeral()
         .contains("Granted"));
     moto.stop();
+    let started = std::time::Instant::now();
     let reply = app.slash("UALICE", "github").await;
+    let answered = started.elapsed();
+    println!("a closed port answered in {answered:?}");
+    assert!(answered < Duration::from_secs(3), "{answered:?}");
     let text = reply.ephemeral();
     assert!(
         text.contains("Please try again") && text.contains("request id"),
@@ -220,6 +224,53 @@ async fn an_approval_never_shortens_a_grant_on_aws() {
     let moto = Moto::shared();
     let (app, _store) = aws_app(&moto).await;
     common::approvals::an_approval_never_shortens_a_grant(&app).await;
+}
+
+/// Slack gives up on an answer after 3 s. With DynamoDB not answering at all (a black hole:
+/// connections accepted, nothing ever sent back), and each SDK call allowed 10 s, every chat
+/// request still ends within 3 s with the private "try again": one deadline for the request's
+/// store work, not one per call.
+#[tokio::test]
+async fn dynamodb_not_answering_is_told_to_try_again_within_three_seconds() {
+    let moto = Moto::shared();
+    let relay = aws::Relay::start(moto.port).await;
+    let settings = aws::unique_settings();
+    let direct = aws::store_on(&moto, settings.clone()).await;
+    let store = Arc::new(AwsStore::new(&aws::sdk_config(&relay.url).await, settings));
+    let app = TestApp::spawn_on(
+        Stores::single(store),
+        tempfile::tempdir().expect("dir"),
+        Options::default(),
+    )
+    .await;
+    assert!(app
+        .slash(ADMIN, "grant <@UALICE> github for 1h")
+        .await
+        .ephemeral()
+        .contains("Granted"));
+    relay.go_silent();
+    for (who, text) in [
+        ("UALICE", "github"),
+        ("UBOB", "request github"),
+        (ADMIN, "grant <@UBOB> github for 1h"),
+        ("UALICE", "list"),
+    ] {
+        let started = std::time::Instant::now();
+        let reply = app.slash(who, text).await.ephemeral();
+        let answered = started.elapsed();
+        println!("`{text}` answered in {answered:?} with DynamoDB silent");
+        assert!(answered < Duration::from_secs(3), "`{text}`: {answered:?}");
+        assert!(
+            reply.contains("Please try again") && reply.contains("request id"),
+            "`{text}`: {reply}"
+        );
+        assert!(!reply.contains(&app.expected_code(app.now())), "no code");
+    }
+    let github = ToolName::parse("github").expect("name");
+    let bob = otpbot::store::AccessStore::grant(direct.as_ref(), &principal("UBOB"), &github)
+        .await
+        .expect("read");
+    assert!(bob.is_none(), "nothing was granted: {bob:?}");
 }
 
 /// SPEC §4 hot path: at steady state (seed and catalog entry cached) an issued code costs one
