@@ -72,12 +72,14 @@ impl IntoResponse for ApiError {
 /// is for these APIs.
 /// Fails when the platform's CA certificates cannot be loaded (e.g. a broken `SSL_CERT_FILE`).
 pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    client_builder().timeout(timeout).build()
+}
+
+/// The builder of [`client`]: rustls with aws-lc, and no redirect ever followed.
+pub fn client_builder() -> reqwest::ClientBuilder {
     // Installing fails only if a provider is already installed, which is what we want anyway.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none())
 }
 
 /// Work a front end does after it has answered: the follow-ups a reply calls for (notices, the

@@ -548,11 +548,11 @@ impl Drop for Killed {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
-    let moto = Moto::shared();
+/// What the real binary needs on AWS to serve Alice's `/otp github` as a Lambda function: the
+/// secrets in SSM, the `github` tool (its notice channel `notify`) and Alice's grant.
+async fn lambda_backend(moto: &Moto, notify: Option<&str>) -> (AwsSettings, Arc<AwsStore>, String) {
     let settings = aws::unique_settings();
-    let store = aws::store_on(&moto, settings.clone()).await;
+    let store = aws::store_on(moto, settings.clone()).await;
     let audit_key = "cd".repeat(32);
     aws::put_secret(
         &store,
@@ -573,7 +573,7 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         display_name: "GitHub".into(),
         default_grant: otpbot::domain::GrantDuration::parse("8h").expect("d"),
         max_grant: otpbot::domain::GrantDuration::parse("1d").expect("d"),
-        notify_channel: None,
+        notify_channel: notify.map(str::to_owned),
         approvals_channel: None,
     };
     let stores = otpbot::store::Stores::single(store.clone());
@@ -595,11 +595,17 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         reason: None,
     };
     stores.put_grant(&grant).await.expect("grant");
+    (settings, store, audit_key)
+}
 
-    let mut api = common::lambda::LambdaApi::start().await;
-
+/// The real binary as a Lambda function under the runtime API at `api`.
+fn lambda_function(
+    moto: &Moto,
+    settings: &AwsSettings,
+    api: &common::lambda::LambdaApi,
+) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_otpbot"));
-    aws_env(&mut cmd, &moto, &settings);
+    aws_env(&mut cmd, moto, settings);
     cmd.env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "otpbot")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
@@ -608,29 +614,47 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/otpbot")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let _function = Killed(cmd.spawn().expect("spawn the Lambda binary"));
+    cmd
+}
 
+/// Alice's signed `/otp github` as an API Gateway event, signed now.
+fn alices_code_event() -> String {
     let ts = otpbot::domain::Clock::now(&otpbot::domain::SystemClock).unix();
     let body = slash_body(TEAM, "UALICE", "github");
-    api.events
-        .send(http_event(
-            false,
-            slack_headers(ts, &common::signature(ts, body.as_bytes())),
-            &body,
-            true,
-        ))
-        .await
-        .expect("queue");
-    let answer = tokio::time::timeout(Duration::from_secs(60), api.answers.recv())
-        .await
-        .expect("the function answered in time");
+    http_event(
+        false,
+        slack_headers(ts, &common::signature(ts, body.as_bytes())),
+        &body,
+        true,
+    )
+}
+
+/// The Slack reply inside a Lambda function's answer.
+fn slack_reply(answer: Option<Result<String, String>>) -> Value {
     let answer = answer
         .expect("a response")
         .unwrap_or_else(|e| panic!("the function reported an error: {e}"));
     let answer: Value = serde_json::from_str(&answer).expect("response JSON");
     assert_eq!(answer["statusCode"], 200, "{answer}");
-    let reply: Value =
-        serde_json::from_str(answer["body"].as_str().expect("body")).expect("reply JSON");
+    serde_json::from_str(answer["body"].as_str().expect("body")).expect("reply JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
+    let moto = Moto::shared();
+    let (settings, store, audit_key) = lambda_backend(&moto, None).await;
+    let github = ToolName::parse("github").expect("name");
+    let mut api = common::lambda::LambdaApi::start().await;
+    let _function = Killed(
+        lambda_function(&moto, &settings, &api)
+            .spawn()
+            .expect("spawn the Lambda binary"),
+    );
+    api.events.send(alices_code_event()).await.expect("queue");
+    let answer = tokio::time::timeout(Duration::from_secs(60), api.answers.recv())
+        .await
+        .expect("the function answered in time");
+    let reply = slack_reply(answer);
     assert_eq!(reply["response_type"], "ephemeral");
     // The code is in the first block, between backticks (never in the notification `text`).
     let text = reply["blocks"][0]["text"]["text"].as_str().expect("text");
@@ -666,5 +690,61 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         issued.code_mac.as_deref().and_then(|m| m.split(',').next()),
         Some(key.mac_text(&github, &code).as_str()),
         "the audit key from SSM was used"
+    );
+}
+
+/// Lambda freezes the function once its invocation is over. The code is answered at once while
+/// the issuance notice waits out a 429 with `Retry-After: 8`; the function's internal extension
+/// keeps the invocation open until the notice is out, and only then is the function frozen
+/// (the local runtime API stops the process, as Lambda does). Without the extension the
+/// process would be stopped right after the answer and the notice never posted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_ups_go_out_before_lambda_freezes_the_function() {
+    let moto = Moto::shared();
+    let (settings, _store, _key) = lambda_backend(&moto, Some("C0NOTICE")).await;
+    let slack = common::slack::FakeWebApi::start().await;
+    slack.rate_limit(1, 8);
+    let mut api = common::lambda::LambdaApi::start().await;
+    let mut function = lambda_function(&moto, &settings, &api);
+    function
+        .env("OTPBOT_SLACK_BOT_TOKEN", common::BOT_TOKEN)
+        .env("OTPBOT_SLACK_API_URL", slack.api_url());
+    let function = Killed(function.spawn().expect("spawn the Lambda binary"));
+    api.freeze_when_done(function.0.id());
+
+    let sent = std::time::Instant::now();
+    api.invoke(alices_code_event()).await;
+    let answer = tokio::time::timeout(Duration::from_secs(60), api.answers.recv())
+        .await
+        .expect("the function answered");
+    let answered = sent.elapsed();
+    let reply = slack_reply(answer);
+    assert!(reply["blocks"].to_string().contains('`'), "a code: {reply}");
+    assert_eq!(api.extensions(), 1, "the function registered its extension");
+    println!("answered in {answered:?}; the notice waits 8 s");
+    assert!(answered < Duration::from_secs(3), "{answered:?}");
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while slack.bodies("chat.postMessage").len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the notice never went out (frozen {} times): {:?}",
+            api.freezes(),
+            slack.names()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let posts = slack.bodies("chat.postMessage");
+    assert_eq!(posts[1]["channel"], "C0NOTICE");
+    assert!(posts[1]["text"].to_string().contains("got a GitHub code"));
+    // Once the notice is out the invocation ends and the function is frozen.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while api.freezes() == 0 {
+        assert!(std::time::Instant::now() < deadline, "never frozen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        sent.elapsed() >= Duration::from_secs(8),
+        "frozen only after the notice"
     );
 }

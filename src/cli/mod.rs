@@ -13,6 +13,7 @@ macro_rules! say {
 mod admin;
 mod audit;
 mod aws;
+mod lambda;
 #[cfg(feature = "qr")]
 mod qr;
 mod secret;
@@ -44,6 +45,8 @@ use crate::store::Stores;
 use crate::teams::auth::BotAuth;
 use crate::teams::connector::Connector;
 use crate::teams::TeamsConfig;
+
+pub use lambda::is_scheduled_event;
 
 /// otpbot: TOTP codes for shared accounts, handed out in chat, every issuance audited.
 #[derive(Debug, Parser)]
@@ -158,7 +161,7 @@ fn refuse_secret_arguments(matches: &clap::ArgMatches) -> Result<(), clap::Error
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let Some(command) = cli.command else {
         if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-            return lambda().await;
+            return lambda::lambda().await;
         }
         anyhow::bail!("no command given; see `otpbot --help` (try `otpbot demo`)");
     };
@@ -513,83 +516,6 @@ impl App {
             background: crate::front::Background::default(),
         })
     }
-}
-
-/// Whether a Lambda event is EventBridge's scheduled event, whose shape is
-/// `{"version": "0", "id": …, "detail-type": "Scheduled Event", "source": "aws.events",
-/// "account": …, "time": …, "region": …, "resources": [rule ARN], "detail": {}}`
-/// (<https://docs.aws.amazon.com/lambda/latest/dg/with-eventbridge-scheduler.html>, and the
-/// `example-eventbridge-schedule.json` fixture of the official Rust runtime's
-/// `aws_lambda_events` crate).
-pub fn is_scheduled_event(event: &serde_json::Value) -> bool {
-    event.get("source").and_then(|v| v.as_str()) == Some("aws.events")
-        && event.get("detail-type").and_then(|v| v.as_str()) == Some("Scheduled Event")
-}
-
-/// The Lambda entry point. HTTP events (API Gateway, function URL) go to the same router as
-/// `otpbot serve` through `lambda_http`'s adapter; EventBridge's scheduled event seals the
-/// closed audit periods.
-/// The function has no command line: its settings come from its environment alone (the
-/// Terraform module sets them), read through the same declarations as `otpbot serve`'s.
-pub async fn lambda() -> anyhow::Result<()> {
-    use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
-    use lambda_http::request::LambdaRequest;
-    use lambda_http::{Adapter, Service};
-
-    let mut settings = Settings::from_env().context("invalid configuration")?;
-    crate::telemetry::init(&settings.log_filter, settings.log_format);
-    for var in &settings.unknown {
-        tracing::warn!(variable = %var, "unknown OTPBOT_ variable ignored; check for a typo");
-    }
-    let policy = settings.policy();
-    let app = App::open(&mut settings, policy, Patience::Chat).await?;
-    let sealer = match (&app.aws, &app.sdk) {
-        (Some(store), Some(sdk)) => Some((store.clone(), aws_sdk_s3::Client::new(sdk))),
-        _ => None,
-    };
-    let seal_settings = settings.seal.clone();
-    let state = app.into_state(&settings).await?;
-    let engine = state.engine.clone();
-    let adapter = Adapter::from(crate::http::router(state));
-    tracing::info!(backend = ?settings.backend, "otpbot Lambda handler ready");
-    let handler = service_fn(move |event: LambdaEvent<serde_json::Value>| {
-        let mut adapter = adapter.clone();
-        let sealer = sealer.clone();
-        let engine = engine.clone();
-        let seal_settings = seal_settings.clone();
-        async move {
-            let LambdaEvent { payload, context } = event;
-            if is_scheduled_event(&payload) {
-                let Some((store, s3)) = sealer else {
-                    return Err(lambda_runtime::Error::from("sealing needs the AWS backend"));
-                };
-                let seals = store
-                    .seal_closed_periods(
-                        &s3,
-                        engine.audit_key(),
-                        &seal_settings,
-                        engine.clock().now(),
-                    )
-                    .await
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "sealing audit periods failed");
-                        lambda_runtime::Error::from(format!("sealing failed: {e}"))
-                    })?;
-                tracing::info!(seals = seals.len(), "sealed closed audit periods");
-                return Ok(serde_json::json!({ "sealed": seals.len() }));
-            }
-            let request: LambdaRequest = serde_json::from_value(payload)
-                .map_err(|e| lambda_runtime::Error::from(format!("unrecognised event: {e}")))?;
-            let response = match adapter.call(LambdaEvent::new(request, context)).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            };
-            Ok::<_, lambda_runtime::Error>(serde_json::to_value(response)?)
-        }
-    });
-    lambda_runtime::run(handler)
-        .await
-        .map_err(|e| anyhow::anyhow!("Lambda runtime failed: {e}"))
 }
 
 /// Reads a secret value from a hidden prompt on a terminal, or from stdin (at most `max` bytes),
