@@ -327,6 +327,79 @@ async fn an_issued_code_costs_two_dynamodb_round_trips_and_no_ssm_call() {
     assert_eq!(issued, CODES + 1, "every code has its record");
 }
 
+/// Runs `otpbot tool add {args}` on AWS with `seed` on stdin; its status and stderr.
+fn tool_add(moto: &Moto, settings: &AwsSettings, args: &[&str], seed: &str) -> (bool, String) {
+    let mut add = Command::new(env!("CARGO_BIN_EXE_otpbot"));
+    aws_env(&mut add, moto, settings);
+    add.env("OTPBOT_AUDIT_KEY", "ab".repeat(32))
+        .args(["tool", "add"])
+        .args(args);
+    let mut child = add
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), seed.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A `tool add` whose recorded write fails (the audit table is gone) leaves no seed in SSM for
+/// the tool it did not add, and says why in one plain line; a failed replacement keeps the
+/// enrolled seed, still the one codes come from.
+#[tokio::test]
+async fn a_failed_tool_add_leaves_no_seed_behind_and_says_so_in_one_line() {
+    let moto = Moto::shared();
+    let settings = aws::unique_settings();
+    let store = aws::store_on(&moto, settings.clone()).await;
+    let seed = common::base32(SEED);
+    let (ok, err) = tool_add(&moto, &settings, &["vpn"], &seed);
+    assert!(ok, "{err}");
+    store
+        .dynamodb()
+        .delete_table()
+        .table_name(&settings.audit_table)
+        .send()
+        .await
+        .expect("delete audit table");
+
+    let (ok, err) = tool_add(&moto, &settings, &["github"], &seed);
+    assert!(!ok, "the add failed");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {err}");
+    assert!(
+        lines[0].starts_with("error: storing the tool failed; nothing was changed"),
+        "{err}"
+    );
+    for debug in ["{", "SdkError", "ServiceError", "Some(", "raw:"] {
+        assert!(!err.contains(debug), "no Debug dump ({debug}): {err}");
+    }
+    let github = format!("{}/tools/github", settings.ssm_prefix);
+    let left = store.parameter(&github).await.expect("read");
+    assert!(left.is_none(), "the new seed was removed from SSM");
+
+    // A replacement that fails leaves the enrolled seed where it was.
+    let other = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    let (ok, _) = tool_add(&moto, &settings, &["vpn", "--replace"], other);
+    assert!(!ok, "the replacement failed");
+    let vpn = ToolName::parse("vpn").expect("name");
+    let at = otpbot::domain::Timestamp::from_unix(1_000_000);
+    let kept = otpbot::store::SecretStore::seed(store.as_ref(), &vpn)
+        .await
+        .expect("read")
+        .expect("still enrolled");
+    assert_eq!(
+        kept.code_at(at),
+        Seed::parse(&seed).expect("seed").code_at(at),
+        "codes still come from the enrolled seed"
+    );
+}
+
 /// A working directory like the README's quick start leaves behind: `otpbot demo`'s data with
 /// its own signing secret. The AWS backend must ignore it and use SSM's.
 static DEMO_LEFTOVERS: std::sync::LazyLock<tempfile::TempDir> = std::sync::LazyLock::new(|| {
