@@ -202,15 +202,7 @@ pub async fn serve(
     loop {
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off rather than spin.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
+            accepted = accept(&listener) => accepted,
         };
         let (id, slot) = tokio::select! {
             () = &mut shutdown => break,
@@ -218,7 +210,7 @@ pub async fn serve(
         };
         let io = Watched {
             stream,
-            slot: slot.clone(),
+            slot,
             registry: registry.clone(),
         };
         let job = connection(
@@ -246,6 +238,20 @@ pub async fn serve(
         () = drained => tracing::info!("all connections closed"),
         () = tokio::time::sleep(limits.shutdown_grace) => {
             tracing::warn!("shutdown grace period over, closing remaining connections");
+        }
+    }
+}
+
+/// The next connection, backing off after a failed accept (out of file descriptors and the
+/// like) rather than spinning.
+async fn accept(listener: &TcpListener) -> (TcpStream, std::net::SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(pair) => return pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     }
 }

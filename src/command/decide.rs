@@ -290,11 +290,41 @@ impl Decide {
         duration: GrantDuration,
         granted: Option<Granted>,
     ) -> Reply {
+        let (line, told) = self.said(ctx, request, display, duration, granted.as_ref());
+        let (by, at) = (ctx.caller().clone(), ctx.now);
+        let settled = AccessRequest {
+            state: match granted {
+                Some(_) => RequestState::Approved { by, at },
+                None => RequestState::Denied { by, at },
+            },
+            ..request.clone()
+        };
+        let mut reply = Reply::info(&ctx.request.request_id, vec![line]).with_notice(Notice {
+            to: Audience::Person(request.requester.clone()),
+            lines: vec![told],
+            buttons: match granted {
+                Some(_) => vec![Button::GetCode(request.tool.clone())],
+                None => Vec::new(),
+            },
+        });
+        reply.follow_ups.request_message = Some(request_message(&settled, display, ctx.now));
+        reply
+    }
+
+    /// What the approver is answered, and what the requester is told, about this decision.
+    fn said(
+        &self,
+        ctx: &Ctx<'_>,
+        request: &AccessRequest,
+        display: &str,
+        duration: GrantDuration,
+        granted: Option<&Granted>,
+    ) -> (String, String) {
         let requester = &request.requester;
         let who = show_user(requester, ctx.caller());
         let by = show_user(ctx.caller(), requester);
         let id = &self.id;
-        let (line, told) = match &granted {
+        match granted {
             Some(Granted::Made(g)) => (
                 format!(
                     "Approved: {who} has access to {display} for {duration}, until {}.",
@@ -323,32 +353,7 @@ impl Decide {
                 format!("Denied {who}'s request for {display}."),
                 format!("{by} denied your {display} access request (request `{id}`)."),
             ),
-        };
-        let state = if granted.is_some() {
-            RequestState::Approved {
-                by: ctx.caller().clone(),
-                at: ctx.now,
-            }
-        } else {
-            RequestState::Denied {
-                by: ctx.caller().clone(),
-                at: ctx.now,
-            }
-        };
-        let settled = AccessRequest {
-            state,
-            ..request.clone()
-        };
-        let mut reply = Reply::info(&ctx.request.request_id, vec![line]).with_notice(Notice {
-            to: Audience::Person(requester.clone()),
-            lines: vec![told],
-            buttons: match granted {
-                Some(_) => vec![Button::GetCode(request.tool.clone())],
-                None => Vec::new(),
-            },
-        });
-        reply.follow_ups.request_message = Some(request_message(&settled, display, ctx.now));
-        reply
+        }
     }
 }
 

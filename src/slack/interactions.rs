@@ -122,6 +122,46 @@ pub(crate) async fn click(
     payload: Payload,
     arrival: crate::engine::Arrival,
 ) -> Result<Option<crate::reply::Reply>, ApiError> {
+    let (button, request) = clicked(slack, &payload)?;
+    let (team, enterprise) = (
+        payload
+            .team
+            .as_ref()
+            .map(|t| t.id.as_str())
+            .unwrap_or_default(),
+        payload.enterprise.as_ref().map(|e| e.id.as_str()),
+    );
+    let reply = if slack.allows(team, enterprise) {
+        app.engine.click_at(&request, arrival, button).await
+    } else {
+        app.engine.refuse_workspace_at(&request, arrival).await
+    };
+    let mut reply = match reply {
+        Ok(reply) => reply,
+        Err(Replayed) => {
+            tracing::warn!(reason = "replay", "slack interaction refused");
+            return Ok(None);
+        }
+    };
+    let follow_ups = std::mem::take(&mut reply.follow_ups);
+    let route = route(payload, &reply);
+    let request_id = reply.request_id.clone();
+    deliver::spawn(
+        &app.background,
+        slack.web_api.clone(),
+        request_id,
+        follow_ups,
+        route,
+    );
+    Ok(Some(reply))
+}
+
+/// The button a verified `payload` clicked, and the request it makes for the clicker: one
+/// click on a button otpbot writes, by a well-formed team and user.
+fn clicked(
+    slack: &super::SlackConfig,
+    payload: &Payload,
+) -> Result<(crate::reply::Button, ChatRequest), ApiError> {
     if payload.kind != "block_actions" {
         return Err(ApiError::BadRequest(
             "only button clicks are handled".into(),
@@ -146,23 +186,21 @@ pub(crate) async fn click(
         person: Person::of(&principal, enterprise),
         principal,
         reaches_others: slack.web_api.is_some(),
-        channel: payload.channel.map(|c| c.id).filter(|c| c.len() <= 64),
+        channel: payload
+            .channel
+            .as_ref()
+            .map(|c| c.id.clone())
+            .filter(|c| c.len() <= 64),
         text: String::new(),
         delivery: Some("interaction reply".into()),
     };
-    let reply = if slack.allows(&team.id, enterprise) {
-        app.engine.click_at(&request, arrival, button).await
-    } else {
-        app.engine.refuse_workspace_at(&request, arrival).await
-    };
-    let mut reply = match reply {
-        Ok(reply) => reply,
-        Err(Replayed) => {
-            tracing::warn!(reason = "replay", "slack interaction refused");
-            return Ok(None);
-        }
-    };
-    let mut answer = render::render(&reply);
+    Ok((button, request))
+}
+
+/// Where what follows a click goes: its answer through the payload's response URL, and the
+/// update of the message the button was on (unless that message was ephemeral).
+fn route(payload: Payload, reply: &crate::reply::Reply) -> deliver::Route {
+    let mut answer = render::render(reply);
     answer["replace_original"] = Value::Bool(false);
     let clicked = match payload.container {
         Some(Container {
@@ -172,18 +210,9 @@ pub(crate) async fn click(
         }) => Some((channel, ts)),
         _ => None,
     };
-    let route = deliver::Route {
+    deliver::Route {
         response_url: payload.response_url,
         clicked,
         answer: Some(answer),
-    };
-    let follow_ups = std::mem::take(&mut reply.follow_ups);
-    deliver::spawn(
-        &app.background,
-        slack.web_api.clone(),
-        reply.request_id.clone(),
-        follow_ups,
-        route,
-    );
-    Ok(Some(reply))
+    }
 }

@@ -19,6 +19,7 @@ pub mod activity;
 pub mod auth;
 pub mod connector;
 pub mod invoke;
+mod message;
 pub mod notices;
 pub mod render;
 mod text;
@@ -34,9 +35,9 @@ use axum::response::{IntoResponse, Response};
 use self::activity::{Account, Activity};
 use self::auth::{AuthError, BotAuth};
 use self::connector::Connector;
-use crate::domain::{Action, Outcome, Person, Platform, Principal, RequestId};
+use crate::domain::{Person, Platform, Principal, RequestId};
 use crate::engine::Engine;
-use crate::engine::{Arrival, ChatRequest, Draft, Replayed};
+use crate::engine::{Arrival, ChatRequest};
 use crate::front::{ApiError, Background};
 use crate::store::ReplayMark;
 
@@ -119,7 +120,7 @@ async fn handle(
     match (activity.kind.as_str(), activity.name.as_deref()) {
         ("message", _) => {
             if let Some(turn) = Turn::of(app, teams, &activity).await? {
-                message(app, teams, &activity, turn).await?;
+                message::message(app, teams, &activity, turn).await?;
             }
             Ok(acknowledged())
         }
@@ -286,148 +287,5 @@ impl<'a> Turn<'a> {
             arrival,
             request,
         }))
-    }
-}
-
-async fn message(
-    app: &TeamsState,
-    teams: &std::sync::Arc<TeamsConfig>,
-    activity: &Activity,
-    turn: Turn<'_>,
-) -> Result<(), ApiError> {
-    let Turn {
-        tenant,
-        from,
-        conversation,
-        service_url,
-        bot,
-        activity_id,
-        arrival,
-        mut request,
-    } = turn;
-    // Until the caller has passed the rate limit, mentions are resolved only from what the
-    // activity itself says; the Connector is asked about the rest afterwards.
-    request.text = text::command_text(activity, None).await;
-
-    let private_conversation = if activity.is_personal() {
-        request.delivery = Some("personal chat".into());
-        None
-    } else {
-        match teams
-            .connector
-            .personal_conversation(service_url, bot, from, tenant)
-            .await
-        {
-            Ok(id) => {
-                request.delivery =
-                    Some("private 1:1 chat, asked in a group chat or channel".into());
-                Some(id)
-            }
-            Err(e) => {
-                tracing::warn!(request_id = %request.request_id, error = %e, "cannot open a 1:1 chat");
-                let draft = Draft::new(Action::Request, Outcome::Invalid)
-                    .detail("asked outside a personal chat; no private chat could be opened; told to message the bot directly");
-                app.engine
-                    .audit(&request, draft)
-                    .await
-                    .map_err(|_| ApiError::Internal(request.request_id.clone()))?;
-                let notice = render::notice("I only answer in a private chat, and I could not open one with you. Please message me directly.");
-                notify(
-                    &teams.connector,
-                    service_url,
-                    conversation,
-                    activity_id,
-                    &notice,
-                )
-                .await;
-                return Ok(());
-            }
-        }
-    };
-    let lookup = text::MemberLookup {
-        connector: &teams.connector,
-        service_url,
-        conversation,
-    };
-    let mut reply = match app
-        .engine
-        .handle_finishing(&request, arrival, || {
-            text::command_text(activity, Some(lookup))
-        })
-        .await
-    {
-        Ok(reply) => reply,
-        Err(Replayed) => {
-            tracing::warn!(reason = "duplicate activity", "teams request ignored");
-            return Ok(());
-        }
-    };
-    let route = notices::Route {
-        service_url: service_url.to_owned(),
-        bot: bot.clone(),
-        clicked: None,
-        caller_chat: Some(
-            private_conversation
-                .clone()
-                .unwrap_or_else(|| conversation.to_owned()),
-        ),
-    };
-    let follow_ups = std::mem::take(&mut reply.follow_ups);
-    let card = render::render(&reply);
-    let sent = match &private_conversation {
-        None => {
-            teams
-                .connector
-                .reply(service_url, conversation, activity_id, &card)
-                .await
-        }
-        Some(private) => teams.connector.send(service_url, private, &card).await,
-    };
-    match sent {
-        Ok(()) if private_conversation.is_some() => {
-            let notice = render::notice("I've answered you in a private chat.");
-            notify(
-                &teams.connector,
-                service_url,
-                conversation,
-                activity_id,
-                &notice,
-            )
-            .await;
-        }
-        Ok(()) => {}
-        Err(e) => {
-            tracing::error!(request_id = %request.request_id, error = %e, "reply delivery failed");
-            let draft = Draft::new(Action::Request, Outcome::Error).detail("reply delivery failed");
-            if let Err(e) = app.engine.audit(&request, draft).await {
-                tracing::error!(error = %e, "could not audit the delivery failure");
-            }
-        }
-    }
-    // The notices follow the answer.
-    let request_id = reply.request_id.clone();
-    notices::spawn(
-        &app.background,
-        teams.clone(),
-        request_id,
-        follow_ups,
-        route,
-    );
-    Ok(())
-}
-
-/// Replies with a short notice in the conversation the message came from; failures are logged.
-async fn notify(
-    connector: &Connector,
-    service_url: &str,
-    conversation: &str,
-    reply_to: &str,
-    notice: &serde_json::Value,
-) {
-    if let Err(e) = connector
-        .reply(service_url, conversation, reply_to, notice)
-        .await
-    {
-        tracing::warn!(error = %e, "sending a notice failed");
     }
 }
