@@ -210,11 +210,14 @@ impl Extension {
     async fn hold(self, background: Background, mut handled: watch::Receiver<u64>) {
         let mut invocations = 0u64;
         loop {
+            // Lambda waits for every registered extension before it starts or ends an
+            // invocation, so a failed call is tried again rather than given up.
             let event = match self.next().await {
                 Ok(event) => event,
                 Err(e) => {
-                    tracing::error!(error = %e, "the Lambda extension stopped");
-                    return;
+                    tracing::error!(error = %e, "the Lambda extension's next event failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
                 }
             };
             if event.event_type != "INVOKE" {

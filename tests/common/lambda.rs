@@ -82,12 +82,19 @@ async fn next_event(State(rt): State<Runtime>) -> axum::response::Response {
         std::future::pending::<()>().await;
         unreachable!()
     };
-    {
-        let mut phase = rt.phase.lock().expect("phase");
-        phase.runtime_waiting = false;
-        phase.extensions_waiting = 0;
-        phase.invocations += 1;
-        rt.invoked.send_replace(phase.invocations);
+    // An invocation starts only once every registered extension has asked for its next event
+    // (the init phase, or the previous invocation, is over for all of them).
+    loop {
+        {
+            let mut phase = rt.phase.lock().expect("phase");
+            if phase.extensions_waiting >= phase.extensions.len() {
+                phase.runtime_waiting = false;
+                phase.invocations += 1;
+                rt.invoked.send_replace(phase.invocations);
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     axum::response::Response::builder()
         .header("lambda-runtime-aws-request-id", "invocation-1")
@@ -164,8 +171,12 @@ async fn extension_next(State(rt): State<Runtime>, headers: HeaderMap) -> axum::
     rt.freeze_if_done();
     let mut invoked = rt.invoked.subscribe();
     let _ = invoked.wait_for(|n| *n > seen).await;
-    if let Some(delivered) = rt.phase.lock().expect("phase").extensions.get_mut(&id) {
-        *delivered += 1;
+    {
+        let mut phase = rt.phase.lock().expect("phase");
+        phase.extensions_waiting = phase.extensions_waiting.saturating_sub(1);
+        if let Some(delivered) = phase.extensions.get_mut(&id) {
+            *delivered += 1;
+        }
     }
     let body = serde_json::json!({
         "eventType": "INVOKE",
