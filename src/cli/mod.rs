@@ -217,7 +217,8 @@ async fn aws_audit_key(store: &AwsStore, settings: &mut Settings) -> anyhow::Res
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Patience {
     /// A chat request (the server, the Lambda): the answer must reach Slack within its 3 s, so
-    /// a slow or absent AWS fails fast and the caller is told to retry.
+    /// a slow or absent AWS fails fast and the caller is told to retry. These timeouts bound
+    /// each call; the engine bounds a request's calls all together (`Policy::deadline`).
     Chat,
     /// An operator's command: it may wait on a slow link rather than give up on a write that
     /// AWS may still complete, and retry it into a conflict with itself.
