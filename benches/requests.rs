@@ -83,6 +83,7 @@ async fn seed_store(stores: &Stores, users: &[String]) {
     for user in users {
         let principal = Principal::parse(&format!("slack:{TEAM}:{user}")).expect("principal");
         let grant = Grant {
+            person: otpbot::domain::Person::from(&principal),
             principal: principal.clone(),
             tool: github.clone(),
             granted_by: principal,
@@ -156,6 +157,7 @@ async fn local_server() {
         web_api: None,
     };
     let app = router(AppState {
+        background: otpbot::front::Background::default(),
         engine: Arc::new(engine),
         slack: Some(Arc::new(slack)),
         teams: None,
@@ -228,6 +230,7 @@ async fn calls_per_code(moto: &aws::Moto) {
         policy(),
     );
     let app = router(AppState {
+        background: otpbot::front::Background::default(),
         engine: Arc::new(engine),
         slack: Some(Arc::new(SlackConfig {
             signing_secret: SigningSecret::new(SECRET.into()),

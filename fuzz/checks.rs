@@ -224,7 +224,7 @@ pub fn render(data: &[u8]) {
         }),
         request_id: RequestId::from_stored("0123456789abcdef".into()),
         buttons: Vec::new(),
-        notices: Vec::new(),
+        follow_ups: Default::default(),
     };
     let slack = otpbot::slack::render::render(&reply);
     let teams = otpbot::teams::render::render(&reply);

@@ -441,6 +441,7 @@ impl Settings {
             per_caller: self.rate_per_caller,
             per_request: self.rate_per_request,
             request_ttl_secs: self.request_ttl.secs(),
+            ..Policy::default()
         }
     }
 

@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::engine::Engine;
-use crate::front::MAX_BODY;
+use crate::front::{Background, MAX_BODY};
 use crate::slack::{self, SlackConfig};
 use crate::teams::{self, TeamsConfig};
 
@@ -22,6 +22,8 @@ pub struct AppState {
     pub slack: Option<Arc<SlackConfig>>,
     /// Teams settings; `None` turns the Teams endpoint off.
     pub teams: Option<Arc<TeamsConfig>>,
+    /// Follow-ups still running after their answers (see [`Background`]).
+    pub background: Background,
 }
 
 async fn healthz() -> &'static str {
@@ -36,10 +38,12 @@ pub fn router(state: AppState) -> Router {
         .merge(slack::routes(slack::SlackState {
             engine: state.engine.clone(),
             slack: state.slack,
+            background: state.background.clone(),
         }))
         .merge(teams::routes(teams::TeamsState {
             engine: state.engine,
             teams: state.teams,
+            background: state.background,
         }))
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }

@@ -547,6 +547,8 @@ async fn records_from_before_the_chain_are_reported_and_an_old_schema_is_not_pas
     tamper(
         dir.path(),
         "DROP INDEX audit_chain_start; ALTER TABLE audit DROP COLUMN hash; \
+         ALTER TABLE grants DROP COLUMN person; \
+         ALTER TABLE access_requests DROP COLUMN requester_person; \
          PRAGMA user_version = 6;",
     );
     let said = verify_fails(dir.path());

@@ -192,7 +192,11 @@ async fn the_emulator_dying_mid_session_gives_a_private_try_again_with_request_i
         .ephemeral()
         .contains("Granted"));
     moto.stop();
+    let started = std::time::Instant::now();
     let reply = app.slash("UALICE", "github").await;
+    let answered = started.elapsed();
+    println!("a closed port answered in {answered:?}");
+    assert!(answered < Duration::from_secs(3), "{answered:?}");
     let text = reply.ephemeral();
     assert!(
         text.contains("Please try again") && text.contains("request id"),
@@ -206,6 +210,67 @@ async fn the_emulator_dying_mid_session_gives_a_private_try_again_with_request_i
         !text.to_lowercase().contains("dynamodb") && !text.contains("127.0.0.1"),
         "no internal detail: {text}"
     );
+}
+
+#[tokio::test]
+async fn a_grid_user_cannot_approve_own_request_on_aws() {
+    let moto = Moto::shared();
+    let (app, _store) = aws_app(&moto).await;
+    common::approvals::a_grid_user_cannot_approve_own_request(&app).await;
+}
+
+#[tokio::test]
+async fn an_approval_never_shortens_a_grant_on_aws() {
+    let moto = Moto::shared();
+    let (app, _store) = aws_app(&moto).await;
+    common::approvals::an_approval_never_shortens_a_grant(&app).await;
+}
+
+/// Slack gives up on an answer after 3 s. With DynamoDB not answering at all (a black hole:
+/// connections accepted, nothing ever sent back), and each SDK call allowed 10 s, every chat
+/// request still ends within 3 s with the private "try again": one deadline for the request's
+/// store work, not one per call.
+#[tokio::test]
+async fn dynamodb_not_answering_is_told_to_try_again_within_three_seconds() {
+    let moto = Moto::shared();
+    let relay = aws::Relay::start(moto.port).await;
+    let settings = aws::unique_settings();
+    let direct = aws::store_on(&moto, settings.clone()).await;
+    let store = Arc::new(AwsStore::new(&aws::sdk_config(&relay.url).await, settings));
+    let app = TestApp::spawn_on(
+        Stores::single(store),
+        tempfile::tempdir().expect("dir"),
+        Options::default(),
+    )
+    .await;
+    assert!(app
+        .slash(ADMIN, "grant <@UALICE> github for 1h")
+        .await
+        .ephemeral()
+        .contains("Granted"));
+    relay.go_silent();
+    for (who, text) in [
+        ("UALICE", "github"),
+        ("UBOB", "request github"),
+        (ADMIN, "grant <@UBOB> github for 1h"),
+        ("UALICE", "list"),
+    ] {
+        let started = std::time::Instant::now();
+        let reply = app.slash(who, text).await.ephemeral();
+        let answered = started.elapsed();
+        println!("`{text}` answered in {answered:?} with DynamoDB silent");
+        assert!(answered < Duration::from_secs(3), "`{text}`: {answered:?}");
+        assert!(
+            reply.contains("Please try again") && reply.contains("request id"),
+            "`{text}`: {reply}"
+        );
+        assert!(!reply.contains(&app.expected_code(app.now())), "no code");
+    }
+    let github = ToolName::parse("github").expect("name");
+    let bob = otpbot::store::AccessStore::grant(direct.as_ref(), &principal("UBOB"), &github)
+        .await
+        .expect("read");
+    assert!(bob.is_none(), "nothing was granted: {bob:?}");
 }
 
 /// SPEC §4 hot path: at steady state (seed and catalog entry cached) an issued code costs one
@@ -260,6 +325,79 @@ async fn an_issued_code_costs_two_dynamodb_round_trips_and_no_ssm_call() {
         .filter(|e| e.outcome == Outcome::Issued)
         .count();
     assert_eq!(issued, CODES + 1, "every code has its record");
+}
+
+/// Runs `otpbot tool add {args}` on AWS with `seed` on stdin; its status and stderr.
+fn tool_add(moto: &Moto, settings: &AwsSettings, args: &[&str], seed: &str) -> (bool, String) {
+    let mut add = Command::new(env!("CARGO_BIN_EXE_otpbot"));
+    aws_env(&mut add, moto, settings);
+    add.env("OTPBOT_AUDIT_KEY", "ab".repeat(32))
+        .args(["tool", "add"])
+        .args(args);
+    let mut child = add
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), seed.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A `tool add` whose recorded write fails (the audit table is gone) leaves no seed in SSM for
+/// the tool it did not add, and says why in one plain line; a failed replacement keeps the
+/// enrolled seed, still the one codes come from.
+#[tokio::test]
+async fn a_failed_tool_add_leaves_no_seed_behind_and_says_so_in_one_line() {
+    let moto = Moto::shared();
+    let settings = aws::unique_settings();
+    let store = aws::store_on(&moto, settings.clone()).await;
+    let seed = common::base32(SEED);
+    let (ok, err) = tool_add(&moto, &settings, &["vpn"], &seed);
+    assert!(ok, "{err}");
+    store
+        .dynamodb()
+        .delete_table()
+        .table_name(&settings.audit_table)
+        .send()
+        .await
+        .expect("delete audit table");
+
+    let (ok, err) = tool_add(&moto, &settings, &["github"], &seed);
+    assert!(!ok, "the add failed");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {err}");
+    assert!(
+        lines[0].starts_with("error: storing the tool failed; nothing was changed"),
+        "{err}"
+    );
+    for debug in ["{", "SdkError", "ServiceError", "Some(", "raw:"] {
+        assert!(!err.contains(debug), "no Debug dump ({debug}): {err}");
+    }
+    let github = format!("{}/tools/github", settings.ssm_prefix);
+    let left = store.parameter(&github).await.expect("read");
+    assert!(left.is_none(), "the new seed was removed from SSM");
+
+    // A replacement that fails leaves the enrolled seed where it was.
+    let other = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    let (ok, _) = tool_add(&moto, &settings, &["vpn", "--replace"], other);
+    assert!(!ok, "the replacement failed");
+    let vpn = ToolName::parse("vpn").expect("name");
+    let at = otpbot::domain::Timestamp::from_unix(1_000_000);
+    let kept = otpbot::store::SecretStore::seed(store.as_ref(), &vpn)
+        .await
+        .expect("read")
+        .expect("still enrolled");
+    assert_eq!(
+        kept.code_at(at),
+        Seed::parse(&seed).expect("seed").code_at(at),
+        "codes still come from the enrolled seed"
+    );
 }
 
 /// A working directory like the README's quick start leaves behind: `otpbot demo`'s data with
@@ -483,11 +621,11 @@ impl Drop for Killed {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
-    let moto = Moto::shared();
+/// What the real binary needs on AWS to serve Alice's `/otp github` as a Lambda function: the
+/// secrets in SSM, the `github` tool (its notice channel `notify`) and Alice's grant.
+async fn lambda_backend(moto: &Moto, notify: Option<&str>) -> (AwsSettings, Arc<AwsStore>, String) {
     let settings = aws::unique_settings();
-    let store = aws::store_on(&moto, settings.clone()).await;
+    let store = aws::store_on(moto, settings.clone()).await;
     let audit_key = "cd".repeat(32);
     aws::put_secret(
         &store,
@@ -508,7 +646,7 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         display_name: "GitHub".into(),
         default_grant: otpbot::domain::GrantDuration::parse("8h").expect("d"),
         max_grant: otpbot::domain::GrantDuration::parse("1d").expect("d"),
-        notify_channel: None,
+        notify_channel: notify.map(str::to_owned),
         approvals_channel: None,
     };
     let stores = otpbot::store::Stores::single(store.clone());
@@ -522,6 +660,7 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
     let now = otpbot::domain::Clock::now(&otpbot::domain::SystemClock);
     let grant = Grant {
         principal: principal("UALICE"),
+        person: otpbot::domain::Person::from(&principal("UALICE")),
         tool: github.clone(),
         granted_by: principal(ADMIN),
         granted_at: now,
@@ -529,11 +668,17 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         reason: None,
     };
     stores.put_grant(&grant).await.expect("grant");
+    (settings, store, audit_key)
+}
 
-    let mut api = common::lambda::LambdaApi::start().await;
-
+/// The real binary as a Lambda function under the runtime API at `api`.
+fn lambda_function(
+    moto: &Moto,
+    settings: &AwsSettings,
+    api: &common::lambda::LambdaApi,
+) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_otpbot"));
-    aws_env(&mut cmd, &moto, &settings);
+    aws_env(&mut cmd, moto, settings);
     cmd.env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "otpbot")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
@@ -542,29 +687,47 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/otpbot")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let _function = Killed(cmd.spawn().expect("spawn the Lambda binary"));
+    cmd
+}
 
+/// Alice's signed `/otp github` as an API Gateway event, signed now.
+fn alices_code_event() -> String {
     let ts = otpbot::domain::Clock::now(&otpbot::domain::SystemClock).unix();
     let body = slash_body(TEAM, "UALICE", "github");
-    api.events
-        .send(http_event(
-            false,
-            slack_headers(ts, &common::signature(ts, body.as_bytes())),
-            &body,
-            true,
-        ))
-        .await
-        .expect("queue");
-    let answer = tokio::time::timeout(Duration::from_secs(60), api.answers.recv())
-        .await
-        .expect("the function answered in time");
+    http_event(
+        false,
+        slack_headers(ts, &common::signature(ts, body.as_bytes())),
+        &body,
+        true,
+    )
+}
+
+/// The Slack reply inside a Lambda function's answer.
+fn slack_reply(answer: Option<Result<String, String>>) -> Value {
     let answer = answer
         .expect("a response")
         .unwrap_or_else(|e| panic!("the function reported an error: {e}"));
     let answer: Value = serde_json::from_str(&answer).expect("response JSON");
     assert_eq!(answer["statusCode"], 200, "{answer}");
-    let reply: Value =
-        serde_json::from_str(answer["body"].as_str().expect("body")).expect("reply JSON");
+    serde_json::from_str(answer["body"].as_str().expect("body")).expect("reply JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
+    let moto = Moto::shared();
+    let (settings, store, audit_key) = lambda_backend(&moto, None).await;
+    let github = ToolName::parse("github").expect("name");
+    let mut api = common::lambda::LambdaApi::start().await;
+    let _function = Killed(
+        lambda_function(&moto, &settings, &api)
+            .spawn()
+            .expect("spawn the Lambda binary"),
+    );
+    api.events.send(alices_code_event()).await.expect("queue");
+    let answer = tokio::time::timeout(Duration::from_secs(60), api.answers.recv())
+        .await
+        .expect("the function answered in time");
+    let reply = slack_reply(answer);
     assert_eq!(reply["response_type"], "ephemeral");
     // The code is in the first block, between backticks (never in the notification `text`).
     let text = reply["blocks"][0]["text"]["text"].as_str().expect("text");
@@ -600,5 +763,61 @@ async fn the_real_binary_serves_a_slash_command_under_a_lambda_runtime() {
         issued.code_mac.as_deref().and_then(|m| m.split(',').next()),
         Some(key.mac_text(&github, &code).as_str()),
         "the audit key from SSM was used"
+    );
+}
+
+/// Lambda freezes the function once its invocation is over. The code is answered at once while
+/// the issuance notice waits out a 429 with `Retry-After: 8`; the function's internal extension
+/// keeps the invocation open until the notice is out, and only then is the function frozen
+/// (the local runtime API stops the process, as Lambda does). Without the extension the
+/// process would be stopped right after the answer and the notice never posted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_ups_go_out_before_lambda_freezes_the_function() {
+    let moto = Moto::shared();
+    let (settings, _store, _key) = lambda_backend(&moto, Some("C0NOTICE")).await;
+    let slack = common::slack::FakeWebApi::start().await;
+    slack.rate_limit(1, 8);
+    let mut api = common::lambda::LambdaApi::start().await;
+    let mut function = lambda_function(&moto, &settings, &api);
+    function
+        .env("OTPBOT_SLACK_BOT_TOKEN", common::BOT_TOKEN)
+        .env("OTPBOT_SLACK_API_URL", slack.api_url());
+    let function = Killed(function.spawn().expect("spawn the Lambda binary"));
+    api.freeze_when_done(function.0.id());
+
+    let sent = std::time::Instant::now();
+    api.invoke(alices_code_event()).await;
+    let answer = tokio::time::timeout(Duration::from_secs(60), api.answers.recv())
+        .await
+        .expect("the function answered");
+    let answered = sent.elapsed();
+    let reply = slack_reply(answer);
+    assert!(reply["blocks"].to_string().contains('`'), "a code: {reply}");
+    assert_eq!(api.extensions(), 1, "the function registered its extension");
+    println!("answered in {answered:?}; the notice waits 8 s");
+    assert!(answered < Duration::from_secs(3), "{answered:?}");
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while slack.bodies("chat.postMessage").len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the notice never went out (frozen {} times): {:?}",
+            api.freezes(),
+            slack.names()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let posts = slack.bodies("chat.postMessage");
+    assert_eq!(posts[1]["channel"], "C0NOTICE");
+    assert!(posts[1]["text"].to_string().contains("got a GitHub code"));
+    // Once the notice is out the invocation ends and the function is frozen.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while api.freezes() == 0 {
+        assert!(std::time::Instant::now() < deadline, "never frozen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        sent.elapsed() >= Duration::from_secs(8),
+        "frozen only after the notice"
     );
 }

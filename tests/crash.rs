@@ -76,6 +76,8 @@ fn engine(stores: Stores, start: i64) -> Engine {
 fn request(user: &str, text: String) -> ChatRequest {
     ChatRequest {
         request_id: RequestId::new(),
+        person: otpbot::domain::Person::from(&who(user)),
+        reaches_others: true,
         principal: who(user),
         channel: Some("C1".into()),
         text,

@@ -1,10 +1,13 @@
 //! The front door of `otpbot serve` (`otpbot::server::serve`) over real loopback sockets: a
 //! client that trickles headers is dropped, oversized headers are refused, a slow request is cut
-//! off, the connection cap holds, and shutdown lets in-flight requests finish.
+//! off, silent connections are closed and make room at the cap (hundreds of them cannot keep a
+//! signed request from its answer), and shutdown lets in-flight requests finish.
 //!
 //! Limits are shortened so each attack resolves in about a second; every wait is bounded.
 
 use std::time::Duration;
+
+mod common;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -23,6 +26,7 @@ fn limits() -> Limits {
         request_timeout: Duration::from_millis(1_500),
         max_header_bytes: 16 * 1024,
         max_connections: 4,
+        idle_timeout: Duration::from_millis(600),
         shutdown_grace: Duration::from_secs(5),
     }
 }
@@ -196,29 +200,114 @@ async fn a_request_whose_body_trickles_is_cut_off() {
     assert_eq!(answer, 408, "after {:?}", started.elapsed());
 }
 
+/// Whether the server has closed `stream` (an answer of 0 bytes, or a reset) within `within`.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(
+        timeout(within, stream.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
 #[tokio::test]
-async fn connections_beyond_the_cap_wait_until_one_closes() {
+async fn a_connection_that_sends_nothing_is_closed() {
     let server = start(Limits {
-        max_connections: 2,
         header_read_timeout: Duration::from_secs(30),
         ..limits()
     })
     .await;
-    let idle_a = TcpStream::connect(server.addr).await.expect("connect");
-    let _idle_b = TcpStream::connect(server.addr).await.expect("connect");
-    sleep(Duration::from_millis(200)).await;
-    let third = tokio::spawn(status_of(server.addr, GET));
-    sleep(Duration::from_millis(700)).await;
+    let mut silent = TcpStream::connect(server.addr).await.expect("connect");
+    let started = Instant::now();
     assert!(
-        !third.is_finished(),
-        "a third connection was served past the cap of 2"
+        closed_within(&mut silent, BOUND).await,
+        "still open after {BOUND:?}"
     );
-    drop(idle_a);
-    let status = timeout(BOUND, third)
+    println!(
+        "a silent connection closed after {:?} (idle timeout {:?})",
+        started.elapsed(),
+        limits().idle_timeout
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // So is one kept alive after its answer and then left silent.
+    let mut kept = TcpStream::connect(server.addr).await.expect("connect");
+    kept.write_all(b"GET / HTTP/1.1\r\nhost: localhost\r\n\r\n")
         .await
-        .expect("served once a slot frees")
-        .expect("task");
+        .expect("write");
+    assert_eq!(read_status(&mut kept).await, 200);
+    assert!(
+        closed_within(&mut kept, BOUND).await,
+        "kept-alive still open"
+    );
+}
+
+#[tokio::test]
+async fn at_the_cap_the_longest_idle_connection_makes_room() {
+    let server = start(Limits {
+        max_connections: 2,
+        header_read_timeout: Duration::from_secs(30),
+        idle_timeout: Duration::from_secs(30),
+        ..limits()
+    })
+    .await;
+    let mut oldest = TcpStream::connect(server.addr).await.expect("connect");
+    sleep(Duration::from_millis(100)).await;
+    let mut newer = TcpStream::connect(server.addr).await.expect("connect");
+    sleep(Duration::from_millis(100)).await;
+    let third = timeout(Duration::from_secs(3), status_of(server.addr, GET))
+        .await
+        .expect("a third connection is served at once, past the cap of 2");
+    assert_eq!(third, 200);
+    assert!(
+        closed_within(&mut oldest, Duration::from_secs(3)).await,
+        "the longest idle connection made room"
+    );
+    assert!(
+        !closed_within(&mut newer, Duration::from_millis(300)).await,
+        "the newer idle connection stays"
+    );
+}
+
+/// 300 sockets opened and left silent (more than the 256 connections kept) cannot lock the
+/// door: with the server's own limits a signed slash command is answered within Slack's 3 s.
+#[tokio::test]
+async fn three_hundred_idle_sockets_cannot_keep_a_signed_request_from_its_answer() {
+    let app = common::TestApp::spawn().await;
+    app.slash(common::ADMIN, "grant <@UALICE> github for 1h")
+        .await
+        .ephemeral();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(serve(
+        listener,
+        app.router.clone(),
+        Limits::default(),
+        std::future::pending(),
+    ));
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        idle.push(TcpStream::connect(addr).await.expect("connect"));
+    }
+    sleep(Duration::from_millis(200)).await;
+    let body = common::slash_body(common::TEAM, "UALICE", "github");
+    let ts = app.now().unix();
+    let request = format!(
+        "POST /slack/commands HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\
+         content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\
+         x-slack-request-timestamp: {ts}\r\nx-slack-signature: {}\r\n\r\n{body}",
+        body.len(),
+        common::signature(ts, body.as_bytes())
+    );
+    let started = Instant::now();
+    let status = timeout(Duration::from_secs(10), status_of(addr, request.as_bytes()))
+        .await
+        .expect("answered at all");
+    let answered = started.elapsed();
+    println!(
+        "answered in {answered:?} beside {} idle sockets",
+        idle.len()
+    );
     assert_eq!(status, 200);
+    assert!(answered < Duration::from_secs(3), "{answered:?}");
 }
 
 #[tokio::test]

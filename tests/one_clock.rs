@@ -69,6 +69,7 @@ async fn a_code_request_reads_the_clock_once_and_uses_that_instant_throughout() 
     stores
         .put_grant(&Grant {
             principal: principal("UALICE"),
+            person: otpbot::domain::Person::from(&principal("UALICE")),
             tool: github,
             granted_by: principal(ADMIN),
             granted_at: at,
@@ -85,6 +86,7 @@ async fn a_code_request_reads_the_clock_once_and_uses_that_instant_throughout() 
         Policy::default(),
     );
     let state = AppState {
+        background: otpbot::front::Background::default(),
         teams: None,
         engine: Arc::new(engine),
         slack: Some(Arc::new(SlackConfig {

@@ -84,6 +84,8 @@ impl Bench {
         self.engine
             .handle(&ChatRequest {
                 request_id: RequestId::new(),
+                person: otpbot::domain::Person::from(&who),
+                reaches_others: true,
                 principal: who,
                 channel: Some("C0TEST".into()),
                 text: text.into(),

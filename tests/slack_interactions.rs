@@ -14,6 +14,12 @@ use otpbot::slack::verify::sign;
 
 use common::{principal, SlackReply, TestApp, ADMIN, SECRET, TEAM};
 
+/// The `value` otpbot writes on a button deciding request `id` (it is otpbot's own; Slack hands
+/// it back unread): used here to forge clicks on requests never shown in a message.
+fn decision(verb: &str, id: &str) -> String {
+    serde_json::json!({ "do": verb, "request": id }).to_string()
+}
+
 fn click(team: &str, user: &str, action_id: &str, value: &str) -> Vec<u8> {
     let payload = common::block_actions(team, user, action_id, value);
     serde_urlencoded::to_string([("payload", payload.to_string())])
@@ -56,19 +62,56 @@ async fn has_grant(app: &TestApp, user: &str) -> bool {
         .is_some()
 }
 
+/// The button labelled `label` in a Block Kit message: its `action_id` and `value`, as a
+/// click sends them back.
+fn pressed(message: &serde_json::Value, label: &str) -> (String, String) {
+    let element = message["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().into_iter().flatten())
+        .find(|e| e["text"]["text"] == label)
+        .unwrap_or_else(|| panic!("no {label} button in {message}"));
+    (
+        element["action_id"].as_str().expect("action_id").to_owned(),
+        element["value"].as_str().expect("value").to_owned(),
+    )
+}
+
 #[tokio::test]
 async fn request_button_then_approve_button_then_code_button() {
-    let app = TestApp::spawn().await;
-    let asked = post(&app, click(TEAM, "UALICE", "otp_request", "github"), None).await;
-    let id = request_id(&asked.ephemeral());
-    let approved = post(&app, click(TEAM, ADMIN, "otp_approve", &id), None).await;
+    let web = common::slack::FakeWebApi::start().await;
+    let app = TestApp::spawn_with(common::Options {
+        slack_api: Some(web.api_url()),
+        ..common::Options::default()
+    })
+    .await;
+    let refused = app.slash("UALICE", "github").await;
+    let (action, value) = pressed(&refused.json, "Request access");
+    let asked = post(&app, click(TEAM, "UALICE", &action, &value), None).await;
+    request_id(&asked.ephemeral());
+    app.settled().await;
+    let message = web
+        .bodies("chat.postMessage")
+        .pop()
+        .expect("approval message");
+    let (action, value) = pressed(&message, "Approve");
+    let approved = post(&app, click(TEAM, ADMIN, &action, &value), None).await;
     assert!(
         approved.ephemeral().contains("Approved"),
         "{}",
         approved.raw
     );
     assert!(has_grant(&app, "UALICE").await);
-    let code = post(&app, click(TEAM, "UALICE", "otp_code", "github"), None).await;
+    app.settled().await;
+    let told = web
+        .bodies("chat.postMessage")
+        .pop()
+        .expect("the requester told");
+    assert_eq!(told["channel"], "D0UALICE");
+    let (action, value) = pressed(&told, "Get code");
+    let code = post(&app, click(TEAM, "UALICE", &action, &value), None).await;
     assert!(
         code.ephemeral().contains(&app.expected_code(app.now())),
         "{}",
@@ -91,7 +134,7 @@ async fn forged_replayed_and_unknown_clicks_change_nothing() {
     let before = app.audit().await.len();
 
     // Forged: signed with another secret.
-    let body = click(TEAM, ADMIN, "otp_approve", &id);
+    let body = click(TEAM, ADMIN, "otp_approve", &decision("approve", &id));
     let forged = sign(
         &SigningSecret::new("another-secret-another-secret-00".into()),
         app.now().unix(),
@@ -99,22 +142,27 @@ async fn forged_replayed_and_unknown_clicks_change_nothing() {
     );
     assert_eq!(post(&app, body.clone(), Some(forged)).await.status, 401);
     // Tampered: a valid signature of other bytes.
-    let other = click(TEAM, "UBOB", "otp_approve", &id);
+    let other = click(TEAM, "UBOB", "otp_approve", &decision("approve", &id));
     let signature = sign(&SigningSecret::new(SECRET.into()), app.now().unix(), &other);
     assert_eq!(post(&app, body.clone(), Some(signature)).await.status, 401);
-    // Unknown action ids and malformed values are refused before anything runs.
-    assert_eq!(
-        post(&app, click(TEAM, ADMIN, "otp_grant_all", &id), None)
-            .await
-            .status,
-        400
-    );
-    assert_eq!(
-        post(&app, click(TEAM, ADMIN, "otp_approve", "../x"), None)
-            .await
-            .status,
-        400
-    );
+    // Unknown action ids and malformed values are refused before anything runs: an action id
+    // otpbot never writes, a value that is not its own, a bare id (never split or guessed at),
+    // and a value under another button's action id.
+    for (action, value) in [
+        ("otp_grant_all".to_owned(), decision("approve", &id)),
+        ("otp_approve".to_owned(), decision("approve", "../x")),
+        ("otp_approve".to_owned(), id.clone()),
+        ("otp_approve".to_owned(), format!("{id} 1h")),
+        ("otp_deny".to_owned(), decision("approve", &id)),
+    ] {
+        assert_eq!(
+            post(&app, click(TEAM, ADMIN, &action, &value), None)
+                .await
+                .status,
+            400,
+            "{action} {value}"
+        );
+    }
     assert_eq!(app.audit().await.len(), before, "nothing recorded");
     assert!(!has_grant(&app, "UALICE").await);
 
@@ -137,7 +185,12 @@ async fn clicks_are_judged_like_commands() {
     // A request id otpbot never issued.
     let unknown = post(
         &app,
-        click(TEAM, ADMIN, "otp_approve", "0123456789abcdef"),
+        click(
+            TEAM,
+            ADMIN,
+            "otp_approve",
+            &decision("approve", "0123456789abcdef"),
+        ),
         None,
     )
     .await;
@@ -147,16 +200,17 @@ async fn clicks_are_judged_like_commands() {
         unknown.raw
     );
     // A non-approver, and the requester, clicking Approve.
-    let bob = post(&app, click(TEAM, "UBOB", "otp_approve", &id), None).await;
+    let approve = decision("approve", &id);
+    let bob = post(&app, click(TEAM, "UBOB", "otp_approve", &approve), None).await;
     assert!(bob
         .ephemeral()
         .contains("Only admins and the tool's approvers"));
-    let own = post(&app, click(TEAM, "UALICE", "otp_approve", &id), None).await;
+    let own = post(&app, click(TEAM, "UALICE", "otp_approve", &approve), None).await;
     assert!(own
         .ephemeral()
         .contains("Nobody approves their own request"));
     // A workspace that is not served.
-    let foreign = post(&app, click("T0OTHER", ADMIN, "otp_approve", &id), None).await;
+    let foreign = post(&app, click("T0OTHER", ADMIN, "otp_approve", &approve), None).await;
     assert!(
         foreign.ephemeral().contains("not allowed"),
         "{}",
@@ -200,15 +254,65 @@ async fn the_no_access_reply_offers_a_request_button_that_works() {
         button["action_id"].as_str().expect("action_id"),
         button["value"].as_str().expect("value"),
     );
-    assert_eq!((action_id, value), ("otp_request", "github"));
+    assert_eq!(action_id, "otp_request");
+    let value_json: serde_json::Value = serde_json::from_str(value).expect("a JSON value");
+    assert_eq!(
+        value_json,
+        serde_json::json!({"do": "request", "tool": "github"})
+    );
     // Clicking it sends that action and value back.
     let asked = post(&app, click(TEAM, "UALICE", action_id, value), None).await;
     assert!(
-        asked.ephemeral().contains("Asked the approvers of GitHub"),
+        asked
+            .ephemeral()
+            .contains("Your request for 8h of GitHub access is open until"),
         "{}",
         asked.raw
     );
     // Other refusals offer nothing.
     let unknown = app.slash("UALICE", "nope").await;
     assert!(!unknown.raw.contains("\"actions\""), "{}", unknown.raw);
+}
+
+/// The Approve button, like `/otp approve`, compares persons: a Grid user who asked in one
+/// workspace of the org cannot approve with a click from another (`enterprise.id` in the
+/// payload names the org).
+#[tokio::test]
+async fn a_grid_user_cannot_approve_own_request_with_a_button() {
+    let app = TestApp::spawn().await;
+    app.slash(ADMIN, "role add slack:T0TWO:W0SELF approver github")
+        .await
+        .ephemeral();
+    let asked = app
+        .slash_in("T0ONE", Some("E0ENTERPRISE"), "W0SELF", "request github")
+        .await
+        .ephemeral();
+    let id = request_id(&asked);
+    let mut payload =
+        common::block_actions("T0TWO", "W0SELF", "otp_approve", &decision("approve", &id));
+    payload["enterprise"] = serde_json::json!({"id": "E0ENTERPRISE", "name": "Example Org"});
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())])
+        .expect("form")
+        .into_bytes();
+    let own = post(&app, body, None).await;
+    assert!(
+        own.ephemeral()
+            .contains("Nobody approves their own request"),
+        "{}",
+        own.raw
+    );
+    let asker = otpbot::domain::Principal::parse("slack:T0ONE:W0SELF").expect("principal");
+    assert!(app
+        .stores
+        .access
+        .grant(&asker, &"github".parse().expect("tool"))
+        .await
+        .expect("grant")
+        .is_none());
+    let event = app.last_event().await;
+    assert_eq!(
+        (event.action, event.outcome),
+        (Action::Approve, Outcome::Forbidden)
+    );
+    assert!(event.detail.unwrap_or_default().contains("self-approval"));
 }

@@ -38,8 +38,9 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use common::slack::FakeWebApi;
 use common::tls::TestCa;
-use common::{principal, Options, TestApp, ADMIN, SECRET, TEAM};
+use common::{principal, Options, TestApp, ADMIN, BOT_TOKEN, SECRET, TEAM};
 
 const APP_TOKEN: &str = "xapp-1-A0TEST-1-socketmodetesttoken";
 
@@ -217,16 +218,20 @@ fn text_of(payload: &Value) -> String {
     out.join("\n")
 }
 
-/// A test app, and otpbot's Socket Mode client connected to a fresh fake Slack.
+/// A test app, and otpbot's Socket Mode client connected to a fresh fake Slack; both post
+/// through the fake Web API `web` with the bot token, and share their follow-ups.
 struct Harness {
     app: TestApp,
     fake: FakeSlack,
+    web: FakeWebApi,
     _stop: oneshot::Sender<()>,
 }
 
 async fn harness() -> Harness {
+    let web = FakeWebApi::start().await;
     let app = TestApp::spawn_with(Options {
-        workspaces: vec![TEAM.to_owned()],
+        workspaces: vec![TEAM.to_owned(), "E0ENTERPRISE".to_owned()],
+        slack_api: Some(web.api_url()),
         ..Options::default()
     })
     .await;
@@ -240,19 +245,30 @@ async fn harness() -> Harness {
         app.audit_key.clone(),
         policy,
     ));
+    let bot = WebApi::new(&web.api_url(), BOT_TOKEN.into()).expect("web api");
     let slack = Arc::new(SlackConfig {
         signing_secret: SigningSecret::new(SECRET.into()),
-        allowed_workspaces: [TEAM.to_owned()].into_iter().collect(),
-        web_api: None,
+        allowed_workspaces: [TEAM.to_owned(), "E0ENTERPRISE".to_owned()]
+            .into_iter()
+            .collect(),
+        web_api: Some(Arc::new(bot)),
     });
     let opener = WebApi::new(&fake.api_url, APP_TOKEN.into()).expect("web api");
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(otpbot::slack::socket::run(engine, slack, opener, async {
-        let _ = stopped.await;
-    }));
+    let background = app.background.clone();
+    tokio::spawn(otpbot::slack::socket::run(
+        engine,
+        slack,
+        background,
+        opener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     Harness {
         app,
         fake,
+        web,
         _stop: stop,
     }
 }
@@ -350,15 +366,57 @@ async fn a_closed_socket_is_reconnected_too() {
     assert_eq!(receive(&mut second).await["envelope_id"], "env-after-close");
 }
 
+/// The button labelled `label` in a message body otpbot posted or answered.
+fn element(message: &Value, label: &str) -> Value {
+    message["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().into_iter().flatten())
+        .find(|e| e["text"]["text"] == label)
+        .unwrap_or_else(|| panic!("no {label} button in {message}"))
+        .clone()
+}
+
+/// An `interactive` envelope: `user` of `team` clicks `element` (a button as otpbot wrote it),
+/// with a response URL of the fake Web API.
+fn press(h: &Harness, envelope_id: &str, team: &str, user: &str, element: &Value) -> Value {
+    let mut envelope = click(
+        envelope_id,
+        user,
+        element["action_id"].as_str().expect("action_id"),
+        element["value"].as_str().expect("value"),
+    );
+    let payload = &mut envelope["payload"];
+    payload["response_url"] = json!(h.web.hook_url(&format!("actions/{envelope_id}")));
+    payload["team"]["id"] = json!(team);
+    payload["user"]["team_id"] = json!(team);
+    envelope
+}
+
+/// Alice asks for github for 2h over HTTP; the approval message the admin got directly.
+async fn approval_message(h: &Harness) -> Value {
+    h.app
+        .slash("UALICE", "request github for 2h")
+        .await
+        .ephemeral();
+    h.app.settled().await;
+    h.web
+        .bodies("chat.postMessage")
+        .pop()
+        .expect("an approval message")
+}
+
 #[tokio::test]
 async fn an_approve_button_over_the_socket_grants_once() {
     let h = harness().await;
-    let asked = h.app.slash("UALICE", "request github").await.ephemeral();
-    let start = asked.find("(request `").expect("a request id") + "(request `".len();
-    let id = &asked[start..start + asked[start..].find('`').expect("backtick")];
+    let message = approval_message(&h).await;
+    let approve = element(&message, "Approve");
     let mut socket = h.fake.accept().await;
 
-    send(&mut socket, click("env-click-1", ADMIN, "otp_approve", id)).await;
+    let envelope = press(&h, "env-click-1", TEAM, ADMIN, &approve);
+    send(&mut socket, envelope.clone()).await;
     let ack = receive(&mut socket).await;
     // Block actions take no response payload: the bare acknowledgement.
     assert_eq!(ack, json!({"envelope_id": "env-click-1"}));
@@ -371,13 +429,13 @@ async fn an_approve_button_over_the_socket_grants_once() {
         .expect("grant");
     assert!(grant.is_some(), "the click granted access");
     // A redelivered click, and a forged one for a request id never issued, change nothing.
-    send(&mut socket, click("env-click-1", ADMIN, "otp_approve", id)).await;
+    send(&mut socket, envelope).await;
     assert_eq!(receive(&mut socket).await["envelope_id"], "env-click-1");
-    send(
-        &mut socket,
-        click("env-click-2", ADMIN, "otp_approve", "0123456789abcdef"),
-    )
-    .await;
+    let forged = json!({
+        "action_id": approve["action_id"],
+        "value": r#"{"do":"approve","request":"0123456789abcdef"}"#,
+    });
+    send(&mut socket, press(&h, "env-click-2", TEAM, ADMIN, &forged)).await;
     assert_eq!(receive(&mut socket).await["envelope_id"], "env-click-2");
     let approvals: Vec<_> = h
         .app
@@ -388,6 +446,153 @@ async fn an_approve_button_over_the_socket_grants_once() {
         .map(|e| e.outcome)
         .collect();
     assert_eq!(approvals, [Outcome::Invalid, Outcome::Ok], "newest first");
+}
+
+/// Over Socket Mode too, Approve, Approve for 1h and Deny update the message they were
+/// clicked on, answer the clicker privately and tell the requester; Get code and Request
+/// access answer the clicker alike.
+#[tokio::test]
+async fn every_button_over_the_socket_updates_the_message_and_tells_the_requester() {
+    let h = harness().await;
+    let mut socket = h.fake.accept().await;
+    for (n, (label, verb)) in [
+        ("Approve", "Approved"),
+        ("Approve for 1h", "Approved"),
+        ("Deny", "Denied"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        h.app.clock.advance(60);
+        let message = approval_message(&h).await;
+        h.web.clear();
+        let id = format!("env-decide-{n}");
+        send(
+            &mut socket,
+            press(&h, &id, TEAM, ADMIN, &element(&message, label)),
+        )
+        .await;
+        assert_eq!(receive(&mut socket).await["envelope_id"], id.as_str());
+        h.app.settled().await;
+        assert_eq!(
+            h.web.names(),
+            [
+                format!("hook:actions/{id}"),
+                "chat.update".into(),
+                "conversations.open".into(),
+                "chat.postMessage".into()
+            ],
+            "{label}"
+        );
+        let update = &h.web.bodies("chat.update")[0];
+        assert!(
+            update.to_string().contains(&format!("{verb} by <@UADMIN>")),
+            "{label}"
+        );
+        assert_eq!(
+            update["blocks"].as_array().expect("blocks").len(),
+            1,
+            "{label}"
+        );
+        let dm = &h.web.bodies("chat.postMessage")[0];
+        assert_eq!(dm["channel"], "D0UALICE", "{label}");
+        if verb == "Denied" {
+            continue;
+        }
+        // Alice's Get code, over the socket: the code reaches her through the response URL.
+        h.web.clear();
+        let code = format!("env-code-{n}");
+        send(
+            &mut socket,
+            press(&h, &code, TEAM, "UALICE", &element(dm, "Get code")),
+        )
+        .await;
+        assert_eq!(receive(&mut socket).await["envelope_id"], code.as_str());
+        h.app.settled().await;
+        let answers = h.web.bodies(&format!("hook:actions/{code}"));
+        assert_eq!(answers.len(), 1, "{label}: {:?}", h.web.calls());
+        let expected = h.app.expected_code(h.app.now());
+        assert!(
+            answers[0]["blocks"].to_string().contains(&expected),
+            "{label}"
+        );
+        // `done` frees the slot for the next round's grant.
+        h.app.slash("UALICE", "done github").await.ephemeral();
+    }
+    // Bob has no access: the refusal offers Request access, which asks the approvers.
+    send(&mut socket, slash("env-bob-1", TEAM, "UBOB", "github", 0)).await;
+    let refused = receive(&mut socket).await;
+    h.web.clear();
+    let ask = element(&refused["payload"], "Request access");
+    send(&mut socket, press(&h, "env-bob-2", TEAM, "UBOB", &ask)).await;
+    assert_eq!(receive(&mut socket).await["envelope_id"], "env-bob-2");
+    h.app.settled().await;
+    let answer = h.web.bodies("hook:actions/env-bob-2");
+    assert!(
+        answer[0].to_string().contains("Asked the approvers of"),
+        "{answer:?}"
+    );
+    let asked = h.web.bodies("chat.postMessage");
+    assert!(
+        asked[0]["text"].to_string().contains("<@UBOB> asks for"),
+        "{asked:?}"
+    );
+}
+
+/// An Enterprise Grid user signed in to two workspaces of one org is one person: asking in
+/// one and approving over the socket in the other is refused and audited.
+#[tokio::test]
+async fn a_grid_user_cannot_approve_own_request_over_the_socket() {
+    let h = harness().await;
+    let mut socket = h.fake.accept().await;
+    h.app
+        .slash(ADMIN, "role add slack:T0TWO:W0SELF approver github")
+        .await
+        .ephemeral();
+    let mut ask = slash("env-grid-1", "T0ONE", "W0SELF", "request github", 0);
+    ask["payload"]["enterprise_id"] = json!("E0ENTERPRISE");
+    send(&mut socket, ask).await;
+    let asked = receive(&mut socket).await;
+    assert!(text_of(&asked["payload"]).contains("(request `"), "{asked}");
+    h.app.settled().await;
+    let message = h
+        .web
+        .bodies("chat.postMessage")
+        .pop()
+        .expect("approval message");
+    let mut envelope = press(
+        &h,
+        "env-grid-2",
+        "T0TWO",
+        "W0SELF",
+        &element(&message, "Approve"),
+    );
+    envelope["payload"]["enterprise"] = json!({"id": "E0ENTERPRISE", "name": "Example Org"});
+    send(&mut socket, envelope).await;
+    assert_eq!(receive(&mut socket).await["envelope_id"], "env-grid-2");
+    h.app.settled().await;
+    let answer = h.web.bodies("hook:actions/env-grid-2");
+    assert!(
+        answer[0]
+            .to_string()
+            .contains("Nobody approves their own request"),
+        "{answer:?}"
+    );
+    let grid = otpbot::domain::Principal::parse("slack:T0ONE:W0SELF").expect("principal");
+    assert!(h
+        .app
+        .stores
+        .access
+        .grant(&grid, &"github".parse().expect("tool"))
+        .await
+        .expect("grant")
+        .is_none());
+    let event = h.app.last_event().await;
+    assert_eq!(
+        (event.action, event.outcome),
+        (Action::Approve, Outcome::Forbidden)
+    );
+    assert!(event.detail.unwrap_or_default().contains("self-approval"));
 }
 
 #[tokio::test]
@@ -409,6 +614,7 @@ async fn a_wrong_app_token_never_connects() {
     let run = otpbot::slack::socket::run(
         engine,
         slack,
+        otpbot::front::Background::default(),
         opener,
         tokio::time::sleep(Duration::from_secs(2)),
     );

@@ -124,3 +124,61 @@ async fn a_large_audit_log_pages_through_every_event_once() {
     let stores = otpbot::store::Stores::single(store);
     common::conformance::paging_over_many_events(&stores, 1_250).await;
 }
+
+/// Items written before persons were recorded carry no `person`/`requester_person`: they are
+/// read as their principal, the person as far as was known then (nothing is scanned).
+#[tokio::test]
+async fn items_from_before_persons_read_as_their_principal() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use otpbot::domain::{AccessRequestId, Principal};
+    let moto = Moto::shared();
+    let store = aws::store_on(&moto, aws::unique_settings()).await;
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    let n = |v: i64| AttributeValue::N(v.to_string());
+    let table = store.settings().access_table.clone();
+    store
+        .dynamodb()
+        .put_item()
+        .table_name(&table)
+        .item("pk", s("P#slack:T1:W0SELF"))
+        .item("sk", s("G#github"))
+        .item("gsi1pk", s("T#github"))
+        .item("gsi1sk", s("P#slack:T1:W0SELF"))
+        .item("principal", s("slack:T1:W0SELF"))
+        .item("tool", s("github"))
+        .item("granted_by", s("slack:T1:UADMIN"))
+        .item("granted_at", n(1_000))
+        .item("expires_at", n(9_000))
+        .send()
+        .await
+        .expect("old grant item");
+    store
+        .dynamodb()
+        .put_item()
+        .table_name(&table)
+        .item("pk", s("AR#r1"))
+        .item("sk", s("AR"))
+        .item("id", s("r1"))
+        .item("requester", s("slack:T2:W0SELF"))
+        .item("tool", s("github"))
+        .item("duration", n(3_600))
+        .item("requested_at", n(1_000))
+        .item("open_until", n(4_600))
+        .item("state", s("open"))
+        .send()
+        .await
+        .expect("old request item");
+    let holder = Principal::parse("slack:T1:W0SELF").expect("principal");
+    let grant = store
+        .grant(&holder, &ToolName::parse("github").expect("tool"))
+        .await
+        .expect("read")
+        .expect("the grant");
+    assert_eq!(grant.person.as_str(), "slack:T1:W0SELF");
+    let request = store
+        .access_request(&AccessRequestId::parse("r1").expect("id"))
+        .await
+        .expect("read")
+        .expect("the request");
+    assert_eq!(request.requester_person.as_str(), "slack:T2:W0SELF");
+}

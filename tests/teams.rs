@@ -56,6 +56,7 @@ fn grant(aad: &str) -> otpbot::domain::Grant {
     let at = otpbot::domain::Timestamp::from_unix(common::START);
     otpbot::domain::Grant {
         principal: teams_user(aad),
+        person: otpbot::domain::Person::from(&teams_user(aad)),
         tool: otpbot::domain::ToolName::parse("github").expect("tool"),
         granted_by: otpbot::domain::Principal::parse(common::SETUP_OPERATOR).expect("operator"),
         granted_at: at,
@@ -1080,4 +1081,79 @@ async fn the_serviceurl_claim_matches_the_activity_ignoring_case_as_botbuilder_d
     let message = h.activity(ALICE_AAD, "help", "personal");
     assert_eq!(h.post(Some(h.key.token(shouting)), &message).await, 200);
     assert_eq!(h.posts().len(), 1);
+}
+
+/// Only RSA keys verify Bot Framework tokens. A key set that also publishes an elliptic-curve
+/// key (RFC 7517, appendix A.1's example shape), a symmetric one, and an EC key reusing the
+/// RSA key's `kid` is still read: the RSA key verifies, the others are ignored, and a token
+/// naming the EC key's `kid` is refused.
+#[tokio::test]
+async fn signing_keys_that_are_not_rsa_are_ignored() {
+    let h = Harness::start().await;
+    let ec = |kid: &str| {
+        json!({
+            "kty": "EC", "crv": "P-256", "use": "sig", "kid": kid,
+            "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+            "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM",
+            "endorsements": ["msteams"]
+        })
+    };
+    *h.fake.keys.lock().expect("keys") = vec![
+        ec("ec-1"),
+        json!({ "kty": "oct", "kid": "oct-1", "k": "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow" }),
+        h.key.jwk(&["msteams"]),
+        ec("key-1"),
+    ];
+    h.app
+        .stores
+        .put_grant(&grant(ALICE_AAD))
+        .await
+        .expect("grant");
+    assert_eq!(h.send_as(ALICE_AAD, "github", "personal").await, 200);
+    let expected = common::rfc6238::totp_sha1(common::SEED, h.app.now().unix() as u64, 30, 6);
+    assert!(card_text(&h.posts()[0].2).contains(&expected));
+    // A token whose header names the EC key: no RSA key has that id, so it is refused.
+    let impostor = SigningKey {
+        kid: "ec-1".into(),
+        pair: aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa"),
+    };
+    let activity = h.activity(ALICE_AAD, "github", "personal");
+    assert_eq!(
+        h.post(Some(impostor.token(h.claims())), &activity).await,
+        401
+    );
+    assert!(h.posts().is_empty(), "nothing answered");
+}
+
+/// The Bot Connector client never follows a redirect: a service URL (vouched for by the token)
+/// that answers `307` elsewhere gets the answer nowhere else; the code never reaches the
+/// redirect's target, and the failed delivery is audited.
+#[tokio::test]
+async fn a_service_url_that_redirects_is_not_followed() {
+    let h = Harness::start().await;
+    let elsewhere = common::slack::Recorder::start().await;
+    h.fake.seen.lock().expect("seen").redirect_to = format!("{}/stolen", elsewhere.url);
+    h.app
+        .stores
+        .put_grant(&grant(ALICE_AAD))
+        .await
+        .expect("grant");
+    let moved = format!("{}/moved/", h.fake.base);
+    let mut activity = h.activity(ALICE_AAD, "github", "personal");
+    activity["serviceUrl"] = json!(moved);
+    let token = h.key.token(claims(&moved));
+    assert_eq!(h.post(Some(token), &activity).await, 200);
+    let posts = h.posts();
+    assert!(
+        posts.iter().any(|(path, _, _)| path.starts_with("moved ")),
+        "the service URL was called: {posts:?}"
+    );
+    assert!(
+        elsewhere.seen().is_empty(),
+        "followed: {:?}",
+        elsewhere.seen()
+    );
+    let event = h.app.last_event().await;
+    assert_eq!(event.outcome, Outcome::Error, "{event:?}");
+    assert!(event.detail.unwrap_or_default().contains("delivery failed"));
 }

@@ -170,6 +170,8 @@ impl Approvals {
             .expect("send");
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
+        // What follows the answer (the card updated, the requester told) goes out after it.
+        self.h.app.settled().await;
         Answer { status, body }
     }
 
@@ -402,7 +404,8 @@ async fn self_approval_non_approvers_double_clicks_and_expiry_are_refused_on_the
         "{}",
         own.body
     );
-    assert_eq!(own.verbs(), ["otp.approve", "otp.deny"]);
+    // The card keeps every decision it offered, the shorter approval included.
+    assert_eq!(own.verbs(), ["otp.approve", "otp.approve", "otp.deny"]);
     // Bob is neither admin nor approver.
     let bob = a.decide(BOB_AAD, "otp.approve", &id).await;
     assert!(bob
@@ -745,10 +748,142 @@ fn grant(aad: &str) -> otpbot::domain::Grant {
     let at = otpbot::domain::Timestamp::from_unix(common::START);
     otpbot::domain::Grant {
         principal: teams_user(aad),
+        person: otpbot::domain::Person::from(&teams_user(aad)),
         tool: ToolName::parse("github").expect("tool"),
         granted_by: otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator"),
         granted_at: at,
         expires_at: at.plus_secs(3_600),
         reason: None,
     }
+}
+
+/// Approve, Approve for 1h and Deny, each clicked as written on the approval card, answer the
+/// clicker on the card, replace the card for everyone, and tell the requester in a 1:1 chat
+/// (with Get code after an approval), alike.
+#[tokio::test]
+async fn every_decision_button_updates_the_card_and_tells_the_requester_alike() {
+    for (index, outcome) in [(0, "Approved by"), (1, "Approved by"), (2, "Denied by")] {
+        let a = Approvals::start().await;
+        let (_, card) = a.request().await;
+        let action = card["attachments"][0]["content"]["actions"][index].clone();
+        let verb = action["verb"].as_str().expect("verb").to_owned();
+        let answer = a
+            .click(ADMIN_AAD, &verb, action["data"].clone(), "channel")
+            .await;
+        let title = action["title"].as_str().expect("title");
+        assert!(
+            answer.card_text().contains(outcome),
+            "{title}: {}",
+            answer.body
+        );
+        assert!(
+            answer.verbs().is_empty(),
+            "{title}: no buttons once decided"
+        );
+        let posts = a.h.posts();
+        let update = posts
+            .iter()
+            .find(|(path, _, _)| path.starts_with("update "))
+            .unwrap_or_else(|| panic!("{title}: card not updated: {posts:?}"));
+        assert!(card_text(&update.2).contains(outcome), "{title}");
+        let told = posts
+            .iter()
+            .find(|(path, _, _)| path == "send a:private-conversation")
+            .unwrap_or_else(|| panic!("{title}: requester not told: {posts:?}"));
+        let told_verbs = verbs(&told.2["attachments"][0]["content"]);
+        let expected: &[&str] = if outcome == "Denied by" {
+            &[]
+        } else {
+            &["otp.code"]
+        };
+        assert_eq!(told_verbs, expected, "{title}");
+        let grant =
+            a.h.app
+                .stores
+                .access
+                .grant(&teams_user(ALICE_AAD), &"github".parse().expect("tool"))
+                .await
+                .expect("grant");
+        let hours = match index {
+            0 => Some(2),
+            1 => Some(1),
+            _ => None,
+        };
+        assert_eq!(
+            grant.map(|g| (g.expires_at.unix() - g.granted_at.unix()) / 3_600),
+            hours,
+            "{title}"
+        );
+    }
+}
+
+impl Approvals {
+    /// Takes the approvals channel off `github`: approvers are messaged directly.
+    async fn without_channel(&self) {
+        let name = ToolName::parse("github").expect("name");
+        let mut tool = self
+            .h
+            .app
+            .stores
+            .access
+            .tool(&name)
+            .await
+            .expect("tool")
+            .expect("github");
+        tool.approvals_channel = None;
+        let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
+        self.h
+            .app
+            .stores
+            .put_tool(&tool, None, &operator, self.h.app.now())
+            .await
+            .expect("put tool");
+    }
+}
+
+/// On Teams too a request says honestly who was asked: nobody when the requester is the only
+/// approver (with the request id to give an admin), and, when every approver's message fails
+/// later, the requester hears of it in the personal chat.
+#[tokio::test]
+async fn a_request_nobody_could_be_told_of_says_so_on_teams() {
+    let a = Approvals::start_with_admins(&[ALICE_AAD]).await;
+    a.without_channel().await;
+    assert_eq!(
+        a.h.send_as(ALICE_AAD, "request github", "personal").await,
+        200
+    );
+    let posts = a.h.posts();
+    let reply = card_text(&posts[0].2);
+    assert!(
+        reply.contains("No approver can be messaged here: give an admin the request id"),
+        "{reply}"
+    );
+    assert!(!reply.contains("Asked the approvers"), "{reply}");
+    assert_eq!(posts.len(), 1, "nobody else messaged: {posts:?}");
+
+    let a = Approvals::start().await;
+    a.without_channel().await;
+    a.h.fake.seen.lock().expect("seen").fail_conversation_create = true;
+    assert_eq!(
+        a.h.send_as(ALICE_AAD, "request github", "personal").await,
+        200
+    );
+    let posts = a.h.posts();
+    let texts: Vec<String> = posts
+        .iter()
+        .filter(|(path, _, _)| {
+            path.starts_with("reply a:personal-1") || path == "send a:personal-1"
+        })
+        .map(|(_, _, body)| card_text(body))
+        .collect();
+    assert!(
+        texts[0].contains("Asked the approvers of GitHub"),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("No approver could be told of your request")),
+        "{posts:?}"
+    );
 }

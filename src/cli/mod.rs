@@ -16,6 +16,7 @@ mod aws;
 mod checkpoint;
 mod export;
 mod help;
+mod lambda;
 #[cfg(feature = "local")]
 mod open;
 #[cfg(feature = "qr")]
@@ -47,6 +48,8 @@ use crate::store::Stores;
 use crate::teams::auth::BotAuth;
 use crate::teams::connector::Connector;
 use crate::teams::TeamsConfig;
+
+pub use lambda::is_scheduled_event;
 
 /// otpbot: TOTP codes for shared accounts, handed out in chat, every issuance audited.
 #[derive(Debug, Parser)]
@@ -203,7 +206,7 @@ fn refuse_secret_arguments(matches: &clap::ArgMatches) -> Result<(), clap::Error
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let Some(command) = cli.command else {
         if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-            return lambda().await;
+            return lambda::lambda().await;
         }
         anyhow::bail!("no command given; see `otpbot --help` (try `otpbot demo`)");
     };
@@ -285,7 +288,8 @@ async fn aws_audit_key(store: &AwsStore, settings: &mut Settings) -> anyhow::Res
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Patience {
     /// A chat request (the server, the Lambda): the answer must reach Slack within its 3 s, so
-    /// a slow or absent AWS fails fast and the caller is told to retry.
+    /// a slow or absent AWS fails fast and the caller is told to retry. These timeouts bound
+    /// each call; the engine bounds a request's calls all together (`Policy::deadline`).
     Chat,
     /// An operator's command: it may wait on a slow link rather than give up on a write that
     /// AWS may still complete, and retry it into a conflict with itself.
@@ -509,82 +513,9 @@ impl App {
             engine: Arc::new(self.engine),
             slack,
             teams: teams.map(Arc::new),
+            background: crate::front::Background::default(),
         })
     }
-}
-
-/// Whether a Lambda event is EventBridge's scheduled event, whose shape is
-/// `{"version": "0", "id": …, "detail-type": "Scheduled Event", "source": "aws.events",
-/// "account": …, "time": …, "region": …, "resources": [rule ARN], "detail": {}}`
-/// (<https://docs.aws.amazon.com/lambda/latest/dg/with-eventbridge-scheduler.html>, and the
-/// `example-eventbridge-schedule.json` fixture of the official Rust runtime's
-/// `aws_lambda_events` crate).
-pub fn is_scheduled_event(event: &serde_json::Value) -> bool {
-    event.get("source").and_then(|v| v.as_str()) == Some("aws.events")
-        && event.get("detail-type").and_then(|v| v.as_str()) == Some("Scheduled Event")
-}
-
-/// The Lambda entry point. HTTP events (API Gateway, function URL) go to the same router as
-/// `otpbot serve` through `lambda_http`'s adapter; EventBridge's scheduled event seals the
-/// closed audit periods.
-/// The function has no command line: its settings come from its environment alone (the
-/// Terraform module sets them), read through the same declarations as `otpbot serve`'s.
-pub async fn lambda() -> anyhow::Result<()> {
-    use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
-    use lambda_http::request::LambdaRequest;
-    use lambda_http::{Adapter, Service};
-
-    let mut settings = Settings::from_env().context("invalid configuration")?;
-    crate::telemetry::init(&settings.log_filter, settings.log_format);
-    for var in &settings.unknown {
-        tracing::warn!(variable = %var, "unknown OTPBOT_ variable ignored; check for a typo");
-    }
-    let policy = settings.policy();
-    let app = App::open(&mut settings, policy, Patience::Chat).await?;
-    let sealer = match (&app.aws, &app.sdk) {
-        (Some(store), Some(sdk)) => Some((store.clone(), sdk.clone())),
-        _ => None,
-    };
-    let checkpoints = app.checkpoints.clone();
-    let state = app.into_state(&settings).await?;
-    let sealer = sealer.map(|(store, sdk)| {
-        let publisher = checkpoint::Publisher::new(checkpoints, &settings, Some(&state));
-        Arc::new(checkpoint::Sealer::new(store, &sdk, &settings, publisher))
-    });
-    let engine = state.engine.clone();
-    let adapter = Adapter::from(crate::http::router(state));
-    tracing::info!(backend = ?settings.backend, "otpbot Lambda handler ready");
-    let handler = service_fn(move |event: LambdaEvent<serde_json::Value>| {
-        let mut adapter = adapter.clone();
-        let sealer = sealer.clone();
-        let engine = engine.clone();
-        async move {
-            let LambdaEvent { payload, context } = event;
-            if is_scheduled_event(&payload) {
-                let Some(sealer) = sealer else {
-                    return Err(lambda_runtime::Error::from("sealing needs the AWS backend"));
-                };
-                let sealed = sealer
-                    .run(engine.audit_key(), engine.clock().now())
-                    .await
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "sealing audit periods failed");
-                        lambda_runtime::Error::from(format!("sealing failed: {e}"))
-                    })?;
-                return Ok(serde_json::json!({ "sealed": sealed }));
-            }
-            let request: LambdaRequest = serde_json::from_value(payload)
-                .map_err(|e| lambda_runtime::Error::from(format!("unrecognised event: {e}")))?;
-            let response = match adapter.call(LambdaEvent::new(request, context)).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            };
-            Ok::<_, lambda_runtime::Error>(serde_json::to_value(response)?)
-        }
-    });
-    lambda_runtime::run(handler)
-        .await
-        .map_err(|e| anyhow::anyhow!("Lambda runtime failed: {e}"))
 }
 
 /// Reads a secret value from a hidden prompt on a terminal, or from stdin (at most `max` bytes),
@@ -622,6 +553,8 @@ pub fn operator_request() -> crate::engine::ChatRequest {
         });
     crate::engine::ChatRequest {
         request_id: crate::domain::RequestId::new(),
+        person: crate::domain::Person::from(&principal),
+        reaches_others: false,
         principal,
         channel: Some("cli".into()),
         text: String::new(),

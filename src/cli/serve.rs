@@ -208,6 +208,7 @@ async fn serve_on(
     let periodic = checkpoints
         .as_ref()
         .map(|(publisher, every)| tokio::spawn(publisher.clone().every(*every)));
+    let background = state.background.clone();
     crate::server::serve(
         listener,
         router(state),
@@ -215,6 +216,16 @@ async fn serve_on(
         crate::server::shutdown_signal(),
     )
     .await;
+    // Notices of the last requests still on their way are let finish, within reason.
+    if !background
+        .idle_within(std::time::Duration::from_secs(10))
+        .await
+    {
+        tracing::warn!(
+            running = background.running(),
+            "follow-ups still running at exit were dropped"
+        );
+    }
     if let Some(periodic) = periodic {
         periodic.abort();
     }

@@ -51,10 +51,12 @@ pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result
     let engine = Arc::new(app.engine);
     let opener = WebApi::new(&settings.slack_api_url, token.expose_secret().to_owned())
         .context("cannot set up outbound HTTPS: check SSL_CERT_FILE / SSL_CERT_DIR")?;
+    let background = crate::front::Background::default();
     let state = AppState {
         engine: engine.clone(),
         slack: signed.then(|| slack.clone()),
         teams,
+        background: background.clone(),
     };
     // Checkpoints reach a Slack audit channel through the bot token, HTTP endpoints or not.
     let posting = AppState {
@@ -63,7 +65,13 @@ pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result
     };
     let publisher = super::checkpoint::Publisher::new(checkpoints, &settings, Some(&posting));
     tracing::info!(http_slack_endpoints = signed, "slack socket mode starting");
-    let socket = crate::slack::socket::run(engine, slack, opener, crate::server::shutdown_signal());
+    let socket = crate::slack::socket::run(
+        engine,
+        slack,
+        background,
+        opener,
+        crate::server::shutdown_signal(),
+    );
     let every = settings.checkpoint_every;
     let server = super::serve::run_server(state, listen, None, Some((publisher, every)));
     tokio::pin!(server);

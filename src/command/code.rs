@@ -2,7 +2,7 @@
 
 use super::{CommandError, CommandResult, Ctx, Draft};
 use crate::domain::{Action, Outcome, ToolName};
-use crate::reply::{Audience, CodeCard, Notice, Reply, Tone};
+use crate::reply::{Audience, CodeCard, FollowUps, Notice, Reply, Tone};
 use crate::store::{Effect, Verdict};
 
 /// Asks for the current code of a tool.
@@ -21,7 +21,7 @@ impl Code {
         let stores = &ctx.core.stores;
         let draft = |outcome| Draft::new(Action::Code, outcome).tool(&self.tool);
         let policy = ctx.core.policy();
-        let tool_quota = policy.tool_quota(ctx.caller(), &self.tool);
+        let tool_quota = policy.tool_quota(ctx.person(), &self.tool);
         let quotas = [ctx.caller_quota(), tool_quota.clone()];
         let (tool, view) = tokio::join!(
             stores.access.tool(&self.tool),
@@ -162,7 +162,10 @@ impl Code {
             }),
             request_id: ctx.request.request_id.clone(),
             buttons: Vec::new(),
-            notices,
+            follow_ups: FollowUps {
+                notices,
+                ..FollowUps::default()
+            },
         })
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use super::{CommandError, Draft, Policy};
 use crate::domain::{
-    Action, AuditEvent, Clock, EventId, Outcome, Principal, Quota, RequestId, Roles, Timestamp,
+    Action, AuditEvent, Clock, EventId, Outcome, Person, Principal, Quota, RequestId, Roles,
+    Timestamp,
 };
 use crate::keys::AuditKey;
 use crate::store::{
@@ -21,6 +22,12 @@ pub struct ChatRequest {
     pub request_id: RequestId,
     /// The verified caller.
     pub principal: Principal,
+    /// The person the caller is: on Slack Enterprise Grid, the org's user (the request's
+    /// enterprise id with the user id); elsewhere the principal.
+    pub person: Person,
+    /// Whether the front end that took the request can message others on the caller's
+    /// platform (Slack: only with a bot token). A request that could tell no approver says so.
+    pub reaches_others: bool,
     /// Where it was typed (channel or conversation id), if known.
     pub channel: Option<String>,
     /// The command text, e.g. `grant <@U1> github for 8h`.
@@ -160,9 +167,14 @@ impl<'a> Ctx<'a> {
         &self.request.principal
     }
 
+    /// The person the caller is.
+    pub fn person(&self) -> &Person {
+        &self.request.person
+    }
+
     /// The caller's per-caller quota.
     pub fn caller_quota(&self) -> Quota {
-        self.core.policy.caller_quota(self.caller())
+        self.core.policy.caller_quota(self.person())
     }
 
     /// Whether the request's decision, and so its admission, is committed.

@@ -3,7 +3,9 @@
 use super::{
     grant_length, parse_tool, parse_user, show_user, Args, CommandError, CommandResult, Ctx, Draft,
 };
-use crate::domain::{Action, Grant as StoredGrant, GrantDuration, Outcome, Principal, ToolName};
+use crate::domain::{
+    Action, Grant as StoredGrant, GrantDuration, Outcome, Person, Principal, ToolName,
+};
 use crate::reply::Reply;
 use crate::store::{Change, Effect, Verdict};
 
@@ -49,7 +51,12 @@ impl Grant {
             return Err(CommandError::denied(draft(Outcome::UnknownTool), msg));
         };
         let duration = grant_length(&tool, self.duration, draft(Outcome::Invalid))?;
+        // A user of the caller's own workspace belongs to the caller's Enterprise Grid org.
+        let org = (self.user.workspace() == ctx.caller().workspace())
+            .then(|| ctx.person().enterprise())
+            .flatten();
         let grant = StoredGrant {
+            person: Person::of(&self.user, org),
             principal: self.user.clone(),
             tool: self.tool.clone(),
             granted_by: ctx.caller().clone(),

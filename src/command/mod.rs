@@ -9,9 +9,11 @@
 //! [`ChatRequest`]) and imports only the stores, the domain, the keys and the reply types; it
 //! never imports the engine or a front end, which build on it.
 
+mod args;
 mod audit;
 mod code;
 mod ctx;
+mod decide;
 mod done;
 mod grant;
 mod help;
@@ -23,20 +25,22 @@ mod role;
 mod tools;
 mod who;
 
-use crate::domain::{Action, GrantDuration, Outcome, Principal, Tool, ToolName};
-use crate::reply::Reply;
+use crate::domain::{Action, Outcome, Principal, ToolName};
+use crate::reply::{Button, Reply, RequestMessage};
 use crate::store::StoreError;
 
 pub use self::audit::Audit;
+pub use args::{grant_length, parse_tool, parse_user, shorten, show_user, Args, MAX_REASON};
 pub use code::Code;
 pub(crate) use ctx::per_caller_denial;
 pub use ctx::{AdminView, Arrival, AuditorView, ChatRequest, Core, Ctx};
+pub use decide::Decide;
 pub use done::Done;
 pub use grant::Grant;
 pub use help::Help;
 pub use list::List;
 pub use policy::Policy;
-pub use request::{Decide, RequestAccess};
+pub use request::RequestAccess;
 pub use revoke::Revoke;
 pub use role::RoleChange;
 pub use tools::Tools;
@@ -55,6 +59,9 @@ pub enum CommandError {
         draft: Box<Draft>,
         /// The caller's explanation.
         message: String,
+        /// The access request's message as it stands, when the refusal concerns one (a click
+        /// on a decided request's button still brings its message up to date).
+        request_message: Option<Box<RequestMessage>>,
     },
     /// A store failed: the caller gets a generic message, the log gets this.
     #[error(transparent)]
@@ -73,6 +80,19 @@ impl CommandError {
         Self::Denied {
             draft: Box::new(draft),
             message: message.into(),
+            request_message: None,
+        }
+    }
+
+    /// The refusal with the message of the access request it concerns.
+    pub fn with_request_message(self, current: &RequestMessage) -> Self {
+        match self {
+            Self::Denied { draft, message, .. } => Self::Denied {
+                draft,
+                message,
+                request_message: Some(Box::new(current.clone())),
+            },
+            other => other,
         }
     }
 }
@@ -220,6 +240,30 @@ impl Command {
         }
     }
 
+    /// The command a click on `button` stands for: typed, never through command text.
+    pub fn clicked(button: Button) -> Self {
+        match button {
+            Button::RequestAccess(tool) => Command::Request(RequestAccess {
+                tool,
+                duration: None,
+                reason: None,
+            }),
+            Button::GetCode(tool) => Command::Code(Code { tool }),
+            Button::Approve(id, duration) => Command::Decide(Decide {
+                approve: true,
+                id,
+                duration,
+                reason: None,
+            }),
+            Button::Deny(id) => Command::Decide(Decide {
+                approve: false,
+                id,
+                duration: None,
+                reason: None,
+            }),
+        }
+    }
+
     /// Carries the command out for the caller in `ctx`.
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
         match self {
@@ -236,148 +280,6 @@ impl Command {
             Command::Request(c) => c.apply(ctx).await,
             Command::Decide(c) => c.apply(ctx).await,
         }
-    }
-}
-
-/// The words of a command, consumed left to right.
-pub struct Args<'a> {
-    words: std::iter::Peekable<std::str::SplitWhitespace<'a>>,
-}
-
-impl<'a> Args<'a> {
-    fn new(text: &'a str) -> Self {
-        Self {
-            words: text.split_whitespace().peekable(),
-        }
-    }
-
-    /// The next word, if any.
-    pub fn word(&mut self) -> Option<&'a str> {
-        self.words.next()
-    }
-
-    /// The next word without consuming it.
-    pub fn peek(&mut self) -> Option<&'a str> {
-        self.words.peek().copied()
-    }
-
-    /// The next word, or a usage error naming what was expected.
-    pub fn require(&mut self, what: &str, usage: &str) -> CommandResult<&'a str> {
-        self.word()
-            .ok_or_else(|| CommandError::Usage(format!("Missing {what}. Usage: `{usage}`")))
-    }
-
-    /// Every remaining word, joined by single spaces.
-    pub fn rest(&mut self) -> String {
-        self.words.by_ref().collect::<Vec<_>>().join(" ")
-    }
-
-    /// `[for <dur>] [reason…]` at the end of a command: the duration, and the rest as the
-    /// reason (backticks dropped, at most [`MAX_REASON`] characters).
-    pub fn duration_and_reason(
-        &mut self,
-        usage: &str,
-    ) -> CommandResult<(Option<GrantDuration>, Option<String>)> {
-        let mut duration = None;
-        if self.peek().is_some_and(|w| w.eq_ignore_ascii_case("for")) {
-            self.word();
-            let text = self.require("a duration", usage)?;
-            duration = Some(GrantDuration::parse(text).ok_or_else(|| {
-                CommandError::Usage(format!(
-                    "`{}` is not a duration like 30m, 8h, 7d or 2w.",
-                    shorten(text)
-                ))
-            })?);
-        }
-        let reason: String = self
-            .rest()
-            .chars()
-            .filter(|c| *c != '`')
-            .take(MAX_REASON)
-            .collect();
-        Ok((duration, (!reason.is_empty()).then_some(reason)))
-    }
-
-    fn finish(mut self) -> CommandResult<()> {
-        match self.word() {
-            None => Ok(()),
-            Some(extra) => Err(CommandError::Usage(format!(
-                "Unexpected `{}`. Type `/otp help` for usage.",
-                shorten(extra)
-            ))),
-        }
-    }
-}
-
-/// Longest reason kept, in characters.
-pub const MAX_REASON: usize = 200;
-
-/// The grant length `asked` for `tool` (its default when absent), or the refusal when it is
-/// over the tool's maximum, recorded with `draft`.
-pub fn grant_length(
-    tool: &Tool,
-    asked: Option<GrantDuration>,
-    draft: Draft,
-) -> CommandResult<GrantDuration> {
-    let duration = asked.unwrap_or(tool.default_grant);
-    if duration > tool.max_grant {
-        let msg = format!(
-            "{} grants are at most {}; you asked for {duration}.",
-            tool.display_name, tool.max_grant
-        );
-        return Err(CommandError::denied(
-            draft.detail(format!("for {duration}: too long")),
-            msg,
-        ));
-    }
-    Ok(duration)
-}
-
-/// A short, printable rendering of untrusted text for messages.
-pub fn shorten(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .filter(|c| !c.is_control() && *c != '`')
-        .take(40)
-        .collect();
-    if text.chars().count() > 40 {
-        out.push('…');
-    }
-    out
-}
-
-/// Parses a tool name, turning a bad one into a polite usage error.
-pub fn parse_tool(word: &str) -> CommandResult<ToolName> {
-    ToolName::parse(word)
-        .map_err(|e| CommandError::Usage(format!("{e}. Type `/otp help` for usage.")))
-}
-
-/// Parses `<@U123>` or `<@U123|name>` into a principal in the caller's workspace, or a full
-/// principal (`slack:T1:U2`, `teams:{tenant}:{id}`) for users elsewhere.
-pub fn parse_user(word: &str, caller: &Principal) -> CommandResult<Principal> {
-    let bad = || {
-        CommandError::Usage(format!(
-            "`{}` is not a user mention like @alice.",
-            shorten(word)
-        ))
-    };
-    if !word.starts_with('<') && word.contains(':') {
-        return Principal::parse_input(word).map_err(|e| CommandError::Usage(e.to_string()));
-    }
-    let inner = word
-        .strip_prefix("<@")
-        .and_then(|w| w.strip_suffix('>'))
-        .ok_or_else(bad)?;
-    let id = inner.split('|').next().unwrap_or_default();
-    caller.sibling(id).map_err(|_| bad())
-}
-
-/// Shows a principal to chat users: a mention in the same workspace, else the full principal.
-pub fn show_user(principal: &Principal, viewer: &Principal) -> String {
-    if principal.platform() == viewer.platform() && principal.workspace() == viewer.workspace() {
-        crate::reply::mention(principal.user())
-    } else {
-        principal.to_string()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::domain::{Principal, Quota, RateLimit, ToolName};
+use crate::domain::{Person, Principal, Quota, RateLimit, ToolName};
 
 /// Who is an admin by configuration, and the rate limits.
 #[derive(Clone, Debug)]
@@ -18,29 +18,33 @@ pub struct Policy {
     pub per_request: RateLimit,
     /// How long an access request stays open, in seconds.
     pub request_ttl_secs: i64,
+    /// How long a chat request may take, its store work all counted together, before the
+    /// caller is told to try again: inside Slack's 3 s, with time left to answer.
+    pub deadline: std::time::Duration,
 }
 
 impl Policy {
-    /// The per-caller quota of `principal`.
-    pub fn caller_quota(&self, principal: &Principal) -> Quota {
+    /// The per-caller quota of `person`: one person is one caller in every workspace of an
+    /// Enterprise Grid org (SPEC §3.11).
+    pub fn caller_quota(&self, person: &Person) -> Quota {
         Quota {
-            key: format!("caller:{principal}"),
+            key: format!("caller:{person}"),
             limit: self.per_caller,
         }
     }
 
-    /// The access-request quota of `principal`.
-    pub fn request_quota(&self, principal: &Principal) -> Quota {
+    /// The access-request quota of `person`.
+    pub fn request_quota(&self, person: &Person) -> Quota {
         Quota {
-            key: format!("request:{principal}"),
+            key: format!("request:{person}"),
             limit: self.per_request,
         }
     }
 
-    /// The per-tool quota of `principal` for `tool`.
-    pub fn tool_quota(&self, principal: &Principal, tool: &ToolName) -> Quota {
+    /// The per-tool quota of `person` for `tool`.
+    pub fn tool_quota(&self, person: &Person, tool: &ToolName) -> Quota {
         Quota {
-            key: format!("tool:{principal}:{tool}"),
+            key: format!("tool:{person}:{tool}"),
             limit: self.per_tool,
         }
     }
@@ -63,6 +67,7 @@ impl Default for Policy {
                 window_secs: 3_600,
             },
             request_ttl_secs: 3_600,
+            deadline: std::time::Duration::from_millis(2_500),
         }
     }
 }

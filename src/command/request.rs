@@ -1,19 +1,17 @@
-//! Self-service access: `/otp request <tool> [for <dur>] [reason…]` asks the tool's approvers;
-//! `/otp approve <id> [for <dur>] [reason…]` and `/otp deny <id> [reason…]` decide. Approvers
-//! are admins and holders of the tool's approver role. The first decision wins inside the
-//! decision's transaction; an approval makes the grant in that same transaction.
+//! Self-service access: `/otp request <tool> [for <dur>] [reason…]` asks the tool's approvers
+//! (admins and holders of the tool's approver role) with a message carrying Approve and Deny
+//! buttons; [`super::Decide`] decides. The reply says honestly who was asked: when no approver
+//! can be messaged from where the request came, it says so at once and gives the request id to
+//! pass to an admin, and when every message fails later the requester is told privately.
 
 use super::{grant_length, parse_tool, show_user, Args, CommandError, CommandResult, Ctx, Draft};
 use crate::domain::{
-    AccessRequest, AccessRequestId, Action, Grant, GrantDuration, Outcome, Principal, RequestState,
-    ToolName,
+    AccessRequest, AccessRequestId, Action, GrantDuration, Outcome, Person, RequestState, ToolName,
 };
 use crate::reply::{Audience, Button, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
 
 const REQUEST_USAGE: &str = "/otp request <tool> [for 2h] [reason]";
-const APPROVE_USAGE: &str = "/otp approve <request> [for 1h] [reason]";
-const DENY_USAGE: &str = "/otp deny <request> [reason]";
 
 /// Asks for access to a tool.
 #[derive(Debug)]
@@ -39,7 +37,7 @@ impl RequestAccess {
     }
 
     /// Checks the tool's limits, then stores the open request with its record, taking the
-    /// caller's request quota, in one decision.
+    /// caller's request quota, in one decision; the approvers' messages follow the reply.
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
         let draft = |outcome| Draft::new(Action::AccessRequest, outcome).tool(&self.tool);
         let unknown = || {
@@ -58,6 +56,7 @@ impl RequestAccess {
             id: AccessRequestId::parse(ctx.request.request_id.as_str())
                 .ok_or_else(|| CommandError::Inconsistent("request id".into()))?,
             requester: ctx.caller().clone(),
+            requester_person: ctx.person().clone(),
             tool: self.tool.clone(),
             duration,
             reason: self.reason.clone(),
@@ -73,7 +72,7 @@ impl RequestAccess {
             change: Change::OpenRequest(request.clone()),
             if_unchanged: None,
         };
-        let quota = policy.request_quota(ctx.caller());
+        let quota = policy.request_quota(ctx.person());
         match ctx
             .commit(draft(Outcome::Ok).detail(detail), effect, Some(quota))
             .await?
@@ -102,62 +101,101 @@ impl RequestAccess {
                 )))
             }
         }
-        let line = format!(
-            "Asked the approvers of {} for {duration} of access (request `{}`). It stays open \
-             until {}.",
-            tool.display_name, request.id, request.expires_at
-        );
-        let who = show_user(ctx.caller(), ctx.caller());
-        let mut lines = vec![format!(
-            "{who} asks for {} access for {duration}.",
-            tool.display_name
-        )];
-        if let Some(reason) = &request.reason {
-            lines.push(format!("Reason: {reason}"));
-        }
-        lines.push(format!(
-            "Asked at {}; open until {} (request `{}`).",
-            request.requested_at, request.expires_at, request.id
-        ));
-        let mut buttons = vec![Button::Approve(request.id.clone(), None)];
-        if let Some(shorter) = shorter_offer(duration) {
-            buttons.push(Button::Approve(request.id.clone(), Some(shorter)));
-        }
-        buttons.push(Button::Deny(request.id.clone()));
-        // The approvals channel serves requests from its own platform; a request from the other
-        // platform goes to the approvers directly, as for a tool without a channel.
-        let channel = tool
-            .approvals_channel
-            .clone()
-            .map(Audience::Channel)
-            .filter(|to| to.platform() == Some(ctx.caller().platform()));
-        let audiences = match channel {
-            Some(channel) => vec![channel],
-            None => approvers_to_tell(ctx, &self.tool).await,
-        };
-        let mut reply = Reply::info(&ctx.request.request_id, vec![line]);
-        if audiences.is_empty() {
-            reply.lines.push(format!(
-                "No approver can be messaged here: give an admin the request id `{}`.",
-                request.id
-            ));
-        }
-        for to in audiences {
-            reply = reply.with_notice(Notice {
-                to,
-                lines: lines.clone(),
-                buttons: buttons.clone(),
-            });
-        }
-        Ok(reply)
+        let audiences = audiences(ctx, &tool).await;
+        Ok(asked(ctx, &request, &tool.display_name, audiences))
     }
+}
+
+/// Who hears of a new request: the tool's approvals channel when it is on the requester's
+/// platform, else its approvers directly; nobody when the front end can message no one.
+async fn audiences(ctx: &Ctx<'_>, tool: &crate::domain::Tool) -> Vec<Audience> {
+    if !ctx.request.reaches_others {
+        return Vec::new();
+    }
+    // The approvals channel serves requests from its own platform; a request from the other
+    // platform goes to the approvers directly, as for a tool without a channel.
+    let channel = tool
+        .approvals_channel
+        .clone()
+        .map(Audience::Channel)
+        .filter(|to| to.platform() == Some(ctx.caller().platform()));
+    match channel {
+        Some(channel) => vec![channel],
+        None => approvers_to_tell(ctx, &tool.name).await,
+    }
+}
+
+/// The reply to a request stored as `request`, and the approval message for each audience.
+fn asked(ctx: &Ctx<'_>, request: &AccessRequest, display: &str, to: Vec<Audience>) -> Reply {
+    let (id, duration, until) = (&request.id, request.duration, request.expires_at);
+    if to.is_empty() {
+        return Reply::info(
+            &ctx.request.request_id,
+            vec![
+                format!(
+                    "Your request for {duration} of {display} access is open until {until} \
+                     (request `{id}`)."
+                ),
+                format!(
+                    "No approver can be messaged here: give an admin the request id `{id}` to \
+                     approve it with `/otp approve {id}`."
+                ),
+            ],
+        );
+    }
+    let line = format!(
+        "Asked the approvers of {display} for {duration} of access (request `{id}`). It stays \
+         open until {until}."
+    );
+    let mut reply = Reply::info(&ctx.request.request_id, vec![line]);
+    reply.follow_ups.if_undelivered = Some(format!(
+        "No approver could be told of your request `{id}` for {display} access: give an admin \
+         the request id `{id}` to approve it with `/otp approve {id}`."
+    ));
+    for to in to {
+        reply = reply.with_notice(Notice {
+            to,
+            lines: asking_lines(request, display),
+            buttons: approval_buttons(request),
+        });
+    }
+    reply
+}
+
+/// The lines of the message that asks approvers about `request`.
+pub(super) fn asking_lines(request: &AccessRequest, display: &str) -> Vec<String> {
+    let who = show_user(&request.requester, &request.requester);
+    let mut lines = vec![format!(
+        "{who} asks for {display} access for {}.",
+        request.duration
+    )];
+    if let Some(reason) = &request.reason {
+        lines.push(format!("Reason: {reason}"));
+    }
+    lines.push(format!(
+        "Asked at {}; open until {} (request `{}`).",
+        request.requested_at, request.expires_at, request.id
+    ));
+    lines
+}
+
+/// The decisions an approver can click on `request`: approve as asked, approve a shorter
+/// grant, deny.
+pub(super) fn approval_buttons(request: &AccessRequest) -> Vec<Button> {
+    let mut buttons = vec![Button::Approve(request.id.clone(), None)];
+    if let Some(shorter) = shorter_offer(request.duration) {
+        buttons.push(Button::Approve(request.id.clone(), Some(shorter)));
+    }
+    buttons.push(Button::Deny(request.id.clone()));
+    buttons
 }
 
 /// Most approvers messaged directly about one request.
 const MAX_DIRECT: usize = 20;
 
 /// The approvers of `tool` to message directly when it has no approvals channel: admins
-/// (stored and bootstrap) and its approvers on the requester's platform, never the requester.
+/// (stored and bootstrap) and its approvers on the requester's platform, never the requester
+/// (as a person).
 /// A failed read is logged: the request stands and its reply says no one was told.
 async fn approvers_to_tell(ctx: &Ctx<'_>, tool: &ToolName) -> Vec<Audience> {
     let caller = ctx.caller();
@@ -169,7 +207,10 @@ async fn approvers_to_tell(ctx: &Ctx<'_>, tool: &ToolName) -> Vec<Audience> {
         }
     };
     people.extend(ctx.core.policy().bootstrap_admins.iter().cloned());
-    people.retain(|p| p != caller && p.platform() == caller.platform());
+    // Never the requester, in any workspace they may be signed in to.
+    people.retain(|p| {
+        p != caller && p.platform() == caller.platform() && !Person::from(p).may_be(ctx.person())
+    });
     people.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     people.dedup();
     if people.len() > MAX_DIRECT {
@@ -190,195 +231,4 @@ fn shorter_offer(asked: GrantDuration) -> Option<GrantDuration> {
         .into_iter()
         .filter_map(GrantDuration::from_secs)
         .find(|offer| *offer < asked)
-}
-
-/// Approves or denies an access request.
-#[derive(Debug)]
-pub struct Decide {
-    /// Approve (`true`) or deny.
-    pub approve: bool,
-    /// Which request, as typed or carried by a button.
-    pub id: AccessRequestId,
-    /// A shorter grant than asked for (approvals only).
-    pub duration: Option<GrantDuration>,
-    /// Why, as typed.
-    pub reason: Option<String>,
-}
-
-impl Decide {
-    /// `approve <id> [for <dur>] [reason…]` or `deny <id> [reason…]`
-    pub fn parse(args: &mut Args<'_>, approve: bool) -> CommandResult<Self> {
-        let usage = if approve { APPROVE_USAGE } else { DENY_USAGE };
-        let word = args.require("a request id", usage)?;
-        let id = AccessRequestId::parse(word).ok_or_else(|| {
-            CommandError::Usage(format!(
-                "`{}` is not a request id. Usage: `{usage}`",
-                super::shorten(word)
-            ))
-        })?;
-        let (duration, reason) = if approve {
-            args.duration_and_reason(usage)?
-        } else {
-            (None, args.duration_and_reason(usage)?.1)
-        };
-        Ok(Self {
-            approve,
-            id,
-            duration,
-            reason,
-        })
-    }
-
-    /// The audit action.
-    pub fn action(&self) -> Action {
-        if self.approve {
-            Action::Approve
-        } else {
-            Action::Deny
-        }
-    }
-
-    /// What a later decision is told about an earlier one.
-    fn already(state: &RequestState, viewer: &Principal) -> String {
-        match state {
-            RequestState::Approved { by, at } => {
-                format!("Already approved by {} at {at}.", show_user(by, viewer))
-            }
-            RequestState::Denied { by, at } => {
-                format!("Already denied by {} at {at}.", show_user(by, viewer))
-            }
-            RequestState::Open => "This request is still open.".into(),
-        }
-    }
-
-    /// Checks who decides, then commits the decision (and the grant of an approval) with its
-    /// record; the store refuses it unless the request is still open and unexpired.
-    pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
-        let access = ctx.core.stores.access.as_ref();
-        let gone = || {
-            CommandError::denied(
-                Draft::new(self.action(), Outcome::Invalid)
-                    .detail(format!("request {}: none", self.id)),
-                format!("There is no request `{}`.", self.id),
-            )
-        };
-        let Some(request) = access.access_request(&self.id).await? else {
-            return Err(gone());
-        };
-        let draft = |outcome: Outcome, detail: String| {
-            Draft::new(self.action(), outcome)
-                .tool(&request.tool)
-                .subject(&request.requester)
-                .detail(format!("request {}: {detail}", self.id))
-        };
-        if &request.requester == ctx.caller() {
-            return Err(CommandError::denied(
-                draft(Outcome::Forbidden, "self-approval refused".into()),
-                "Nobody approves their own request. Another approver will decide.",
-            ));
-        }
-        if !(ctx.roles.admin || access.is_approver(ctx.caller(), &request.tool).await?) {
-            return Err(CommandError::denied(
-                draft(Outcome::Forbidden, "not an approver".into()),
-                "Only admins and the tool's approvers can decide requests.",
-            ));
-        }
-        let expired = |request: &AccessRequest| {
-            CommandError::denied(
-                draft(
-                    Outcome::Expired,
-                    format!("expired at {}", request.expires_at),
-                ),
-                format!("This request expired at {} undecided.", request.expires_at),
-            )
-        };
-        let decided = |state: &RequestState| {
-            CommandError::denied(
-                draft(Outcome::Invalid, format!("already {}", state.as_str())),
-                Self::already(state, ctx.caller()),
-            )
-        };
-        if request.state != RequestState::Open {
-            return Err(decided(&request.state));
-        }
-        if !request.is_open(ctx.now) {
-            return Err(expired(&request));
-        }
-        let unknown = || {
-            CommandError::denied(
-                draft(Outcome::UnknownTool, "tool removed".into()),
-                format!("There is no tool called `{}` any more.", request.tool),
-            )
-        };
-        let Some(tool) = access.tool(&request.tool).await? else {
-            return Err(unknown());
-        };
-        let duration = match self.duration {
-            Some(d) if d > request.duration => {
-                let msg = format!(
-                    "The request is for {}; an approval can only shorten it.",
-                    request.duration
-                );
-                return Err(CommandError::denied(
-                    draft(Outcome::Invalid, format!("for {d}: longer than asked")),
-                    msg,
-                ));
-            }
-            Some(d) => d,
-            None => request.duration.min(tool.max_grant),
-        };
-        let reason = self.reason.clone().or_else(|| request.reason.clone());
-        let grant = self.approve.then(|| Grant {
-            principal: request.requester.clone(),
-            tool: request.tool.clone(),
-            granted_by: ctx.caller().clone(),
-            granted_at: ctx.now,
-            expires_at: ctx.now.plus_secs(duration.secs()),
-            reason: reason.clone(),
-        });
-        let mut detail = match &grant {
-            Some(g) => format!("for {duration} until {}", g.expires_at),
-            None => "denied".to_owned(),
-        };
-        if let Some(why) = &self.reason {
-            detail = format!("{detail}: {why}");
-        }
-        let effect = Effect::Change {
-            change: Change::DecideRequest {
-                id: self.id.clone(),
-                requester: request.requester.clone(),
-                tool: request.tool.clone(),
-                by: ctx.caller().clone(),
-                grant: grant.clone(),
-            },
-            if_unchanged: None,
-        };
-        match ctx.commit(draft(Outcome::Ok, detail), effect, None).await? {
-            Verdict::Done { .. } => {}
-            Verdict::Decided => {
-                let state = access
-                    .access_request(&self.id)
-                    .await?
-                    .map_or(RequestState::Open, |r| r.state);
-                return Err(decided(&state));
-            }
-            Verdict::RequestExpired => return Err(expired(&request)),
-            Verdict::NoRequest => return Err(gone()),
-            Verdict::UnknownTool => return Err(unknown()),
-            other => {
-                return Err(CommandError::Inconsistent(format!(
-                    "deciding a request: {other:?}"
-                )))
-            }
-        }
-        let who = show_user(&request.requester, ctx.caller());
-        let line = match &grant {
-            Some(g) => format!(
-                "Approved: {who} has access to {} for {duration}, until {}.",
-                tool.display_name, g.expires_at
-            ),
-            None => format!("Denied {who}'s request for {}.", tool.display_name),
-        };
-        Ok(Reply::info(&ctx.request.request_id, vec![line]))
-    }
 }

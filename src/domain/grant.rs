@@ -1,12 +1,14 @@
 //! Time-bound permission for one principal to get codes for one tool.
 
-use super::{Principal, Timestamp, ToolName};
+use super::{Person, Principal, Timestamp, ToolName};
 
 /// A grant as stored. It may have expired: every read checks [`Grant::is_active`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
     /// Who may get codes.
     pub principal: Principal,
+    /// The person the principal is (see [`Person`]): on Slack Enterprise Grid the org's user.
+    pub person: Person,
     /// For which tool.
     pub tool: ToolName,
     /// The admin (or operator) who granted it.

@@ -1,6 +1,6 @@
 //! Access requests: a member asks for a grant, an approver decides once.
 
-use super::{GrantDuration, Principal, Timestamp, ToolName};
+use super::{GrantDuration, Person, Principal, Timestamp, ToolName};
 
 /// The id of an access request: the id of the chat request that opened it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -66,6 +66,8 @@ pub struct AccessRequest {
     pub id: AccessRequestId,
     /// Who asks.
     pub requester: Principal,
+    /// The person who asks (see [`Person`]): nobody approves a request of their own.
+    pub requester_person: Person,
     /// For what.
     pub tool: ToolName,
     /// For how long the grant would last.

@@ -5,6 +5,9 @@
 //! parse the form → workspace allow-list → the engine → Block Kit reply. Nothing about the body
 //! is logged before it is verified, and nothing of it is echoed on failure.
 
+mod buttons;
+mod deliver;
+pub(crate) use deliver::post_notice;
 pub mod interactions;
 pub mod render;
 pub mod socket;
@@ -21,10 +24,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use crate::domain::{Platform, Principal, RequestId};
+use crate::domain::{Person, Platform, Principal, RequestId};
 use crate::engine::Engine;
 use crate::engine::{Arrival, ChatRequest, Replayed};
-use crate::front::ApiError;
+use crate::front::{ApiError, Background};
 use crate::keys::SigningSecret;
 use crate::store::ReplayMark;
 
@@ -51,6 +54,7 @@ pub(crate) struct SlashForm {
     user_id: Option<String>,
     channel_id: Option<String>,
     text: Option<String>,
+    response_url: Option<String>,
 }
 
 /// What the Slack handlers share.
@@ -60,6 +64,8 @@ pub struct SlackState {
     pub engine: std::sync::Arc<Engine>,
     /// Slack settings; `None` turns the endpoints off (404).
     pub slack: Option<std::sync::Arc<SlackConfig>>,
+    /// Where follow-ups run after the answer.
+    pub background: Background,
 }
 
 /// Slack's endpoints: slash commands and button clicks.
@@ -107,8 +113,9 @@ async fn handle(
 }
 
 /// Runs a verified slash command (`form`, arrived as `arrival`) through the workspace
-/// allow-list and the engine, and posts its notices. `None` when it was seen before (a replay),
-/// which is logged and not acted on. Shared by `POST /slack/commands` and Socket Mode.
+/// allow-list and the engine, and starts its follow-ups (notices) after the answer. `None` when
+/// it was seen before (a replay), which is logged and not acted on. Shared by
+/// `POST /slack/commands` and Socket Mode.
 pub(crate) async fn slash_command(
     app: &SlackState,
     slack: &SlackConfig,
@@ -122,7 +129,9 @@ pub(crate) async fn slash_command(
         .map_err(|_| ApiError::BadRequest("team_id or user_id is malformed".into()))?;
     let request = ChatRequest {
         request_id: RequestId::new(),
+        person: Person::of(&principal, form.enterprise_id.as_deref()),
         principal,
+        reaches_others: slack.web_api.is_some(),
         channel: form.channel_id.clone().filter(|c| c.len() <= 64),
         text: form.text.clone().unwrap_or_default(),
         delivery: Some("ephemeral reply".into()),
@@ -133,8 +142,19 @@ pub(crate) async fn slash_command(
         app.engine.refuse_workspace_at(&request, arrival).await
     };
     match reply {
-        Ok(reply) => {
-            slack.post_notices(&reply).await;
+        Ok(mut reply) => {
+            let route = deliver::Route {
+                response_url: form.response_url,
+                ..deliver::Route::default()
+            };
+            let follow_ups = std::mem::take(&mut reply.follow_ups);
+            deliver::spawn(
+                &app.background,
+                slack.web_api.clone(),
+                reply.request_id.clone(),
+                follow_ups,
+                route,
+            );
             Ok(Some(reply))
         }
         Err(Replayed) => {
@@ -188,69 +208,11 @@ pub(crate) fn verified_arrival(
 }
 
 impl SlackConfig {
-    /// Posts the notices of `reply` with `chat.postMessage`; failures are logged, the reply
-    /// stands (its decision is committed already).
-    pub async fn post_notices(&self, reply: &crate::reply::Reply) {
-        let Some(api) = &self.web_api else {
-            if !reply.notices.is_empty() {
-                tracing::warn!(
-                    request_id = %reply.request_id,
-                    "no Slack bot token: notices not posted"
-                );
-            }
-            return;
-        };
-        // At once rather than one after another: up to 20 approvers, each a direct message
-        // opened and posted, must not push the reply past Slack's 3 s.
-        let posts = reply
-            .notices
-            .iter()
-            .filter(|notice| notice.to.platform() == Some(crate::domain::Platform::Slack))
-            .map(|notice| post_notice(api, notice));
-        for result in futures_util::future::join_all(posts).await {
-            if let Err(e) = result {
-                tracing::warn!(request_id = %reply.request_id, error = %e, "notice not posted");
-            }
-        }
-    }
-
     /// Whether `team` (or its `enterprise`) is served.
     pub fn allows(&self, team: &str, enterprise: Option<&str>) -> bool {
         self.allowed_workspaces.contains(team)
             || enterprise.is_some_and(|e| self.allowed_workspaces.contains(e))
     }
-}
-
-/// Posts `notice` with `chat.postMessage`: to its channel, or to a person in the direct
-/// message `conversations.open` gives (`users`; the answer's `channel.id`:
-/// <https://docs.slack.dev/reference/methods/conversations.open>). Slack audiences only.
-pub(crate) async fn post_notice(
-    api: &web::WebApi,
-    notice: &crate::reply::Notice,
-) -> Result<(), web::WebApiError> {
-    let channel = match &notice.to {
-        crate::reply::Audience::Channel(channel) => channel.clone(),
-        crate::reply::Audience::Person(person) => {
-            let opened = api
-                .call(
-                    "conversations.open",
-                    &serde_json::json!({ "users": person.user() }),
-                )
-                .await?;
-            match opened["channel"]["id"].as_str() {
-                Some(id) => id.to_owned(),
-                None => {
-                    return Err(web::WebApiError::Refused {
-                        method: "conversations.open".into(),
-                        error: "no channel id in the answer".into(),
-                    })
-                }
-            }
-        }
-    };
-    api.call("chat.postMessage", &render::notice(&channel, notice))
-        .await
-        .map(drop)
 }
 
 /// HTTP 200 with the Block Kit body and the request id in `x-request-id`.

@@ -13,23 +13,20 @@ pub mod escape;
 
 use serde_json::{json, Value};
 
+use super::buttons;
 use crate::reply::{Button, Reply, Tone, DISPLAY_NAME_LIMIT};
-use crate::slack::interactions;
 
-/// A Block Kit button: `text` (plain_text), `action_id` and `value`, each at most 75 and
-/// 2 000 characters long, and an optional `style` (`primary`, `danger`) (Block Kit reference,
-/// "Button element": <https://docs.slack.dev/reference/block-kit/block-elements/button-element>).
-/// The action id and value say which command a click stands for; the interaction handler checks
-/// both and runs that command for the clicking user.
+/// A Block Kit button: `text` (plain_text), `action_id` and `value` (see [`buttons`]), and an
+/// optional `style` (`primary`, `danger`) (Block Kit reference, "Button element":
+/// <https://docs.slack.dev/reference/block-kit/block-elements/button-element>). The action id
+/// and value say which button was clicked; the interaction handler reads them back into the
+/// same typed button and runs the command it stands for, for the clicking user.
 fn button(b: &Button) -> Value {
-    let (action_id, value, style) = match b {
-        Button::RequestAccess(tool) => (interactions::REQUEST, tool.to_string(), None),
-        Button::GetCode(tool) => (interactions::CODE, tool.to_string(), Some("primary")),
-        Button::Approve(id, None) => (interactions::APPROVE, id.to_string(), Some("primary")),
-        Button::Approve(id, Some(shorter)) => {
-            (interactions::APPROVE, format!("{id} {shorter}"), None)
-        }
-        Button::Deny(id) => (interactions::DENY, id.to_string(), Some("danger")),
+    let (action_id, value) = buttons::encode(b);
+    let style = match b {
+        Button::GetCode(_) | Button::Approve(_, None) => Some("primary"),
+        Button::Deny(_) => Some("danger"),
+        Button::RequestAccess(_) | Button::Approve(_, Some(_)) => None,
     };
     let mut element = json!({
         "type": "button",
@@ -73,17 +70,34 @@ fn whole_lines(lines: &[String], limit: usize) -> String {
 }
 
 /// The `chat.postMessage` body of `notice` for `channel` (its own channel, or the direct
-/// message opened for its person): the escaped lines as the fallback `text` and in a section,
-/// and its buttons in an actions block.
+/// message opened for its person).
 pub fn notice(channel: &str, notice: &crate::reply::Notice) -> Value {
-    let lines: Vec<String> = notice.lines.iter().map(|l| escape::line(l)).collect();
+    message(channel, &notice.lines, &notice.buttons)
+}
+
+/// A message of `lines` and `buttons` for `channel` (a `chat.postMessage` body, or with `ts` a
+/// `chat.update` one): the escaped lines as the fallback `text` and in a section, and the
+/// buttons in an actions block.
+pub fn message(channel: &str, lines: &[String], buttons: &[Button]) -> Value {
+    let lines: Vec<String> = lines.iter().map(|l| escape::line(l)).collect();
     let text = whole_lines(&lines, SECTION_LIMIT);
     let mut blocks = vec![section(text.clone())];
-    if !notice.buttons.is_empty() {
-        let elements: Vec<Value> = notice.buttons.iter().take(25).map(button).collect();
+    if !buttons.is_empty() {
+        let elements: Vec<Value> = buttons.iter().take(25).map(button).collect();
         blocks.push(json!({ "type": "actions", "elements": elements }));
     }
     json!({ "channel": channel, "text": text, "blocks": blocks })
+}
+
+/// A few words of otpbot's own, told to someone privately through a response URL.
+pub fn ephemeral(line: &str) -> Value {
+    let text = escape::line(line);
+    json!({
+        "response_type": "ephemeral",
+        "replace_original": false,
+        "text": text,
+        "blocks": [section(text.clone())]
+    })
 }
 
 /// The JSON body Slack expects in answer to a slash command.

@@ -55,6 +55,7 @@ use super::interactions::{click, Payload};
 use super::web::WebApi;
 use super::{render, slash_command, SlackConfig, SlackState, SlashForm};
 use crate::engine::{Arrival, Engine};
+use crate::front::Background;
 use crate::store::ReplayMark;
 
 /// Largest message accepted from the socket; a request envelope is a few KiB.
@@ -141,10 +142,12 @@ struct Shared {
 }
 
 /// Connects to Slack with the app-level token `opener` holds and serves envelopes until
-/// `shutdown` completes, reconnecting (with a fresh URL) whenever a connection ends.
+/// `shutdown` completes, reconnecting (with a fresh URL) whenever a connection ends. Follow-ups
+/// run in `background`, after each envelope's acknowledgement.
 pub async fn run(
     engine: Arc<Engine>,
     slack: Arc<SlackConfig>,
+    background: Background,
     opener: WebApi,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -152,6 +155,7 @@ pub async fn run(
         state: SlackState {
             engine,
             slack: Some(slack.clone()),
+            background,
         },
         slack,
     });

@@ -170,7 +170,10 @@ pub enum Change {
     /// Decides an open request, first decision wins: refused with [`Verdict::NoRequest`],
     /// [`Verdict::Decided`] or [`Verdict::RequestExpired`] unless the request is open and
     /// unexpired at the decision time, checked inside the transaction. An approval carries
-    /// the grant, made in the same transaction.
+    /// the grant, made in the same transaction, unless the requester's grant for the tool
+    /// already ends at or after it: an approval never shortens a grant. Then that grant stays
+    /// as it is, the request is approved all the same, the decision's `if_unchanged` record is
+    /// written instead of its record, and the verdict is `Done { changed: false }`.
     DecideRequest {
         /// The request.
         id: AccessRequestId,

@@ -53,18 +53,51 @@ pub enum AuthError {
     KeysUnavailable,
 }
 
+/// A published key as JSON Web Key (RFC 7517): only RSA keys (`kty` `RSA`, with `n` and `e`:
+/// RFC 7518, section 6.3) verify Bot Framework's RS256 tokens; any other key in the set (an
+/// elliptic-curve or symmetric one, another algorithm's) is ignored, never read as RSA and
+/// never allowed to replace an RSA key of the same `kid`.
 #[derive(Debug, Clone, Deserialize)]
 struct Jwk {
     kid: String,
-    n: String,
-    e: String,
+    #[serde(default)]
+    kty: String,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
     #[serde(default)]
     endorsements: Vec<String>,
 }
 
+/// An RSA key from the published set.
+#[derive(Debug, Clone)]
+struct RsaJwk {
+    n: String,
+    e: String,
+    endorsements: Vec<String>,
+}
+
+impl Jwk {
+    fn rsa(self) -> Option<(String, RsaJwk)> {
+        match (self.kty.as_str(), self.n, self.e) {
+            ("RSA", Some(n), Some(e)) => Some((
+                self.kid,
+                RsaJwk {
+                    n,
+                    e,
+                    endorsements: self.endorsements,
+                },
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The published set. A key that is not even a JSON Web Key is skipped like a non-RSA one.
 #[derive(Deserialize)]
 struct Jwks {
-    keys: Vec<Jwk>,
+    keys: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -109,7 +142,7 @@ impl Verified {
 }
 
 struct KeyCache {
-    keys: HashMap<String, Jwk>,
+    keys: HashMap<String, RsaJwk>,
     fetched: Option<Instant>,
     attempted: Option<Instant>,
 }
@@ -159,13 +192,23 @@ impl BotAuth {
         response.json().await.map_err(fail)
     }
 
-    async fn fetch_keys(&self) -> Result<HashMap<String, Jwk>, AuthError> {
+    async fn fetch_keys(&self) -> Result<HashMap<String, RsaJwk>, AuthError> {
         let metadata: Metadata = self.get_json(&self.openid_url).await?;
         let jwks: Jwks = self.get_json(&metadata.jwks_uri).await?;
-        Ok(jwks.keys.into_iter().map(|k| (k.kid.clone(), k)).collect())
+        let keys: HashMap<String, RsaJwk> = jwks
+            .keys
+            .into_iter()
+            .filter_map(|key| serde_json::from_value::<Jwk>(key).ok())
+            .filter_map(Jwk::rsa)
+            .collect();
+        if keys.is_empty() {
+            tracing::error!("the Bot Framework key set has no RSA signing key");
+            return Err(AuthError::KeysUnavailable);
+        }
+        Ok(keys)
     }
 
-    async fn key(&self, kid: &str) -> Result<Jwk, AuthError> {
+    async fn key(&self, kid: &str) -> Result<RsaJwk, AuthError> {
         {
             let cache = self.cache.read().await;
             let fresh = cache

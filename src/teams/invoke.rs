@@ -5,9 +5,10 @@
 //! here runs: the bearer token, the channel and the service URL, the tenant allow-list, and the
 //! replay marker keyed by the activity id (recorded in the request's decision). Nothing in the
 //! `value` is trusted but the `verb` and `data` of the action, and those only once checked: the
-//! verb must be one otpbot puts on its cards, and the data must hold a well-formed request id or
-//! tool name. The click then becomes the command text a Slack button stands for (`approve <id>`,
-//! `deny <id>`, `request <tool>`, `<tool>`) and runs through the engine for the verified sender.
+//! verb must be one otpbot puts on its cards, and the data must be what otpbot writes for that
+//! verb (a well-formed request id or tool name): both are read back into the typed button
+//! ([`Button::from_parts`]), which the engine maps to its command and runs for the verified
+//! sender, as it does for a Slack click.
 //!
 //! Fields read: `name` (`adaptiveCard/action`), `value.action.type` (`Action.Execute`),
 //! `value.action.verb`, `value.action.data` and `replyToId` (the message holding the card):
@@ -26,6 +27,11 @@
 //!
 //! A code is only ever shown in a personal chat: a "Get code" or "Request access" click in a
 //! channel or group chat is answered in a 1:1 chat, and the card in the channel only says so.
+//! An Approve or Deny click is answered on its card: the request's message as the decision left
+//! it (the command says so in its reply), with the caller's answer under it. What else follows
+//! (the card replaced for everyone once settled, the requester told) goes out after the answer.
+
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -33,22 +39,22 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::activity::Activity;
-use super::{decision, notices, render, TeamsConfig, TeamsState, Turn};
-use crate::domain::{AccessRequestId, Action, GrantDuration, Outcome, ToolName};
+use super::{notices, render, TeamsConfig, TeamsState, Turn};
+use crate::domain::{Action, Outcome};
 use crate::engine::{Draft, Replayed};
 use crate::front::ApiError;
-use crate::reply::{Button, Reply};
+use crate::reply::{Button, Data, Reply, Verb};
 
 /// The invoke `name` of an `Action.Execute` click.
 pub const ADAPTIVE_CARD_ACTION: &str = "adaptiveCard/action";
-/// Approve an access request; `data.request` is its id, `data.for` an optional shorter grant.
-pub const APPROVE: &str = "otp.approve";
-/// Deny an access request; `data.request` is its id.
-pub const DENY: &str = "otp.deny";
-/// Ask for access to a tool (on the "no access" card); `data.tool` is the tool name.
-pub const REQUEST: &str = "otp.request";
-/// Get the code of a tool (on the "approved" card); `data.tool` is the tool name.
-pub const CODE: &str = "otp.code";
+
+/// Prefix of every verb otpbot puts on its cards.
+const VERB_PREFIX: &str = "otp.";
+
+/// The card verb of `verb`: `otp.approve`, `otp.deny`, `otp.request`, `otp.code`.
+pub fn verb(verb: Verb) -> String {
+    format!("{VERB_PREFIX}{}", verb.name())
+}
 
 /// `AdaptiveCardInvokeValue`: only its `action` is read.
 #[derive(Debug, Deserialize)]
@@ -65,25 +71,6 @@ struct InvokeAction {
     data: Option<Value>,
 }
 
-/// A checked click: the button it stands for.
-#[derive(Debug, PartialEq, Eq)]
-struct Clicked(Button);
-
-impl Clicked {
-    /// The command text the click stands for, as a Slack button's.
-    fn command_text(&self) -> String {
-        self.0.command()
-    }
-
-    /// The access request an Approve or Deny click decides.
-    fn decides(&self) -> Option<&AccessRequestId> {
-        match &self.0 {
-            Button::Approve(id, _) | Button::Deny(id) => Some(id),
-            Button::RequestAccess(_) | Button::GetCode(_) => None,
-        }
-    }
-}
-
 /// A refused invoke, answered as botbuilder answers a malformed `adaptiveCard/action`.
 #[derive(Debug, PartialEq, Eq)]
 struct Malformed {
@@ -98,8 +85,9 @@ fn malformed(message: impl Into<String>) -> Malformed {
     }
 }
 
-/// Checks the invoke's `value`: an `Action.Execute` with a known verb and well-formed data.
-fn parse(value: Option<&Value>) -> Result<Clicked, Malformed> {
+/// Checks the invoke's `value`: an `Action.Execute` with a known verb and the data otpbot
+/// writes for it; the button it stands for.
+fn parse(value: Option<&Value>) -> Result<Button, Malformed> {
     let value = value.ok_or_else(|| malformed("Missing value property"))?;
     let value: InvokeValue = serde_json::from_value(value.clone())
         .map_err(|_| malformed("the value is not an Adaptive Card action"))?;
@@ -110,36 +98,19 @@ fn parse(value: Option<&Value>) -> Result<Clicked, Malformed> {
             message: "only Action.Execute is supported".into(),
         });
     }
-    let data = action.data.unwrap_or(Value::Null);
-    let field = |name: &str| data.get(name).and_then(Value::as_str);
-    let tool = || {
-        field("tool")
-            .and_then(|t| ToolName::parse(t).ok())
-            .ok_or_else(|| malformed("data.tool is not a tool name"))
+    let verb = action
+        .verb
+        .as_deref()
+        .and_then(|v| v.strip_prefix(VERB_PREFIX))
+        .and_then(Verb::named)
+        .ok_or_else(|| malformed("unknown verb"))?;
+    let data = match action.data {
+        None | Some(Value::Null) => Data::default(),
+        Some(data) => serde_json::from_value(data)
+            .map_err(|_| malformed("the data is not what this verb carries"))?,
     };
-    match action.verb.as_deref().unwrap_or_default() {
-        verb @ (APPROVE | DENY) => {
-            let id = field("request")
-                .and_then(AccessRequestId::parse)
-                .ok_or_else(|| malformed("data.request is not a request id"))?;
-            let duration = match (verb, data.get("for")) {
-                (_, None) => None,
-                (APPROVE, Some(Value::String(d))) => Some(
-                    GrantDuration::parse(d)
-                        .ok_or_else(|| malformed("data.for is not a duration"))?,
-                ),
-                _ => return Err(malformed("data.for is not a duration of an approval")),
-            };
-            Ok(Clicked(if verb == APPROVE {
-                Button::Approve(id, duration)
-            } else {
-                Button::Deny(id)
-            }))
-        }
-        REQUEST => Ok(Clicked(Button::RequestAccess(tool()?))),
-        CODE => Ok(Clicked(Button::GetCode(tool()?))),
-        _ => Err(malformed("unknown verb")),
-    }
+    Button::from_parts(verb, &data)
+        .ok_or_else(|| malformed("the data is not what this verb carries"))
 }
 
 /// The error answer of a malformed action: HTTP 400, `application/vnd.microsoft.error`.
@@ -171,67 +142,108 @@ pub(super) fn replayed() -> ApiError {
 /// Handles one `adaptiveCard/action` invoke whose activity passed the checks in [`Turn::of`].
 pub(super) async fn card_action(
     app: &TeamsState,
-    teams: &TeamsConfig,
+    teams: &Arc<TeamsConfig>,
     activity: &Activity,
     mut turn: Turn<'_>,
 ) -> Result<Response, ApiError> {
-    let clicked = match parse(activity.value.as_ref()) {
-        Ok(clicked) => clicked,
+    let button = match parse(activity.value.as_ref()) {
+        Ok(button) => button,
         Err(refused) => {
             tracing::warn!(reason = %refused.message, "teams card action refused");
             return Ok(error_response(refused));
         }
     };
-    turn.request.text = clicked.command_text();
-    let decision = clicked.decides().cloned();
     // Decisions are answered on the card where they were clicked (they carry no secret);
     // other answers go only to a personal chat.
+    let decides = matches!(button, Button::Approve(..) | Button::Deny(_));
     let private = if activity.is_personal() {
         turn.request.delivery = Some("card action in a personal chat".into());
         None
-    } else if decision.is_some() {
+    } else if decides {
         turn.request.delivery = Some("card action in a group chat or channel".into());
         None
     } else {
-        match teams
-            .connector
-            .personal_conversation(turn.service_url, turn.bot, turn.from, turn.tenant)
-            .await
-        {
-            Ok(id) => {
-                turn.request.delivery =
-                    Some("private 1:1 chat, card action in a group chat or channel".into());
-                Some(id)
-            }
-            Err(e) => {
-                let request = &turn.request;
-                tracing::warn!(request_id = %request.request_id, error = %e, "cannot open a 1:1 chat");
-                let draft = Draft::new(Action::Request, Outcome::Invalid)
-                    .detail("card action outside a personal chat; no private chat could be opened");
-                app.engine
-                    .audit(request, draft)
-                    .await
-                    .map_err(|_| ApiError::Internal(request.request_id.clone()))?;
-                return Ok(card_response(&render::text_card(
-                    "I only answer in a private chat, and I could not open one with you. Please message me directly.",
-                )));
-            }
+        match private_chat(app, teams, &mut turn).await? {
+            Ok(id) => Some(id),
+            Err(refusal) => return Ok(refusal),
         }
     };
-    let request = &turn.request;
-    let reply = app
+    let mut reply = app
         .engine
-        .handle_at(request, turn.arrival.clone())
+        .click_at(&turn.request, turn.arrival.clone(), button)
         .await
         .map_err(|Replayed| replayed())?;
-    notices::post(teams, turn.service_url, turn.bot, &reply).await;
-    if let Some(id) = decision {
-        let card = decision::after_decision(app, teams, activity, &turn, &id, &reply).await;
-        return Ok(card_response(&card));
-    }
-    match private {
-        None => Ok(card_response(&render::render(&reply))),
-        Some(private) => Ok(answer_privately(app, teams, &turn, &private, &reply).await),
+    let follow_ups = std::mem::take(&mut reply.follow_ups);
+    let answer = if decides {
+        card_response(&decision_card(&reply, follow_ups.request_message.as_ref()))
+    } else {
+        match &private {
+            None => card_response(&render::render(&reply)),
+            Some(private) => answer_privately(app, teams, &turn, private, &reply).await,
+        }
+    };
+    let personal = activity.is_personal().then(|| turn.conversation.to_owned());
+    let route = notices::Route {
+        service_url: turn.service_url.to_owned(),
+        bot: turn.bot.clone(),
+        clicked: activity
+            .reply_to_id
+            .clone()
+            .map(|card| (turn.conversation.to_owned(), card)),
+        caller_chat: private.or(personal),
+    };
+    let request_id = reply.request_id.clone();
+    notices::spawn(
+        &app.background,
+        teams.clone(),
+        request_id,
+        follow_ups,
+        route,
+    );
+    Ok(answer)
+}
+
+/// The card answered to an Approve or Deny click: the request's message as the decision left
+/// it (its buttons while it is still open), and the clicker's answer under it.
+fn decision_card(reply: &Reply, message: Option<&crate::reply::RequestMessage>) -> Value {
+    let Some(message) = message else {
+        return render::render(reply);
+    };
+    let mut lines = message.lines.clone();
+    lines.extend(reply.lines.iter().cloned());
+    render::lines_card(&lines, &message.buttons)
+}
+
+/// The clicker's 1:1 chat, opened for a click outside one; `Err` carries the answer when none
+/// could be opened (the click is then audited and not run).
+async fn private_chat(
+    app: &TeamsState,
+    teams: &TeamsConfig,
+    turn: &mut Turn<'_>,
+) -> Result<Result<String, Response>, ApiError> {
+    match teams
+        .connector
+        .personal_conversation(turn.service_url, turn.bot, turn.from, turn.tenant)
+        .await
+    {
+        Ok(id) => {
+            turn.request.delivery =
+                Some("private 1:1 chat, card action in a group chat or channel".into());
+            Ok(Ok(id))
+        }
+        Err(e) => {
+            let request = &turn.request;
+            tracing::warn!(request_id = %request.request_id, error = %e, "cannot open a 1:1 chat");
+            let draft = Draft::new(Action::Request, Outcome::Invalid)
+                .detail("card action outside a personal chat; no private chat could be opened");
+            app.engine
+                .audit(request, draft)
+                .await
+                .map_err(|_| ApiError::Internal(request.request_id.clone()))?;
+            Ok(Err(card_response(&render::text_card(
+                "I only answer in a private chat, and I could not open one with you. Please message me directly.",
+            ))))
+        }
     }
 }
 
@@ -266,35 +278,30 @@ async fn answer_privately(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{AccessRequestId, GrantDuration, ToolName};
 
     fn value(verb: &str, data: Value) -> Value {
         json!({ "action": { "type": "Action.Execute", "id": "a1", "verb": verb, "data": data }, "trigger": "manual" })
     }
 
     #[test]
-    fn known_verbs_become_the_commands_their_slack_buttons_stand_for() {
-        let cases = [
-            (
-                APPROVE,
-                json!({ "request": "0123456789abcdef" }),
-                "approve 0123456789abcdef",
-            ),
-            (
-                APPROVE,
-                json!({ "request": "0123456789abcdef", "for": "2h" }),
-                "approve 0123456789abcdef for 2h",
-            ),
-            (
-                DENY,
-                json!({ "request": "0123456789abcdef" }),
-                "deny 0123456789abcdef",
-            ),
-            (REQUEST, json!({ "tool": "github" }), "request github"),
-            (CODE, json!({ "tool": "github" }), "github"),
-        ];
-        for (verb, data, text) in cases {
-            let clicked = parse(Some(&value(verb, data.clone()))).expect("accepted");
-            assert_eq!(clicked.command_text(), text, "{verb} {data}");
+    fn every_button_on_a_card_comes_back_from_a_click_as_itself() {
+        let id = AccessRequestId::parse("0123456789abcdef").expect("id");
+        let tool = ToolName::parse("github").expect("tool");
+        for button in [
+            Button::Approve(id.clone(), None),
+            Button::Approve(id.clone(), GrantDuration::parse("2h")),
+            Button::Deny(id),
+            Button::RequestAccess(tool.clone()),
+            Button::GetCode(tool),
+        ] {
+            let card = render::card_of(&render::lines_card(&[], std::slice::from_ref(&button)));
+            let written = &card["actions"][0];
+            let clicked = value(
+                written["verb"].as_str().expect("verb"),
+                written["data"].clone(),
+            );
+            assert_eq!(parse(Some(&clicked)), Ok(button), "{written}");
         }
     }
 
@@ -302,16 +309,19 @@ mod tests {
     fn unknown_verbs_and_malformed_data_are_refused() {
         let cases = [
             value("otp.grant_all", json!({ "tool": "github" })),
-            value(APPROVE, json!({ "request": "../x" })),
+            value("otp.approve", json!({ "request": "../x" })),
             value(
-                APPROVE,
+                "otp.approve",
                 json!({ "request": "0123456789abcdef", "for": "forever" }),
             ),
-            value(DENY, json!({ "request": "0123456789abcdef", "for": "2h" })),
-            value(CODE, json!({ "tool": "github code" })),
-            value(REQUEST, json!({ "tool": 7 })),
-            value(REQUEST, Value::Null),
-            json!({ "action": { "type": "Action.Submit", "verb": CODE, "data": { "tool": "github" } } }),
+            value(
+                "otp.deny",
+                json!({ "request": "0123456789abcdef", "for": "2h" }),
+            ),
+            value("otp.code", json!({ "tool": "github code" })),
+            value("otp.request", json!({ "tool": 7 })),
+            value("otp.request", Value::Null),
+            json!({ "action": { "type": "Action.Submit", "verb": "otp.code", "data": { "tool": "github" } } }),
             json!({ "nothing": true }),
         ];
         for case in cases {

@@ -18,8 +18,8 @@
 pub mod activity;
 pub mod auth;
 pub mod connector;
-mod decision;
 pub mod invoke;
+mod message;
 pub mod notices;
 pub mod render;
 mod text;
@@ -35,10 +35,10 @@ use axum::response::{IntoResponse, Response};
 use self::activity::{Account, Activity};
 use self::auth::{AuthError, BotAuth};
 use self::connector::Connector;
-use crate::domain::{Action, Outcome, Platform, Principal, RequestId};
+use crate::domain::{Person, Platform, Principal, RequestId};
 use crate::engine::Engine;
-use crate::engine::{Arrival, ChatRequest, Draft, Replayed};
-use crate::front::ApiError;
+use crate::engine::{Arrival, ChatRequest};
+use crate::front::{ApiError, Background};
 use crate::store::ReplayMark;
 
 /// How long an activity id is remembered: a Bot Framework token's lifetime plus the skew allowed.
@@ -78,6 +78,8 @@ pub struct TeamsState {
     pub engine: std::sync::Arc<Engine>,
     /// Teams settings; `None` turns the endpoint off (404).
     pub teams: Option<std::sync::Arc<TeamsConfig>>,
+    /// Where follow-ups run after the answer.
+    pub background: Background,
 }
 
 /// Teams' endpoint: activities from the Bot Connector.
@@ -118,7 +120,7 @@ async fn handle(
     match (activity.kind.as_str(), activity.name.as_deref()) {
         ("message", _) => {
             if let Some(turn) = Turn::of(app, teams, &activity).await? {
-                message(app, teams, &activity, turn).await?;
+                message::message(app, teams, &activity, turn).await?;
             }
             Ok(acknowledged())
         }
@@ -255,7 +257,10 @@ impl<'a> Turn<'a> {
         };
         let request = ChatRequest {
             request_id: RequestId::new(),
+            person: Person::from(&principal),
             principal,
+            // The Connector reaches every Teams user and conversation of a served tenant.
+            reaches_others: true,
             channel: Some(conversation.id.chars().take(128).collect()),
             text: String::new(),
             delivery: None,
@@ -282,129 +287,5 @@ impl<'a> Turn<'a> {
             arrival,
             request,
         }))
-    }
-}
-
-async fn message(
-    app: &TeamsState,
-    teams: &TeamsConfig,
-    activity: &Activity,
-    turn: Turn<'_>,
-) -> Result<(), ApiError> {
-    let Turn {
-        tenant,
-        from,
-        conversation,
-        service_url,
-        bot,
-        activity_id,
-        arrival,
-        mut request,
-    } = turn;
-    // Until the caller has passed the rate limit, mentions are resolved only from what the
-    // activity itself says; the Connector is asked about the rest afterwards.
-    request.text = text::command_text(activity, None).await;
-
-    let private_conversation = if activity.is_personal() {
-        request.delivery = Some("personal chat".into());
-        None
-    } else {
-        match teams
-            .connector
-            .personal_conversation(service_url, bot, from, tenant)
-            .await
-        {
-            Ok(id) => {
-                request.delivery =
-                    Some("private 1:1 chat, asked in a group chat or channel".into());
-                Some(id)
-            }
-            Err(e) => {
-                tracing::warn!(request_id = %request.request_id, error = %e, "cannot open a 1:1 chat");
-                let draft = Draft::new(Action::Request, Outcome::Invalid)
-                    .detail("asked outside a personal chat; no private chat could be opened; told to message the bot directly");
-                app.engine
-                    .audit(&request, draft)
-                    .await
-                    .map_err(|_| ApiError::Internal(request.request_id.clone()))?;
-                let notice = render::notice("I only answer in a private chat, and I could not open one with you. Please message me directly.");
-                notify(
-                    &teams.connector,
-                    service_url,
-                    conversation,
-                    activity_id,
-                    &notice,
-                )
-                .await;
-                return Ok(());
-            }
-        }
-    };
-    let lookup = text::MemberLookup {
-        connector: &teams.connector,
-        service_url,
-        conversation,
-    };
-    let reply = match app
-        .engine
-        .handle_finishing(&request, arrival, || {
-            text::command_text(activity, Some(lookup))
-        })
-        .await
-    {
-        Ok(reply) => reply,
-        Err(Replayed) => {
-            tracing::warn!(reason = "duplicate activity", "teams request ignored");
-            return Ok(());
-        }
-    };
-    notices::post(teams, service_url, bot, &reply).await;
-    let card = render::render(&reply);
-    let sent = match &private_conversation {
-        None => {
-            teams
-                .connector
-                .reply(service_url, conversation, activity_id, &card)
-                .await
-        }
-        Some(private) => teams.connector.send(service_url, private, &card).await,
-    };
-    match sent {
-        Ok(()) if private_conversation.is_some() => {
-            let notice = render::notice("I've answered you in a private chat.");
-            notify(
-                &teams.connector,
-                service_url,
-                conversation,
-                activity_id,
-                &notice,
-            )
-            .await;
-        }
-        Ok(()) => {}
-        Err(e) => {
-            tracing::error!(request_id = %request.request_id, error = %e, "reply delivery failed");
-            let draft = Draft::new(Action::Request, Outcome::Error).detail("reply delivery failed");
-            if let Err(e) = app.engine.audit(&request, draft).await {
-                tracing::error!(error = %e, "could not audit the delivery failure");
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Replies with a short notice in the conversation the message came from; failures are logged.
-async fn notify(
-    connector: &Connector,
-    service_url: &str,
-    conversation: &str,
-    reply_to: &str,
-    notice: &serde_json::Value,
-) {
-    if let Err(e) = connector
-        .reply(service_url, conversation, reply_to, notice)
-        .await
-    {
-        tracing::warn!(error = %e, "sending a notice failed");
     }
 }

@@ -87,31 +87,19 @@ fn card(body: Vec<Value>, buttons: &[Button]) -> Value {
 /// A button as a Universal Action: `Action.Execute` with `title`, `verb` and `data` (schema
 /// explorer, "Action.Execute" properties; `style` `positive`/`destructive` is the inherited
 /// `ActionStyle`). A click comes back as an `adaptiveCard/action` invoke carrying the `verb`
-/// and `data` ([`invoke`] reads them); the data names only the request or the tool.
+/// and `data`, which [`invoke`] reads back into the same button ([`Button::parts`] written
+/// here, [`Button::from_parts`] there); the data names only the request or the tool.
 fn action(button: &Button) -> Value {
-    let (verb, data, style) = match button {
-        Button::RequestAccess(tool) => (invoke::REQUEST, json!({ "tool": tool.as_str() }), None),
-        Button::GetCode(tool) => (invoke::CODE, json!({ "tool": tool.as_str() }), None),
-        Button::Approve(id, None) => (
-            invoke::APPROVE,
-            json!({ "request": id.as_str() }),
-            Some("positive"),
-        ),
-        Button::Approve(id, Some(shorter)) => (
-            invoke::APPROVE,
-            json!({ "request": id.as_str(), "for": shorter.to_string() }),
-            None,
-        ),
-        Button::Deny(id) => (
-            invoke::DENY,
-            json!({ "request": id.as_str() }),
-            Some("destructive"),
-        ),
+    let (verb, data) = button.parts();
+    let style = match button {
+        Button::Approve(_, None) => Some("positive"),
+        Button::Deny(_) => Some("destructive"),
+        Button::RequestAccess(_) | Button::GetCode(_) | Button::Approve(_, Some(_)) => None,
     };
     let mut action = json!({
         "type": "Action.Execute",
         "title": button.label(),
-        "verb": verb,
+        "verb": invoke::verb(verb),
         "data": data
     });
     if let Some(style) = style {

@@ -242,3 +242,47 @@ pub async fn put_secret(store: &AwsStore, name: String, value: &str) {
         .await
         .expect("put parameter");
 }
+
+/// A TCP relay in front of the emulator that can stop answering, as a DynamoDB endpoint behind
+/// a black-holed route does: once silent, connections are accepted and held open, everything
+/// sent is read and dropped, and nothing is ever answered or passed on.
+pub struct Relay {
+    /// The relay's URL, to point an SDK at.
+    pub url: String,
+    silent: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Relay {
+    /// Relays `127.0.0.1:{port}` until [`Relay::go_silent`].
+    pub async fn start(port: u16) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let silent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let quiet = silent.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let quiet = quiet.clone();
+                tokio::spawn(async move {
+                    if !quiet.load(Ordering::SeqCst) {
+                        if let Ok(mut upstream) =
+                            tokio::net::TcpStream::connect(("127.0.0.1", port)).await
+                        {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                        }
+                        return;
+                    }
+                    let _ = tokio::io::copy(&mut client, &mut tokio::io::sink()).await;
+                });
+            }
+        });
+        Self { url, silent }
+    }
+
+    /// From now on nothing is answered.
+    pub fn go_silent(&self) {
+        self.silent.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}

@@ -4,8 +4,8 @@
 
 use otpbot::domain::{AccessRequest, AccessRequestId, RequestState};
 use otpbot::domain::{
-    Action, AuditEvent, AuditQuery, EventId, Grant, GrantDuration, Outcome, Principal, RequestId,
-    Role, Seed, Timestamp, Tool, ToolName,
+    Action, AuditEvent, AuditQuery, EventId, Grant, GrantDuration, Outcome, Person, Principal,
+    RequestId, Role, Seed, Timestamp, Tool, ToolName,
 };
 use otpbot::domain::{Quota, RateLimit};
 use otpbot::store::{Change, Decision, DecisionView, Effect, ReplayMark, Stores, Verdict};
@@ -32,6 +32,7 @@ fn tool(name: &str) -> Tool {
 fn grant(user: &str, tool: &str, expires: i64) -> Grant {
     Grant {
         principal: who(user),
+        person: Person::from(&who(user)),
         tool: tool_name(tool),
         granted_by: who("UADMIN"),
         granted_at: Timestamp::from_unix(1_000),
@@ -887,6 +888,7 @@ fn access_request(id: &str, user: &str, tool: &str, at: i64, expires: i64) -> Ac
     AccessRequest {
         id: request_id(id),
         requester: who(user),
+        requester_person: Person::from(&who(user)),
         tool: tool_name(tool),
         duration: GrantDuration::parse("2h").expect("2h"),
         reason: Some("deploy fix".into()),
@@ -940,6 +942,7 @@ fn decide_request(
 ) -> Decision {
     let grant = approve.then(|| Grant {
         principal: who(user),
+        person: Person::from(&who(user)),
         tool: tool_name(tool),
         granted_by: who(approver),
         granted_at: Timestamp::from_unix(at),
@@ -1179,6 +1182,78 @@ pub async fn access_requests_open_once_and_decide_once(s: &Stores) {
     assert_eq!(count(&events, Action::Deny), 1);
 }
 
+/// An approval never shortens a grant: against a grant that ends later, the request is
+/// approved, the grant stays as it was and the "kept" record is written instead, in the same
+/// transaction; against one that ends sooner, the approval's grant replaces it.
+pub async fn approvals_never_shorten_a_grant(s: &Stores) {
+    catalog(s).await;
+    let held = grant("U1", "github", 50_000);
+    assert!(apply(s, Change::PutGrant(held.clone())).await);
+    let r = access_request("keep", "U1", "github", 1_000, 4_600);
+    assert_eq!(
+        decide_plain(s, &open(&r, 1_000)).await,
+        Verdict::Done { changed: true }
+    );
+    // The approval's grant ends at 9 200, before the 50 000 already held.
+    let mut d = decide_request("keep", "U1", "github", "U9", true, 2_000);
+    let mut kept = event(2_000, "U9", Some("github"), Outcome::Ok);
+    kept.action = Action::Approve;
+    kept.detail = Some("kept".into());
+    if let Effect::Change { if_unchanged, .. } = &mut d.effect {
+        *if_unchanged = Some(kept.clone());
+    }
+    assert_eq!(decide_plain(s, &d).await, Verdict::Done { changed: false });
+    let now = s
+        .access
+        .grant(&who("U1"), &tool_name("github"))
+        .await
+        .expect("read");
+    assert_eq!(
+        now,
+        Some(held),
+        "the later end stays, granted by whom it was"
+    );
+    let state = s
+        .access
+        .access_request(&request_id("keep"))
+        .await
+        .expect("read")
+        .map(|r| r.state);
+    assert_eq!(
+        state,
+        Some(RequestState::Approved {
+            by: who("U9"),
+            at: Timestamp::from_unix(2_000)
+        })
+    );
+    let events = all_events(s).await;
+    let approvals: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == Action::Approve)
+        .collect();
+    assert_eq!(approvals.len(), 1);
+    assert_eq!(approvals[0].id, kept.id, "the kept record, not the grant's");
+
+    // A grant that ends sooner is lengthened.
+    assert!(apply(s, Change::PutGrant(grant("U2", "github", 3_000))).await);
+    let r = access_request("longer", "U2", "github", 1_000, 4_600);
+    decide_plain(s, &open(&r, 1_000)).await;
+    assert_eq!(
+        decide_plain(
+            s,
+            &decide_request("longer", "U2", "github", "U9", true, 2_000)
+        )
+        .await,
+        Verdict::Done { changed: true }
+    );
+    let now = s
+        .access
+        .grant(&who("U2"), &tool_name("github"))
+        .await
+        .expect("read");
+    assert_eq!(now.map(|g| g.expires_at), Some(Timestamp::from_unix(9_200)));
+}
+
 /// Sixteen approvers decide one request at once: exactly one decision commits, the others are
 /// told it was decided; the stored state, the grant and the records agree with the winner.
 pub async fn racing_approvers_one_decision_wins(s: &Stores) {
@@ -1244,6 +1319,30 @@ pub async fn racing_approvers_one_decision_wins(s: &Stores) {
     }
 }
 
+/// The person behind a request and a grant is stored and read back as written.
+pub async fn persons_are_recorded_with_requests_and_grants(s: &Stores) {
+    catalog(s).await;
+    let grid = Person::parse("slack:E0ORG:W0SELF").expect("person");
+    let mut r = access_request("grid", "W0SELF", "github", 1_000, 4_600);
+    r.requester_person = grid.clone();
+    decide_plain(s, &open(&r, 1_000)).await;
+    let read = s
+        .access
+        .access_request(&request_id("grid"))
+        .await
+        .expect("read");
+    assert_eq!(read.map(|r| r.requester_person), Some(grid.clone()));
+    let mut g = grant("W0SELF", "github", 9_000);
+    g.person = grid.clone();
+    assert!(apply(s, Change::PutGrant(g)).await);
+    let read = s
+        .access
+        .grant(&who("W0SELF"), &tool_name("github"))
+        .await
+        .expect("read");
+    assert_eq!(read.map(|g| g.person), Some(grid));
+}
+
 /// Instantiates the suite for one backend.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -1253,7 +1352,8 @@ macro_rules! conformance_tests {
             issue_rechecks_the_grant, a_removed_tool_issues_nothing,
             limits_are_exact_at_the_window_edge, limits_hold_under_concurrency,
             approvers_per_tool, access_requests_open_once_and_decide_once,
-            racing_approvers_one_decision_wins);
+            racing_approvers_one_decision_wins, approvals_never_shorten_a_grant,
+            persons_are_recorded_with_requests_and_grants);
     };
     (@each $make:path, $($name:ident),+) => {
         $(

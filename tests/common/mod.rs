@@ -2,10 +2,12 @@
 //! client that signs requests the way Slack does.
 #![allow(dead_code)]
 
+pub mod approvals;
 pub mod aws;
 pub mod conformance;
 pub mod lambda;
 pub mod rfc6238;
+pub mod slack;
 pub mod teams;
 pub mod terraform;
 pub mod tls;
@@ -58,6 +60,8 @@ pub struct TestApp {
     pub audit_key: Arc<AuditKey>,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
+    /// The follow-ups the app starts after its answers.
+    pub background: otpbot::front::Background,
 }
 
 /// What came back from a slash command.
@@ -208,10 +212,12 @@ impl TestApp {
                 Arc::new(otpbot::slack::web::WebApi::new(&url, BOT_TOKEN.into()).expect("web api"))
             }),
         };
+        let background = otpbot::front::Background::default();
         let state = AppState {
             teams,
             engine: Arc::new(engine),
             slack: Some(Arc::new(slack)),
+            background: background.clone(),
         };
         let router = router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -229,6 +235,7 @@ impl TestApp {
             audit_key,
             dir,
             client: otpbot::front::client(std::time::Duration::from_secs(30)).expect("HTTP client"),
+            background,
         };
         app.enrol("github", "GitHub", "8h", "1w").await;
         app
@@ -255,6 +262,17 @@ impl TestApp {
             .put_tool(&tool, Some(&seed), &operator, self.now())
             .await
             .expect("put tool");
+    }
+
+    /// Waits until every follow-up the app started after its answers (notices, message
+    /// updates) has ended, at most 30 s.
+    pub async fn settled(&self) {
+        assert!(
+            self.background
+                .idle_within(std::time::Duration::from_secs(30))
+                .await,
+            "follow-ups still running after 30 s"
+        );
     }
 
     /// The current injected time.

@@ -39,6 +39,8 @@ pub struct Seen {
     pub member_lookups: Vec<String>,
     /// `expires_in` of issued tokens; 0 means the default of 3600 s.
     pub token_lifetime: u64,
+    /// Where `/moved/…` sends its callers with a `307`.
+    pub redirect_to: String,
 }
 
 #[derive(Clone)]
@@ -207,6 +209,21 @@ pub async fn member(
     Json(json!({ "id": member, "aadObjectId": aad }))
 }
 
+/// A service URL that moved: every call is answered `307 Temporary Redirect` to
+/// [`Seen::redirect_to`] (which keeps the method and body: RFC 9110, section 15.4.8).
+pub async fn moved(State(f): State<Fake>, Path(path): Path<String>) -> axum::response::Response {
+    let mut seen = f.seen.lock().expect("lock");
+    seen.posts
+        .push((format!("moved {path}"), String::new(), Value::Null));
+    let to = seen.redirect_to.clone();
+    (
+        axum::http::StatusCode::TEMPORARY_REDIRECT,
+        [("location", to)],
+        "",
+    )
+        .into_response()
+}
+
 pub struct Harness {
     pub app: TestApp,
     pub fake: Fake,
@@ -242,6 +259,7 @@ impl Fake {
                 post(reply).put(update),
             )
             .route("/svc/v3/conversations/{conv}/members/{member}", get(member))
+            .route("/moved/{*path}", axum::routing::any(moved))
             .with_state(fake.clone());
         match tls {
             None => tokio::spawn(async move {
@@ -354,6 +372,7 @@ impl Harness {
         activity(&self.service_url(), id, aad, text, conversation_type)
     }
 
+    /// Posts `activity` and waits for what follows its answer (notices, card updates).
     pub async fn post(&self, token: Option<String>, activity: &Value) -> u16 {
         let mut request = self
             .client
@@ -362,7 +381,9 @@ impl Harness {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        request.send().await.expect("send").status().as_u16()
+        let status = request.send().await.expect("send").status().as_u16();
+        self.app.settled().await;
+        status
     }
 
     pub async fn send_as(&self, aad: &str, text: &str, conversation_type: &str) -> u16 {

@@ -53,6 +53,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         engine: Arc::new(engine),
         slack: Some(Arc::new(slack)),
         teams: None,
+        background: crate::front::Background::default(),
     };
     let publisher = Publisher::new(checkpoints, &settings, Some(&state));
     serve_on(
@@ -146,6 +147,8 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
     if !active {
         let request = ChatRequest {
             request_id: crate::domain::RequestId::new(),
+            person: crate::domain::Person::from(admin),
+            reaches_others: false,
             principal: admin.clone(),
             channel: Some("demo-setup".into()),
             text: format!("grant {admin} {DEMO_TOOL} for 8h demo"),

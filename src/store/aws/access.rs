@@ -8,8 +8,8 @@ use super::item::{get_n, get_s, n, opt_s, s, Item, ItemBuilder};
 use super::schema::{ACCESS_PK, ACCESS_SK, GRANTS_BY_TOOL, GSI1_PK, GSI1_SK, TTL_ATTRIBUTE};
 use super::{sdk, AwsStore};
 use crate::domain::{
-    AccessRequest, AccessRequestId, Grant, GrantDuration, Principal, Role, Roles, Timestamp, Tool,
-    ToolName,
+    AccessRequest, AccessRequestId, Grant, GrantDuration, Person, Principal, Role, Roles,
+    Timestamp, Tool, ToolName,
 };
 use crate::store::{AccessStore, StoreError, StoreResult};
 
@@ -39,10 +39,26 @@ pub(super) fn tool_from(item: &Item) -> StoreResult<Tool> {
     })
 }
 
+/// The person stored under `attribute`, or `principal` for an item written before persons
+/// were recorded: the person as far as was known then (the read is the migration; nothing is
+/// scanned or rewritten).
+pub(super) fn person_from(
+    item: &Item,
+    attribute: &str,
+    principal: &Principal,
+) -> StoreResult<Person> {
+    match opt_s(item, attribute) {
+        Some(text) => Person::parse(&text).map_err(corrupt),
+        None => Ok(Person::from(principal)),
+    }
+}
+
 /// A grant read back from its item.
 pub(super) fn grant_from(item: &Item) -> StoreResult<Grant> {
+    let principal = Principal::parse(get_s(item, "principal")?).map_err(corrupt)?;
     Ok(Grant {
-        principal: Principal::parse(get_s(item, "principal")?).map_err(corrupt)?,
+        person: person_from(item, "person", &principal)?,
+        principal,
         tool: ToolName::parse(get_s(item, "tool")?).map_err(corrupt)?,
         granted_by: Principal::parse(get_s(item, "granted_by")?).map_err(corrupt)?,
         granted_at: Timestamp::from_unix(get_n(item, "granted_at")?),
@@ -59,6 +75,7 @@ pub(super) fn grant_item(grant: &Grant) -> Item {
         .set(GSI1_PK, s(format!("T#{}", grant.tool)))
         .set(GSI1_SK, s(principal_pk(&grant.principal)))
         .set("principal", s(grant.principal.as_str()))
+        .set("person", s(grant.person.as_str()))
         .set("tool", s(grant.tool.as_str()))
         .set("granted_by", s(grant.granted_by.as_str()))
         .set("granted_at", n(grant.granted_at.unix()))

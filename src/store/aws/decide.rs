@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use super::access::{grant_from, principal_pk};
+use super::access::{grant_from, principal_pk, TOOLS_PK};
 use super::item::{get_n, s, Item};
 use super::plan::{built, key_of, quota_pk, Part};
 use super::schema::{ACCESS_PK, ACCESS_SK};
@@ -150,12 +150,47 @@ impl DecisionStore for AwsStore {
     }
 
     async fn decide(&self, view: &DecisionView, d: &Decision) -> StoreResult<Verdict> {
+        let prepared = self.prepare_change(d).await?;
+        let outcome = self.commit(view, d, &prepared).await;
+        // A new tool's seed was written to SSM before the transaction; if the tool did not
+        // make it into the catalog, its parameter goes too (a replaced seed stays: the catalog
+        // still pins the version codes come from).
+        if let Some(tool) = &prepared.new_parameter {
+            if !matches!(outcome, Ok(Verdict::Done { .. })) {
+                if let Err(e) = crate::store::SecretStore::delete_seed(self, tool).await {
+                    tracing::error!(error = %e, %tool, "the seed of a tool not added is still in SSM");
+                }
+            }
+        }
+        outcome
+    }
+}
+
+/// What a change needs before its transaction.
+struct Prepared {
+    /// The SSM version of the new seed written for it.
+    seed_version: Option<i64>,
+    /// The grants that go with a removed tool.
+    removed_grants: Vec<Grant>,
+    /// The tool whose seed parameter this change created (it was not in the catalog).
+    new_parameter: Option<ToolName>,
+}
+
+impl AwsStore {
+    /// Commits `d` in one `TransactWriteItems`, reading its cancellation reasons and retrying
+    /// on concurrent writers (see the module documentation).
+    async fn commit(
+        &self,
+        view: &DecisionView,
+        d: &Decision,
+        prepared: &Prepared,
+    ) -> StoreResult<Verdict> {
+        let (seed_version, removed_grants) = (prepared.seed_version, &prepared.removed_grants);
         let mut logs = if view.logs.len() == d.quotas.len() {
             view.logs.clone()
         } else {
             self.logs(&d.quotas).await?
         };
-        let (seed_version, removed_grants) = self.prepare_change(d).await?;
         let mut unchanged = false;
         for attempt in 0..ATTEMPTS {
             for (i, (quota, log)) in d.quotas.iter().zip(&logs).enumerate() {
@@ -163,7 +198,7 @@ impl DecisionStore for AwsStore {
                     return Ok(Verdict::Limited(i));
                 }
             }
-            let planned = self.plan(d, &logs, unchanged, seed_version, &removed_grants)?;
+            let planned = self.plan(d, &logs, unchanged, seed_version, removed_grants)?;
             let (items, parts): (Vec<_>, Vec<_>) = planned.into_iter().unzip();
             if items.is_empty() {
                 return Ok(Verdict::Done { changed: false });
@@ -190,6 +225,7 @@ impl DecisionStore for AwsStore {
                 _ => return Err(sdk("transact write", err)),
             };
             let mut stale = false;
+            let mut replan = false;
             for (part, reason) in parts.iter().zip(&reasons) {
                 let code = reason.code().unwrap_or("None");
                 match (part, code) {
@@ -213,6 +249,11 @@ impl DecisionStore for AwsStore {
                     }
                     (Part::Quota, "ConditionalCheckFailed") => stale = true,
                     (Part::Change, "ConditionalCheckFailed") => unchanged = true,
+                    // The grant an approval would keep changed meanwhile: plan it with the grant.
+                    (Part::Kept, "ConditionalCheckFailed") => {
+                        unchanged = false;
+                        replan = true;
+                    }
                     (_, "TransactionConflict") => stale = true,
                     (_, other) => {
                         return Err(StoreError::Backend(format!(
@@ -226,9 +267,11 @@ impl DecisionStore for AwsStore {
                 logs = self.logs(&d.quotas).await?;
                 let pause = 2 + (rand::random::<u64>() % 8) * (attempt as u64 % 4 + 1);
                 tokio::time::sleep(Duration::from_millis(pause)).await;
-            } else if !unchanged {
+            } else if !(unchanged || replan) {
+                let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
                 return Err(StoreError::Backend(format!(
-                    "transaction cancelled without a known reason: {reasons:?}"
+                    "transaction cancelled without a known reason: {}",
+                    codes.join(", ")
                 )));
             }
         }
@@ -241,7 +284,12 @@ impl DecisionStore for AwsStore {
 impl AwsStore {
     /// What a change needs before its transaction: the new seed written (versioned) to SSM,
     /// or the grants that go with a removed tool.
-    async fn prepare_change(&self, d: &Decision) -> StoreResult<(Option<i64>, Vec<Grant>)> {
+    async fn prepare_change(&self, d: &Decision) -> StoreResult<Prepared> {
+        let mut prepared = Prepared {
+            seed_version: None,
+            removed_grants: Vec::new(),
+            new_parameter: None,
+        };
         match &d.effect {
             Effect::Change {
                 change:
@@ -251,8 +299,12 @@ impl AwsStore {
                     },
                 ..
             } => {
-                let version = self.write_seed(&tool.name, seed).await?;
-                Ok((Some(version), Vec::new()))
+                let catalogued = self
+                    .get(TOOLS_PK.into(), format!("T#{}", tool.name))
+                    .await?
+                    .is_some();
+                prepared.seed_version = Some(self.write_seed(&tool.name, seed).await?);
+                prepared.new_parameter = (!catalogued).then(|| tool.name.clone());
             }
             Effect::Change {
                 change: Change::RemoveTool(name),
@@ -261,10 +313,11 @@ impl AwsStore {
                 let mut grants = crate::store::AccessStore::holders(self, name).await?;
                 // A transaction holds at most 100 items; the rest go right after it.
                 grants.truncate(90);
-                Ok((None, grants))
+                prepared.removed_grants = grants;
             }
-            _ => Ok((None, Vec::new())),
+            _ => {}
         }
+        Ok(prepared)
     }
 
     /// Clears caches after a committed change; removes what a removed tool leaves behind.

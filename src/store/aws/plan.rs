@@ -65,6 +65,8 @@ pub(super) enum Part {
     Pending,
     /// The access request being decided: gone, decided or expired.
     Request,
+    /// The check that the grant an approval keeps still ends at or after the approval's.
+    Kept,
     Other,
 }
 
@@ -185,6 +187,7 @@ impl AwsStore {
         {
             if unchanged {
                 record = if_unchanged.as_ref();
+                items.extend(self.unchanged_items(change, now)?);
             } else {
                 items.extend(self.change_items(change, now, seed_version, removed_grants)?);
             }
@@ -192,6 +195,46 @@ impl AwsStore {
         if let Some(event) = record {
             items.push((self.audit_put(event)?, Part::Other));
         }
+        Ok(items)
+    }
+
+    /// What a change that found nothing to do still commits: an approval that keeps a longer
+    /// grant still decides its request, on condition that the grant still ends at or after the
+    /// approval's (else the decision is planned again with the grant).
+    fn unchanged_items(
+        &self,
+        change: &Change,
+        now: i64,
+    ) -> StoreResult<Vec<(TransactWriteItem, Part)>> {
+        let Change::DecideRequest {
+            id,
+            requester,
+            tool,
+            by,
+            grant: Some(g),
+        } = change
+        else {
+            return Ok(Vec::new());
+        };
+        let mut items = self.decide_request_items(id, requester, tool, by, true, now)?;
+        let check = built(
+            "kept grant check",
+            ConditionCheck::builder()
+                .table_name(&self.settings.access_table)
+                .set_key(Some(key_of(
+                    principal_pk(&g.principal),
+                    &format!("G#{}", g.tool),
+                )))
+                .condition_expression("attribute_exists(#pk) AND #exp >= :until")
+                .expression_attribute_names("#pk", ACCESS_PK)
+                .expression_attribute_names("#exp", TTL_ATTRIBUTE)
+                .expression_attribute_values(":until", n(g.expires_at.unix()))
+                .build(),
+        )?;
+        items.push((
+            TransactWriteItem::builder().condition_check(check).build(),
+            Part::Kept,
+        ));
         Ok(items)
     }
 
@@ -304,7 +347,20 @@ impl AwsStore {
                 let mut items =
                     self.decide_request_items(id, requester, tool, by, grant.is_some(), now)?;
                 if let Some(g) = grant {
-                    items.push((self.put(grant_item(g))?, Part::Other));
+                    // Stored unless a grant that ends later is there: an approval never
+                    // shortens one. A failed condition plans the decision without it.
+                    let put = built(
+                        "grant put",
+                        Put::builder()
+                            .table_name(access)
+                            .set_item(Some(grant_item(g)))
+                            .condition_expression("attribute_not_exists(#pk) OR #exp < :until")
+                            .expression_attribute_names("#pk", ACCESS_PK)
+                            .expression_attribute_names("#exp", TTL_ATTRIBUTE)
+                            .expression_attribute_values(":until", n(g.expires_at.unix()))
+                            .build(),
+                    )?;
+                    items.push((TransactWriteItem::builder().put(put).build(), Part::Change));
                 }
                 items
             }

@@ -19,7 +19,7 @@
 
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 
-use super::access::principal_pk;
+use super::access::{person_from, principal_pk};
 use super::item::{get_n, get_s, n, opt_s, s, Item, ItemBuilder};
 use super::plan::{built, key_of, put_unless_live, Part};
 use super::schema::ACCESS_PK;
@@ -71,9 +71,11 @@ pub(super) fn request_from(item: &Item) -> StoreResult<AccessRequest> {
         }
         other => return Err(corrupt(other)),
     };
+    let requester = Principal::parse(get_s(item, "requester")?).map_err(corrupt)?;
     Ok(AccessRequest {
         id: AccessRequestId::parse(get_s(item, "id")?).ok_or_else(|| corrupt("id"))?,
-        requester: Principal::parse(get_s(item, "requester")?).map_err(corrupt)?,
+        requester_person: person_from(item, "requester_person", &requester)?,
+        requester,
         tool: ToolName::parse(get_s(item, "tool")?).map_err(corrupt)?,
         duration: GrantDuration::from_secs(get_n(item, "duration")?)
             .ok_or_else(|| corrupt("duration"))?,
@@ -104,6 +106,7 @@ impl AwsStore {
             .set(super::schema::ACCESS_SK, s("AR"))
             .set("id", s(r.id.as_str()))
             .set("requester", s(r.requester.as_str()))
+            .set("requester_person", s(r.requester_person.as_str()))
             .set("tool", s(r.tool.as_str()))
             .set("duration", n(r.duration.secs()))
             .opt("reason", r.reason.as_deref())

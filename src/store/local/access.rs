@@ -5,8 +5,8 @@ use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::{backend, LocalStore};
 use crate::domain::{
-    AccessRequest, AccessRequestId, Grant, GrantDuration, Principal, RequestState, Role, Roles,
-    Seed, Timestamp, Tool, ToolName,
+    AccessRequest, AccessRequestId, Grant, GrantDuration, Person, Principal, RequestState, Role,
+    Roles, Seed, Timestamp, Tool, ToolName,
 };
 use crate::store::{AccessStore, SecretStore, StoreError, StoreResult};
 
@@ -39,7 +39,15 @@ fn to_tool((name, display_name, default, max, notify, approvals): ToolRow) -> St
     })
 }
 
-type GrantRow = (String, String, String, i64, i64, Option<String>);
+type GrantRow = (
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+);
 
 fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<GrantRow> {
     Ok((
@@ -49,12 +57,23 @@ fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<GrantRow> {
         row.get(3)?,
         row.get(4)?,
         row.get(5)?,
+        row.get(6)?,
     ))
 }
 
-fn to_grant((principal, tool, by, at, expires, reason): GrantRow) -> StoreResult<Grant> {
+/// The stored person, or the principal where none is stored.
+fn person_or(stored: Option<&str>, principal: &Principal, what: &str) -> StoreResult<Person> {
+    match stored {
+        Some(text) => Person::parse(text).map_err(|e| corrupt(what, e)),
+        None => Ok(Person::from(principal)),
+    }
+}
+
+fn to_grant((principal, tool, by, at, expires, reason, person): GrantRow) -> StoreResult<Grant> {
+    let principal = Principal::parse(&principal).map_err(|e| corrupt("grant principal", e))?;
     Ok(Grant {
-        principal: Principal::parse(&principal).map_err(|e| corrupt("grant principal", e))?,
+        person: person_or(person.as_deref(), &principal, "grant person")?,
+        principal,
         tool: ToolName::parse(&tool).map_err(|e| corrupt("grant tool", e))?,
         granted_by: Principal::parse(&by).map_err(|e| corrupt("grant granted_by", e))?,
         granted_at: Timestamp::from_unix(at),
@@ -66,7 +85,7 @@ fn to_grant((principal, tool, by, at, expires, reason): GrantRow) -> StoreResult
 pub(super) const TOOL_COLUMNS: &str =
     "name, display_name, default_grant, max_grant, notify_channel, approvals_channel";
 pub(super) const GRANT_COLUMNS: &str =
-    "principal, tool, granted_by, granted_at, expires_at, reason";
+    "principal, tool, granted_by, granted_at, expires_at, reason, person";
 
 /// The grant of `principal` for `tool`, on any connection (the writer re-checks with it).
 pub(super) fn grant_on(
@@ -92,7 +111,7 @@ pub(super) fn approver_role(tool: &ToolName) -> String {
 }
 
 pub(super) const REQUEST_COLUMNS: &str = "id, requester, tool, duration, reason, requested_at, \
-     expires_at, state, decided_by, decided_at";
+     expires_at, state, decided_by, decided_at, requester_person";
 
 type RequestRow = (
     String,
@@ -105,6 +124,7 @@ type RequestRow = (
     String,
     Option<String>,
     Option<i64>,
+    Option<String>,
 );
 
 /// The access request `id`, read on `conn`.
@@ -127,14 +147,17 @@ pub(super) fn request_on(conn: &Connection, id: &str) -> StoreResult<Option<Acce
                 r.get(7)?,
                 r.get(8)?,
                 r.get(9)?,
+                r.get(10)?,
             ))
         })
         .optional()
         .map_err(backend)?;
-    let Some((id, requester, tool, duration, reason, at, expires, state, by, decided_at)) = row
+    let Some((id, requester, tool, duration, reason, at, expires, state, by, decided_at, person)) =
+        row
     else {
         return Ok(None);
     };
+    let requester = Principal::parse(&requester).map_err(|e| corrupt("requester", e))?;
     let decider = || -> StoreResult<(Principal, Timestamp)> {
         let by = by
             .as_deref()
@@ -158,7 +181,8 @@ pub(super) fn request_on(conn: &Connection, id: &str) -> StoreResult<Option<Acce
     };
     Ok(Some(AccessRequest {
         id: AccessRequestId::parse(&id).ok_or_else(|| corrupt("request", "bad id"))?,
-        requester: Principal::parse(&requester).map_err(|e| corrupt("requester", e))?,
+        requester_person: person_or(person.as_deref(), &requester, "requester person")?,
+        requester,
         tool: ToolName::parse(&tool).map_err(|e| corrupt("request tool", e))?,
         duration: GrantDuration::from_secs(duration)
             .ok_or_else(|| corrupt("request", "bad duration"))?,

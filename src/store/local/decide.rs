@@ -50,7 +50,7 @@ fn apply(
     Ok(match change {
         Change::PutGrant(g) => {
             let sql = format!(
-                "INSERT OR REPLACE INTO grants ({GRANT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                "INSERT OR REPLACE INTO grants ({GRANT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
             );
             execute(
                 conn,
@@ -61,7 +61,8 @@ fn apply(
                     g.granted_by.as_str(),
                     g.granted_at.unix(),
                     g.expires_at.unix(),
-                    g.reason
+                    g.reason,
+                    g.person.as_str()
                 ],
             )? > 0
         }
@@ -118,7 +119,8 @@ fn apply(
         }
         Change::OpenRequest(r) => {
             let sql = "INSERT INTO access_requests (id, requester, tool, duration, reason, \
-                       requested_at, expires_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open')";
+                       requested_at, expires_at, state, requester_person) \
+                       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)";
             execute(
                 conn,
                 sql,
@@ -129,22 +131,28 @@ fn apply(
                     r.duration.secs(),
                     r.reason,
                     r.requested_at.unix(),
-                    r.expires_at.unix()
+                    r.expires_at.unix(),
+                    r.requester_person.as_str()
                 ],
             )? > 0
         }
         Change::DecideRequest { id, by, grant, .. } => {
-            let state = match grant {
+            // An approval never shortens a grant: one that already ends later stays as it is.
+            let (state, changed) = match grant {
                 Some(g) => {
-                    apply(conn, &Change::PutGrant(g.clone()), None, now)?;
-                    "approved"
+                    let held = grant_on(conn, g.principal.as_str(), g.tool.as_str())?;
+                    let longer = held.is_some_and(|h| h.expires_at >= g.expires_at);
+                    if !longer {
+                        apply(conn, &Change::PutGrant(g.clone()), None, now)?;
+                    }
+                    ("approved", !longer)
                 }
-                None => "denied",
+                None => ("denied", true),
             };
             let at = now.unix();
             let sql = "UPDATE access_requests SET state = ?2, decided_by = ?3, decided_at = ?4 \
                        WHERE id = ?1 AND state = 'open'";
-            execute(conn, sql, params![id.as_str(), state, by.as_str(), at])? > 0
+            execute(conn, sql, params![id.as_str(), state, by.as_str(), at])? > 0 && changed
         }
         Change::RemoveTool(name) => {
             execute(conn, "DELETE FROM grants WHERE tool = ?1", [name.as_str()])?;

@@ -112,6 +112,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE audit ADD COLUMN hash TEXT;
     CREATE INDEX audit_chain_start ON audit (seq) WHERE action = 'chain_start';
     "#,
+    // 8: the person behind a grant and a request (see `crate::domain::Person`). Rows written
+    // before it get their principal: the person as far as was known then.
+    r#"
+    ALTER TABLE grants ADD COLUMN person TEXT;
+    UPDATE grants SET person = principal;
+    ALTER TABLE access_requests ADD COLUMN requester_person TEXT;
+    UPDATE access_requests SET requester_person = requester;
+    "#,
 ];
 
 /// The schema version from which every audit log begins its chain with a chain-start record.

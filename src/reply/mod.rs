@@ -8,11 +8,13 @@
 //! literal segment for their platform and turn only [`Segment::Mention`] into a mention, so
 //! nothing a user typed can become a ping, a link or markup.
 
+mod button;
+
 use std::sync::OnceLock;
 
-use crate::domain::{
-    AccessRequestId, GrantDuration, OtpCode, Platform, Principal, RequestId, ToolName,
-};
+pub use button::{Button, Data, Verb};
+
+use crate::domain::{AccessRequestId, OtpCode, Platform, Principal, RequestId};
 
 /// Longest reply line, in characters, before it is cut short with `…`.
 pub const LINE_LIMIT: usize = 1_000;
@@ -144,43 +146,6 @@ pub struct CodeCard {
     pub next: Option<OtpCode>,
 }
 
-/// What a button under a reply does when clicked: the command it stands for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Button {
-    /// `request <tool>`: ask the tool's approvers for access.
-    RequestAccess(ToolName),
-    /// `<tool>`: get the current code.
-    GetCode(ToolName),
-    /// `approve <id>`, or `approve <id> for <dur>` when a shorter grant than asked is offered.
-    Approve(AccessRequestId, Option<GrantDuration>),
-    /// `deny <id>`.
-    Deny(AccessRequestId),
-}
-
-impl Button {
-    /// The button's label.
-    pub fn label(&self) -> String {
-        match self {
-            Button::RequestAccess(_) => "Request access".into(),
-            Button::GetCode(_) => "Get code".into(),
-            Button::Approve(_, None) => "Approve".into(),
-            Button::Approve(_, Some(shorter)) => format!("Approve for {shorter}"),
-            Button::Deny(_) => "Deny".into(),
-        }
-    }
-
-    /// The command a click on this button runs, as typed text.
-    pub fn command(&self) -> String {
-        match self {
-            Button::RequestAccess(tool) => format!("request {tool}"),
-            Button::GetCode(tool) => tool.to_string(),
-            Button::Approve(id, None) => format!("approve {id}"),
-            Button::Approve(id, Some(shorter)) => format!("approve {id} for {shorter}"),
-            Button::Deny(id) => format!("deny {id}"),
-        }
-    }
-}
-
 /// One answer to one chat request, always private to the caller.
 #[derive(Debug)]
 pub struct Reply {
@@ -194,8 +159,37 @@ pub struct Reply {
     pub request_id: RequestId,
     /// Buttons offered under the reply.
     pub buttons: Vec<Button>,
-    /// Messages for others that the decision calls for (approvers, a tool's notice channel).
+    /// Everything else the decision calls for, delivered after the answer.
+    pub follow_ups: FollowUps,
+}
+
+/// What follows from a decision besides the caller's answer: the command that decided says it
+/// all here, and a front end delivers it as it is, after it has answered the caller (a slow
+/// platform never delays the answer), without reading a store or reading the answer's words.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FollowUps {
+    /// Messages for others: a tool's approvals or notice channel, approvers, the requester.
     pub notices: Vec<Notice>,
+    /// What the message that asked approvers about an access request says now, for the copy
+    /// of it the decision came from (the message a button was clicked on).
+    pub request_message: Option<RequestMessage>,
+    /// Said to the caller privately when there were notices and none of them could be
+    /// delivered (e.g. "no approver was told; give an admin the request id").
+    pub if_undelivered: Option<String>,
+}
+
+/// The message approvers see about one access request, as it stands after a decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestMessage {
+    /// The request.
+    pub request: AccessRequestId,
+    /// Its lines (the rules of [`Reply::lines`]).
+    pub lines: Vec<String>,
+    /// Its buttons: the decisions still open to approvers; none once settled.
+    pub buttons: Vec<Button>,
+    /// Whether the request is settled (decided or expired): then the copy is replaced for
+    /// everyone who sees it. An open request's message stays as it is.
+    pub settled: bool,
 }
 
 /// Who a notice goes to.
@@ -253,7 +247,7 @@ impl Reply {
             code: None,
             request_id: request_id.clone(),
             buttons: Vec::new(),
-            notices: Vec::new(),
+            follow_ups: FollowUps::default(),
         }
     }
 
@@ -265,7 +259,7 @@ impl Reply {
             code: None,
             request_id: request_id.clone(),
             buttons: Vec::new(),
-            notices: Vec::new(),
+            follow_ups: FollowUps::default(),
         }
     }
 
@@ -277,7 +271,7 @@ impl Reply {
 
     /// The reply with `notice` to be sent.
     pub fn with_notice(mut self, notice: Notice) -> Self {
-        self.notices.push(notice);
+        self.follow_ups.notices.push(notice);
         self
     }
 
@@ -291,7 +285,7 @@ impl Reply {
             code: None,
             request_id: request_id.clone(),
             buttons: Vec::new(),
-            notices: Vec::new(),
+            follow_ups: FollowUps::default(),
         }
     }
 

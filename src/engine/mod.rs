@@ -17,8 +17,17 @@
 //! Order for a code (SPEC §3): caller rate limit → tool exists → grant valid now → per-tool rate
 //! limit → read seed → compute code → one transaction (grant still valid, replay marker, both
 //! rate limits, the "issued" record) → reply. A refused or failed transaction means no code.
+//! A chat request (one that arrived through a front end: [`Engine::handle_at`],
+//! [`Engine::click_at`], [`Engine::handle_finishing`], [`Engine::refuse_workspace_at`]) runs
+//! under one deadline, [`Policy::deadline`], counted once for all its store work together, not
+//! per call: when the store does not answer in time the caller is told to try again while
+//! Slack still listens (SPEC §3.12). The operator's own commands ([`Engine::handle`]) wait.
+//!
 //! This module never logs a code or a seed.
 
+mod refusal;
+
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::command::{per_caller_denial, Command, CommandError};
@@ -26,8 +35,11 @@ pub use crate::command::{AdminView, Arrival, AuditorView, ChatRequest, Core, Ctx
 pub use crate::domain::RateLimit;
 use crate::domain::{Action, AuditEvent, Clock, Outcome, Principal, Roles, Timestamp};
 use crate::keys::AuditKey;
-use crate::reply::Reply;
+use crate::reply::{Button, Reply};
 use crate::store::{Change, Decision, DecisionView, Effect, StoreResult, Stores, Verdict};
+
+/// How long the record of a request that missed its deadline may take, after the answer.
+const AUDIT_LATE_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The request was seen before and was not acted on again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -129,13 +141,22 @@ impl Engine {
             now: self.clock().now(),
             replay: None,
         };
-        self.refuse_workspace_at(request, arrival)
+        self.refuse_workspace_now(request, arrival)
             .await
             .unwrap_or_else(|Replayed| Reply::internal(&request.request_id))
     }
 
-    /// [`Engine::refuse_workspace`] for a request that arrived as `arrival`.
+    /// [`Engine::refuse_workspace`] for a request that arrived as `arrival`, under the deadline.
     pub async fn refuse_workspace_at(
+        &self,
+        request: &ChatRequest,
+        arrival: Arrival,
+    ) -> Result<Reply, Replayed> {
+        self.within_deadline(request, self.refuse_workspace_now(request, arrival))
+            .await
+    }
+
+    async fn refuse_workspace_now(
         &self,
         request: &ChatRequest,
         arrival: Arrival,
@@ -163,12 +184,12 @@ impl Engine {
     /// `now`. A read only; the request's decision takes the quota exactly. Front ends that do
     /// work of their own for a request (e.g. resolving mentions) call this first and refuse
     /// with [`Engine::handle_at`] when it says no.
-    pub async fn admit(&self, principal: &Principal, now: Timestamp) -> StoreResult<bool> {
-        let quota = self.policy().caller_quota(principal);
+    pub async fn admit(&self, request: &ChatRequest, now: Timestamp) -> StoreResult<bool> {
+        let quota = self.policy().caller_quota(&request.person);
         let view = self
             .stores()
             .decisions
-            .view(principal, None, std::slice::from_ref(&quota))
+            .view(&request.principal, None, std::slice::from_ref(&quota))
             .await?;
         Ok(view
             .logs
@@ -176,31 +197,86 @@ impl Engine {
             .is_none_or(|log| log.admits(quota.limit, now)))
     }
 
-    /// Handles one verified request end to end. Never fails: failures become replies.
+    /// Handles one request end to end, without a deadline: for the operator's own commands.
+    /// Never fails: failures become replies.
     pub async fn handle(&self, request: &ChatRequest) -> Reply {
         let arrival = Arrival {
             now: self.clock().now(),
             replay: None,
         };
-        self.handle_at(request, arrival)
+        let parsed = Command::parse(&request.text, &request.principal);
+        self.run(request, arrival, parsed)
             .await
             .unwrap_or_else(|Replayed| Reply::internal(&request.request_id))
     }
 
-    /// Handles one verified request that arrived as `arrival`; `Err(Replayed)` if its replay
-    /// marker was seen before (then nothing else was done).
-    #[tracing::instrument(skip_all, fields(request_id = %request.request_id, principal = %request.principal))]
+    /// Handles one verified chat request that arrived as `arrival`, under the deadline;
+    /// `Err(Replayed)` if its replay marker was seen before (then nothing else was done).
     pub async fn handle_at(
         &self,
         request: &ChatRequest,
         arrival: Arrival,
     ) -> Result<Reply, Replayed> {
-        let mut ctx = Ctx::new(&self.core, request, arrival);
         let parsed = Command::parse(&request.text, &request.principal);
+        self.within_deadline(request, self.run(request, arrival, parsed))
+            .await
+    }
+
+    /// Handles a click on `button` (a typed action, never command text) like
+    /// [`Engine::handle_at`] handles typed text.
+    pub async fn click_at(
+        &self,
+        request: &ChatRequest,
+        arrival: Arrival,
+        button: Button,
+    ) -> Result<Reply, Replayed> {
+        let command = Ok(Command::clicked(button));
+        self.within_deadline(request, self.run(request, arrival, command))
+            .await
+    }
+
+    /// `work` for `request`, or the "try again" answer once the deadline has passed. The
+    /// failure is then recorded on its own, after the answer, as far as the store allows.
+    async fn within_deadline(
+        &self,
+        request: &ChatRequest,
+        work: impl Future<Output = Result<Reply, Replayed>>,
+    ) -> Result<Reply, Replayed> {
+        let deadline = self.policy().deadline;
+        match tokio::time::timeout(deadline, work).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                tracing::error!(request_id = %request.request_id, ?deadline, "no answer within the deadline; told to try again");
+                let draft = Draft::new(Action::Request, Outcome::Error)
+                    .detail(format!("no answer within {} ms", deadline.as_millis()));
+                let event = self.event(request, draft, self.clock().now());
+                let audit = self.stores().audit.clone();
+                tokio::spawn(async move {
+                    let recorded =
+                        tokio::time::timeout(AUDIT_LATE_WITHIN, audit.append(&event)).await;
+                    if !matches!(recorded, Ok(Ok(()))) {
+                        tracing::error!(request_id = %event.request_id, "the late failure was not recorded either");
+                    }
+                });
+                Ok(Reply::internal(&request.request_id))
+            }
+        }
+    }
+
+    /// Runs `parsed` for `request`, which arrived as `arrival`: admission, roles, the command,
+    /// and the audit of a refusal or failure.
+    #[tracing::instrument(skip_all, fields(request_id = %request.request_id, principal = %request.principal))]
+    async fn run(
+        &self,
+        request: &ChatRequest,
+        arrival: Arrival,
+        parsed: Result<Command, CommandError>,
+    ) -> Result<Reply, Replayed> {
+        let mut ctx = Ctx::new(&self.core, request, arrival);
         let action = parsed.as_ref().map_or(Action::Request, Command::action);
         // A code request reads its per-caller log together with its grant (one round trip).
         if !matches!(parsed, Ok(Command::Code(_))) {
-            match self.admit(&request.principal, ctx.now).await {
+            match self.admit(request, ctx.now).await {
                 Ok(true) => {}
                 Ok(false) => return self.deny(&ctx, per_caller_denial(action)).await,
                 Err(e) => return Ok(self.internal(&ctx, action, e.into()).await),
@@ -239,7 +315,8 @@ impl Engine {
     /// [`Engine::handle_at`] for a front end that must call its platform to finish the command
     /// text (Teams resolves mentions through the Bot Connector): `finish` runs only for a caller
     /// within the per-caller limit ([`Engine::admit`]), and the finished text is then handled like
-    /// any other; the limit itself is taken exactly in the request's decision.
+    /// any other; the limit itself is taken exactly in the request's decision. One deadline
+    /// covers it all.
     pub async fn handle_finishing<F, Fut>(
         &self,
         request: &ChatRequest,
@@ -248,12 +325,26 @@ impl Engine {
     ) -> Result<Reply, Replayed>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = String>,
+        Fut: Future<Output = String>,
+    {
+        self.within_deadline(request, self.finishing(request, arrival, finish))
+            .await
+    }
+
+    async fn finishing<F, Fut>(
+        &self,
+        request: &ChatRequest,
+        arrival: Arrival,
+        finish: F,
+    ) -> Result<Reply, Replayed>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = String>,
     {
         let action = Command::parse(&request.text, &request.principal)
             .as_ref()
             .map_or(Action::Request, Command::action);
-        match self.admit(&request.principal, arrival.now).await {
+        match self.admit(request, arrival.now).await {
             Ok(true) => {}
             Ok(false) => {
                 let ctx = Ctx::new(&self.core, request, arrival);
@@ -268,67 +359,7 @@ impl Engine {
             text: finish().await,
             ..request.clone()
         };
-        self.handle_at(&finished, arrival).await
-    }
-
-    /// Audits a refusal, with the request's admission, and turns it into the caller's reply.
-    async fn deny(&self, ctx: &Ctx<'_>, err: CommandError) -> Result<Reply, Replayed> {
-        let (draft, message) = match err {
-            CommandError::Denied { draft, message } => (*draft, message),
-            CommandError::Usage(message) => (
-                Draft::new(Action::Request, Outcome::Invalid).detail(message.clone()),
-                message,
-            ),
-            CommandError::Replayed => return Err(Replayed),
-            other => return Ok(self.internal(ctx, Action::Request, other).await),
-        };
-        tracing::info!(action = %draft.action, outcome = %draft.outcome, "refused");
-        let action = draft.action;
-        // A code refused for want of a grant offers to ask for one.
-        let offer = match (&draft.tool, draft.action, draft.outcome) {
-            (Some(tool), Action::Code, Outcome::NoGrant | Outcome::Expired) => {
-                Some(crate::reply::Button::RequestAccess(tool.clone()))
-            }
-            _ => None,
-        };
-        let refusal = |message: String| {
-            let reply = Reply::refusal(&ctx.request.request_id, message);
-            match offer.clone() {
-                Some(button) => reply.with_button(button),
-                None => reply,
-            }
-        };
-        // A rate-limit refusal takes no quota; any other refusal counts against the caller.
-        let take_quota = draft.outcome != Outcome::RateLimited;
-        match ctx
-            .commit_with(draft, Effect::Record, take_quota, None, None)
-            .await
-        {
-            Ok(_) => Ok(refusal(message)),
-            Err(CommandError::Replayed) => Err(Replayed),
-            Err(CommandError::Denied { draft, message }) => {
-                match ctx
-                    .commit_with(*draft, Effect::Record, false, None, None)
-                    .await
-                {
-                    Ok(_) => Ok(Reply::refusal(&ctx.request.request_id, message)),
-                    Err(CommandError::Replayed) => Err(Replayed),
-                    Err(e) => Ok(self.internal(ctx, action, e).await),
-                }
-            }
-            Err(e) => Ok(self.internal(ctx, action, e).await),
-        }
-    }
-
-    /// Logs an internal failure, tries to audit it, and answers generically.
-    async fn internal(&self, ctx: &Ctx<'_>, action: Action, err: CommandError) -> Reply {
-        let request = ctx.request;
-        tracing::error!(request_id = %request.request_id, error = %err, "request failed");
-        let draft = Draft::new(action, Outcome::Error).detail("internal error");
-        let event = self.event(request, draft, ctx.now);
-        if let Err(e) = self.stores().audit.append(&event).await {
-            tracing::error!(request_id = %request.request_id, error = %e, "could not audit the failure either");
-        }
-        Reply::internal(&request.request_id)
+        let parsed = Command::parse(&finished.text, &finished.principal);
+        self.run(&finished, arrival, parsed).await
     }
 }

@@ -1,0 +1,400 @@
+//! `/otp approve <id> [for <dur>] [reason…]` and `/otp deny <id> [reason…]`, typed or clicked.
+//! The first decision wins inside the decision's transaction; an approval makes the grant in
+//! that same transaction, and never shortens a grant the requester already holds. Nobody
+//! decides a request of their own: persons are compared, not workspace-qualified principals.
+//!
+//! The reply carries everything that follows: the caller's answer, the request's message as it
+//! now stands (for the copy the decision was clicked on), and the requester's notice with a
+//! "Get code" button. A refusal carries the request's message too, so a click on a stale copy
+//! brings it up to date.
+
+use super::request::{approval_buttons, asking_lines};
+use super::{show_user, Args, CommandError, CommandResult, Ctx, Draft};
+use crate::domain::{
+    AccessRequest, AccessRequestId, Action, Grant, GrantDuration, Outcome, Principal, RequestState,
+    Timestamp, Tool,
+};
+use crate::reply::{Audience, Button, Notice, Reply, RequestMessage};
+use crate::store::{Change, Effect, Verdict};
+
+const APPROVE_USAGE: &str = "/otp approve <request> [for 1h] [reason]";
+const DENY_USAGE: &str = "/otp deny <request> [reason]";
+
+/// Approves or denies an access request.
+#[derive(Debug)]
+pub struct Decide {
+    /// Approve (`true`) or deny.
+    pub approve: bool,
+    /// Which request, as typed or carried by a button.
+    pub id: AccessRequestId,
+    /// A shorter grant than asked for (approvals only).
+    pub duration: Option<GrantDuration>,
+    /// Why, as typed.
+    pub reason: Option<String>,
+}
+
+/// What an approval did to the requester's grant.
+enum Granted {
+    /// The approval's grant was stored.
+    Made(Grant),
+    /// The requester already held a grant that ends later; it stays (its end, as last read).
+    Kept(Option<Timestamp>),
+}
+
+impl Decide {
+    /// `approve <id> [for <dur>] [reason…]` or `deny <id> [reason…]`
+    pub fn parse(args: &mut Args<'_>, approve: bool) -> CommandResult<Self> {
+        let usage = if approve { APPROVE_USAGE } else { DENY_USAGE };
+        let word = args.require("a request id", usage)?;
+        let id = AccessRequestId::parse(word).ok_or_else(|| {
+            CommandError::Usage(format!(
+                "`{}` is not a request id. Usage: `{usage}`",
+                super::shorten(word)
+            ))
+        })?;
+        let (duration, reason) = if approve {
+            args.duration_and_reason(usage)?
+        } else {
+            (None, args.duration_and_reason(usage)?.1)
+        };
+        Ok(Self {
+            approve,
+            id,
+            duration,
+            reason,
+        })
+    }
+
+    /// The audit action.
+    pub fn action(&self) -> Action {
+        if self.approve {
+            Action::Approve
+        } else {
+            Action::Deny
+        }
+    }
+
+    /// The record of this decision on `request`.
+    fn draft(&self, request: &AccessRequest, outcome: Outcome, detail: &str) -> Draft {
+        Draft::new(self.action(), outcome)
+            .tool(&request.tool)
+            .subject(&request.requester)
+            .detail(format!("request {}: {detail}", self.id))
+    }
+
+    /// What a later decision is told about an earlier one.
+    fn already(state: &RequestState, viewer: &Principal) -> String {
+        match state {
+            RequestState::Approved { by, at } => {
+                format!("Already approved by {} at {at}.", show_user(by, viewer))
+            }
+            RequestState::Denied { by, at } => {
+                format!("Already denied by {} at {at}.", show_user(by, viewer))
+            }
+            RequestState::Open => "This request is still open.".into(),
+        }
+    }
+
+    /// Checks who decides, then commits the decision (and the grant of an approval) with its
+    /// record; the store refuses it unless the request is still open and unexpired.
+    pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
+        let access = ctx.core.stores.access.as_ref();
+        let Some(request) = access.access_request(&self.id).await? else {
+            return Err(CommandError::denied(
+                Draft::new(self.action(), Outcome::Invalid)
+                    .detail(format!("request {}: none", self.id)),
+                format!("There is no request `{}`.", self.id),
+            ));
+        };
+        let tool = access.tool(&request.tool).await?;
+        let display = tool
+            .as_ref()
+            .map_or_else(|| request.tool.to_string(), |t| t.display_name.clone());
+        let current = request_message(&request, &display, ctx.now);
+        let refused = |err: CommandError| err.with_request_message(&current);
+        self.check(ctx, &request).await.map_err(refused)?;
+        let Some(tool) = tool else {
+            return Err(refused(CommandError::denied(
+                self.draft(&request, Outcome::UnknownTool, "tool removed"),
+                format!("There is no tool called `{}` any more.", request.tool),
+            )));
+        };
+        let duration = self.length(&request, &tool).map_err(refused)?;
+        let granted = self.commit(ctx, &request, &display, duration).await?;
+        Ok(self.decided(ctx, &request, &display, duration, granted))
+    }
+
+    /// Refuses a decision by the requester (as a person), by someone who is neither admin nor
+    /// the tool's approver, or on a request that is no longer open.
+    async fn check(&self, ctx: &Ctx<'_>, request: &AccessRequest) -> CommandResult<()> {
+        if &request.requester == ctx.caller() || request.requester_person.may_be(ctx.person()) {
+            return Err(CommandError::denied(
+                self.draft(request, Outcome::Forbidden, "self-approval refused"),
+                "Nobody approves their own request. Another approver will decide.",
+            ));
+        }
+        let access = ctx.core.stores.access.as_ref();
+        if !(ctx.roles.admin || access.is_approver(ctx.caller(), &request.tool).await?) {
+            return Err(CommandError::denied(
+                self.draft(request, Outcome::Forbidden, "not an approver"),
+                "Only admins and the tool's approvers can decide requests.",
+            ));
+        }
+        if request.state != RequestState::Open {
+            return Err(self.decided_before(request, ctx.caller()));
+        }
+        if !request.is_open(ctx.now) {
+            return Err(self.expired(request));
+        }
+        Ok(())
+    }
+
+    fn decided_before(&self, request: &AccessRequest, viewer: &Principal) -> CommandError {
+        let detail = format!("already {}", request.state.as_str());
+        CommandError::denied(
+            self.draft(request, Outcome::Invalid, &detail),
+            Self::already(&request.state, viewer),
+        )
+    }
+
+    fn expired(&self, request: &AccessRequest) -> CommandError {
+        let detail = format!("expired at {}", request.expires_at);
+        CommandError::denied(
+            self.draft(request, Outcome::Expired, &detail),
+            format!("This request expired at {} undecided.", request.expires_at),
+        )
+    }
+
+    /// The grant's length: as asked, or shorter; never longer, nor over the tool's maximum.
+    fn length(&self, request: &AccessRequest, tool: &Tool) -> CommandResult<GrantDuration> {
+        match self.duration {
+            Some(d) if d > request.duration => Err(CommandError::denied(
+                self.draft(
+                    request,
+                    Outcome::Invalid,
+                    &format!("for {d}: longer than asked"),
+                ),
+                format!(
+                    "The request is for {}; an approval can only shorten it.",
+                    request.duration
+                ),
+            )),
+            Some(d) => Ok(d),
+            None => Ok(request.duration.min(tool.max_grant)),
+        }
+    }
+
+    /// Commits the decision with its record. An approval's grant is stored unless the
+    /// requester's grant already ends later, which the store checks in the same transaction
+    /// (recording the "kept" record instead).
+    async fn commit(
+        &self,
+        ctx: &Ctx<'_>,
+        request: &AccessRequest,
+        display: &str,
+        duration: GrantDuration,
+    ) -> CommandResult<Option<Granted>> {
+        let grant = self.approve.then(|| Grant {
+            principal: request.requester.clone(),
+            person: request.requester_person.clone(),
+            tool: request.tool.clone(),
+            granted_by: ctx.caller().clone(),
+            granted_at: ctx.now,
+            expires_at: ctx.now.plus_secs(duration.secs()),
+            reason: self.reason.clone().or_else(|| request.reason.clone()),
+        });
+        let held = match &grant {
+            Some(g) => ctx.core.stores.access.grant(&g.principal, &g.tool).await?,
+            None => None,
+        };
+        let why = self
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        let detail = match &grant {
+            Some(g) => format!("for {duration} until {}{why}", g.expires_at),
+            None => format!("denied{why}"),
+        };
+        let kept = grant.as_ref().map(|g| {
+            let until = held.as_ref().map(|h| h.expires_at.to_string());
+            let detail = format!(
+                "for {duration}; the grant until {} stays, as it ends later{why}",
+                until.as_deref().unwrap_or("a later time")
+            );
+            let _ = g;
+            ctx.event(self.draft(request, Outcome::Ok, &detail))
+        });
+        let effect = Effect::Change {
+            change: Change::DecideRequest {
+                id: self.id.clone(),
+                requester: request.requester.clone(),
+                tool: request.tool.clone(),
+                by: ctx.caller().clone(),
+                grant: grant.clone(),
+            },
+            if_unchanged: kept,
+        };
+        let verdict = ctx
+            .commit(self.draft(request, Outcome::Ok, &detail), effect, None)
+            .await?;
+        let held_until = held.map(|h| h.expires_at);
+        self.committed(ctx, (request, display), verdict, grant, held_until)
+            .await
+    }
+
+    /// What the store's verdict means for this decision.
+    async fn committed(
+        &self,
+        ctx: &Ctx<'_>,
+        (request, display): (&AccessRequest, &str),
+        verdict: Verdict,
+        grant: Option<Grant>,
+        held_until: Option<Timestamp>,
+    ) -> CommandResult<Option<Granted>> {
+        match verdict {
+            Verdict::Done { changed: true } => Ok(grant.map(Granted::Made)),
+            Verdict::Done { changed: false } => Ok(Some(Granted::Kept(held_until))),
+            Verdict::Decided => {
+                let access = ctx.core.stores.access.as_ref();
+                let stored = access.access_request(&self.id).await?;
+                let stored = stored.unwrap_or_else(|| request.clone());
+                Err(self
+                    .decided_before(&stored, ctx.caller())
+                    .with_request_message(&request_message(&stored, display, ctx.now)))
+            }
+            Verdict::RequestExpired => Err(self
+                .expired(request)
+                .with_request_message(&request_message(request, display, ctx.now))),
+            Verdict::NoRequest => Err(CommandError::denied(
+                self.draft(request, Outcome::Invalid, "none"),
+                format!("There is no request `{}`.", self.id),
+            )),
+            Verdict::UnknownTool => Err(CommandError::denied(
+                self.draft(request, Outcome::UnknownTool, "tool removed"),
+                format!("There is no tool called `{}` any more.", request.tool),
+            )),
+            other => Err(CommandError::Inconsistent(format!(
+                "deciding a request: {other:?}"
+            ))),
+        }
+    }
+
+    /// The reply to a committed decision: the caller's answer, the request's settled message,
+    /// and the requester's notice (a "Get code" button with an approval).
+    fn decided(
+        &self,
+        ctx: &Ctx<'_>,
+        request: &AccessRequest,
+        display: &str,
+        duration: GrantDuration,
+        granted: Option<Granted>,
+    ) -> Reply {
+        let (line, told) = self.said(ctx, request, display, duration, granted.as_ref());
+        let (by, at) = (ctx.caller().clone(), ctx.now);
+        let settled = AccessRequest {
+            state: match granted {
+                Some(_) => RequestState::Approved { by, at },
+                None => RequestState::Denied { by, at },
+            },
+            ..request.clone()
+        };
+        let mut reply = Reply::info(&ctx.request.request_id, vec![line]).with_notice(Notice {
+            to: Audience::Person(request.requester.clone()),
+            lines: vec![told],
+            buttons: match granted {
+                Some(_) => vec![Button::GetCode(request.tool.clone())],
+                None => Vec::new(),
+            },
+        });
+        reply.follow_ups.request_message = Some(request_message(&settled, display, ctx.now));
+        reply
+    }
+
+    /// What the approver is answered, and what the requester is told, about this decision.
+    fn said(
+        &self,
+        ctx: &Ctx<'_>,
+        request: &AccessRequest,
+        display: &str,
+        duration: GrantDuration,
+        granted: Option<&Granted>,
+    ) -> (String, String) {
+        let requester = &request.requester;
+        let who = show_user(requester, ctx.caller());
+        let by = show_user(ctx.caller(), requester);
+        let id = &self.id;
+        match granted {
+            Some(Granted::Made(g)) => (
+                format!(
+                    "Approved: {who} has access to {display} for {duration}, until {}.",
+                    g.expires_at
+                ),
+                format!(
+                    "{by} approved your {display} access request (request `{id}`). Your \
+                     access ends at {}.",
+                    g.expires_at
+                ),
+            ),
+            Some(Granted::Kept(until)) => {
+                let until = until.map_or_else(|| "a later time".to_owned(), |t| t.to_string());
+                (
+                    format!(
+                        "Approved: {who} already has access to {display} until {until}, later \
+                         than {duration} from now; that grant stays as it is."
+                    ),
+                    format!(
+                        "{by} approved your {display} access request (request `{id}`). Your \
+                         access already lasts until {until} and stays so."
+                    ),
+                )
+            }
+            None => (
+                format!("Denied {who}'s request for {display}."),
+                format!("{by} denied your {display} access request (request `{id}`)."),
+            ),
+        }
+    }
+}
+
+/// The message about `request` as it stands at `now`: who asked for what and, once settled,
+/// how it ended (without buttons); while open, the asking message with its buttons.
+pub(super) fn request_message(
+    request: &AccessRequest,
+    display: &str,
+    now: Timestamp,
+) -> RequestMessage {
+    let requester = &request.requester;
+    let outcome = match &request.state {
+        RequestState::Approved { by, at } => {
+            Some(format!("Approved by {} at {at}.", show_user(by, requester)))
+        }
+        RequestState::Denied { by, at } => {
+            Some(format!("Denied by {} at {at}.", show_user(by, requester)))
+        }
+        RequestState::Open if !request.is_open(now) => {
+            Some(format!("Expired undecided at {}.", request.expires_at))
+        }
+        RequestState::Open => None,
+    };
+    let Some(outcome) = outcome else {
+        return RequestMessage {
+            request: request.id.clone(),
+            lines: asking_lines(request, display),
+            buttons: approval_buttons(request),
+            settled: false,
+        };
+    };
+    let summary = format!(
+        "{} asked for {display} access for {} (request `{}`).",
+        show_user(requester, requester),
+        request.duration,
+        request.id
+    );
+    RequestMessage {
+        request: request.id.clone(),
+        lines: vec![summary, outcome],
+        buttons: Vec::new(),
+        settled: true,
+    }
+}

@@ -1,0 +1,142 @@
+//! Attacks on who may approve what, run over HTTP against an app on either backend (SQLite in
+//! `tests/access_requests.rs`, DynamoDB in `tests/aws_e2e.rs`).
+
+use otpbot::domain::{Action, Outcome, Principal, ToolName};
+
+use super::{TestApp, ADMIN};
+
+/// The request id a "request" reply names (between the backticks after "request").
+pub fn request_id(reply: &str) -> String {
+    let start = reply.find("(request `").expect("a request id in the reply") + "(request `".len();
+    let end = reply[start..].find('`').expect("closing backtick") + start;
+    reply[start..end].to_owned()
+}
+
+fn github() -> ToolName {
+    ToolName::parse("github").expect("tool")
+}
+
+/// An Enterprise Grid user signed in to two workspaces of one org (`slack:T0ONE:W0SELF` and
+/// `slack:T0TWO:W0SELF`, org `E0ENTERPRISE`) is one person: asking in one workspace and
+/// approving with `/otp approve` in the other is refused and audited; another approver may.
+pub async fn a_grid_user_cannot_approve_own_request(app: &TestApp) {
+    let made = app
+        .slash(ADMIN, "role add slack:T0TWO:W0SELF approver github")
+        .await
+        .ephemeral();
+    assert!(made.contains("now approves requests for"), "{made}");
+    let asked = app
+        .slash_in("T0ONE", Some("E0ENTERPRISE"), "W0SELF", "request github")
+        .await
+        .ephemeral();
+    let id = request_id(&asked);
+    let stored = app
+        .stores
+        .access
+        .access_request(&otpbot::domain::AccessRequestId::parse(&id).expect("id"))
+        .await
+        .expect("read")
+        .expect("the request");
+    assert_eq!(
+        stored.requester_person.as_str(),
+        "slack:E0ENTERPRISE:W0SELF"
+    );
+
+    let own = app
+        .slash_in(
+            "T0TWO",
+            Some("E0ENTERPRISE"),
+            "W0SELF",
+            &format!("approve {id}"),
+        )
+        .await
+        .ephemeral();
+    assert!(own.contains("Nobody approves their own request"), "{own}");
+    let asker = Principal::parse("slack:T0ONE:W0SELF").expect("principal");
+    let granted = app
+        .stores
+        .access
+        .grant(&asker, &github())
+        .await
+        .expect("read");
+    assert!(granted.is_none(), "no grant: {granted:?}");
+    let event = app.last_event().await;
+    assert_eq!(
+        (event.action, event.outcome, event.actor.as_str()),
+        (Action::Approve, Outcome::Forbidden, "slack:T0TWO:W0SELF")
+    );
+    assert!(event.detail.unwrap_or_default().contains("self-approval"));
+
+    // Someone else decides, and the grant records the person it was made for.
+    let approved = app.slash(ADMIN, &format!("approve {id}")).await.ephemeral();
+    assert!(approved.contains("Approved"), "{approved}");
+    let grant = app
+        .stores
+        .access
+        .grant(&asker, &github())
+        .await
+        .expect("read")
+        .expect("granted");
+    assert_eq!(grant.person.as_str(), "slack:E0ENTERPRISE:W0SELF");
+}
+
+/// An approval never shortens a grant the requester already holds: approving 30 minutes for
+/// someone with a week left keeps the week, and says so; a shorter grant is lengthened.
+pub async fn an_approval_never_shortens_a_grant(app: &TestApp) {
+    let alice = super::principal("UALICE");
+    app.slash(ADMIN, "grant <@UALICE> github for 1w")
+        .await
+        .ephemeral();
+    let week = app
+        .stores
+        .access
+        .grant(&alice, &github())
+        .await
+        .expect("read")
+        .expect("granted")
+        .expires_at;
+    let id = request_id(
+        &app.slash("UALICE", "request github for 30m")
+            .await
+            .ephemeral(),
+    );
+    app.clock.advance(60);
+    let approved = app.slash(ADMIN, &format!("approve {id}")).await.ephemeral();
+    assert!(
+        approved.contains(&format!("already has access to GitHub until {week}"))
+            && approved.contains("that grant stays"),
+        "{approved}"
+    );
+    let kept = app
+        .stores
+        .access
+        .grant(&alice, &github())
+        .await
+        .expect("read");
+    assert_eq!(kept.map(|g| g.expires_at), Some(week), "the week stays");
+    let event = app.last_event().await;
+    assert_eq!(
+        (event.action, event.outcome),
+        (Action::Approve, Outcome::Ok)
+    );
+    assert!(
+        event.detail.unwrap_or_default().contains("stays"),
+        "the record says the grant was kept"
+    );
+
+    // A shorter grant is lengthened by an approval.
+    app.slash(ADMIN, "grant <@UBOB> github for 30m")
+        .await
+        .ephemeral();
+    let id = request_id(&app.slash("UBOB", "request github for 2h").await.ephemeral());
+    let approved = app.slash(ADMIN, &format!("approve {id}")).await.ephemeral();
+    assert!(approved.contains("for 2h"), "{approved}");
+    let bob = app
+        .stores
+        .access
+        .grant(&super::principal("UBOB"), &github())
+        .await
+        .expect("read")
+        .expect("granted");
+    assert_eq!(bob.expires_at, app.now().plus_secs(7_200));
+}
