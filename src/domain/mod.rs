@@ -19,7 +19,7 @@ pub use duration::GrantDuration;
 pub use grant::Grant;
 pub use ids::{EventId, RequestId};
 pub use principal::{Platform, Principal, PrincipalError};
-pub use rate::{Quota, QuotaLog, RateLimit};
+pub use rate::{Quota, QuotaLog, RateLimit, RingHead, LATE_SECS};
 pub use request::{AccessRequest, AccessRequestId, RequestState};
 pub use role::{Role, Roles};
 pub use tool::{Tool, ToolName, ToolNameError};

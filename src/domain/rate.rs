@@ -38,44 +38,171 @@ pub struct Quota {
     pub limit: RateLimit,
 }
 
-/// The last admitted times of one quota key, oldest first, and the version they were read at.
+/// How late a decision's one clock reading may reach the store and still be judged exactly.
+/// Stores forget admitted times once they are older than the window plus this, so a decision
+/// whose time lies further back than this behind what the store has already seen is refused
+/// rather than judged against a history it no longer holds. A chat request is answered within
+/// seconds (Slack gives up after 3 s; the Lambda and the writer time out long before this), so
+/// no real request is that late.
+pub const LATE_SECS: i64 = 300;
+
+/// The last admitted times of one quota key, and the version they were read at: how a store
+/// that keeps a limit's times in one record (DynamoDB) holds them.
+///
+/// Admission times can reach a store slightly out of order (each request reads the clock once,
+/// before its decision queues behind others), so what is kept is the newest `limit` times by
+/// value, not by arrival. Whether one more event at `now` is admitted depends only on how many
+/// kept times lie after `now - window`; times beyond the newest `limit` never change that count
+/// from "full" to "not full", and times older than the window plus [`LATE_SECS`] behind the
+/// newest can only matter to a decision that late, which is refused.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct QuotaLog {
     /// Admitted times (Unix seconds), oldest first; at most `limit` of them.
     pub times: Vec<i64>,
     /// Bumped by every admission; a writer conditions on the version it read.
     pub version: i64,
+    /// For a store that keeps a ring of admissions instead of the times (see [`RingHead`]):
+    /// the bound the ring holds on the `limit`-th newest admitted time, `None` while fewer than
+    /// `limit` have been admitted. When set, `times` is empty.
+    pub nth_newest: Option<i64>,
 }
 
 impl QuotaLog {
-    /// The times still inside the window that ends at `now`.
-    fn live(&self, limit: RateLimit, now: Timestamp) -> impl Iterator<Item = i64> + '_ {
-        let cutoff = now.unix().saturating_sub(limit.window_secs.max(1));
-        self.times.iter().copied().filter(move |t| *t > cutoff)
+    /// A log known by its ring's bound on the `limit`-th newest admitted time.
+    pub fn bounded(nth_newest: Option<i64>) -> Self {
+        Self {
+            nth_newest,
+            ..Self::default()
+        }
     }
 
     /// Whether one more event at `now` stays within `limit`.
     pub fn admits(&self, limit: RateLimit, now: Timestamp) -> bool {
-        (self.live(limit, now).count() as u64) < limit.limit
+        let cutoff = cutoff(limit, now);
+        if let Some(bound) = self.nth_newest {
+            return bound <= cutoff;
+        }
+        if self.too_late(now) {
+            return false;
+        }
+        let live = self.times.iter().filter(|t| **t > cutoff).count();
+        (live as u64) < limit.limit
     }
 
-    /// The log after admitting one event at `now`: expired times dropped, at most `limit` kept.
+    /// Whether `now` lies more than [`LATE_SECS`] behind the newest kept time.
+    fn too_late(&self, now: Timestamp) -> bool {
+        self.times
+            .iter()
+            .max()
+            .is_some_and(|newest| now.unix() < newest.saturating_sub(LATE_SECS))
+    }
+
+    /// The log after admitting one event at `now`: the newest `limit` times by value, without
+    /// those that can no longer matter to a decision that is judged at all.
     pub fn admitted(&self, limit: RateLimit, now: Timestamp) -> QuotaLog {
-        let mut times: Vec<i64> = self.live(limit, now).collect();
+        let mut times = self.times.clone();
         times.push(now.unix());
+        times.sort_unstable();
         let keep = usize::try_from(limit.limit).unwrap_or(usize::MAX);
         if times.len() > keep {
             times.drain(..times.len() - keep);
         }
+        let newest = times.last().copied().unwrap_or(i64::MIN);
+        let forget = newest
+            .saturating_sub(window(limit))
+            .saturating_sub(LATE_SECS);
+        times.retain(|t| *t > forget);
         QuotaLog {
             times,
             version: self.version + 1,
+            nth_newest: None,
         }
+    }
+}
+
+fn window(limit: RateLimit) -> i64 {
+    limit.window_secs.max(1)
+}
+
+/// The latest time an admission may lie at and no longer count against one at `now`.
+fn cutoff(limit: RateLimit, now: Timestamp) -> i64 {
+    now.unix().saturating_sub(window(limit))
+}
+
+/// The head of a quota key's ring: how a store keeps a limit of `N` exactly while reading and
+/// writing a bounded amount per decision, whatever `N` is (SPEC §3.7).
+///
+/// The ring has `N` slots, indexed by the admission counter modulo `N`. Admission number `k`
+/// (counting from 0) writes slot `k mod N` with `e_k`, the newest admission time so far
+/// (`max` of its own time and every earlier one), so the slot the next admission reads,
+/// `admitted mod N`, holds `e` of the admission `N` back. Every time admitted after that one
+/// arrived later, so at most `N - 1` admitted times exceed `e` of it: it bounds the `N`-th
+/// newest admitted time from above, even when times arrive out of order. An event at `now` is
+/// admitted if fewer than `N` were admitted, or that bound lies a whole window back; then at
+/// most `N - 1` earlier times lie after `now - window`, so no window of that length holds more
+/// than `N` events. With times in order the bound is the `N`-th newest time itself, and the
+/// limit is exact; out of order it errs only towards refusing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RingHead {
+    /// Admissions so far.
+    pub admitted: u64,
+    /// The newest admission time so far (Unix seconds); meaningless while `admitted` is 0.
+    pub newest: i64,
+}
+
+impl RingHead {
+    /// The slot whose value decides the next admission: `None` while fewer than `limit` were
+    /// admitted (the next one is admitted whatever its time).
+    pub fn deciding_slot(&self, limit: RateLimit) -> Option<u64> {
+        (self.admitted >= limit.limit).then(|| self.admitted % limit.limit.max(1))
+    }
+
+    /// Whether one more event at `now` is admitted, given the value of the deciding slot
+    /// (`None`: no slot decides, or the slot was forgotten as too old to matter).
+    pub fn admits(&self, limit: RateLimit, slot: Option<i64>, now: Timestamp) -> bool {
+        QuotaLog::bounded(slot).admits(limit, now)
+    }
+
+    /// Admits one event at `now`: the new head, and the slot to write with its value.
+    pub fn admit(&self, limit: RateLimit, now: Timestamp) -> (RingHead, u64, i64) {
+        let newest = if self.admitted == 0 {
+            now.unix()
+        } else {
+            self.newest.max(now.unix())
+        };
+        let slot = self.admitted % limit.limit.max(1);
+        let head = RingHead {
+            admitted: self.admitted + 1,
+            newest,
+        };
+        (head, slot, newest)
+    }
+
+    /// A ring of `limit` slots holding what a ring of another size held: `values` are its
+    /// slot values (any order). Keeps the newest `limit` of them in slots `0..`, oldest first,
+    /// so each still bounds the admission it stands for.
+    pub fn relaid(values: &[i64], limit: RateLimit) -> (RingHead, Vec<i64>) {
+        let mut kept = values.to_vec();
+        kept.sort_unstable();
+        let keep = usize::try_from(limit.limit).unwrap_or(usize::MAX);
+        if kept.len() > keep {
+            kept.drain(..kept.len() - keep);
+        }
+        let head = RingHead {
+            admitted: kept.len() as u64,
+            newest: kept.last().copied().unwrap_or(0),
+        };
+        (head, kept)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
     use super::*;
 
     fn limit(n: u64, w: i64) -> RateLimit {
@@ -85,30 +212,86 @@ mod tests {
         }
     }
 
+    /// A ring as a store keeps it, in memory.
+    #[derive(Default)]
+    struct MemRing {
+        head: RingHead,
+        slots: HashMap<u64, i64>,
+    }
+
+    /// A way of keeping a limit: the time log, or the ring.
+    trait Keeper {
+        fn try_admit(&mut self, l: RateLimit, now: i64) -> bool;
+    }
+
+    impl Keeper for QuotaLog {
+        fn try_admit(&mut self, l: RateLimit, now: i64) -> bool {
+            let now = Timestamp::from_unix(now);
+            if !self.admits(l, now) {
+                return false;
+            }
+            *self = self.admitted(l, now);
+            true
+        }
+    }
+
+    impl Keeper for MemRing {
+        fn try_admit(&mut self, l: RateLimit, now: i64) -> bool {
+            let now = Timestamp::from_unix(now);
+            let slot = self
+                .head
+                .deciding_slot(l)
+                .and_then(|i| self.slots.get(&i).copied());
+            if !self.head.admits(l, slot, now) {
+                return false;
+            }
+            let (head, index, value) = self.head.admit(l, now);
+            self.slots.insert(index, value);
+            self.head = head;
+            true
+        }
+    }
+
+    /// The largest number of `admitted` times inside any half-open window `[t, t + w)`.
+    fn busiest_window(admitted: &[i64], w: i64) -> usize {
+        let mut sorted = admitted.to_vec();
+        sorted.sort_unstable();
+        (0..sorted.len())
+            .map(|i| sorted[i..].iter().take_while(|t| **t < sorted[i] + w).count())
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn run(keeper: &mut dyn Keeper, l: RateLimit, attempts: &[i64]) -> Vec<i64> {
+        attempts
+            .iter()
+            .copied()
+            .filter(|t| keeper.try_admit(l, *t))
+            .collect()
+    }
+
     #[test]
     fn never_more_than_the_limit_in_any_window() {
         let l = limit(3, 60);
-        let mut log = QuotaLog::default();
-        let mut admitted = Vec::new();
         // One attempt every 7 seconds for 10 minutes, plus bursts at window edges.
         let mut attempts: Vec<i64> = (0..600).step_by(7).collect();
         attempts.extend([59, 59, 60, 60, 119, 120, 120]);
         attempts.sort_unstable();
-        for t in attempts {
-            let now = Timestamp::from_unix(t);
-            if log.admits(l, now) {
-                log = log.admitted(l, now);
-                admitted.push(t);
+        let keepers: [(&str, Box<dyn Keeper>); 2] = [
+            ("time log", Box::new(QuotaLog::default())),
+            ("ring", Box::new(MemRing::default())),
+        ];
+        for (name, mut keeper) in keepers {
+            let admitted = run(keeper.as_mut(), l, &attempts);
+            for start in -60..600 {
+                let inside = admitted
+                    .iter()
+                    .filter(|t| **t >= start && **t < start + 60)
+                    .count();
+                assert!(inside <= 3, "{name}: window starting at {start} holds {inside}");
             }
+            assert!(admitted.len() >= 30, "{name}: the limit still admits: {admitted:?}");
         }
-        for start in -60..600 {
-            let inside = admitted
-                .iter()
-                .filter(|t| **t >= start && **t < start + 60)
-                .count();
-            assert!(inside <= 3, "window starting at {start} holds {inside}");
-        }
-        assert!(admitted.len() >= 30, "the limit still admits: {admitted:?}");
     }
 
     #[test]
@@ -123,6 +306,129 @@ mod tests {
             "a whole window later"
         );
         assert_eq!(log.version, 2);
+        let mut ring = MemRing::default();
+        assert!(ring.try_admit(l, 0) && ring.try_admit(l, 0));
+        assert!(!ring.try_admit(l, 59), "ring, 59 s later: full");
+        assert!(ring.try_admit(l, 60), "ring, a whole window later");
+    }
+
+    /// With times in order, the ring admits exactly what a count over every admitted time
+    /// admits: it is exact, not merely safe.
+    #[test]
+    fn in_order_the_ring_decides_as_the_whole_history_does() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for n in [1u64, 2, 5, 10] {
+            let l = limit(n, 30);
+            let mut ring = MemRing::default();
+            let mut history: Vec<i64> = Vec::new();
+            let mut now = 0i64;
+            for _ in 0..2_000 {
+                now += rng.gen_range(0..4);
+                let whole = (history.iter().filter(|t| **t > now - 30).count() as u64) < n;
+                assert_eq!(ring.try_admit(l, now), whole, "limit {n} at {now}");
+                if whole {
+                    history.push(now);
+                }
+            }
+        }
+    }
+
+    /// Clock readings taken before a decision queues can reach the single writer out of order;
+    /// neither way of keeping a limit may then let more than `N` into any window.
+    #[test]
+    fn times_arriving_out_of_order_never_overfill_a_window() {
+        let mut rng = StdRng::seed_from_u64(20);
+        for round in 0..200 {
+            let n = rng.gen_range(1..6u64);
+            let w = rng.gen_range(1..40i64);
+            let l = limit(n, w);
+            // Requests read the clock in order but reach the store up to 3 s out of order.
+            let mut attempts: Vec<(i64, i64)> = (0..400)
+                .map(|i| {
+                    let read = i / 4;
+                    (read + rng.gen_range(0..4), read)
+                })
+                .collect();
+            attempts.sort_unstable();
+            let times: Vec<i64> = attempts.iter().map(|(_, read)| *read).collect();
+            let keepers: [(&str, Box<dyn Keeper>); 2] = [
+                ("time log", Box::new(QuotaLog::default())),
+                ("ring", Box::new(MemRing::default())),
+            ];
+            for (name, mut keeper) in keepers {
+                let admitted = run(keeper.as_mut(), l, &times);
+                let busiest = busiest_window(&admitted, w);
+                assert!(
+                    busiest as u64 <= n,
+                    "round {round}, {name}, {n}/{w}s: a window holds {busiest}"
+                );
+                assert!(!admitted.is_empty(), "round {round}, {name}: admits");
+            }
+        }
+    }
+
+    /// Two early times, then a later one that pushes them out of the window, then a late
+    /// arrival from just before it: the early times still count against the late arrival.
+    #[test]
+    fn a_late_arrival_is_judged_against_times_a_newer_one_left_behind() {
+        let l = limit(2, 60);
+        let keepers: [(&str, Box<dyn Keeper>); 2] = [
+            ("time log", Box::new(QuotaLog::default())),
+            ("ring", Box::new(MemRing::default())),
+        ];
+        for (name, mut keeper) in keepers {
+            let admitted = run(keeper.as_mut(), l, &[100, 101, 161, 159]);
+            assert_eq!(admitted, [100, 101, 161], "{name}");
+        }
+    }
+
+    #[test]
+    fn a_decision_later_than_the_store_can_judge_is_refused() {
+        let l = limit(5, 10);
+        let log = QuotaLog::default().admitted(l, Timestamp::from_unix(1_000));
+        assert!(!log.admits(l, Timestamp::from_unix(1_000 - LATE_SECS - 1)));
+        assert!(log.admits(l, Timestamp::from_unix(1_000 - LATE_SECS)));
+    }
+
+    #[test]
+    fn a_time_log_keeps_no_more_than_the_limit_and_the_late_margin_need() {
+        let l = limit(3, 60);
+        let mut log = QuotaLog::default();
+        for t in [0, 10, 20, 30, 40] {
+            log = log.admitted(l, Timestamp::from_unix(t));
+        }
+        assert_eq!(log.times, [20, 30, 40], "the newest three");
+        log = log.admitted(l, Timestamp::from_unix(40 + 60 + LATE_SECS + 1));
+        assert_eq!(log.times, [40 + 60 + LATE_SECS + 1], "the rest can no longer matter");
+    }
+
+    /// A ring re-laid for a new limit keeps bounding the admissions it stands for: shrinking
+    /// keeps the newest, growing admits the difference at once.
+    #[test]
+    fn a_changed_limit_relays_the_ring_and_stays_safe() {
+        let mut ring = MemRing::default();
+        let old = limit(4, 60);
+        for t in [0, 1, 2, 3] {
+            assert!(ring.try_admit(old, t));
+        }
+        let values: Vec<i64> = ring.slots.values().copied().collect();
+        let smaller = limit(2, 60);
+        let (head, slots) = RingHead::relaid(&values, smaller);
+        assert_eq!((head.admitted, slots.clone()), (2, vec![2, 3]));
+        let mut relaid = MemRing {
+            head,
+            slots: slots.into_iter().enumerate().map(|(i, v)| (i as u64, v)).collect(),
+        };
+        assert!(!relaid.try_admit(smaller, 61), "2 and 3 are still in the window");
+        assert!(relaid.try_admit(smaller, 62));
+        let larger = limit(6, 60);
+        let (head, slots) = RingHead::relaid(&values, larger);
+        let mut grown = MemRing {
+            head,
+            slots: slots.into_iter().enumerate().map(|(i, v)| (i as u64, v)).collect(),
+        };
+        assert!(grown.try_admit(larger, 4) && grown.try_admit(larger, 5));
+        assert!(!grown.try_admit(larger, 6), "six in the window");
     }
 
     #[test]
