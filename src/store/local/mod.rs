@@ -178,6 +178,25 @@ impl LocalStore {
         .map_err(backend)?
     }
 
+    /// Runs the point read `f` (a lookup by key: a few pages, nearly always cached) on a free
+    /// read connection in place, sparing the hop to a blocking thread and back that
+    /// [`LocalStore::read`] makes for reads of any length; with every read connection busy it
+    /// waits for one as [`LocalStore::read`] does, off the async runtime.
+    async fn read_point<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let count = self.readers.len();
+        for i in 0..count {
+            if let Ok(conn) = self.readers[(start + i) % count].try_lock() {
+                return f(&conn);
+            }
+        }
+        self.read(f).await
+    }
+
     /// Runs the write `f` in the writer's next transaction; kept when it returns `(_, true)`.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
