@@ -27,24 +27,66 @@ const STAGES: &[(&str, &[&str])] = &[
             "hyper::proto::h1::role::Server as hyper::proto::h1::Http1Transaction>::encode",
         ],
     ),
-    ("signature check (HMAC-SHA256)", &["otpbot::slack::verify::verify"]),
-    ("catalog read (tool)", &["LocalStore>::tool::{{closure}}::{{closure}}"]),
-    ("pre-check read (grant, limits)", &["LocalStore>::view::{{closure}}::{{closure}}"]),
-    ("seed read and decryption", &["LocalStore>::seed::{{closure}}::{{closure}}"]),
+    (
+        "signature check (HMAC-SHA256)",
+        &["otpbot::slack::verify::verify"],
+    ),
+    (
+        "catalog read (tool)",
+        &["LocalStore>::tool::{{closure}}::{{closure}}"],
+    ),
+    (
+        "pre-check read (grant, limits)",
+        &["LocalStore>::view::{{closure}}::{{closure}}"],
+    ),
+    (
+        "seed read and decryption",
+        &["LocalStore>::seed::{{closure}}::{{closure}}"],
+    ),
     ("TOTP code", &["totp_rs::TOTP::generate"]),
     ("audit MACs of the codes", &["otpbot::keys::AuditKey::mac"]),
-    ("writer thread, all of it", &["otpbot::store::local::writer::run"]),
-    ("  the decision's job", &["otpbot::store::local::writer::Job>::run"]),
-    ("    SQL: replay marker", &["otpbot::store::local::counters::mark"]),
-    ("    SQL: rate limits", &["otpbot::store::local::counters::take"]),
-    ("    SQL: grant (view and decision)", &["otpbot::store::local::access::grant_on"]),
-    ("    SQL: audit insert", &["otpbot::store::local::audit::insert_event"]),
+    (
+        "writer thread, all of it",
+        &["otpbot::store::local::writer::run"],
+    ),
+    (
+        "  the decision's job",
+        &["otpbot::store::local::writer::Job>::run"],
+    ),
+    (
+        "    SQL: replay marker",
+        &["otpbot::store::local::counters::mark"],
+    ),
+    (
+        "    SQL: rate limits",
+        &["otpbot::store::local::counters::take"],
+    ),
+    (
+        "    SQL: grant (view and decision)",
+        &["otpbot::store::local::access::grant_on"],
+    ),
+    (
+        "    SQL: audit insert",
+        &["otpbot::store::local::audit::insert_event"],
+    ),
     ("      chain link (HMAC)", &["otpbot::audit::chain::link"]),
-    ("    SQL: prune sweep", &["otpbot::store::local::counters::prune"]),
-    ("  commit (WAL frames, checksums)", &["sqlite3PagerCommitPhaseOne"]),
+    (
+        "    SQL: prune sweep",
+        &["otpbot::store::local::counters::prune"],
+    ),
+    (
+        "  commit (WAL frames, checksums)",
+        &["sqlite3PagerCommitPhaseOne"],
+    ),
     ("statement re-preparation (SQLite)", &["sqlite3Reprepare"]),
-    ("rendering (Block Kit JSON)", &["otpbot::slack::reply_response"]),
-    ("logging", &["tracing_subscriber::layer::Layer<S>>::on_event"]),
+    (
+        "rendering (Block Kit JSON)",
+        &["otpbot::slack::reply_response"],
+    ),
+    (
+        "logging",
+        &["tracing_subscriber::layer::Layer<S>>::on_event"],
+    ),
 ];
 
 fn main() {
@@ -61,7 +103,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/code_profile.callgrind");
+    let out =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/code_profile.callgrind");
     runtime.block_on(async {
         let dir = local::data_dir();
         local::seed(dir.path(), 1_600);
@@ -162,7 +205,11 @@ fn annotate(file: &std::path::Path) -> (u64, Vec<(u64, String)>) {
 fn report(file: &std::path::Path, codes: usize, clients: &str) {
     let (total, rows) = annotate(file);
     println!("instructions per issued code, server process, {codes} codes at {clients}");
-    println!("{:<52} {:>10}", "all of the server's instructions", total / codes as u64);
+    println!(
+        "{:<52} {:>10}",
+        "all of the server's instructions",
+        total / codes as u64
+    );
     for (name, patterns) in STAGES {
         let best: u64 = patterns
             .iter()

@@ -86,7 +86,11 @@ where
     for task in tasks {
         samples.extend(task.await.expect("client task"));
     }
-    summarize(&format!("{name}, {clients} clients"), samples, started.elapsed())
+    summarize(
+        &format!("{name}, {clients} clients"),
+        samples,
+        started.elapsed(),
+    )
 }
 
 /// The median time of a 4 KiB write and `fsync` of a file in `dir`.

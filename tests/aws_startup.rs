@@ -37,11 +37,17 @@ async fn secret_settings_are_read_in_one_call_and_never_again() {
     let secret = store.parameter(&wanted[0]).await.expect("read");
     let key = store.parameter(&wanted[1]).await.expect("read");
     let token = store.parameter(&wanted[2]).await.expect("read");
-    assert_eq!(secret.map(|s| s.expose_secret().to_owned()).as_deref(), Some("s3cret"));
+    assert_eq!(
+        secret.map(|s| s.expose_secret().to_owned()).as_deref(),
+        Some("s3cret")
+    );
     assert!(key.is_some());
     assert!(token.is_none(), "no bot token was written");
     let calls = log.take();
-    let ssm: Vec<&String> = calls.iter().filter(|c| c.starts_with("AmazonSSM")).collect();
+    let ssm: Vec<&String> = calls
+        .iter()
+        .filter(|c| c.starts_with("AmazonSSM"))
+        .collect();
     assert_eq!(ssm, ["AmazonSSM.GetParameters"], "{calls:?}");
     assert!(
         calls.contains(&"DynamoDB_20120810.Query".to_owned()),

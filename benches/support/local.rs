@@ -43,7 +43,11 @@ pub fn seed(dir: &Path, users: usize) {
     let run = |args: &[String], stdin: Option<&str>| {
         let mut child = operator(dir)
             .args(args)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("run otpbot");
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
@@ -59,7 +63,15 @@ pub fn seed(dir: &Path, users: usize) {
     };
     let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     run(
-        &words(&["tool", "add", "github", "--display-name", "GitHub", "--max-grant", "1w"]),
+        &words(&[
+            "tool",
+            "add",
+            "github",
+            "--display-name",
+            "GitHub",
+            "--max-grant",
+            "1w",
+        ]),
         Some("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n"),
     );
     let lanes = 4;
@@ -226,7 +238,10 @@ impl Client {
         let status = response.status();
         let text = response.text().await.expect("reply");
         let elapsed = started.elapsed();
-        assert!(status.is_success() && text.contains("valid for"), "{status}: {text}");
+        assert!(
+            status.is_success() && text.contains("valid for"),
+            "{status}: {text}"
+        );
         elapsed
     }
 

@@ -413,7 +413,10 @@ impl App {
                 if patience == Patience::Chat {
                     let names = startup_parameters(settings);
                     store.start_up(&names).await.with_context(|| {
-                        format!("cannot read the secret settings from SSM ({})", names.join(", "))
+                        format!(
+                            "cannot read the secret settings from SSM ({})",
+                            names.join(", ")
+                        )
                     })?;
                 }
                 let audit = aws_audit_key(&store, settings).await?;

@@ -257,7 +257,12 @@ mod tests {
         let mut sorted = admitted.to_vec();
         sorted.sort_unstable();
         (0..sorted.len())
-            .map(|i| sorted[i..].iter().take_while(|t| **t < sorted[i] + w).count())
+            .map(|i| {
+                sorted[i..]
+                    .iter()
+                    .take_while(|t| **t < sorted[i] + w)
+                    .count()
+            })
             .max()
             .unwrap_or(0)
     }
@@ -288,9 +293,15 @@ mod tests {
                     .iter()
                     .filter(|t| **t >= start && **t < start + 60)
                     .count();
-                assert!(inside <= 3, "{name}: window starting at {start} holds {inside}");
+                assert!(
+                    inside <= 3,
+                    "{name}: window starting at {start} holds {inside}"
+                );
             }
-            assert!(admitted.len() >= 30, "{name}: the limit still admits: {admitted:?}");
+            assert!(
+                admitted.len() >= 30,
+                "{name}: the limit still admits: {admitted:?}"
+            );
         }
     }
 
@@ -399,7 +410,11 @@ mod tests {
         }
         assert_eq!(log.times, [20, 30, 40], "the newest three");
         log = log.admitted(l, Timestamp::from_unix(40 + 60 + LATE_SECS + 1));
-        assert_eq!(log.times, [40 + 60 + LATE_SECS + 1], "the rest can no longer matter");
+        assert_eq!(
+            log.times,
+            [40 + 60 + LATE_SECS + 1],
+            "the rest can no longer matter"
+        );
     }
 
     /// A ring re-laid for a new limit keeps bounding the admissions it stands for: shrinking
@@ -417,15 +432,26 @@ mod tests {
         assert_eq!((head.admitted, slots.clone()), (2, vec![2, 3]));
         let mut relaid = MemRing {
             head,
-            slots: slots.into_iter().enumerate().map(|(i, v)| (i as u64, v)).collect(),
+            slots: slots
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (i as u64, v))
+                .collect(),
         };
-        assert!(!relaid.try_admit(smaller, 61), "2 and 3 are still in the window");
+        assert!(
+            !relaid.try_admit(smaller, 61),
+            "2 and 3 are still in the window"
+        );
         assert!(relaid.try_admit(smaller, 62));
         let larger = limit(6, 60);
         let (head, slots) = RingHead::relaid(&values, larger);
         let mut grown = MemRing {
             head,
-            slots: slots.into_iter().enumerate().map(|(i, v)| (i as u64, v)).collect(),
+            slots: slots
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (i as u64, v))
+                .collect(),
         };
         assert!(grown.try_admit(larger, 4) && grown.try_admit(larger, 5));
         assert!(!grown.try_admit(larger, 6), "six in the window");

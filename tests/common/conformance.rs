@@ -868,9 +868,8 @@ pub async fn limits_hold_under_concurrency(s: &Stores) {
     assert_eq!(done, 10, "exactly the limit was admitted");
     assert_eq!(issued(&all_events(s).await), 10, "one record per code");
     // The per-caller limit of 11 took exactly the 10 admissions: one more fits, then no more.
-    let caller_only = |at: i64, replay: &str| {
-        issue("U1", at, vec![quota("caller:U1", 11, 600)], Some(replay))
-    };
+    let caller_only =
+        |at: i64, replay: &str| issue("U1", at, vec![quota("caller:U1", 11, 600)], Some(replay));
     assert_eq!(
         decide(s, &caller_only(2_001, "after-1")).await,
         Verdict::Done { changed: true },

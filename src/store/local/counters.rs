@@ -234,10 +234,7 @@ mod tests {
     fn quota(limit: u64, window_secs: i64) -> Quota {
         Quota {
             key: "tool:slack:T1:U1:github".into(),
-            limit: RateLimit {
-                limit,
-                window_secs,
-            },
+            limit: RateLimit { limit, window_secs },
         }
     }
 
@@ -290,10 +287,7 @@ mod tests {
             .into_iter()
             .map(|t| take(&conn, &q, at(t)).expect("take"))
             .collect();
-        assert_eq!(
-            verdicts,
-            [true, true, true, false, true, true, false, true]
-        );
+        assert_eq!(verdicts, [true, true, true, false, true, true, false, true]);
         assert_eq!(slots(&conn), 3, "a ring of 3 slots");
         let view = quota_log(&conn, &q).expect("view");
         assert!(!view.admits(q.limit, at(119)) && view.admits(q.limit, at(120)));

@@ -159,7 +159,8 @@ mod tests {
         for sql in &MIGRATIONS[..5] {
             conn.execute_batch(sql).expect("old schema");
         }
-        conn.pragma_update(None, "user_version", 5).expect("version");
+        conn.pragma_update(None, "user_version", 5)
+            .expect("version");
         for at in [1_000, 1_010, 1_020] {
             conn.execute(
                 "INSERT INTO quota_events (key, at, keep_until) VALUES ('tool:k', ?1, ?1 + 60)",
