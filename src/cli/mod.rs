@@ -401,12 +401,16 @@ impl App {
                 })
             }
             Backend::Aws => {
-                for (setting, limit) in [
-                    ("OTPBOT_RATE_PER_TOOL", policy.per_tool),
-                    ("OTPBOT_RATE_PER_CALLER", policy.per_caller),
-                    ("OTPBOT_RATE_PER_REQUEST", policy.per_request),
-                ] {
-                    crate::store::aws::check_limit(setting, limit).map_err(anyhow::Error::msg)?;
+                // What serves chat takes quotas: each limit must fit the item its times live in.
+                if patience == Patience::Chat {
+                    for (setting, limit) in [
+                        ("OTPBOT_RATE_PER_TOOL", policy.per_tool),
+                        ("OTPBOT_RATE_PER_CALLER", policy.per_caller),
+                        ("OTPBOT_RATE_PER_REQUEST", policy.per_request),
+                    ] {
+                        crate::store::aws::check_limit(setting, limit)
+                            .map_err(anyhow::Error::msg)?;
+                    }
                 }
                 let sdk = aws_config(patience).await?;
                 let store = Arc::new(AwsStore::new(&sdk, settings.aws.clone()));
