@@ -352,6 +352,18 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let python = emulator::venv().join("bin/python");
+    let ready = Command::new(&python)
+        .args(["-c", "import awslambdaric, boto3, pyotp"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ready,
+        "{} cannot import awslambdaric, boto3 and pyotp: install requirements-dev.txt into \
+         .venv (scripts/test.sh does), or name another virtual environment in BENCH_VENV",
+        python.display()
+    );
     let emulator = Emulator::start();
     // The bench's own SDK clients trust the run's CA the way otpbot's do.
     std::env::set_var("SSL_CERT_FILE", &emulator.bundle);

@@ -111,6 +111,34 @@ fn fsync_floor(dir: &std::path::Path) -> Duration {
     samples[samples.len() / 2]
 }
 
+/// The writer's round trip for the smallest job (one replay marker: one row, one commit, one
+/// fsync), timed in process: what a decision waits for beyond its SQL, against the fsync floor.
+async fn writer_round_trip(dir: &std::path::Path, floor: Duration) {
+    let store = otpbot::store::local::LocalStore::open(
+        dir,
+        otpbot::store::local::MasterKey::new(random_key()),
+    )
+    .expect("store");
+    let counters: &dyn otpbot::store::CounterStore = &store;
+    let now = SystemClock.now();
+    let mut samples = Vec::new();
+    for i in 0..400 {
+        let started = Instant::now();
+        let fresh = counters
+            .first_sighting(&format!("bench:{i}"), now.plus_secs(60), now)
+            .await
+            .expect("marker");
+        samples.push(started.elapsed());
+        assert!(fresh);
+    }
+    samples.sort();
+    let p50 = samples[samples.len() / 2];
+    println!(
+        "writer round trip, one-row job (hand-off, SQL, commit, fsync): p50 {p50:.2?} = fsync floor + {:.2?}",
+        p50.saturating_sub(floor)
+    );
+}
+
 /// The local server with 1,600 users at the default limits.
 async fn local_server() {
     const USERS: usize = 1_600;
@@ -120,6 +148,8 @@ async fn local_server() {
         "fsync floor: 4 KiB write + fsync in {}: median {floor:.2?}",
         dir.path().display()
     );
+    let probe = local::data_dir();
+    writer_round_trip(probe.path(), floor).await;
     let seeding = Instant::now();
     local::seed(dir.path(), USERS);
     println!("set up {USERS} grants in {:.1?}", seeding.elapsed());
