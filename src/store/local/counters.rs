@@ -293,6 +293,23 @@ mod tests {
         assert!(!view.admits(q.limit, at(119)) && view.admits(q.limit, at(120)));
     }
 
+    /// Decisions reach the writer in another order than their clock readings: the late one
+    /// still counts the admissions a newer one pushed out of its own window.
+    #[test]
+    fn a_late_decision_never_overfills_a_window() {
+        let conn = db();
+        let q = quota(2, 60);
+        let verdicts: Vec<bool> = [100, 101, 161, 159]
+            .into_iter()
+            .map(|t| take(&conn, &q, at(t)).expect("take"))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [true, true, true, false],
+            "[100, 160) would hold 100, 101 and 159"
+        );
+    }
+
     /// The limit setting changed between two decisions of one key.
     #[test]
     fn a_changed_limit_relays_the_ring_and_stays_exact() {
