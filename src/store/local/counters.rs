@@ -88,7 +88,8 @@ pub(super) fn quota_log(conn: &Connection, quota: &Quota) -> StoreResult<QuotaLo
 
 /// Takes one unit of `quota` at `now`; `false` (and nothing written) if it is full, or if
 /// `now` lies before what the sweep has forgotten. Exact, because only the writer thread runs
-/// this, inside its transaction.
+/// this, inside its transaction. Not inlined, so a profile can tell its cost from its caller's.
+#[inline(never)]
 pub(super) fn take(conn: &Connection, quota: &Quota, now: Timestamp) -> StoreResult<bool> {
     let limit = quota.limit;
     let mut ring = ring(conn, &quota.key)?;
