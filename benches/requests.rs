@@ -1,25 +1,32 @@
-//! Request latency and throughput, and the Lambda handler's costs.
+//! Request throughput and latency of the local server, and the Lambda handler's calls per code.
 //!
 //! `cargo bench --bench requests` (needs `.venv/bin/moto_server`, which `scripts/test.sh`
-//! installs). Prints, on this machine:
-//! - the local server (`otpbot serve` path) on a SQLite file on disk (under the target
-//!   directory, not tmpfs) with `synchronous = FULL`: audited codes per second and p50/p99
-//!   latency of signed `/otp github` requests over loopback HTTP at 1, 8 and 64 concurrent
-//!   clients, and the same server's `GET /healthz` rate with the same client as the ceiling;
+//! installs; `OTPBOT_BIN=path` measures another build of the binary). Prints, on this machine:
+//! - the fsync floor: one 4 KiB write and `fsync` in the data directory's file system;
+//! - the real `otpbot serve` (its own process, default settings: SQLite in WAL mode with
+//!   `synchronous = FULL`, on disk under the target directory, not tmpfs) with 1,600 granted
+//!   users at the default limits: audited codes per second and p50/p99 latency of signed
+//!   `/otp github` requests over loopback HTTP at 1 and 64 keep-alive clients, each user asking
+//!   a few times, and the same server's `GET /healthz` rate with the same client as the ceiling;
+//!   then the ratios the project holds itself to (codes/s at 64 clients over `/healthz`/s, p99 at
+//!   64 clients, p50 at one client over the fsync floor);
+//! - a second server with limits of 1,000,000 codes a minute and 8 users: four back-to-back
+//!   rounds of 2,400 codes, and the fourth round's rate over the first's (a decision's cost must
+//!   not grow with what the limit has admitted);
 //! - the Lambda handler on the AWS backend against the emulator: DynamoDB and SSM calls per
-//!   issued code at steady state (counted on the wire), init time (one AWS config load,
-//!   clients built once, signing secret and audit key fetched from SSM, router built), and warm
-//!   per-invocation latency of API Gateway events through the same router.
+//!   issued code at steady state (counted on the wire) and the warm latency of API Gateway
+//!   events through the same router (`cargo bench --bench lambda_start` times cold starts).
 //!
-//! Numbers from a shared machine are indicative; compare runs on the same machine. Nothing here
+//! Numbers from a shared machine move with its load; the ratios come from one run. Nothing here
 //! asserts a timing.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/local.rs"]
+mod local;
 
 use common::aws;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,41 +35,216 @@ use otpbot::http::{router, AppState};
 use otpbot::keys::{random_key, AuditKey, SigningSecret};
 use otpbot::slack::verify::sign;
 use otpbot::slack::SlackConfig;
-use otpbot::store::local::{LocalStore, MasterKey};
 use otpbot::store::Stores;
 use tower::ServiceExt;
 
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
-const TEAM: &str = "T0BENCH";
-
-fn body(user: &str) -> String {
-    let trigger = format!("{}.{}", rand::random::<u64>(), rand::random::<u64>());
-    serde_urlencoded::to_string([
-        ("team_id", TEAM),
-        ("user_id", user),
-        ("channel_id", "C1"),
-        ("command", "/otp"),
-        ("text", "github"),
-        ("trigger_id", trigger.as_str()),
-    ])
-    .expect("form")
+/// Latency percentiles and mean of `samples`.
+struct Summary {
+    p50: Duration,
+    p99: Duration,
+    rate: f64,
 }
 
-fn report(name: &str, mut samples: Vec<Duration>) {
+fn summarize(name: &str, mut samples: Vec<Duration>, elapsed: Duration) -> Summary {
     samples.sort();
     let pct = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];
     let total: Duration = samples.iter().sum();
+    let rate = samples.len() as f64 / elapsed.as_secs_f64();
     println!(
-        "{name:<44} n={:<5} mean {:>8.2?}  p50 {:>8.2?}  p99 {:>8.2?}",
+        "{name:<46} n={:<6} {rate:>7.0}/s  mean {:>8.2?}  p50 {:>8.2?}  p99 {:>8.2?}",
         samples.len(),
         total / samples.len() as u32,
         pct(0.50),
         pct(0.99)
     );
+    Summary {
+        p50: pct(0.50),
+        p99: pct(0.99),
+        rate,
+    }
 }
 
-/// Puts the `github` tool and grants for `users` into `stores`.
-async fn seed_store(stores: &Stores, users: &[String]) {
+/// Runs `clients` concurrent clients; client `c` sends `each` requests made by `send(c, i)`.
+async fn load<F, Fut>(name: &str, clients: usize, each: usize, send: F) -> Summary
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Duration> + Send,
+{
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let send = send.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Vec::with_capacity(each);
+            for i in 0..each {
+                samples.push(send(client, i).await);
+            }
+            samples
+        }));
+    }
+    let mut samples = Vec::new();
+    for task in tasks {
+        samples.extend(task.await.expect("client task"));
+    }
+    summarize(
+        &format!("{name}, {clients} clients"),
+        samples,
+        started.elapsed(),
+    )
+}
+
+/// The median time of a 4 KiB write and `fsync` of a file in `dir`.
+fn fsync_floor(dir: &std::path::Path) -> Duration {
+    use std::io::{Seek, Write};
+    let mut file = std::fs::File::create(dir.join("fsync-probe")).expect("probe file");
+    let page = [7u8; 4096];
+    let mut samples: Vec<Duration> = (0..200)
+        .map(|_| {
+            let started = Instant::now();
+            file.rewind().expect("rewind");
+            file.write_all(&page).expect("write");
+            file.sync_all().expect("fsync");
+            started.elapsed()
+        })
+        .collect();
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// The writer's round trip for the smallest job (one replay marker: one row, one commit, one
+/// fsync), timed in process: what a decision waits for beyond its SQL, against the fsync floor.
+async fn writer_round_trip(dir: &std::path::Path, floor: Duration) {
+    let store = otpbot::store::local::LocalStore::open(
+        dir,
+        otpbot::store::local::MasterKey::new(random_key()),
+    )
+    .expect("store");
+    let counters: &dyn otpbot::store::CounterStore = &store;
+    let now = SystemClock.now();
+    let mut samples = Vec::new();
+    for i in 0..400 {
+        let started = Instant::now();
+        let fresh = counters
+            .first_sighting(&format!("bench:{i}"), now.plus_secs(60), now)
+            .await
+            .expect("marker");
+        samples.push(started.elapsed());
+        assert!(fresh);
+    }
+    samples.sort();
+    let p50 = samples[samples.len() / 2];
+    println!(
+        "writer round trip, one-row job (hand-off, SQL, commit, fsync): p50 {p50:.2?} = fsync floor + {:.2?}",
+        p50.saturating_sub(floor)
+    );
+}
+
+/// The local server with 1,600 users at the default limits.
+async fn local_server() {
+    const USERS: usize = 1_600;
+    let dir = local::data_dir();
+    let floor = fsync_floor(dir.path());
+    println!(
+        "fsync floor: 4 KiB write + fsync in {}: median {floor:.2?}",
+        dir.path().display()
+    );
+    let probe = local::data_dir();
+    writer_round_trip(probe.path(), floor).await;
+    let seeding = Instant::now();
+    local::seed(dir.path(), USERS);
+    println!("set up {USERS} grants in {:.1?}", seeding.elapsed());
+    let server = local::Server::start(dir.path(), &[], &[]).await;
+    let client = local::Client::new(server.addr);
+    for _ in 0..200 {
+        client.healthz().await;
+    }
+    let code = {
+        let client = client.clone();
+        move |user: usize| {
+            let client = client.clone();
+            async move { client.code(&local::user(user)).await }
+        }
+    };
+    // Each user asks once at one client, then four times more among 64 clients: five codes in
+    // a few seconds, within the default 10 per 10 minutes.
+    let one = {
+        let code = code.clone();
+        load("audited /otp github", 1, USERS, move |_, i| code(i)).await
+    };
+    let many = {
+        let code = code.clone();
+        load("audited /otp github", 64, 4 * USERS / 64, move |c, i| {
+            code((c + 64 * i) % USERS)
+        })
+        .await
+    };
+    let health = {
+        let client = client.clone();
+        load("GET /healthz (ceiling)", 64, 600, move |_, _| {
+            let client = client.clone();
+            async move { client.healthz().await }
+        })
+        .await
+    };
+    println!(
+        "ratios: codes/s at 64 clients over /healthz/s {:.3} (goal >= 0.25); p99 at 64 clients {:.2?} \
+         (goal <= 10 ms); p50 at one client {:.2?} = fsync floor + {:.2?} (goal <= fsync + 0.5 ms)",
+        many.rate / health.rate,
+        many.p99,
+        one.p50,
+        one.p50.saturating_sub(floor)
+    );
+}
+
+/// Four rounds at limits of 1,000,000 a minute: the cost of a code must not grow with them.
+async fn large_limit() {
+    const USERS: usize = 8;
+    const EACH: usize = 300;
+    let dir = local::data_dir();
+    local::seed(dir.path(), USERS);
+    let limits = [
+        ("OTPBOT_RATE_PER_TOOL", "1000000/1m"),
+        ("OTPBOT_RATE_PER_CALLER", "1000000/1m"),
+    ];
+    let server = local::Server::start(dir.path(), &limits, &[]).await;
+    let client = local::Client::new(server.addr);
+    let mut rates = Vec::new();
+    for round in 1..=4 {
+        let client = client.clone();
+        let summary = load(
+            &format!("limit 1,000,000/min, round {round}"),
+            USERS,
+            EACH,
+            move |user, _| {
+                let client = client.clone();
+                async move { client.code(&local::user(user)).await }
+            },
+        )
+        .await;
+        rates.push(summary.rate);
+    }
+    println!(
+        "ratio: round 4 over round 1 {:.2} (goal >= 0.8)",
+        rates[3] / rates[0]
+    );
+}
+
+/// Limits that never bind here and fit a DynamoDB item.
+fn policy() -> otpbot::engine::Policy {
+    let mut policy = otpbot::engine::Policy::default();
+    let plenty = otpbot::engine::RateLimit {
+        limit: 1_000,
+        window_secs: 60,
+    };
+    policy.per_tool = plenty;
+    policy.per_caller = plenty;
+    policy
+}
+
+const SECRET: &str = local::SECRET;
+const TEAM: &str = local::TEAM;
+
+async fn seed_aws(stores: &Stores) {
     let github = ToolName::parse("github").expect("name");
     let week = GrantDuration::parse("1w").expect("1w");
     let tool = Tool {
@@ -75,154 +257,66 @@ async fn seed_store(stores: &Stores, users: &[String]) {
     };
     let now = SystemClock.now();
     let seed = Seed::parse("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").expect("seed");
-    let operator = Principal::parse(&format!("slack:{TEAM}:UOPERATOR")).expect("principal");
+    let user = Principal::parse(&format!("slack:{TEAM}:U0")).expect("principal");
     stores
-        .put_tool(&tool, Some(&seed), &operator, now)
+        .put_tool(&tool, Some(&seed), &user, now)
         .await
         .expect("tool");
-    for user in users {
-        let principal = Principal::parse(&format!("slack:{TEAM}:{user}")).expect("principal");
-        let grant = Grant {
-            person: otpbot::domain::Person::from(&principal),
-            principal: principal.clone(),
-            tool: github.clone(),
-            granted_by: principal,
-            granted_at: now,
-            expires_at: now.plus_secs(week.secs()),
-            reason: None,
-        };
-        stores.put_grant(&grant).await.expect("grant");
-    }
-}
-
-/// Limits that never bind here, over a short window so the limit logs stay small.
-fn policy() -> otpbot::engine::Policy {
-    let mut policy = otpbot::engine::Policy::default();
-    let plenty = otpbot::engine::RateLimit {
-        limit: 1_000_000,
-        window_secs: 1,
+    let grant = Grant {
+        person: otpbot::domain::Person::from(&user),
+        principal: user.clone(),
+        tool: github,
+        granted_by: user,
+        granted_at: now,
+        expires_at: now.plus_secs(week.secs()),
+        reason: None,
     };
-    policy.per_tool = plenty;
-    policy.per_caller = plenty;
-    policy
+    stores.put_grant(&grant).await.expect("grant");
 }
 
-/// Runs `clients` concurrent clients, each sending `each` requests made by `send`; prints the
-/// rate and latency.
-async fn load<F, Fut>(name: &str, clients: usize, each: usize, send: F)
-where
-    F: Fn(usize) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = Duration> + Send,
-{
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for client in 0..clients {
-        let send = send.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut samples = Vec::with_capacity(each);
-            for _ in 0..each {
-                samples.push(send(client).await);
-            }
-            samples
-        }));
-    }
-    let mut samples = Vec::new();
-    for task in tasks {
-        samples.extend(task.await.expect("task"));
-    }
-    let rate = samples.len() as f64 / started.elapsed().as_secs_f64();
-    report(&format!("{name}, {clients} clients"), samples);
-    println!("{:<52} {rate:.0}/s", format!("  rate, {clients} clients"));
-}
-
-async fn local_server() {
-    // On disk, not tmpfs: the target directory is on the build disk.
-    let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
-    std::fs::create_dir_all(&base).expect("target dir");
-    let dir = tempfile::tempdir_in(&base).expect("dir");
-    let store =
-        Arc::new(LocalStore::open(dir.path(), MasterKey::new(random_key())).expect("store"));
-    let stores = Stores::single(store);
-    let users: Vec<String> = (0..64).map(|i| format!("U{i}")).collect();
-    seed_store(&stores, &users).await;
-    let engine = otpbot::engine::Engine::new(
-        stores,
-        Arc::new(SystemClock),
-        Arc::new(AuditKey::new(random_key())),
-        policy(),
-    );
-    let slack = SlackConfig {
-        signing_secret: SigningSecret::new(SECRET.into()),
-        allowed_workspaces: [TEAM.to_owned()].into(),
-        web_api: None,
-    };
-    let app = router(AppState {
-        background: otpbot::front::Background::default(),
-        engine: Arc::new(engine),
-        slack: Some(Arc::new(slack)),
-        teams: None,
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    let url = format!("http://{addr}/slack/commands");
-    let health = format!("http://{addr}/healthz");
-    let client = otpbot::front::client(Duration::from_secs(30)).expect("HTTP client");
+fn slash_event(body: &str) -> lambda_http::Request {
     let secret = SigningSecret::new(SECRET.into());
-    let send = {
-        let client = client.clone();
-        move |user: usize| {
-            let (client, url, secret) = (client.clone(), url.clone(), secret.clone());
-            async move {
-                let body = body(&format!("U{user}"));
-                let ts = SystemClock.now().unix();
-                let started = Instant::now();
-                let response = client
-                    .post(&url)
-                    .header("x-slack-request-timestamp", ts.to_string())
-                    .header("x-slack-signature", sign(&secret, ts, body.as_bytes()))
-                    .body(body)
-                    .send()
-                    .await
-                    .expect("send");
-                assert!(response.status().is_success());
-                let text = response.text().await.expect("text");
-                assert!(text.contains("valid for"), "{text}");
-                started.elapsed()
-            }
-        }
-    };
-    for user in 0..64 {
-        send(user).await;
-    }
-    println!(
-        "local server on {} (SQLite, WAL, synchronous = FULL)",
-        dir.path().display()
-    );
-    load("local server, audited /otp github", 1, 2_000, send.clone()).await;
-    load("local server, audited /otp github", 8, 500, send.clone()).await;
-    load("local server, audited /otp github", 64, 150, send).await;
-    let healthz = move |_: usize| {
-        let (client, health) = (client.clone(), health.clone());
-        async move {
-            let started = Instant::now();
-            let response = client.get(&health).send().await.expect("send");
-            assert!(response.status().is_success());
-            response.bytes().await.expect("body");
-            started.elapsed()
-        }
-    };
-    load("local server, GET /healthz (ceiling)", 64, 300, healthz).await;
+    let ts = SystemClock.now().unix();
+    let event = serde_json::json!({
+        "version": "2.0", "routeKey": "POST /slack/commands", "rawPath": "/slack/commands", "rawQueryString": "",
+        "headers": {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": ts.to_string(),
+            "x-slack-signature": sign(&secret, ts, body.as_bytes()),
+        },
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com", "domainPrefix": "api",
+            "http": { "method": "POST", "path": "/slack/commands", "protocol": "HTTP/1.1", "sourceIp": "1.1.1.1", "userAgent": "Slackbot" },
+            "requestId": "r", "routeKey": "POST /slack/commands", "stage": "$default", "time": "", "timeEpoch": 0
+        },
+        "body": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, body),
+        "isBase64Encoded": true
+    })
+    .to_string();
+    lambda_http::request::from_str(&event).expect("event")
 }
 
-/// DynamoDB and SSM calls per issued code at steady state, counted on the wire.
-async fn calls_per_code(moto: &aws::Moto) {
+fn form(user: &str) -> String {
+    let trigger = format!("{}.{}", rand::random::<u64>(), rand::random::<u64>());
+    serde_urlencoded::to_string([
+        ("team_id", TEAM),
+        ("user_id", user),
+        ("channel_id", "C1"),
+        ("command", "/otp"),
+        ("text", "github"),
+        ("trigger_id", trigger.as_str()),
+    ])
+    .expect("form")
+}
+
+/// DynamoDB and SSM calls per issued code at steady state, counted on the wire, and the warm
+/// latency of API Gateway events through the router.
+async fn lambda_handler() {
+    let moto = aws::Moto::start();
     let log = aws::CallLog::default();
-    let store = aws::counted_store_on(moto, aws::unique_settings(), &log).await;
+    let store = aws::counted_store_on(&moto, aws::unique_settings(), &log).await;
     let stores = Stores::single(store);
-    seed_store(&stores, &["U0".to_owned()]).await;
+    seed_aws(&stores).await;
     let engine = otpbot::engine::Engine::new(
         stores,
         Arc::new(SystemClock),
@@ -230,7 +324,6 @@ async fn calls_per_code(moto: &aws::Moto) {
         policy(),
     );
     let app = router(AppState {
-        background: otpbot::front::Background::default(),
         engine: Arc::new(engine),
         slack: Some(Arc::new(SlackConfig {
             signing_secret: SigningSecret::new(SECRET.into()),
@@ -238,179 +331,39 @@ async fn calls_per_code(moto: &aws::Moto) {
             web_api: None,
         })),
         teams: None,
+        background: otpbot::front::Background::default(),
     });
-    let secret = SigningSecret::new(SECRET.into());
-    const CODES: usize = 50;
+    const CODES: usize = 100;
+    let mut samples = Vec::new();
     for i in 0..=CODES {
         if i == 1 {
             log.take();
         }
-        let body = body("U0");
-        let ts = SystemClock.now().unix();
-        let request = axum::http::Request::post("/slack/commands")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-slack-request-timestamp", ts.to_string())
-            .header("x-slack-signature", sign(&secret, ts, body.as_bytes()))
-            .body(axum::body::Body::from(body))
-            .expect("request");
+        let request = slash_event(&form("U0"));
+        let started = Instant::now();
         let response = app.clone().oneshot(request).await.expect("invoke");
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await
             .expect("body");
+        if i > 0 {
+            samples.push(started.elapsed());
+        }
         assert!(String::from_utf8_lossy(&bytes).contains("valid for"));
     }
     let calls = log.take();
     let dynamodb = calls.iter().filter(|c| c.starts_with("DynamoDB")).count();
     let ssm = calls.iter().filter(|c| c.starts_with("AmazonSSM")).count();
     println!(
-        "{:<52} DynamoDB {:.2}, SSM {:.2} (over {CODES} codes)",
+        "{:<46} DynamoDB {:.2}, SSM {:.2} (over {CODES} codes)",
         "Lambda handler, calls per issued code",
         dynamodb as f64 / CODES as f64,
         ssm as f64 / CODES as f64
     );
-}
-
-/// The emulator's own cost of one call: sequential `GetItem`s on a small table.
-async fn emulator_floor(moto: &aws::Moto) {
-    let store = aws::store_on(moto, aws::unique_settings()).await;
-    let mut samples = Vec::new();
-    for i in 0..120 {
-        let started = Instant::now();
-        store
-            .dynamodb()
-            .get_item()
-            .table_name(&store.settings().access_table)
-            .key(
-                "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S("P#x".into()),
-            )
-            .key(
-                "sk",
-                aws_sdk_dynamodb::types::AttributeValue::S("G#x".into()),
-            )
-            .send()
-            .await
-            .expect("get item");
-        if i >= 20 {
-            samples.push(started.elapsed());
-        }
-    }
-    report("emulator floor: one DynamoDB GetItem call", samples);
-}
-
-async fn lambda_handler() {
-    {
-        let counting = aws::Moto::start();
-        calls_per_code(&counting).await;
-        emulator_floor(&counting).await;
-    }
-    // A fresh emulator: it copies every table a transaction touches, so its cost per call grows
-    // with what other runs left in it.
-    let moto = aws::Moto::start();
-    let settings = aws::unique_settings();
-    let store = aws::store_on(&moto, settings.clone()).await;
-    seed_store(&Stores::single(store.clone()), &["U0".to_owned()]).await;
-    for (name, value) in [
-        ("slack/signing-secret", SECRET.to_owned()),
-        ("audit/hmac-key", "ab".repeat(32)),
-    ] {
-        store
-            .ssm()
-            .put_parameter()
-            .name(format!("{}/{name}", settings.ssm_prefix))
-            .value(value)
-            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-            .send()
-            .await
-            .expect("parameter");
-    }
-    for (key, value) in [
-        ("AWS_ENDPOINT_URL", moto.url.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "bench"),
-        ("AWS_SECRET_ACCESS_KEY", "bench"),
-    ] {
-        std::env::set_var(key, value);
-    }
-    let vars: HashMap<String, String> = [
-        ("OTPBOT_BACKEND", "aws"),
-        ("OTPBOT_ACCESS_TABLE", settings.access_table.as_str()),
-        ("OTPBOT_AUDIT_TABLE", settings.audit_table.as_str()),
-        ("OTPBOT_SSM_PREFIX", settings.ssm_prefix.as_str()),
-        ("OTPBOT_SLACK_TEAM_IDS", TEAM),
-        ("OTPBOT_RATE_PER_TOOL", "1000000/1m"),
-        ("OTPBOT_RATE_PER_CALLER", "1000000/1m"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-
-    let mut inits = Vec::new();
-    let mut handler = None;
-    for _ in 0..20 {
-        let started = Instant::now();
-        let mut settings = otpbot::config::Settings::from_vars(vars.clone()).expect("settings");
-        let policy = settings.policy();
-        let app = otpbot::cli::App::open(&mut settings, policy, otpbot::cli::Patience::Chat)
-            .await
-            .expect("open");
-        let router = router(app.into_state(&settings).await.expect("state"));
-        inits.push(started.elapsed());
-        handler = Some(router);
-    }
-    report("Lambda handler init (config, clients, SSM)", inits);
-
-    let router = handler.expect("router");
-    let secret = SigningSecret::new(SECRET.into());
-    let mut samples = Vec::new();
-    for i in 0..120 {
-        let body = body("U0");
-        let ts = SystemClock.now().unix();
-        let event = serde_json::json!({
-            "version": "2.0", "routeKey": "POST /slack/commands", "rawPath": "/slack/commands", "rawQueryString": "",
-            "headers": {
-                "content-type": "application/x-www-form-urlencoded",
-                "x-slack-request-timestamp": ts.to_string(),
-                "x-slack-signature": sign(&secret, ts, body.as_bytes()),
-            },
-            "requestContext": {
-                "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com", "domainPrefix": "api",
-                "http": { "method": "POST", "path": "/slack/commands", "protocol": "HTTP/1.1", "sourceIp": "1.1.1.1", "userAgent": "Slackbot" },
-                "requestId": "r", "routeKey": "POST /slack/commands", "stage": "$default", "time": "", "timeEpoch": 0
-            },
-            "body": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &body),
-            "isBase64Encoded": true
-        })
-        .to_string();
-        let started = Instant::now();
-        let request = lambda_http::request::from_str(&event).expect("event");
-        let response = router.clone().oneshot(request).await.expect("invoke");
-        assert!(response.status().is_success());
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .expect("body");
-        assert!(String::from_utf8_lossy(&bytes).contains("valid for"));
-        if i >= 20 {
-            samples.push(started.elapsed());
-        }
-    }
-    let mean = |part: &[Duration]| part.iter().sum::<Duration>() / part.len().max(1) as u32;
-    println!(
-        "{:<52} first 20 {:.2?}, last 20 {:.2?}",
-        "  warm invocation mean, as the audit table grows",
-        mean(&samples[..20]),
-        mean(&samples[samples.len() - 20..])
+    summarize(
+        "Lambda handler, warm code (plain-HTTP emulator)",
+        samples.clone(),
+        samples.iter().sum(),
     );
-    report("Lambda handler, warm invocation (emulator)", samples);
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM")) {
-            println!(
-                "{:<52} {}",
-                "bench process peak RSS (whole run)",
-                line.trim_start_matches("VmHWM:").trim()
-            );
-        }
-    }
 }
 
 fn main() {
@@ -424,6 +377,7 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         local_server().await;
+        large_limit().await;
         lambda_handler().await;
     });
 }

@@ -59,7 +59,7 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "ReadOwnParameters"
     effect    = "Allow"
-    actions   = ["ssm:GetParameter"]
+    actions   = ["ssm:GetParameter", "ssm:GetParameters"]
     resources = [local.ssm_parameter_arn_pattern]
   }
 

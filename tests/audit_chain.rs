@@ -538,19 +538,27 @@ async fn records_from_before_the_chain_are_reported_and_an_old_schema_is_not_pas
         hex::encode(secrecy::ExposeSecret::expose_secret(&audit)),
     )
     .expect("audit key");
-    {
-        let store = LocalStore::open(dir.path(), MasterKey::new(master)).expect("open");
-        for n in 1..=3 {
-            store.append(&event(n)).await.expect("append");
-        }
+    // Three records as an otpbot of schema 6 wrote them: before the chain start and the
+    // unkeyed hash (schema 7), with no chain value.
+    otpbot::store::local::create_at_schema_version(dir.path(), 6).expect("schema 6");
+    let conn = Connection::open(dir.path().join("otpbot.db")).expect("open db");
+    for n in 1..=3 {
+        let e = event(n);
+        conn.execute(
+            "INSERT INTO audit (id, at, request_id, actor, action, outcome) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![
+                e.id.as_str(),
+                e.at.unix(),
+                e.request_id.as_str(),
+                e.actor.as_str(),
+                e.action.as_str(),
+                e.outcome.as_str()
+            ],
+        )
+        .expect("an old record");
     }
-    tamper(
-        dir.path(),
-        "DROP INDEX audit_chain_start; ALTER TABLE audit DROP COLUMN hash; \
-         ALTER TABLE grants DROP COLUMN person; \
-         ALTER TABLE access_requests DROP COLUMN requester_person; \
-         PRAGMA user_version = 6;",
-    );
+    drop(conn);
     let said = verify_fails(dir.path());
     assert!(
         said.contains("predates the audit chain's start record; open the store once"),

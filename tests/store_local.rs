@@ -143,18 +143,11 @@ async fn a_large_audit_log_pages_through_every_event_once() {
 async fn rows_from_before_persons_are_migrated_to_their_principal() {
     use otpbot::domain::{AccessRequestId, Principal};
     let dir = tempfile::tempdir().expect("tempdir");
-    let key = random_key();
-    let key_copy = random_key_copy(&key);
-    let store = LocalStore::open(dir.path(), MasterKey::new(key)).expect("open");
-    let path = store.path().to_owned();
-    drop(store);
-    // Back to schema 7, with a grant and an open request as that schema held them.
-    let conn = rusqlite::Connection::open(&path).expect("open");
+    // A grant and an open request as an otpbot of schema 7 held them.
+    otpbot::store::local::create_at_schema_version(dir.path(), 7).expect("schema 7");
+    let conn = rusqlite::Connection::open(dir.path().join("otpbot.db")).expect("open");
     conn.execute_batch(
-        "ALTER TABLE grants DROP COLUMN person;
-         ALTER TABLE access_requests DROP COLUMN requester_person;
-         PRAGMA user_version = 7;
-         INSERT INTO grants (principal, tool, granted_by, granted_at, expires_at, reason)
+        "INSERT INTO grants (principal, tool, granted_by, granted_at, expires_at, reason)
              VALUES ('slack:T1:W0SELF', 'github', 'slack:T1:UADMIN', 1000, 9000, NULL);
          INSERT INTO access_requests (id, requester, tool, duration, reason, requested_at,
              expires_at, state) VALUES ('r1', 'slack:T2:W0SELF', 'github', 3600, NULL, 1000,
@@ -162,7 +155,7 @@ async fn rows_from_before_persons_are_migrated_to_their_principal() {
     )
     .expect("schema 7");
     drop(conn);
-    let store = LocalStore::open(dir.path(), MasterKey::new(key_copy)).expect("upgrade");
+    let store = LocalStore::open(dir.path(), MasterKey::new(random_key())).expect("upgrade");
     let stores = Stores::single(Arc::new(store));
     let holder = Principal::parse("slack:T1:W0SELF").expect("principal");
     let grant = stores

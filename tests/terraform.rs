@@ -153,8 +153,8 @@ fn the_function_cannot_change_or_delete_audit_records_and_never_scans() {
     assert_eq!(ssm.len(), 1);
     assert_eq!(
         ssm[0].1,
-        ["ssm:GetParameter"],
-        "the function only reads parameters"
+        ["ssm:GetParameter", "ssm:GetParameters"],
+        "the function only reads parameters (its secret settings in one call at start-up)"
     );
 }
 

@@ -284,6 +284,27 @@ async fn aws_audit_key(store: &AwsStore, settings: &mut Settings) -> anyhow::Res
     Ok(decode_hex_key(text.expose_secret(), name)?)
 }
 
+/// The SSM parameters a server or Lambda reads at start-up, in one call: each secret setting
+/// it will use that the environment does not give.
+fn startup_parameters(settings: &Settings) -> Vec<String> {
+    let mut names = Vec::new();
+    if settings.audit_key.is_none() {
+        names.push(settings.audit_key_param.clone());
+    }
+    if settings.slack_enabled() && settings.signing_secret().is_none() {
+        names.push(settings.signing_secret_param.clone());
+    }
+    if settings.slack_enabled() && settings.slack_bot_token.is_none() {
+        names.push(settings.slack_bot_token_param.clone());
+    }
+    if let Some(teams) = settings.teams.as_ref().filter(|t| !t.playground) {
+        if teams.client_secret.is_none() {
+            names.push(teams.client_secret_param.clone());
+        }
+    }
+    names
+}
+
 /// How long AWS calls may take, by who waits for them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Patience {
@@ -386,8 +407,28 @@ impl App {
                 })
             }
             Backend::Aws => {
+                // What serves chat takes quotas: each limit must fit the item its times live in.
+                if patience == Patience::Chat {
+                    for (setting, limit) in [
+                        ("OTPBOT_RATE_PER_TOOL", policy.per_tool),
+                        ("OTPBOT_RATE_PER_CALLER", policy.per_caller),
+                        ("OTPBOT_RATE_PER_REQUEST", policy.per_request),
+                    ] {
+                        crate::store::aws::check_limit(setting, limit)
+                            .map_err(anyhow::Error::msg)?;
+                    }
+                }
                 let sdk = aws_config(patience).await?;
                 let store = Arc::new(AwsStore::new(&sdk, settings.aws.clone()));
+                if patience == Patience::Chat {
+                    let names = startup_parameters(settings);
+                    store.start_up(&names).await.with_context(|| {
+                        format!(
+                            "cannot read the secret settings from SSM ({})",
+                            names.join(", ")
+                        )
+                    })?;
+                }
                 let audit = aws_audit_key(&store, settings).await?;
                 let engine = Engine::new(
                     Stores::single(store.clone()),

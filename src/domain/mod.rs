@@ -21,7 +21,7 @@ pub use grant::Grant;
 pub use ids::{EventId, RequestId};
 pub use person::Person;
 pub use principal::{Platform, Principal, PrincipalError};
-pub use rate::{Quota, QuotaLog, RateLimit};
+pub use rate::{Quota, QuotaLog, RateLimit, RingHead, LATE_SECS};
 pub use request::{AccessRequest, AccessRequestId, RequestState};
 pub use role::{Role, Roles};
 pub use tool::{Tool, ToolName, ToolNameError};

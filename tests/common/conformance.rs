@@ -850,7 +850,7 @@ pub async fn limits_hold_under_concurrency(s: &Stores) {
                 "U1",
                 2_000,
                 vec![
-                    quota("caller:U1", 1_000, 600),
+                    quota("caller:U1", 11, 600),
                     quota("tool:U1:github", 10, 600),
                 ],
                 Some(&format!("burst-{i}")),
@@ -868,15 +868,18 @@ pub async fn limits_hold_under_concurrency(s: &Stores) {
     }
     assert_eq!(done, 10, "exactly the limit was admitted");
     assert_eq!(issued(&all_events(s).await), 10, "one record per code");
-    let caller = s
-        .decisions
-        .view(&who("U1"), None, &[quota("caller:U1", 1_000, 600)])
-        .await
-        .expect("view");
+    // The per-caller limit of 11 took exactly the 10 admissions: one more fits, then no more.
+    let caller_only =
+        |at: i64, replay: &str| issue("U1", at, vec![quota("caller:U1", 11, 600)], Some(replay));
     assert_eq!(
-        caller.logs[0].times.len(),
-        10,
-        "refused decisions took no per-caller quota either"
+        decide(s, &caller_only(2_001, "after-1")).await,
+        Verdict::Done { changed: true },
+        "refused decisions took no per-caller quota"
+    );
+    assert_eq!(
+        decide(s, &caller_only(2_002, "after-2")).await,
+        Verdict::Limited(0),
+        "the per-caller limit is full after its eleventh"
     );
 }
 

@@ -46,6 +46,7 @@ fn log_from(item: Option<&Item>) -> StoreResult<QuotaLog> {
     Ok(QuotaLog {
         times,
         version: get_n(item, "ver")?,
+        nth_newest: None,
     })
 }
 

@@ -21,9 +21,11 @@ pub mod schema;
 mod seal;
 mod seal_read;
 mod secrets;
+mod startup;
 
 pub use seal::SealSettings;
 pub use seal_read::SealedLog;
+pub use startup::{check_limit, MAX_LIMIT, PARAMETERS_PER_CALL};
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -70,6 +72,8 @@ pub struct AwsStore {
     settings: AwsSettings,
     seeds: Mutex<HashMap<ToolName, (Seed, Instant)>>,
     tools: Mutex<HashMap<ToolName, CachedTool>>,
+    /// Secret settings read at start-up, each handed out once (see [`startup`]).
+    parameters: Mutex<startup::Parameters>,
 }
 
 /// A catalog entry (or its absence) with its pinned seed version, and when it was read.
@@ -92,6 +96,7 @@ impl AwsStore {
             settings,
             seeds: Mutex::new(HashMap::new()),
             tools: Mutex::new(HashMap::new()),
+            parameters: Mutex::new(HashMap::new()),
         }
     }
 
@@ -103,6 +108,7 @@ impl AwsStore {
             settings,
             seeds: Mutex::new(HashMap::new()),
             tools: Mutex::new(HashMap::new()),
+            parameters: Mutex::new(HashMap::new()),
         }
     }
 
@@ -121,8 +127,12 @@ impl AwsStore {
         &self.ssm
     }
 
-    /// Reads a secret SSM parameter (signing secret, audit key) with decryption.
+    /// Reads a secret SSM parameter (signing secret, audit key) with decryption: from what
+    /// [`AwsStore::start_up`] read, if it read it, else from SSM.
     pub async fn parameter(&self, name: &str) -> Result<Option<secrecy::SecretString>, StoreError> {
+        if let Some(read) = self.read_parameter(name) {
+            return Ok(read);
+        }
         secrets::get_parameter(&self.ssm, name)
             .await
             .map(|v| v.map(|z| secrecy::SecretString::from(z.to_string())))

@@ -219,7 +219,7 @@ impl AccessStore for LocalStore {
     async fn tool(&self, name: &ToolName) -> StoreResult<Option<Tool>> {
         let name = name.as_str().to_owned();
         let row = self
-            .read(move |c| {
+            .read_point(move |c| {
                 let mut stmt = c
                     .prepare_cached(&format!("SELECT {TOOL_COLUMNS} FROM tools WHERE name = ?1"))
                     .map_err(backend)?;
@@ -332,7 +332,7 @@ impl SecretStore for LocalStore {
     async fn seed(&self, tool: &ToolName) -> StoreResult<Option<Seed>> {
         let name = tool.as_str().to_owned();
         let row = self
-            .read(move |c| {
+            .read_point(move |c| {
                 let mut stmt = c
                     .prepare_cached("SELECT nonce, ciphertext FROM seeds WHERE tool = ?1")
                     .map_err(backend)?;

@@ -281,7 +281,7 @@ impl DecisionStore for LocalStore {
         let principal = principal.as_str().to_owned();
         let tool = tool.map(|t| t.as_str().to_owned());
         let quotas = quotas.to_vec();
-        self.read(move |c| {
+        self.read_point(move |c| {
             let grant = match &tool {
                 Some(t) => grant_on(c, &principal, t)?,
                 None => None,

@@ -193,6 +193,25 @@ impl LocalStore {
         .map_err(backend)?
     }
 
+    /// Runs the point read `f` (a lookup by key: a few pages, nearly always cached) on a free
+    /// read connection in place, sparing the hop to a blocking thread and back that
+    /// [`LocalStore::read`] makes for reads of any length; with every read connection busy it
+    /// waits for one as [`LocalStore::read`] does, off the async runtime.
+    async fn read_point<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let count = self.readers.len();
+        for i in 0..count {
+            if let Ok(conn) = self.readers[(start + i) % count].try_lock() {
+                return f(&conn);
+            }
+        }
+        self.read(f).await
+    }
+
     /// Runs the write `f` in the writer's next transaction; kept when it returns `(_, true)`.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
@@ -204,6 +223,15 @@ impl LocalStore {
 }
 
 pub use crate::keys::create_private_dir;
+
+/// Creates `dir/otpbot.db` as an otpbot of schema `version` left it (its first `version`
+/// migrations, nothing else), so that tests can write rows as an older version did and check
+/// what the upgrade makes of them. Not for production use.
+#[doc(hidden)]
+pub fn create_at_schema_version(dir: &Path, version: usize) -> StoreResult<()> {
+    let mut conn = Connection::open(dir.join(DB_FILE)).map_err(backend)?;
+    schema::migrate_to(&mut conn, version).map_err(backend)
+}
 
 /// Makes `path` readable and writable by its owner only.
 fn restrict_to_owner(path: &Path) -> std::io::Result<()> {

@@ -120,6 +120,36 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE access_requests ADD COLUMN requester_person TEXT;
     UPDATE access_requests SET requester_person = requester;
     "#,
+    // 9: rate limits as rings of N slots (see `super::counters`): a decision reads one ring row
+    // and one slot whatever N is. The admitted times kept so far become rings of their own
+    // size, re-laid for the configured limit by the next decision of each key.
+    r#"
+    CREATE TABLE quota_rings (
+        key        TEXT PRIMARY KEY,
+        size       INTEGER NOT NULL,
+        admitted   INTEGER NOT NULL,
+        newest     INTEGER NOT NULL,
+        keep_until INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX quota_rings_by_expiry ON quota_rings (keep_until);
+    CREATE TABLE quota_slots (
+        key  TEXT NOT NULL,
+        slot INTEGER NOT NULL,
+        at   INTEGER NOT NULL,
+        PRIMARY KEY (key, slot)
+    ) WITHOUT ROWID;
+    CREATE TABLE quota_floor (
+        id    INTEGER PRIMARY KEY CHECK (id = 0),
+        floor INTEGER NOT NULL
+    );
+    INSERT INTO quota_floor (id, floor) VALUES (0, -9223372036854775808);
+    INSERT INTO quota_rings (key, size, admitted, newest, keep_until)
+        SELECT key, count(*), count(*), max(at), max(keep_until) + 300
+        FROM quota_events GROUP BY key;
+    INSERT INTO quota_slots (key, slot, at)
+        SELECT key, row_number() OVER (PARTITION BY key ORDER BY at) - 1, at FROM quota_events;
+    DROP TABLE quota_events;
+    "#,
 ];
 
 /// The schema version from which every audit log begins its chain with a chain-start record.
@@ -127,6 +157,12 @@ pub const CHAIN_START_VERSION: usize = 7;
 
 /// Applies every migration newer than the file's `user_version`, each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    migrate_to(conn, MIGRATIONS.len())
+}
+
+/// Applies the migrations newer than the file's `user_version` up to schema `version`; an
+/// older otpbot's file is made by stopping early (for upgrade tests).
+pub fn migrate_to(conn: &mut Connection, version: usize) -> rusqlite::Result<()> {
     let current: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if current > MIGRATIONS.len() {
         return Err(rusqlite::Error::InvalidParameterName(format!(
@@ -134,11 +170,60 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
             MIGRATIONS.len()
         )));
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+    let version = version.min(MIGRATIONS.len());
+    for (index, sql) in MIGRATIONS.iter().enumerate().take(version).skip(current) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", index + 1)?;
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Admissions kept by a store from before the rings still count after the upgrade.
+    #[test]
+    fn admitted_times_survive_the_move_to_rings() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        for sql in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).expect("old schema");
+        }
+        conn.pragma_update(None, "user_version", 5)
+            .expect("version");
+        for at in [1_000, 1_010, 1_020] {
+            conn.execute(
+                "INSERT INTO quota_events (key, at, keep_until) VALUES ('tool:k', ?1, ?1 + 60)",
+                [at],
+            )
+            .expect("old admission");
+        }
+        migrate(&mut conn).expect("upgrade");
+        let quota = crate::domain::Quota {
+            key: "tool:k".into(),
+            limit: crate::domain::RateLimit {
+                limit: 3,
+                window_secs: 60,
+            },
+        };
+        let at = crate::domain::Timestamp::from_unix;
+        assert!(
+            !super::super::counters::take(&conn, &quota, at(1_059)).expect("take"),
+            "three admissions from before the upgrade fill a limit of 3"
+        );
+        assert!(super::super::counters::take(&conn, &quota, at(1_060)).expect("take"));
+        let smaller = crate::domain::Quota {
+            limit: crate::domain::RateLimit {
+                limit: 2,
+                window_secs: 60,
+            },
+            ..quota
+        };
+        assert!(
+            !super::super::counters::take(&conn, &smaller, at(1_061)).expect("take"),
+            "1,020 and 1,060 still count against a limit of 2"
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! The writer thread: it alone owns the write connection. Requests queue up while a commit is
 //! on its way to disk; the next batch then runs them all in one `BEGIN IMMEDIATE` transaction,
 //! each in its own savepoint, and commits once, so requests that arrive together share one
-//! fsync (group commit) and one failing request rolls back only its own savepoint. A result is
+//! fsync (group commit) and one failing request rolls back only its own savepoint. A request
+//! that arrives alone has the transaction to itself and needs no savepoint. A result is
 //! delivered only after the commit that holds it returned, with `synchronous = FULL` in force.
 
 use std::sync::mpsc;
@@ -113,7 +114,13 @@ fn run(conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>) {
 }
 
 /// Runs `batch` in as few transactions as possible and delivers every outcome.
-fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
+fn commit_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) {
+    if batch.len() == 1 {
+        if let Some(job) = batch.pop() {
+            commit_alone(conn, job);
+        }
+        return;
+    }
     let mut pending = batch.into_iter();
     loop {
         if let Err(e) = statement(conn, "BEGIN IMMEDIATE") {
@@ -163,6 +170,26 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
             return;
         }
     }
+}
+
+/// Runs a job that arrived alone in its own transaction, which then needs no savepoint: its
+/// writes are committed when kept and rolled back otherwise.
+fn commit_alone(conn: &Connection, mut job: Box<dyn Job>) {
+    if let Err(e) = statement(conn, "BEGIN IMMEDIATE") {
+        job.finish(Err(format!("begin: {e}")));
+        return;
+    }
+    let kept = job.run(conn);
+    if conn.is_autocommit() {
+        job.finish(Err("the transaction was rolled back by an error".into()));
+        return;
+    }
+    let end = if kept { "COMMIT" } else { "ROLLBACK" };
+    let ended = statement(conn, end).map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        format!("{}: {e}", end.to_lowercase())
+    });
+    job.finish(ended);
 }
 
 /// Runs one cached transaction-control statement.
