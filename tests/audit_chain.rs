@@ -398,7 +398,8 @@ async fn a_cut_off_tail_with_a_rewound_counter_is_caught_by_an_earlier_checkpoin
 /// Rewrites the whole log as a holder of the audit key can: record #`seq` gets another actor,
 /// and every chain value and hash from it on is recomputed.
 fn rechain_with_the_audit_key(dir: &Path, seq: i64) {
-    use otpbot::audit::chain::{canonical, hash_link, link};
+    use otpbot::audit::chain::{hash_link, link};
+    use otpbot::audit::record::canonical;
     let key = AuditKey::new(key_file(dir, "audit.key"));
     tamper(
         dir,

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
-use otpbot::audit::chain::{canonical, from_json_object, hash_link};
+use otpbot::audit::chain::hash_link;
+use otpbot::audit::jsonl::from_json_object;
+use otpbot::audit::record::canonical;
 use otpbot::domain::{Action, AuditEvent, EventId, Outcome, Principal, RequestId, Timestamp};
 use otpbot::keys::{decode_hex_key, AuditKey};
 use otpbot::store::local::{LocalOptions, LocalStore, MasterKey};

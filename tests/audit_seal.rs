@@ -353,7 +353,7 @@ async fn each_tampering_with_the_table_is_caught() {
         .key(f.seal.records_key(start))
         .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
         .body(
-            otpbot::audit::seal::jsonl(&f.events[5..6])
+            otpbot::audit::jsonl::jsonl(&f.events[5..6])
                 .into_bytes()
                 .into(),
         )

@@ -89,7 +89,7 @@ pub struct AuditPage {
     pub next: Option<EventId>,
     /// Where each event sits in the log, in the order of `events`, from a backend that links
     /// records one by one (the local store); empty from one that seals periods (AWS).
-    pub positions: Vec<crate::audit::chain::Position>,
+    pub positions: Vec<crate::audit::record::Position>,
 }
 
 /// The append-only audit log.

@@ -9,7 +9,7 @@ use aws_sdk_s3::Client as S3;
 
 use super::sdk;
 use crate::audit::checkpoint::Checkpoint;
-use crate::audit::seal::Seal;
+use crate::audit::seal_format::Seal;
 use crate::store::{StoreError, StoreResult};
 
 /// Writes one object with a SHA-256 checksum, which S3 requires of writes to an Object Lock

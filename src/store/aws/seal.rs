@@ -1,4 +1,4 @@
-//! Sealing closed audit periods into S3 Object Lock storage (see [`crate::audit::seal`] for
+//! Sealing closed audit periods into S3 Object Lock storage (see [`crate::audit::seal_format`] for
 //! what a seal is), each with a checkpoint signed by the deployment's KMS key.
 //!
 //! Sealing is idempotent and safe when two scheduled runs overlap: both compute the same seal
@@ -19,7 +19,8 @@ use super::locked::put;
 use super::schema::{AUDIT_PK, AUDIT_SK, AUDIT_STREAM, SEAL_STREAM};
 use super::{sdk, AwsStore};
 use crate::audit::checkpoint::{Checkpoint, Signer};
-use crate::audit::seal::{jsonl, period_start, Seal};
+use crate::audit::jsonl::jsonl;
+use crate::audit::seal_format::{period_start, Seal};
 use crate::domain::{AuditEvent, Timestamp};
 use crate::keys::AuditKey;
 use crate::store::{StoreError, StoreResult};

@@ -7,8 +7,9 @@ use aws_sdk_s3::Client as S3;
 use super::locked::{first_versions, get, locked_checkpoint, locked_seals};
 use super::seal::SealSettings;
 use super::AwsStore;
-use crate::audit::seal::{parse_jsonl, period_start, Seal};
+use crate::audit::jsonl::parse_jsonl;
 use crate::audit::seal_check::{Outside, Overdue, SealedPeriod};
+use crate::audit::seal_format::{period_start, Seal};
 use crate::domain::Timestamp;
 use crate::store::StoreResult;
 

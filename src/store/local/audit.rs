@@ -6,7 +6,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, Row};
 
 use super::{backend, LocalStore};
-use crate::audit::chain::Position;
+use crate::audit::record::Position;
 use crate::domain::{
     Action, AuditEvent, AuditQuery, EventId, Outcome, Principal, RequestId, Timestamp, ToolName,
 };
@@ -76,7 +76,7 @@ pub(super) fn insert_event(conn: &Connection, e: &AuditEvent) -> StoreResult<()>
         e.detail,
         e.channel,
         e.code_mac,
-        crate::audit::chain::canonical(e)
+        crate::audit::record::canonical(e)
     ])
     .map(drop)
     .map_err(backend)

@@ -152,6 +152,6 @@ pub(super) fn links_last_record(conn: &Connection, key: &AuditKey) -> Result<boo
         .map_err(read_err)?
         .flatten();
     let event = to_event(raw)?;
-    let canonical = crate::audit::chain::canonical(&event);
+    let canonical = crate::audit::record::canonical(&event);
     Ok(link(key, previous.as_deref(), &canonical) == chain)
 }

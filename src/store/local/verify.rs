@@ -1,5 +1,5 @@
 //! `otpbot audit verify` on the local store: the read-only check of a database file's audit
-//! log (see [`crate::audit::verify`] for what is checked). It opens the file read-only and
+//! log (see [`crate::audit::chain_check`] for what is checked). It opens the file read-only and
 //! writes nothing.
 
 use std::collections::BTreeSet;
@@ -10,8 +10,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use super::audit::{raw, to_event};
 use super::chain::START_SQL;
 use super::{schema, StoreError, DB_FILE};
+use crate::audit::chain_check::{verify_chain, Anchor, Linked, Walk};
 use crate::audit::checkpoint::Heads;
-use crate::audit::verify::{verify_chain, Anchor, Discrepancy, Linked, Verified, Walk};
+use crate::audit::discrepancy::Discrepancy;
+use crate::audit::verified::Verified;
 use crate::domain::Timestamp;
 use crate::keys::AuditKey;
 
