@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod aws;
+pub mod cli;
 pub mod conformance;
 pub mod lambda;
 pub mod rfc6238;
