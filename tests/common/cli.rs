@@ -86,20 +86,7 @@ impl Otpbot {
 
     /// Runs it with `input` on its stdin.
     pub fn input(mut self, input: &str) -> Output {
-        let mut child = self
-            .0
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn otpbot");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-        child.wait_with_output().expect("wait for otpbot")
+        with_stdin(&mut self.0, input)
     }
 
     /// Runs it; asserts it succeeded; its stdout.
@@ -124,6 +111,28 @@ impl Default for Otpbot {
 /// (a temporary directory's unique name), so that each test's store has keys of its own.
 pub fn store_key_dir(data: &Path) -> PathBuf {
     super::key_dir().join(data.file_name().expect("a temporary directory's name"))
+}
+
+/// Runs `cmd` (an [`Otpbot::command`] changed further) to its end.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run otpbot")
+}
+
+/// Runs `cmd` with `input` on its stdin.
+pub fn with_stdin(cmd: &mut Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn otpbot");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait for otpbot")
 }
 
 /// Asserts the command succeeded; its stdout.
