@@ -135,6 +135,15 @@ pub fn with_stdin(cmd: &mut Command, input: &str) -> Output {
     child.wait_with_output().expect("wait for otpbot")
 }
 
+/// All the command said: its stdout, then its stderr.
+pub fn said(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// Asserts the command succeeded; its stdout.
 pub fn ok(output: Output) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
