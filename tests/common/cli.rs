@@ -155,6 +155,13 @@ pub fn ok(output: Output) -> String {
     stdout
 }
 
+/// Asserts the command succeeded; all it said ([`said`]), for what it warns about on stderr.
+pub fn ok_said(output: Output) -> String {
+    let all = said(&output);
+    assert!(output.status.success(), "failed: {all}");
+    all
+}
+
 /// Asserts the command failed; its stderr.
 pub fn fails(output: Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
