@@ -57,6 +57,7 @@ impl AwsStore {
         .await
     }
 
+    /// The access table's item `pk`, `sk`, read consistently.
     pub(super) async fn get(&self, pk: String, sk: String) -> StoreResult<Option<Item>> {
         let out = self
             .ddb

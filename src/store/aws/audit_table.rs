@@ -21,6 +21,7 @@ fn corrupt(field: &str) -> StoreError {
     StoreError::Corrupt(format!("audit event with bad {field}"))
 }
 
+/// An audit event read back from its item.
 pub(super) fn event_from(item: &Item) -> StoreResult<AuditEvent> {
     Ok(AuditEvent {
         id: EventId::from_stored(get_s(item, AUDIT_SK)?.to_owned()),

@@ -67,6 +67,7 @@ impl SealSettings {
         )
     }
 
+    /// The Object Lock bucket; an error naming its setting when there is none.
     pub(super) fn bucket(&self) -> StoreResult<&str> {
         self.bucket
             .as_deref()

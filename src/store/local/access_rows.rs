@@ -18,6 +18,7 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 /// A catalog row's columns, as read.
 pub(super) type ToolRow = (String, String, i64, i64, Option<String>, Option<String>);
 
+/// A catalog row's columns ([`TOOL_COLUMNS`]).
 pub(super) fn tool_from_row(row: &Row<'_>) -> rusqlite::Result<ToolRow> {
     Ok((
         row.get(0)?,
@@ -29,6 +30,7 @@ pub(super) fn tool_from_row(row: &Row<'_>) -> rusqlite::Result<ToolRow> {
     ))
 }
 
+/// The catalog entry a row holds, if otpbot could have written it.
 pub(super) fn to_tool(
     (name, display_name, default, max, notify, approvals): ToolRow,
 ) -> StoreResult<Tool> {
@@ -54,6 +56,7 @@ pub(super) type GrantRow = (
     Option<String>,
 );
 
+/// A grant row's columns ([`GRANT_COLUMNS`]).
 pub(super) fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<GrantRow> {
     Ok((
         row.get(0)?,
@@ -74,6 +77,7 @@ fn person_or(stored: Option<&str>, principal: &Principal, what: &str) -> StoreRe
     }
 }
 
+/// The grant a row holds, if otpbot could have written it.
 pub(super) fn to_grant(
     (principal, tool, by, at, expires, reason, person): GrantRow,
 ) -> StoreResult<Grant> {
@@ -89,8 +93,10 @@ pub(super) fn to_grant(
     })
 }
 
+/// A catalog entry's columns, in the order [`tool_from_row`] reads them.
 pub(super) const TOOL_COLUMNS: &str =
     "name, display_name, default_grant, max_grant, notify_channel, approvals_channel";
+/// A grant's columns, in the order [`grant_from_row`] reads them.
 pub(super) const GRANT_COLUMNS: &str =
     "principal, tool, granted_by, granted_at, expires_at, reason, person";
 
