@@ -11,7 +11,8 @@ use crate::domain::{
     Timestamp, Tool, ToolName,
 };
 
-/// Reads of the tool catalog, grants and roles. Every write goes through [`DecisionStore`].
+/// Reads of the tool catalog, grants and roles. Every write goes through
+/// [`DecisionStore`](super::DecisionStore).
 #[async_trait]
 pub trait AccessStore: Send + Sync {
     /// One tool by name.
@@ -40,7 +41,7 @@ pub trait AccessStore: Send + Sync {
 pub trait SecretStore: Send + Sync {
     /// Stores or replaces the seed of `tool` on its own, unrecorded: for stores without a
     /// catalog entry for `tool` (tests, repair). Enrolling or replacing the seed of a tool goes
-    /// through [`Change::PutTool`], which records it; on AWS the catalog entry it writes pins
+    /// through [`Change::PutTool`](super::Change::PutTool), which records it; on AWS the catalog entry it writes pins
     /// the SSM parameter version codes come from, so this call does not change them.
     async fn put_seed(&self, tool: &ToolName, seed: &Seed) -> StoreResult<()>;
     /// The seed of `tool`.

@@ -2,7 +2,7 @@
 //! replay markers, rate-limit rings and the seeds, the seeds encrypted with AES-256-GCM under a
 //! master key that is not in the file.
 //!
-//! Every write runs on one writer thread that owns the write connection (see [`writer`]):
+//! Every write runs on one writer thread that owns the write connection (see `writer.rs`):
 //! one `BEGIN IMMEDIATE` transaction per batch, one savepoint per decision, one commit and one
 //! fsync (`synchronous = FULL`, WAL) shared by the decisions that arrived together. Reads use a
 //! small pool of read connections, which WAL lets run beside the writer. The audit table refuses
