@@ -15,8 +15,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use otpbot::audit::chain::{json_line, Position};
 use otpbot::audit::checkpoint::{self, Checkpoint, Ed25519Signer};
+use otpbot::audit::jsonl::json_line;
+use otpbot::audit::record::Position;
 use otpbot::domain::{Action, AuditEvent, AuditQuery, EventId, Outcome, Principal, RequestId};
 use otpbot::domain::{Clock, SystemClock};
 use otpbot::keys::{random_key, AuditKey};
@@ -142,7 +143,8 @@ async fn run() {
 
     let text = export(&store).await;
     let started = Instant::now();
-    let (verified, heads) = otpbot::audit::export::verify_export(&text, &wanted).expect("intact");
+    let (verified, heads) =
+        otpbot::audit::export_check::verify_export(&text, &wanted).expect("intact");
     checkpoint::check(&checkpoints, signer.public_key(), &heads).expect("extends");
     let took = started.elapsed();
     println!(

@@ -59,15 +59,15 @@ const STAGES: &[(&str, &[&str])] = &[
     ),
     (
         "    SQL: rate limits",
-        &["otpbot::store::local::counters::take"],
+        &["otpbot::store::local::rings::take"],
     ),
     (
         "    SQL: grant (view and decision)",
-        &["otpbot::store::local::access::grant_on"],
+        &["otpbot::store::local::access_rows::grant_on"],
     ),
     (
         "    SQL: audit insert",
-        &["otpbot::store::local::audit::insert_event"],
+        &["otpbot::store::local::audit_rows::insert_event"],
     ),
     ("      chain link (HMAC)", &["otpbot::audit::chain::link"]),
     (

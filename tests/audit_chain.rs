@@ -5,9 +5,12 @@
 //! can catch (a cut-off tail with its counter rewound, history re-chained with the audit key)
 //! is caught with one, and a checkpoint that is not genuine is refused.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
+
+use common::cli::{store_key_dir, Otpbot};
 
 use otpbot::domain::{Action, AuditEvent, EventId, Outcome, Principal, RequestId, Timestamp};
 use otpbot::keys::{random_key, AuditKey};
@@ -15,51 +18,18 @@ use otpbot::store::local::{verify_file, LocalOptions, LocalStore, MasterKey};
 use otpbot::store::AuditStore;
 use rusqlite::Connection;
 
-const BIN: &str = env!("CARGO_BIN_EXE_otpbot");
-
-fn otpbot(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("USER", "ops")
-        .env("OTPBOT_DATA_DIR", dir)
-        .env("OTPBOT_KEY_DIR", key_dir(dir))
-        .stdin(Stdio::null());
-    cmd
-}
-
-/// The key directory of the store in `dir`: one per store, apart from its data, so that each
-/// test's store has keys of its own.
-fn key_dir(dir: &Path) -> std::path::PathBuf {
-    Path::new(concat!(env!("CARGO_TARGET_TMPDIR"), "/keys-audit_chain"))
-        .join(dir.file_name().expect("a temporary directory's name"))
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    otpbot(dir).args(args).output().expect("run otpbot")
-}
-
-fn ok(output: Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
 /// A data directory whose log holds 7 records written by the command line.
 fn written_log() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     for user in ["UALICE", "UBOB", "UCAROL", "UDAVE"] {
-        ok(run(
-            dir.path(),
-            &["role", "add", &format!("slack:T0DEMO:{user}"), "auditor"],
-        ));
+        Otpbot::on_store(dir.path())
+            .args(["role", "add", &format!("slack:T0DEMO:{user}"), "auditor"])
+            .ok();
     }
     for _ in 0..3 {
-        ok(run(dir.path(), &["audit", "--limit", "1"]));
+        Otpbot::on_store(dir.path())
+            .args(["audit", "--limit", "1"])
+            .ok();
     }
     dir
 }
@@ -72,12 +42,15 @@ fn copy_of(dir: &Path) -> tempfile::TempDir {
         std::fs::copy(entry.path(), copy.path().join(entry.file_name())).expect("copy");
     }
     // The copy keeps the original's keys, as an attacker who copies a store uses its keys.
-    if let Ok(keys) = std::fs::read_dir(key_dir(dir)) {
-        std::fs::create_dir_all(key_dir(copy.path())).expect("key dir");
+    if let Ok(keys) = std::fs::read_dir(store_key_dir(dir)) {
+        std::fs::create_dir_all(store_key_dir(copy.path())).expect("key dir");
         for entry in keys {
             let entry = entry.expect("entry");
-            std::fs::copy(entry.path(), key_dir(copy.path()).join(entry.file_name()))
-                .expect("copy key");
+            std::fs::copy(
+                entry.path(),
+                store_key_dir(copy.path()).join(entry.file_name()),
+            )
+            .expect("copy key");
         }
     }
     copy
@@ -94,7 +67,7 @@ fn tamper(dir: &Path, sql: &str) {
 
 /// Runs `otpbot audit verify`; asserts it fails and returns what it said.
 fn verify_fails(dir: &Path) -> String {
-    let out = run(dir, &["audit", "verify"]);
+    let out = Otpbot::on_store(dir).args(["audit", "verify"]).output();
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -110,16 +83,20 @@ fn verify_fails(dir: &Path) -> String {
 #[test]
 fn verify_passes_an_untouched_log_and_names_each_tampering() {
     let log = written_log();
-    let out = ok(run(log.path(), &["audit", "verify"]));
+    let out = Otpbot::on_store(log.path()).args(["audit", "verify"]).ok();
     assert!(out.starts_with("ok: 8 records, 0 seals, from "), "{out}");
     // Verify is read-only: it leaves no record of its own.
-    let again = ok(run(log.path(), &["audit", "verify"]));
+    let again = Otpbot::on_store(log.path()).args(["audit", "verify"]).ok();
     assert!(again.starts_with("ok: 8 records"), "{again}");
-    let recent = ok(run(log.path(), &["audit", "verify", "--since", "1h"]));
+    let recent = Otpbot::on_store(log.path())
+        .args(["audit", "verify", "--since", "1h"])
+        .ok();
     assert!(recent.starts_with("ok: 8 records"), "{recent}");
 
     // The SIEM export: one JSON object per line, every record, the stable field names.
-    let jsonl = ok(run(log.path(), &["audit", "--format", "jsonl"]));
+    let jsonl = Otpbot::on_store(log.path())
+        .args(["audit", "--format", "jsonl"])
+        .ok();
     let lines: Vec<serde_json::Value> = jsonl
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
@@ -268,7 +245,7 @@ async fn concurrent_writers_produce_one_unbroken_chain() {
 // ---- The attacks of an operator with write access to the file (and, last, the audit key). ----
 
 fn key_file(dir: &Path, name: &str) -> otpbot::keys::KeyBytes {
-    let text = std::fs::read_to_string(key_dir(dir).join(name)).expect("key file");
+    let text = std::fs::read_to_string(store_key_dir(dir).join(name)).expect("key file");
     otpbot::keys::decode_hex_key(&text, name).expect("hex key")
 }
 
@@ -305,7 +282,9 @@ async fn log_with_issuances() -> tempfile::TempDir {
 
 /// Runs `otpbot audit verify` with `args`; asserts it fails and returns what it said.
 fn verify_fails_with(dir: &Path, args: &[&str]) -> String {
-    let out = run(dir, &[&["audit", "verify"], args].concat());
+    let out = Otpbot::on_store(dir)
+        .args([&["audit", "verify"], args].concat())
+        .output();
     let said = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         !out.status.success(),
@@ -363,29 +342,30 @@ async fn deleting_the_chain_start_is_caught() {
 #[tokio::test]
 async fn a_cut_off_tail_with_a_rewound_counter_is_caught_by_an_earlier_checkpoint() {
     let log = log_with_issuances().await;
-    let checkpoint = ok(run(log.path(), &["audit", "checkpoint"]));
+    let checkpoint = Otpbot::on_store(log.path())
+        .args(["audit", "checkpoint"])
+        .ok();
     let file = log.path().join("checkpoint.json");
     std::fs::write(&file, &checkpoint).expect("write checkpoint");
     let held: serde_json::Value = serde_json::from_str(&checkpoint).expect("one JSON object");
     assert_eq!(held["records"], 11, "{held}");
     assert_eq!(held["algorithm"], "ed25519");
 
-    let passes = ok(run(
-        log.path(),
-        &[
+    let passes = Otpbot::on_store(log.path())
+        .args([
             "audit",
             "verify",
             "--checkpoint",
             file.to_str().expect("path"),
-        ],
-    ));
+        ])
+        .ok();
     assert!(passes.contains("extends the checkpoint given"), "{passes}");
 
     tamper(
         log.path(),
         "DELETE FROM audit WHERE seq > 8; UPDATE sqlite_sequence SET seq = 8 WHERE name = 'audit';",
     );
-    let alone = ok(run(log.path(), &["audit", "verify"]));
+    let alone = Otpbot::on_store(log.path()).args(["audit", "verify"]).ok();
     assert!(alone.starts_with("ok: 8 records"), "{alone}");
     let said = verify_fails_with(log.path(), &["--checkpoint", file.to_str().expect("path")]);
     assert!(
@@ -398,7 +378,8 @@ async fn a_cut_off_tail_with_a_rewound_counter_is_caught_by_an_earlier_checkpoin
 /// Rewrites the whole log as a holder of the audit key can: record #`seq` gets another actor,
 /// and every chain value and hash from it on is recomputed.
 fn rechain_with_the_audit_key(dir: &Path, seq: i64) {
-    use otpbot::audit::chain::{canonical, hash_link, link};
+    use otpbot::audit::chain::{hash_link, link};
+    use otpbot::audit::record::canonical;
     let key = AuditKey::new(key_file(dir, "audit.key"));
     tamper(
         dir,
@@ -465,9 +446,15 @@ fn read_event(conn: &Connection, id: &str) -> AuditEvent {
 async fn history_rewritten_and_rechained_with_the_audit_key_is_caught_by_a_checkpoint() {
     let log = log_with_issuances().await;
     let file = log.path().join("checkpoint.json");
-    std::fs::write(&file, ok(run(log.path(), &["audit", "checkpoint"]))).expect("write");
+    std::fs::write(
+        &file,
+        Otpbot::on_store(log.path())
+            .args(["audit", "checkpoint"])
+            .ok(),
+    )
+    .expect("write");
     rechain_with_the_audit_key(log.path(), 3);
-    let alone = ok(run(log.path(), &["audit", "verify"]));
+    let alone = Otpbot::on_store(log.path()).args(["audit", "verify"]).ok();
     assert!(alone.starts_with("ok: 11 records"), "{alone}");
     let said = verify_fails_with(log.path(), &["--checkpoint", file.to_str().expect("path")]);
     assert!(
@@ -481,8 +468,12 @@ async fn history_rewritten_and_rechained_with_the_audit_key_is_caught_by_a_check
 #[tokio::test]
 async fn a_checkpoint_not_signed_by_the_key_is_refused() {
     let log = log_with_issuances().await;
-    let mut held: serde_json::Value =
-        serde_json::from_str(&ok(run(log.path(), &["audit", "checkpoint"]))).expect("json");
+    let mut held: serde_json::Value = serde_json::from_str(
+        &Otpbot::on_store(log.path())
+            .args(["audit", "checkpoint"])
+            .ok(),
+    )
+    .expect("json");
     held["records"] = serde_json::json!(5);
     let forged = log.path().join("forged.json");
     std::fs::write(&forged, held.to_string()).expect("write");
@@ -496,16 +487,23 @@ async fn a_checkpoint_not_signed_by_the_key_is_refused() {
     );
 
     let genuine = log.path().join("genuine.json");
-    std::fs::write(&genuine, ok(run(log.path(), &["audit", "checkpoint"]))).expect("write");
+    std::fs::write(
+        &genuine,
+        Otpbot::on_store(log.path())
+            .args(["audit", "checkpoint"])
+            .ok(),
+    )
+    .expect("write");
     let elsewhere = tempfile::tempdir().expect("tempdir");
-    ok(run(
-        elsewhere.path(),
-        &["role", "add", "slack:T0DEMO:UOTHER", "auditor"],
-    ));
+    Otpbot::on_store(elsewhere.path())
+        .args(["role", "add", "slack:T0DEMO:UOTHER", "auditor"])
+        .ok();
     let other_key = elsewhere.path().join("other.pem");
     std::fs::write(
         &other_key,
-        ok(run(elsewhere.path(), &["audit", "public-key"])),
+        Otpbot::on_store(elsewhere.path())
+            .args(["audit", "public-key"])
+            .ok(),
     )
     .expect("pem");
     let said = verify_fails_with(
@@ -564,14 +562,16 @@ async fn records_from_before_the_chain_are_reported_and_an_old_schema_is_not_pas
         said.contains("predates the audit chain's start record; open the store once"),
         "{said}"
     );
-    ok(run(dir.path(), &["tool", "list"]));
-    let out = ok(run(dir.path(), &["audit", "verify"]));
+    Otpbot::on_store(dir.path()).args(["tool", "list"]).ok();
+    let out = Otpbot::on_store(dir.path()).args(["audit", "verify"]).ok();
     assert!(
         out.starts_with("ok: ")
             && out.contains("(3 older records written before the chain existed were not checked)"),
         "{out}"
     );
-    let jsonl = ok(run(dir.path(), &["audit", "--format", "jsonl"]));
+    let jsonl = Otpbot::on_store(dir.path())
+        .args(["audit", "--format", "jsonl"])
+        .ok();
     let start = jsonl
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))

@@ -3,10 +3,13 @@
 //! verbatim by `sh -e` in an empty directory with this build's `otpbot` first on `PATH`, and
 //! every `otpbot` subcommand and option the page names exists.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_otpbot");
+use common::cli::{Otpbot, BIN};
+
 const MARK: &str = "# local store, from an empty directory";
 
 fn page() -> String {
@@ -91,12 +94,7 @@ fn every_audit_command_on_the_page_exists() {
                 .copied()
                 .take_while(|w| !w.starts_with("--"))
                 .collect();
-            let out = Command::new(BIN)
-                .env_clear()
-                .args(&subcommand)
-                .arg("--help")
-                .output()
-                .expect("run");
+            let out = Otpbot::new().args(&subcommand).arg("--help").output();
             let help = String::from_utf8_lossy(&out.stdout);
             assert!(out.status.success(), "{line}");
             for option in words.iter().filter(|w| w.starts_with("--")) {

@@ -3,57 +3,26 @@
 //! caught; the CSV export never hands a spreadsheet a formula; `--format json` is one array;
 //! every format ends quietly when its reader closes the pipe.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
-use otpbot::audit::chain::{canonical, from_json_object, hash_link};
+use common::cli::{self, fails, ok, store_key_dir, Otpbot};
+
+use otpbot::audit::chain::hash_link;
+use otpbot::audit::jsonl::from_json_object;
+use otpbot::audit::record::canonical;
 use otpbot::domain::{Action, AuditEvent, EventId, Outcome, Principal, RequestId, Timestamp};
 use otpbot::keys::{decode_hex_key, AuditKey};
 use otpbot::store::local::{LocalOptions, LocalStore, MasterKey};
 use otpbot::store::AuditStore;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_otpbot");
-
-/// `otpbot` with nothing but `PATH`, in `cwd`, on the data directory `dir` when given.
-fn otpbot(cwd: &Path, dir: Option<&Path>) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("USER", "ops")
-        .current_dir(cwd)
-        .stdin(Stdio::null());
-    if let Some(dir) = dir {
-        cmd.env("OTPBOT_DATA_DIR", dir)
-            .env("OTPBOT_KEY_DIR", key_dir(dir));
-    }
-    cmd
-}
-
-/// The key directory of the store in `dir`: one per store, apart from its data.
-fn key_dir(dir: &Path) -> std::path::PathBuf {
-    Path::new(concat!(env!("CARGO_TARGET_TMPDIR"), "/keys-audit_export"))
-        .join(dir.file_name().expect("a temporary directory's name"))
-}
-
-fn ok(output: Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-fn run(dir: &Path, args: &[&str]) -> String {
-    ok(otpbot(dir, Some(dir)).args(args).output().expect("run"))
-}
-
 fn key_file(dir: &Path, name: &str) -> otpbot::keys::KeyBytes {
-    let text = std::fs::read_to_string(key_dir(dir).join(name)).expect("key file");
+    let text = std::fs::read_to_string(store_key_dir(dir).join(name)).expect("key file");
     decode_hex_key(&text, name).expect("hex key")
 }
 
@@ -78,7 +47,10 @@ fn event(n: usize, detail: &str) -> AuditEvent {
 /// would (its keys), each with `detail`.
 async fn log(records: usize, detail: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    run(dir.path(), &["role", "add", "slack:T0DEMO:UAUD", "auditor"]);
+    Otpbot::on_store(dir.path())
+        .cwd(dir.path())
+        .args(["role", "add", "slack:T0DEMO:UAUD", "auditor"])
+        .ok();
     let store = LocalStore::open_chained(
         dir.path(),
         MasterKey::new(key_file(dir.path(), "master.key")),
@@ -109,14 +81,38 @@ async fn handed() -> Handed {
         std::fs::write(&path, text).expect("write");
         path
     };
-    let first = put("first.json", run(log.path(), &["audit", "checkpoint"]));
-    run(log.path(), &["audit", "--limit", "1"]);
-    let second = put("second.json", run(log.path(), &["audit", "checkpoint"]));
+    let first = put(
+        "first.json",
+        Otpbot::on_store(log.path())
+            .cwd(log.path())
+            .args(["audit", "checkpoint"])
+            .ok(),
+    );
+    Otpbot::on_store(log.path())
+        .cwd(log.path())
+        .args(["audit", "--limit", "1"])
+        .ok();
+    let second = put(
+        "second.json",
+        Otpbot::on_store(log.path())
+            .cwd(log.path())
+            .args(["audit", "checkpoint"])
+            .ok(),
+    );
     let export = put(
         "log.jsonl",
-        run(log.path(), &["audit", "--format", "jsonl"]),
+        Otpbot::on_store(log.path())
+            .cwd(log.path())
+            .args(["audit", "--format", "jsonl"])
+            .ok(),
     );
-    let public_key = put("otpbot.pem", run(log.path(), &["audit", "public-key"]));
+    let public_key = put(
+        "otpbot.pem",
+        Otpbot::on_store(log.path())
+            .cwd(log.path())
+            .args(["audit", "public-key"])
+            .ok(),
+    );
     Handed {
         auditor,
         export,
@@ -128,7 +124,8 @@ async fn handed() -> Handed {
 /// `otpbot audit verify --export` as the auditor runs it, in their directory, with no data
 /// directory set.
 fn verify_export(h: &Handed, export: &Path, key: &Path) -> Output {
-    otpbot(h.auditor.path(), None)
+    Otpbot::new()
+        .cwd(h.auditor.path())
         .args(["audit", "verify", "--export"])
         .arg(export)
         .arg("--public-key")
@@ -136,17 +133,6 @@ fn verify_export(h: &Handed, export: &Path, key: &Path) -> Output {
         .arg("--checkpoint")
         .args(&h.checkpoints)
         .output()
-        .expect("run")
-}
-
-fn fails(output: Output) -> String {
-    let said = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        !output.status.success(),
-        "passed: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    said
 }
 
 #[tokio::test]
@@ -240,12 +226,19 @@ async fn every_alteration_of_an_export_fails_against_its_checkpoints() {
     }
 
     let other = tempfile::tempdir().expect("tempdir");
-    run(
-        other.path(),
-        &["role", "add", "slack:T0DEMO:UOTHER", "auditor"],
-    );
+    Otpbot::on_store(other.path())
+        .cwd(other.path())
+        .args(["role", "add", "slack:T0DEMO:UOTHER", "auditor"])
+        .ok();
     let other_key = h.auditor.path().join("other.pem");
-    std::fs::write(&other_key, run(other.path(), &["audit", "public-key"])).expect("pem");
+    std::fs::write(
+        &other_key,
+        Otpbot::on_store(other.path())
+            .cwd(other.path())
+            .args(["audit", "public-key"])
+            .ok(),
+    )
+    .expect("pem");
     let said = fails(verify_export(&h, &h.export, &other_key));
     assert!(said.contains("checkpoint not genuine"), "{said}");
 
@@ -273,7 +266,10 @@ async fn a_formula_typed_in_chat_is_text_in_the_csv_export() {
         "\r=1",
     ];
     let dir = tempfile::tempdir().expect("tempdir");
-    run(dir.path(), &["role", "add", "slack:T0DEMO:UAUD", "auditor"]);
+    Otpbot::on_store(dir.path())
+        .cwd(dir.path())
+        .args(["role", "add", "slack:T0DEMO:UAUD", "auditor"])
+        .ok();
     {
         let store = LocalStore::open_chained(
             dir.path(),
@@ -286,7 +282,10 @@ async fn a_formula_typed_in_chat_is_text_in_the_csv_export() {
             store.append(&event(n, formula)).await.expect("append");
         }
     }
-    let csv = run(dir.path(), &["audit", "--format", "csv"]);
+    let csv = Otpbot::on_store(dir.path())
+        .cwd(dir.path())
+        .args(["audit", "--format", "csv"])
+        .ok();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let details: Vec<String> = reader
         .records()
@@ -307,29 +306,37 @@ async fn a_formula_typed_in_chat_is_text_in_the_csv_export() {
 #[tokio::test]
 async fn json_is_one_array_and_jsonl_one_object_per_line() {
     let dir = log(3, "release").await;
-    let json: Vec<Value> =
-        serde_json::from_str(&run(dir.path(), &["audit", "--format", "json"])).expect("array");
+    let json: Vec<Value> = serde_json::from_str(
+        &Otpbot::on_store(dir.path())
+            .cwd(dir.path())
+            .args(["audit", "--format", "json"])
+            .ok(),
+    )
+    .expect("array");
     assert_eq!(
         json.len(),
         6,
         "chain start, role, 3 records, the export: {json:?}"
     );
     assert!(json.iter().all(|o| o["actor"].is_string()));
-    let none = run(
-        dir.path(),
-        &[
+    let none = Otpbot::on_store(dir.path())
+        .cwd(dir.path())
+        .args([
             "audit",
             "--format",
             "json",
             "--user",
             "slack:T0DEMO:UNOBODY",
-        ],
-    );
+        ])
+        .ok();
     assert_eq!(
         serde_json::from_str::<Value>(&none).expect("array"),
         Value::Array(vec![])
     );
-    let jsonl = run(dir.path(), &["audit", "--format", "jsonl"]);
+    let jsonl = Otpbot::on_store(dir.path())
+        .cwd(dir.path())
+        .args(["audit", "--format", "jsonl"])
+        .ok();
     assert_eq!(jsonl.lines().count(), 8, "{jsonl}");
     for line in jsonl.lines() {
         let object: Value = serde_json::from_str(line).expect("one object per line");
@@ -343,8 +350,10 @@ async fn json_is_one_array_and_jsonl_one_object_per_line() {
 async fn every_format_survives_a_closed_pipe() {
     let dir = log(3_000, &"x".repeat(60)).await;
     for format in ["table", "csv", "json", "jsonl"] {
-        let mut child = otpbot(dir.path(), Some(dir.path()))
+        let mut child = Otpbot::on_store(dir.path())
+            .cwd(dir.path())
             .args(["audit", "--format", format])
+            .command()
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -367,12 +376,12 @@ async fn every_format_survives_a_closed_pipe() {
         .args([
             "-c",
             "\"$0\" audit --format csv | head -1 > /dev/null; echo done",
-            BIN,
+            cli::BIN,
         ])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("OTPBOT_DATA_DIR", dir.path())
-        .env("OTPBOT_KEY_DIR", key_dir(dir.path()))
+        .env("OTPBOT_KEY_DIR", store_key_dir(dir.path()))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -16,9 +16,9 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
+use common::cli::Otpbot;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_otpbot");
 const TOKEN: &str = "xoxb-audit-test";
 
 type Posts = Arc<Mutex<Vec<Value>>>;
@@ -73,18 +73,12 @@ async fn serve_publishes_checkpoints_to_the_log_and_the_audit_channel_at_start_a
     let dir = tempfile::tempdir().expect("tempdir");
     let log = tempfile::NamedTempFile::new().expect("log");
     let otpbot = |args: &[&str]| {
-        let mut cmd = Command::new(BIN);
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("OTPBOT_DATA_DIR", dir.path())
-            .env("OTPBOT_KEY_DIR", dir.path().join("keys"))
+        Otpbot::new()
+            .data_dir(dir.path())
+            .key_dir(dir.path().join("keys"))
             .args(args)
-            .stdin(Stdio::null());
-        cmd
     };
-    let out = otpbot(&["role", "add", "slack:T0DEMO:UAUD", "auditor"])
-        .output()
-        .expect("role");
+    let out = otpbot(&["role", "add", "slack:T0DEMO:UAUD", "auditor"]).output();
     assert!(out.status.success());
     let mut server = otpbot(&["serve", "--listen", "127.0.0.1:0"])
         .env("OTPBOT_SLACK_SIGNING_SECRET", common::SECRET)
@@ -94,6 +88,7 @@ async fn serve_publishes_checkpoints_to_the_log_and_the_audit_channel_at_start_a
         .env("OTPBOT_AUDIT_CHANNEL", "slack:C0AUDIT")
         .env("OTPBOT_CHECKPOINT_EVERY", "1h")
         .env("OTPBOT_LOG_FORMAT", "json")
+        .command()
         .stdout(Stdio::null())
         .stderr(log.reopen().expect("log"))
         .spawn()
@@ -137,8 +132,7 @@ async fn serve_publishes_checkpoints_to_the_log_and_the_audit_channel_at_start_a
     let out = otpbot(&["audit", "verify", "--checkpoint"])
         .arg(log.path())
         .arg(&from_slack)
-        .output()
-        .expect("verify");
+        .output();
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -153,13 +147,10 @@ async fn serve_publishes_checkpoints_to_the_log_and_the_audit_channel_at_start_a
 #[test]
 fn an_audit_channel_of_no_platform_is_refused_at_start() {
     for bad in ["#audit", "slack:#audit", "29:user", "c0lower"] {
-        let out = Command::new(BIN)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
+        let out = Otpbot::new()
             .env("OTPBOT_AUDIT_CHANNEL", bad)
             .args(["audit", "verify"])
-            .output()
-            .expect("run");
+            .output();
         let said = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success() && said.contains("OTPBOT_AUDIT_CHANNEL"),

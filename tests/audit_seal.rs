@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::types::{
@@ -15,6 +14,7 @@ use aws_sdk_s3::types::{
     ObjectLockRule,
 };
 use common::aws::{self, Moto};
+use common::cli::Otpbot;
 use otpbot::domain::{
     Action, AuditEvent, Clock, EventId, Outcome, Principal, RequestId, SystemClock, Timestamp,
     ToolName,
@@ -168,11 +168,7 @@ fn verify(f: &Fixture) -> (bool, String, String) {
 }
 
 fn verify_with(f: &Fixture, args: &[&str]) -> (bool, String, String) {
-    let out = otpbot_on(f)
-        .args(["audit", "verify"])
-        .args(args)
-        .output()
-        .expect("run otpbot");
+    let out = otpbot_on(f).args(["audit", "verify"]).args(args).output();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -181,10 +177,8 @@ fn verify_with(f: &Fixture, args: &[&str]) -> (bool, String, String) {
 }
 
 /// The real binary on the fixture's AWS backend, as an operator or auditor runs it.
-fn otpbot_on(f: &Fixture) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_otpbot"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
+fn otpbot_on(f: &Fixture) -> Otpbot {
+    let cmd = Otpbot::new()
         .env("AWS_ENDPOINT_URL", &f.moto.url)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -198,10 +192,10 @@ fn otpbot_on(f: &Fixture) -> Command {
             "OTPBOT_AUDIT_BUCKET",
             f.seal.bucket.as_deref().expect("bucket"),
         );
-    if let Some(key) = &f.kms_key {
-        cmd.env("OTPBOT_CHECKPOINT_KMS_KEY", key);
+    match &f.kms_key {
+        Some(key) => cmd.env("OTPBOT_CHECKPOINT_KMS_KEY", key),
+        None => cmd,
     }
-    cmd
 }
 
 fn record_key(f: &Fixture, i: usize) -> HashMap<String, AttributeValue> {
@@ -353,7 +347,7 @@ async fn each_tampering_with_the_table_is_caught() {
         .key(f.seal.records_key(start))
         .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
         .body(
-            otpbot::audit::seal::jsonl(&f.events[5..6])
+            otpbot::audit::jsonl::jsonl(&f.events[5..6])
                 .into_bytes()
                 .into(),
         )
@@ -440,9 +434,7 @@ async fn the_scheduled_event_seals_through_the_real_binary_under_a_lambda_runtim
     f.kms_key = Some(signing.clone());
     let log = tempfile::NamedTempFile::new().expect("log file");
     let mut api = common::lambda::LambdaApi::start().await;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_otpbot"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
+    let mut cmd = Otpbot::new()
         .env("AWS_ENDPOINT_URL", &f.moto.url)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -465,7 +457,8 @@ async fn the_scheduled_event_seals_through_the_real_binary_under_a_lambda_runtim
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/otpbot")
         .env("OTPBOT_CHECKPOINT_KMS_KEY", &signing)
-        .stdout(std::process::Stdio::null())
+        .command();
+    cmd.stdout(std::process::Stdio::null())
         .stderr(log.reopen().expect("log"));
     let _function = Killed(cmd.spawn().expect("spawn the Lambda binary"));
 
@@ -553,16 +546,6 @@ async fn signed_log_in(mode: ObjectLockRetentionMode) -> (Fixture, aws_sdk_kms::
     (f, kms)
 }
 
-fn run_ok(mut cmd: Command) -> String {
-    let out = cmd.output().expect("run otpbot");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The first version of every object under `prefix`, oldest key first.
 async fn first_versions(f: &Fixture, prefix: &str) -> Vec<(String, String)> {
     let bucket = f.seal.bucket.as_deref().expect("bucket");
@@ -629,11 +612,7 @@ async fn each_seal_carries_a_kms_signed_checkpoint_anyone_can_check() {
     assert!(verified.signature_valid(), "KMS accepts the signature");
 
     // The public key as the operator prints it checks the checkpoint without KMS.
-    let pem = run_ok({
-        let mut cmd = otpbot_on(&f);
-        cmd.args(["audit", "public-key"]);
-        cmd
-    });
+    let pem = otpbot_on(&f).args(["audit", "public-key"]).ok();
     let public = PublicKey::from_pem(&pem).expect("PEM");
     assert!(newest.genuine(&public), "{pem}");
     let mut forged = newest.clone();
@@ -643,11 +622,7 @@ async fn each_seal_carries_a_kms_signed_checkpoint_anyone_can_check() {
         "a changed count breaks the signature"
     );
 
-    let printed = run_ok({
-        let mut cmd = otpbot_on(&f);
-        cmd.args(["audit", "checkpoint"]);
-        cmd
-    });
+    let printed = otpbot_on(&f).args(["audit", "checkpoint"]).ok();
     let printed: Checkpoint = serde_json::from_str(&printed)
         .ok()
         .and_then(|v| Checkpoint::from_json(&v))
@@ -686,20 +661,10 @@ async fn an_outsider_checks_the_buckets_records_against_its_checkpoints() {
         checkpoint_files.push(path);
     }
     let pem = auditor.path().join("otpbot.pem");
-    std::fs::write(
-        &pem,
-        run_ok({
-            let mut cmd = otpbot_on(&f);
-            cmd.args(["audit", "public-key"]);
-            cmd
-        }),
-    )
-    .expect("pem");
+    std::fs::write(&pem, otpbot_on(&f).args(["audit", "public-key"]).ok()).expect("pem");
     let check = |export: &std::path::Path| {
-        Command::new(env!("CARGO_BIN_EXE_otpbot"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .current_dir(auditor.path())
+        Otpbot::new()
+            .cwd(auditor.path())
             .args(["audit", "verify", "--export"])
             .arg(export)
             .arg("--public-key")
@@ -707,7 +672,6 @@ async fn an_outsider_checks_the_buckets_records_against_its_checkpoints() {
             .arg("--checkpoint")
             .args(&checkpoint_files)
             .output()
-            .expect("run otpbot")
     };
     let out = check(&export);
     let said = String::from_utf8_lossy(&out.stdout);
@@ -802,11 +766,7 @@ async fn a_cut_off_tail_of_seals_is_caught_by_a_held_checkpoint() {
     let held = tempfile::NamedTempFile::new().expect("file");
     std::fs::write(
         held.path(),
-        run_ok({
-            let mut cmd = otpbot_on(&f);
-            cmd.args(["audit", "checkpoint"]);
-            cmd
-        }),
+        otpbot_on(&f).args(["audit", "checkpoint"]).ok(),
     )
     .expect("held checkpoint");
     let start = Timestamp::from_unix(f.events[3].at.unix() / PERIOD * PERIOD + PERIOD);

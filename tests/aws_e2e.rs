@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::aws::{self, Moto};
+use common::cli::Otpbot;
 use common::{principal, slash_body, Options, TestApp, ADMIN, SEED, TEAM};
 use otpbot::domain::{Action, AuditQuery, Grant, Outcome, Seed, ToolName};
 use otpbot::store::aws::{AwsSettings, AwsStore};
@@ -329,20 +330,11 @@ async fn an_issued_code_costs_two_dynamodb_round_trips_and_no_ssm_call() {
 
 /// Runs `otpbot tool add {args}` on AWS with `seed` on stdin; its status and stderr.
 fn tool_add(moto: &Moto, settings: &AwsSettings, args: &[&str], seed: &str) -> (bool, String) {
-    let mut add = Command::new(env!("CARGO_BIN_EXE_otpbot"));
-    aws_env(&mut add, moto, settings);
-    add.env("OTPBOT_AUDIT_KEY", "ab".repeat(32))
+    let out = on_aws(moto, settings)
+        .env("OTPBOT_AUDIT_KEY", "ab".repeat(32))
         .args(["tool", "add"])
-        .args(args);
-    let mut child = add
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), seed.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+        .args(args)
+        .input(seed);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -410,13 +402,11 @@ static DEMO_LEFTOVERS: std::sync::LazyLock<tempfile::TempDir> = std::sync::LazyL
     dir
 });
 
-/// Environment for the real binary on the AWS backend against `moto`, run from a directory
-/// holding a demo's leftovers.
-fn aws_env(cmd: &mut Command, moto: &Moto, settings: &AwsSettings) {
-    cmd.current_dir(DEMO_LEFTOVERS.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("USER", "ops")
+/// The real binary on the AWS backend against `moto`, run from a directory holding a demo's
+/// leftovers.
+fn on_aws(moto: &Moto, settings: &AwsSettings) -> Otpbot {
+    Otpbot::new()
+        .cwd(DEMO_LEFTOVERS.path())
         .env("AWS_ENDPOINT_URL", &moto.url)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -425,7 +415,7 @@ fn aws_env(cmd: &mut Command, moto: &Moto, settings: &AwsSettings) {
         .env("OTPBOT_ACCESS_TABLE", &settings.access_table)
         .env("OTPBOT_AUDIT_TABLE", &settings.audit_table)
         .env("OTPBOT_SSM_PREFIX", &settings.ssm_prefix)
-        .env("OTPBOT_SLACK_TEAM_IDS", TEAM);
+        .env("OTPBOT_SLACK_TEAM_IDS", TEAM)
 }
 
 #[tokio::test]
@@ -434,7 +424,6 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
     let mut settings = aws::unique_settings();
     settings.kms_key_id = Some("alias/otpbot-test".into());
     let store = aws::store_on(&moto, settings.clone()).await;
-    let bin = env!("CARGO_BIN_EXE_otpbot");
 
     // Deployment secrets go in through the CLI, from stdin, never from arguments.
     for (args, stdin) in [
@@ -448,19 +437,10 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
             "xoxb-8f742231-test-bot-token\n",
         ),
     ] {
-        let mut cmd = Command::new(bin);
-        aws_env(&mut cmd, &moto, &settings);
-        cmd.env("OTPBOT_KMS_KEY_ID", "alias/otpbot-test")
-            .args(&args);
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), stdin.as_bytes())
-            .expect("write");
-        let out = child.wait_with_output().expect("wait");
+        let out = on_aws(&moto, &settings)
+            .env("OTPBOT_KMS_KEY_ID", "alias/otpbot-test")
+            .args(&args)
+            .input(stdin);
         assert!(
             out.status.success(),
             "{args:?}: {}",
@@ -501,27 +481,10 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
         "xoxb-8f742231-test-bot-token"
     );
 
-    let mut add = Command::new(bin);
-    aws_env(&mut add, &moto, &settings);
-    add.env("OTPBOT_KMS_KEY_ID", "alias/otpbot-test").args([
-        "tool",
-        "add",
-        "github",
-        "--max-grant",
-        "1d",
-    ]);
-    let mut child = add
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::io::Write::write_all(
-        &mut child.stdin.take().expect("stdin"),
-        common::base32(SEED).as_bytes(),
-    )
-    .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    let out = on_aws(&moto, &settings)
+        .env("OTPBOT_KMS_KEY_ID", "alias/otpbot-test")
+        .args(["tool", "add", "github", "--max-grant", "1d"])
+        .input(&common::base32(SEED));
     assert!(
         out.status.success(),
         "{}",
@@ -565,9 +528,7 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
         ],
         vec!["role", "add", "slack:T0TEST:UAUD", "auditor"],
     ] {
-        let mut cmd = Command::new(bin);
-        aws_env(&mut cmd, &moto, &settings);
-        let out = cmd.args(&args).output().expect("run");
+        let out = on_aws(&moto, &settings).args(&args).output();
         assert!(
             out.status.success(),
             "{args:?}: {}",
@@ -580,12 +541,9 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
         .expect("read");
     assert_eq!(grant.and_then(|g| g.reason), Some("release".into()));
 
-    let mut export = Command::new(bin);
-    aws_env(&mut export, &moto, &settings);
-    let out = export
+    let out = on_aws(&moto, &settings)
         .args(["audit", "--format", "csv", "--tool", "github"])
-        .output()
-        .expect("run");
+        .output();
     let csv = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -598,12 +556,9 @@ async fn the_cli_enrols_grants_and_exports_on_aws() {
         .map(|l| l.split(',').nth(4).unwrap_or_default())
         .collect();
     assert_eq!(actions, ["audit", "grant", "tool_add"], "{csv}");
-    let mut all = Command::new(bin);
-    aws_env(&mut all, &moto, &settings);
-    let out = all
+    let out = on_aws(&moto, &settings)
         .args(["audit", "--format", "csv"])
-        .output()
-        .expect("run");
+        .output();
     let csv = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         csv.matches(",secret_set,").count(),
@@ -677,16 +632,15 @@ fn lambda_function(
     settings: &AwsSettings,
     api: &common::lambda::LambdaApi,
 ) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_otpbot"));
-    aws_env(&mut cmd, moto, settings);
-    cmd.env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+    let mut cmd = on_aws(moto, settings)
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "otpbot")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/otpbot")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .command();
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
     cmd
 }
 

@@ -2,29 +2,12 @@
 //! is its own, short, and points to `otpbot help settings` for the settings every command
 //! shares; `otpbot completions <shell>` prints a script; output into a closed pipe ends quietly.
 
+mod common;
+
 use std::io::Read;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_otpbot");
-
-fn otpbot(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run otpbot")
-}
-
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::cli::Otpbot;
 
 /// The command names listed under `Commands:` in a help text.
 fn commands(help: &str) -> Vec<String> {
@@ -39,7 +22,7 @@ fn commands(help: &str) -> Vec<String> {
 
 #[test]
 fn every_commands_help_is_its_own_short_and_points_to_the_settings() {
-    let mut pending: Vec<Vec<String>> = commands(&stdout(&otpbot(&["--help"])))
+    let mut pending: Vec<Vec<String>> = commands(&Otpbot::new().args(["--help"]).ok())
         .into_iter()
         .map(|c| vec![c])
         .collect();
@@ -48,7 +31,7 @@ fn every_commands_help_is_its_own_short_and_points_to_the_settings() {
     while let Some(path) = pending.pop() {
         let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
         args.push("--help");
-        let help = stdout(&otpbot(&args));
+        let help = Otpbot::new().args(&args).ok();
         let lines = help.lines().count();
         assert!(
             lines <= 60,
@@ -68,7 +51,7 @@ fn every_commands_help_is_its_own_short_and_points_to_the_settings() {
         // `otpbot help <command>` is the same text.
         let mut help_args = vec!["help"];
         help_args.extend(&args[..args.len() - 1]);
-        assert_eq!(stdout(&otpbot(&help_args)), help, "{help_args:?}");
+        assert_eq!(Otpbot::new().args(&help_args).ok(), help, "{help_args:?}");
         for sub in commands(&help) {
             let mut deeper = path.clone();
             deeper.push(sub);
@@ -77,14 +60,14 @@ fn every_commands_help_is_its_own_short_and_points_to_the_settings() {
         seen += 1;
     }
     assert!(seen >= 15, "every command and subcommand: {seen}");
-    let unknown = otpbot(&["help", "frobnicate"]);
+    let unknown = Otpbot::new().args(["help", "frobnicate"]).output();
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("otpbot help settings"));
 }
 
 #[test]
 fn help_settings_lists_every_setting_with_its_variable() {
-    let help = stdout(&otpbot(&["help", "settings"]));
+    let help = Otpbot::new().args(["help", "settings"]).ok();
     for var in otpbot::config::variables() {
         assert!(
             help.contains(&format!("[env: {var}=")) || help.contains(&format!("[env: {var}]")),
@@ -92,9 +75,13 @@ fn help_settings_lists_every_setting_with_its_variable() {
         );
     }
     // Settings are still options of every command, before or after it.
-    let out = otpbot(&["--data-dir", "/nonexistent/a", "tool", "list"]);
+    let out = Otpbot::new()
+        .args(["--data-dir", "/nonexistent/a", "tool", "list"])
+        .output();
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/a"));
-    let out = otpbot(&["tool", "list", "--data-dir", "/nonexistent/b"]);
+    let out = Otpbot::new()
+        .args(["tool", "list", "--data-dir", "/nonexistent/b"])
+        .output();
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/b"));
 }
 
@@ -106,7 +93,7 @@ fn completions_are_printed_for_each_shell() {
         ("fish", "complete -c otpbot"),
         ("powershell", "Register-ArgumentCompleter"),
     ] {
-        let script = stdout(&otpbot(&["completions", shell]));
+        let script = Otpbot::new().args(["completions", shell]).ok();
         assert!(script.contains(marker), "{shell}: {script}");
         for word in ["serve", "demo", "audit", "data-dir", "key-dir"] {
             assert!(script.contains(word), "{shell} completes {word}");
@@ -114,7 +101,11 @@ fn completions_are_printed_for_each_shell() {
     }
     // The bash script is valid bash.
     if let Ok(out) = Command::new("bash")
-        .args(["-n", "-c", &stdout(&otpbot(&["completions", "bash"]))])
+        .args([
+            "-n",
+            "-c",
+            &Otpbot::new().args(["completions", "bash"]).ok(),
+        ])
         .output()
     {
         assert!(
@@ -123,7 +114,7 @@ fn completions_are_printed_for_each_shell() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let bad = otpbot(&["completions", "tcsh"]);
+    let bad = Otpbot::new().args(["completions", "tcsh"]).output();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("bash"));
 }
@@ -142,10 +133,9 @@ fn every_output_survives_a_closed_pipe() {
         &["completions", "powershell"],
     ] {
         // `otpbot … | head -0`: the reader is gone before the first line.
-        let mut child = Command::new(BIN)
-            .env_clear()
+        let mut child = Otpbot::new()
             .args(args)
-            .stdin(Stdio::null())
+            .command()
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -3,55 +3,27 @@
 //! data directory alone (a backup, a snapshot) decrypts no seed. Keys an older otpbot left
 //! beside the data are still found, and the exact command that moves them is given.
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
+use common::cli::{ok_said, Otpbot};
 
-const BIN: &str = env!("CARGO_BIN_EXE_otpbot");
 const SEED: &str = "JBSWY3DPEHPK3PXP";
 
-/// `otpbot` in `work` with `vars` as its whole environment (and PATH).
-fn otpbot(work: &Path, vars: &[(&str, &Path)]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(work)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("USER", "ops")
-        .stdin(Stdio::null());
-    for (name, value) in vars {
-        cmd.env(name, value);
-    }
-    cmd
+/// `otpbot` in `work` with `vars` as its whole environment (but `PATH` and `USER`).
+fn otpbot(work: &Path, vars: &[(&str, &Path)]) -> Otpbot {
+    vars.iter()
+        .fold(Otpbot::new().cwd(work), |cmd, (name, value)| {
+            cmd.env(name, value)
+        })
 }
 
-fn enrol(mut cmd: Command) -> Output {
-    let mut child = cmd
-        .args(["tool", "add", "github"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(SEED.as_bytes())
-        .expect("seed");
-    child.wait_with_output().expect("wait")
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+fn enrol(cmd: Otpbot) -> Output {
+    cmd.args(["tool", "add", "github"]).input(SEED)
 }
 
 /// Every file under `dir`, with its bytes.
@@ -74,7 +46,7 @@ fn a_copy_of_the_data_directory_alone_decrypts_no_seed() {
     let (home, work) = (root.path().join("home"), root.path().join("work"));
     std::fs::create_dir_all(&home).expect("home");
     std::fs::create_dir_all(&work).expect("work");
-    ok(enrol(otpbot(&work, &[("HOME", &home)])));
+    ok_said(enrol(otpbot(&work, &[("HOME", &home)])));
     let key_dir = home.join(".config/otpbot");
     let master_hex = std::fs::read_to_string(key_dir.join("master.key")).expect("master key");
     let master = hex::decode(master_hex.trim()).expect("hex");
@@ -104,8 +76,7 @@ fn a_copy_of_the_data_directory_alone_decrypts_no_seed() {
     std::fs::create_dir_all(&thief_home).expect("home");
     let out = otpbot(&stolen, &[("HOME", &thief_home)])
         .args(["tool", "list"])
-        .output()
-        .expect("run");
+        .output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && stderr.contains("master.key is missing"),
@@ -149,9 +120,7 @@ fn new_keys_go_to_the_configuration_directory_and_never_beside_the_data() {
         ),
     ] {
         let data = tempfile::tempdir_in(&work).expect("data");
-        let mut cmd = otpbot(&work, &vars);
-        cmd.env("OTPBOT_DATA_DIR", data.path());
-        ok(enrol(cmd));
+        ok_said(enrol(otpbot(&work, &vars).data_dir(data.path())));
         for name in ["master.key", "audit.key"] {
             let key = expected.join(name);
             assert!(key.is_file(), "{vars:?}: {}", key.display());
@@ -177,8 +146,7 @@ fn new_keys_go_to_the_configuration_directory_and_never_beside_the_data() {
     let data = work.join("homeless");
     let out = otpbot(&work, &[("OTPBOT_DATA_DIR", &data)])
         .args(["role", "add", "slack:T0DEMO:U0456", "admin"])
-        .output()
-        .expect("run");
+        .output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && stderr.contains("set OTPBOT_KEY_DIR"),
@@ -193,16 +161,13 @@ fn keys_an_older_otpbot_left_beside_the_data_are_found_and_the_move_is_explained
     let (home, work) = (root.path().join("home"), root.path().join("work"));
     std::fs::create_dir_all(&work).expect("work");
     let vars = [("HOME", home.as_path())];
-    ok(enrol(otpbot(&work, &vars)));
+    ok_said(enrol(otpbot(&work, &vars)));
     // The layout an older otpbot made: the keys in the data directory.
     let key_dir = home.join(".config/otpbot");
     for name in ["master.key", "audit.key"] {
         std::fs::rename(key_dir.join(name), work.join("otpbot-data").join(name)).expect("move");
     }
-    let said = ok(otpbot(&work, &vars)
-        .args(["tool", "list"])
-        .output()
-        .expect("list"));
+    let said = ok_said(otpbot(&work, &vars).args(["tool", "list"]).output());
     assert!(
         said.contains("github"),
         "the store opens with the keys where they are: {said}"
@@ -218,10 +183,7 @@ fn keys_an_older_otpbot_left_beside_the_data_are_found_and_the_move_is_explained
         .status()
         .expect("sh");
     assert!(moved.success());
-    let said = ok(otpbot(&work, &vars)
-        .args(["tool", "list"])
-        .output()
-        .expect("list"));
+    let said = ok_said(otpbot(&work, &vars).args(["tool", "list"]).output());
     assert!(said.contains("github") && !said.contains("WARN"), "{said}");
     assert!(!work.join("otpbot-data/master.key").exists());
 }
@@ -234,12 +196,13 @@ fn serve_warns_when_keys_share_a_directory_with_the_database() {
     // A key directory that is the data directory itself.
     let data = work.join("otpbot-data");
     let vars = [("OTPBOT_KEY_DIR", data.as_path())];
-    ok(enrol(otpbot(&work, &vars)));
+    ok_said(enrol(otpbot(&work, &vars)));
     assert!(data.join("master.key").is_file());
     let mut child = otpbot(&work, &vars)
         .env("OTPBOT_SLACK_SIGNING_SECRET", common::SECRET)
         .env("OTPBOT_SLACK_TEAM_IDS", "T0DEMO")
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .command()
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -4,60 +4,24 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_otpbot");
+use common::cli::{self, Otpbot};
+
 const SIGNING: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
-fn otpbot(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("USER", "ops")
-        .env("OTPBOT_DATA_DIR", dir.join("data"))
-        .env("OTPBOT_KEY_DIR", dir.join("keys"))
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn with_stdin(mut cmd: Command, input: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write");
-    child.wait_with_output().expect("wait")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn secret_set(dir: &Path, name: &str, value: &str) -> Output {
-    let mut cmd = otpbot(dir);
-    cmd.args(["secret", "set", name]);
-    with_stdin(cmd, value)
+    Otpbot::in_dir(dir)
+        .args(["secret", "set", name])
+        .input(value)
 }
 
 fn audit_rows(dir: &Path) -> Vec<String> {
-    let out = otpbot(dir)
+    let out = Otpbot::in_dir(dir)
         .args(["audit", "--format", "csv"])
-        .output()
-        .expect("audit");
+        .output();
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.contains("secret_set"))
@@ -76,10 +40,11 @@ impl Drop for Served {
 }
 
 fn serve(dir: &Path, slack_api: &str) -> Served {
-    let mut child = otpbot(dir)
+    let mut child = Otpbot::in_dir(dir)
         .env("OTPBOT_SLACK_TEAM_IDS", "T0DEMO")
         .env("OTPBOT_SLACK_API_URL", slack_api)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .command()
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -130,7 +95,7 @@ async fn fake_web_api() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_set_on_the_local_store_is_encrypted_audited_and_served() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let said = text(&secret_set(dir.path(), "slack-signing-secret", SIGNING));
+    let said = cli::said(&secret_set(dir.path(), "slack-signing-secret", SIGNING));
     assert!(
         said.contains("Stored the Slack signing secret in"),
         "{said}"
@@ -155,42 +120,44 @@ async fn a_secret_set_on_the_local_store_is_encrypted_audited_and_served() {
     assert!(secret_set(dir.path(), "slack-bot-token", token)
         .status
         .success());
-    let mut add = otpbot(dir.path());
-    add.args(["tool", "add", "github", "--notify-channel", "C0NOTE"]);
-    assert!(with_stdin(add, "JBSWY3DPEHPK3PXP").status.success());
-    let granted = otpbot(dir.path())
+    let add = Otpbot::in_dir(dir.path())
+        .args(["tool", "add", "github", "--notify-channel", "C0NOTE"])
+        .input("JBSWY3DPEHPK3PXP");
+    assert!(add.status.success());
+    let granted = Otpbot::in_dir(dir.path())
         .args(["grant", "slack:T0DEMO:U123", "github"])
-        .output()
-        .expect("grant");
-    assert!(granted.status.success(), "{}", text(&granted));
+        .output();
+    assert!(granted.status.success(), "{}", cli::said(&granted));
 
     // `serve` has neither secret in its environment: it reads the stored ones.
     let (api, mut calls) = fake_web_api().await;
     let served = serve(dir.path(), &api);
     let slash = |secret: &str| {
-        otpbot(dir.path())
+        Otpbot::in_dir(dir.path())
             .env("OTPBOT_SLACK_SIGNING_SECRET", secret)
             .args(["slash", "--url", &format!("http://{}", served.1)])
             .args(["--as", "U123", "help"])
             .output()
-            .expect("slash")
     };
     let signed = slash(SIGNING);
-    assert!(signed.status.success(), "{}", text(&signed));
-    let code = otpbot(dir.path())
+    assert!(signed.status.success(), "{}", cli::said(&signed));
+    let code = Otpbot::in_dir(dir.path())
         .env("OTPBOT_SLACK_SIGNING_SECRET", SIGNING)
         .args(["slash", "--url", &format!("http://{}", served.1)])
         .args(["--as", "U123", "github"])
-        .output()
-        .expect("slash");
-    assert!(text(&code).contains("valid for"), "{}", text(&code));
+        .output();
+    assert!(
+        cli::said(&code).contains("valid for"),
+        "{}",
+        cli::said(&code)
+    );
     let auth = tokio::time::timeout(std::time::Duration::from_secs(20), calls.recv())
         .await
         .expect("the issuance notice was posted")
         .expect("a call");
     assert_eq!(auth, format!("Bearer {token}"), "with the stored bot token");
     let forged = slash("0000000000000000000000000000beef");
-    let said = text(&forged);
+    let said = cli::said(&forged);
     assert!(!forged.status.success(), "{said}");
     assert!(
         said.contains("401") && said.contains("signed with another secret than the server's"),
@@ -201,7 +168,7 @@ async fn a_secret_set_on_the_local_store_is_encrypted_audited_and_served() {
 #[test]
 fn secrets_that_cannot_be_right_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let said = text(&secret_set(
+    let said = cli::said(&secret_set(
         dir.path(),
         "slack-bot-token",
         "xapp-1-not-a-bot-token",
@@ -210,17 +177,17 @@ fn secrets_that_cannot_be_right_are_refused_and_change_nothing() {
         said.contains("start with xoxb-") && !said.contains("xapp-1"),
         "{said}"
     );
-    let said = text(&secret_set(dir.path(), "audit-key", &"ab".repeat(32)));
+    let said = cli::said(&secret_set(dir.path(), "audit-key", &"ab".repeat(32)));
     assert!(said.contains("audit.key in the key directory"), "{said}");
-    let said = text(&secret_set(dir.path(), "teams-client-secret", "\n"));
+    let said = cli::said(&secret_set(dir.path(), "teams-client-secret", "\n"));
     assert!(said.contains("empty value"), "{said}");
     assert!(
         !dir.path().join("data").exists(),
         "nothing was created for a refused value"
     );
     let stored = secret_set(dir.path(), "slack-bot-token", "xoxb-1-2-abc");
-    assert!(stored.status.success(), "{}", text(&stored));
+    assert!(stored.status.success(), "{}", cli::said(&stored));
     let replaced = secret_set(dir.path(), "slack-bot-token", "xoxb-1-2-def");
-    assert!(replaced.status.success(), "{}", text(&replaced));
+    assert!(replaced.status.success(), "{}", cli::said(&replaced));
     assert_eq!(audit_rows(dir.path()).len(), 2, "each write audited");
 }

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_otpbot");
+use common::cli::BIN;
 
 /// Requests sent per case: each logs at least one line, together far more than a pipe holds.
 const REQUESTS: usize = 1_500;

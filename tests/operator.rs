@@ -6,73 +6,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::aws::{self, Moto};
+use common::cli::{fails, ok, Otpbot, BIN};
 
-const BIN: &str = env!("CARGO_BIN_EXE_otpbot");
 const SEED_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const OTHER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
-fn otpbot(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("USER", "ops")
-        .env("OTPBOT_DATA_DIR", dir.join("data"))
-        .env("OTPBOT_KEY_DIR", dir.join("keys"))
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("run otpbot")
-}
-
-fn ok(output: Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-/// The command failed; its stderr.
-fn fails(output: Output) -> String {
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        !output.status.success(),
-        "succeeded: {}{stderr}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    stderr
-}
-
-fn add_tool(cmd: &mut Command, seed: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(seed.as_bytes())
-        .expect("write seed");
-    child.wait_with_output().expect("wait")
-}
-
 fn enrol(dir: &Path, name: &str) {
-    ok(add_tool(
-        otpbot(dir).args([
+    ok(Otpbot::in_dir(dir)
+        .args([
             "tool",
             "add",
             name,
@@ -80,9 +27,8 @@ fn enrol(dir: &Path, name: &str) {
             "2h",
             "--max-grant",
             "1d",
-        ]),
-        SEED_B32,
-    ));
+        ])
+        .input(SEED_B32));
 }
 
 #[test]
@@ -91,7 +37,7 @@ fn a_missing_master_key_next_to_a_store_stops_start_up_and_is_not_replaced() {
     enrol(dir.path(), "github");
     let key = dir.path().join("keys/master.key");
     std::fs::remove_file(&key).expect("remove the key");
-    let stderr = fails(run(otpbot(dir.path()).args(["tool", "list"])));
+    let stderr = Otpbot::in_dir(dir.path()).args(["tool", "list"]).fails();
     assert!(
         stderr.contains("master.key is missing")
             && stderr.contains("restore master.key from your backup")
@@ -108,7 +54,7 @@ fn a_different_master_or_audit_key_is_refused_with_the_file_named() {
     let key = dir.path().join("keys/master.key");
     let original = std::fs::read_to_string(&key).expect("read key");
     std::fs::write(&key, OTHER_KEY).expect("swap key");
-    let stderr = fails(run(otpbot(dir.path()).args(["tool", "list"])));
+    let stderr = Otpbot::in_dir(dir.path()).args(["tool", "list"]).fails();
     assert!(
         stderr.contains("the master key from")
             && stderr.contains("master.key")
@@ -117,18 +63,19 @@ fn a_different_master_or_audit_key_is_refused_with_the_file_named() {
         "{stderr}"
     );
     std::fs::write(&key, original).expect("restore key");
-    ok(run(otpbot(dir.path()).args(["tool", "list"])));
+    Otpbot::in_dir(dir.path()).args(["tool", "list"]).ok();
 
-    let stderr = fails(run(otpbot(dir.path())
+    let stderr = Otpbot::in_dir(dir.path())
         .env("OTPBOT_AUDIT_KEY", OTHER_KEY)
-        .args(["tool", "list"])));
+        .args(["tool", "list"])
+        .fails();
     assert!(
         stderr.contains("the audit key from OTPBOT_AUDIT_KEY")
             && stderr.contains("audit chain and code MACs"),
         "{stderr}"
     );
     std::fs::remove_file(dir.path().join("keys/audit.key")).expect("remove");
-    let stderr = fails(run(otpbot(dir.path()).args(["tool", "list"])));
+    let stderr = Otpbot::in_dir(dir.path()).args(["tool", "list"]).fails();
     assert!(stderr.contains("audit.key is missing"), "{stderr}");
 }
 
@@ -144,10 +91,10 @@ fn a_store_from_before_key_checks_adopts_only_the_key_its_seeds_decrypt_with() {
     let key = dir.path().join("keys/master.key");
     let original = std::fs::read_to_string(&key).expect("read key");
     std::fs::write(&key, OTHER_KEY).expect("swap key");
-    let stderr = fails(run(otpbot(dir.path()).args(["tool", "list"])));
+    let stderr = Otpbot::in_dir(dir.path()).args(["tool", "list"]).fails();
     assert!(stderr.contains("is not the one the store"), "{stderr}");
     std::fs::write(&key, original).expect("restore key");
-    ok(run(otpbot(dir.path()).args(["tool", "list"])));
+    Otpbot::in_dir(dir.path()).args(["tool", "list"]).ok();
 }
 
 #[test]
@@ -156,29 +103,22 @@ fn a_master_key_kept_elsewhere_works_and_serve_warns_when_keys_sit_with_the_stor
     let vault = tempfile::tempdir().expect("tempdir");
     let key_file = vault.path().join("otpbot-master.key");
     std::fs::write(&key_file, OTHER_KEY).expect("write key");
-    let elsewhere = |cmd: &mut Command| {
-        cmd.env("OTPBOT_MASTER_KEY_FILE", &key_file);
-    };
-    let mut add = otpbot(dir.path());
-    elsewhere(&mut add);
-    ok(add_tool(add.args(["tool", "add", "github"]), SEED_B32));
+    let elsewhere = || Otpbot::in_dir(dir.path()).env("OTPBOT_MASTER_KEY_FILE", &key_file);
+    ok(elsewhere().args(["tool", "add", "github"]).input(SEED_B32));
     assert!(!dir.path().join("keys/master.key").exists());
     assert!(!dir.path().join("data/master.key").exists());
-    let mut list = otpbot(dir.path());
-    elsewhere(&mut list);
-    assert!(ok(run(list.args(["tool", "list"]))).contains("github"));
+    assert!(elsewhere().args(["tool", "list"]).ok().contains("github"));
 
     // With the keys inside the data directory, `serve` says so (and, writing into a pipe, in
     // plain text: no ANSI colour codes).
     let other = tempfile::tempdir().expect("tempdir");
-    let mut serve = otpbot(other.path());
-    serve
-        .env("OTPBOT_KEY_DIR", other.path().join("data/keys"))
+    let mut serve = Otpbot::in_dir(other.path())
+        .key_dir(other.path().join("data/keys"))
         .env("OTPBOT_SLACK_SIGNING_SECRET", common::SECRET)
         .env("OTPBOT_SLACK_TEAM_IDS", "T0DEMO")
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .command();
+    serve.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = Killed(serve.spawn().expect("spawn serve"));
     let mut stderr = BufReader::new(child.0.stderr.take().expect("stderr"));
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -212,29 +152,32 @@ impl Drop for Killed {
 fn re_adding_a_tool_needs_replace_and_keeps_its_settings() {
     let dir = tempfile::tempdir().expect("tempdir");
     enrol(dir.path(), "github");
-    let stderr = fails(add_tool(
-        otpbot(dir.path()).args(["tool", "add", "github"]),
-        "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
-    ));
+    let stderr = fails(
+        Otpbot::in_dir(dir.path())
+            .args(["tool", "add", "github"])
+            .input("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
+    );
     assert!(
         stderr.contains("already enrolled") && stderr.contains("--replace"),
         "{stderr}"
     );
-    let stderr = fails(add_tool(
-        otpbot(dir.path()).args(["tool", "add", "gitlab", "--replace"]),
-        SEED_B32,
-    ));
+    let stderr = fails(
+        Otpbot::in_dir(dir.path())
+            .args(["tool", "add", "gitlab", "--replace"])
+            .input(SEED_B32),
+    );
     assert!(stderr.contains("no tool `gitlab` to replace"), "{stderr}");
 
-    let out = ok(add_tool(
-        otpbot(dir.path()).args(["tool", "add", "github", "--replace"]),
-        "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
-    ));
+    let out = ok(Otpbot::in_dir(dir.path())
+        .args(["tool", "add", "github", "--replace"])
+        .input("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"));
     assert!(
         out.contains("Replaced the seed of `github`") && out.contains("default grant 2h, max 1d"),
         "limits kept: {out}"
     );
-    let csv = ok(run(otpbot(dir.path()).args(["audit", "--format", "csv"])));
+    let csv = Otpbot::in_dir(dir.path())
+        .args(["audit", "--format", "csv"])
+        .ok();
     let adds: Vec<&str> = csv.lines().filter(|l| l.contains(",tool_add,")).collect();
     assert_eq!(
         adds.len(),
@@ -272,9 +215,10 @@ fn a_tool_is_enrolled_from_a_qr_image_without_showing_the_secret() {
         &format!("otpauth://totp/GitHub:ops?secret={SEED_B32}&issuer=GitHub"),
         &png,
     );
-    let output = run(otpbot(dir.path())
+    let output = Otpbot::in_dir(dir.path())
         .args(["tool", "add", "github", "--qr"])
-        .arg(&png));
+        .arg(&png)
+        .output();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let stdout = ok(output);
     assert!(stdout.contains("Enrolled `github`"), "{stdout}");
@@ -287,9 +231,10 @@ fn a_tool_is_enrolled_from_a_qr_image_without_showing_the_secret() {
     // (Checked end to end in `slash_takes_options_anywhere_and_audit_gives_a_code_verdict`.)
     let not_otp = dir.path().join("wifi.png");
     qr_png("WIFI:S:office;T:WPA;P:SECRETVALUE;;", &not_otp);
-    let stderr = fails(run(otpbot(dir.path())
+    let stderr = Otpbot::in_dir(dir.path())
         .args(["tool", "add", "wifi", "--qr"])
-        .arg(&not_otp)));
+        .arg(&not_otp)
+        .fails();
     assert!(
         stderr.contains("does not hold an otpauth:// URI") && !stderr.contains("SECRETVALUE"),
         "{stderr}"
@@ -298,17 +243,22 @@ fn a_tool_is_enrolled_from_a_qr_image_without_showing_the_secret() {
     image::GrayImage::from_pixel(64, 64, image::Luma([255]))
         .save(&blank)
         .expect("save");
-    assert!(fails(run(otpbot(dir.path())
+    assert!(Otpbot::in_dir(dir.path())
         .args(["tool", "add", "blank", "--qr"])
-        .arg(&blank)))
-    .contains("no QR code found"));
+        .arg(&blank)
+        .fails()
+        .contains("no QR code found"));
     let text = dir.path().join("seed.png");
     std::fs::write(&text, SEED_B32).expect("write");
-    assert!(fails(run(otpbot(dir.path())
+    assert!(Otpbot::in_dir(dir.path())
         .args(["tool", "add", "text", "--qr"])
-        .arg(&text)))
-    .contains("not a PNG or JPEG image"));
-    assert!(!ok(run(otpbot(dir.path()).args(["tool", "list"]))).contains("wifi"));
+        .arg(&text)
+        .fails()
+        .contains("not a PNG or JPEG image"));
+    assert!(!Otpbot::in_dir(dir.path())
+        .args(["tool", "list"])
+        .ok()
+        .contains("wifi"));
 }
 
 #[test]
@@ -318,8 +268,9 @@ fn a_closed_stdout_pipe_ends_the_listing_quietly() {
         enrol(dir.path(), &format!("tool-{i}"));
     }
     // `otpbot tool list | head -1`: the reader goes away after one line.
-    let mut child = otpbot(dir.path())
+    let mut child = Otpbot::in_dir(dir.path())
         .args(["tool", "list"])
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -341,43 +292,38 @@ fn a_closed_stdout_pipe_ends_the_listing_quietly() {
 fn typed_principals_must_be_in_the_platform_s_own_form() {
     let dir = tempfile::tempdir().expect("tempdir");
     enrol(dir.path(), "github");
-    let stderr = fails(run(otpbot(dir.path()).args([
-        "grant",
-        "slack:t0demo:ualice",
-        "github",
-    ])));
+    let stderr = Otpbot::in_dir(dir.path())
+        .args(["grant", "slack:t0demo:ualice", "github"])
+        .fails();
     assert!(
         stderr.contains("slack:t0demo:ualice") && stderr.contains("slack:T…:U…"),
         "{stderr}"
     );
-    let stderr = fails(run(otpbot(dir.path()).args([
-        "grant",
-        "teams:contoso:alice",
-        "github",
-    ])));
+    let stderr = Otpbot::in_dir(dir.path())
+        .args(["grant", "teams:contoso:alice", "github"])
+        .fails();
     assert!(stderr.contains("GUIDs like"), "{stderr}");
-    let stderr = fails(run(otpbot(dir.path())
+    let stderr = Otpbot::in_dir(dir.path())
         .env("OTPBOT_ADMINS", "slack:T0DEMO:alice")
-        .args(["tool", "list"])));
+        .args(["tool", "list"])
+        .fails();
     assert!(
         stderr.contains("OTPBOT_ADMINS") && stderr.contains("slack:T…:U…"),
         "{stderr}"
     );
-    ok(run(otpbot(dir.path()).args([
-        "grant",
-        "slack:T0DEMO:UALICE",
-        "github",
-    ])));
+    Otpbot::in_dir(dir.path())
+        .args(["grant", "slack:T0DEMO:UALICE", "github"])
+        .ok();
 }
 
 #[test]
 fn slash_takes_options_anywhere_and_audit_gives_a_code_verdict() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let mut demo = otpbot(dir.path());
-    demo.args(["demo", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    let mut demo = Otpbot::in_dir(dir.path())
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .command();
+    demo.stdout(Stdio::piped()).stderr(Stdio::null());
     let mut server = Killed(demo.spawn().expect("spawn demo"));
     let mut lines = BufReader::new(server.0.stdout.take().expect("stdout")).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -394,17 +340,16 @@ fn slash_takes_options_anywhere_and_audit_gives_a_code_verdict() {
         &format!("otpauth://totp/Ops:root?secret={SEED_B32}&issuer=AWS"),
         &png,
     );
-    ok(run(otpbot(dir.path())
+    Otpbot::in_dir(dir.path())
         .args(["tool", "add", "aws-root", "--qr"])
-        .arg(&png)));
-    ok(run(otpbot(dir.path()).args([
-        "grant",
-        "slack:T0DEMO:U123",
-        "aws-root",
-    ])));
+        .arg(&png)
+        .ok();
+    Otpbot::in_dir(dir.path())
+        .args(["grant", "slack:T0DEMO:U123", "aws-root"])
+        .ok();
 
     // Options after the text, and between its words.
-    let out = ok(run(otpbot(dir.path())
+    let out = Otpbot::in_dir(dir.path())
         .args([
             "slash",
             "aws-root",
@@ -414,7 +359,8 @@ fn slash_takes_options_anywhere_and_audit_gives_a_code_verdict() {
             &url,
             "--data-dir",
         ])
-        .arg(&data)));
+        .arg(&data)
+        .ok();
     let code: String = out
         .split('`')
         .nth(1)
@@ -434,27 +380,28 @@ fn slash_takes_options_anywhere_and_audit_gives_a_code_verdict() {
     );
 
     let used_at = chrono_like_now();
-    let verdict = ok(run(
-        otpbot(dir.path()).args(["audit", "--code", &code, "--at", &used_at])
-    ));
+    let verdict = ok(Otpbot::in_dir(dir.path())
+        .args(["audit", "--code", &code, "--at", &used_at])
+        .output());
     assert!(
         verdict.contains("issued by otpbot to slack:T0DEMO:U123 at")
             && verdict.contains("aws-root code"),
         "{verdict}"
     );
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let stderr = fails(run(
-        otpbot(dir.path()).args(["audit", "--code", wrong, "--at", &used_at])
-    ));
+    let stderr = fails(
+        Otpbot::in_dir(dir.path())
+            .args(["audit", "--code", wrong, "--at", &used_at])
+            .output(),
+    );
     assert!(
         stderr.contains("no code issued in that window matches"),
         "{stderr}"
     );
     // A day earlier, the real code was not issued either.
-    let stderr =
-        fails(run(otpbot(dir.path()).args([
-            "audit", "--code", &code, "--at", "1d", "--tool", "aws-root",
-        ])));
+    let stderr = Otpbot::in_dir(dir.path())
+        .args(["audit", "--code", &code, "--at", "1d", "--tool", "aws-root"])
+        .fails();
     assert!(
         stderr.contains("no code issued in that window matches"),
         "{stderr}"
@@ -495,8 +442,8 @@ async fn secret_set_changes_nothing_without_its_record_and_fails_in_one_line() {
     let store = aws::store_on(&moto, settings.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let secret_set = |endpoint: &str, value: &str| {
-        let mut cmd = otpbot(dir.path());
-        cmd.env("AWS_ENDPOINT_URL", endpoint)
+        Otpbot::in_dir(dir.path())
+            .env("AWS_ENDPOINT_URL", endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -505,8 +452,8 @@ async fn secret_set_changes_nothing_without_its_record_and_fails_in_one_line() {
             .env("OTPBOT_AUDIT_TABLE", &settings.audit_table)
             .env("OTPBOT_SSM_PREFIX", &settings.ssm_prefix)
             .env("OTPBOT_AUDIT_KEY", OTHER_KEY)
-            .args(["secret", "set", "slack-signing-secret"]);
-        add_tool(&mut cmd, value)
+            .args(["secret", "set", "slack-signing-secret"])
+            .input(value)
     };
     let parameter = format!("{}/slack/signing-secret", settings.ssm_prefix);
     ok(secret_set(&moto.url, "first-secret"));
@@ -555,25 +502,24 @@ async fn aws_create_tables_makes_the_terraform_tables_and_the_backend_runs_on_th
     let settings = aws::unique_settings();
     let dir = tempfile::tempdir().expect("tempdir");
     let aws_cli = || {
-        let mut cmd = otpbot(dir.path());
-        cmd.env("AWS_ENDPOINT_URL", &moto.url)
+        Otpbot::in_dir(dir.path())
+            .env("AWS_ENDPOINT_URL", &moto.url)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("OTPBOT_BACKEND", "aws")
             .env("OTPBOT_ACCESS_TABLE", &settings.access_table)
             .env("OTPBOT_AUDIT_TABLE", &settings.audit_table)
-            .env("OTPBOT_SSM_PREFIX", &settings.ssm_prefix);
-        cmd
+            .env("OTPBOT_SSM_PREFIX", &settings.ssm_prefix)
     };
-    let out = ok(run(aws_cli().args(["aws", "create-tables"])));
+    let out = aws_cli().args(["aws", "create-tables"]).ok();
     assert!(
         out.contains(&format!("created table {}", settings.access_table))
             && out.contains(&format!("created table {}", settings.audit_table)),
         "{out}"
     );
     // Again: nothing to do, and it says so.
-    let again = ok(run(aws_cli().args(["aws", "create-tables"])));
+    let again = aws_cli().args(["aws", "create-tables"]).ok();
     assert_eq!(again.matches("already exists").count(), 2, "{again}");
 
     // What DynamoDB holds is what Terraform declares.
@@ -658,22 +604,16 @@ async fn aws_create_tables_makes_the_terraform_tables_and_the_backend_runs_on_th
     }
 
     // The backend on these tables: enrol and grant from the CLI, then a code over Slack.
-    ok(run(aws_cli().args([
-        "secret",
-        "set",
-        "audit-key",
-        "--generate",
-    ])));
-    ok(add_tool(
-        aws_cli().args(["tool", "add", "vault", "--max-grant", "1d"]),
-        SEED_B32,
-    ));
+    aws_cli()
+        .args(["secret", "set", "audit-key", "--generate"])
+        .ok();
+    ok(aws_cli()
+        .args(["tool", "add", "vault", "--max-grant", "1d"])
+        .input(SEED_B32));
     let user = "U0VAULT";
-    ok(run(aws_cli().args([
-        "grant",
-        &format!("slack:{}:{user}", common::TEAM),
-        "vault",
-    ])));
+    aws_cli()
+        .args(["grant", &format!("slack:{}:{user}", common::TEAM), "vault"])
+        .ok();
     let app = common::TestApp::spawn_on(
         otpbot::store::Stores::single(store),
         tempfile::tempdir().expect("tempdir"),
@@ -705,11 +645,12 @@ async fn aws_create_tables_makes_the_terraform_tables_and_the_backend_runs_on_th
 fn an_aws_command_without_a_region_says_so_in_one_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     for args in [&["tool", "list"][..], &["aws", "create-tables"][..]] {
-        let stderr = fails(run(otpbot(dir.path())
+        let stderr = Otpbot::in_dir(dir.path())
             .env("HOME", dir.path())
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("OTPBOT_BACKEND", "aws")
-            .args(args)));
+            .args(args)
+            .fails();
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.contains("AWS_REGION"), "{args:?}: {stderr}");
     }
@@ -723,9 +664,10 @@ fn colour_only_at_a_terminal_and_never_with_no_color() {
     const ESC: char = '\u{1b}';
     let dir = tempfile::tempdir().expect("tempdir");
     // An unknown OTPBOT_ variable makes every command log one warning.
-    let piped = run(otpbot(dir.path())
+    let piped = Otpbot::in_dir(dir.path())
         .env("OTPBOT_TYPO", "1")
-        .args(["tool", "list"]));
+        .args(["tool", "list"])
+        .output();
     let stderr = String::from_utf8_lossy(&piped.stderr);
     assert!(stderr.contains("OTPBOT_TYPO"), "{stderr}");
     assert!(!stderr.contains(ESC), "no colour into a pipe: {stderr:?}");
@@ -773,8 +715,8 @@ async fn tool_add_on_aws_changes_nothing_without_its_record_and_fails_in_one_lin
     let store = aws::store_on(&moto, settings.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let tool_add = |endpoint: &str, seed: &str, replace: bool| {
-        let mut cmd = otpbot(dir.path());
-        cmd.env("AWS_ENDPOINT_URL", endpoint)
+        Otpbot::in_dir(dir.path())
+            .env("AWS_ENDPOINT_URL", endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -783,11 +725,9 @@ async fn tool_add_on_aws_changes_nothing_without_its_record_and_fails_in_one_lin
             .env("OTPBOT_AUDIT_TABLE", &settings.audit_table)
             .env("OTPBOT_SSM_PREFIX", &settings.ssm_prefix)
             .env("OTPBOT_AUDIT_KEY", OTHER_KEY)
-            .args(["tool", "add", "github"]);
-        if replace {
-            cmd.arg("--replace");
-        }
-        add_tool(&mut cmd, seed)
+            .args(["tool", "add", "github"])
+            .args(replace.then_some("--replace"))
+            .input(seed)
     };
     ok(tool_add(&moto.url, SEED_B32, false));
     let stderr = fails(tool_add(&moto.url, OTHER_SEED, false));
@@ -835,14 +775,15 @@ async fn a_missing_ssm_audit_key_is_named_with_the_command_that_writes_it() {
     let moto = Moto::shared();
     let settings = aws::unique_settings();
     let dir = tempfile::tempdir().expect("tempdir");
-    let stderr = fails(run(otpbot(dir.path())
+    let stderr = Otpbot::in_dir(dir.path())
         .env("AWS_ENDPOINT_URL", &moto.url)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("OTPBOT_BACKEND", "aws")
         .env("OTPBOT_SSM_PREFIX", &settings.ssm_prefix)
-        .args(["tool", "list"])));
+        .args(["tool", "list"])
+        .fails();
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(
         stderr.contains(&format!("{}/audit/hmac-key", settings.ssm_prefix))

@@ -26,6 +26,7 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Json;
+use common::cli::Otpbot;
 use futures_util::{SinkExt, StreamExt};
 use otpbot::domain::{Action, Outcome};
 use otpbot::engine::Engine;
@@ -647,16 +648,14 @@ impl Drop for Server {
     }
 }
 
+/// `otpbot` on the data dir `dir` in the Socket Mode test's workspace, its output captured.
 fn otpbot(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_otpbot"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("OTPBOT_DATA_DIR", dir)
-        .env("OTPBOT_KEY_DIR", common::key_dir())
+    let mut cmd = Otpbot::new()
+        .data_dir(dir)
+        .key_dir(common::key_dir())
         .env("OTPBOT_SLACK_TEAM_IDS", "T0SOCK")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .command();
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd
 }
 

@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_otpbot");
+use common::cli::Otpbot;
 
 /// A machine of its own: a home directory, a working directory, nothing else.
 struct Machine {
@@ -33,15 +32,8 @@ impl Machine {
     }
 
     /// `otpbot` run from the working directory with the default data and key directories.
-    fn otpbot(&self) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.current_dir(self.work())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.home())
-            .env("USER", "ops")
-            .stdin(Stdio::null());
-        cmd
+    fn otpbot(&self) -> Otpbot {
+        Otpbot::new().cwd(self.work()).env("HOME", self.home())
     }
 
     /// Every file and directory under the machine's root, relative to it.
@@ -62,21 +54,10 @@ impl Machine {
     }
 
     fn enrol(&self, data_dir: &str, tool: &str) {
-        let mut child = self
+        let out = self
             .otpbot()
             .args(["tool", "add", tool, "--data-dir", data_dir])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(b"JBSWY3DPEHPK3PXP")
-            .expect("seed");
-        let out = child.wait_with_output().expect("tool add");
+            .input("JBSWY3DPEHPK3PXP");
         assert!(out.status.success(), "{}", stderr(&out));
     }
 }
@@ -109,10 +90,7 @@ fn commands_that_read_refuse_a_directory_without_a_store_and_create_nothing() {
         &["revoke", "slack:T0DEMO:U0456", "github"],
         &["role", "remove", "slack:T0DEMO:U0456", "admin"],
     ] {
-        let line = one_line_error(
-            machine.otpbot().args(args).output().expect("run"),
-            &args.join(" "),
-        );
+        let line = one_line_error(machine.otpbot().args(args).output(), &args.join(" "));
         assert!(
             line.contains("no otpbot store in otpbot-data")
                 && line.contains("otpbot tool add")
@@ -123,8 +101,7 @@ fn commands_that_read_refuse_a_directory_without_a_store_and_create_nothing() {
             .otpbot()
             .args(args)
             .args(["--data-dir", "/nonexistent/dir"])
-            .output()
-            .expect("run");
+            .output();
         let line = one_line_error(elsewhere, &args.join(" "));
         assert!(line.contains("/nonexistent/dir"), "{line}");
     }
@@ -146,8 +123,7 @@ fn a_data_directory_that_is_a_file_or_has_no_parent_is_refused_in_one_line() {
             .otpbot()
             .args(args)
             .args(["--data-dir", "notes.txt"])
-            .output()
-            .expect("run");
+            .output();
         let line = one_line_error(out, &args.join(" "));
         assert!(
             line.contains("notes.txt is a file, not a directory") && line.contains("--data-dir"),
@@ -158,8 +134,7 @@ fn a_data_directory_that_is_a_file_or_has_no_parent_is_refused_in_one_line() {
         .otpbot()
         .args(["role", "add", "slack:T0DEMO:U0456", "admin"])
         .args(["--data-dir", "missing/parent/data"])
-        .output()
-        .expect("run");
+        .output();
     let line = one_line_error(out, "role add into a missing parent");
     assert!(line.contains("missing/parent does not exist"), "{line}");
     assert!(!machine.work().join("missing").exists());
@@ -195,9 +170,12 @@ fn serve_creates_nothing_before_its_settings_are_valid_and_its_address_is_free()
         ),
     ];
     for (vars, args, says) in cases {
-        let mut cmd = machine.otpbot();
-        cmd.arg("serve").args(&args).envs(vars.iter().copied());
-        let line = one_line_error(cmd.output().expect("serve"), says);
+        let cmd = vars
+            .iter()
+            .fold(machine.otpbot().arg("serve").args(&args), |cmd, (k, v)| {
+                cmd.env(k, v)
+            });
+        let line = one_line_error(cmd.output(), says);
         assert!(line.contains(says), "{vars:?}: {line}");
         assert_eq!(machine.tree(), before, "{vars:?}: nothing was created");
     }
@@ -211,8 +189,7 @@ fn the_busy_port_error_says_what_holds_it_and_how_to_listen_elsewhere() {
     let out = machine
         .otpbot()
         .args(["demo", "--listen", &addr.to_string()])
-        .output()
-        .expect("demo");
+        .output();
     let line = one_line_error(out, "demo on a busy port");
     assert!(
         line.contains(&format!("cannot listen on {addr}"))
@@ -229,6 +206,7 @@ fn demo_once(machine: &Machine, data_dir: &str) -> Output {
     let mut child = machine
         .otpbot()
         .args(["demo", "--listen", "127.0.0.1:0", "--data-dir", data_dir])
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -294,8 +272,7 @@ fn the_demo_never_writes_into_a_store_it_did_not_make() {
         .otpbot()
         .env("OTPBOT_BACKEND", "aws")
         .args(["demo", "--listen", "127.0.0.1:0"])
-        .output()
-        .expect("demo");
+        .output();
     let line = one_line_error(on_aws, "demo on AWS");
     assert!(line.contains("local store only"), "{line}");
 }

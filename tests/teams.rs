@@ -6,6 +6,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
+use common::cli::Otpbot;
 use common::teams::*;
 use common::tls::TestCa;
 use common::Options;
@@ -461,18 +462,12 @@ async fn a_redelivered_activity_is_acted_on_once() {
 
 // ---- The `otpbot` binary, as deployed: `otpbot serve` in its own process. ----
 
-const BIN: &str = env!("CARGO_BIN_EXE_otpbot");
-
 /// `otpbot` with nothing from this process's environment but `PATH`, on the data dir `dir`.
 fn otpbot(dir: &std::path::Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("USER", "ops")
-        .env("OTPBOT_DATA_DIR", dir)
-        .env("OTPBOT_KEY_DIR", common::key_dir())
-        .stdin(std::process::Stdio::null());
-    cmd
+    Otpbot::new()
+        .data_dir(dir)
+        .key_dir(common::key_dir())
+        .command()
 }
 
 /// The Teams settings of a deployment whose Bot Framework is `fake`.

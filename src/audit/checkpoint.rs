@@ -24,10 +24,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::chain::encode_fields;
 use super::discrepancy::Discrepancy;
+use super::record::encode_fields;
 pub use super::signing::{Algorithm, Ed25519Signer, PublicKey, SignError, Signer};
-use super::verify::Matched;
+use super::verified::Matched;
 use crate::domain::Timestamp;
 
 const DOMAIN: &[u8] = b"otpbot-checkpoint-v1\n";

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use super::checkpoint::{Checkpoint, Heads, PublicKey};
 use super::discrepancy::Discrepancy;
-use super::seal::{digest, Seal};
-use super::verify::Verified;
+use super::seal_format::{digest, Seal};
+use super::verified::Verified;
 use crate::domain::{AuditEvent, Timestamp};
 use crate::keys::AuditKey;
 
@@ -142,21 +142,7 @@ fn check_period(
             to: seal.start,
         });
     }
-    match &period.stored {
-        None => {
-            return Err(Discrepancy::SealMissing {
-                from: seal.start,
-                to: seal.end,
-            })
-        }
-        Some(stored) if stored != seal => {
-            return Err(altered(
-                seal,
-                "in the audit table differs from its locked copy",
-            ))
-        }
-        Some(_) => {}
-    }
+    check_stored(seal, period.stored.as_ref())?;
     let after = previous.map(|p| p.digest.as_str());
     let locked = match &period.locked_records {
         Some(records)
@@ -173,6 +159,21 @@ fn check_period(
     };
     check_checkpoint(against, period)?;
     compare_records(seal, locked, &period.stored_records)
+}
+
+/// The table's copy of `seal`: there, and the same.
+fn check_stored(seal: &Seal, stored: Option<&Seal>) -> Result<(), Discrepancy> {
+    match stored {
+        None => Err(Discrepancy::SealMissing {
+            from: seal.start,
+            to: seal.end,
+        }),
+        Some(stored) if stored != seal => Err(altered(
+            seal,
+            "in the audit table differs from its locked copy",
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 /// The seal's checkpoint, when there is one and a public key to check it: signed by the key,
@@ -199,6 +200,36 @@ fn contents(e: &AuditEvent) -> AuditEvent {
     e
 }
 
+/// What happened to the table's record `stored[j]`, which differs from its locked copy
+/// `locked[i]`: its contents were exchanged with another record's, or it was altered.
+fn changed(
+    seal: &Seal,
+    (locked, stored): (&[AuditEvent], &[AuditEvent]),
+    (i, l): (usize, &AuditEvent),
+    (j, s): (usize, &AuditEvent),
+) -> Discrepancy {
+    let seq = |i: usize| (seal.records_before + i as u64 + 1) as i64;
+    let swapped = stored.iter().enumerate().find(|(k, other)| {
+        *k != j
+            && contents(other) == contents(l)
+            && locked
+                .iter()
+                .find(|x| x.id == other.id)
+                .is_some_and(|x| contents(x) == contents(s))
+    });
+    if let Some((k, other)) = swapped {
+        let (a, b) = if k > j { (s, other) } else { (other, s) };
+        return Discrepancy::RecordsSwapped {
+            seq: seq(j.min(k)),
+            ids: (a.id.to_string(), b.id.to_string()),
+        };
+    }
+    Discrepancy::RecordAltered {
+        seq: seq(i),
+        id: l.id.to_string(),
+    }
+}
+
 /// Compares a period's locked records with the table's, both in id order.
 fn compare_records(
     seal: &Seal,
@@ -211,25 +242,7 @@ fn compare_records(
         match (locked.get(i), stored.get(j)) {
             (Some(l), Some(s)) if l.id == s.id => {
                 if l != s {
-                    let swapped = stored.iter().enumerate().find(|(k, other)| {
-                        *k != j
-                            && contents(other) == contents(l)
-                            && locked
-                                .iter()
-                                .find(|x| x.id == other.id)
-                                .is_some_and(|x| contents(x) == contents(s))
-                    });
-                    if let Some((k, other)) = swapped {
-                        let (a, b) = if k > j { (s, other) } else { (other, s) };
-                        return Err(Discrepancy::RecordsSwapped {
-                            seq: seq(j.min(k)),
-                            ids: (a.id.to_string(), b.id.to_string()),
-                        });
-                    }
-                    return Err(Discrepancy::RecordAltered {
-                        seq: seq(i),
-                        id: l.id.to_string(),
-                    });
+                    return Err(changed(seal, (locked, stored), (i, l), (j, s)));
                 }
                 i += 1;
                 j += 1;

@@ -8,7 +8,8 @@ use std::io::Write;
 use clap::ValueEnum;
 use serde_json::json;
 
-use crate::audit::chain::{json_line, Position};
+use crate::audit::jsonl::json_line;
+use crate::audit::record::Position;
 use crate::domain::{AuditEvent, Principal, ToolName};
 
 /// Output format.
@@ -28,7 +29,7 @@ pub enum Format {
 }
 
 /// The export's columns: the same stable names, in the same order, as the JSON Lines export.
-const COLUMNS: [&str; 11] = crate::audit::chain::JSON_FIELDS;
+const COLUMNS: [&str; 11] = crate::audit::jsonl::JSON_FIELDS;
 
 fn fields(e: &AuditEvent) -> [String; 11] {
     let opt = |v: Option<&str>| v.unwrap_or_default().to_owned();

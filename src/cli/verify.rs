@@ -11,7 +11,7 @@ use clap::Args;
 use crate::audit::checkpoint::{self, parse_checkpoints, Checkpoint, Heads, PublicKey};
 use crate::audit::discrepancy::Discrepancy;
 use crate::audit::seal_check::{verify_seals, Against};
-use crate::audit::verify::Verified;
+use crate::audit::verified::Verified;
 use crate::config::{Backend, Settings};
 use crate::domain::{Clock, SystemClock, Timestamp};
 #[cfg(feature = "local")]
@@ -74,7 +74,8 @@ pub async fn run(settings: Settings, args: VerifyArgs) -> anyhow::Result<()> {
         .transpose()?;
     if let Some(export) = &args.export {
         let text = read(export, "export")?;
-        let result = crate::audit::export::verify_export(&text, &checkpoint::wanted(&checkpoints));
+        let result =
+            crate::audit::export_check::verify_export(&text, &checkpoint::wanted(&checkpoints));
         return report(result, &checkpoints, given_key.as_ref(), true);
     }
     let since = args

@@ -1,7 +1,7 @@
 //! Checked domain types. Nothing past a chat front end or the CLI handles a raw `String` where
 //! one of these exists: a value of these types has already been validated.
 
-mod audit;
+mod audit_event;
 mod clock;
 mod duration;
 mod grant;
@@ -14,7 +14,7 @@ mod role;
 mod tool;
 mod totp;
 
-pub use audit::{Action, AuditEvent, AuditQuery, Outcome};
+pub use audit_event::{Action, AuditEvent, AuditQuery, Outcome};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use duration::GrantDuration;
 pub use grant::Grant;

@@ -1,9 +1,11 @@
 //! Test helpers: an otpbot on a random port with a fresh SQLite store, an injected clock, and a
-//! client that signs requests the way Slack does.
+//! client that signs requests the way Slack does; the `otpbot` binary run as an operator runs
+//! it ([`cli`]).
 #![allow(dead_code)]
 
 pub mod approvals;
 pub mod aws;
+pub mod cli;
 pub mod conformance;
 pub mod lambda;
 pub mod rfc6238;

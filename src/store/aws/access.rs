@@ -1,133 +1,23 @@
-//! Catalog, grants and roles in the access table. Lookups by principal are `Query` on the table
-//! key; lookups by tool are `Query` on the grants-by-tool index.
+//! Catalog, grants and roles in the access table ([`AccessStore`]). Lookups by principal are
+//! `Query` on the table key; lookups by tool are `Query` on the grants-by-tool index.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 
-use super::item::{get_n, get_s, n, opt_s, s, Item, ItemBuilder};
-use super::schema::{ACCESS_PK, ACCESS_SK, GRANTS_BY_TOOL, GSI1_PK, GSI1_SK, TTL_ATTRIBUTE};
-use super::{sdk, AwsStore};
+use super::access_items::{grant_from, tool_from, SEED_VERSION};
+use super::handle::AwsStore;
+use super::item::{get_n, get_s, s, Item};
+use super::key_layout::{approver_sk, principal_pk, TOOLS_PK};
+use super::schema::{ACCESS_PK, ACCESS_SK, GRANTS_BY_TOOL, GSI1_PK, GSI1_SK};
+use super::sdk_error::sdk;
 use crate::domain::{
-    AccessRequest, AccessRequestId, Grant, GrantDuration, Person, Principal, Role, Roles,
-    Timestamp, Tool, ToolName,
+    AccessRequest, AccessRequestId, Grant, Principal, Role, Roles, Tool, ToolName,
 };
 use crate::store::{AccessStore, StoreError, StoreResult};
-
-/// Partition of the tool catalog.
-pub(super) const TOOLS_PK: &str = "TOOLS";
-
-/// Partition of a principal's grants and roles.
-pub(super) fn principal_pk(p: &Principal) -> String {
-    format!("P#{p}")
-}
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
-
-/// A catalog entry read back from its item.
-pub(super) fn tool_from(item: &Item) -> StoreResult<Tool> {
-    Ok(Tool {
-        name: ToolName::parse(get_s(item, "name")?).map_err(corrupt)?,
-        display_name: get_s(item, "display_name")?.to_owned(),
-        default_grant: GrantDuration::from_secs(get_n(item, "default_grant")?)
-            .ok_or_else(|| corrupt("default_grant"))?,
-        max_grant: GrantDuration::from_secs(get_n(item, "max_grant")?)
-            .ok_or_else(|| corrupt("max_grant"))?,
-        notify_channel: opt_s(item, "notify_channel"),
-        approvals_channel: opt_s(item, "approvals_channel"),
-    })
-}
-
-/// The person stored under `attribute`, or `principal` for an item written before persons
-/// were recorded: the person as far as was known then (the read is the migration; nothing is
-/// scanned or rewritten).
-pub(super) fn person_from(
-    item: &Item,
-    attribute: &str,
-    principal: &Principal,
-) -> StoreResult<Person> {
-    match opt_s(item, attribute) {
-        Some(text) => Person::parse(&text).map_err(corrupt),
-        None => Ok(Person::from(principal)),
-    }
-}
-
-/// A grant read back from its item.
-pub(super) fn grant_from(item: &Item) -> StoreResult<Grant> {
-    let principal = Principal::parse(get_s(item, "principal")?).map_err(corrupt)?;
-    Ok(Grant {
-        person: person_from(item, "person", &principal)?,
-        principal,
-        tool: ToolName::parse(get_s(item, "tool")?).map_err(corrupt)?,
-        granted_by: Principal::parse(get_s(item, "granted_by")?).map_err(corrupt)?,
-        granted_at: Timestamp::from_unix(get_n(item, "granted_at")?),
-        expires_at: Timestamp::from_unix(get_n(item, TTL_ATTRIBUTE)?),
-        reason: opt_s(item, "reason"),
-    })
-}
-
-/// The item of a grant.
-pub(super) fn grant_item(grant: &Grant) -> Item {
-    ItemBuilder::default()
-        .set(ACCESS_PK, s(principal_pk(&grant.principal)))
-        .set(ACCESS_SK, s(format!("G#{}", grant.tool)))
-        .set(GSI1_PK, s(format!("T#{}", grant.tool)))
-        .set(GSI1_SK, s(principal_pk(&grant.principal)))
-        .set("principal", s(grant.principal.as_str()))
-        .set("person", s(grant.person.as_str()))
-        .set("tool", s(grant.tool.as_str()))
-        .set("granted_by", s(grant.granted_by.as_str()))
-        .set("granted_at", n(grant.granted_at.unix()))
-        .set(TTL_ATTRIBUTE, n(grant.expires_at.unix()))
-        .opt("reason", grant.reason.as_deref())
-        .build()
-}
-
-/// The item of a role. It is also indexed by role (`gsi1pk = R#{role}`), so the approvers of
-/// a tool can be listed without a scan.
-pub(super) fn role_item(principal: &Principal, role: Role) -> Item {
-    ItemBuilder::default()
-        .set(ACCESS_PK, s(principal_pk(principal)))
-        .set(ACCESS_SK, s(format!("R#{role}")))
-        .set(GSI1_PK, s(format!("R#{role}")))
-        .set(GSI1_SK, s(principal_pk(principal)))
-        .set("role", s(role.as_str()))
-        .build()
-}
-
-/// The item of the approver role for `tool`, indexed like [`role_item`].
-pub(super) fn approver_item(principal: &Principal, tool: &ToolName) -> Item {
-    let sk = super::requests::approver_sk(tool);
-    ItemBuilder::default()
-        .set(ACCESS_PK, s(principal_pk(principal)))
-        .set(ACCESS_SK, s(sk.clone()))
-        .set(GSI1_PK, s(sk))
-        .set(GSI1_SK, s(principal_pk(principal)))
-        .set("role", s("approver"))
-        .set("tool", s(tool.as_str()))
-        .build()
-}
-
-/// The item of a catalog entry; `seed_version` pins the SSM parameter version of its seed.
-pub(super) fn tool_item(tool: &Tool, seed_version: Option<i64>) -> Item {
-    let mut item = ItemBuilder::default()
-        .set(ACCESS_PK, s(TOOLS_PK))
-        .set(ACCESS_SK, s(format!("T#{}", tool.name)))
-        .set("name", s(tool.name.as_str()))
-        .set("display_name", s(&tool.display_name))
-        .set("default_grant", n(tool.default_grant.secs()))
-        .set("max_grant", n(tool.max_grant.secs()))
-        .opt("notify_channel", tool.notify_channel.as_deref())
-        .opt("approvals_channel", tool.approvals_channel.as_deref());
-    if let Some(version) = seed_version {
-        item = item.set(SEED_VERSION, n(version));
-    }
-    item.build()
-}
-
-/// Catalog attribute: the SSM parameter version holding the tool's current seed.
-pub(super) const SEED_VERSION: &str = "seed_version";
 
 impl AwsStore {
     /// Runs a query to the end, following `LastEvaluatedKey`.
@@ -167,6 +57,7 @@ impl AwsStore {
         .await
     }
 
+    /// The access table's item `pk`, `sk`, read consistently.
     pub(super) async fn get(&self, pk: String, sk: String) -> StoreResult<Option<Item>> {
         let out = self
             .ddb
@@ -271,16 +162,13 @@ impl AccessStore for AwsStore {
     }
 
     async fn is_approver(&self, principal: &Principal, tool: &ToolName) -> StoreResult<bool> {
-        let sk = super::requests::approver_sk(tool);
+        let sk = approver_sk(tool);
         Ok(self.get(principal_pk(principal), sk).await?.is_some())
     }
 
     async fn approvers(&self, tool: &ToolName) -> StoreResult<Vec<Principal>> {
         let mut found = Vec::new();
-        for role_key in [
-            format!("R#{}", Role::Admin),
-            super::requests::approver_sk(tool),
-        ] {
+        for role_key in [format!("R#{}", Role::Admin), approver_sk(tool)] {
             let items = self
                 .query_all(|| {
                     self.ddb
@@ -309,12 +197,4 @@ impl AccessStore for AwsStore {
     async fn access_request(&self, id: &AccessRequestId) -> StoreResult<Option<AccessRequest>> {
         self.request_item(id).await
     }
-}
-
-/// Whether an SDK error is a failed `ConditionExpression`.
-pub(super) fn is_conditional_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }

@@ -1,19 +1,16 @@
-//! Replay and rate-limit counters in the access table (`pk = C#{key}`), each change a single
+//! Replay markers in the access table (`pk = C#{key}`), each change a single
 //! conditional write, so concurrent Lambda instances cannot both win or lose a count. The TTL
 //! attribute lets DynamoDB clean up; reads check expiry themselves.
 
 use async_trait::async_trait;
 
-use super::access::is_conditional_failure;
+use super::handle::AwsStore;
 use super::item::{n, s, ItemBuilder};
+use super::key_layout::counter_pk;
 use super::schema::{ACCESS_PK, ACCESS_SK, TTL_ATTRIBUTE};
-use super::{sdk, AwsStore};
+use super::sdk_error::{is_conditional_failure, sdk};
 use crate::domain::Timestamp;
 use crate::store::{CounterStore, StoreResult};
-
-fn pk(key: &str) -> String {
-    format!("C#{key}")
-}
 
 impl AwsStore {
     /// Creates the counter at 1 unless a live one exists; `false` if one does.
@@ -24,7 +21,7 @@ impl AwsStore {
         now: Timestamp,
     ) -> StoreResult<bool> {
         let item = ItemBuilder::default()
-            .set(ACCESS_PK, s(pk(key)))
+            .set(ACCESS_PK, s(counter_pk(key)))
             .set(ACCESS_SK, s("C"))
             .set("value", n(1))
             .set(TTL_ATTRIBUTE, n(expires_at.unix()))

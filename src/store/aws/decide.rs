@@ -1,5 +1,5 @@
-//! Decisions in DynamoDB: the reads a decision needs in one `BatchGetItem`, and the decision
-//! itself in one `TransactWriteItems`: a `ConditionCheck` that the grant exists and is unexpired
+//! Decisions in DynamoDB ([`DecisionStore`]): the reads a decision needs in one `BatchGetItem`
+//! (see [`super::decision_reads`]), and the decision itself in one `TransactWriteItems`: a `ConditionCheck` that the grant exists and is unexpired
 //! at the decision time, the replay marker `Put` (absent or expired), each rate-limit log `Put`
 //! conditioned on the version it was read at, the access change, and the audit `Put`
 //! (`attribute_not_exists`). All of it commits, or none of it.
@@ -17,103 +17,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
 
-use super::access::{grant_from, principal_pk, TOOLS_PK};
-use super::item::{get_n, s, Item};
-use super::plan::{built, key_of, quota_pk, Part};
-use super::schema::{ACCESS_PK, ACCESS_SK};
-use super::{sdk, AwsStore};
-use crate::domain::{Grant, Principal, Quota, QuotaLog, ToolName};
+use super::decision_reads::ATTEMPTS;
+use super::handle::AwsStore;
+use super::key_layout::TOOLS_PK;
+use super::sdk_error::sdk;
+use super::transaction::Part;
+use crate::domain::{AccessRequestId, Grant, Principal, Quota, QuotaLog, ToolName};
 use crate::store::{
-    Change, Decision, DecisionStore, DecisionView, Effect, StoreError, StoreResult, Verdict,
+    AccessStore, Change, Decision, DecisionStore, DecisionView, Effect, SecretStore, StoreError,
+    StoreResult, Verdict,
 };
-
-/// Attempts before a decision that keeps meeting concurrent writers gives up.
-const ATTEMPTS: usize = 64;
-
-fn log_from(item: Option<&Item>) -> StoreResult<QuotaLog> {
-    let Some(item) = item else {
-        return Ok(QuotaLog::default());
-    };
-    let times = match item.get("times") {
-        Some(AttributeValue::L(list)) => list
-            .iter()
-            .filter_map(|v| v.as_n().ok()?.parse().ok())
-            .collect(),
-        _ => Vec::new(),
-    };
-    Ok(QuotaLog {
-        times,
-        version: get_n(item, "ver")?,
-        nth_newest: None,
-    })
-}
-
-impl AwsStore {
-    /// `BatchGetItem` of `keys` on the access table, following `UnprocessedKeys`.
-    async fn batch_get(&self, keys: Vec<Item>) -> StoreResult<Vec<Item>> {
-        let mut found = Vec::new();
-        if keys.is_empty() {
-            return Ok(found);
-        }
-        let table = self.settings.access_table.clone();
-        let mut request = built(
-            "batch keys",
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build(),
-        )?;
-        for _ in 0..ATTEMPTS {
-            let out = self
-                .ddb
-                .batch_get_item()
-                .request_items(&table, request)
-                .send()
-                .await
-                .map_err(|e| sdk("batch get", e))?;
-            if let Some(items) = out.responses.as_ref().and_then(|r| r.get(&table)) {
-                found.extend(items.iter().cloned());
-            }
-            match out.unprocessed_keys.and_then(|mut u| u.remove(&table)) {
-                Some(rest) if !rest.keys.is_empty() => request = rest,
-                _ => return Ok(found),
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        Err(StoreError::Backend(
-            "batch get kept leaving keys unprocessed".into(),
-        ))
-    }
-
-    /// The logs of `quotas`, in order.
-    async fn logs(&self, quotas: &[Quota]) -> StoreResult<Vec<QuotaLog>> {
-        let keys = quotas
-            .iter()
-            .map(|q| key_of(quota_pk(&q.key), "Q"))
-            .collect();
-        let items = self.batch_get(keys).await?;
-        quotas
-            .iter()
-            .map(|q| {
-                let pk = quota_pk(&q.key);
-                log_from(items.iter().find(|i| i.get(ACCESS_PK) == Some(&s(&pk))))
-            })
-            .collect()
-    }
-
-    /// Why the grant check failed: gone, or expired.
-    async fn grant_refusal(&self, principal: &Principal, tool: &ToolName) -> StoreResult<Verdict> {
-        let items = self
-            .batch_get(vec![key_of(principal_pk(principal), &format!("G#{tool}"))])
-            .await?;
-        Ok(match items.first().map(grant_from).transpose()? {
-            Some(g) => Verdict::Expired(g.expires_at),
-            None => Verdict::NoGrant,
-        })
-    }
-}
 
 #[async_trait]
 impl DecisionStore for AwsStore {
@@ -123,31 +38,7 @@ impl DecisionStore for AwsStore {
         tool: Option<&ToolName>,
         quotas: &[Quota],
     ) -> StoreResult<DecisionView> {
-        let mut keys: Vec<Item> = quotas
-            .iter()
-            .map(|q| key_of(quota_pk(&q.key), "Q"))
-            .collect();
-        let grant_pk = principal_pk(principal);
-        if let Some(tool) = tool {
-            keys.push(key_of(grant_pk.clone(), &format!("G#{tool}")));
-        }
-        let items = self.batch_get(keys).await?;
-        let find = |pk: &str, sk: &str| {
-            items
-                .iter()
-                .find(|i| i.get(ACCESS_PK) == Some(&s(pk)) && i.get(ACCESS_SK) == Some(&s(sk)))
-        };
-        let grant = match tool {
-            Some(tool) => find(&grant_pk, &format!("G#{tool}"))
-                .map(grant_from)
-                .transpose()?,
-            None => None,
-        };
-        let logs = quotas
-            .iter()
-            .map(|q| log_from(find(&quota_pk(&q.key), "Q")))
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(DecisionView { grant, logs })
+        self.read_view(principal, tool, quotas).await
     }
 
     async fn decide(&self, view: &DecisionView, d: &Decision) -> StoreResult<Verdict> {
@@ -158,7 +49,7 @@ impl DecisionStore for AwsStore {
         // still pins the version codes come from).
         if let Some(tool) = &prepared.new_parameter {
             if !matches!(outcome, Ok(Verdict::Done { .. })) {
-                if let Err(e) = crate::store::SecretStore::delete_seed(self, tool).await {
+                if let Err(e) = SecretStore::delete_seed(self, tool).await {
                     tracing::error!(error = %e, %tool, "the seed of a tool not added is still in SSM");
                 }
             }
@@ -194,92 +85,187 @@ impl AwsStore {
         };
         let mut unchanged = false;
         for attempt in 0..ATTEMPTS {
-            for (i, (quota, log)) in d.quotas.iter().zip(&logs).enumerate() {
-                if !log.admits(quota.limit, d.now) {
-                    return Ok(Verdict::Limited(i));
-                }
+            if let Some(i) = first_full(d, &logs) {
+                return Ok(Verdict::Limited(i));
             }
             let planned = self.plan(d, &logs, unchanged, seed_version, removed_grants)?;
             let (items, parts): (Vec<_>, Vec<_>) = planned.into_iter().unzip();
             if items.is_empty() {
                 return Ok(Verdict::Done { changed: false });
             }
-            let result = self
-                .ddb
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await;
-            let err = match result {
-                Ok(_) => {
-                    self.after_change(d, unchanged).await;
-                    return Ok(Verdict::Done {
-                        changed: !unchanged,
-                    });
-                }
-                Err(e) => e,
+            let Some(reasons) = self.transact(items).await? else {
+                self.after_change(d, unchanged).await;
+                return Ok(Verdict::Done {
+                    changed: !unchanged,
+                });
             };
-            let reasons = match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                    c.cancellation_reasons().to_vec()
+            match read_reasons(d, &parts, &reasons, unchanged)? {
+                Reading::Verdict(verdict) => return Ok(verdict),
+                Reading::NoGrant(principal, tool) => {
+                    return self.grant_refusal(principal, tool).await
                 }
-                _ => return Err(sdk("transact write", err)),
-            };
-            let mut stale = false;
-            let mut replan = false;
-            for (part, reason) in parts.iter().zip(&reasons) {
-                let code = reason.code().unwrap_or("None");
-                match (part, code) {
-                    (_, "None") => {}
-                    (Part::Replay, "ConditionalCheckFailed") => return Ok(Verdict::Replay),
-                    (Part::Tool, "ConditionalCheckFailed") => return Ok(Verdict::UnknownTool),
-                    (Part::Grant, "ConditionalCheckFailed") => {
-                        if let Effect::Issue { principal, tool } = &d.effect {
-                            return self.grant_refusal(principal, tool).await;
-                        }
-                    }
-                    (Part::Pending, "ConditionalCheckFailed") => return Ok(Verdict::Pending),
-                    (Part::Request, "ConditionalCheckFailed") => {
-                        if let Effect::Change {
-                            change: Change::DecideRequest { id, .. },
-                            ..
-                        } = &d.effect
-                        {
-                            return self.request_refusal(id, d.now).await;
-                        }
-                    }
-                    (Part::Quota, "ConditionalCheckFailed") => stale = true,
-                    (Part::Change, "ConditionalCheckFailed") => unchanged = true,
-                    // The grant an approval would keep changed meanwhile: plan it with the grant.
-                    (Part::Kept, "ConditionalCheckFailed") => {
-                        unchanged = false;
-                        replan = true;
-                    }
-                    (_, "TransactionConflict") => stale = true,
-                    (_, other) => {
-                        return Err(StoreError::Backend(format!(
-                            "transaction cancelled: {other}: {}",
-                            reason.message().unwrap_or_default()
-                        )))
+                Reading::NoRequest(id) => return self.request_refusal(id, d.now).await,
+                Reading::Again {
+                    stale,
+                    unchanged: next,
+                } => {
+                    unchanged = next;
+                    if stale {
+                        logs = self.logs(&d.quotas).await?;
+                        back_off(attempt).await;
                     }
                 }
-            }
-            if stale {
-                logs = self.logs(&d.quotas).await?;
-                let pause = 2 + (rand::random::<u64>() % 8) * (attempt as u64 % 4 + 1);
-                tokio::time::sleep(Duration::from_millis(pause)).await;
-            } else if !(unchanged || replan) {
-                let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
-                return Err(StoreError::Backend(format!(
-                    "transaction cancelled without a known reason: {}",
-                    codes.join(", ")
-                )));
             }
         }
         Err(StoreError::Backend(
             "the decision kept meeting concurrent writers".into(),
         ))
     }
+}
+
+impl AwsStore {
+    /// Runs one `TransactWriteItems` of `items`: `None` if it committed, else the cancellation
+    /// reasons DynamoDB gave, one per item in order.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> StoreResult<Option<Vec<CancellationReason>>> {
+        let result = self
+            .ddb
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(err) => match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    Ok(Some(c.cancellation_reasons().to_vec()))
+                }
+                _ => Err(sdk("transact write", err)),
+            },
+        }
+    }
+}
+
+/// The index of the first of `d`'s rate limits that `logs` say is full at its time.
+fn first_full(d: &Decision, logs: &[QuotaLog]) -> Option<usize> {
+    d.quotas
+        .iter()
+        .zip(logs)
+        .position(|(quota, log)| !log.admits(quota.limit, d.now))
+}
+
+/// A short random pause before attempt `attempt + 1`, longer as attempts go on, so that
+/// writers that met each other do not meet again.
+async fn back_off(attempt: usize) {
+    let pause = 2 + (rand::random::<u64>() % 8) * (attempt as u64 % 4 + 1);
+    tokio::time::sleep(Duration::from_millis(pause)).await;
+}
+
+/// What the cancellation reasons of one attempt say.
+enum Reading<'a> {
+    /// The decision is refused so.
+    Verdict(Verdict),
+    /// The grant check failed: the grant is gone or expired.
+    NoGrant(&'a Principal, &'a ToolName),
+    /// The request could not be decided: gone, decided or expired.
+    NoRequest(&'a AccessRequestId),
+    /// Plan and try again: with the rate-limit logs read again (`stale`), and with or without
+    /// the change (`unchanged`).
+    Again {
+        /// A rate-limit log changed since it was read, or the transaction met another.
+        stale: bool,
+        /// The change found nothing to do.
+        unchanged: bool,
+    },
+}
+
+/// Reads the cancellation `reasons` of `d`'s items (`parts`, in the same order) as the module
+/// documentation says; `unchanged` is how the attempt was planned.
+fn read_reasons<'a>(
+    d: &'a Decision,
+    parts: &[Part],
+    reasons: &[CancellationReason],
+    unchanged: bool,
+) -> StoreResult<Reading<'a>> {
+    let mut next = Next {
+        stale: false,
+        unchanged,
+        replan: false,
+    };
+    for (part, reason) in parts.iter().zip(reasons) {
+        if let Some(reading) = read_reason(d, part, reason, &mut next)? {
+            return Ok(reading);
+        }
+    }
+    if !(next.stale || next.unchanged || next.replan) {
+        let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
+        return Err(StoreError::Backend(format!(
+            "transaction cancelled without a known reason: {}",
+            codes.join(", ")
+        )));
+    }
+    Ok(Reading::Again {
+        stale: next.stale,
+        unchanged: next.unchanged,
+    })
+}
+
+/// How the next attempt is planned, as the reasons read so far say.
+struct Next {
+    /// Read the rate-limit logs again first.
+    stale: bool,
+    /// Plan without the change (it found nothing to do).
+    unchanged: bool,
+    /// Plan again with the change, which an earlier attempt dropped.
+    replan: bool,
+}
+
+/// What one item's cancellation `reason` says: the answer, if it decides the decision, else
+/// what it changes in how the next attempt is planned.
+fn read_reason<'a>(
+    d: &'a Decision,
+    part: &Part,
+    reason: &CancellationReason,
+    next: &mut Next,
+) -> StoreResult<Option<Reading<'a>>> {
+    let refused = |verdict| Ok(Some(Reading::Verdict(verdict)));
+    match (part, reason.code().unwrap_or("None")) {
+        (_, "None") => {}
+        (Part::Replay, "ConditionalCheckFailed") => return refused(Verdict::Replay),
+        (Part::Tool, "ConditionalCheckFailed") => return refused(Verdict::UnknownTool),
+        (Part::Grant, "ConditionalCheckFailed") => {
+            if let Effect::Issue { principal, tool } = &d.effect {
+                return Ok(Some(Reading::NoGrant(principal, tool)));
+            }
+        }
+        (Part::Pending, "ConditionalCheckFailed") => return refused(Verdict::Pending),
+        (Part::Request, "ConditionalCheckFailed") => {
+            if let Effect::Change {
+                change: Change::DecideRequest { id, .. },
+                ..
+            } = &d.effect
+            {
+                return Ok(Some(Reading::NoRequest(id)));
+            }
+        }
+        (Part::Quota, "ConditionalCheckFailed") => next.stale = true,
+        (Part::Change, "ConditionalCheckFailed") => next.unchanged = true,
+        // The grant an approval would keep changed meanwhile: plan it with the grant.
+        (Part::Kept, "ConditionalCheckFailed") => {
+            next.unchanged = false;
+            next.replan = true;
+        }
+        (_, "TransactionConflict") => next.stale = true,
+        (_, other) => {
+            return Err(StoreError::Backend(format!(
+                "transaction cancelled: {other}: {}",
+                reason.message().unwrap_or_default()
+            )))
+        }
+    }
+    Ok(None)
 }
 
 impl AwsStore {
@@ -311,7 +297,7 @@ impl AwsStore {
                 change: Change::RemoveTool(name),
                 ..
             } => {
-                let mut grants = crate::store::AccessStore::holders(self, name).await?;
+                let mut grants = AccessStore::holders(self, name).await?;
                 // A transaction holds at most 100 items; the rest go right after it.
                 grants.truncate(90);
                 prepared.removed_grants = grants;

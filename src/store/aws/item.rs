@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::schema::{ACCESS_PK, ACCESS_SK};
 use crate::store::StoreError;
 
 /// One DynamoDB item.
@@ -67,4 +68,12 @@ pub fn get_n(item: &Item, field: &str) -> Result<i64, StoreError> {
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| missing(field))
+}
+
+/// The key of the access table's item `pk`, `sk`.
+pub fn key_of(pk: String, sk: &str) -> Item {
+    ItemBuilder::default()
+        .set(ACCESS_PK, s(pk))
+        .set(ACCESS_SK, s(sk))
+        .build()
 }

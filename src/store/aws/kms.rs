@@ -10,7 +10,7 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
 use aws_sdk_kms::Client as Kms;
 
-use super::describe;
+use super::sdk_error::describe;
 use crate::audit::checkpoint::{Algorithm, PublicKey, SignError, Signer};
 
 /// Signs checkpoints with a KMS key.

@@ -1,4 +1,5 @@
-//! Access requests in the access table.
+//! Access requests in the access table: their items in a decision's transaction, and reading
+//! one back.
 //!
 //! - The request: `pk = AR#{id}`, `sk = AR`, with its state. Deciding it is an `Update`
 //!   conditioned on `attribute_exists(pk) AND state = :open AND open_until > :now`, so of two
@@ -19,11 +20,13 @@
 
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 
-use super::access::{person_from, principal_pk};
-use super::item::{get_n, get_s, n, opt_s, s, Item, ItemBuilder};
-use super::plan::{built, key_of, put_unless_live, Part};
-use super::schema::ACCESS_PK;
-use super::AwsStore;
+use super::access_items::person_from;
+use super::handle::AwsStore;
+use super::item::{get_n, get_s, key_of, n, opt_s, s, Item, ItemBuilder};
+use super::key_layout::{principal_pk, request_pk, slot_sk};
+use super::schema::{ACCESS_PK, ACCESS_SK};
+use super::sdk_error::built;
+use super::transaction::{put_unless_live, Part};
 use crate::domain::{
     AccessRequest, AccessRequestId, GrantDuration, Principal, RequestState, Timestamp, ToolName,
 };
@@ -33,19 +36,6 @@ use crate::store::{StoreError, StoreResult, Verdict};
 const OPEN_UNTIL: &str = "open_until";
 /// Attribute: the request's state (`open`, `approved`, `denied`).
 const STATE: &str = "state";
-
-pub(super) fn request_pk(id: &AccessRequestId) -> String {
-    format!("AR#{id}")
-}
-
-pub(super) fn slot_sk(tool: &ToolName) -> String {
-    format!("AR#{tool}")
-}
-
-/// The sort key of the approver role for `tool` in the principal's partition.
-pub(super) fn approver_sk(tool: &ToolName) -> String {
-    format!("R#approver:{tool}")
-}
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("access request: {e}"))
@@ -96,14 +86,14 @@ impl AwsStore {
         let access = self.settings.access_table.as_str();
         let slot = ItemBuilder::default()
             .set(ACCESS_PK, s(principal_pk(&r.requester)))
-            .set(super::schema::ACCESS_SK, s(slot_sk(&r.tool)))
+            .set(ACCESS_SK, s(slot_sk(&r.tool)))
             .set("request", s(r.id.as_str()))
             .set(OPEN_UNTIL, n(r.expires_at.unix()))
             .build();
         let slot = put_unless_live("request slot put", access, slot, OPEN_UNTIL, now)?;
         let item = ItemBuilder::default()
             .set(ACCESS_PK, s(request_pk(&r.id)))
-            .set(super::schema::ACCESS_SK, s("AR"))
+            .set(ACCESS_SK, s("AR"))
             .set("id", s(r.id.as_str()))
             .set("requester", s(r.requester.as_str()))
             .set("requester_person", s(r.requester_person.as_str()))

@@ -3,6 +3,15 @@
 //! these: tests compare them (`tests/terraform.rs`), and the AWS tests create their emulator
 //! tables from the Terraform definitions.
 
+use aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+
+use super::sdk_error::{describe, sdk};
+use crate::store::StoreError;
+
 /// Access table partition key: `P#{principal}`, `TOOLS`, or `C#{counter}`.
 pub const ACCESS_PK: &str = "pk";
 /// Access table sort key: `G#{tool}`, `R#{role}`, `T#{tool}`, or `C`.
@@ -115,24 +124,47 @@ pub async fn create_table(
     ddb: &aws_sdk_dynamodb::Client,
     schema: &TableSchema,
     name: &str,
-) -> Result<Created, crate::store::StoreError> {
+) -> Result<Created, StoreError> {
     use aws_sdk_dynamodb::client::Waiters;
     use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-        Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
-    };
 
-    let built = |what: &str, e: aws_sdk_dynamodb::error::BuildError| {
-        crate::store::StoreError::Backend(format!("{what}: {e}"))
-    };
-    let key = |attribute: &str, kind: KeyType| {
-        KeySchemaElement::builder()
+    match create_request(ddb, schema, name)?.send().await {
+        Ok(_) => {}
+        Err(e) if e.code() == Some("ResourceInUseException") => return Ok(Created::AlreadyExists),
+        Err(e) => return Err(sdk(&format!("create table {name}"), e)),
+    }
+    ddb.wait_until_table_exists()
+        .table_name(name)
+        .wait(std::time::Duration::from_secs(120))
+        .await
+        .map_err(|e| {
+            StoreError::Backend(format!(
+                "table {name} did not become active: {}",
+                describe(&e)
+            ))
+        })?;
+    if let Some(attribute) = schema.ttl_attribute {
+        let spec = TimeToLiveSpecification::builder()
             .attribute_name(attribute)
-            .key_type(kind)
+            .enabled(true)
             .build()
-            .map_err(|e| built("key schema", e))
-    };
+            .map_err(|e| built("TTL", e))?;
+        ddb.update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(spec)
+            .send()
+            .await
+            .map_err(|e| sdk(&format!("turn on TTL of {name}"), e))?;
+    }
+    Ok(Created::Created)
+}
+
+/// The `CreateTable` request of `name` with `schema`, on-demand.
+fn create_request(
+    ddb: &aws_sdk_dynamodb::Client,
+    schema: &TableSchema,
+    name: &str,
+) -> Result<CreateTableFluentBuilder, StoreError> {
     let mut request = ddb
         .create_table()
         .table_name(name)
@@ -163,35 +195,20 @@ pub async fn create_table(
                 .map_err(|e| built("index", e))?,
         );
     }
-    match request.send().await {
-        Ok(_) => {}
-        Err(e) if e.code() == Some("ResourceInUseException") => return Ok(Created::AlreadyExists),
-        Err(e) => return Err(super::sdk(&format!("create table {name}"), e)),
-    }
-    ddb.wait_until_table_exists()
-        .table_name(name)
-        .wait(std::time::Duration::from_secs(120))
-        .await
-        .map_err(|e| {
-            crate::store::StoreError::Backend(format!(
-                "table {name} did not become active: {}",
-                super::describe(&e)
-            ))
-        })?;
-    if let Some(attribute) = schema.ttl_attribute {
-        let spec = TimeToLiveSpecification::builder()
-            .attribute_name(attribute)
-            .enabled(true)
-            .build()
-            .map_err(|e| built("TTL", e))?;
-        ddb.update_time_to_live()
-            .table_name(name)
-            .time_to_live_specification(spec)
-            .send()
-            .await
-            .map_err(|e| super::sdk(&format!("turn on TTL of {name}"), e))?;
-    }
-    Ok(Created::Created)
+    Ok(request)
+}
+
+/// A key schema element: `attribute` as the hash or the range key.
+fn key(attribute: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder()
+        .attribute_name(attribute)
+        .key_type(kind)
+        .build()
+        .map_err(|e| built("key schema", e))
+}
+
+fn built(what: &str, e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Backend(format!("{what}: {e}"))
 }
 
 /// The audit table partition of seals (`id` = the sealed period's start, 11-digit Unix

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use aws_sdk_ssm::types::ParameterType;
 use zeroize::Zeroizing;
 
-use super::AwsStore;
+use super::handle::AwsStore;
+use super::sdk_error::describe;
 use crate::domain::{Seed, Tool, ToolName};
 use crate::store::{SecretStore, StoreError, StoreResult};
 
@@ -18,7 +19,7 @@ where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    StoreError::Backend(format!("{context}: {}", super::describe(&err)))
+    StoreError::Backend(format!("{context}: {}", describe(&err)))
 }
 
 fn not_found<E: aws_sdk_ssm::error::ProvideErrorMetadata, R>(

@@ -7,25 +7,35 @@
 //!
 //! Also the start-up check that each rate limit fits the one DynamoDB item its times live in.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::access::{tool_from, SEED_VERSION, TOOLS_PK};
+use super::access_items::{tool_from, SEED_VERSION};
+use super::handle::{AwsStore, Parameters};
 use super::item::{get_n, s};
+use super::key_layout::TOOLS_PK;
 use super::schema::{ACCESS_PK, ACCESS_SK};
-use super::{sdk, AwsStore};
+use super::sdk_error::{describe, sdk};
+use super::secrets::get_parameter;
 use crate::domain::RateLimit;
 use crate::store::{StoreError, StoreResult};
 
 /// Names one `GetParameters` call takes at most.
 pub const PARAMETERS_PER_CALL: usize = 10;
 
-/// Secret settings read at start-up, by parameter name; `None` for a name SSM does not have.
-pub type Parameters = HashMap<String, Option<SecretString>>;
-
 impl AwsStore {
+    /// Reads a secret SSM parameter (signing secret, audit key) with decryption: from what
+    /// [`AwsStore::start_up`] read, if it read it, else from SSM.
+    pub async fn parameter(&self, name: &str) -> StoreResult<Option<SecretString>> {
+        if let Some(read) = self.read_parameter(name) {
+            return Ok(read);
+        }
+        get_parameter(&self.ssm, name)
+            .await
+            .map(|v| v.map(|z| SecretString::from(z.to_string())))
+    }
+
     /// Reads the secret parameters `names` with decryption, in one `GetParameters` call per
     /// ten names, and keeps them for [`AwsStore::parameter`], which then answers from them
     /// without calling SSM. Names SSM does not have are remembered as absent.
@@ -39,9 +49,7 @@ impl AwsStore {
                 .with_decryption(true)
                 .send()
                 .await
-                .map_err(|e| {
-                    StoreError::Backend(format!("get parameters: {}", super::describe(&e)))
-                })?;
+                .map_err(|e| StoreError::Backend(format!("get parameters: {}", describe(&e))))?;
             for parameter in out.parameters.unwrap_or_default() {
                 if let (Some(name), Some(value)) = (parameter.name, parameter.value) {
                     found.insert(name, Some(SecretString::from(value)));

@@ -10,7 +10,7 @@ use hmac::Mac;
 use rusqlite::{Connection, OptionalExtension};
 use secrecy::ExposeSecret;
 
-use super::backend;
+use super::sql::backend;
 use crate::keys::{HmacSha256, KeyBytes};
 use crate::store::{StoreError, StoreResult};
 

@@ -1,244 +1,45 @@
 //! The embedded backend: one SQLite file holding the catalog, grants, roles, the audit log,
-//! replay markers, rate-limit logs and the seeds, the seeds encrypted with AES-256-GCM under a
+//! replay markers, rate-limit rings and the seeds, the seeds encrypted with AES-256-GCM under a
 //! master key that is not in the file.
 //!
-//! Every write runs on one writer thread that owns the write connection (see [`writer`]):
+//! Every write runs on one writer thread that owns the write connection (see `writer.rs`):
 //! one `BEGIN IMMEDIATE` transaction per batch, one savepoint per decision, one commit and one
 //! fsync (`synchronous = FULL`, WAL) shared by the decisions that arrived together. Reads use a
 //! small pool of read connections, which WAL lets run beside the writer. The audit table refuses
 //! UPDATE and DELETE by trigger.
+//!
+//! Files, from the handle down (each only uses those below it):
+//! - `handle.rs`: [`LocalStore`] (the writer, the readers, the master key) and opening a store.
+//! - One file per store trait: `access.rs`, `secrets.rs`, `audit_log.rs`, `counters.rs`
+//!   (replay markers and the sweep), `decide.rs` (the one write path of a decision, whose
+//!   changes are in `apply_change.rs`); `deployment_secrets.rs` for `otpbot secret set`.
+//! - Rows and statements they share: `access_rows.rs`, `audit_rows.rs`, `rings.rs` (rate
+//!   limits), `audit_chain.rs` (the chains' SQL functions, chain start and head).
+//! - `verify_file.rs`: the read-only check of a database file's audit log.
+//! - Below everything: `schema.rs` (migrations), `keycheck.rs`, `crypto.rs`, `writer.rs` and
+//!   `sql.rs` (the file's name, opening a connection, SQLite errors).
 
 mod access;
-mod audit;
-mod chain;
+mod access_rows;
+mod apply_change;
+mod audit_chain;
+mod audit_log;
+mod audit_rows;
 mod counters;
 mod crypto;
 mod decide;
+mod deployment_secrets;
+mod handle;
 mod keycheck;
+mod rings;
 mod schema;
 mod secrets;
-mod verify;
+mod sql;
+mod verify_file;
 mod writer;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-
-use rusqlite::{Connection, OptionalExtension};
-
 pub use crypto::MasterKey;
-pub use verify::{verify_file, VerifyError};
-
-use super::{StoreError, StoreResult};
-use crate::domain::ToolName;
-use crate::keys::AuditKey;
-
-/// File name of the database inside the data directory.
-pub const DB_FILE: &str = "otpbot.db";
-
-/// Read connections kept open beside the writer.
-const READERS: usize = 4;
-
-/// Options for opening the store.
-#[derive(Clone, Debug, Default)]
-pub struct LocalOptions {
-    /// Caps the database at this many pages (`PRAGMA max_page_count`): writes beyond it fail
-    /// as on a full disk. For fault tests and for operators who want a hard size limit.
-    pub max_pages: Option<u64>,
-}
-
-/// The SQLite-backed store. Cheap to share behind an `Arc`.
-pub struct LocalStore {
-    writer: writer::Writer,
-    readers: Arc<Vec<Mutex<Connection>>>,
-    next_reader: AtomicUsize,
-    decisions: AtomicU64,
-    key: Arc<MasterKey>,
-    path: PathBuf,
-}
-
-impl std::fmt::Debug for LocalStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalStore")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
-}
-
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-fn connect(path: &Path) -> StoreResult<Connection> {
-    let conn = Connection::open(path).map_err(backend)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(backend)?;
-    conn.set_prepared_statement_cache_capacity(64);
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(backend)?;
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(backend)?;
-    conn.pragma_update(None, "foreign_keys", "ON")
-        .map_err(backend)?;
-    Ok(conn)
-}
-
-impl LocalStore {
-    /// Opens (creating if needed) `dir/otpbot.db` and brings its schema up to date.
-    pub fn open(dir: &Path, key: MasterKey) -> StoreResult<Self> {
-        Self::open_with(dir, key, LocalOptions::default())
-    }
-
-    /// [`LocalStore::open`] with options; audit records are not chained (see
-    /// [`LocalStore::open_chained`]).
-    pub fn open_with(dir: &Path, key: MasterKey, options: LocalOptions) -> StoreResult<Self> {
-        Self::open_chained(dir, key, options, None)
-    }
-
-    /// [`LocalStore::open_with`] that links every audit record into the hash chain under
-    /// `audit_key` (see [`crate::audit::chain`]); the server and the command line open it so.
-    pub fn open_chained(
-        dir: &Path,
-        key: MasterKey,
-        options: LocalOptions,
-        audit_key: Option<Arc<AuditKey>>,
-    ) -> StoreResult<Self> {
-        create_private_dir(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
-        let path = dir.join(DB_FILE);
-        let mut conn = connect(&path)?;
-        restrict_to_owner(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
-        schema::migrate(&mut conn).map_err(backend)?;
-        keycheck::confirm(&conn, keycheck::KeyRole::Master, key.bytes(), |c| {
-            let first: Option<(String, Vec<u8>, Vec<u8>)> = c
-                .query_row(
-                    "SELECT tool, nonce, ciphertext FROM seeds LIMIT 1",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()
-                .map_err(backend)?;
-            Ok(first.is_none_or(|(tool, nonce, ciphertext)| {
-                ToolName::parse(&tool).is_ok_and(|t| key.open(&t, &nonce, &ciphertext).is_ok())
-            }))
-        })?;
-        if let Some(audit) = &audit_key {
-            keycheck::confirm(&conn, keycheck::KeyRole::Audit, audit.bytes(), |c| {
-                chain::links_last_record(c, audit)
-            })?;
-        }
-        let chained = audit_key.is_some();
-        chain::register(&conn, audit_key).map_err(backend)?;
-        if chained {
-            chain::start(
-                &mut conn,
-                crate::domain::Clock::now(&crate::domain::SystemClock),
-            )?;
-        }
-        if let Some(pages) = options.max_pages {
-            conn.pragma_update(None, "max_page_count", pages)
-                .map_err(backend)?;
-        }
-        let readers = (0..READERS)
-            .map(|_| {
-                let reader = connect(&path)?;
-                reader
-                    .pragma_update(None, "query_only", "ON")
-                    .map_err(backend)?;
-                Ok(Mutex::new(reader))
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Self {
-            writer: writer::Writer::start(conn).map_err(backend)?,
-            readers: Arc::new(readers),
-            next_reader: AtomicUsize::new(0),
-            decisions: AtomicU64::new(0),
-            key: Arc::new(key),
-            path,
-        })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The audit log's head for a checkpoint: its records from the chain start and the newest
-    /// one's hash; `None` if the chain has not started (a store opened without the audit key).
-    pub async fn audit_head(&self) -> StoreResult<Option<crate::audit::checkpoint::Head>> {
-        self.read(chain::head).await
-    }
-
-    /// Runs the read `f` on a read connection off the async runtime.
-    async fn read<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
-    {
-        let readers = self.readers.clone();
-        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
-        tokio::task::spawn_blocking(move || {
-            // A free connection if there is one, else wait for the one in turn.
-            let count = readers.len();
-            for i in 0..count {
-                if let Ok(conn) = readers[(start + i) % count].try_lock() {
-                    return f(&conn);
-                }
-            }
-            let conn = readers[start % count]
-                .lock()
-                .map_err(|_| backend("database lock poisoned"))?;
-            f(&conn)
-        })
-        .await
-        .map_err(backend)?
-    }
-
-    /// Runs the point read `f` (a lookup by key: a few pages, nearly always cached) on a free
-    /// read connection in place, sparing the hop to a blocking thread and back that
-    /// [`LocalStore::read`] makes for reads of any length; with every read connection busy it
-    /// waits for one as [`LocalStore::read`] does, off the async runtime.
-    async fn read_point<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
-    {
-        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
-        let count = self.readers.len();
-        for i in 0..count {
-            if let Ok(conn) = self.readers[(start + i) % count].try_lock() {
-                return f(&conn);
-            }
-        }
-        self.read(f).await
-    }
-
-    /// Runs the write `f` in the writer's next transaction; kept when it returns `(_, true)`.
-    async fn write<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<(T, bool)> + Send + 'static,
-    {
-        self.writer.write(f).await
-    }
-}
-
-pub use crate::keys::create_private_dir;
-
-/// Creates `dir/otpbot.db` as an otpbot of schema `version` left it (its first `version`
-/// migrations, nothing else), so that tests can write rows as an older version did and check
-/// what the upgrade makes of them. Not for production use.
-#[doc(hidden)]
-pub fn create_at_schema_version(dir: &Path, version: usize) -> StoreResult<()> {
-    let mut conn = Connection::open(dir.join(DB_FILE)).map_err(backend)?;
-    schema::migrate_to(&mut conn, version).map_err(backend)
-}
-
-/// Makes `path` readable and writable by its owner only.
-fn restrict_to_owner(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
-}
+pub use handle::{LocalOptions, LocalStore};
+pub use schema::create_at_schema_version;
+pub use sql::DB_FILE;
+pub use verify_file::{verify_file, VerifyError};

@@ -1,6 +1,11 @@
 //! Schema migrations, tracked with `PRAGMA user_version`. Append only: never edit a released step.
 
+use std::path::Path;
+
 use rusqlite::Connection;
+
+use super::sql::{backend, DB_FILE};
+use crate::store::StoreResult;
 
 const MIGRATIONS: &[&str] = &[
     // 1: initial schema.
@@ -152,6 +157,15 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// Creates `dir/otpbot.db` as an otpbot of schema `version` left it (its first `version`
+/// migrations, nothing else), so that tests can write rows as an older version did and check
+/// what the upgrade makes of them. Not for production use.
+#[doc(hidden)]
+pub fn create_at_schema_version(dir: &Path, version: usize) -> StoreResult<()> {
+    let mut conn = Connection::open(dir.join(DB_FILE)).map_err(backend)?;
+    migrate_to(&mut conn, version).map_err(backend)
+}
+
 /// The schema version from which every audit log begins its chain with a chain-start record.
 pub const CHAIN_START_VERSION: usize = 7;
 
@@ -178,52 +192,4 @@ pub fn migrate_to(conn: &mut Connection, version: usize) -> rusqlite::Result<()>
         tx.commit()?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Admissions kept by a store from before the rings still count after the upgrade.
-    #[test]
-    fn admitted_times_survive_the_move_to_rings() {
-        let mut conn = Connection::open_in_memory().expect("db");
-        for sql in &MIGRATIONS[..5] {
-            conn.execute_batch(sql).expect("old schema");
-        }
-        conn.pragma_update(None, "user_version", 5)
-            .expect("version");
-        for at in [1_000, 1_010, 1_020] {
-            conn.execute(
-                "INSERT INTO quota_events (key, at, keep_until) VALUES ('tool:k', ?1, ?1 + 60)",
-                [at],
-            )
-            .expect("old admission");
-        }
-        migrate(&mut conn).expect("upgrade");
-        let quota = crate::domain::Quota {
-            key: "tool:k".into(),
-            limit: crate::domain::RateLimit {
-                limit: 3,
-                window_secs: 60,
-            },
-        };
-        let at = crate::domain::Timestamp::from_unix;
-        assert!(
-            !super::super::counters::take(&conn, &quota, at(1_059)).expect("take"),
-            "three admissions from before the upgrade fill a limit of 3"
-        );
-        assert!(super::super::counters::take(&conn, &quota, at(1_060)).expect("take"));
-        let smaller = crate::domain::Quota {
-            limit: crate::domain::RateLimit {
-                limit: 2,
-                window_secs: 60,
-            },
-            ..quota
-        };
-        assert!(
-            !super::super::counters::take(&conn, &smaller, at(1_061)).expect("take"),
-            "1,020 and 1,060 still count against a limit of 2"
-        );
-    }
 }

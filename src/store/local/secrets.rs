@@ -1,52 +1,53 @@
-//! Deployment secrets on the local store (`otpbot secret set` without AWS): the Slack signing
-//! secret, bot and app tokens, the Teams client secret, encrypted under the master key as
-//! seeds are, each written in one transaction with its audit record.
+//! Seeds in SQLite ([`SecretStore`]), encrypted under the master key before they reach the
+//! writer (see [`super::crypto`]).
 
-use rusqlite::{params, OptionalExtension};
-use zeroize::Zeroizing;
+use async_trait::async_trait;
+use rusqlite::OptionalExtension;
 
-use super::audit::insert_event;
-use super::{backend, LocalStore};
-use crate::domain::AuditEvent;
-use crate::store::StoreResult;
+use super::access_rows::write_seed;
+use super::handle::LocalStore;
+use super::sql::backend;
+use crate::domain::{Seed, ToolName};
+use crate::store::{SecretStore, StoreResult};
 
-impl LocalStore {
-    /// Stores `value` as the secret `name`, replacing any before, with `record` in the same
-    /// transaction: neither is kept without the other.
-    pub async fn put_secret(
-        &self,
-        name: &str,
-        value: &str,
-        record: &AuditEvent,
-    ) -> StoreResult<()> {
-        let (nonce, ciphertext) = self.key.seal_secret(name, value)?;
-        let (name, record) = (name.to_owned(), record.clone());
-        self.write(move |conn| {
-            insert_event(conn, &record)?;
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO secrets (name, nonce, ciphertext) VALUES (?1, ?2, ?3)",
-            )
-            .and_then(|mut s| s.execute(params![name, nonce, ciphertext]))
-            .map_err(backend)?;
+#[async_trait]
+impl SecretStore for LocalStore {
+    async fn put_seed(&self, tool: &ToolName, seed: &Seed) -> StoreResult<()> {
+        let (nonce, ciphertext) = self.key.seal(tool, seed)?;
+        let name = tool.as_str().to_owned();
+        self.write(move |c| {
+            write_seed(c, &name, &nonce, &ciphertext)?;
             Ok(((), true))
         })
         .await
     }
 
-    /// The secret `name`, decrypted; `None` when it was never set.
-    pub async fn secret(&self, name: &str) -> StoreResult<Option<Zeroizing<String>>> {
-        let key = self.key.clone();
-        let name = name.to_owned();
-        self.read(move |conn| {
-            let row: Option<(Vec<u8>, Vec<u8>)> = conn
-                .prepare_cached("SELECT nonce, ciphertext FROM secrets WHERE name = ?1")
-                .and_then(|mut s| {
-                    s.query_row([&name], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .optional()
+    async fn seed(&self, tool: &ToolName) -> StoreResult<Option<Seed>> {
+        let name = tool.as_str().to_owned();
+        let row = self
+            .read_point(move |c| {
+                let mut stmt = c
+                    .prepare_cached("SELECT nonce, ciphertext FROM seeds WHERE tool = ?1")
+                    .map_err(backend)?;
+                stmt.query_row([name], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
                 })
+                .optional()
+                .map_err(backend)
+            })
+            .await?;
+        row.map(|(nonce, ciphertext)| self.key.open(tool, &nonce, &ciphertext))
+            .transpose()
+    }
+
+    async fn delete_seed(&self, tool: &ToolName) -> StoreResult<bool> {
+        let name = tool.as_str().to_owned();
+        self.write(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM seeds WHERE tool = ?1")
+                .and_then(|mut s| s.execute([name]))
                 .map_err(backend)?;
-            row.map(|(nonce, ciphertext)| key.open_secret(&name, &nonce, &ciphertext))
-                .transpose()
+            Ok((n > 0, true))
         })
         .await
     }

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::backend;
+use super::sql::backend;
 use crate::store::{StoreError, StoreResult};
 
 /// Most requests committed together; bounds a batch's latency.
@@ -129,37 +129,8 @@ fn commit_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) {
             }
             return;
         }
-        let mut ran: Vec<Box<dyn Job>> = Vec::new();
-        let mut lost = false;
-        for mut job in pending.by_ref() {
-            let kept = statement(conn, "SAVEPOINT job").is_ok() && job.run(conn);
-            if conn.is_autocommit() {
-                // A disk-full or I/O error rolled the whole transaction back: every job of it
-                // so far is gone, so each is told; the rest go into a new transaction.
-                for earlier in ran.drain(..) {
-                    earlier.finish(Err("the transaction was rolled back by an error".into()));
-                }
-                job.finish(Err("the transaction was rolled back by an error".into()));
-                lost = true;
-                break;
-            }
-            let closed = if kept {
-                statement(conn, "RELEASE job")
-            } else {
-                statement(conn, "ROLLBACK TO job").and_then(|()| statement(conn, "RELEASE job"))
-            };
-            if let Err(e) = closed {
-                let _ = conn.execute_batch("ROLLBACK");
-                for earlier in ran.drain(..) {
-                    earlier.finish(Err(format!("savepoint: {e}")));
-                }
-                job.finish(Err(format!("savepoint: {e}")));
-                lost = true;
-                break;
-            }
-            ran.push(job);
-        }
-        if !lost {
+        // On a lost transaction the jobs it held were told; the rest go into a new one.
+        if let Some(ran) = run_in_savepoints(conn, &mut pending) {
             let committed = statement(conn, "COMMIT").map_err(|e| {
                 let _ = conn.execute_batch("ROLLBACK");
                 format!("commit: {e}")
@@ -170,6 +141,43 @@ fn commit_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>) {
             return;
         }
     }
+}
+
+/// Runs the `pending` jobs in the open transaction, each in its own savepoint, and returns
+/// them to be told the commit's outcome; `None` if the transaction was lost on the way (every
+/// job it held so far has been told, and the rest are still pending).
+fn run_in_savepoints(
+    conn: &Connection,
+    pending: &mut impl Iterator<Item = Box<dyn Job>>,
+) -> Option<Vec<Box<dyn Job>>> {
+    let mut ran: Vec<Box<dyn Job>> = Vec::new();
+    for mut job in pending.by_ref() {
+        let kept = statement(conn, "SAVEPOINT job").is_ok() && job.run(conn);
+        let lost = if conn.is_autocommit() {
+            // A disk-full or I/O error rolled the whole transaction back: every job of it so
+            // far is gone, so each is told.
+            Some("the transaction was rolled back by an error".to_owned())
+        } else {
+            let closed = if kept {
+                statement(conn, "RELEASE job")
+            } else {
+                statement(conn, "ROLLBACK TO job").and_then(|()| statement(conn, "RELEASE job"))
+            };
+            closed.err().map(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                format!("savepoint: {e}")
+            })
+        };
+        if let Some(why) = lost {
+            for earlier in ran.drain(..) {
+                earlier.finish(Err(why.clone()));
+            }
+            job.finish(Err(why));
+            return None;
+        }
+        ran.push(job);
+    }
+    Some(ran)
 }
 
 /// Runs a job that arrived alone in its own transaction, which then needs no savepoint: its

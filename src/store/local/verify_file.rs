@@ -1,5 +1,5 @@
 //! `otpbot audit verify` on the local store: the read-only check of a database file's audit
-//! log (see [`crate::audit::verify`] for what is checked). It opens the file read-only and
+//! log (see [`crate::audit::chain_check`] for what is checked). It opens the file read-only and
 //! writes nothing.
 
 use std::collections::BTreeSet;
@@ -7,13 +7,16 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::audit::{raw, to_event};
-use super::chain::START_SQL;
-use super::{schema, StoreError, DB_FILE};
+use super::audit_rows::{raw, to_event, START_SQL};
+use super::schema;
+use super::sql::{backend, DB_FILE};
+use crate::audit::chain_check::{verify_chain, Anchor, Linked, Walk};
 use crate::audit::checkpoint::Heads;
-use crate::audit::verify::{verify_chain, Anchor, Discrepancy, Linked, Verified, Walk};
+use crate::audit::discrepancy::Discrepancy;
+use crate::audit::verified::Verified;
 use crate::domain::Timestamp;
 use crate::keys::AuditKey;
+use crate::store::StoreError;
 
 /// Why a check did not pass.
 #[derive(Debug, thiserror::Error)]
@@ -33,10 +36,6 @@ pub enum VerifyError {
     Store(#[from] StoreError),
 }
 
-fn read_err(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
 /// Checks the audit log in `dir/otpbot.db`, opened read-only, from the first record (or the
 /// first at or after `since`) to the last, and collects the hashes at the `wanted` positions
 /// of the chain for checkpoints.
@@ -50,22 +49,14 @@ pub fn verify_file(
         dir.join(DB_FILE),
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(read_err)?;
+    .map_err(backend)?;
     let version: usize = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(read_err)?;
+        .map_err(backend)?;
     if version < schema::CHAIN_START_VERSION {
         return Err(VerifyError::Outdated(version));
     }
-    let last_seq: i64 = conn
-        .query_row(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'audit'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(read_err)?
-        .unwrap_or(0);
+    let last_seq = last_position(&conn)?;
     let start_seq = chain_start(&conn, last_seq)?;
     let Some((first, anchor)) = start_point(&conn, since)? else {
         // Nothing at or after `since`.
@@ -93,19 +84,33 @@ pub fn verify_file(
     }
 }
 
+/// The highest position the store ever handed out (SQLite's counter of the `audit` table),
+/// which outlives records removed from the end of the log.
+fn last_position(conn: &Connection) -> Result<i64, VerifyError> {
+    let seq: Option<i64> = conn
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'audit'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    Ok(seq.unwrap_or(0))
+}
+
 /// The chain start's position. Every log of this schema has one, so its absence means it was
 /// removed: with the whole log (`LogEmptied` when the store's counter remembers records), or
 /// on its own.
 fn chain_start(conn: &Connection, last_seq: i64) -> Result<i64, VerifyError> {
     let start: Option<i64> = conn
         .query_row(START_SQL, [], |r| r.get(0))
-        .map_err(read_err)?;
+        .map_err(backend)?;
     if let Some(start) = start {
         return Ok(start);
     }
     let empty: bool = conn
         .query_row("SELECT NOT EXISTS (SELECT 1 FROM audit)", [], |r| r.get(0))
-        .map_err(read_err)?;
+        .map_err(backend)?;
     Err(VerifyError::Discrepancy(if empty && last_seq > 0 {
         Discrepancy::LogEmptied {
             positions: last_seq,
@@ -130,7 +135,7 @@ fn start_point(
             [since.unix()],
             |r| r.get(0),
         )
-        .map_err(read_err)?;
+        .map_err(backend)?;
     let Some(start) = start else {
         return Ok(None);
     };
@@ -147,7 +152,7 @@ fn start_point(
             },
         )
         .optional()
-        .map_err(read_err)?
+        .map_err(backend)?
         .unwrap_or_default();
     Ok(Some((start, Some(anchor))))
 }
@@ -163,7 +168,7 @@ fn read_rows(
             "SELECT id, at, request_id, actor, action, tool, subject, outcome, detail, channel, \
              code_mac, seq, chain, hash FROM audit WHERE seq >= ?1 ORDER BY seq",
         )
-        .map_err(read_err)?;
+        .map_err(backend)?;
     let rows = stmt
         .query_map([first], |row| {
             Ok((
@@ -174,10 +179,10 @@ fn read_rows(
                 row.get::<_, Option<String>>(0)?,
             ))
         })
-        .map_err(read_err)?;
+        .map_err(backend)?;
     let mut linked = Vec::new();
     for row in rows {
-        let (raw, seq, chain, hash, id) = row.map_err(read_err)?;
+        let (raw, seq, chain, hash, id) = row.map_err(backend)?;
         match to_event(raw) {
             Ok(event) => linked.push(Linked {
                 seq,

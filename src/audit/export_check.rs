@@ -12,10 +12,12 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::chain::{canonical, from_json_object, hash_link, position_from_json, Position};
+use super::chain::hash_link;
 use super::checkpoint::Heads;
 use super::discrepancy::Discrepancy;
-use super::verify::Verified;
+use super::jsonl::{from_json_object, position_from_json};
+use super::record::{canonical, Position};
+use super::verified::Verified;
 use crate::domain::{Action, AuditEvent};
 
 /// One record of an export, with the line it was on.
@@ -158,7 +160,7 @@ fn summary(checked: &[Line], unchained: usize) -> Verified {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::chain::json_line;
+    use crate::audit::jsonl::json_line;
     use crate::domain::{EventId, Outcome, Principal, RequestId, Timestamp};
 
     fn event(n: i64, action: Action) -> AuditEvent {

@@ -12,31 +12,36 @@ use std::sync::Arc;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use super::audit::{insert_event, raw, to_event};
-use super::StoreError;
+use super::audit_rows::{insert_event, raw, to_event, START_SQL};
+use super::sql::backend;
 use crate::audit::chain::{hash_link, link};
 use crate::audit::checkpoint::Head;
+use crate::audit::record::canonical;
 use crate::domain::{
     Action, AuditEvent, EventId, Outcome, Platform, Principal, RequestId, Timestamp,
 };
 use crate::keys::AuditKey;
+use crate::store::{StoreError, StoreResult};
 
-/// The SQL expression for the chain value of the record being inserted, whose canonical
-/// encoding is parameter 12.
-pub(super) const NEXT_LINK_SQL: &str =
-    "otpbot_chain((SELECT chain FROM audit ORDER BY seq DESC LIMIT 1), ?12)";
-
-/// The SQL expression for the unkeyed hash of the record being inserted.
-pub(super) const NEXT_HASH_SQL: &str =
-    "otpbot_hash((SELECT hash FROM audit ORDER BY seq DESC LIMIT 1), ?12)";
-
-/// The position of the chain-start record (none before the first open with the audit key).
-pub(super) const START_SQL: &str = "SELECT min(seq) FROM audit WHERE action = 'chain_start'";
+/// Readies the writer's connection `conn` for the chains: registers their SQL functions (under
+/// `key`, if given) and, with a key, writes the chain-start record unless the log has one.
+pub(super) fn set_up(
+    conn: &mut Connection,
+    key: Option<Arc<AuditKey>>,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let chained = key.is_some();
+    register(conn, key).map_err(backend)?;
+    if chained {
+        start(conn, now)?;
+    }
+    Ok(())
+}
 
 /// Registers `otpbot_chain(previous, canonical)` and `otpbot_hash(previous, canonical)` on the
 /// writer's connection; without a key both yield NULL (records unlinked, as in stores opened
 /// for tests of other parts).
-pub(super) fn register(conn: &Connection, key: Option<Arc<AuditKey>>) -> rusqlite::Result<()> {
+fn register(conn: &Connection, key: Option<Arc<AuditKey>>) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY;
     let chained = key.is_some();
     conn.create_scalar_function("otpbot_chain", 2, flags, move |ctx| {
@@ -57,27 +62,21 @@ pub(super) fn register(conn: &Connection, key: Option<Arc<AuditKey>>) -> rusqlit
     })
 }
 
-fn read_err(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
 /// Writes the chain-start record unless the log has one: the first record of the unkeyed
 /// chain, audited like any other. Records before it (a store from before the chain) are the
 /// log's prehistory. Runs in its own immediate transaction, so two processes opening a store
 /// at once write one.
-pub(super) fn start(conn: &mut Connection, at: Timestamp) -> Result<(), StoreError> {
+fn start(conn: &mut Connection, at: Timestamp) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(read_err)?;
-    let started: Option<i64> = tx
-        .query_row(START_SQL, [], |r| r.get(0))
-        .map_err(read_err)?;
+        .map_err(backend)?;
+    let started: Option<i64> = tx.query_row(START_SQL, [], |r| r.get(0)).map_err(backend)?;
     if started.is_some() {
         return Ok(());
     }
     let earlier: i64 = tx
         .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
-        .map_err(read_err)?;
+        .map_err(backend)?;
     let detail = match earlier {
         0 => "the audit chain starts".to_owned(),
         n => format!("the audit chain starts; the {n} records before it predate the chain"),
@@ -98,7 +97,7 @@ pub(super) fn start(conn: &mut Connection, at: Timestamp) -> Result<(), StoreErr
         code_mac: None,
     };
     insert_event(&tx, &event)?;
-    tx.commit().map_err(read_err)
+    tx.commit().map_err(backend)
 }
 
 /// The log's head: its records from the chain start and the newest one's hash; `None` before
@@ -114,7 +113,7 @@ pub(super) fn head(conn: &Connection) -> Result<Option<Head>, StoreError> {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
-        .map_err(read_err)?;
+        .map_err(backend)?;
     match row {
         None => Ok(None),
         Some((_, None)) => Err(StoreError::Corrupt(
@@ -138,7 +137,7 @@ pub(super) fn links_last_record(conn: &Connection, key: &AuditKey) -> Result<boo
             |row| Ok((raw(row)?, row.get::<_, i64>(11)?, row.get::<_, String>(12)?)),
         )
         .optional()
-        .map_err(read_err)?;
+        .map_err(backend)?;
     let Some((raw, seq, chain)) = last else {
         return Ok(true);
     };
@@ -149,9 +148,9 @@ pub(super) fn links_last_record(conn: &Connection, key: &AuditKey) -> Result<boo
             |r| r.get(0),
         )
         .optional()
-        .map_err(read_err)?
+        .map_err(backend)?
         .flatten();
     let event = to_event(raw)?;
-    let canonical = crate::audit::chain::canonical(&event);
+    let canonical = canonical(&event);
     Ok(link(key, previous.as_deref(), &canonical) == chain)
 }

@@ -7,9 +7,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ChecksumAlgorithm;
 use aws_sdk_s3::Client as S3;
 
-use super::sdk;
+use super::sdk_error::sdk;
 use crate::audit::checkpoint::Checkpoint;
-use crate::audit::seal::Seal;
+use crate::audit::seal_format::Seal;
 use crate::store::{StoreError, StoreResult};
 
 /// Writes one object with a SHA-256 checksum, which S3 requires of writes to an Object Lock

@@ -1,5 +1,6 @@
-//! Sealed periods, the AWS backend's tamper evidence. Lambdas write audit records concurrently,
-//! so records are not chained one by one; instead closed periods of time are sealed in order.
+//! The format of a seal. Sealed periods are the AWS backend's tamper evidence: Lambdas write
+//! audit records concurrently, so records are not chained one by one; instead closed periods of
+//! time are sealed in order.
 //!
 //! **Seal** (version 2) of the period `[start, end)` holding `records` records, after
 //! `records_before` records sealed earlier: `digest` is the unkeyed hash chain
@@ -17,15 +18,16 @@
 //! holding the oldest record) and ends at the end of the fixed-length period holding its first
 //! record, so stretches without records need no seal and every seal holds at least one record.
 //!
-//! The sealed copy of a period is its records as JSON Lines ([`jsonl`]), the format of
-//! `otpbot audit --format jsonl`; the seal itself is one JSON object ([`Seal::to_json`]), and
-//! its checkpoint another.
+//! The sealed copy of a period is its records as JSON Lines ([`super::jsonl::jsonl`]), the
+//! format of `otpbot audit --format jsonl`; the seal itself is one JSON object
+//! ([`Seal::to_json`]), and its checkpoint another.
 
 use hmac::Mac;
 use serde_json::{json, Value};
 
-use super::chain::{canonical, encode_fields, from_json_object, hash_link, json_line};
+use super::chain::hash_link;
 use super::checkpoint::Head;
+use super::record::{canonical, encode_fields};
 use crate::domain::{AuditEvent, Timestamp};
 use crate::keys::AuditKey;
 
@@ -59,23 +61,6 @@ pub fn digest(previous: Option<&str>, events: &[AuditEvent]) -> String {
         head = Some(hash_link(head.as_deref(), &canonical(event)));
     }
     head.unwrap_or_default()
-}
-
-/// The records as JSON Lines, one per line, each line ending in `\n`.
-pub fn jsonl(events: &[AuditEvent]) -> String {
-    events.iter().map(|e| json_line(e, None) + "\n").collect()
-}
-
-/// Reads back [`jsonl`]; `None` if a line is not a record otpbot could have written.
-pub fn parse_jsonl(text: &str) -> Option<Vec<AuditEvent>> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l)
-                .ok()
-                .and_then(|v| from_json_object(&v))
-        })
-        .collect()
 }
 
 /// The start of the `period`-second period holding `at` (periods are aligned to the epoch).

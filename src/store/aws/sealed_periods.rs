@@ -4,11 +4,12 @@
 
 use aws_sdk_s3::Client as S3;
 
-use super::locked::{first_versions, get, locked_checkpoint, locked_seals};
-use super::seal::SealSettings;
-use super::AwsStore;
-use crate::audit::seal::{parse_jsonl, period_start, Seal};
+use super::handle::AwsStore;
+use super::object_lock::{first_versions, get, locked_checkpoint, locked_seals};
+use super::seal_settings::SealSettings;
+use crate::audit::jsonl::parse_jsonl;
 use crate::audit::seal_check::{Outside, Overdue, SealedPeriod};
+use crate::audit::seal_format::{period_start, Seal};
 use crate::domain::Timestamp;
 use crate::store::StoreResult;
 
@@ -132,7 +133,7 @@ fn far_future() -> Timestamp {
 
 #[cfg(test)]
 mod tests {
-    use super::super::seal::sort_key;
+    use super::super::audit_table::sort_key;
     use super::*;
 
     #[test]

@@ -1,0 +1,180 @@
+//! The one write path of every request: a [`Decision`] (replay marker, rate limits, audit
+//! record, and the grant to re-check or the access change to make) that a backend commits in
+//! one transaction, or not at all.
+
+use async_trait::async_trait;
+
+use super::error::StoreResult;
+use crate::domain::{
+    AccessRequest, AccessRequestId, AuditEvent, Grant, Principal, Quota, QuotaLog, Role, Seed,
+    Timestamp, Tool, ToolName,
+};
+
+/// A signed request's fingerprint, kept until its signature could no longer be accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayMark {
+    /// The fingerprint, e.g. `replay:slack:{mac}`.
+    pub key: String,
+    /// When the marker may be forgotten.
+    pub expires_at: Timestamp,
+}
+
+/// A change of access state. Each commits in one transaction with its audit record.
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// Adds or replaces the grant for its principal and tool; the tool must be in the catalog
+    /// when it commits.
+    PutGrant(Grant),
+    /// Ends a grant; unchanged if there was none.
+    DeleteGrant {
+        /// Whose grant.
+        principal: Principal,
+        /// For which tool.
+        tool: ToolName,
+    },
+    /// Gives (`on`) or takes away a role; unchanged if it already was so.
+    SetRole {
+        /// Whose role.
+        principal: Principal,
+        /// Which role.
+        role: Role,
+        /// Give or take.
+        on: bool,
+    },
+    /// Adds or replaces a catalog entry, and the seed with it when given.
+    PutTool {
+        /// The catalog entry.
+        tool: Tool,
+        /// The new seed.
+        seed: Option<Seed>,
+    },
+    /// Removes a tool, its seed and every grant for it; unchanged if there was no such tool.
+    RemoveTool(ToolName),
+    /// Gives (`on`) or takes away the approver role for one tool; unchanged if it already
+    /// was so.
+    SetApprover {
+        /// Whose role.
+        principal: Principal,
+        /// For which tool.
+        tool: ToolName,
+        /// Give or take.
+        on: bool,
+    },
+    /// Stores a new open request. Refused ([`Verdict::Pending`]) while its requester has another
+    /// open, unexpired request for the same tool.
+    OpenRequest(AccessRequest),
+    /// Decides an open request, first decision wins: refused with [`Verdict::NoRequest`],
+    /// [`Verdict::Decided`] or [`Verdict::RequestExpired`] unless the request is open and
+    /// unexpired at the decision time, checked inside the transaction. An approval carries
+    /// the grant, made in the same transaction, unless the requester's grant for the tool
+    /// already ends at or after it: an approval never shortens a grant. Then that grant stays
+    /// as it is, the request is approved all the same, the decision's `if_unchanged` record is
+    /// written instead of its record, and the verdict is `Done { changed: false }`.
+    DecideRequest {
+        /// The request.
+        id: AccessRequestId,
+        /// Whose request it is (frees their slot for the tool).
+        requester: Principal,
+        /// For which tool.
+        tool: ToolName,
+        /// The approver.
+        by: Principal,
+        /// The grant for an approval; `None` denies.
+        grant: Option<Grant>,
+    },
+}
+
+/// What a decision does besides writing its audit record.
+// One per request, moved once into its decision: boxing the larger variant buys nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Effect {
+    /// Nothing: a denial, an audited read, or only the admission.
+    Record,
+    /// Issue a code: `tool` must still be in the catalog and `principal`'s grant for it must
+    /// exist and be unexpired at the decision time, checked inside the transaction.
+    Issue {
+        /// The caller.
+        principal: Principal,
+        /// The tool.
+        tool: ToolName,
+    },
+    /// Change access state. When nothing changes, `if_unchanged` is recorded instead of the
+    /// decision's record (`None`: nothing is recorded).
+    Change {
+        /// The change.
+        change: Change,
+        /// The record for a change that found nothing to do.
+        if_unchanged: Option<AuditEvent>,
+    },
+}
+
+/// Everything one request decided, committed by the store in one transaction.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    /// The decision time: the request's one clock reading.
+    pub now: Timestamp,
+    /// The request's replay marker, refused if already present.
+    pub replay: Option<ReplayMark>,
+    /// Rate limits the request takes, checked in order; any full one refuses the decision.
+    pub quotas: Vec<Quota>,
+    /// The audit record; `None` only for decisions that change and reveal nothing.
+    pub record: Option<AuditEvent>,
+    /// The state change or issuance.
+    pub effect: Effect,
+}
+
+/// How a decision ended. Anything but `Done` left no trace in the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Committed; `changed` is `false` when a [`Change`] found nothing to do.
+    Done {
+        /// Whether access state changed.
+        changed: bool,
+    },
+    /// The replay marker was already there.
+    Replay,
+    /// The quota at this index of [`Decision::quotas`] is full.
+    Limited(usize),
+    /// There is no grant (it was revoked, or never made).
+    NoGrant,
+    /// The tool is not (or no longer) in the catalog.
+    UnknownTool,
+    /// The grant expired at this time.
+    Expired(Timestamp),
+    /// The requester already has an open request for the tool.
+    Pending,
+    /// There is no such access request.
+    NoRequest,
+    /// The access request was already decided (the stored request says how).
+    Decided,
+    /// The access request expired undecided.
+    RequestExpired,
+}
+
+/// What a decision needs to read first, read in one round trip.
+#[derive(Clone, Debug, Default)]
+pub struct DecisionView {
+    /// The grant asked about, if one was.
+    pub grant: Option<Grant>,
+    /// The logs of the quotas asked about, in the same order.
+    pub logs: Vec<QuotaLog>,
+}
+
+/// The one write path of every decision.
+#[async_trait]
+pub trait DecisionStore: Send + Sync {
+    /// Reads, in one round trip, the grant of `principal` for `tool` (when given) and the logs
+    /// of `quotas`. For early refusals and authorization before a seed is read; the decision
+    /// itself checks again.
+    async fn view(
+        &self,
+        principal: &Principal,
+        tool: Option<&ToolName>,
+        quotas: &[Quota],
+    ) -> StoreResult<DecisionView>;
+
+    /// Commits `decision` atomically, or refuses it and leaves nothing behind. `view` is what
+    /// the caller read for it (backends that check under optimistic concurrency start from it).
+    async fn decide(&self, view: &DecisionView, decision: &Decision) -> StoreResult<Verdict>;
+}

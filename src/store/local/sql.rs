@@ -1,0 +1,43 @@
+//! What every part of the SQLite store shares: the database file's name, how a connection is
+//! opened, and how a SQLite error becomes a store error.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::store::{StoreError, StoreResult};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "otpbot.db";
+
+/// A SQLite failure as a store error (the text is for the log).
+pub(super) fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Opens `path` as every connection of the store is opened: WAL, `synchronous = FULL`, foreign
+/// keys on, a busy timeout and a statement cache.
+pub(super) fn connect(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(backend)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(backend)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(backend)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(backend)?;
+    Ok(conn)
+}
+
+/// Runs the cached statement `sql` with `args`; the number of rows it changed.
+pub(super) fn execute(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> StoreResult<usize> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute(args))
+        .map_err(backend)
+}
