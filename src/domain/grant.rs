@@ -1,6 +1,9 @@
 //! Time-bound permission for one principal to get codes for one tool.
 
-use super::{Person, Principal, Timestamp, ToolName};
+use super::clock::Timestamp;
+use super::person::Person;
+use super::principal::Principal;
+use super::tool::ToolName;
 
 /// A grant as stored. It may have expired: every read checks [`Grant::is_active`].
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
 
-use super::Timestamp;
+use super::clock::Timestamp;
 
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];

@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use super::{Platform, Principal, PrincipalError};
+use super::principal::{Platform, Principal, PrincipalError};
 
 /// One person, as far as otpbot can tell (see the module documentation).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

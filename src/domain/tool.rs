@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::GrantDuration;
+use super::duration::GrantDuration;
 
 /// Command words that can never be tool names, or `/otp <word>` would be ambiguous.
 pub const RESERVED: &[&str] = &[

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use totp_rs::{Algorithm, Secret, TOTP};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::Timestamp;
+use super::clock::Timestamp;
 
 /// Seconds left below which a reply also shows the next code.
 pub const NEXT_CODE_THRESHOLD_SECS: u64 = 10;

@@ -5,7 +5,8 @@
 //! back (`oldest <= now - window`), so no half-open window `[t, t + window)` ever holds more
 //! than `limit` events, whatever the alignment.
 
-use super::{GrantDuration, Timestamp};
+use super::clock::Timestamp;
+use super::duration::GrantDuration;
 
 /// `limit` events per `window_secs`, exact over any window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,10 @@
 //! Access requests: a member asks for a grant, an approver decides once.
 
-use super::{GrantDuration, Person, Principal, Timestamp, ToolName};
+use super::clock::Timestamp;
+use super::duration::GrantDuration;
+use super::person::Person;
+use super::principal::Principal;
+use super::tool::ToolName;
 
 /// The id of an access request: the id of the chat request that opened it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

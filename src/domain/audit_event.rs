@@ -3,7 +3,10 @@
 
 use std::fmt;
 
-use super::{EventId, Principal, RequestId, Timestamp, ToolName};
+use super::clock::Timestamp;
+use super::ids::{EventId, RequestId};
+use super::principal::Principal;
+use super::tool::ToolName;
 
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
