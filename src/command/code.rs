@@ -1,6 +1,9 @@
 //! `/otp <tool>`: the current code, for a caller with a valid grant.
 
-use super::{CommandError, CommandResult, Ctx, Draft};
+use super::args::show_user;
+use super::ctx::Ctx;
+use super::draft::Draft;
+use super::error::{CommandError, CommandResult};
 use crate::domain::{Action, Outcome, ToolName};
 use crate::reply::{Audience, CodeCard, FollowUps, Notice, Reply, Tone};
 use crate::store::{Effect, Verdict};
@@ -135,9 +138,9 @@ impl Code {
                 let caller = ctx.caller();
                 let mut line = format!(
                     "{} got a {} code (grant by {}",
-                    super::show_user(caller, caller),
+                    show_user(caller, caller),
                     tool.display_name,
-                    super::show_user(&grant.granted_by, caller)
+                    show_user(&grant.granted_by, caller)
                 );
                 match &grant.reason {
                     Some(reason) => line.push_str(&format!(", reason: {reason})")),

@@ -8,8 +8,11 @@
 //! "Get code" button. A refusal carries the request's message too, so a click on a stale copy
 //! brings it up to date.
 
-use super::request::{approval_buttons, asking_lines};
-use super::{show_user, Args, CommandError, CommandResult, Ctx, Draft};
+use super::args::{shorten, show_user, Args};
+use super::ctx::Ctx;
+use super::draft::Draft;
+use super::error::{CommandError, CommandResult};
+use super::request_access::{approval_buttons, asking_lines};
 use crate::domain::{
     AccessRequest, AccessRequestId, Action, Grant, GrantDuration, Outcome, Principal, RequestState,
     Timestamp, Tool,
@@ -49,7 +52,7 @@ impl Decide {
         let id = AccessRequestId::parse(word).ok_or_else(|| {
             CommandError::Usage(format!(
                 "`{}` is not a request id. Usage: `{usage}`",
-                super::shorten(word)
+                shorten(word)
             ))
         })?;
         let (duration, reason) = if approve {

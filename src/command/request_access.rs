@@ -4,7 +4,10 @@
 //! can be messaged from where the request came, it says so at once and gives the request id to
 //! pass to an admin, and when every message fails later the requester is told privately.
 
-use super::{grant_length, parse_tool, show_user, Args, CommandError, CommandResult, Ctx, Draft};
+use super::args::{grant_length, parse_tool, show_user, Args};
+use super::ctx::Ctx;
+use super::draft::Draft;
+use super::error::{CommandError, CommandResult};
 use crate::domain::{
     AccessRequest, AccessRequestId, Action, GrantDuration, Outcome, Person, RequestState, ToolName,
 };
