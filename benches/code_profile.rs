@@ -29,7 +29,7 @@ const STAGES: &[(&str, &[&str])] = &[
     ),
     (
         "signature check (HMAC-SHA256)",
-        &["otpbot::slack::verify::verify"],
+        &["otpbot::slack::signature::verify"],
     ),
     (
         "catalog read (tool)",

@@ -3,10 +3,12 @@
 use anyhow::{bail, Context};
 use clap::Subcommand;
 
-use super::{operator_request, App};
+use super::operator::operator_request;
+use super::terminal::read_secret;
 use crate::config::Settings;
 use crate::domain::{Action, GrantDuration, Outcome, Seed, Tool, ToolName};
 use crate::engine::{Draft, Engine};
+use crate::startup::{App, Patience};
 use crate::store::Change;
 
 /// Tool subcommands.
@@ -64,7 +66,7 @@ pub enum ToolCommand {
 /// Runs a tool subcommand.
 pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result<()> {
     let policy = settings.policy();
-    let engine = App::open(&mut settings, policy, super::Patience::Operator)
+    let engine = App::open(&mut settings, policy, Patience::Operator)
         .await?
         .engine;
     match command {
@@ -224,7 +226,7 @@ fn channel(text: &str) -> Result<String, String> {
 
 fn read_seed(name: &ToolName) -> anyhow::Result<Seed> {
     let prompt = format!("Seed for {name} (otpauth://totp/ URI or base32 secret, hidden): ");
-    let input = super::read_secret(&prompt, 64 * 1024)?;
+    let input = read_secret(&prompt, 64 * 1024)?;
     let first_line = input
         .lines()
         .map(str::trim)

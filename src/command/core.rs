@@ -41,6 +41,22 @@ pub struct Arrival {
     pub replay: Option<ReplayMark>,
 }
 
+impl Arrival {
+    /// An arrival at `now` without a replay marker: the operator's own commands.
+    pub fn at(now: Timestamp) -> Self {
+        Self { now, replay: None }
+    }
+
+    /// An arrival at `now` whose fingerprint `key` (a verified signature's, an envelope's or an
+    /// activity's id) is refused again until `expires_at`: recorded in the request's decision.
+    pub fn once(now: Timestamp, key: String, expires_at: Timestamp) -> Self {
+        Self {
+            now,
+            replay: Some(ReplayMark { key, expires_at }),
+        }
+    }
+}
+
 /// The parts a command works with: the stores, the clock, the audit key and the policy. The
 /// engine owns one and hands commands a shared reference through their [`Ctx`].
 pub struct Core {

@@ -17,7 +17,7 @@ use crate::domain::{
     AccessRequest, AccessRequestId, Action, Grant, GrantDuration, Outcome, Principal, RequestState,
     Timestamp, Tool,
 };
-use crate::reply::{Audience, Button, Notice, Reply, RequestMessage};
+use crate::reply::{ApprovalMessage, Audience, Button, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
 
 const APPROVE_USAGE: &str = "/otp approve <request> [for 1h] [reason]";
@@ -113,8 +113,8 @@ impl Decide {
         let display = tool
             .as_ref()
             .map_or_else(|| request.tool.to_string(), |t| t.display_name.clone());
-        let current = request_message(&request, &display, ctx.now);
-        let refused = |err: CommandError| err.with_request_message(&current);
+        let current = approval_message(&request, &display, ctx.now);
+        let refused = |err: CommandError| err.with_approval_message(&current);
         self.check(ctx, &request).await.map_err(refused)?;
         let Some(tool) = tool else {
             return Err(refused(CommandError::denied(
@@ -264,11 +264,11 @@ impl Decide {
                 let stored = stored.unwrap_or_else(|| request.clone());
                 Err(self
                     .decided_before(&stored, ctx.caller())
-                    .with_request_message(&request_message(&stored, display, ctx.now)))
+                    .with_approval_message(&approval_message(&stored, display, ctx.now)))
             }
             Verdict::RequestExpired => Err(self
                 .expired(request)
-                .with_request_message(&request_message(request, display, ctx.now))),
+                .with_approval_message(&approval_message(request, display, ctx.now))),
             Verdict::NoRequest => Err(CommandError::denied(
                 self.draft(request, Outcome::Invalid, "none"),
                 format!("There is no request `{}`.", self.id),
@@ -310,7 +310,7 @@ impl Decide {
                 None => Vec::new(),
             },
         });
-        reply.follow_ups.request_message = Some(request_message(&settled, display, ctx.now));
+        reply.follow_ups.approval_message = Some(approval_message(&settled, display, ctx.now));
         reply
     }
 
@@ -362,11 +362,11 @@ impl Decide {
 
 /// The message about `request` as it stands at `now`: who asked for what and, once settled,
 /// how it ended (without buttons); while open, the asking message with its buttons.
-pub(super) fn request_message(
+pub(super) fn approval_message(
     request: &AccessRequest,
     display: &str,
     now: Timestamp,
-) -> RequestMessage {
+) -> ApprovalMessage {
     let requester = &request.requester;
     let outcome = match &request.state {
         RequestState::Approved { by, at } => {
@@ -381,7 +381,7 @@ pub(super) fn request_message(
         RequestState::Open => None,
     };
     let Some(outcome) = outcome else {
-        return RequestMessage {
+        return ApprovalMessage {
             request: request.id.clone(),
             lines: asking_lines(request, display),
             buttons: approval_buttons(request),
@@ -394,7 +394,7 @@ pub(super) fn request_message(
         request.duration,
         request.id
     );
-    RequestMessage {
+    ApprovalMessage {
         request: request.id.clone(),
         lines: vec![summary, outcome],
         buttons: Vec::new(),

@@ -4,7 +4,7 @@
 
 use super::draft::Draft;
 use crate::domain::{Action, Outcome};
-use crate::reply::RequestMessage;
+use crate::reply::ApprovalMessage;
 use crate::store::StoreError;
 
 /// Why a command did not produce a normal reply.
@@ -22,7 +22,7 @@ pub enum CommandError {
         message: String,
         /// The access request's message as it stands, when the refusal concerns one (a click
         /// on a decided request's button still brings its message up to date).
-        request_message: Option<Box<RequestMessage>>,
+        approval_message: Option<Box<ApprovalMessage>>,
     },
     /// A store failed: the caller gets a generic message, the log gets this.
     #[error(transparent)]
@@ -41,17 +41,17 @@ impl CommandError {
         Self::Denied {
             draft: Box::new(draft),
             message: message.into(),
-            request_message: None,
+            approval_message: None,
         }
     }
 
     /// The refusal with the message of the access request it concerns.
-    pub fn with_request_message(self, current: &RequestMessage) -> Self {
+    pub fn with_approval_message(self, current: &ApprovalMessage) -> Self {
         match self {
             Self::Denied { draft, message, .. } => Self::Denied {
                 draft,
                 message,
-                request_message: Some(Box::new(current.clone())),
+                approval_message: Some(Box::new(current.clone())),
             },
             other => other,
         }

@@ -11,12 +11,12 @@ use crate::store::Effect;
 impl Engine {
     /// Audits a refusal, with the request's admission, and turns it into the caller's reply.
     pub(super) async fn deny(&self, ctx: &Ctx<'_>, err: CommandError) -> Result<Reply, Replayed> {
-        let (draft, message, request_message) = match err {
+        let (draft, message, approval_message) = match err {
             CommandError::Denied {
                 draft,
                 message,
-                request_message,
-            } => (*draft, message, request_message),
+                approval_message,
+            } => (*draft, message, approval_message),
             CommandError::Usage(message) => (
                 Draft::new(Action::Request, Outcome::Invalid).detail(message.clone()),
                 message,
@@ -36,7 +36,7 @@ impl Engine {
         };
         let refusal = |message: String| {
             let mut reply = Reply::refusal(&ctx.request.request_id, message);
-            reply.follow_ups.request_message = request_message.clone().map(|m| *m);
+            reply.follow_ups.approval_message = approval_message.clone().map(|m| *m);
             match offer.clone() {
                 Some(button) => reply.with_button(button),
                 None => reply,

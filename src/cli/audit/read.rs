@@ -1,77 +1,19 @@
-//! `otpbot audit`: read or export the audit log, newest first, page by page (an export of any
-//! size streams; it is never loaded whole), check it (`verify`), and take or check signed
-//! checkpoints of it (`checkpoint`, `public-key`).
+//! `otpbot audit` without a subcommand: read or export the audit log, newest first, page by
+//! page (an export of any size streams; it is never loaded whole), or say who otpbot issued a
+//! given code to.
 
 use anyhow::{bail, Context};
-use clap::{Args, Subcommand};
 
+use super::args::AuditArgs;
 use super::export::{Format, Sink};
-use super::{operator_request, App};
+use super::when::parse_when;
+use crate::cli::operator::operator_request;
 use crate::config::Settings;
 use crate::domain::{
-    Action, AuditEvent, AuditQuery, Clock, GrantDuration, Outcome, Principal, SystemClock,
-    Timestamp, ToolName,
+    Action, AuditEvent, AuditQuery, Clock, Outcome, SystemClock, Timestamp, ToolName,
 };
 use crate::engine::{Draft, Engine};
-
-/// `otpbot audit` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum AuditCommand {
-    /// Check that the audit log is complete, unaltered and extends every checkpoint given
-    /// (read-only); or check an exported log with the public key alone.
-    Verify(super::verify::VerifyArgs),
-    /// Print a signed checkpoint of the log (one JSON object): its record count and head,
-    /// signed with the checkpoint key (on AWS: the newest seal's, signed by KMS).
-    Checkpoint,
-    /// Print the public key (PEM) that checks the checkpoints' signatures.
-    PublicKey,
-}
-
-/// `otpbot audit`
-#[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct AuditArgs {
-    /// `verify`, `checkpoint` or `public-key`; without one, read or export the log.
-    #[command(subcommand)]
-    pub command: Option<AuditCommand>,
-    /// Only events about this tool.
-    #[arg(long)]
-    pub tool: Option<ToolName>,
-    /// Only events by this principal (slack:{team}:{user}).
-    #[arg(long)]
-    pub user: Option<Principal>,
-    /// Only events since: a duration back from now (7d) or a date/time (2026-11-03, RFC 3339).
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Only events before: a duration back from now or a date/time.
-    #[arg(long)]
-    pub until: Option<String>,
-    /// Only issuances of this code (with --tool, or --at): checks whether otpbot issued it,
-    /// and to whom.
-    #[arg(long)]
-    pub code: Option<String>,
-    /// With --code: when the code was used (e.g. a sign-in time from the account's own log),
-    /// as a date/time or a duration back from now. Answers with a verdict: who otpbot issued
-    /// that code to in the minutes before, on every tool unless --tool is given.
-    #[arg(long, requires = "code", value_name = "TIME")]
-    pub at: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
-    /// Stop after this many events (default: all).
-    #[arg(long)]
-    pub limit: Option<usize>,
-}
-
-/// Parses a duration back from `now` or an absolute time.
-pub(super) fn parse_when(text: &str, now: Timestamp, flag: &str) -> anyhow::Result<Timestamp> {
-    if let Some(d) = GrantDuration::parse(text) {
-        return Ok(now.plus_secs(-d.secs()));
-    }
-    Timestamp::parse(text).with_context(|| {
-        format!("{flag} `{text}` is neither a duration like 7d nor a date like 2026-11-03")
-    })
-}
+use crate::startup::{App, Patience};
 
 /// Whether `event` is selected by the code filter: no filter, or one of its code MACs matches.
 fn issued_code_matches(event: &AuditEvent, wanted: Option<&str>) -> bool {
@@ -82,31 +24,21 @@ fn issued_code_matches(event: &AuditEvent, wanted: Option<&str>) -> bool {
     }
 }
 
-/// Runs `otpbot audit`.
-pub async fn run(mut settings: Settings, args: AuditArgs) -> anyhow::Result<()> {
-    match args.command {
-        Some(AuditCommand::Verify(verify)) => return super::verify::run(settings, verify).await,
-        Some(AuditCommand::Checkpoint) => return super::checkpoint::print(settings).await,
-        Some(AuditCommand::PublicKey) => {
-            return super::checkpoint::print_public_key(settings).await
-        }
-        None => {}
-    }
+/// Reads or exports the log as `args` select, or with `--code` and `--at` answers whose code
+/// it was.
+pub(super) async fn read(mut settings: Settings, args: AuditArgs) -> anyhow::Result<()> {
     let policy = settings.policy();
-    let engine = App::open(&mut settings, policy, super::Patience::Operator)
+    let engine = App::open(&mut settings, policy, Patience::Operator)
         .await?
         .engine;
     let now = SystemClock.now();
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| parse_when(s, now, "--since"))
-        .transpose()?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|s| parse_when(s, now, "--until"))
-        .transpose()?;
+    let when = |text: &Option<String>, flag| {
+        text.as_deref()
+            .map(|s| parse_when(s, now, flag))
+            .transpose()
+    };
+    let since = when(&args.since, "--since")?;
+    let until = when(&args.until, "--until")?;
     if let (Some(code), Some(at)) = (&args.code, &args.at) {
         let at = parse_when(at, now, "--at")?;
         return verdict(&engine, code.trim(), at, args.tool.as_ref()).await;
@@ -124,12 +56,7 @@ pub async fn run(mut settings: Settings, args: AuditArgs) -> anyhow::Result<()> 
         .audit(&operator_request(), draft)
         .await
         .context("audit write failed")?;
-
-    let mut sink = Sink::new(
-        args.format,
-        std::io::BufWriter::new(std::io::stdout().lock()),
-    )?;
-    let mut query = AuditQuery {
+    let query = AuditQuery {
         tool: args.tool,
         actor: args.user,
         since,
@@ -137,14 +64,27 @@ pub async fn run(mut settings: Settings, args: AuditArgs) -> anyhow::Result<()> 
         limit: 500,
         ..AuditQuery::default()
     };
-    let mut remaining = args.limit.unwrap_or(usize::MAX);
+    let remaining = args.limit.unwrap_or(usize::MAX);
+    export(&engine, query, code_mac.as_deref(), remaining, args.format).await
+}
+
+/// Writes up to `remaining` events `query` selects (those of code MAC `code_mac`, when
+/// given) as `format`, newest first, page by page.
+async fn export(
+    engine: &Engine,
+    mut query: AuditQuery,
+    code_mac: Option<&str>,
+    mut remaining: usize,
+    format: Format,
+) -> anyhow::Result<()> {
+    let mut sink = Sink::new(format, std::io::BufWriter::new(std::io::stdout().lock()))?;
     while remaining > 0 {
         let page = engine.stores().audit.query(&query).await?;
         for (i, event) in page.events.iter().enumerate() {
             if remaining == 0 {
                 break;
             }
-            if !issued_code_matches(event, code_mac.as_deref()) {
+            if !issued_code_matches(event, code_mac) {
                 continue;
             }
             remaining -= 1;

@@ -9,10 +9,15 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use secrecy::ExposeSecret;
 
-use super::App;
+use super::app::{App, Patience};
+use super::checkpoints::Publisher;
+use super::listen::run_server;
+use super::state::{outbox, AppState};
 use crate::config::Settings;
-use crate::http::AppState;
+use crate::front::Background;
 use crate::keys::SigningSecret;
+use crate::server::shutdown_signal;
+use crate::slack::socket;
 use crate::slack::web::WebApi;
 use crate::slack::SlackConfig;
 
@@ -32,7 +37,7 @@ pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result
         bail!("OTPBOT_SLACK_TEAM_IDS is empty: name the Slack workspaces to serve");
     }
     let policy = settings.policy();
-    let app = App::open(&mut settings, policy, super::Patience::Chat).await?;
+    let app = App::open(&mut settings, policy, Patience::Chat).await?;
     // With a signing secret the HTTP endpoints stay on too; without one they answer 404.
     let signed = settings.signing_secret().is_some();
     let slack = if signed {
@@ -51,7 +56,7 @@ pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result
     let engine = Arc::new(app.engine);
     let opener = WebApi::new(&settings.slack_api_url, token.expose_secret().to_owned())
         .context("cannot set up outbound HTTPS: check SSL_CERT_FILE / SSL_CERT_DIR")?;
-    let background = crate::front::Background::default();
+    let background = Background::default();
     let state = AppState {
         engine: engine.clone(),
         slack: signed.then(|| slack.clone()),
@@ -59,21 +64,12 @@ pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result
         background: background.clone(),
     };
     // Checkpoints reach a Slack audit channel through the bot token, HTTP endpoints or not.
-    let posting = AppState {
-        slack: Some(slack.clone()),
-        ..state.clone()
-    };
-    let publisher = super::checkpoint::Publisher::new(checkpoints, &settings, Some(&posting));
+    let outbox = outbox(Some(&slack), state.teams.as_ref());
+    let publisher = Publisher::new(checkpoints, &settings, outbox);
     tracing::info!(http_slack_endpoints = signed, "slack socket mode starting");
-    let socket = crate::slack::socket::run(
-        engine,
-        slack,
-        background,
-        opener,
-        crate::server::shutdown_signal(),
-    );
+    let socket = socket::run(engine, slack, background, opener, shutdown_signal());
     let every = settings.checkpoint_every;
-    let server = super::serve::run_server(state, listen, None, Some((publisher, every)));
+    let server = run_server(state, listen, None, Some((publisher, every)));
     tokio::pin!(server);
     // A listener that cannot start (the address taken) ends the process with its error rather
     // than leaving Socket Mode running without /healthz or Teams.
