@@ -8,16 +8,16 @@
 //! "Get code" button. A refusal carries the request's message too, so a click on a stale copy
 //! brings it up to date.
 
+use super::approval_message::approval_message;
 use super::args::{shorten, show_user, Args};
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
-use super::request_access::{approval_buttons, asking_lines};
 use crate::domain::{
     AccessRequest, AccessRequestId, Action, Grant, GrantDuration, Outcome, Principal, RequestState,
     Timestamp, Tool,
 };
-use crate::reply::{ApprovalMessage, Audience, Button, Notice, Reply};
+use crate::reply::{Audience, Button, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
 
 const APPROVE_USAGE: &str = "/otp approve <request> [for 1h] [reason]";
@@ -197,37 +197,13 @@ impl Decide {
         display: &str,
         duration: GrantDuration,
     ) -> CommandResult<Option<Granted>> {
-        let grant = self.approve.then(|| Grant {
-            principal: request.requester.clone(),
-            person: request.requester_person.clone(),
-            tool: request.tool.clone(),
-            granted_by: ctx.caller().clone(),
-            granted_at: ctx.now,
-            expires_at: ctx.now.plus_secs(duration.secs()),
-            reason: self.reason.clone().or_else(|| request.reason.clone()),
-        });
+        let grant = self.approve.then(|| self.grant(ctx, request, duration));
         let held = match &grant {
             Some(g) => ctx.core.stores.access.grant(&g.principal, &g.tool).await?,
             None => None,
         };
-        let why = self
-            .reason
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default();
-        let detail = match &grant {
-            Some(g) => format!("for {duration} until {}{why}", g.expires_at),
-            None => format!("denied{why}"),
-        };
-        let kept = grant.as_ref().map(|g| {
-            let until = held.as_ref().map(|h| h.expires_at.to_string());
-            let detail = format!(
-                "for {duration}; the grant until {} stays, as it ends later{why}",
-                until.as_deref().unwrap_or("a later time")
-            );
-            let _ = g;
-            ctx.event(self.draft(request, Outcome::Ok, &detail))
-        });
+        let held_until = held.map(|h| h.expires_at);
+        let (detail, kept) = self.details(duration, grant.as_ref(), held_until);
         let effect = Effect::Change {
             change: Change::DecideRequest {
                 id: self.id.clone(),
@@ -236,14 +212,52 @@ impl Decide {
                 by: ctx.caller().clone(),
                 grant: grant.clone(),
             },
-            if_unchanged: kept,
+            if_unchanged: kept.map(|kept| ctx.event(self.draft(request, Outcome::Ok, &kept))),
         };
         let verdict = ctx
             .commit(self.draft(request, Outcome::Ok, &detail), effect, None)
             .await?;
-        let held_until = held.map(|h| h.expires_at);
         self.committed(ctx, (request, display), verdict, grant, held_until)
             .await
+    }
+
+    /// The grant an approval makes: for `duration` from now, with the approver's reason or
+    /// else the requester's.
+    fn grant(&self, ctx: &Ctx<'_>, request: &AccessRequest, duration: GrantDuration) -> Grant {
+        Grant {
+            principal: request.requester.clone(),
+            person: request.requester_person.clone(),
+            tool: request.tool.clone(),
+            granted_by: ctx.caller().clone(),
+            granted_at: ctx.now,
+            expires_at: ctx.now.plus_secs(duration.secs()),
+            reason: self.reason.clone().or_else(|| request.reason.clone()),
+        }
+    }
+
+    /// The detail of the decision's record, and for an approval the detail recorded instead
+    /// when the requester's grant (held until `held_until`) already ends later.
+    fn details(
+        &self,
+        duration: GrantDuration,
+        grant: Option<&Grant>,
+        held_until: Option<Timestamp>,
+    ) -> (String, Option<String>) {
+        let why = self
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        let Some(grant) = grant else {
+            return (format!("denied{why}"), None);
+        };
+        let until = held_until.map_or_else(|| "a later time".to_owned(), |t| t.to_string());
+        (
+            format!("for {duration} until {}{why}", grant.expires_at),
+            Some(format!(
+                "for {duration}; the grant until {until} stays, as it ends later{why}"
+            )),
+        )
     }
 
     /// What the store's verdict means for this decision.
@@ -357,47 +371,5 @@ impl Decide {
                 format!("{by} denied your {display} access request (request `{id}`)."),
             ),
         }
-    }
-}
-
-/// The message about `request` as it stands at `now`: who asked for what and, once settled,
-/// how it ended (without buttons); while open, the asking message with its buttons.
-pub(super) fn approval_message(
-    request: &AccessRequest,
-    display: &str,
-    now: Timestamp,
-) -> ApprovalMessage {
-    let requester = &request.requester;
-    let outcome = match &request.state {
-        RequestState::Approved { by, at } => {
-            Some(format!("Approved by {} at {at}.", show_user(by, requester)))
-        }
-        RequestState::Denied { by, at } => {
-            Some(format!("Denied by {} at {at}.", show_user(by, requester)))
-        }
-        RequestState::Open if !request.is_open(now) => {
-            Some(format!("Expired undecided at {}.", request.expires_at))
-        }
-        RequestState::Open => None,
-    };
-    let Some(outcome) = outcome else {
-        return ApprovalMessage {
-            request: request.id.clone(),
-            lines: asking_lines(request, display),
-            buttons: approval_buttons(request),
-            settled: false,
-        };
-    };
-    let summary = format!(
-        "{} asked for {display} access for {} (request `{}`).",
-        show_user(requester, requester),
-        request.duration,
-        request.id
-    );
-    ApprovalMessage {
-        request: request.id.clone(),
-        lines: vec![summary, outcome],
-        buttons: Vec::new(),
-        settled: true,
     }
 }

@@ -9,6 +9,7 @@
 //! [`ChatRequest`]) and imports only the stores, the domain, the keys and the reply types; it
 //! never imports the engine or a front end, which build on it.
 
+mod approval_message;
 mod args;
 mod audit_query;
 mod code;
