@@ -74,8 +74,8 @@ impl CliCommand {
         match self {
             Self::Serve(_) => (MayCreate, "serve"),
             Self::Demo(_) => (MayCreate, "demo"),
-            Self::Tool(tool::ToolCommand::Add { .. }) => (MayCreate, "tool add"),
-            Self::Tool(tool::ToolCommand::Set { .. }) => (Existing, "tool set"),
+            Self::Tool(tool::ToolCommand::Add(_)) => (MayCreate, "tool add"),
+            Self::Tool(tool::ToolCommand::Set(_)) => (Existing, "tool set"),
             Self::Tool(tool::ToolCommand::List) => (Existing, "tool list"),
             Self::Tool(tool::ToolCommand::Remove { .. }) => (Existing, "tool remove"),
             Self::Grant(_) => (Existing, "grant"),

@@ -135,33 +135,7 @@ async fn verdict(
         .context("audit write failed")?;
     let mut found = 0usize;
     for tool in tools {
-        let mac = engine.audit_key().mac_text(&tool, code);
-        let mut query = AuditQuery {
-            tool: Some(tool.clone()),
-            since: Some(since),
-            until: Some(until),
-            limit: 500,
-            ..AuditQuery::default()
-        };
-        loop {
-            let page = engine.stores().audit.query(&query).await?;
-            for event in page.events.iter().filter(|e| {
-                e.outcome == Outcome::Issued && issued_code_matches(e, Some(mac.as_str()))
-            }) {
-                found += 1;
-                say!(
-                    "issued by otpbot to {} at {} ({} code, request {})",
-                    event.actor,
-                    event.at,
-                    tool,
-                    event.request_id
-                );
-            }
-            match page.next {
-                Some(next) => query.before_id = Some(next),
-                None => break,
-            }
-        }
+        found += issuances(engine, code, &tool, since, until).await?;
     }
     if found == 0 {
         bail!(
@@ -170,4 +144,44 @@ async fn verdict(
         );
     }
     Ok(())
+}
+
+/// Prints each issuance of `code` for `tool` between `since` and `until`; how many there were.
+async fn issuances(
+    engine: &Engine,
+    code: &str,
+    tool: &ToolName,
+    since: Timestamp,
+    until: Timestamp,
+) -> anyhow::Result<usize> {
+    let mac = engine.audit_key().mac_text(tool, code);
+    let mut query = AuditQuery {
+        tool: Some(tool.clone()),
+        since: Some(since),
+        until: Some(until),
+        limit: 500,
+        ..AuditQuery::default()
+    };
+    let mut found = 0;
+    loop {
+        let page = engine.stores().audit.query(&query).await?;
+        for event in page
+            .events
+            .iter()
+            .filter(|e| e.outcome == Outcome::Issued && issued_code_matches(e, Some(mac.as_str())))
+        {
+            found += 1;
+            say!(
+                "issued by otpbot to {} at {} ({} code, request {})",
+                event.actor,
+                event.at,
+                tool,
+                event.request_id
+            );
+        }
+        match page.next {
+            Some(next) => query.before_id = Some(next),
+            None => return Ok(found),
+        }
+    }
 }
