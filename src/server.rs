@@ -231,12 +231,22 @@ pub async fn serve(
         while connections.try_join_next().is_some() {}
     }
     drop(listener);
+    drain(connections, stop, limits.shutdown_grace).await;
+}
+
+/// Stops accepting requests on the open `connections` (through `stop`) and waits for the
+/// in-flight ones to finish, `grace` at most.
+async fn drain(
+    mut connections: tokio::task::JoinSet<()>,
+    stop: watch::Sender<bool>,
+    grace: Duration,
+) {
     tracing::info!("shutting down: no new connections, finishing in-flight requests");
     let _ = stop.send(true);
     let drained = async { while connections.join_next().await.is_some() {} };
     tokio::select! {
         () = drained => tracing::info!("all connections closed"),
-        () = tokio::time::sleep(limits.shutdown_grace) => {
+        () = tokio::time::sleep(grace) => {
             tracing::warn!("shutdown grace period over, closing remaining connections");
         }
     }

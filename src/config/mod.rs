@@ -102,6 +102,10 @@ pub struct Settings {
     pub checkpoint_kms_key: Option<String>,
 }
 
+/// Why the playground is refused on Lambda.
+const NO_PLAYGROUND_ON_LAMBDA: &str =
+    "the Teams playground is a local try-out and is never available on AWS Lambda";
+
 /// The AWS backend's tables, parameters and caching.
 fn aws_settings(args: &mut SettingsArgs) -> AwsSettings {
     AwsSettings {
@@ -188,10 +192,7 @@ impl Settings {
     fn build(mut args: SettingsArgs, unknown: Vec<String>) -> Result<Self, ConfigError> {
         let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
         if args.teams_playground && on_lambda {
-            return Err(invalid(
-                "OTPBOT_TEAMS_PLAYGROUND",
-                "the Teams playground is a local try-out and is never available on AWS Lambda",
-            ));
+            return Err(invalid("OTPBOT_TEAMS_PLAYGROUND", NO_PLAYGROUND_ON_LAMBDA));
         }
         let parameters = Parameters::under(&args.ssm_prefix);
         let teams_tenants = args.teams_tenant_ids.take().unwrap_or_default().0;
@@ -237,11 +238,7 @@ impl Settings {
             slack_app_token: given.slack_app_token,
             request_ttl: args.request_ttl,
             log_filter: args.log,
-            log_format: args.log_format.unwrap_or(if on_lambda {
-                LogFormat::Json
-            } else {
-                LogFormat::Pretty
-            }),
+            log_format: args.log_format.unwrap_or(LogFormat::default_for(on_lambda)),
             unknown,
         };
         if args.teams_playground {

@@ -23,6 +23,17 @@ pub enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// The style when none is set: JSON on AWS Lambda (CloudWatch reads it), else pretty.
+    pub fn default_for(on_lambda: bool) -> Self {
+        if on_lambda {
+            Self::Json
+        } else {
+            Self::Pretty
+        }
+    }
+}
+
 /// The tenant id the Microsoft 365 Agents Playground (0.2.28) puts in every activity.
 pub const PLAYGROUND_TENANT: &str = "00000000-0000-0000-0000-0000000000001";
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::app::{App, Patience};
 use super::checkpoints::Publisher;
@@ -23,34 +23,12 @@ use crate::slack::SlackConfig;
 
 /// Serves Slack over Socket Mode, and HTTP on `listen` beside it, until interrupted.
 pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result<()> {
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        bail!("Slack Socket Mode needs a long-running process; AWS Lambda cannot hold a WebSocket");
-    }
-    let token = settings.slack_app_token.take().context(
-        "Socket Mode needs the app-level token (xapp-…, scope connections:write): set \
-         OTPBOT_SLACK_APP_TOKEN or OTPBOT_SLACK_APP_TOKEN_FILE",
-    )?;
-    if !token.expose_secret().starts_with("xapp-") {
-        bail!("OTPBOT_SLACK_APP_TOKEN is not an app-level token (they start with xapp-)");
-    }
-    if settings.slack_workspaces.is_empty() {
-        bail!("OTPBOT_SLACK_TEAM_IDS is empty: name the Slack workspaces to serve");
-    }
+    let token = app_token(&mut settings)?;
     let policy = settings.policy();
     let app = App::open(&mut settings, policy, Patience::Chat).await?;
     // With a signing secret the HTTP endpoints stay on too; without one they answer 404.
     let signed = settings.signing_secret().is_some();
-    let slack = if signed {
-        app.slack_config(&settings).await?
-    } else {
-        SlackConfig {
-            // Never used: the HTTP endpoints are off, and Socket Mode checks no signature.
-            signing_secret: SigningSecret::new(hex::encode(rand::random::<[u8; 32]>())),
-            allowed_workspaces: settings.slack_workspaces.clone(),
-            web_api: app.slack_web_api(&settings).await?,
-        }
-    };
-    let slack = Arc::new(slack);
+    let slack = Arc::new(slack_config(&app, &settings, signed).await?);
     let teams = app.teams_config(&settings).await?.map(Arc::new);
     let checkpoints = app.checkpoints.clone();
     let engine = Arc::new(app.engine);
@@ -77,4 +55,37 @@ pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result
         served = &mut server => served,
         () = socket => server.await,
     }
+}
+
+/// The app-level token Socket Mode connects with, once the settings can serve it: not on
+/// Lambda, an `xapp-` token, and workspaces to serve.
+fn app_token(settings: &mut Settings) -> anyhow::Result<SecretString> {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        bail!("Slack Socket Mode needs a long-running process; AWS Lambda cannot hold a WebSocket");
+    }
+    let token = settings.slack_app_token.take().context(
+        "Socket Mode needs the app-level token (xapp-…, scope connections:write): set \
+         OTPBOT_SLACK_APP_TOKEN or OTPBOT_SLACK_APP_TOKEN_FILE",
+    )?;
+    if !token.expose_secret().starts_with("xapp-") {
+        bail!("OTPBOT_SLACK_APP_TOKEN is not an app-level token (they start with xapp-)");
+    }
+    if settings.slack_workspaces.is_empty() {
+        bail!("OTPBOT_SLACK_TEAM_IDS is empty: name the Slack workspaces to serve");
+    }
+    Ok(token)
+}
+
+/// The Slack settings: as for HTTP when `signed`; else without a signing secret to check, as
+/// Socket Mode checks none.
+async fn slack_config(app: &App, settings: &Settings, signed: bool) -> anyhow::Result<SlackConfig> {
+    if signed {
+        return app.slack_config(settings).await;
+    }
+    Ok(SlackConfig {
+        // Never used: the HTTP endpoints are off, and Socket Mode checks no signature.
+        signing_secret: SigningSecret::new(hex::encode(rand::random::<[u8; 32]>())),
+        allowed_workspaces: settings.slack_workspaces.clone(),
+        web_api: app.slack_web_api(settings).await?,
+    })
 }

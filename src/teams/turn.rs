@@ -85,18 +85,7 @@ impl<'a> Turn<'a> {
         ) else {
             return Err(bad("the activity is incomplete"));
         };
-        let service_url = activity
-            .service_url
-            .as_deref()
-            .ok_or_else(|| bad("the activity has no serviceUrl"))?;
-        let bot = activity
-            .recipient
-            .as_ref()
-            .ok_or_else(|| bad("the activity has no recipient"))?;
-        let activity_id = activity
-            .id
-            .as_deref()
-            .ok_or_else(|| bad("the activity has no id"))?;
+        let (service_url, bot, activity_id) = answered_at(activity)?;
         // Bot Framework may redeliver, and a captured request stays valid as long as its token:
         // each activity is acted on once. The marker is recorded in the request's own decision
         // transaction (SPEC §3.2, §3.5).
@@ -124,4 +113,22 @@ impl<'a> Turn<'a> {
             asked,
         }))
     }
+}
+
+/// Where the answer to `activity` goes: its service URL, the bot it was sent to, and the
+/// activity it answers.
+fn answered_at(activity: &Activity) -> Result<(&str, &Account, &str), ApiError> {
+    let service_url = activity
+        .service_url
+        .as_deref()
+        .ok_or_else(|| bad("the activity has no serviceUrl"))?;
+    let bot = activity
+        .recipient
+        .as_ref()
+        .ok_or_else(|| bad("the activity has no recipient"))?;
+    let activity_id = activity
+        .id
+        .as_deref()
+        .ok_or_else(|| bad("the activity has no id"))?;
+    Ok((service_url, bot, activity_id))
 }
