@@ -1,4 +1,4 @@
-//! The front door of `otpbot serve`: the HTTP/1 listener in front of [`crate::http::router`].
+//! The front door of `otpbot serve`: the HTTP/1 listener in front of [`crate::startup::router`].
 //!
 //! It bounds what one client can hold: headers must arrive within a deadline (a client that
 //! trickles them is dropped), headers are capped in size (larger ones get `431`), every request

@@ -701,3 +701,131 @@ fn an_import_up_a_layer_or_past_the_engine_is_a_breach() {
     assert!(found[0].starts_with("src/domain.rs → src/engine.rs: runs up"));
     assert!(found[1].starts_with("src/slack.rs → src/store.rs: a front end reaches past"));
 }
+
+// The architecture page says where things are and what a newcomer touches to add a command,
+// a platform or a store backend; those steps stay true only if every file and name it gives
+// exists.
+
+/// Every `.rs` file under `dir`, with its text.
+fn texts_under(dir: &Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                let text = fs::read_to_string(&path).expect("read source file");
+                found.push((path, text));
+            }
+        }
+    }
+    found
+}
+
+/// Whether `name` is defined in `texts` (an item, a re-export or a module file of that name).
+fn defines(texts: &[(std::path::PathBuf, String)], name: &str) -> bool {
+    let kinds = [
+        "fn",
+        "struct",
+        "enum",
+        "trait",
+        "type",
+        "const",
+        "mod",
+        "macro_rules!",
+    ];
+    texts.iter().any(|(path, text)| {
+        path.file_stem().is_some_and(|stem| stem == name)
+            || path
+                .parent()
+                .and_then(Path::file_name)
+                .is_some_and(|dir| dir == name)
+            || text.lines().any(|line| {
+                let line = line.trim_start();
+                kinds.iter().any(|kind| {
+                    line.split(&format!("{kind} {name}"))
+                        .skip(1)
+                        .any(|rest| !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+                }) || (line.contains("use ") && line_names(line, name))
+            })
+    })
+}
+
+/// Whether `line` holds `name` as a whole word.
+fn line_names(line: &str, name: &str) -> bool {
+    line.match_indices(name)
+        .any(|(at, _)| word_at(line, at, name))
+}
+
+/// What a backticked token of the page names that must exist, or why it is wrong.
+fn check_token(root: &Path, token: &str) -> Result<(), String> {
+    let src = root.join("src");
+    if token.starts_with("src/") || token.starts_with("tests/") {
+        if token.contains('<') || token.contains('…') || root.join(token).exists() {
+            return Ok(());
+        }
+        return Err(format!("`{token}`: no such file or folder"));
+    }
+    if token.ends_with(".rs") && !token.contains('/') {
+        let named = |(path, _): &(std::path::PathBuf, String)| path.ends_with(token);
+        if texts_under(&src).iter().any(named) {
+            return Ok(());
+        }
+        return Err(format!("`{token}`: no such file under src/"));
+    }
+    let path = token.split('<').next().unwrap_or(token);
+    let segments: Vec<&str> = path.split("::").collect();
+    let simple = |s: &&str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if segments.len() < 2 || !segments.iter().all(simple) {
+        return Ok(());
+    }
+    let (first, last) = (segments[0], segments[segments.len() - 1]);
+    let module_dir = src.join(first);
+    let texts = if module_dir.is_dir() {
+        texts_under(&module_dir)
+    } else if src.join(format!("{first}.rs")).is_file() {
+        let file = src.join(format!("{first}.rs"));
+        vec![(file.clone(), fs::read_to_string(file).expect("read"))]
+    } else if first.starts_with(char::is_uppercase) {
+        texts_under(&src)
+    } else {
+        return Ok(());
+    };
+    if defines(&texts, last) {
+        Ok(())
+    } else {
+        Err(format!("`{token}`: `{last}` is not in the code"))
+    }
+}
+
+#[test]
+fn the_architecture_page_names_only_what_the_code_has() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let page = fs::read_to_string(root.join("docs/architecture.md")).expect("architecture page");
+    let wrong: Vec<String> = page
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter_map(|token| check_token(root, token).err())
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "docs/architecture.md names what is not there:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_page_check_sees_a_name_that_is_gone() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(check_token(root, "front::Deliver").is_ok());
+    assert!(check_token(root, "Engine::handle_at").is_ok());
+    assert!(check_token(root, "src/startup/router.rs").is_ok());
+    assert!(check_token(root, "front::NoSuchTrait").is_err());
+    assert!(check_token(root, "Engine::no_such_method").is_err());
+    assert!(check_token(root, "src/http.rs").is_err());
+    assert!(check_token(root, "platforms.rs").is_ok());
+    assert!(check_token(root, "http.rs").is_err());
+}

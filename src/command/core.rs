@@ -58,7 +58,7 @@ impl Arrival {
 }
 
 /// The parts a command works with: the stores, the clock, the audit key and the policy. The
-/// engine owns one and hands commands a shared reference through their [`Ctx`].
+/// engine owns one and hands commands a shared reference through their [`Ctx`](super::Ctx).
 pub struct Core {
     pub(super) stores: Stores,
     pub(super) clock: Arc<dyn Clock>,

@@ -1,10 +1,11 @@
 //! What a command decides about the audit record of its request: the action, the tool, the
-//! other principal, the outcome and a short detail. [`Core::event`](super::core::Core::event)
+//! other principal, the outcome and a short detail. [`Core::event`](super::Core::event)
 //! adds the id, the time, the request and the actor.
 
 use crate::domain::{Action, Outcome, Principal, ToolName};
 
-/// The parts of an audit event a command decides; [`Core::event`] adds id, time, request, actor.
+/// The parts of an audit event a command decides; [`Core::event`](super::Core::event) adds id,
+/// time, request, actor.
 #[derive(Debug, Clone)]
 pub struct Draft {
     /// What was asked for.

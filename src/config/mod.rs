@@ -248,7 +248,7 @@ impl Settings {
     }
 
     /// Serves Microsoft's local Teams emulator, the Microsoft 365 Agents Playground (see
-    /// [`teams::playground`]).
+    /// `teams::playground`).
     pub fn enable_teams_playground(&mut self) -> Result<(), ConfigError> {
         teams::playground(&mut self.teams, &self.teams_tenants)
     }

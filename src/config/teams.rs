@@ -27,7 +27,7 @@ pub struct TeamsSettings {
     /// Login authority base URL.
     pub login_url: String,
     /// Serving the local Microsoft 365 Agents Playground: activities come without tokens and
-    /// replies go to its loopback `http` service URL (see [`playground`]).
+    /// replies go to its loopback `http` service URL (see `Settings::enable_teams_playground`).
     pub playground: bool,
 }
 

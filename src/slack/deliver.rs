@@ -39,7 +39,7 @@ pub(super) struct Route {
     pub answer: Option<Value>,
 }
 
-/// Slack, through the Web API with the bot token, for one request's [`Route`] (or none).
+/// Slack, through the Web API with the bot token, for one request's route (or none).
 pub struct SlackOut {
     api: Arc<WebApi>,
     route: Route,

@@ -1,9 +1,9 @@
-//! The Slack front end: slash commands on `POST /slack/commands` ([`commands`]), button clicks
-//! on `POST /slack/interactions` ([`interactions`]), and both arriving over a Socket Mode
+//! The Slack front end: slash commands on `POST /slack/commands` (`commands`), button clicks
+//! on `POST /slack/interactions` (`interactions`), and both arriving over a Socket Mode
 //! WebSocket instead ([`socket`]). Each arrival is verified ([`signature`] over HTTP; the
 //! connection itself in Socket Mode), turned into the engine's platform-neutral request
 //! (`front::Incoming`), and answered in Block Kit ([`render`]); what follows the answer goes out
-//! through the Web API ([`deliver`], `front::Deliver`).
+//! through the Web API ([`SlackOut`], `front::Deliver`).
 //!
 //! It never reads a store, builds a command or decides: the engine does.
 

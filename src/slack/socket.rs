@@ -4,7 +4,7 @@
 //!
 //! There is no signature to check: the connection URL is issued to the app-level token
 //! (`xapp-…`, scope `connections:write`) and only Slack writes to it. Everything after that is
-//! the HTTP endpoints' own code ([`super::commands`], [`super::interactions`]):
+//! the HTTP endpoints' own code (`commands`, `interactions`):
 //! the same workspace allow-list, engine, rate limits and audit. The envelope id is the replay
 //! marker, recorded in the request's decision, so an envelope Slack delivers again is
 //! acknowledged and never acted on twice. Never logs the token, the connection URL (it carries a

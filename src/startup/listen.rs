@@ -46,7 +46,7 @@ pub async fn run_server(
 }
 
 /// Serves `state` on `listener` until interrupted (SIGTERM, Ctrl-C), printing the banner once
-/// listening, and publishing checkpoints as [`run_server`] says.
+/// listening, and publishing checkpoints as `run_server` says.
 pub async fn serve_on(
     state: AppState,
     listener: tokio::net::TcpListener,

@@ -2,13 +2,15 @@
 //! the router. `otpbot serve`, the Lambda entry and the tests all build the application here;
 //! the command line only parses arguments and calls in.
 //!
-//! - [`App`] ([`app`]): the configured backend opened (the local store with its key files, or
-//!   DynamoDB and SSM) and the engine built on it; the deployment's secrets ([`secrets`]) and
-//!   each chat platform's settings and clients ([`platforms`]) read from it once.
-//! - [`AppState`] ([`state`]): the engine, each platform's settings and the follow-ups still
+//! - [`App`] (`app.rs`): the configured backend opened (the local store with its key files, or
+//!   DynamoDB and SSM) and the engine built on it; the deployment's secrets ([`SecretName`],
+//!   `secrets.rs`) and each chat platform's settings and clients (`platforms.rs`) read from it
+//!   once.
+//! - [`AppState`] (`state.rs`): the engine, each platform's settings and the follow-ups still
 //!   running, handed to the front ends as sub-states; [`router`] mounts the front ends on it.
-//! - [`serve`] and [`socket_mode`]: `otpbot serve`, over HTTP and with Slack's Socket Mode;
-//!   [`lambda`]: the Lambda entry. Both publish signed audit checkpoints ([`checkpoints`]).
+//! - [`serve`] (`serve.rs`, `socket_mode.rs`, `listen.rs`): `otpbot serve`, over HTTP and with
+//!   Slack's Socket Mode; [`lambda`]: the Lambda entry. Both publish signed audit checkpoints
+//!   ([`checkpoints`]).
 
 mod app;
 pub mod checkpoints;
