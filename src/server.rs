@@ -220,18 +220,25 @@ pub async fn serve(
             limits,
             stopping.clone(),
         );
-        let registry = registry.clone();
-        connections.spawn(async move {
-            if let Err(e) = job.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-            registry.leave(id);
-        });
+        connections.spawn(counted(job, registry.clone(), id, peer));
         // Reap the connections that ended, so the set holds only live ones.
         while connections.try_join_next().is_some() {}
     }
     drop(listener);
     drain(connections, stop, limits.shutdown_grace).await;
+}
+
+/// Runs connection `id` from `peer` to its end, then lets `registry` know it left.
+async fn counted(
+    job: impl Future<Output = Result<(), hyper::Error>>,
+    registry: Arc<Registry>,
+    id: u64,
+    peer: std::net::SocketAddr,
+) {
+    if let Err(e) = job.await {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+    registry.leave(id);
 }
 
 /// Stops accepting requests on the open `connections` (through `stop`) and waits for the
