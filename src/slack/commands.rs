@@ -12,14 +12,14 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::arrival::verified_request;
 use super::config::SlackConfig;
-use super::deliver::{spawn, Route};
-use super::render;
+use super::deliver::{spawn, Route, SlackOut};
 use crate::domain::{Person, Platform, Principal, RequestId};
 use crate::engine::{Arrival, ChatRequest, Replayed};
-use crate::front::{answer, ApiError, Ask, Asked, Front, Incoming};
+use crate::front::{answer, ApiError, Ask, Asked, Deliver, Front, Incoming};
 use crate::reply::Reply;
 
 /// The fields of a slash command form that otpbot reads; all optional so that a missing field
@@ -88,7 +88,7 @@ async fn handle(
         return Ok(axum::http::StatusCode::OK.into_response());
     }
     match slash_command(front, form, arrival).await? {
-        Some(reply) => Ok(reply_response(&reply)),
+        Some(answered) => Ok(answered.response()),
         None => Err(ApiError::Unauthorized("replayed request".into())),
     }
 }
@@ -100,7 +100,7 @@ pub(super) async fn slash_command(
     front: &Front<SlackConfig>,
     form: SlashForm,
     arrival: Arrival,
-) -> Result<Option<Reply>, ApiError> {
+) -> Result<Option<Answered>, ApiError> {
     let asked = form.asked(&front.config)?;
     match answer(&front.engine, &asked, arrival).await {
         Ok(mut reply) => {
@@ -108,13 +108,10 @@ pub(super) async fn slash_command(
                 response_url: form.response_url,
                 ..Route::default()
             };
-            spawn(
-                &front.background,
-                front.config.web_api.clone(),
-                &mut reply,
-                route,
-            );
-            Ok(Some(reply))
+            let out = SlackOut::new(front.config.web_api.clone(), route);
+            let answered = Answered::of(&out, &reply);
+            spawn(&front.background, out, &mut reply);
+            Ok(Some(answered))
         }
         Err(Replayed) => {
             tracing::warn!(reason = "replay", "slack request refused");
@@ -123,11 +120,29 @@ pub(super) async fn slash_command(
     }
 }
 
-/// HTTP 200 with the Block Kit body and the request id in `x-request-id`.
-pub fn reply_response(reply: &Reply) -> Response {
-    let mut response = Json(render::render(reply)).into_response();
-    if let Ok(value) = reply.request_id.as_str().parse() {
-        response.headers_mut().insert("x-request-id", value);
+/// A reply as the caller gets it: in Block Kit, rendered through Slack's way out.
+pub(super) struct Answered {
+    /// The request it answers.
+    pub request_id: RequestId,
+    /// The Block Kit message.
+    pub body: Value,
+}
+
+impl Answered {
+    /// `reply` rendered by `out`.
+    pub fn of(out: &SlackOut, reply: &Reply) -> Self {
+        Self {
+            request_id: reply.request_id.clone(),
+            body: out.render(reply),
+        }
     }
-    response
+
+    /// HTTP 200 with the Block Kit body and the request id in `x-request-id`.
+    pub fn response(self) -> Response {
+        let mut response = Json(self.body).into_response();
+        if let Ok(value) = self.request_id.as_str().parse() {
+            response.headers_mut().insert("x-request-id", value);
+        }
+        response
+    }
 }

@@ -35,43 +35,57 @@ pub(super) struct Route {
     pub response_url: Option<String>,
     /// The message a button was clicked on (`channel`, `ts`), unless it was ephemeral.
     pub clicked: Option<(String, String)>,
-    /// The caller's answer to post through the response URL (a click's).
-    pub answer: Option<Value>,
 }
 
-/// Slack, through the Web API with the bot token, for one request's route (or none).
+/// Slack, through the Web API with the bot token (when one is configured), for one request's
+/// route (or none).
 pub struct SlackOut {
-    api: Arc<WebApi>,
+    api: Option<Arc<WebApi>>,
     route: Route,
+    /// The caller's answer to post through the response URL (a click's).
+    answer: Option<Value>,
 }
 
 impl SlackOut {
-    /// The way to post notices outside any request.
-    pub fn outbox(api: Arc<WebApi>) -> Self {
+    /// The way out for a request that came along `route`.
+    pub(super) fn new(api: Option<Arc<WebApi>>, route: Route) -> Self {
         Self {
             api,
-            route: Route::default(),
+            route,
+            answer: None,
         }
+    }
+
+    /// The way to post notices outside any request.
+    pub fn outbox(api: Arc<WebApi>) -> Self {
+        Self::new(Some(api), Route::default())
+    }
+
+    /// The same, also posting `answer` to the caller through the response URL (a click's).
+    pub(super) fn answering_late(mut self, answer: Value) -> Self {
+        self.answer = Some(answer);
+        self
+    }
+
+    fn api(&self) -> Result<&WebApi, DeliveryError> {
+        self.api
+            .as_deref()
+            .ok_or_else(|| DeliveryError::new("no Slack bot token"))
     }
 }
 
-/// Sends what follows `reply` (its follow-ups, taken out of it) along `route`, after the
-/// answer. Without a bot token nothing can be sent, and that is said once.
-pub(super) fn spawn(
-    background: &Background,
-    api: Option<Arc<WebApi>>,
-    reply: &mut Reply,
-    route: Route,
-) {
+/// Sends what follows `reply` (its follow-ups, taken out of it) along `out`, after the answer.
+/// Without a bot token nothing can be sent, and that is said once.
+pub(super) fn spawn(background: &Background, out: SlackOut, reply: &mut Reply) {
     let follow_ups = std::mem::take(&mut reply.follow_ups);
     let request_id = reply.request_id.clone();
-    let Some(api) = api else {
-        if route.answer.is_some() || !follow_ups.notices.is_empty() {
+    if out.api.is_none() {
+        if out.answer.is_some() || !follow_ups.notices.is_empty() {
             tracing::warn!(%request_id, "no Slack bot token: the click's answer and notices are not sent");
         }
         return;
-    };
-    follow_up(background, SlackOut { api, route }, request_id, follow_ups);
+    }
+    follow_up(background, out, request_id, follow_ups);
 }
 
 impl From<WebApiError> for DeliveryError {
@@ -91,12 +105,12 @@ impl Deliver for SlackOut {
     }
 
     async fn notice(&self, notice: &Notice) -> Result<(), DeliveryError> {
-        Ok(post_notice(&self.api, notice).await?)
+        Ok(post_notice(self.api()?, notice).await?)
     }
 
     async fn late_answer(&self) -> Result<(), DeliveryError> {
-        if let (Some(answer), Some(url)) = (&self.route.answer, &self.route.response_url) {
-            self.api.respond(url, answer).await?;
+        if let (Some(answer), Some(url)) = (&self.answer, &self.route.response_url) {
+            self.api()?.respond(url, answer).await?;
         }
         Ok(())
     }
@@ -107,13 +121,13 @@ impl Deliver for SlackOut {
         };
         let mut body = render::message(channel, &message.lines, &message.buttons);
         body["ts"] = Value::String(ts.clone());
-        self.api.call("chat.update", &body).await?;
+        self.api()?.call("chat.update", &body).await?;
         Ok(())
     }
 
     async fn tell_caller(&self, words: &str) -> Result<(), DeliveryError> {
         if let Some(url) = &self.route.response_url {
-            self.api.respond(url, &render::ephemeral(words)).await?;
+            self.api()?.respond(url, &render::ephemeral(words)).await?;
         }
         Ok(())
     }

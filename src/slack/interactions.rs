@@ -35,14 +35,12 @@ use serde_json::Value;
 
 use super::arrival::verified_request;
 use super::buttons;
-use super::commands::reply_response;
+use super::commands::Answered;
 use super::config::SlackConfig;
-use super::deliver::{spawn, Route};
-use super::render;
+use super::deliver::{spawn, Route, SlackOut};
 use crate::domain::{Person, Platform, Principal, RequestId};
 use crate::engine::{Arrival, ChatRequest, Replayed};
 use crate::front::{answer, ApiError, Ask, Asked, Front, Incoming};
-use crate::reply::Reply;
 
 #[derive(Debug, Deserialize)]
 struct Form {
@@ -156,7 +154,7 @@ async fn handle(
         .and_then(|p| serde_json::from_str(p).ok())
         .ok_or_else(|| ApiError::BadRequest("the payload is not an interaction".into()))?;
     match click(front, payload, arrival).await? {
-        Some(reply) => Ok(reply_response(&reply)),
+        Some(answered) => Ok(answered.response()),
         None => Err(ApiError::Unauthorized("replayed request".into())),
     }
 }
@@ -169,7 +167,7 @@ pub(super) async fn click(
     front: &Front<SlackConfig>,
     payload: Payload,
     arrival: Arrival,
-) -> Result<Option<Reply>, ApiError> {
+) -> Result<Option<Answered>, ApiError> {
     let asked = payload.asked(&front.config)?;
     let mut reply = match answer(&front.engine, &asked, arrival).await {
         Ok(reply) => reply,
@@ -178,21 +176,18 @@ pub(super) async fn click(
             return Ok(None);
         }
     };
-    let route = route(payload, &reply);
-    spawn(
-        &front.background,
-        front.config.web_api.clone(),
-        &mut reply,
-        route,
-    );
-    Ok(Some(reply))
+    let out = SlackOut::new(front.config.web_api.clone(), route(payload));
+    let answered = Answered::of(&out, &reply);
+    // Slack shows nothing of the HTTP answer to a click: it goes through the response URL too.
+    let mut late = answered.body.clone();
+    late["replace_original"] = Value::Bool(false);
+    spawn(&front.background, out.answering_late(late), &mut reply);
+    Ok(Some(answered))
 }
 
 /// Where what follows a click goes: its answer through the payload's response URL, and the
 /// update of the message the button was on (unless that message was ephemeral).
-fn route(payload: Payload, reply: &Reply) -> Route {
-    let mut answer = render::render(reply);
-    answer["replace_original"] = Value::Bool(false);
+fn route(payload: Payload) -> Route {
     let clicked = match payload.container {
         Some(Container {
             channel_id: Some(channel),
@@ -204,6 +199,5 @@ fn route(payload: Payload, reply: &Reply) -> Route {
     Route {
         response_url: payload.response_url,
         clicked,
-        answer: Some(answer),
     }
 }

@@ -22,7 +22,6 @@ use axum::extract::FromRequestParts;
 use axum::routing::post;
 use axum::Router;
 
-pub use self::commands::reply_response;
 pub use self::config::SlackConfig;
 pub use self::deliver::SlackOut;
 use crate::front::{ApiError, Front};

@@ -54,7 +54,6 @@ use tokio_tungstenite::tungstenite::Message;
 use super::commands::{slash_command, SlashForm};
 use super::config::SlackConfig;
 use super::interactions::{click, Payload};
-use super::render;
 use super::web::{WebApi, WebApiError};
 use crate::domain::Timestamp;
 use crate::engine::{Arrival, Engine};
@@ -312,8 +311,8 @@ async fn handle(shared: &Front<SlackConfig>, envelope: Envelope) -> Value {
         }
     };
     match outcome {
-        Ok(Some(reply)) if envelope.accepts_response_payload => {
-            json!({ "envelope_id": id, "payload": render::render(&reply) })
+        Ok(Some(answered)) if envelope.accepts_response_payload => {
+            json!({ "envelope_id": id, "payload": answered.body })
         }
         Ok(Some(_)) => json!({ "envelope_id": id }),
         Ok(None) => {

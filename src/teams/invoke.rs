@@ -44,7 +44,7 @@ use super::render;
 use super::turn::Turn;
 use crate::domain::{Action, Outcome};
 use crate::engine::{Draft, Replayed};
-use crate::front::{answer, follow_up, ApiError, Ask, Front};
+use crate::front::{answer, follow_up, ApiError, Ask, Deliver, Front};
 use crate::reply::{ApprovalMessage, Button, Data, Reply};
 
 /// The invoke `name` of an `Action.Execute` click.
@@ -157,19 +157,19 @@ pub(super) async fn card_action(
         .await
         .map_err(|Replayed| replayed())?;
     let follow_ups = std::mem::take(&mut reply.follow_ups);
+    let out = TeamsOut::new(front.config.clone(), turn.service_url, turn.bot);
+    let message = follow_ups.approval_message.as_ref();
     let response = match (decides, &private) {
-        (true, _) => card_response(&decision_card(&reply, follow_ups.approval_message.as_ref())),
-        (false, None) => card_response(&render::render(&reply)),
-        (false, Some(private)) => answer_privately(front, &turn, private, &reply).await,
+        (true, _) => card_response(&decision_card(&out, &reply, message)),
+        (false, None) => card_response(&out.render(&reply)),
+        (false, Some(private)) => answer_privately(front, &out, &turn, private, &reply).await,
     };
     let personal = activity.is_personal().then(|| turn.conversation.to_owned());
     let clicked = activity
         .reply_to_id
         .clone()
         .map(|card| (turn.conversation.to_owned(), card));
-    let out = TeamsOut::new(front.config.clone(), turn.service_url, turn.bot)
-        .clicked(clicked)
-        .caller_chat(private.or(personal));
+    let out = out.clicked(clicked).caller_chat(private.or(personal));
     follow_up(&front.background, out, reply.request_id.clone(), follow_ups);
     Ok(response)
 }
@@ -196,9 +196,9 @@ async fn where_to_answer(
 
 /// The card answered to an Approve or Deny click: the request's message as the decision left
 /// it (its buttons while it is still open), and the clicker's answer under it.
-fn decision_card(reply: &Reply, message: Option<&ApprovalMessage>) -> Value {
+fn decision_card(out: &TeamsOut, reply: &Reply, message: Option<&ApprovalMessage>) -> Value {
     let Some(message) = message else {
-        return render::render(reply);
+        return out.render(reply);
     };
     let mut lines = message.lines.clone();
     lines.extend(reply.lines.iter().cloned());
@@ -243,6 +243,7 @@ async fn private_chat(
 /// where the answer went.
 async fn answer_privately(
     front: &Front<TeamsConfig>,
+    out: &TeamsOut,
     turn: &Turn<'_>,
     private: &str,
     reply: &Reply,
@@ -250,7 +251,7 @@ async fn answer_privately(
     let sent = front
         .config
         .connector
-        .send(turn.service_url, private, &render::render(reply))
+        .send(turn.service_url, private, &out.render(reply))
         .await;
     let said = match sent {
         Ok(()) => "I've answered you in a private chat.",

@@ -10,7 +10,7 @@ use super::turn::Turn;
 use super::{render, text};
 use crate::domain::{Action, Outcome};
 use crate::engine::{Draft, Replayed};
-use crate::front::{follow_up, ApiError, Front};
+use crate::front::{follow_up, ApiError, Deliver, Front};
 use crate::reply::Reply;
 
 /// Handles a message activity whose activity passed the checks in [`Turn::of`].
@@ -50,11 +50,11 @@ pub(super) async fn message(
         }
     };
     let follow_ups = std::mem::take(&mut reply.follow_ups);
-    answer(front, &turn, private.as_deref(), &reply).await;
+    let out = TeamsOut::new(teams.clone(), turn.service_url, turn.bot);
+    answer(front, &out, &turn, private.as_deref(), &reply).await;
     // The notices follow the answer.
-    let out = TeamsOut::new(teams.clone(), turn.service_url, turn.bot).caller_chat(Some(
-        private.unwrap_or_else(|| turn.conversation.to_owned()),
-    ));
+    let caller_chat = private.unwrap_or_else(|| turn.conversation.to_owned());
+    let out = out.caller_chat(Some(caller_chat));
     follow_up(&front.background, out, reply.request_id.clone(), follow_ups);
     Ok(())
 }
@@ -95,8 +95,14 @@ async fn private_chat(
 
 /// Sends the reply: in the personal chat it was asked in, or in the 1:1 chat `private` (the
 /// thread is then told where it went). A failed delivery is logged and audited.
-async fn answer(front: &Front<TeamsConfig>, turn: &Turn<'_>, private: Option<&str>, reply: &Reply) {
-    let card = render::render(reply);
+async fn answer(
+    front: &Front<TeamsConfig>,
+    out: &TeamsOut,
+    turn: &Turn<'_>,
+    private: Option<&str>,
+    reply: &Reply,
+) {
+    let card = out.render(reply);
     let connector = &front.config.connector;
     let sent = match private {
         None => {
