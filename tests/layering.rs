@@ -595,6 +595,39 @@ fn no_two_files_of_src_take_names_from_each_other() {
     );
 }
 
+/// The engine's accessors that hand out what lies below it.
+const PAST_THE_ENGINE_CALLS: &[&str] = &[".stores()", ".core()"];
+
+/// The calls in front-end files that reach past the engine's API, as `file: call` lines.
+fn reaches_past_the_engine(sources: &[Source]) -> Vec<String> {
+    sources
+        .iter()
+        .filter(|source| {
+            source
+                .module
+                .first()
+                .is_some_and(|top| FRONT_ENDS.contains(&top.as_str()))
+        })
+        .flat_map(|source| {
+            PAST_THE_ENGINE_CALLS
+                .iter()
+                .filter(|call| source.code.contains(*call))
+                .map(|call| format!("{}: {call}", source.file))
+        })
+        .collect()
+}
+
+#[test]
+fn front_ends_never_reach_a_store_through_the_engine() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let found = reaches_past_the_engine(&sources(&src));
+    assert!(
+        found.is_empty(),
+        "front ends reading the stores or the core past the engine's API:\n{}",
+        found.join("\n")
+    );
+}
+
 // The check itself, attacked: each way of naming a module must be seen, and what is not code
 // must not be.
 
@@ -828,4 +861,25 @@ fn the_page_check_sees_a_name_that_is_gone() {
     assert!(check_token(root, "src/http.rs").is_err());
     assert!(check_token(root, "platforms.rs").is_ok());
     assert!(check_token(root, "http.rs").is_err());
+}
+
+#[test]
+fn the_engine_check_sees_a_front_end_reading_a_store() {
+    let source = |file: &str, text: &str| Source {
+        file: format!("src/{file}"),
+        module: module_of(Path::new(file)),
+        code: strip(text),
+    };
+    let found = reaches_past_the_engine(&[
+        source(
+            "slack/peek.rs",
+            "fn f(e: &Engine) { e.stores().access.tool(t); }",
+        ),
+        source(
+            "slack/fine.rs",
+            "// e.stores() in a comment\nfn f(e: &Engine) { e.handle_at(r, a); }",
+        ),
+        source("startup/app.rs", "fn f(e: &Engine) { e.stores(); }"),
+    ]);
+    assert_eq!(found, ["src/slack/peek.rs: .stores()"]);
 }
