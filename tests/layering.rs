@@ -8,7 +8,7 @@
 //!
 //! A module may name modules of lower layers only, never one of its own layer or above; the
 //! front ends (`front`, `slack`, `teams`) reach the core through the engine's API alone, never
-//! `command`, `store` or `audit` directly.
+//! `command`, `store` or `audit` directly, nor the stores through the engine's accessors.
 //!
 //! This reads every file under `src/` (comments and string literals left out), collects the
 //! paths it names — `crate::`, `super::` and `self::` paths in `use` lines, grouped ones such as

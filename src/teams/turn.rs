@@ -60,13 +60,21 @@ impl Incoming for Activity {
 /// A checked activity of a served tenant: the request it makes (its text still empty), its
 /// arrival, and where its answer goes.
 pub(super) struct Turn<'a> {
+    /// The served tenant.
     pub tenant: &'a str,
+    /// The sender.
     pub from: &'a Account,
+    /// The conversation the activity came from.
     pub conversation: &'a str,
+    /// The verified service URL every answer goes through.
     pub service_url: &'a str,
+    /// The bot, as the activity named it.
     pub bot: &'a Account,
+    /// The activity answered.
     pub activity_id: &'a str,
+    /// Its one clock reading and replay marker.
     pub arrival: Arrival,
+    /// The request it makes, and what it asks.
     pub asked: Asked,
 }
 
