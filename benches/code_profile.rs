@@ -29,7 +29,7 @@ const STAGES: &[(&str, &[&str])] = &[
     ),
     (
         "signature check (HMAC-SHA256)",
-        &["otpbot::slack::verify::verify"],
+        &["otpbot::slack::signature::verify"],
     ),
     (
         "catalog read (tool)",
@@ -81,7 +81,10 @@ const STAGES: &[(&str, &[&str])] = &[
     ("statement re-preparation (SQLite)", &["sqlite3Reprepare"]),
     (
         "rendering (Block Kit JSON)",
-        &["otpbot::slack::reply_response"],
+        &[
+            "otpbot::slack::render::render",
+            "otpbot::slack::commands::Answered::response",
+        ],
     ),
     (
         "logging",

@@ -98,7 +98,7 @@ fn event(user: &str) -> String {
     .expect("form");
     let ts = SystemClock.now().unix();
     let signature =
-        otpbot::slack::verify::sign(&SigningSecret::new(SECRET.into()), ts, body.as_bytes());
+        otpbot::slack::signature::sign(&SigningSecret::new(SECRET.into()), ts, body.as_bytes());
     json!({
         "version": "2.0", "routeKey": "POST /slack/commands", "rawPath": "/slack/commands",
         "rawQueryString": "",

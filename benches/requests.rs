@@ -31,10 +31,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use otpbot::domain::{Clock, Grant, GrantDuration, Principal, Seed, SystemClock, Tool, ToolName};
-use otpbot::http::{router, AppState};
 use otpbot::keys::{random_key, AuditKey, SigningSecret};
-use otpbot::slack::verify::sign;
+use otpbot::slack::signature::sign;
 use otpbot::slack::SlackConfig;
+use otpbot::startup::{router, AppState};
 use otpbot::store::Stores;
 use tower::ServiceExt;
 

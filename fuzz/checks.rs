@@ -9,7 +9,7 @@ use otpbot::command::Command;
 use otpbot::domain::{Platform, Principal, RequestId, Seed, Timestamp};
 use otpbot::keys::SigningSecret;
 use otpbot::reply::{clean, mention, CodeCard, Reply, Tone};
-use otpbot::slack::verify::{sign, verify};
+use otpbot::slack::signature::{sign, verify};
 use otpbot::teams::activity::Activity;
 use pulldown_cmark::{Event, Parser, Tag};
 

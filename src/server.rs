@@ -1,4 +1,4 @@
-//! The front door of `otpbot serve`: the HTTP/1 listener in front of [`crate::http::router`].
+//! The front door of `otpbot serve`: the HTTP/1 listener in front of [`crate::startup::router`].
 //!
 //! It bounds what one client can hold: headers must arrive within a deadline (a client that
 //! trickles them is dropped), headers are capped in size (larger ones get `431`), every request
@@ -220,23 +220,40 @@ pub async fn serve(
             limits,
             stopping.clone(),
         );
-        let registry = registry.clone();
-        connections.spawn(async move {
-            if let Err(e) = job.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-            registry.leave(id);
-        });
+        connections.spawn(counted(job, registry.clone(), id, peer));
         // Reap the connections that ended, so the set holds only live ones.
         while connections.try_join_next().is_some() {}
     }
     drop(listener);
+    drain(connections, stop, limits.shutdown_grace).await;
+}
+
+/// Runs connection `id` from `peer` to its end, then lets `registry` know it left.
+async fn counted(
+    job: impl Future<Output = Result<(), hyper::Error>>,
+    registry: Arc<Registry>,
+    id: u64,
+    peer: std::net::SocketAddr,
+) {
+    if let Err(e) = job.await {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+    registry.leave(id);
+}
+
+/// Stops accepting requests on the open `connections` (through `stop`) and waits for the
+/// in-flight ones to finish, `grace` at most.
+async fn drain(
+    mut connections: tokio::task::JoinSet<()>,
+    stop: watch::Sender<bool>,
+    grace: Duration,
+) {
     tracing::info!("shutting down: no new connections, finishing in-flight requests");
     let _ = stop.send(true);
     let drained = async { while connections.join_next().await.is_some() {} };
     tokio::select! {
         () = drained => tracing::info!("all connections closed"),
-        () = tokio::time::sleep(limits.shutdown_grace) => {
+        () = tokio::time::sleep(grace) => {
             tracing::warn!("shutdown grace period over, closing remaining connections");
         }
     }

@@ -9,8 +9,8 @@ mod common;
 use std::collections::HashMap;
 
 use common::aws;
-use otpbot::cli::{App, Patience};
 use otpbot::config::Settings;
+use otpbot::startup::{App, Patience};
 use secrecy::ExposeSecret;
 
 fn names(prefix: &str, which: &[&str]) -> Vec<String> {

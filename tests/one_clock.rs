@@ -12,9 +12,9 @@ use otpbot::domain::{
     Clock, Grant, GrantDuration, Outcome, Principal, Seed, Timestamp, Tool, ToolName,
 };
 use otpbot::engine::{Engine, Policy};
-use otpbot::http::{router, AppState};
 use otpbot::keys::{random_key, AuditKey, SigningSecret};
 use otpbot::slack::SlackConfig;
+use otpbot::startup::{router, AppState};
 use otpbot::store::local::{LocalStore, MasterKey};
 use otpbot::store::Stores;
 use tower::ServiceExt;

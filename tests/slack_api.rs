@@ -462,18 +462,18 @@ async fn forged_stale_and_missing_signatures_get_401_and_no_audit() {
         serde_urlencoded::to_string([("team_id", TEAM), ("user_id", ADMIN), ("text", "github")])
             .expect("form");
     let now = app.now().unix();
-    let good = otpbot::slack::verify::sign(
+    let good = otpbot::slack::signature::sign(
         &otpbot::keys::SigningSecret::new(common::SECRET.into()),
         now,
         body.as_bytes(),
     );
-    let forged = otpbot::slack::verify::sign(
+    let forged = otpbot::slack::signature::sign(
         &otpbot::keys::SigningSecret::new("wrong".into()),
         now,
         body.as_bytes(),
     );
     let stale_ts = now - 301;
-    let stale = otpbot::slack::verify::sign(
+    let stale = otpbot::slack::signature::sign(
         &otpbot::keys::SigningSecret::new(common::SECRET.into()),
         stale_ts,
         body.as_bytes(),
@@ -538,7 +538,7 @@ async fn a_replayed_request_is_refused() {
         serde_urlencoded::to_string([("team_id", TEAM), ("user_id", "UALICE"), ("text", "github")])
             .expect("form");
     let ts = app.now().unix();
-    let sig = otpbot::slack::verify::sign(
+    let sig = otpbot::slack::signature::sign(
         &otpbot::keys::SigningSecret::new(common::SECRET.into()),
         ts,
         body.as_bytes(),

@@ -10,7 +10,7 @@ mod common;
 
 use otpbot::domain::{Action, Outcome};
 use otpbot::keys::SigningSecret;
-use otpbot::slack::verify::sign;
+use otpbot::slack::signature::sign;
 
 use common::{principal, SlackReply, TestApp, ADMIN, SECRET, TEAM};
 

@@ -17,7 +17,7 @@ use otpbot::domain::{Action, Outcome, ToolName};
 use serde_json::{json, Value};
 
 use otpbot::keys::SigningSecret;
-use otpbot::slack::verify::sign;
+use otpbot::slack::signature::sign;
 
 use common::slack::{FakeWebApi, Recorder};
 use common::{Options, SlackReply, TestApp, ADMIN, BOT_TOKEN, SECRET, SETUP_OPERATOR, TEAM};

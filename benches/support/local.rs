@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use otpbot::domain::{Clock, SystemClock};
 use otpbot::keys::SigningSecret;
-use otpbot::slack::verify::sign;
+use otpbot::slack::signature::sign;
 
 /// The signing secret the server is given.
 pub const SECRET: &str = "0123456789abcdef0123456789abcdef";

@@ -4,10 +4,11 @@
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 
-use super::{operator_request, App};
+use super::operator::operator_request;
 use crate::config::Settings;
 use crate::domain::{GrantDuration, Principal, ToolName};
 use crate::reply::Tone;
+use crate::startup::{App, Patience};
 
 /// `otpbot grant`
 #[derive(Debug, Args)]
@@ -72,7 +73,7 @@ async fn as_operator(mut settings: Settings, text: String) -> anyhow::Result<()>
     let mut policy = settings.policy();
     policy.bootstrap_admins.insert(request.principal.clone());
     policy.per_caller.limit = u64::MAX / 2;
-    let engine = App::open(&mut settings, policy, super::Patience::Operator)
+    let engine = App::open(&mut settings, policy, Patience::Operator)
         .await?
         .engine;
     let request = crate::engine::ChatRequest { text, ..request };

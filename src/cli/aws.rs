@@ -7,6 +7,7 @@ use anyhow::bail;
 use clap::Subcommand;
 
 use crate::config::{Backend, Settings};
+use crate::startup::{aws_config, Patience};
 use crate::store::aws::schema::{self, Created};
 
 /// AWS backend set-up.
@@ -29,7 +30,7 @@ async fn create_tables(settings: Settings) -> anyhow::Result<()> {
     if settings.backend != Backend::Aws {
         bail!("`otpbot aws create-tables` creates DynamoDB tables and needs OTPBOT_BACKEND=aws");
     }
-    let config = super::aws_config(super::Patience::Operator).await?;
+    let config = aws_config(Patience::Operator).await?;
     let ddb = aws_sdk_dynamodb::Client::new(&config);
     for (table, name) in [
         (&schema::ACCESS_TABLE, &settings.aws.access_table),

@@ -4,29 +4,14 @@
 
 use std::io::Write;
 
-use clap::{Args, CommandFactory};
+use clap::CommandFactory;
 
-use super::Cli;
+use super::args::{Cli, CompletionArgs};
 use crate::config::SettingsArgs;
 
 /// What every command's help ends with.
 const SETTINGS_POINTER: &str = "Settings such as --data-dir, --backend and --listen apply to \
     every command, as options or OTPBOT_* variables: see `otpbot help settings`.";
-
-/// `otpbot help [settings | <command>…]`
-#[derive(Debug, Args)]
-pub struct HelpArgs {
-    /// `settings`, or a command (e.g. `tool add`); none: the commands.
-    #[arg(num_args = 0.., value_name = "TOPIC")]
-    pub topic: Vec<String>,
-}
-
-/// `otpbot completions <shell>`
-#[derive(Debug, Args)]
-pub struct CompletionArgs {
-    /// The shell: bash, zsh, fish, powershell or elvish.
-    pub shell: clap_complete::Shell,
-}
 
 /// The command line as parsed: the settings are options of every command, but only
 /// `otpbot help settings` lists them, so each command's help shows its own options.

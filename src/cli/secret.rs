@@ -5,68 +5,16 @@
 //! reads it from there when its variable is not set.
 
 use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
-use super::{operator_request, App};
+use super::operator::operator_request;
+use super::terminal::read_secret;
 use crate::config::{Backend, Settings};
 use crate::domain::{Action, Outcome};
 use crate::engine::Draft;
-
-/// Which secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SecretName {
-    /// The Slack app's signing secret.
-    SlackSigningSecret,
-    /// The audit HMAC key (64 hex characters; AWS only: locally it is the audit.key file);
-    /// `--generate` makes a random one.
-    AuditKey,
-    /// The Teams bot's client secret.
-    TeamsClientSecret,
-    /// The Slack bot token (`xoxb-…`), for access-request messages and issuance notices.
-    SlackBotToken,
-}
-
-impl SecretName {
-    /// The name as typed, which is also its name in the local store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SlackSigningSecret => "slack-signing-secret",
-            Self::AuditKey => "audit-key",
-            Self::TeamsClientSecret => "teams-client-secret",
-            Self::SlackBotToken => "slack-bot-token",
-        }
-    }
-
-    /// What it is, for messages and the parameter's description.
-    fn description(self) -> &'static str {
-        match self {
-            Self::SlackSigningSecret => "otpbot Slack signing secret",
-            Self::AuditKey => "otpbot audit HMAC key",
-            Self::TeamsClientSecret => "otpbot Teams client secret",
-            Self::SlackBotToken => "otpbot Slack bot token",
-        }
-    }
-
-    /// Its SSM parameter (AWS backend).
-    pub fn parameter(self, settings: &Settings) -> String {
-        match self {
-            Self::SlackSigningSecret => settings.signing_secret_param.clone(),
-            Self::AuditKey => settings.audit_key_param.clone(),
-            Self::SlackBotToken => settings.slack_bot_token_param.clone(),
-            Self::TeamsClientSecret => {
-                let prefix = settings.aws.ssm_prefix.trim_end_matches('/');
-                settings
-                    .teams
-                    .as_ref()
-                    .map(|t| t.client_secret_param.clone())
-                    .filter(|name| !name.is_empty())
-                    .unwrap_or_else(|| format!("{prefix}/teams/client-secret"))
-            }
-        }
-    }
-}
+use crate::startup::{App, Patience, SecretName};
 
 /// `otpbot secret set`
 #[derive(Debug, Args)]
@@ -126,12 +74,12 @@ async fn set_local(mut settings: Settings, name: SecretName, value: &str) -> any
     #[cfg(not(feature = "local"))]
     {
         let _ = (&mut settings, name, value);
-        Err(super::no_local_store())
+        Err(crate::startup::no_local_store())
     }
     #[cfg(feature = "local")]
     {
         let policy = settings.policy();
-        let app = App::open(&mut settings, policy, super::Patience::Operator).await?;
+        let app = App::open(&mut settings, policy, Patience::Operator).await?;
         let store = app.local.as_ref().context("the local store is not open")?;
         let draft = Draft::new(Action::SecretSet, Outcome::Ok).detail(format!(
             "stored secret {} in the local store",
@@ -163,7 +111,7 @@ async fn set_aws(mut settings: Settings, name: SecretName, value: &str) -> anyho
         settings.audit_key = Some(crate::keys::decode_hex_key(value, "the audit key")?);
     }
     let policy = settings.policy();
-    let app = App::open(&mut settings, policy, super::Patience::Operator).await?;
+    let app = App::open(&mut settings, policy, Patience::Operator).await?;
     let store = app.aws.as_ref().context("the AWS backend is not open")?;
     // SSM and the audit table share no transaction, so the record comes first: a secret is
     // never changed without one. If the audit table cannot take it, nothing is written; if SSM
@@ -194,58 +142,7 @@ async fn set_aws(mut settings: Settings, name: SecretName, value: &str) -> anyho
     Ok(())
 }
 
-impl App {
-    /// A deployment secret the backend keeps: on AWS its SSM parameter, on the local store the
-    /// value `otpbot secret set` stored there. `None` when it was never written.
-    pub async fn stored_secret(
-        &self,
-        settings: &Settings,
-        name: SecretName,
-    ) -> anyhow::Result<Option<secrecy::SecretString>> {
-        if let Some(store) = &self.aws {
-            let param = name.parameter(settings);
-            return store.parameter(&param).await.with_context(|| {
-                format!(
-                    "cannot read the {} from SSM parameter {param}: check the AWS credentials \
-                     and region, and that they may ssm:GetParameter it",
-                    name.as_str()
-                )
-            });
-        }
-        #[cfg(feature = "local")]
-        if let Some(store) = &self.local {
-            let value = store.secret(name.as_str()).await.with_context(|| {
-                format!("cannot read the {} from the local store", name.as_str())
-            })?;
-            return Ok(value.map(|v| secrecy::SecretString::from(v.as_str())));
-        }
-        Ok(None)
-    }
-
-    /// A secret that must be set: from [`App::stored_secret`], or an error that says where it
-    /// was looked for and how to put it there.
-    pub(super) async fn required_secret(
-        &self,
-        settings: &Settings,
-        name: SecretName,
-        var: &str,
-    ) -> anyhow::Result<secrecy::SecretString> {
-        if let Some(value) = self.stored_secret(settings, name).await? {
-            return Ok(value);
-        }
-        let store = match &self.aws {
-            Some(_) => format!("SSM parameter {} does not exist", name.parameter(settings)),
-            None => "the local store holds none".to_owned(),
-        };
-        anyhow::bail!(
-            "{var} is not set and {store}: write it with `otpbot secret set {}`, or set {var} \
-             (or {var}_FILE)",
-            name.as_str()
-        )
-    }
-}
-
 fn read_value(what: &str) -> anyhow::Result<Zeroizing<String>> {
-    let raw = super::read_secret(&format!("{what} (hidden): "), 16 * 1024)?;
+    let raw = read_secret(&format!("{what} (hidden): "), 16 * 1024)?;
     Ok(Zeroizing::new(raw.trim().to_owned()))
 }

@@ -5,8 +5,11 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use crate::config::Settings;
+use crate::config::DEMO_TEAM;
 use crate::domain::{Clock, SystemClock};
-use crate::slack::verify::sign;
+use crate::front::client;
+use crate::slack::signature::sign;
+use crate::startup::HTTPS_SETUP;
 
 /// `otpbot slash`
 #[derive(Debug, Args)]
@@ -15,7 +18,7 @@ pub struct SlashArgs {
     #[arg(long = "as", value_name = "USER")]
     pub user: String,
     /// The Slack team id.
-    #[arg(long, default_value = super::serve::DEMO_TEAM)]
+    #[arg(long, default_value = DEMO_TEAM)]
     pub team: String,
     /// The channel id.
     #[arg(long, default_value = "C0DEMO")]
@@ -86,8 +89,8 @@ pub async fn run(settings: Settings, args: SlashArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("http://{}", settings.listen));
     let url = format!("{}/slack/commands", base.trim_end_matches('/'));
-    let response = crate::front::client(std::time::Duration::from_secs(10))
-        .context(super::HTTPS_SETUP)?
+    let response = client(std::time::Duration::from_secs(10))
+        .context(HTTPS_SETUP)?
         .post(&url)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-slack-request-timestamp", timestamp.to_string())

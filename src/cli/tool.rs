@@ -1,12 +1,14 @@
 //! `otpbot tool add|list|remove`: the operator's catalog and seed enrolment.
 
 use anyhow::{bail, Context};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
-use super::{operator_request, App};
+use super::operator::operator_request;
+use super::terminal::read_secret;
 use crate::config::Settings;
 use crate::domain::{Action, GrantDuration, Outcome, Seed, Tool, ToolName};
 use crate::engine::{Draft, Engine};
+use crate::startup::{App, Patience};
 use crate::store::Change;
 
 /// Tool subcommands.
@@ -15,43 +17,9 @@ pub enum ToolCommand {
     /// Enrol a tool. The seed (an otpauth://totp/ URI or a base32 secret) is read from stdin,
     /// a hidden prompt on a terminal, or the QR code image given with --qr. An enrolled tool is
     /// only re-enrolled with --replace.
-    Add {
-        /// Tool name: 1-32 lowercase letters, digits and dashes.
-        name: ToolName,
-        /// How people call it (default: the name, or the current one with --replace).
-        #[arg(long)]
-        display_name: Option<String>,
-        /// Grant length when an admin names none (default 8h, or the current one with --replace).
-        #[arg(long)]
-        default_grant: Option<GrantDuration>,
-        /// Longest grant admins may give (default 1w, or the current one with --replace).
-        #[arg(long)]
-        max_grant: Option<GrantDuration>,
-        /// Channel told of every code issued for this tool (never the code).
-        #[arg(long, value_parser = channel)]
-        notify_channel: Option<String>,
-        /// Channel access requests for this tool go to (else approvers get direct messages).
-        #[arg(long, value_parser = channel)]
-        approvals_channel: Option<String>,
-        /// Read the seed from the QR code a site shows when setting up 2FA (PNG or JPEG
-        /// screenshot); the secret is never printed.
-        #[arg(long, value_name = "IMAGE")]
-        qr: Option<std::path::PathBuf>,
-        /// Replace the seed of an enrolled tool (its settings stay unless given here).
-        #[arg(long)]
-        replace: bool,
-    },
+    Add(AddArgs),
     /// Change a tool's channels; `none` clears one. The seed and grant limits stay.
-    Set {
-        /// The tool.
-        name: ToolName,
-        /// Channel told of every code issued (never the code), or `none`.
-        #[arg(long, value_parser = channel)]
-        notify_channel: Option<String>,
-        /// Channel access requests go to, or `none` for direct messages to approvers.
-        #[arg(long, value_parser = channel)]
-        approvals_channel: Option<String>,
-    },
+    Set(SetArgs),
     /// List enrolled tools.
     List,
     /// Remove a tool, its seed and every grant for it.
@@ -61,149 +29,211 @@ pub enum ToolCommand {
     },
 }
 
+/// `otpbot tool add`
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Tool name: 1-32 lowercase letters, digits and dashes.
+    name: ToolName,
+    /// How people call it (default: the name, or the current one with --replace).
+    #[arg(long)]
+    display_name: Option<String>,
+    /// Grant length when an admin names none (default 8h, or the current one with --replace).
+    #[arg(long)]
+    default_grant: Option<GrantDuration>,
+    /// Longest grant admins may give (default 1w, or the current one with --replace).
+    #[arg(long)]
+    max_grant: Option<GrantDuration>,
+    /// Channel told of every code issued for this tool (never the code).
+    #[arg(long, value_parser = channel)]
+    notify_channel: Option<String>,
+    /// Channel access requests for this tool go to (else approvers get direct messages).
+    #[arg(long, value_parser = channel)]
+    approvals_channel: Option<String>,
+    /// Read the seed from the QR code a site shows when setting up 2FA (PNG or JPEG
+    /// screenshot); the secret is never printed.
+    #[arg(long, value_name = "IMAGE")]
+    qr: Option<std::path::PathBuf>,
+    /// Replace the seed of an enrolled tool (its settings stay unless given here).
+    #[arg(long)]
+    replace: bool,
+}
+
+/// `otpbot tool set`
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// The tool.
+    name: ToolName,
+    /// Channel told of every code issued (never the code), or `none`.
+    #[arg(long, value_parser = channel)]
+    notify_channel: Option<String>,
+    /// Channel access requests go to, or `none` for direct messages to approvers.
+    #[arg(long, value_parser = channel)]
+    approvals_channel: Option<String>,
+}
+
 /// Runs a tool subcommand.
 pub async fn run(mut settings: Settings, command: ToolCommand) -> anyhow::Result<()> {
     let policy = settings.policy();
-    let engine = App::open(&mut settings, policy, super::Patience::Operator)
+    let engine = App::open(&mut settings, policy, Patience::Operator)
         .await?
         .engine;
     match command {
-        ToolCommand::Add {
-            name,
-            display_name,
-            default_grant,
-            max_grant,
-            notify_channel,
-            qr,
-            replace,
-            approvals_channel,
-        } => {
-            let current = engine.stores().access.tool(&name).await?;
-            match (&current, replace) {
-                (Some(_), false) => bail!(
-                    "`{name}` is already enrolled; add --replace to replace its seed (its \
-                     settings stay unless given)"
-                ),
-                (None, true) => bail!("there is no tool `{name}` to replace; leave out --replace"),
-                _ => {}
-            }
-            let default_grant = default_grant
-                .or(current.as_ref().map(|t| t.default_grant))
-                .or(GrantDuration::from_secs(8 * 3600))
-                .context("default grant")?;
-            let max_grant = max_grant
-                .or(current.as_ref().map(|t| t.max_grant))
-                .or(GrantDuration::from_secs(7 * 86_400))
-                .context("max grant")?;
-            if default_grant > max_grant {
-                bail!("the default grant {default_grant} is longer than the max grant {max_grant}");
-            }
-            let seed = match qr {
-                #[cfg(feature = "qr")]
-                Some(path) => super::qr::read_seed(&path)
-                    .with_context(|| format!("no seed for {name} from {}", path.display()))?,
-                #[cfg(not(feature = "qr"))]
-                Some(_) => {
-                    bail!("this build of otpbot reads no QR codes (built without the `qr` feature)")
-                }
-                None => read_seed(&name)?,
-            };
-            let tool = Tool {
-                display_name: display_name
-                    .or(current.as_ref().map(|t| t.display_name.clone()))
-                    .unwrap_or_else(|| name.to_string()),
-                notify_channel: notify_channel
-                    .or(current.as_ref().and_then(|t| t.notify_channel.clone()))
-                    .filter(|c| c != NONE),
-                approvals_channel: approvals_channel
-                    .or(current.as_ref().and_then(|t| t.approvals_channel.clone()))
-                    .filter(|c| c != NONE),
-                name,
-                default_grant,
-                max_grant,
-            };
-            add(&engine, &tool, &seed).await?;
-            say!(
-                "{} `{}` ({}); default grant {default_grant}, max {max_grant}.",
-                if replace {
-                    "Replaced the seed of"
-                } else {
-                    "Enrolled"
-                },
-                tool.name,
-                tool.display_name
-            );
-        }
-        ToolCommand::Set {
-            name,
-            notify_channel,
-            approvals_channel,
-        } => {
-            let Some(mut tool) = engine.stores().access.tool(&name).await? else {
-                bail!("there is no tool `{name}`");
-            };
-            if let Some(c) = notify_channel {
-                tool.notify_channel = (c != NONE).then_some(c);
-            }
-            if let Some(c) = approvals_channel {
-                tool.approvals_channel = (c != NONE).then_some(c);
-            }
-            let draft = Draft::new(Action::ToolAdd, Outcome::Ok)
-                .tool(&name)
-                .detail(format!(
-                    "channels: notify {}, approvals {}",
-                    tool.notify_channel.as_deref().unwrap_or(NONE),
-                    tool.approvals_channel.as_deref().unwrap_or(NONE)
-                ));
-            let change = Change::PutTool {
-                tool: tool.clone(),
-                seed: None,
-            };
-            engine
-                .change(&operator_request(), change, draft, None)
-                .await
-                .context("changing the tool failed; nothing was changed")?;
-            say!(
-                "`{name}`: notices to {}, requests to {}.",
-                tool.notify_channel.as_deref().unwrap_or("nowhere"),
-                tool.approvals_channel
-                    .as_deref()
-                    .unwrap_or("approvers directly")
-            );
-        }
-        ToolCommand::List => {
-            let tools = engine.stores().access.tools().await?;
-            if tools.is_empty() {
-                say!("No tools. Enrol one with: otpbot tool add <name> < seed.txt");
-            }
-            for t in tools {
-                say!(
-                    "{:<20} {:<30} default {:<4} max {}",
-                    t.name,
-                    t.display_name,
-                    t.default_grant.to_string(),
-                    t.max_grant
-                );
-            }
-        }
-        ToolCommand::Remove { name } => {
-            // The tool, its seed and its grants go in one transaction with the record.
-            let draft = Draft::new(Action::ToolRemove, Outcome::Ok).tool(&name);
-            let removed = engine
-                .change(
-                    &operator_request(),
-                    Change::RemoveTool(name.clone()),
-                    draft,
-                    None,
-                )
-                .await
-                .context("removing the tool failed; nothing was changed")?;
-            if !removed {
-                bail!("there is no tool `{name}`");
-            }
-            say!("Removed `{name}`, its seed and its grants.");
-        }
+        ToolCommand::Add(args) => enrol(&engine, args).await,
+        ToolCommand::Set(args) => set(&engine, args).await,
+        ToolCommand::List => list(&engine).await,
+        ToolCommand::Remove { name } => remove(&engine, name).await,
     }
+}
+
+/// `otpbot tool add`: a new tool, or with --replace a new seed for an enrolled one (whose
+/// settings stay unless given).
+async fn enrol(engine: &Engine, args: AddArgs) -> anyhow::Result<()> {
+    let name = &args.name;
+    let current = engine.stores().access.tool(name).await?;
+    match (&current, args.replace) {
+        (Some(_), false) => bail!(
+            "`{name}` is already enrolled; add --replace to replace its seed (its settings stay \
+             unless given)"
+        ),
+        (None, true) => bail!("there is no tool `{name}` to replace; leave out --replace"),
+        _ => {}
+    }
+    let (default_grant, max_grant) = grant_limits(&args, current.as_ref())?;
+    let seed = seed_of(name, args.qr.as_deref())?;
+    let tool = Tool {
+        display_name: args
+            .display_name
+            .or(current.as_ref().map(|t| t.display_name.clone()))
+            .unwrap_or_else(|| args.name.to_string()),
+        notify_channel: args
+            .notify_channel
+            .or(current.as_ref().and_then(|t| t.notify_channel.clone()))
+            .filter(|c| c != NONE),
+        approvals_channel: args
+            .approvals_channel
+            .or(current.as_ref().and_then(|t| t.approvals_channel.clone()))
+            .filter(|c| c != NONE),
+        name: args.name,
+        default_grant,
+        max_grant,
+    };
+    add(engine, &tool, &seed).await?;
+    let done = if args.replace {
+        "Replaced the seed of"
+    } else {
+        "Enrolled"
+    };
+    say!(
+        "{done} `{}` ({}); default grant {default_grant}, max {max_grant}.",
+        tool.name,
+        tool.display_name
+    );
+    Ok(())
+}
+
+/// The default and the longest grant: as given, else the enrolled tool's, else 8h and 1w.
+fn grant_limits(
+    args: &AddArgs,
+    current: Option<&Tool>,
+) -> anyhow::Result<(GrantDuration, GrantDuration)> {
+    let default_grant = args
+        .default_grant
+        .or(current.map(|t| t.default_grant))
+        .or(GrantDuration::from_secs(8 * 3600))
+        .context("default grant")?;
+    let max_grant = args
+        .max_grant
+        .or(current.map(|t| t.max_grant))
+        .or(GrantDuration::from_secs(7 * 86_400))
+        .context("max grant")?;
+    if default_grant > max_grant {
+        bail!("the default grant {default_grant} is longer than the max grant {max_grant}");
+    }
+    Ok((default_grant, max_grant))
+}
+
+/// The seed of tool `name`: from the QR code image at `qr`, or from stdin or a hidden prompt.
+fn seed_of(name: &ToolName, qr: Option<&std::path::Path>) -> anyhow::Result<Seed> {
+    match qr {
+        #[cfg(feature = "qr")]
+        Some(path) => super::qr::read_seed(path)
+            .with_context(|| format!("no seed for {name} from {}", path.display())),
+        #[cfg(not(feature = "qr"))]
+        Some(_) => {
+            bail!("this build of otpbot reads no QR codes (built without the `qr` feature)")
+        }
+        None => read_seed(name),
+    }
+}
+
+/// `otpbot tool set`: a tool's channels changed, with the record of it.
+async fn set(engine: &Engine, args: SetArgs) -> anyhow::Result<()> {
+    let name = args.name;
+    let Some(mut tool) = engine.stores().access.tool(&name).await? else {
+        bail!("there is no tool `{name}`");
+    };
+    if let Some(c) = args.notify_channel {
+        tool.notify_channel = (c != NONE).then_some(c);
+    }
+    if let Some(c) = args.approvals_channel {
+        tool.approvals_channel = (c != NONE).then_some(c);
+    }
+    let draft = Draft::new(Action::ToolAdd, Outcome::Ok)
+        .tool(&name)
+        .detail(format!(
+            "channels: notify {}, approvals {}",
+            tool.notify_channel.as_deref().unwrap_or(NONE),
+            tool.approvals_channel.as_deref().unwrap_or(NONE)
+        ));
+    let change = Change::PutTool {
+        tool: tool.clone(),
+        seed: None,
+    };
+    engine
+        .change(&operator_request(), change, draft, None)
+        .await
+        .context("changing the tool failed; nothing was changed")?;
+    say!(
+        "`{name}`: notices to {}, requests to {}.",
+        tool.notify_channel.as_deref().unwrap_or("nowhere"),
+        tool.approvals_channel
+            .as_deref()
+            .unwrap_or("approvers directly")
+    );
+    Ok(())
+}
+
+/// `otpbot tool list`
+async fn list(engine: &Engine) -> anyhow::Result<()> {
+    let tools = engine.stores().access.tools().await?;
+    if tools.is_empty() {
+        say!("No tools. Enrol one with: otpbot tool add <name> < seed.txt");
+    }
+    for t in tools {
+        say!(
+            "{:<20} {:<30} default {:<4} max {}",
+            t.name,
+            t.display_name,
+            t.default_grant.to_string(),
+            t.max_grant
+        );
+    }
+    Ok(())
+}
+
+/// `otpbot tool remove`: the tool, its seed and its grants go in one transaction with the
+/// record.
+async fn remove(engine: &Engine, name: ToolName) -> anyhow::Result<()> {
+    let draft = Draft::new(Action::ToolRemove, Outcome::Ok).tool(&name);
+    let change = Change::RemoveTool(name.clone());
+    let removed = engine
+        .change(&operator_request(), change, draft, None)
+        .await
+        .context("removing the tool failed; nothing was changed")?;
+    if !removed {
+        bail!("there is no tool `{name}`");
+    }
+    say!("Removed `{name}`, its seed and its grants.");
     Ok(())
 }
 
@@ -224,7 +254,7 @@ fn channel(text: &str) -> Result<String, String> {
 
 fn read_seed(name: &ToolName) -> anyhow::Result<Seed> {
     let prompt = format!("Seed for {name} (otpauth://totp/ URI or base32 secret, hidden): ");
-    let input = super::read_secret(&prompt, 64 * 1024)?;
+    let input = read_secret(&prompt, 64 * 1024)?;
     let first_line = input
         .lines()
         .map(str::trim)

@@ -2,7 +2,8 @@
 //! checked readings every command shares (tool names, user mentions, durations and reasons),
 //! and how a principal is shown back to chat users.
 
-use super::{CommandError, CommandResult, Draft};
+use super::draft::Draft;
+use super::error::{CommandError, CommandResult};
 use crate::domain::{GrantDuration, Principal, Tool, ToolName};
 
 /// The words of a command, consumed left to right.

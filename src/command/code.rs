@@ -1,7 +1,10 @@
 //! `/otp <tool>`: the current code, for a caller with a valid grant.
 
-use super::{CommandError, CommandResult, Ctx, Draft};
-use crate::domain::{Action, Outcome, ToolName};
+use super::args::show_user;
+use super::ctx::Ctx;
+use super::draft::Draft;
+use super::error::{CommandError, CommandResult};
+use crate::domain::{Action, Grant, Outcome, Timestamp, Tool, ToolName, TotpIssue};
 use crate::reply::{Audience, CodeCard, FollowUps, Notice, Reply, Tone};
 use crate::store::{Effect, Verdict};
 
@@ -19,9 +22,7 @@ impl Code {
     #[tracing::instrument(skip_all, fields(tool = %self.tool))]
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
         let stores = &ctx.core.stores;
-        let draft = |outcome| Draft::new(Action::Code, outcome).tool(&self.tool);
-        let policy = ctx.core.policy();
-        let tool_quota = policy.tool_quota(ctx.person(), &self.tool);
+        let tool_quota = ctx.core.policy().tool_quota(ctx.person(), &self.tool);
         let quotas = [ctx.caller_quota(), tool_quota.clone()];
         let (tool, view) = tokio::join!(
             stores.access.tool(&self.tool),
@@ -35,137 +36,176 @@ impl Code {
                 .get(i)
                 .is_none_or(|log| log.admits(quotas[i].limit, ctx.now))
         };
+        let refuse = Refusals { tool: &self.tool };
         if !admits(0) {
             return Err(CommandError::denied(
-                draft(Outcome::RateLimited).detail("per-caller limit"),
+                refuse
+                    .draft(Outcome::RateLimited)
+                    .detail("per-caller limit"),
                 "You are sending too many requests. Wait a few minutes and try again.",
             ));
         }
-        let unknown = || {
-            CommandError::denied(
-                draft(Outcome::UnknownTool),
-                format!(
-                    "There is no tool called `{}`. Type `/otp list` to see yours.",
-                    self.tool
-                ),
-            )
-        };
         let Some(tool) = tool else {
-            return Err(unknown());
+            return Err(refuse.unknown());
         };
-        let ask = "Ask for access with the button below or `/otp request <tool>`";
-        let no_grant = || {
-            let msg = format!("You have no access to {}. {ask}.", tool.display_name);
-            CommandError::denied(draft(Outcome::NoGrant), msg)
-        };
-        let expired = |at| {
-            let msg = format!(
-                "Your access to {} ended at {at}. {ask} again.",
-                tool.display_name
-            );
-            CommandError::denied(draft(Outcome::Expired), msg)
-        };
-        let limited = || {
-            let msg = format!(
-                "Too many codes for {} in a short time. Wait a few minutes and try again.",
-                tool.display_name
-            );
-            CommandError::denied(draft(Outcome::RateLimited).detail("per-tool limit"), msg)
-        };
+        let display = tool.display_name.as_str();
         let grant = match &view.grant {
-            None => return Err(no_grant()),
-            Some(g) if !g.is_active(ctx.now) => return Err(expired(g.expires_at)),
+            None => return Err(refuse.no_grant(display)),
+            Some(g) if !g.is_active(ctx.now) => return Err(refuse.expired(display, g.expires_at)),
             Some(g) => g.clone(),
         };
         if !admits(1) {
-            return Err(limited());
+            return Err(refuse.limited(display));
         }
-        let seed =
-            stores.secrets.seed(&self.tool).await?.ok_or_else(|| {
-                CommandError::Inconsistent(format!("tool {} has no seed", self.tool))
-            })?;
-        let issue = seed.issue(ctx.now);
-        drop(seed);
+        let issue = self.issue(ctx).await?;
+        let effect = Effect::Issue {
+            principal: ctx.caller().clone(),
+            tool: self.tool.clone(),
+        };
+        let record = self.record(ctx, &refuse, &issue);
+        let verdict = ctx
+            .commit_viewed(record, effect, Some(tool_quota), &view)
+            .await?;
+        refuse.unless_issued(verdict, display)?;
+        tracing::info!(outcome = "issued", "code issued");
+        Ok(issued(ctx, &tool, &grant, issue))
+    }
+
+    /// The code (and the next one, near a rollover) at the decision time; the seed is read
+    /// only now, after the grant was found valid, and dropped at once.
+    async fn issue(&self, ctx: &Ctx<'_>) -> CommandResult<TotpIssue> {
+        let seed = ctx
+            .core
+            .stores
+            .secrets
+            .seed(&self.tool)
+            .await?
+            .ok_or_else(|| CommandError::Inconsistent(format!("tool {} has no seed", self.tool)))?;
+        Ok(seed.issue(ctx.now))
+    }
+
+    /// The "issued" record: how long the code is valid, how it reaches the caller, and the
+    /// MACs of both codes the caller sees, so either can be traced back here.
+    fn record(&self, ctx: &Ctx<'_>, refuse: &Refusals<'_>, issue: &TotpIssue) -> Draft {
         let route = ctx
             .request
             .delivery
             .as_deref()
             .map(|d| format!("; via {d}"))
             .unwrap_or_default();
-        let mut record =
-            draft(Outcome::Issued).detail(format!("valid {} s{route}", issue.valid_for_secs));
-        // Both codes the caller sees are fingerprinted, so either can be traced back here.
-        let mut macs = vec![ctx.core.audit_key().mac(&self.tool, &issue.code)];
-        macs.extend(
-            issue
-                .next
-                .iter()
-                .map(|next| ctx.core.audit_key().mac(&self.tool, next)),
-        );
+        let mut record = refuse
+            .draft(Outcome::Issued)
+            .detail(format!("valid {} s{route}", issue.valid_for_secs));
+        let key = ctx.core.audit_key();
+        let mut macs = vec![key.mac(&self.tool, &issue.code)];
+        macs.extend(issue.next.iter().map(|next| key.mac(&self.tool, next)));
         record.code_mac = Some(macs.join(","));
-        let effect = Effect::Issue {
-            principal: ctx.caller().clone(),
-            tool: self.tool.clone(),
-        };
-        match ctx
-            .commit_viewed(record, effect, Some(tool_quota), &view)
-            .await?
-        {
-            Verdict::Done { .. } => {}
-            Verdict::NoGrant => return Err(no_grant()),
-            Verdict::UnknownTool => return Err(unknown()),
-            Verdict::Expired(at) => return Err(expired(at)),
-            Verdict::Limited(_) => return Err(limited()),
-            Verdict::Replay => return Err(CommandError::Replayed),
+        record
+    }
+}
+
+/// The refusals of a code for `tool`.
+struct Refusals<'a> {
+    tool: &'a ToolName,
+}
+
+/// How a caller without a grant is pointed to one.
+const ASK: &str = "Ask for access with the button below or `/otp request <tool>`";
+
+impl Refusals<'_> {
+    fn draft(&self, outcome: Outcome) -> Draft {
+        Draft::new(Action::Code, outcome).tool(self.tool)
+    }
+
+    fn unknown(&self) -> CommandError {
+        CommandError::denied(
+            self.draft(Outcome::UnknownTool),
+            format!(
+                "There is no tool called `{}`. Type `/otp list` to see yours.",
+                self.tool
+            ),
+        )
+    }
+
+    fn no_grant(&self, display: &str) -> CommandError {
+        let msg = format!("You have no access to {display}. {ASK}.");
+        CommandError::denied(self.draft(Outcome::NoGrant), msg)
+    }
+
+    fn expired(&self, display: &str, at: Timestamp) -> CommandError {
+        let msg = format!("Your access to {display} ended at {at}. {ASK} again.");
+        CommandError::denied(self.draft(Outcome::Expired), msg)
+    }
+
+    fn limited(&self, display: &str) -> CommandError {
+        let msg = format!(
+            "Too many codes for {display} in a short time. Wait a few minutes and try again."
+        );
+        CommandError::denied(
+            self.draft(Outcome::RateLimited).detail("per-tool limit"),
+            msg,
+        )
+    }
+
+    /// What the store's verdict on the issuance means: issued, or the refusal it was.
+    fn unless_issued(&self, verdict: Verdict, display: &str) -> CommandResult<()> {
+        match verdict {
+            Verdict::Done { .. } => Ok(()),
+            Verdict::NoGrant => Err(self.no_grant(display)),
+            Verdict::UnknownTool => Err(self.unknown()),
+            Verdict::Expired(at) => Err(self.expired(display, at)),
+            Verdict::Limited(_) => Err(self.limited(display)),
+            Verdict::Replay => Err(CommandError::Replayed),
             other @ (Verdict::Pending
             | Verdict::NoRequest
             | Verdict::Decided
-            | Verdict::RequestExpired) => {
-                return Err(CommandError::Inconsistent(format!(
-                    "an issuance got a request verdict: {other:?}"
-                )))
-            }
+            | Verdict::RequestExpired) => Err(CommandError::Inconsistent(format!(
+                "an issuance got a request verdict: {other:?}"
+            ))),
         }
-        tracing::info!(outcome = "issued", "code issued");
-        // The tool's notice channel hears of the issuance, never the code.
-        let notices = tool
-            .notify_channel
-            .clone()
-            .map(|channel| {
-                let caller = ctx.caller();
-                let mut line = format!(
-                    "{} got a {} code (grant by {}",
-                    super::show_user(caller, caller),
-                    tool.display_name,
-                    super::show_user(&grant.granted_by, caller)
-                );
-                match &grant.reason {
-                    Some(reason) => line.push_str(&format!(", reason: {reason})")),
-                    None => line.push(')'),
-                }
-                Notice {
-                    to: Audience::Channel(channel),
-                    lines: vec![line],
-                    buttons: Vec::new(),
-                }
-            })
-            .into_iter()
-            .collect();
-        Ok(Reply {
-            tone: Tone::Info,
-            lines: vec![format!("Your access ends at {}.", grant.expires_at)],
-            code: Some(CodeCard {
-                tool_display: tool.display_name,
-                code: issue.code,
-                valid_for_secs: issue.valid_for_secs,
-                next: issue.next,
-            }),
-            request_id: ctx.request.request_id.clone(),
-            buttons: Vec::new(),
-            follow_ups: FollowUps {
-                notices,
-                ..FollowUps::default()
-            },
+    }
+}
+
+/// The reply carrying an issued code, and the notice to the tool's notice channel, which hears
+/// of the issuance, never the code.
+fn issued(ctx: &Ctx<'_>, tool: &Tool, grant: &Grant, issue: TotpIssue) -> Reply {
+    let notices = tool
+        .notify_channel
+        .clone()
+        .map(|channel| {
+            let caller = ctx.caller();
+            let mut line = format!(
+                "{} got a {} code (grant by {}",
+                show_user(caller, caller),
+                tool.display_name,
+                show_user(&grant.granted_by, caller)
+            );
+            match &grant.reason {
+                Some(reason) => line.push_str(&format!(", reason: {reason})")),
+                None => line.push(')'),
+            }
+            Notice {
+                to: Audience::Channel(channel),
+                lines: vec![line],
+                buttons: Vec::new(),
+            }
         })
+        .into_iter()
+        .collect();
+    Reply {
+        tone: Tone::Info,
+        lines: vec![format!("Your access ends at {}.", grant.expires_at)],
+        code: Some(CodeCard {
+            tool_display: tool.display_name.clone(),
+            code: issue.code,
+            valid_for_secs: issue.valid_for_secs,
+            next: issue.next,
+        }),
+        request_id: ctx.request.request_id.clone(),
+        buttons: Vec::new(),
+        follow_ups: FollowUps {
+            notices,
+            ..FollowUps::default()
+        },
     }
 }

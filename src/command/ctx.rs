@@ -1,113 +1,14 @@
-//! What a command runs against: the [`Core`] (stores, clock, audit key, policy), the verified
-//! [`ChatRequest`] and its [`Ctx`], through which a command commits the request's one decision.
-//! The engine builds these; nothing here knows the engine or any front end.
+//! A request's [`Ctx`]: everything a command needs while it runs, and the one decision it
+//! commits through it; the capabilities (the admin's and the auditor's views) only a caller with
+//! the role is handed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
-use super::{CommandError, Draft, Policy};
-use crate::domain::{
-    Action, AuditEvent, Clock, EventId, Outcome, Person, Principal, Quota, RequestId, Roles,
-    Timestamp,
-};
-use crate::keys::AuditKey;
-use crate::store::{
-    AccessStore, AuditStore, Decision, DecisionView, Effect, ReplayMark, Stores, Verdict,
-};
-
-/// A request after its front end verified it, in platform-neutral form.
-#[derive(Debug, Clone)]
-pub struct ChatRequest {
-    /// For the reply, the log and the audit record.
-    pub request_id: RequestId,
-    /// The verified caller.
-    pub principal: Principal,
-    /// The person the caller is: on Slack Enterprise Grid, the org's user (the request's
-    /// enterprise id with the user id); elsewhere the principal.
-    pub person: Person,
-    /// Whether the front end that took the request can message others on the caller's
-    /// platform (Slack: only with a bot token). A request that could tell no approver says so.
-    pub reaches_others: bool,
-    /// Where it was typed (channel or conversation id), if known.
-    pub channel: Option<String>,
-    /// The command text, e.g. `grant <@U1> github for 8h`.
-    pub text: String,
-    /// How the reply reaches the caller privately (recorded with issued codes).
-    pub delivery: Option<String>,
-}
-
-/// What a front end knows of a request besides its content.
-#[derive(Clone, Debug)]
-pub struct Arrival {
-    /// The request's one clock reading: its decision time.
-    pub now: Timestamp,
-    /// The signed request's fingerprint, refused the second time it is seen. It is recorded
-    /// in the request's decision transaction, not on its own.
-    pub replay: Option<ReplayMark>,
-}
-
-/// The parts a command works with: the stores, the clock, the audit key and the policy. The
-/// engine owns one and hands commands a shared reference through their [`Ctx`].
-pub struct Core {
-    pub(super) stores: Stores,
-    pub(super) clock: Arc<dyn Clock>,
-    pub(super) audit_key: Arc<AuditKey>,
-    pub(super) policy: Policy,
-}
-
-impl Core {
-    /// Builds the core from its parts.
-    pub fn new(
-        stores: Stores,
-        clock: Arc<dyn Clock>,
-        audit_key: Arc<AuditKey>,
-        policy: Policy,
-    ) -> Self {
-        Self {
-            stores,
-            clock,
-            audit_key,
-            policy,
-        }
-    }
-
-    /// The stores.
-    pub fn stores(&self) -> &Stores {
-        &self.stores
-    }
-
-    /// The clock.
-    pub fn clock(&self) -> &dyn Clock {
-        self.clock.as_ref()
-    }
-
-    /// The audit key.
-    pub fn audit_key(&self) -> &AuditKey {
-        &self.audit_key
-    }
-
-    /// The policy.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
-    /// The audit event `draft` describes, decided at `at` for `request`.
-    pub fn event(&self, request: &ChatRequest, draft: Draft, at: Timestamp) -> AuditEvent {
-        AuditEvent {
-            id: EventId::new(at),
-            at,
-            request_id: request.request_id.clone(),
-            actor: request.principal.clone(),
-            action: draft.action,
-            tool: draft.tool,
-            subject: draft.subject,
-            outcome: draft.outcome,
-            detail: draft.detail,
-            channel: request.channel.clone(),
-            code_mac: draft.code_mac,
-        }
-    }
-}
+use super::core::{Arrival, ChatRequest, Core};
+use super::draft::Draft;
+use super::error::{forbidden, per_caller_denial, CommandError};
+use crate::domain::{Action, AuditEvent, Person, Principal, Quota, Roles, Timestamp};
+use crate::store::{AccessStore, AuditStore, Decision, DecisionView, Effect, ReplayMark, Verdict};
 
 /// Everything a command needs while it runs: the request, the caller's roles, the core, the
 /// decision time, and the admission its one decision carries.
@@ -124,14 +25,6 @@ pub struct Ctx<'a> {
     replay: Option<ReplayMark>,
     /// Set once the request's decision is committed (its admission went with it).
     committed: AtomicBool,
-}
-
-/// The refusal of a request over the per-caller limit.
-pub(crate) fn per_caller_denial(action: Action) -> CommandError {
-    CommandError::denied(
-        Draft::new(action, Outcome::RateLimited).detail("per-caller limit"),
-        "You are sending too many requests. Wait a few minutes and try again.",
-    )
 }
 
 /// Read access for admins: only an admin's [`Ctx`] hands it out. Writes go through
@@ -297,7 +190,7 @@ impl<'a> Ctx<'a> {
     /// Admin capabilities, or a refusal audited under `action`.
     pub fn admin(&self, action: Action) -> Result<AdminView<'_>, CommandError> {
         if !self.roles.admin {
-            return Err(super::forbidden(action, "admins"));
+            return Err(forbidden(action, "admins"));
         }
         Ok(AdminView {
             access: self.core.stores.access.as_ref(),
@@ -307,7 +200,7 @@ impl<'a> Ctx<'a> {
     /// Auditor capabilities (admins have them too), or a refusal audited under `action`.
     pub fn auditor(&self, action: Action) -> Result<AuditorView<'_>, CommandError> {
         if !(self.roles.admin || self.roles.auditor) {
-            return Err(super::forbidden(action, "admins and auditors"));
+            return Err(forbidden(action, "admins and auditors"));
         }
         Ok(AuditorView {
             audit: self.core.stores.audit.as_ref(),

@@ -8,13 +8,16 @@
 //! "Get code" button. A refusal carries the request's message too, so a click on a stale copy
 //! brings it up to date.
 
-use super::request::{approval_buttons, asking_lines};
-use super::{show_user, Args, CommandError, CommandResult, Ctx, Draft};
+use super::approval_message::approval_message;
+use super::args::{shorten, show_user, Args};
+use super::ctx::Ctx;
+use super::draft::Draft;
+use super::error::{CommandError, CommandResult};
 use crate::domain::{
     AccessRequest, AccessRequestId, Action, Grant, GrantDuration, Outcome, Principal, RequestState,
     Timestamp, Tool,
 };
-use crate::reply::{Audience, Button, Notice, Reply, RequestMessage};
+use crate::reply::{Audience, Button, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
 
 const APPROVE_USAGE: &str = "/otp approve <request> [for 1h] [reason]";
@@ -49,7 +52,7 @@ impl Decide {
         let id = AccessRequestId::parse(word).ok_or_else(|| {
             CommandError::Usage(format!(
                 "`{}` is not a request id. Usage: `{usage}`",
-                super::shorten(word)
+                shorten(word)
             ))
         })?;
         let (duration, reason) = if approve {
@@ -110,8 +113,8 @@ impl Decide {
         let display = tool
             .as_ref()
             .map_or_else(|| request.tool.to_string(), |t| t.display_name.clone());
-        let current = request_message(&request, &display, ctx.now);
-        let refused = |err: CommandError| err.with_request_message(&current);
+        let current = approval_message(&request, &display, ctx.now);
+        let refused = |err: CommandError| err.with_approval_message(&current);
         self.check(ctx, &request).await.map_err(refused)?;
         let Some(tool) = tool else {
             return Err(refused(CommandError::denied(
@@ -194,37 +197,13 @@ impl Decide {
         display: &str,
         duration: GrantDuration,
     ) -> CommandResult<Option<Granted>> {
-        let grant = self.approve.then(|| Grant {
-            principal: request.requester.clone(),
-            person: request.requester_person.clone(),
-            tool: request.tool.clone(),
-            granted_by: ctx.caller().clone(),
-            granted_at: ctx.now,
-            expires_at: ctx.now.plus_secs(duration.secs()),
-            reason: self.reason.clone().or_else(|| request.reason.clone()),
-        });
+        let grant = self.approve.then(|| self.grant(ctx, request, duration));
         let held = match &grant {
             Some(g) => ctx.core.stores.access.grant(&g.principal, &g.tool).await?,
             None => None,
         };
-        let why = self
-            .reason
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default();
-        let detail = match &grant {
-            Some(g) => format!("for {duration} until {}{why}", g.expires_at),
-            None => format!("denied{why}"),
-        };
-        let kept = grant.as_ref().map(|g| {
-            let until = held.as_ref().map(|h| h.expires_at.to_string());
-            let detail = format!(
-                "for {duration}; the grant until {} stays, as it ends later{why}",
-                until.as_deref().unwrap_or("a later time")
-            );
-            let _ = g;
-            ctx.event(self.draft(request, Outcome::Ok, &detail))
-        });
+        let held_until = held.map(|h| h.expires_at);
+        let (detail, kept) = self.details(duration, grant.as_ref(), held_until);
         let effect = Effect::Change {
             change: Change::DecideRequest {
                 id: self.id.clone(),
@@ -233,14 +212,52 @@ impl Decide {
                 by: ctx.caller().clone(),
                 grant: grant.clone(),
             },
-            if_unchanged: kept,
+            if_unchanged: kept.map(|kept| ctx.event(self.draft(request, Outcome::Ok, &kept))),
         };
         let verdict = ctx
             .commit(self.draft(request, Outcome::Ok, &detail), effect, None)
             .await?;
-        let held_until = held.map(|h| h.expires_at);
         self.committed(ctx, (request, display), verdict, grant, held_until)
             .await
+    }
+
+    /// The grant an approval makes: for `duration` from now, with the approver's reason or
+    /// else the requester's.
+    fn grant(&self, ctx: &Ctx<'_>, request: &AccessRequest, duration: GrantDuration) -> Grant {
+        Grant {
+            principal: request.requester.clone(),
+            person: request.requester_person.clone(),
+            tool: request.tool.clone(),
+            granted_by: ctx.caller().clone(),
+            granted_at: ctx.now,
+            expires_at: ctx.now.plus_secs(duration.secs()),
+            reason: self.reason.clone().or_else(|| request.reason.clone()),
+        }
+    }
+
+    /// The detail of the decision's record, and for an approval the detail recorded instead
+    /// when the requester's grant (held until `held_until`) already ends later.
+    fn details(
+        &self,
+        duration: GrantDuration,
+        grant: Option<&Grant>,
+        held_until: Option<Timestamp>,
+    ) -> (String, Option<String>) {
+        let why = self
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        let Some(grant) = grant else {
+            return (format!("denied{why}"), None);
+        };
+        let until = held_until.map_or_else(|| "a later time".to_owned(), |t| t.to_string());
+        (
+            format!("for {duration} until {}{why}", grant.expires_at),
+            Some(format!(
+                "for {duration}; the grant until {until} stays, as it ends later{why}"
+            )),
+        )
     }
 
     /// What the store's verdict means for this decision.
@@ -261,11 +278,11 @@ impl Decide {
                 let stored = stored.unwrap_or_else(|| request.clone());
                 Err(self
                     .decided_before(&stored, ctx.caller())
-                    .with_request_message(&request_message(&stored, display, ctx.now)))
+                    .with_approval_message(&approval_message(&stored, display, ctx.now)))
             }
             Verdict::RequestExpired => Err(self
                 .expired(request)
-                .with_request_message(&request_message(request, display, ctx.now))),
+                .with_approval_message(&approval_message(request, display, ctx.now))),
             Verdict::NoRequest => Err(CommandError::denied(
                 self.draft(request, Outcome::Invalid, "none"),
                 format!("There is no request `{}`.", self.id),
@@ -307,7 +324,7 @@ impl Decide {
                 None => Vec::new(),
             },
         });
-        reply.follow_ups.request_message = Some(request_message(&settled, display, ctx.now));
+        reply.follow_ups.approval_message = Some(approval_message(&settled, display, ctx.now));
         reply
     }
 
@@ -354,47 +371,5 @@ impl Decide {
                 format!("{by} denied your {display} access request (request `{id}`)."),
             ),
         }
-    }
-}
-
-/// The message about `request` as it stands at `now`: who asked for what and, once settled,
-/// how it ended (without buttons); while open, the asking message with its buttons.
-pub(super) fn request_message(
-    request: &AccessRequest,
-    display: &str,
-    now: Timestamp,
-) -> RequestMessage {
-    let requester = &request.requester;
-    let outcome = match &request.state {
-        RequestState::Approved { by, at } => {
-            Some(format!("Approved by {} at {at}.", show_user(by, requester)))
-        }
-        RequestState::Denied { by, at } => {
-            Some(format!("Denied by {} at {at}.", show_user(by, requester)))
-        }
-        RequestState::Open if !request.is_open(now) => {
-            Some(format!("Expired undecided at {}.", request.expires_at))
-        }
-        RequestState::Open => None,
-    };
-    let Some(outcome) = outcome else {
-        return RequestMessage {
-            request: request.id.clone(),
-            lines: asking_lines(request, display),
-            buttons: approval_buttons(request),
-            settled: false,
-        };
-    };
-    let summary = format!(
-        "{} asked for {display} access for {} (request `{}`).",
-        show_user(requester, requester),
-        request.duration,
-        request.id
-    );
-    RequestMessage {
-        request: request.id.clone(),
-        lines: vec![summary, outcome],
-        buttons: Vec::new(),
-        settled: true,
     }
 }

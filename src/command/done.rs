@@ -1,6 +1,9 @@
 //! `/otp done <tool>`: give up one's own grant early.
 
-use super::{parse_tool, Args, CommandResult, Ctx, Draft};
+use super::args::{parse_tool, Args};
+use super::ctx::Ctx;
+use super::draft::Draft;
+use super::error::CommandResult;
 use crate::domain::{Action, Outcome, ToolName};
 use crate::reply::Reply;
 use crate::store::{Change, Effect, Verdict};

@@ -1,8 +1,9 @@
 //! `/otp grant <@user> <tool> [for <dur>] [reason…]`: admin gives time-bound access.
 
-use super::{
-    grant_length, parse_tool, parse_user, show_user, Args, CommandError, CommandResult, Ctx, Draft,
-};
+use super::args::{grant_length, parse_tool, parse_user, show_user, Args};
+use super::ctx::Ctx;
+use super::draft::Draft;
+use super::error::{CommandError, CommandResult};
 use crate::domain::{
     Action, Grant as StoredGrant, GrantDuration, Outcome, Person, Principal, ToolName,
 };

@@ -1,6 +1,7 @@
 //! `/otp` or `/otp help`: usage, and the caller's tools.
 
-use super::{CommandResult, Ctx};
+use super::ctx::Ctx;
+use super::error::CommandResult;
 use crate::reply::Reply;
 
 /// Shows usage.

@@ -1,6 +1,7 @@
 //! `/otp list`: the caller's tools and when each grant ends.
 
-use super::{CommandResult, Ctx};
+use super::ctx::Ctx;
+use super::error::CommandResult;
 use crate::reply::Reply;
 
 /// Lists the caller's active grants.

@@ -9,151 +9,48 @@
 //! [`ChatRequest`]) and imports only the stores, the domain, the keys and the reply types; it
 //! never imports the engine or a front end, which build on it.
 
+mod approval_message;
 mod args;
-mod audit;
+mod audit_query;
 mod code;
+mod core;
 mod ctx;
 mod decide;
 mod done;
+mod draft;
+mod error;
 mod grant;
 mod help;
 mod list;
 mod policy;
-mod request;
+mod request_access;
 mod revoke;
 mod role;
 mod tools;
 mod who;
 
-use crate::domain::{Action, Outcome, Principal, ToolName};
-use crate::reply::{Button, Reply, RequestMessage};
-use crate::store::StoreError;
+use crate::domain::{Action, Principal};
+use crate::reply::{Button, Reply};
 
-pub use self::audit::Audit;
-pub use args::{grant_length, parse_tool, parse_user, shorten, show_user, Args, MAX_REASON};
-pub use code::Code;
-pub(crate) use ctx::per_caller_denial;
-pub use ctx::{AdminView, Arrival, AuditorView, ChatRequest, Core, Ctx};
-pub use decide::Decide;
-pub use done::Done;
-pub use grant::Grant;
-pub use help::Help;
-pub use list::List;
-pub use policy::Policy;
-pub use request::RequestAccess;
-pub use revoke::Revoke;
-pub use role::RoleChange;
-pub use tools::Tools;
-pub use who::Who;
-
-/// Why a command did not produce a normal reply.
-#[derive(Debug, thiserror::Error)]
-pub enum CommandError {
-    /// The text does not follow the grammar. The message is safe to show.
-    #[error("{0}")]
-    Usage(String),
-    /// A policy refusal; `draft` is what gets audited, `message` what the caller sees.
-    #[error("{message}")]
-    Denied {
-        /// The audit record of the refusal.
-        draft: Box<Draft>,
-        /// The caller's explanation.
-        message: String,
-        /// The access request's message as it stands, when the refusal concerns one (a click
-        /// on a decided request's button still brings its message up to date).
-        request_message: Option<Box<RequestMessage>>,
-    },
-    /// A store failed: the caller gets a generic message, the log gets this.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Stored state is inconsistent (e.g. a tool without a seed).
-    #[error("inconsistent state: {0}")]
-    Inconsistent(String),
-    /// The request's replay marker was seen before: nothing was done.
-    #[error("replayed request")]
-    Replayed,
-}
-
-impl CommandError {
-    /// A refusal to audit as `draft` and explain with `message`.
-    pub fn denied(draft: Draft, message: impl Into<String>) -> Self {
-        Self::Denied {
-            draft: Box::new(draft),
-            message: message.into(),
-            request_message: None,
-        }
-    }
-
-    /// The refusal with the message of the access request it concerns.
-    pub fn with_request_message(self, current: &RequestMessage) -> Self {
-        match self {
-            Self::Denied { draft, message, .. } => Self::Denied {
-                draft,
-                message,
-                request_message: Some(Box::new(current.clone())),
-            },
-            other => other,
-        }
-    }
-}
-
-/// The parts of an audit event a command decides; [`Core::event`] adds id, time, request, actor.
-#[derive(Debug, Clone)]
-pub struct Draft {
-    /// What was asked for.
-    pub action: Action,
-    /// The tool concerned.
-    pub tool: Option<ToolName>,
-    /// The other principal concerned.
-    pub subject: Option<Principal>,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// Short, non-secret detail.
-    pub detail: Option<String>,
-    /// MAC of an issued code.
-    pub code_mac: Option<String>,
-}
-
-impl Draft {
-    /// A draft with only action and outcome set.
-    pub fn new(action: Action, outcome: Outcome) -> Self {
-        Self {
-            action,
-            tool: None,
-            subject: None,
-            outcome,
-            detail: None,
-            code_mac: None,
-        }
-    }
-
-    /// Sets the tool.
-    pub fn tool(mut self, tool: &ToolName) -> Self {
-        self.tool = Some(tool.clone());
-        self
-    }
-
-    /// Sets the subject.
-    pub fn subject(mut self, subject: &Principal) -> Self {
-        self.subject = Some(subject.clone());
-        self
-    }
-
-    /// Sets the outcome.
-    pub fn outcome(mut self, outcome: Outcome) -> Self {
-        self.outcome = outcome;
-        self
-    }
-
-    /// Sets the detail.
-    pub fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
-        self
-    }
-}
-
-/// Result alias for commands.
-pub type CommandResult<T> = Result<T, CommandError>;
+use self::args::{parse_tool, Args};
+pub use self::audit_query::Audit;
+pub use self::code::Code;
+pub use self::core::{Arrival, ChatRequest, Core};
+pub use self::ctx::{AdminView, AuditorView, Ctx};
+pub use self::decide::Decide;
+pub use self::done::Done;
+pub use self::draft::Draft;
+pub(crate) use self::error::per_caller_denial;
+pub use self::error::{CommandError, CommandResult};
+pub use self::grant::Grant;
+pub use self::help::Help;
+pub use self::list::List;
+pub use self::policy::Policy;
+pub use self::request_access::RequestAccess;
+pub use self::revoke::Revoke;
+pub use self::role::RoleChange;
+pub use self::tools::Tools;
+pub use self::who::Who;
 
 /// One parsed command.
 #[derive(Debug)]
@@ -283,17 +180,10 @@ impl Command {
     }
 }
 
-/// Refusal for a caller without the needed role.
-pub fn forbidden(action: Action, who: &str) -> CommandError {
-    CommandError::denied(
-        Draft::new(action, Outcome::Forbidden),
-        format!("Only {who} can do that."),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ToolName;
 
     /// A tool named like a command could never be asked for: `/otp approve` runs the command.
     #[test]

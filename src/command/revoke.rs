@@ -1,6 +1,9 @@
 //! `/otp revoke <@user> <tool>`: admin takes access away.
 
-use super::{parse_tool, parse_user, show_user, Args, CommandResult, Ctx, Draft};
+use super::args::{parse_tool, parse_user, show_user, Args};
+use super::ctx::Ctx;
+use super::draft::Draft;
+use super::error::CommandResult;
 use crate::domain::{Action, Outcome, Principal, ToolName};
 use crate::reply::Reply;
 use crate::store::{Change, Effect, Verdict};

@@ -1,6 +1,9 @@
 //! `/otp role add|remove <@user> admin|auditor|approver <tool>`: admin manages roles.
 
-use super::{parse_tool, parse_user, show_user, Args, CommandError, CommandResult, Ctx, Draft};
+use super::args::{parse_tool, parse_user, show_user, Args};
+use super::ctx::Ctx;
+use super::draft::Draft;
+use super::error::{CommandError, CommandResult};
 use crate::domain::{Action, Outcome, Principal, Role, ToolName};
 use crate::reply::Reply;
 use crate::store::{Change, Effect, Verdict};

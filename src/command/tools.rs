@@ -1,6 +1,8 @@
 //! `/otp tools`: the tool catalog, for admins and auditors.
 
-use super::{CommandResult, Ctx, Draft};
+use super::ctx::Ctx;
+use super::draft::Draft;
+use super::error::CommandResult;
 use crate::domain::{Action, Outcome};
 use crate::reply::Reply;
 

@@ -1,6 +1,9 @@
 //! `/otp who <tool>`: current holders, for admins and auditors.
 
-use super::{parse_tool, show_user, Args, CommandResult, Ctx, Draft};
+use super::args::{parse_tool, show_user, Args};
+use super::ctx::Ctx;
+use super::draft::Draft;
+use super::error::CommandResult;
 use crate::domain::{Action, Outcome, ToolName};
 use crate::reply::Reply;
 

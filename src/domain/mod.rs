@@ -1,6 +1,7 @@
 //! Checked domain types. Nothing past a chat front end or the CLI handles a raw `String` where
 //! one of these exists: a value of these types has already been validated.
 
+mod access_request;
 mod audit_event;
 mod clock;
 mod duration;
@@ -9,11 +10,11 @@ mod ids;
 mod person;
 mod principal;
 mod rate;
-mod request;
 mod role;
 mod tool;
 mod totp;
 
+pub use access_request::{AccessRequest, AccessRequestId, RequestState};
 pub use audit_event::{Action, AuditEvent, AuditQuery, Outcome};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use duration::GrantDuration;
@@ -22,7 +23,6 @@ pub use ids::{EventId, RequestId};
 pub use person::Person;
 pub use principal::{Platform, Principal, PrincipalError};
 pub use rate::{Quota, QuotaLog, RateLimit, RingHead, LATE_SECS};
-pub use request::{AccessRequest, AccessRequestId, RequestState};
 pub use role::{Role, Roles};
 pub use tool::{Tool, ToolName, ToolNameError};
 pub use totp::{OtpCode, Seed, SeedError, TotpIssue};

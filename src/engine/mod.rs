@@ -69,7 +69,7 @@ impl Engine {
         &self.core
     }
 
-    /// The stores (for front ends' replay checks and the CLI).
+    /// The stores, for start-up and the operator's commands; front ends never read them.
     pub fn stores(&self) -> &Stores {
         self.core.stores()
     }

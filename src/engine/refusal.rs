@@ -11,12 +11,12 @@ use crate::store::Effect;
 impl Engine {
     /// Audits a refusal, with the request's admission, and turns it into the caller's reply.
     pub(super) async fn deny(&self, ctx: &Ctx<'_>, err: CommandError) -> Result<Reply, Replayed> {
-        let (draft, message, request_message) = match err {
+        let (draft, message, approval_message) = match err {
             CommandError::Denied {
                 draft,
                 message,
-                request_message,
-            } => (*draft, message, request_message),
+                approval_message,
+            } => (*draft, message, approval_message),
             CommandError::Usage(message) => (
                 Draft::new(Action::Request, Outcome::Invalid).detail(message.clone()),
                 message,
@@ -27,28 +27,18 @@ impl Engine {
         };
         tracing::info!(action = %draft.action, outcome = %draft.outcome, "refused");
         let action = draft.action;
-        // A code refused for want of a grant offers to ask for one.
-        let offer = match (&draft.tool, draft.action, draft.outcome) {
-            (Some(tool), Action::Code, Outcome::NoGrant | Outcome::Expired) => {
-                Some(Button::RequestAccess(tool.clone()))
-            }
-            _ => None,
-        };
-        let refusal = |message: String| {
-            let mut reply = Reply::refusal(&ctx.request.request_id, message);
-            reply.follow_ups.request_message = request_message.clone().map(|m| *m);
-            match offer.clone() {
-                Some(button) => reply.with_button(button),
-                None => reply,
-            }
-        };
+        let mut refusal = Reply::refusal(&ctx.request.request_id, message);
+        refusal.follow_ups.approval_message = approval_message.map(|m| *m);
+        if let Some(offer) = offer(&draft) {
+            refusal = refusal.with_button(offer);
+        }
         // A rate-limit refusal takes no quota; any other refusal counts against the caller.
         let take_quota = draft.outcome != Outcome::RateLimited;
         match ctx
             .commit_with(draft, Effect::Record, take_quota, None, None)
             .await
         {
-            Ok(_) => Ok(refusal(message)),
+            Ok(_) => Ok(refusal),
             Err(CommandError::Replayed) => Err(Replayed),
             Err(CommandError::Denied { draft, message, .. }) => {
                 match ctx
@@ -74,5 +64,15 @@ impl Engine {
             tracing::error!(request_id = %request.request_id, error = %e, "could not audit the failure either");
         }
         Reply::internal(&request.request_id)
+    }
+}
+
+/// What a refusal offers instead: a code refused for want of a grant offers to ask for one.
+fn offer(draft: &Draft) -> Option<Button> {
+    match (&draft.tool, draft.action, draft.outcome) {
+        (Some(tool), Action::Code, Outcome::NoGrant | Outcome::Expired) => {
+            Some(Button::RequestAccess(tool.clone()))
+        }
+        _ => None,
     }
 }

@@ -172,7 +172,7 @@ pub struct FollowUps {
     pub notices: Vec<Notice>,
     /// What the message that asked approvers about an access request says now, for the copy
     /// of it the decision came from (the message a button was clicked on).
-    pub request_message: Option<RequestMessage>,
+    pub approval_message: Option<ApprovalMessage>,
     /// Said to the caller privately when there were notices and none of them could be
     /// delivered (e.g. "no approver was told; give an admin the request id").
     pub if_undelivered: Option<String>,
@@ -180,7 +180,7 @@ pub struct FollowUps {
 
 /// The message approvers see about one access request, as it stands after a decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestMessage {
+pub struct ApprovalMessage {
     /// The request.
     pub request: AccessRequestId,
     /// Its lines (the rules of [`Reply::lines`]).

@@ -1,7 +1,7 @@
-//! Delivering what a reply says follows on Slack, after the caller has been answered: on its
-//! own task, counted in the [`Background`], so a rate-limited or slow Web API never holds the
-//! answer past Slack's 3 s. Nothing here reads a store or a reply's words: the reply's
-//! [`FollowUps`] say what to send, the [`Route`] where the request came from.
+//! The way out to Slack ([`Deliver`]): Block Kit replies, and what follows them, posted with the
+//! bot token after the caller has been answered. Where a request came from (its response URL,
+//! the message a button was on) makes a [`SlackOut`] of its own; the one without a request
+//! posts the notices otpbot sends on its own.
 //!
 //! - A click's answer goes to the clicker through the payload's `response_url` (Slack shows
 //!   nothing of the HTTP answer to a click), as `"response_type": "ephemeral"` with
@@ -13,95 +13,129 @@
 //! - Notices go to their channel, or to a person in the direct message `conversations.open`
 //!   gives (`users`; the answer's `channel.id`:
 //!   <https://docs.slack.dev/reference/methods/conversations.open>), with `chat.postMessage`.
-//! - When a reply had notices and none could be delivered, its `if_undelivered` words go to the
-//!   caller through the response URL, which slash commands carry too ("Implementing slash
-//!   commands": <https://docs.slack.dev/interactivity/implementing-slash-commands>).
+//! - Words for the caller alone (when no notice could be delivered) go through the response
+//!   URL, which slash commands carry too ("Implementing slash commands":
+//!   <https://docs.slack.dev/interactivity/implementing-slash-commands>).
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use serde_json::Value;
 
 use super::render;
 use super::web::{WebApi, WebApiError};
-use crate::domain::{Platform, RequestId};
-use crate::front::Background;
-use crate::reply::{Audience, FollowUps, Notice};
+use crate::domain::Platform;
+use crate::front::{follow_up, Background, Deliver, DeliveryError};
+use crate::reply::{ApprovalMessage, Audience, Notice, Reply};
 
 /// Where a Slack request came from, for what follows its answer.
 #[derive(Debug, Default)]
-pub(crate) struct Route {
+pub(super) struct Route {
     /// The slash command's or interaction's response URL: the caller's private line.
     pub response_url: Option<String>,
     /// The message a button was clicked on (`channel`, `ts`), unless it was ephemeral.
     pub clicked: Option<(String, String)>,
-    /// The caller's answer to post through the response URL (a click's).
-    pub answer: Option<Value>,
 }
 
-/// Sends `follow_ups` of request `request_id` along `route` on a task of `background`.
-pub(crate) fn spawn(
-    background: &Background,
+/// Slack, through the Web API with the bot token (when one is configured), for one request's
+/// route (or none).
+pub struct SlackOut {
     api: Option<Arc<WebApi>>,
-    request_id: RequestId,
-    follow_ups: FollowUps,
     route: Route,
-) {
-    let Some(api) = api else {
-        if route.answer.is_some() || !follow_ups.notices.is_empty() {
+    /// The caller's answer to post through the response URL (a click's).
+    answer: Option<Value>,
+}
+
+impl SlackOut {
+    /// The way out for a request that came along `route`.
+    pub(super) fn new(api: Option<Arc<WebApi>>, route: Route) -> Self {
+        Self {
+            api,
+            route,
+            answer: None,
+        }
+    }
+
+    /// The way to post notices outside any request.
+    pub fn outbox(api: Arc<WebApi>) -> Self {
+        Self::new(Some(api), Route::default())
+    }
+
+    /// The same, also posting `answer` to the caller through the response URL (a click's).
+    pub(super) fn answering_late(mut self, answer: Value) -> Self {
+        self.answer = Some(answer);
+        self
+    }
+
+    fn api(&self) -> Result<&WebApi, DeliveryError> {
+        self.api
+            .as_deref()
+            .ok_or_else(|| DeliveryError::new("no Slack bot token"))
+    }
+}
+
+/// Sends what follows `reply` (its follow-ups, taken out of it) along `out`, after the answer.
+/// Without a bot token nothing can be sent, and that is said once.
+pub(super) fn spawn(background: &Background, out: SlackOut, reply: &mut Reply) {
+    let follow_ups = std::mem::take(&mut reply.follow_ups);
+    let request_id = reply.request_id.clone();
+    if out.api.is_none() {
+        if out.answer.is_some() || !follow_ups.notices.is_empty() {
             tracing::warn!(%request_id, "no Slack bot token: the click's answer and notices are not sent");
         }
         return;
-    };
-    background.spawn(async move { deliver(&api, &request_id, follow_ups, route).await });
+    }
+    follow_up(background, out, request_id, follow_ups);
 }
 
-async fn deliver(api: &WebApi, request_id: &RequestId, follow_ups: FollowUps, route: Route) {
-    let url = route.response_url.as_deref();
-    if let (Some(answer), Some(url)) = (&route.answer, url) {
-        if let Err(e) = api.respond(url, answer).await {
-            tracing::warn!(%request_id, error = %e, "click answer not delivered");
-        }
-    }
-    if let (Some(message), Some((channel, ts))) = (&follow_ups.request_message, &route.clicked) {
-        if message.settled {
-            let mut body = render::message(channel, &message.lines, &message.buttons);
-            body["ts"] = Value::String(ts.clone());
-            if let Err(e) = api.call("chat.update", &body).await {
-                tracing::warn!(%request_id, error = %e, "request message not updated");
-            }
-        }
-    }
-    let delivered = post_notices(api, request_id, &follow_ups.notices).await;
-    if delivered == 0 && !follow_ups.notices.is_empty() {
-        if let (Some(words), Some(url)) = (&follow_ups.if_undelivered, url) {
-            if let Err(e) = api.respond(url, &render::ephemeral(words)).await {
-                tracing::warn!(%request_id, error = %e, "undelivered notices not reported");
-            }
-        }
+impl From<WebApiError> for DeliveryError {
+    fn from(e: WebApiError) -> Self {
+        DeliveryError::new(e.to_string())
     }
 }
 
-/// Posts the Slack notices of a reply at once (up to 20 approvers, each a direct message
-/// opened and posted, should not queue behind each other); returns how many arrived.
-/// Notices for another platform are left to its front end.
-async fn post_notices(api: &WebApi, request_id: &RequestId, notices: &[Notice]) -> usize {
-    let posts = notices
-        .iter()
-        .filter(|notice| notice.to.platform() == Some(Platform::Slack))
-        .map(|notice| post_notice(api, notice));
-    let mut delivered = 0;
-    for result in futures_util::future::join_all(posts).await {
-        match result {
-            Ok(()) => delivered += 1,
-            Err(e) => tracing::warn!(%request_id, error = %e, "notice not posted"),
-        }
+#[async_trait]
+impl Deliver for SlackOut {
+    fn platform(&self) -> Platform {
+        Platform::Slack
     }
-    delivered
+
+    fn render(&self, reply: &Reply) -> Value {
+        render::render(reply)
+    }
+
+    async fn notice(&self, notice: &Notice) -> Result<(), DeliveryError> {
+        Ok(post_notice(self.api()?, notice).await?)
+    }
+
+    async fn late_answer(&self) -> Result<(), DeliveryError> {
+        if let (Some(answer), Some(url)) = (&self.answer, &self.route.response_url) {
+            self.api()?.respond(url, answer).await?;
+        }
+        Ok(())
+    }
+
+    async fn replace_clicked(&self, message: &ApprovalMessage) -> Result<(), DeliveryError> {
+        let Some((channel, ts)) = &self.route.clicked else {
+            return Ok(());
+        };
+        let mut body = render::message(channel, &message.lines, &message.buttons);
+        body["ts"] = Value::String(ts.clone());
+        self.api()?.call("chat.update", &body).await?;
+        Ok(())
+    }
+
+    async fn tell_caller(&self, words: &str) -> Result<(), DeliveryError> {
+        if let Some(url) = &self.route.response_url {
+            self.api()?.respond(url, &render::ephemeral(words)).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Posts `notice` with `chat.postMessage`: to its channel, or to a person in the direct
 /// message `conversations.open` gives. Slack audiences only.
-pub(crate) async fn post_notice(api: &WebApi, notice: &Notice) -> Result<(), WebApiError> {
+async fn post_notice(api: &WebApi, notice: &Notice) -> Result<(), WebApiError> {
     let channel = match &notice.to {
         Audience::Channel(channel) => channel.clone(),
         Audience::Person(person) => {

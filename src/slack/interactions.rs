@@ -28,16 +28,19 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{buttons, deliver, render, reply_response, SlackState};
+use super::arrival::verified_request;
+use super::buttons;
+use super::commands::Answered;
+use super::config::SlackConfig;
+use super::deliver::{spawn, Route, SlackOut};
 use crate::domain::{Person, Platform, Principal, RequestId};
-use crate::engine::{ChatRequest, Replayed};
-use crate::front::ApiError;
+use crate::engine::{Arrival, ChatRequest, Replayed};
+use crate::front::{answer, ApiError, Ask, Asked, Front, Incoming};
 
 #[derive(Debug, Deserialize)]
 struct Form {
@@ -66,7 +69,7 @@ struct Container {
 /// A `block_actions` payload: form-encoded JSON over HTTP, a JSON object in a Socket Mode
 /// `interactive` envelope.
 #[derive(Debug, Deserialize)]
-pub(crate) struct Payload {
+pub(super) struct Payload {
     container: Option<Container>,
     #[serde(rename = "type")]
     kind: String,
@@ -79,24 +82,70 @@ pub(crate) struct Payload {
     actions: Vec<Action>,
 }
 
+impl Incoming for Payload {
+    type Platform = SlackConfig;
+
+    /// One click on a button otpbot writes, by a well-formed team and user: the button it
+    /// stands for and the request it makes for the clicker.
+    fn asked(&self, slack: &SlackConfig) -> Result<Asked, ApiError> {
+        if self.kind != "block_actions" {
+            return Err(ApiError::BadRequest(
+                "only button clicks are handled".into(),
+            ));
+        }
+        let [action] = self.actions.as_slice() else {
+            return Err(ApiError::BadRequest("expected exactly one action".into()));
+        };
+        let button = buttons::decode(
+            &action.action_id,
+            action.value.as_deref().unwrap_or_default(),
+        )
+        .ok_or_else(|| ApiError::BadRequest("not an action otpbot issues".into()))?;
+        let missing = |name: &str| ApiError::BadRequest(format!("the payload has no {name}"));
+        let team = self.team.as_ref().ok_or_else(|| missing("team"))?;
+        let user = self.user.as_ref().ok_or_else(|| missing("user"))?;
+        let principal = Principal::new(Platform::Slack, &team.id, &user.id)
+            .map_err(|_| ApiError::BadRequest("team or user id is malformed".into()))?;
+        let enterprise = self.enterprise.as_ref().map(|e| e.id.as_str());
+        let request = ChatRequest {
+            request_id: RequestId::new(),
+            person: Person::of(&principal, enterprise),
+            principal,
+            reaches_others: slack.web_api.is_some(),
+            channel: self
+                .channel
+                .as_ref()
+                .map(|c| c.id.clone())
+                .filter(|c| c.len() <= 64),
+            text: String::new(),
+            delivery: Some("interaction reply".into()),
+        };
+        Ok(Asked {
+            request,
+            ask: Ask::Click(button),
+            served: slack.allows(&team.id, enterprise),
+        })
+    }
+}
+
 /// Handles one interaction request.
-pub async fn interactions(
-    State(app): State<SlackState>,
+pub(super) async fn interactions(
+    front: Front<SlackConfig>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(&app, &headers, body).await {
+    match handle(&front, &headers, body).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     }
 }
 
 async fn handle(
-    app: &SlackState,
+    front: &Front<SlackConfig>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (slack, body, arrival) = super::verified_request(app, headers, body)?;
+    let (body, arrival) = verified_request(front, headers, body)?;
     let form: Form = serde_urlencoded::from_bytes(&body)
         .map_err(|_| ApiError::BadRequest("the body is not valid form encoding".into()))?;
     let payload: Payload = form
@@ -104,104 +153,41 @@ async fn handle(
         .as_deref()
         .and_then(|p| serde_json::from_str(p).ok())
         .ok_or_else(|| ApiError::BadRequest("the payload is not an interaction".into()))?;
-    match click(app, slack, payload, arrival).await? {
-        Some(reply) => Ok(reply_response(&reply)),
+    match click(front, payload, arrival).await? {
+        Some(answered) => Ok(answered.response()),
         None => Err(ApiError::Unauthorized("replayed request".into())),
     }
 }
 
-/// Runs a verified interaction `payload` (arrived as `arrival`): checks it is one click on a
-/// button otpbot issues, runs the command it stands for through the workspace allow-list and
-/// the engine, and starts what follows after the answer (the clicker's answer through the
-/// response URL, the request's message updated, the notices). `None` when it was seen before
-/// (a replay), which is logged and not acted on. Shared by `POST /slack/interactions` and
-/// Socket Mode.
-pub(crate) async fn click(
-    app: &SlackState,
-    slack: &super::SlackConfig,
+/// Runs a verified interaction `payload` (arrived as `arrival`) through the engine, and starts
+/// what follows after the answer (the clicker's answer through the response URL, the request's
+/// message updated, the notices). `None` when it was seen before (a replay), which is logged
+/// and not acted on. Shared by `POST /slack/interactions` and Socket Mode.
+pub(super) async fn click(
+    front: &Front<SlackConfig>,
     payload: Payload,
-    arrival: crate::engine::Arrival,
-) -> Result<Option<crate::reply::Reply>, ApiError> {
-    let (button, request) = clicked(slack, &payload)?;
-    let (team, enterprise) = (
-        payload
-            .team
-            .as_ref()
-            .map(|t| t.id.as_str())
-            .unwrap_or_default(),
-        payload.enterprise.as_ref().map(|e| e.id.as_str()),
-    );
-    let reply = if slack.allows(team, enterprise) {
-        app.engine.click_at(&request, arrival, button).await
-    } else {
-        app.engine.refuse_workspace_at(&request, arrival).await
-    };
-    let mut reply = match reply {
+    arrival: Arrival,
+) -> Result<Option<Answered>, ApiError> {
+    let asked = payload.asked(&front.config)?;
+    let mut reply = match answer(&front.engine, &asked, arrival).await {
         Ok(reply) => reply,
         Err(Replayed) => {
             tracing::warn!(reason = "replay", "slack interaction refused");
             return Ok(None);
         }
     };
-    let follow_ups = std::mem::take(&mut reply.follow_ups);
-    let route = route(payload, &reply);
-    let request_id = reply.request_id.clone();
-    deliver::spawn(
-        &app.background,
-        slack.web_api.clone(),
-        request_id,
-        follow_ups,
-        route,
-    );
-    Ok(Some(reply))
-}
-
-/// The button a verified `payload` clicked, and the request it makes for the clicker: one
-/// click on a button otpbot writes, by a well-formed team and user.
-fn clicked(
-    slack: &super::SlackConfig,
-    payload: &Payload,
-) -> Result<(crate::reply::Button, ChatRequest), ApiError> {
-    if payload.kind != "block_actions" {
-        return Err(ApiError::BadRequest(
-            "only button clicks are handled".into(),
-        ));
-    }
-    let [action] = payload.actions.as_slice() else {
-        return Err(ApiError::BadRequest("expected exactly one action".into()));
-    };
-    let button = buttons::decode(
-        &action.action_id,
-        action.value.as_deref().unwrap_or_default(),
-    )
-    .ok_or_else(|| ApiError::BadRequest("not an action otpbot issues".into()))?;
-    let missing = |name: &str| ApiError::BadRequest(format!("the payload has no {name}"));
-    let team = payload.team.as_ref().ok_or_else(|| missing("team"))?;
-    let user = payload.user.as_ref().ok_or_else(|| missing("user"))?;
-    let principal = Principal::new(Platform::Slack, &team.id, &user.id)
-        .map_err(|_| ApiError::BadRequest("team or user id is malformed".into()))?;
-    let enterprise = payload.enterprise.as_ref().map(|e| e.id.as_str());
-    let request = ChatRequest {
-        request_id: RequestId::new(),
-        person: Person::of(&principal, enterprise),
-        principal,
-        reaches_others: slack.web_api.is_some(),
-        channel: payload
-            .channel
-            .as_ref()
-            .map(|c| c.id.clone())
-            .filter(|c| c.len() <= 64),
-        text: String::new(),
-        delivery: Some("interaction reply".into()),
-    };
-    Ok((button, request))
+    let out = SlackOut::new(front.config.web_api.clone(), route(payload));
+    let answered = Answered::of(&out, &reply);
+    // Slack shows nothing of the HTTP answer to a click: it goes through the response URL too.
+    let mut late = answered.body.clone();
+    late["replace_original"] = Value::Bool(false);
+    spawn(&front.background, out.answering_late(late), &mut reply);
+    Ok(Some(answered))
 }
 
 /// Where what follows a click goes: its answer through the payload's response URL, and the
 /// update of the message the button was on (unless that message was ephemeral).
-fn route(payload: Payload, reply: &crate::reply::Reply) -> deliver::Route {
-    let mut answer = render::render(reply);
-    answer["replace_original"] = Value::Bool(false);
+fn route(payload: Payload) -> Route {
     let clicked = match payload.container {
         Some(Container {
             channel_id: Some(channel),
@@ -210,9 +196,8 @@ fn route(payload: Payload, reply: &crate::reply::Reply) -> deliver::Route {
         }) => Some((channel, ts)),
         _ => None,
     };
-    deliver::Route {
+    Route {
         response_url: payload.response_url,
         clicked,
-        answer: Some(answer),
     }
 }

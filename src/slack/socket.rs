@@ -4,7 +4,7 @@
 //!
 //! There is no signature to check: the connection URL is issued to the app-level token
 //! (`xapp-…`, scope `connections:write`) and only Slack writes to it. Everything after that is
-//! the HTTP endpoints' own code ([`super::slash_command`], [`super::interactions::click`]):
+//! the HTTP endpoints' own code (`commands`, `interactions`):
 //! the same workspace allow-list, engine, rate limits and audit. The envelope id is the replay
 //! marker, recorded in the request's decision, so an envelope Slack delivers again is
 //! acknowledged and never acted on twice. Never logs the token, the connection URL (it carries a
@@ -51,12 +51,13 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::commands::{slash_command, SlashForm};
+use super::config::SlackConfig;
 use super::interactions::{click, Payload};
-use super::web::WebApi;
-use super::{render, slash_command, SlackConfig, SlackState, SlashForm};
+use super::web::{WebApi, WebApiError};
+use crate::domain::Timestamp;
 use crate::engine::{Arrival, Engine};
-use crate::front::Background;
-use crate::store::ReplayMark;
+use crate::front::{ApiError, Background, Front};
 
 /// Largest message accepted from the socket; a request envelope is a few KiB.
 const MAX_MESSAGE: usize = 256 * 1024;
@@ -78,7 +79,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 pub enum SocketError {
     /// `apps.connections.open` failed.
     #[error("apps.connections.open failed: {0}")]
-    Open(#[from] super::web::WebApiError),
+    Open(#[from] WebApiError),
     /// Its answer had no `url`.
     #[error("apps.connections.open answered without a url")]
     NoUrl,
@@ -135,12 +136,6 @@ struct Envelope {
     retry_attempt: Option<u64>,
 }
 
-/// What a connection's envelopes need.
-struct Shared {
-    state: SlackState,
-    slack: Arc<SlackConfig>,
-}
-
 /// Connects to Slack with the app-level token `opener` holds and serves envelopes until
 /// `shutdown` completes, reconnecting (with a fresh URL) whenever a connection ends. Follow-ups
 /// run in `background`, after each envelope's acknowledgement.
@@ -151,13 +146,10 @@ pub async fn run(
     opener: WebApi,
     shutdown: impl Future<Output = ()>,
 ) {
-    let shared = Arc::new(Shared {
-        state: SlackState {
-            engine,
-            slack: Some(slack.clone()),
-            background,
-        },
-        slack,
+    let shared = Arc::new(Front {
+        engine,
+        background,
+        config: slack,
     });
     let mut backoff = Backoff::new();
     tokio::pin!(shutdown);
@@ -191,7 +183,7 @@ pub async fn run(
 
 /// One connection: a fresh URL, then envelopes until it ends.
 async fn connection(
-    shared: &Arc<Shared>,
+    shared: &Arc<Front<SlackConfig>>,
     opener: &WebApi,
     backoff: &mut Backoff,
 ) -> Result<Ended, SocketError> {
@@ -238,7 +230,7 @@ async fn connection(
 /// Reads one message: `hello`, `disconnect`, or an envelope, which is handled on its own task
 /// (so a slow Web API call does not hold up the others) and acknowledged through `acks`.
 fn on_message(
-    shared: &Arc<Shared>,
+    shared: &Arc<Front<SlackConfig>>,
     text: &str,
     acks: &mpsc::Sender<String>,
     backoff: &mut Backoff,
@@ -294,24 +286,22 @@ fn valid_envelope_id(id: &str) -> bool {
 }
 
 /// Handles one envelope and returns its acknowledgement.
-async fn handle(shared: &Shared, envelope: Envelope) -> Value {
+async fn handle(shared: &Front<SlackConfig>, envelope: Envelope) -> Value {
     let id = envelope.envelope_id.clone();
-    let now = shared.state.engine.clock().now();
-    let arrival = Arrival {
+    let now = shared.engine.clock().now();
+    let arrival = Arrival::once(
         now,
-        replay: Some(ReplayMark {
-            key: format!("replay:slack-socket:{id}"),
-            expires_at: crate::domain::Timestamp::from_unix(now.unix() + REPLAY_TTL_SECS),
-        }),
-    };
+        format!("replay:slack-socket:{id}"),
+        Timestamp::from_unix(now.unix() + REPLAY_TTL_SECS),
+    );
     let retry = envelope.retry_attempt.unwrap_or(0);
     let outcome = match envelope.kind.as_str() {
         "slash_commands" => match serde_json::from_value::<SlashForm>(envelope.payload) {
-            Ok(form) => slash_command(&shared.state, &shared.slack, form, arrival).await,
+            Ok(form) => slash_command(shared, form, arrival).await,
             Err(_) => Err(bad("the slash command payload is malformed")),
         },
         "interactive" => match serde_json::from_value::<Payload>(envelope.payload) {
-            Ok(payload) => click(&shared.state, &shared.slack, payload, arrival).await,
+            Ok(payload) => click(shared, payload, arrival).await,
             Err(_) => Err(bad("the payload is not an interaction")),
         },
         other => {
@@ -321,8 +311,8 @@ async fn handle(shared: &Shared, envelope: Envelope) -> Value {
         }
     };
     match outcome {
-        Ok(Some(reply)) if envelope.accepts_response_payload => {
-            json!({ "envelope_id": id, "payload": render::render(&reply) })
+        Ok(Some(answered)) if envelope.accepts_response_payload => {
+            json!({ "envelope_id": id, "payload": answered.body })
         }
         Ok(Some(_)) => json!({ "envelope_id": id }),
         Ok(None) => {
@@ -340,8 +330,8 @@ async fn handle(shared: &Shared, envelope: Envelope) -> Value {
     }
 }
 
-fn bad(message: &str) -> crate::front::ApiError {
-    crate::front::ApiError::BadRequest(message.into())
+fn bad(message: &str) -> ApiError {
+    ApiError::BadRequest(message.into())
 }
 
 #[cfg(test)]

@@ -74,17 +74,6 @@ impl std::fmt::Debug for WebApi {
 }
 
 impl WebApi {
-    /// The client the settings describe; `None` without a bot token.
-    pub fn from_settings(
-        settings: &crate::config::Settings,
-    ) -> reqwest::Result<Option<std::sync::Arc<Self>>> {
-        settings
-            .slack_bot_token
-            .clone()
-            .map(|token| Self::new(&settings.slack_api_url, token).map(std::sync::Arc::new))
-            .transpose()
-    }
-
     /// A client for `base` (a trailing `/` is added when missing) with the bot `token`.
     pub fn new(base: &str, token: String) -> reqwest::Result<Self> {
         let mut base = base.to_owned();

@@ -31,7 +31,7 @@ pub struct Activity {
     /// For an `invoke`, the operation: `adaptiveCard/action` for a card's `Action.Execute`.
     pub name: Option<String>,
     /// For an `invoke`, its argument (for `adaptiveCard/action`, an `AdaptiveCardInvokeValue`).
-    /// Read only through [`crate::teams::invoke`], which trusts none of it unchecked.
+    /// Read only by the card action handler, which trusts none of it unchecked.
     pub value: Option<serde_json::Value>,
     /// For an `invoke` from a card, the id of the message that holds the card.
     pub reply_to_id: Option<String>,

@@ -31,30 +31,24 @@
 //! it (the command says so in its reply), with the caller's answer under it. What else follows
 //! (the card replaced for everyone once settled, the requester told) goes out after the answer.
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::activity::Activity;
-use super::{notices, render, TeamsConfig, TeamsState, Turn};
+use super::buttons::verb_named;
+use super::config::TeamsConfig;
+use super::deliver::TeamsOut;
+use super::render;
+use super::turn::Turn;
 use crate::domain::{Action, Outcome};
 use crate::engine::{Draft, Replayed};
-use crate::front::ApiError;
-use crate::reply::{Button, Data, Reply, Verb};
+use crate::front::{answer, follow_up, ApiError, Ask, Deliver, Front};
+use crate::reply::{ApprovalMessage, Button, Data, Reply};
 
 /// The invoke `name` of an `Action.Execute` click.
 pub const ADAPTIVE_CARD_ACTION: &str = "adaptiveCard/action";
-
-/// Prefix of every verb otpbot puts on its cards.
-const VERB_PREFIX: &str = "otp.";
-
-/// The card verb of `verb`: `otp.approve`, `otp.deny`, `otp.request`, `otp.code`.
-pub fn verb(verb: Verb) -> String {
-    format!("{VERB_PREFIX}{}", verb.name())
-}
 
 /// `AdaptiveCardInvokeValue`: only its `action` is read.
 #[derive(Debug, Deserialize)]
@@ -101,8 +95,7 @@ fn parse(value: Option<&Value>) -> Result<Button, Malformed> {
     let verb = action
         .verb
         .as_deref()
-        .and_then(|v| v.strip_prefix(VERB_PREFIX))
-        .and_then(Verb::named)
+        .and_then(verb_named)
         .ok_or_else(|| malformed("unknown verb"))?;
     let data = match action.data {
         None | Some(Value::Null) => Data::default(),
@@ -141,8 +134,7 @@ pub(super) fn replayed() -> ApiError {
 
 /// Handles one `adaptiveCard/action` invoke whose activity passed the checks in [`Turn::of`].
 pub(super) async fn card_action(
-    app: &TeamsState,
-    teams: &Arc<TeamsConfig>,
+    front: &Front<TeamsConfig>,
     activity: &Activity,
     mut turn: Turn<'_>,
 ) -> Result<Response, ApiError> {
@@ -156,58 +148,57 @@ pub(super) async fn card_action(
     // Decisions are answered on the card where they were clicked (they carry no secret);
     // other answers go only to a personal chat.
     let decides = matches!(button, Button::Approve(..) | Button::Deny(_));
-    let private = if activity.is_personal() {
-        turn.request.delivery = Some("card action in a personal chat".into());
-        None
-    } else if decides {
-        turn.request.delivery = Some("card action in a group chat or channel".into());
-        None
-    } else {
-        match private_chat(app, teams, &mut turn).await? {
-            Ok(id) => Some(id),
-            Err(refusal) => return Ok(refusal),
-        }
+    let private = match where_to_answer(front, activity, &mut turn, decides).await? {
+        Ok(private) => private,
+        Err(refusal) => return Ok(refusal),
     };
-    let mut reply = app
-        .engine
-        .click_at(&turn.request, turn.arrival.clone(), button)
+    turn.asked.ask = Ask::Click(button);
+    let mut reply = answer(&front.engine, &turn.asked, turn.arrival.clone())
         .await
         .map_err(|Replayed| replayed())?;
     let follow_ups = std::mem::take(&mut reply.follow_ups);
-    let answer = if decides {
-        card_response(&decision_card(&reply, follow_ups.request_message.as_ref()))
-    } else {
-        match &private {
-            None => card_response(&render::render(&reply)),
-            Some(private) => answer_privately(app, teams, &turn, private, &reply).await,
-        }
+    let out = TeamsOut::new(front.config.clone(), turn.service_url, turn.bot);
+    let message = follow_ups.approval_message.as_ref();
+    let response = match (decides, &private) {
+        (true, _) => card_response(&decision_card(&out, &reply, message)),
+        (false, None) => card_response(&out.render(&reply)),
+        (false, Some(private)) => answer_privately(front, &out, &turn, private, &reply).await,
     };
     let personal = activity.is_personal().then(|| turn.conversation.to_owned());
-    let route = notices::Route {
-        service_url: turn.service_url.to_owned(),
-        bot: turn.bot.clone(),
-        clicked: activity
-            .reply_to_id
-            .clone()
-            .map(|card| (turn.conversation.to_owned(), card)),
-        caller_chat: private.or(personal),
-    };
-    let request_id = reply.request_id.clone();
-    notices::spawn(
-        &app.background,
-        teams.clone(),
-        request_id,
-        follow_ups,
-        route,
-    );
-    Ok(answer)
+    let clicked = activity
+        .reply_to_id
+        .clone()
+        .map(|card| (turn.conversation.to_owned(), card));
+    let out = out.clicked(clicked).caller_chat(private.or(personal));
+    follow_up(&front.background, out, reply.request_id.clone(), follow_ups);
+    Ok(response)
+}
+
+/// Where a click is answered: on its card (`None`: in a personal chat, or a decision), or in
+/// the clicker's 1:1 chat; `Err` carries the answer when that chat could not be opened.
+async fn where_to_answer(
+    front: &Front<TeamsConfig>,
+    activity: &Activity,
+    turn: &mut Turn<'_>,
+    decides: bool,
+) -> Result<Result<Option<String>, Response>, ApiError> {
+    let delivery = &mut turn.asked.request.delivery;
+    if activity.is_personal() {
+        *delivery = Some("card action in a personal chat".into());
+        return Ok(Ok(None));
+    }
+    if decides {
+        *delivery = Some("card action in a group chat or channel".into());
+        return Ok(Ok(None));
+    }
+    Ok(private_chat(front, turn).await?.map(Some))
 }
 
 /// The card answered to an Approve or Deny click: the request's message as the decision left
 /// it (its buttons while it is still open), and the clicker's answer under it.
-fn decision_card(reply: &Reply, message: Option<&crate::reply::RequestMessage>) -> Value {
+fn decision_card(out: &TeamsOut, reply: &Reply, message: Option<&ApprovalMessage>) -> Value {
     let Some(message) = message else {
-        return render::render(reply);
+        return out.render(reply);
     };
     let mut lines = message.lines.clone();
     lines.extend(reply.lines.iter().cloned());
@@ -217,26 +208,27 @@ fn decision_card(reply: &Reply, message: Option<&crate::reply::RequestMessage>) 
 /// The clicker's 1:1 chat, opened for a click outside one; `Err` carries the answer when none
 /// could be opened (the click is then audited and not run).
 async fn private_chat(
-    app: &TeamsState,
-    teams: &TeamsConfig,
+    front: &Front<TeamsConfig>,
     turn: &mut Turn<'_>,
 ) -> Result<Result<String, Response>, ApiError> {
-    match teams
+    match front
+        .config
         .connector
         .personal_conversation(turn.service_url, turn.bot, turn.from, turn.tenant)
         .await
     {
         Ok(id) => {
-            turn.request.delivery =
+            turn.asked.request.delivery =
                 Some("private 1:1 chat, card action in a group chat or channel".into());
             Ok(Ok(id))
         }
         Err(e) => {
-            let request = &turn.request;
+            let request = &turn.asked.request;
             tracing::warn!(request_id = %request.request_id, error = %e, "cannot open a 1:1 chat");
             let draft = Draft::new(Action::Request, Outcome::Invalid)
                 .detail("card action outside a personal chat; no private chat could be opened");
-            app.engine
+            front
+                .engine
                 .audit(request, draft)
                 .await
                 .map_err(|_| ApiError::Internal(request.request_id.clone()))?;
@@ -250,23 +242,24 @@ async fn private_chat(
 /// Sends the reply to the clicker's 1:1 chat `private`; the card answered in place only says
 /// where the answer went.
 async fn answer_privately(
-    app: &TeamsState,
-    teams: &TeamsConfig,
+    front: &Front<TeamsConfig>,
+    out: &TeamsOut,
     turn: &Turn<'_>,
     private: &str,
     reply: &Reply,
 ) -> Response {
-    let sent = teams
+    let sent = front
+        .config
         .connector
-        .send(turn.service_url, private, &render::render(reply))
+        .send(turn.service_url, private, &out.render(reply))
         .await;
     let said = match sent {
         Ok(()) => "I've answered you in a private chat.",
         Err(e) => {
-            let request = &turn.request;
+            let request = &turn.asked.request;
             tracing::error!(request_id = %request.request_id, error = %e, "reply delivery failed");
             let draft = Draft::new(Action::Request, Outcome::Error).detail("reply delivery failed");
-            if let Err(e) = app.engine.audit(request, draft).await {
+            if let Err(e) = front.engine.audit(request, draft).await {
                 tracing::error!(error = %e, "could not audit the delivery failure");
             }
             "I could not answer you in a private chat. Please message me directly."

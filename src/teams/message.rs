@@ -2,31 +2,32 @@
 //! caller when the message came from a channel or group chat, which is then only told where the
 //! answer went), and the reply's follow-ups sent after the answer.
 
-use std::sync::Arc;
-
 use super::activity::Activity;
+use super::config::TeamsConfig;
 use super::connector::Connector;
-use super::{notices, render, text, TeamsConfig, TeamsState, Turn};
+use super::deliver::TeamsOut;
+use super::turn::Turn;
+use super::{render, text};
 use crate::domain::{Action, Outcome};
 use crate::engine::{Draft, Replayed};
-use crate::front::ApiError;
+use crate::front::{follow_up, ApiError, Deliver, Front};
 use crate::reply::Reply;
 
 /// Handles a message activity whose activity passed the checks in [`Turn::of`].
 pub(super) async fn message(
-    app: &TeamsState,
-    teams: &Arc<TeamsConfig>,
+    front: &Front<TeamsConfig>,
     activity: &Activity,
     mut turn: Turn<'_>,
 ) -> Result<(), ApiError> {
+    let teams = &front.config;
     // Until the caller has passed the rate limit, mentions are resolved only from what the
     // activity itself says; the Connector is asked about the rest afterwards.
-    turn.request.text = text::command_text(activity, None).await;
+    turn.asked.request.text = text::command_text(activity, None).await;
     let private = if activity.is_personal() {
-        turn.request.delivery = Some("personal chat".into());
+        turn.asked.request.delivery = Some("personal chat".into());
         None
     } else {
-        match private_chat(app, teams, &mut turn).await? {
+        match private_chat(front, &mut turn).await? {
             Some(id) => Some(id),
             None => return Ok(()),
         }
@@ -37,9 +38,9 @@ pub(super) async fn message(
         conversation: turn.conversation,
     };
     let finish = || text::command_text(activity, Some(lookup));
-    let mut reply = match app
+    let mut reply = match front
         .engine
-        .handle_finishing(&turn.request, turn.arrival.clone(), finish)
+        .handle_finishing(&turn.asked.request, turn.arrival.clone(), finish)
         .await
     {
         Ok(reply) => reply,
@@ -49,22 +50,12 @@ pub(super) async fn message(
         }
     };
     let follow_ups = std::mem::take(&mut reply.follow_ups);
-    answer(app, teams, &turn, private.as_deref(), &reply).await;
+    let out = TeamsOut::new(teams.clone(), turn.service_url, turn.bot);
+    answer(front, &out, &turn, private.as_deref(), &reply).await;
     // The notices follow the answer.
-    let route = notices::Route {
-        service_url: turn.service_url.to_owned(),
-        bot: turn.bot.clone(),
-        clicked: None,
-        caller_chat: Some(private.unwrap_or_else(|| turn.conversation.to_owned())),
-    };
-    let request_id = reply.request_id.clone();
-    notices::spawn(
-        &app.background,
-        teams.clone(),
-        request_id,
-        follow_ups,
-        route,
-    );
+    let caller_chat = private.unwrap_or_else(|| turn.conversation.to_owned());
+    let out = out.caller_chat(Some(caller_chat));
+    follow_up(&front.background, out, reply.request_id.clone(), follow_ups);
     Ok(())
 }
 
@@ -72,15 +63,15 @@ pub(super) async fn message(
 /// could be opened (then the message is audited, the caller asked in the thread to message the
 /// bot directly, and nothing is run).
 async fn private_chat(
-    app: &TeamsState,
-    teams: &TeamsConfig,
+    front: &Front<TeamsConfig>,
     turn: &mut Turn<'_>,
 ) -> Result<Option<String>, ApiError> {
+    let teams = &front.config;
     let opened = teams
         .connector
         .personal_conversation(turn.service_url, turn.bot, turn.from, turn.tenant)
         .await;
-    let request = &mut turn.request;
+    let request = &mut turn.asked.request;
     match opened {
         Ok(id) => {
             request.delivery = Some("private 1:1 chat, asked in a group chat or channel".into());
@@ -90,7 +81,8 @@ async fn private_chat(
             tracing::warn!(request_id = %request.request_id, error = %e, "cannot open a 1:1 chat");
             let draft = Draft::new(Action::Request, Outcome::Invalid)
                 .detail("asked outside a personal chat; no private chat could be opened; told to message the bot directly");
-            app.engine
+            front
+                .engine
                 .audit(request, draft)
                 .await
                 .map_err(|_| ApiError::Internal(request.request_id.clone()))?;
@@ -104,14 +96,14 @@ async fn private_chat(
 /// Sends the reply: in the personal chat it was asked in, or in the 1:1 chat `private` (the
 /// thread is then told where it went). A failed delivery is logged and audited.
 async fn answer(
-    app: &TeamsState,
-    teams: &TeamsConfig,
+    front: &Front<TeamsConfig>,
+    out: &TeamsOut,
     turn: &Turn<'_>,
     private: Option<&str>,
     reply: &Reply,
 ) {
-    let card = render::render(reply);
-    let connector = &teams.connector;
+    let card = out.render(reply);
+    let connector = &front.config.connector;
     let sent = match private {
         None => {
             connector
@@ -127,10 +119,10 @@ async fn answer(
         }
         Ok(()) => {}
         Err(e) => {
-            let request = &turn.request;
+            let request = &turn.asked.request;
             tracing::error!(request_id = %request.request_id, error = %e, "reply delivery failed");
             let draft = Draft::new(Action::Request, Outcome::Error).detail("reply delivery failed");
-            if let Err(e) = app.engine.audit(request, draft).await {
+            if let Err(e) = front.engine.audit(request, draft).await {
                 tracing::error!(error = %e, "could not audit the delivery failure");
             }
         }

@@ -55,26 +55,33 @@ pub(super) async fn command_text(activity: &Activity, lookup: Option<MemberLooku
             text = text.replacen(shown.as_str(), &format!(" <@{aad}> "), 1);
         }
     }
-    let mut words: &[&str] = &text.split_whitespace().collect::<Vec<_>>();
-    let typed_mention = bot
-        .and_then(|b| b.name.as_deref())
-        .map(|name| format!("@{}", name.split_whitespace().collect::<Vec<_>>().join(" ")));
-    if let (Some(first), Some(mention)) = (words.first(), &typed_mention) {
-        let name_words = mention.split(' ').count();
-        let typed = words
-            .iter()
-            .take(name_words)
-            .copied()
-            .collect::<Vec<_>>()
-            .join(" ");
-        if first.starts_with('@') && typed.eq_ignore_ascii_case(mention) {
-            words = &words[name_words..];
-        }
-    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut words = without_typed_mention(&words, bot.and_then(|b| b.name.as_deref()));
     if let Some(first) = words.first() {
         if first.eq_ignore_ascii_case("otp") || first.eq_ignore_ascii_case("/otp") {
             words = &words[1..];
         }
     }
     words.join(" ")
+}
+
+/// `words` without a leading `@` + the bot's `name` typed as words rather than a mention.
+fn without_typed_mention<'w>(words: &'w [&'w str], name: Option<&str>) -> &'w [&'w str] {
+    let Some(name) = name else {
+        return words;
+    };
+    let mention = format!("@{}", name.split_whitespace().collect::<Vec<_>>().join(" "));
+    let name_words = mention.split(' ').count();
+    let typed = words
+        .iter()
+        .take(name_words)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    match words.first() {
+        Some(first) if first.starts_with('@') && typed.eq_ignore_ascii_case(&mention) => {
+            &words[name_words..]
+        }
+        _ => words,
+    }
 }

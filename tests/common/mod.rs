@@ -22,10 +22,10 @@ use otpbot::domain::{
     ToolName,
 };
 use otpbot::engine::{Engine, Policy};
-use otpbot::http::{router, AppState};
 use otpbot::keys::{random_key, AuditKey, SigningSecret};
-use otpbot::slack::verify::sign;
+use otpbot::slack::signature::sign;
 use otpbot::slack::SlackConfig;
+use otpbot::startup::{router, AppState};
 use otpbot::store::local::{LocalStore, MasterKey};
 use otpbot::store::Stores;
 use serde_json::Value;

@@ -5,6 +5,10 @@
 //! `OTPBOT_*` variables are reported, since a typo there would silently weaken a setting.
 
 mod args;
+mod error;
+mod secrets;
+mod teams;
+mod values;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
@@ -13,8 +17,12 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
-pub use args::{List, SettingsArgs, SECRET_IDS};
-
+pub use self::args::{SettingsArgs, SECRET_IDS};
+use self::error::{config_error, invalid};
+pub use self::error::{explain, ConfigError};
+use self::secrets::Parameters;
+pub use self::teams::TeamsSettings;
+pub use self::values::{Backend, List, LogFormat, PLAYGROUND_TENANT};
 use crate::domain::{GrantDuration, Principal};
 use crate::engine::{Policy, RateLimit};
 use crate::keys::{self, KeyBytes, SigningSecret};
@@ -23,71 +31,8 @@ use crate::store::aws::{AwsSettings, SealSettings};
 /// File in the data directory holding a generated signing secret (`otpbot demo`).
 pub const DEMO_SIGNING_SECRET_FILE: &str = "slack-signing-secret";
 
-/// A setting that is missing or malformed.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A variable's value is unusable.
-    #[error("{var}: {message}")]
-    Invalid {
-        /// The variable.
-        var: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The settings could not be read at all (not a value's fault).
-    #[error("{0}")]
-    Unreadable(String),
-}
-
-fn invalid(var: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        var: var.to_owned(),
-        message: message.into(),
-    }
-}
-
-/// Which store backend to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Backend {
-    /// One SQLite file in the data directory.
-    Local,
-    /// DynamoDB and SSM Parameter Store.
-    Aws,
-}
-
-/// Log output style.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Pretty,
-    /// One JSON object per line.
-    Json,
-}
-
-/// Teams (Bot Framework) settings.
-#[derive(Debug)]
-pub struct TeamsSettings {
-    /// The bot's Microsoft App ID: the audience of incoming tokens.
-    pub app_id: String,
-    /// Served tenants.
-    pub tenants: HashSet<String>,
-    /// The tenant of the single-tenant bot registration.
-    pub app_tenant: String,
-    /// The client secret, if given directly.
-    pub client_secret: Option<secrecy::SecretString>,
-    /// SSM parameter with the client secret (AWS backend).
-    pub client_secret_param: String,
-    /// OpenID metadata URL.
-    pub openid_url: String,
-    /// Login authority base URL.
-    pub login_url: String,
-    /// Serving the local Microsoft 365 Agents Playground: activities come without tokens and
-    /// replies go to its loopback `http` service URL (see [`Settings::enable_teams_playground`]).
-    pub playground: bool,
-}
-
-/// The tenant id the Microsoft 365 Agents Playground (0.2.28) puts in every activity.
-pub const PLAYGROUND_TENANT: &str = "00000000-0000-0000-0000-0000000000001";
+/// The workspace `otpbot demo` serves, and `otpbot slash` sends as by default.
+pub const DEMO_TEAM: &str = "T0DEMO";
 
 /// Validated settings.
 #[derive(Debug)]
@@ -157,6 +102,32 @@ pub struct Settings {
     pub checkpoint_kms_key: Option<String>,
 }
 
+/// Why the playground is refused on Lambda.
+const NO_PLAYGROUND_ON_LAMBDA: &str =
+    "the Teams playground is a local try-out and is never available on AWS Lambda";
+
+/// The AWS backend's tables, parameters and caching.
+fn aws_settings(args: &mut SettingsArgs) -> AwsSettings {
+    AwsSettings {
+        access_table: std::mem::take(&mut args.access_table),
+        audit_table: std::mem::take(&mut args.audit_table),
+        ssm_prefix: std::mem::take(&mut args.ssm_prefix),
+        kms_key_id: args.kms_key_id.take(),
+        seed_cache_ttl: std::time::Duration::from_secs(args.seed_cache_secs),
+    }
+}
+
+/// The sealing of closed audit periods (AWS backend).
+fn seal_settings(args: &mut SettingsArgs) -> SealSettings {
+    SealSettings {
+        bucket: args.audit_bucket.take(),
+        prefix: std::mem::take(&mut args.audit_bucket_prefix),
+        period_secs: args.seal_period_secs,
+        grace_secs: args.seal_grace_secs,
+        max_per_run: SealSettings::default().max_per_run,
+    }
+}
+
 /// Every `OTPBOT_*` variable otpbot reads, as declared in [`SettingsArgs`] (the `*_FILE`
 /// variables of secrets included).
 pub fn variables() -> Vec<String> {
@@ -176,76 +147,6 @@ fn unknown(names: impl IntoIterator<Item = String>) -> Vec<String> {
     unknown.sort();
     unknown.dedup();
     unknown
-}
-
-/// A secret given as `var` or as the file named by `{var}_FILE` (not both).
-fn secret(
-    var: &str,
-    value: Option<String>,
-    file: Option<PathBuf>,
-) -> Result<Option<String>, ConfigError> {
-    let file_var = format!("{var}_FILE");
-    match (value, file) {
-        (Some(_), Some(_)) => Err(invalid(
-            var,
-            format!("set either {var} or {file_var}, not both"),
-        )),
-        (Some(value), None) => Ok(Some(value)),
-        (None, Some(path)) => std::fs::read_to_string(&path)
-            .map(|s| Some(s.trim().to_owned()))
-            .map_err(|e| invalid(&file_var, format!("cannot read {}: {e}", path.display()))),
-        (None, None) => Ok(None),
-    }
-}
-
-/// A 64-hex-character key given as `var` or `{var}_FILE`; the value is never echoed.
-fn key(
-    var: &str,
-    value: Option<String>,
-    file: Option<PathBuf>,
-) -> Result<Option<KeyBytes>, ConfigError> {
-    secret(var, value, file)?
-        .map(|k| keys::decode_hex_key(&k, var).map_err(|e| invalid(var, e.to_string())))
-        .transpose()
-}
-
-/// When `err` is about the value of a setting, the setting's flag (without `--`) and an error
-/// that names its variable and says what is wrong (`OTPBOT_RATE_PER_TOOL: \`ten\` is not like
-/// 10/10m`). `command` is the one that was parsed. Other errors (usage, help) give `None`.
-pub fn explain(err: &clap::Error, command: &clap::Command) -> Option<(String, ConfigError)> {
-    use clap::error::{ContextKind, ContextValue, ErrorKind};
-    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
-        return None;
-    };
-    let long = arg.strip_prefix("--")?.split([' ', '=']).next()?;
-    let setting = command
-        .get_arguments()
-        .find(|a| a.get_long() == Some(long))?;
-    let var = setting.get_env()?.to_str()?;
-    let message = match err.kind() {
-        ErrorKind::ValueValidation => std::error::Error::source(err)?.to_string(),
-        ErrorKind::InvalidValue => {
-            let value = match err.get(ContextKind::InvalidValue) {
-                Some(ContextValue::String(value)) => value.as_str(),
-                _ => "",
-            };
-            let valid = match err.get(ContextKind::ValidValue) {
-                Some(ContextValue::Strings(valid)) => valid.join(", "),
-                _ => String::new(),
-            };
-            format!("`{value}` is not one of: {valid}")
-        }
-        _ => return None,
-    };
-    Some((long.to_owned(), invalid(var, message)))
-}
-
-/// A clap error of settings parsed from variables, as a [`ConfigError`].
-fn config_error(err: &clap::Error, command: &clap::Command) -> ConfigError {
-    match explain(err, command) {
-        Some((_, error)) => error,
-        None => ConfigError::Unreadable(err.to_string()),
-    }
 }
 
 impl Settings {
@@ -288,69 +189,33 @@ impl Settings {
     }
 
     /// The checks that span several settings, and the defaults derived from others.
-    fn build(args: SettingsArgs, unknown: Vec<String>) -> Result<Self, ConfigError> {
+    fn build(mut args: SettingsArgs, unknown: Vec<String>) -> Result<Self, ConfigError> {
         let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
         if args.teams_playground && on_lambda {
-            return Err(invalid(
-                "OTPBOT_TEAMS_PLAYGROUND",
-                "the Teams playground is a local try-out and is never available on AWS Lambda",
-            ));
+            return Err(invalid("OTPBOT_TEAMS_PLAYGROUND", NO_PLAYGROUND_ON_LAMBDA));
         }
-        let prefix = args.ssm_prefix.trim_end_matches('/').to_owned();
-        let param = |given: Option<String>, path: &str| given.unwrap_or(format!("{prefix}/{path}"));
-        let teams_tenants = args.teams_tenant_ids.unwrap_or_default().0;
-        let teams = match args.teams_app_id.filter(|id| !id.trim().is_empty()) {
-            None => None,
-            Some(app_id) => Some(TeamsSettings {
-                app_id: app_id.trim().to_owned(),
-                tenants: teams_tenants.iter().cloned().collect(),
-                app_tenant: args
-                    .teams_app_tenant_id
-                    .or_else(|| teams_tenants.first().cloned())
-                    .ok_or_else(|| {
-                        invalid(
-                            "OTPBOT_TEAMS_TENANT_IDS",
-                            "needs at least one tenant id when OTPBOT_TEAMS_APP_ID is set",
-                        )
-                    })?,
-                client_secret: secret(
-                    "OTPBOT_TEAMS_CLIENT_SECRET",
-                    args.teams_client_secret,
-                    args.teams_client_secret_file,
-                )?
-                .map(secrecy::SecretString::from),
-                client_secret_param: param(args.teams_client_secret_param, "teams/client-secret"),
-                openid_url: args.teams_openid_url,
-                login_url: args.teams_login_url,
-                playground: false,
-            }),
-        };
+        let parameters = Parameters::under(&args.ssm_prefix);
+        let teams_tenants = args.teams_tenant_ids.take().unwrap_or_default().0;
+        let teams = teams::from_args(&mut args, &teams_tenants, &parameters)?;
+        let given = secrets::given(&mut args)?;
         let mut settings = Self {
             backend: args.backend,
-            signing_secret_param: param(args.slack_signing_secret_param, "slack/signing-secret"),
-            audit_key_param: param(args.audit_key_param, "audit/hmac-key"),
-            slack_bot_token_param: param(args.slack_bot_token_param, "slack/bot-token"),
-            aws: AwsSettings {
-                access_table: args.access_table,
-                audit_table: args.audit_table,
-                ssm_prefix: args.ssm_prefix,
-                kms_key_id: args.kms_key_id,
-                seed_cache_ttl: std::time::Duration::from_secs(args.seed_cache_secs),
-            },
-            seal: SealSettings {
-                bucket: args.audit_bucket,
-                prefix: args.audit_bucket_prefix,
-                period_secs: args.seal_period_secs,
-                grace_secs: args.seal_grace_secs,
-                max_per_run: SealSettings::default().max_per_run,
-            },
+            signing_secret_param: parameters.name(
+                args.slack_signing_secret_param.take(),
+                "slack/signing-secret",
+            ),
+            audit_key_param: parameters.name(args.audit_key_param.take(), "audit/hmac-key"),
+            slack_bot_token_param: parameters
+                .name(args.slack_bot_token_param.take(), "slack/bot-token"),
+            seal: seal_settings(&mut args),
+            aws: aws_settings(&mut args),
             checkpoint_every: std::time::Duration::from_secs(args.checkpoint_every.secs() as u64),
             audit_channel: args.audit_channel,
             checkpoint_kms_key: args.checkpoint_kms_key,
-            data_dir: args.data_dir,
             key_dir: args
                 .key_dir
                 .or_else(|| default_key_dir(|var| std::env::var_os(var))),
+            data_dir: args.data_dir,
             listen: args.listen,
             teams,
             teams_tenants,
@@ -361,37 +226,19 @@ impl Settings {
                 .0
                 .into_iter()
                 .collect(),
-            slack_signing_secret: secret(
-                "OTPBOT_SLACK_SIGNING_SECRET",
-                args.slack_signing_secret,
-                args.slack_signing_secret_file,
-            )?
-            .map(SigningSecret::new),
-            master_key: key("OTPBOT_MASTER_KEY", args.master_key, args.master_key_file)?,
-            audit_key: key("OTPBOT_AUDIT_KEY", args.audit_key, args.audit_key_file)?,
+            slack_signing_secret: given.slack_signing_secret,
+            master_key: given.master_key,
+            audit_key: given.audit_key,
             rate_per_tool: args.rate_per_tool,
             rate_per_caller: args.rate_per_caller,
             rate_per_request: args.rate_per_request,
-            slack_bot_token: secret(
-                "OTPBOT_SLACK_BOT_TOKEN",
-                args.slack_bot_token,
-                args.slack_bot_token_file,
-            )?,
+            slack_bot_token: given.slack_bot_token,
             slack_api_url: args.slack_api_url,
             slack_socket_mode: args.slack_socket_mode,
-            slack_app_token: secret(
-                "OTPBOT_SLACK_APP_TOKEN",
-                args.slack_app_token,
-                args.slack_app_token_file,
-            )?
-            .map(secrecy::SecretString::from),
+            slack_app_token: given.slack_app_token,
             request_ttl: args.request_ttl,
             log_filter: args.log,
-            log_format: args.log_format.unwrap_or(if on_lambda {
-                LogFormat::Json
-            } else {
-                LogFormat::Pretty
-            }),
+            log_format: args.log_format.unwrap_or(LogFormat::default_for(on_lambda)),
             unknown,
         };
         if args.teams_playground {
@@ -400,37 +247,10 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Serves Microsoft's local Teams emulator, the Microsoft 365 Agents Playground (npm
-    /// `@microsoft/m365agentsplayground`): it posts activities without an `Authorization` header
-    /// and takes replies at a plain-`http` loopback service URL without checking a token. So in
-    /// this mode no token is verified or fetched and loopback `http` service URLs are accepted;
-    /// `otpbot serve` refuses it unless it listens on loopback. Teams needs no app id or secret
-    /// here, only the served tenants (the playground's is [`PLAYGROUND_TENANT`]).
+    /// Serves Microsoft's local Teams emulator, the Microsoft 365 Agents Playground (see
+    /// `teams::playground`).
     pub fn enable_teams_playground(&mut self) -> Result<(), ConfigError> {
-        let Some(first) = self.teams_tenants.first().cloned() else {
-            return Err(invalid(
-                "OTPBOT_TEAMS_TENANT_IDS",
-                format!(
-                    "the Teams playground needs its tenant to be served: set it to {PLAYGROUND_TENANT}"
-                ),
-            ));
-        };
-        match &mut self.teams {
-            Some(teams) => teams.playground = true,
-            None => {
-                self.teams = Some(TeamsSettings {
-                    app_id: String::new(),
-                    tenants: self.teams_tenants.iter().cloned().collect(),
-                    app_tenant: first,
-                    client_secret: None,
-                    client_secret_param: String::new(),
-                    openid_url: crate::teams::auth::DEFAULT_OPENID_URL.into(),
-                    login_url: crate::teams::connector::DEFAULT_LOGIN_URL.into(),
-                    playground: true,
-                })
-            }
-        }
-        Ok(())
+        teams::playground(&mut self.teams, &self.teams_tenants)
     }
 
     /// The policy these settings describe.

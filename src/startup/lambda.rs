@@ -31,10 +31,12 @@ use anyhow::Context;
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use super::checkpoint::{Publisher, Sealer};
-use super::{App, Patience};
+use super::app::{App, Patience};
+use super::checkpoints::{Publisher, Sealer};
+use super::router::router;
 use crate::config::Settings;
-use crate::front::Background;
+use crate::engine::Engine;
+use crate::front::{client_builder, Background};
 
 /// The extension's name, unique within the function.
 const EXTENSION_NAME: &str = "otpbot-follow-ups";
@@ -69,7 +71,7 @@ pub async fn lambda() -> anyhow::Result<()> {
     let checkpoints = app.checkpoints.clone();
     let state = app.into_state(&settings).await?;
     let sealer = sealer.map(|(store, sdk)| {
-        let publisher = Publisher::new(checkpoints, &settings, Some(&state));
+        let publisher = Publisher::new(checkpoints, &settings, state.outbox());
         std::sync::Arc::new(Sealer::new(store, &sdk, &settings, publisher))
     });
     let background = state.background.clone();
@@ -86,7 +88,7 @@ pub async fn lambda() -> anyhow::Result<()> {
     }
     let handler = Handler {
         engine: state.engine.clone(),
-        adapter: lambda_http::Adapter::from(crate::http::router(state)),
+        adapter: lambda_http::Adapter::from(router(state)),
         sealer,
         finished,
     };
@@ -101,7 +103,7 @@ pub async fn lambda() -> anyhow::Result<()> {
 /// What one invocation needs.
 #[derive(Clone)]
 struct Handler {
-    engine: std::sync::Arc<crate::engine::Engine>,
+    engine: std::sync::Arc<Engine>,
     adapter: lambda_http::Adapter<'static, axum::response::Response, axum::Router>,
     /// Seals closed audit periods, each with its signed checkpoint (AWS backend).
     sealer: Option<std::sync::Arc<Sealer>>,
@@ -175,7 +177,7 @@ impl Extension {
         let api = std::env::var("AWS_LAMBDA_RUNTIME_API").context("AWS_LAMBDA_RUNTIME_API")?;
         let base = format!("http://{api}/2020-01-01/extension");
         // No timeout: `event/next` waits for the next invocation, however far off.
-        let http = crate::front::client_builder().build()?;
+        let http = client_builder().build()?;
         let response = http
             .post(format!("{base}/register"))
             .header("Lambda-Extension-Name", EXTENSION_NAME)

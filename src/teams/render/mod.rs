@@ -12,7 +12,7 @@ pub mod escape;
 
 use serde_json::{json, Value};
 
-use super::invoke;
+use super::buttons;
 use crate::reply::{Button, Notice, Reply, Tone, DISPLAY_NAME_LIMIT};
 
 /// The Adaptive Card schema version: 1.4 introduced `Action.Execute` (Adaptive Cards schema
@@ -87,7 +87,7 @@ fn card(body: Vec<Value>, buttons: &[Button]) -> Value {
 /// A button as a Universal Action: `Action.Execute` with `title`, `verb` and `data` (schema
 /// explorer, "Action.Execute" properties; `style` `positive`/`destructive` is the inherited
 /// `ActionStyle`). A click comes back as an `adaptiveCard/action` invoke carrying the `verb`
-/// and `data`, which [`invoke`] reads back into the same button ([`Button::parts`] written
+/// and `data`, which the invoke handler reads back into the same button ([`Button::parts`] written
 /// here, [`Button::from_parts`] there); the data names only the request or the tool.
 fn action(button: &Button) -> Value {
     let (verb, data) = button.parts();
@@ -99,7 +99,7 @@ fn action(button: &Button) -> Value {
     let mut action = json!({
         "type": "Action.Execute",
         "title": button.label(),
-        "verb": invoke::verb(verb),
+        "verb": buttons::verb(verb),
         "data": data
     });
     if let Some(style) = style {

@@ -1,32 +1,31 @@
-//! Signed audit checkpoints at the top of the program: where the log's head comes from (the
-//! local store, signed with the checkpoint key, or the AWS backend's newest seal, signed by
-//! KMS when it was sealed), and how `serve` and the Lambda's sealing run publish them: a
-//! structured log line (`message = "audit checkpoint"`, the checkpoint as JSON in its
-//! `checkpoint` field) and, with `OTPBOT_AUDIT_CHANNEL`, a post in that channel. Both are
-//! places the store's writer cannot rewrite.
+//! Signed audit checkpoints: where the log's head comes from (the local store, signed with the
+//! checkpoint key, or the AWS backend's newest seal, signed by KMS when it was sealed), and how
+//! `serve` and the Lambda's sealing run publish them: a structured log line
+//! (`message = "audit checkpoint"`, the checkpoint as JSON in its `checkpoint` field) and, with
+//! `OTPBOT_AUDIT_CHANNEL`, a post in that channel through the platform's front end
+//! (`front::Outbox`). Both are places the store's writer cannot rewrite.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::audit::checkpoint::{Checkpoint, PublicKey};
 #[cfg(feature = "local")]
-use crate::audit::checkpoint::{Ed25519Signer, Signer};
+use crate::audit::checkpoint::Ed25519Signer;
+use crate::audit::checkpoint::Signer;
+use crate::audit::checkpoint::{Checkpoint, PublicKey};
 use crate::config::Settings;
-use crate::domain::Platform;
+use crate::domain::Timestamp;
 #[cfg(feature = "local")]
 use crate::domain::{Clock, SystemClock};
-use crate::http::AppState;
+use crate::front::Outbox;
+use crate::keys::AuditKey;
 use crate::reply::{Audience, Notice};
-use crate::store::aws::AwsStore;
+use crate::store::aws::kms::{public_key, KmsSigner};
+use crate::store::aws::{AwsStore, SealSettings};
 #[cfg(feature = "local")]
 use crate::store::local::LocalStore;
-
-/// The Bot Connector's service URL for proactive messages in the public Teams cloud, used when
-/// no conversation has handed one over (Microsoft 365 Agents SDK, `TeamsServiceEndpoints`
-/// `publicGlobal`: <https://microsoft.github.io/Agents-for-js/variables/_microsoft_agents-hosting.TeamsServiceEndpoints.html>).
-const TEAMS_SERVICE_URL: &str = "https://smba.trafficmanager.net/teams/";
+use crate::store::StoreError;
 
 /// Where checkpoints come from.
 #[derive(Clone)]
@@ -80,7 +79,7 @@ impl Checkpoints {
                     "OTPBOT_CHECKPOINT_KMS_KEY is not set: name the KMS key that signs the \
                      checkpoints (the Terraform output checkpoint_key_arn)",
                 )?;
-                Ok(crate::store::aws::kms::public_key(kms, key).await?)
+                Ok(public_key(kms, key).await?)
             }
         }
     }
@@ -91,17 +90,17 @@ impl Checkpoints {
 pub struct Publisher {
     checkpoints: Checkpoints,
     channel: Option<String>,
-    state: Option<AppState>,
+    outbox: Outbox,
 }
 
 impl Publisher {
-    /// A publisher of `checkpoints` to the log and the channel `settings` name, posting with
-    /// the Slack and Teams clients of `state`.
-    pub fn new(checkpoints: Checkpoints, settings: &Settings, state: Option<&AppState>) -> Self {
+    /// A publisher of `checkpoints` to the log and the channel `settings` name, posting through
+    /// `outbox`.
+    pub fn new(checkpoints: Checkpoints, settings: &Settings, outbox: Outbox) -> Self {
         Self {
             checkpoints,
             channel: settings.audit_channel.clone(),
-            state: state.cloned(),
+            outbox,
         }
     }
 
@@ -126,7 +125,7 @@ impl Publisher {
             checkpoint = %checkpoint.to_json(),
             "audit checkpoint"
         );
-        let (Some(channel), Some(state)) = (&self.channel, &self.state) else {
+        let Some(channel) = &self.channel else {
             return;
         };
         let notice = Notice {
@@ -141,7 +140,7 @@ impl Publisher {
             ],
             buttons: Vec::new(),
         };
-        if let Err(e) = post(state, &notice).await {
+        if let Err(e) = self.outbox.post(&notice).await {
             tracing::warn!(error = %e, "audit checkpoint not posted in the audit channel");
         }
     }
@@ -156,35 +155,6 @@ impl Publisher {
             self.publish("scheduled").await;
         }
     }
-}
-
-/// Posts `notice` in its channel, on the platform the channel id is of.
-async fn post(state: &AppState, notice: &Notice) -> anyhow::Result<()> {
-    match notice.to.platform() {
-        Some(Platform::Slack) => {
-            let api = state
-                .slack
-                .as_ref()
-                .and_then(|s| s.web_api.as_ref())
-                .context("the audit channel is a Slack channel, but no Slack bot token is set")?;
-            crate::slack::post_notice(api, notice).await?;
-        }
-        Some(Platform::Teams) => {
-            let teams = state.teams.as_ref().context(
-                "the audit channel is a Teams conversation, but Teams is not configured",
-            )?;
-            let Audience::Channel(conversation) = &notice.to else {
-                anyhow::bail!("the audit channel is not a channel");
-            };
-            let card = crate::teams::render::notice_card(notice);
-            teams
-                .connector
-                .send(TEAMS_SERVICE_URL, conversation, &card)
-                .await?;
-        }
-        _ => anyhow::bail!("the audit channel is neither a Slack nor a Teams id"),
-    }
-    Ok(())
 }
 
 /// The local store's checkpoint key: `checkpoint.key` beside `audit.key` (32 random bytes in
@@ -230,8 +200,8 @@ pub fn existing_local_public_key(settings: &Settings) -> anyhow::Result<Option<P
 pub struct Sealer {
     store: Arc<AwsStore>,
     s3: aws_sdk_s3::Client,
-    signer: Option<crate::store::aws::kms::KmsSigner>,
-    settings: crate::store::aws::SealSettings,
+    signer: Option<KmsSigner>,
+    settings: SealSettings,
     publisher: Publisher,
 }
 
@@ -246,7 +216,7 @@ impl Sealer {
         let signer = settings
             .checkpoint_kms_key
             .clone()
-            .map(|key| crate::store::aws::kms::KmsSigner::new(aws_sdk_kms::Client::new(sdk), key));
+            .map(|key| KmsSigner::new(aws_sdk_kms::Client::new(sdk), key));
         if signer.is_none() {
             tracing::warn!(
                 "OTPBOT_CHECKPOINT_KMS_KEY is not set: seals carry no signed checkpoint, so \
@@ -263,15 +233,8 @@ impl Sealer {
     }
 
     /// Seals what is closed at `now`; returns how many periods it sealed.
-    pub async fn run(
-        &self,
-        key: &crate::keys::AuditKey,
-        now: crate::domain::Timestamp,
-    ) -> Result<usize, crate::store::StoreError> {
-        let signer = self
-            .signer
-            .as_ref()
-            .map(|s| s as &dyn crate::audit::checkpoint::Signer);
+    pub async fn run(&self, key: &AuditKey, now: Timestamp) -> Result<usize, StoreError> {
+        let signer = self.signer.as_ref().map(|s| s as &dyn Signer);
         let sealed = self
             .store
             .seal_closed_periods(&self.s3, key, &self.settings, now, signer)
@@ -282,47 +245,4 @@ impl Sealer {
         }
         Ok(sealed.len())
     }
-}
-
-/// `otpbot audit checkpoint`: prints the log's current checkpoint as one JSON object.
-pub async fn print(mut settings: Settings) -> anyhow::Result<()> {
-    let checkpoints = match settings.backend {
-        // The newest seal's checkpoint: the table's read, no audit key needed.
-        crate::config::Backend::Aws => aws_checkpoints(&settings).await?,
-        crate::config::Backend::Local => {
-            let policy = settings.policy();
-            super::App::open(&mut settings, policy, super::Patience::Operator)
-                .await?
-                .checkpoints
-        }
-    };
-    let checkpoint = checkpoints.current().await?.context(
-        "no checkpoint yet: the log has no seal with a signed checkpoint (the scheduled sealing \
-         run writes one per sealed period when OTPBOT_CHECKPOINT_KMS_KEY is set)",
-    )?;
-    say!("{}", checkpoint.to_json());
-    Ok(())
-}
-
-/// `otpbot audit public-key`: prints the checkpoint key's public half as PEM. Locally it
-/// creates the key on first use, as any start does; on AWS it asks KMS (`kms:GetPublicKey`).
-pub async fn print_public_key(settings: Settings) -> anyhow::Result<()> {
-    let key = match settings.backend {
-        crate::config::Backend::Aws => aws_checkpoints(&settings).await?.public_key().await?,
-        #[cfg(feature = "local")]
-        crate::config::Backend::Local => local_signer(&settings)?.public_key().clone(),
-        #[cfg(not(feature = "local"))]
-        crate::config::Backend::Local => return Err(super::no_local_store()),
-    };
-    say!("{}", key.to_pem().trim_end());
-    Ok(())
-}
-
-async fn aws_checkpoints(settings: &Settings) -> anyhow::Result<Checkpoints> {
-    let sdk = super::aws_config(super::Patience::Operator).await?;
-    Ok(Checkpoints::Aws {
-        store: Arc::new(AwsStore::new(&sdk, settings.aws.clone())),
-        kms: aws_sdk_kms::Client::new(&sdk),
-        kms_key: settings.checkpoint_kms_key.clone(),
-    })
 }

@@ -1,4 +1,4 @@
-//! Opening the local store from the command line: which commands may create one, the data
+//! Opening the local store: which commands may create one, the data
 //! directory checked before anything is written, and the keys found in the key directory (or
 //! where an older otpbot left them) and never made anew over existing data.
 

@@ -1,6 +1,9 @@
 //! `/otp audit [<tool>|<@user>] [since <dur>]`: latest audit events, for admins and auditors.
 
-use super::{parse_tool, parse_user, show_user, Args, CommandError, CommandResult, Ctx, Draft};
+use super::args::{parse_tool, parse_user, shorten, show_user, Args};
+use super::ctx::Ctx;
+use super::draft::Draft;
+use super::error::{CommandError, CommandResult};
 use crate::domain::{Action, AuditEvent, AuditQuery, GrantDuration, Outcome, Principal, ToolName};
 use crate::reply::Reply;
 
@@ -38,7 +41,7 @@ impl Audit {
             since = Some(GrantDuration::parse(text).ok_or_else(|| {
                 CommandError::Usage(format!(
                     "`{}` is not a duration like 30m, 8h, 7d or 2w.",
-                    super::shorten(text)
+                    shorten(text)
                 ))
             })?);
         }

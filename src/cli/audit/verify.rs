@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context};
 use clap::Args;
 
+use super::when::parse_when;
 use crate::audit::checkpoint::{self, parse_checkpoints, Checkpoint, Heads, PublicKey};
 use crate::audit::discrepancy::Discrepancy;
 use crate::audit::seal_check::{verify_seals, Against};
@@ -17,6 +18,7 @@ use crate::domain::{Clock, SystemClock, Timestamp};
 #[cfg(feature = "local")]
 use crate::keys::decode_hex_key;
 use crate::keys::AuditKey;
+use crate::startup::{aws_audit_key, aws_config, Patience};
 use crate::store::aws::AwsStore;
 #[cfg(feature = "local")]
 use crate::store::local::{verify_file, VerifyError};
@@ -81,11 +83,11 @@ pub async fn run(settings: Settings, args: VerifyArgs) -> anyhow::Result<()> {
     let since = args
         .since
         .as_deref()
-        .map(|s| super::audit::parse_when(s, SystemClock.now(), "--since"))
+        .map(|s| parse_when(s, SystemClock.now(), "--since"))
         .transpose()?;
     match settings.backend {
         #[cfg(not(feature = "local"))]
-        Backend::Local => Err(super::no_local_store()),
+        Backend::Local => Err(crate::startup::no_local_store()),
         #[cfg(feature = "local")]
         Backend::Local => verify_local(settings, since, &checkpoints, given_key),
         Backend::Aws => verify_aws(settings, since, &checkpoints, given_key).await,
@@ -147,7 +149,7 @@ fn verify_local(
     let key = AuditKey::new(key);
     let public = match given_key {
         Some(key) => Some(key),
-        None => super::checkpoint::existing_local_public_key(&settings)?,
+        None => crate::startup::checkpoints::existing_local_public_key(&settings)?,
     };
     let wanted = checkpoint::wanted(checkpoints);
     let result = match verify_file(&settings.data_dir, &key, since, &wanted) {
@@ -173,9 +175,9 @@ async fn verify_aws(
     checkpoints: &[(String, Checkpoint)],
     given_key: Option<PublicKey>,
 ) -> anyhow::Result<()> {
-    let config = super::aws_config(super::Patience::Operator).await?;
+    let config = aws_config(Patience::Operator).await?;
     let store = AwsStore::new(&config, settings.aws.clone());
-    let key = AuditKey::new(super::aws_audit_key(&store, &mut settings).await?);
+    let key = AuditKey::new(aws_audit_key(&store, &mut settings).await?);
     let public = match (given_key, &settings.checkpoint_kms_key) {
         (Some(key), _) => Some(key),
         (None, Some(kms_key)) => {

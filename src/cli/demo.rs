@@ -9,15 +9,16 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
-use super::{bind, serve_on, DEMO_TEAM};
-use crate::cli::checkpoint::Publisher;
-use crate::cli::{App, Patience};
-use crate::config::{Settings, DEMO_SIGNING_SECRET_FILE};
+use super::tool::add as add_tool;
+use crate::config::{Settings, DEMO_SIGNING_SECRET_FILE, DEMO_TEAM};
 use crate::domain::{GrantDuration, Principal, Seed, Tool, ToolName};
 use crate::engine::{ChatRequest, Engine};
-use crate::http::AppState;
+use crate::front::Background;
 use crate::keys::write_private_file;
 use crate::slack::SlackConfig;
+use crate::startup::checkpoints::Publisher;
+use crate::startup::local::create_data_dir;
+use crate::startup::{bind, serve_on, web_api_from_env, App, AppState, Patience};
 use crate::store::local::DB_FILE;
 
 /// The demo admin and the tool it holds.
@@ -46,16 +47,16 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let slack = SlackConfig {
         signing_secret: secret,
         allowed_workspaces: settings.slack_workspaces.clone(),
-        web_api: crate::slack::web::WebApi::from_settings(&settings)?,
+        web_api: web_api_from_env(&settings)?,
     };
     let data_dir = settings.data_dir.clone();
     let state = AppState {
         engine: Arc::new(engine),
         slack: Some(Arc::new(slack)),
         teams: None,
-        background: crate::front::Background::default(),
+        background: Background::default(),
     };
-    let publisher = Publisher::new(checkpoints, &settings, Some(&state));
+    let publisher = Publisher::new(checkpoints, &settings, state.outbox());
     serve_on(
         state,
         listener,
@@ -137,7 +138,7 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
             notify_channel: None,
             approvals_channel: None,
         };
-        crate::cli::tool::add(engine, &tool, &seed).await?;
+        add_tool(engine, &tool, &seed).await?;
     }
     let active = stores
         .access
@@ -189,7 +190,7 @@ fn mark(dir: &Path) -> anyhow::Result<()> {
     if file.is_file() {
         return Ok(());
     }
-    crate::cli::open::create_data_dir(dir)?;
+    create_data_dir(dir)?;
     let secret = hex::encode(rand::random::<[u8; 16]>());
     write_private_file(&file, secret.as_bytes())
         .with_context(|| format!("cannot write the demo signing secret {}", file.display()))

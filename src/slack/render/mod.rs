@@ -100,6 +100,26 @@ pub fn ephemeral(line: &str) -> Value {
     })
 }
 
+/// Escaped `lines` as sections of at most [`SECTION_LIMIT`] bytes each, whole lines to a
+/// section where they fit.
+fn sections(lines: &[String]) -> Vec<Value> {
+    let mut sections = Vec::new();
+    let mut chunk = String::new();
+    for line in lines {
+        if !chunk.is_empty() && chunk.len() + line.len() + 1 > SECTION_LIMIT {
+            sections.push(section(std::mem::take(&mut chunk)));
+        }
+        if !chunk.is_empty() {
+            chunk.push('\n');
+        }
+        chunk.extend(line.chars().take(SECTION_LIMIT));
+    }
+    if !chunk.is_empty() {
+        sections.push(section(chunk));
+    }
+    sections
+}
+
 /// The JSON body Slack expects in answer to a slash command.
 pub fn render(reply: &Reply) -> Value {
     let mut blocks = Vec::new();
@@ -116,19 +136,7 @@ pub fn render(reply: &Reply) -> Value {
         blocks.push(section(text));
     }
     let lines: Vec<String> = reply.lines.iter().map(|l| escape::line(l)).collect();
-    let mut chunk = String::new();
-    for line in &lines {
-        if !chunk.is_empty() && chunk.len() + line.len() + 1 > SECTION_LIMIT {
-            blocks.push(section(std::mem::take(&mut chunk)));
-        }
-        if !chunk.is_empty() {
-            chunk.push('\n');
-        }
-        chunk.extend(line.chars().take(SECTION_LIMIT));
-    }
-    if !chunk.is_empty() {
-        blocks.push(section(chunk));
-    }
+    blocks.extend(sections(&lines));
     if !reply.buttons.is_empty() {
         // An "actions" block holds up to 25 interactive elements (Block Kit reference,
         // "Actions block": <https://docs.slack.dev/reference/block-kit/blocks/actions-block>).

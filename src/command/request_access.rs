@@ -4,11 +4,16 @@
 //! can be messaged from where the request came, it says so at once and gives the request id to
 //! pass to an admin, and when every message fails later the requester is told privately.
 
-use super::{grant_length, parse_tool, show_user, Args, CommandError, CommandResult, Ctx, Draft};
+use super::approval_message::{approval_buttons, asking_lines};
+use super::args::{grant_length, parse_tool, Args};
+use super::ctx::Ctx;
+use super::draft::Draft;
+use super::error::{CommandError, CommandResult};
 use crate::domain::{
-    AccessRequest, AccessRequestId, Action, GrantDuration, Outcome, Person, RequestState, ToolName,
+    AccessRequest, AccessRequestId, Action, GrantDuration, Outcome, Person, RequestState, Tool,
+    ToolName,
 };
-use crate::reply::{Audience, Button, Notice, Reply};
+use crate::reply::{Audience, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
 
 const REQUEST_USAGE: &str = "/otp request <tool> [for 2h] [reason]";
@@ -73,42 +78,44 @@ impl RequestAccess {
             if_unchanged: None,
         };
         let quota = policy.request_quota(ctx.person());
-        match ctx
+        let verdict = ctx
             .commit(draft(Outcome::Ok).detail(detail), effect, Some(quota))
-            .await?
-        {
-            Verdict::Done { .. } => {}
-            Verdict::Pending => {
-                let msg = format!(
-                    "You already have an open request for {}. Wait for an approver.",
-                    tool.display_name
-                );
-                return Err(CommandError::denied(
-                    draft(Outcome::Invalid).detail("a request is already open"),
-                    msg,
-                ));
-            }
-            Verdict::UnknownTool => return Err(unknown()),
-            Verdict::Limited(_) => {
-                return Err(CommandError::denied(
-                    draft(Outcome::RateLimited).detail("request limit"),
-                    "You have asked for access too often. Wait a while and try again.",
-                ))
-            }
-            other => {
-                return Err(CommandError::Inconsistent(format!(
-                    "opening a request: {other:?}"
-                )))
-            }
-        }
+            .await?;
+        self.opened(verdict, &tool)?;
         let audiences = audiences(ctx, &tool).await;
         Ok(asked(ctx, &request, &tool.display_name, audiences))
+    }
+
+    /// What the store's verdict on opening the request means: opened, or why not.
+    fn opened(&self, verdict: Verdict, tool: &Tool) -> CommandResult<()> {
+        let draft = |outcome| Draft::new(Action::AccessRequest, outcome).tool(&self.tool);
+        match verdict {
+            Verdict::Done { .. } => Ok(()),
+            Verdict::Pending => Err(CommandError::denied(
+                draft(Outcome::Invalid).detail("a request is already open"),
+                format!(
+                    "You already have an open request for {}. Wait for an approver.",
+                    tool.display_name
+                ),
+            )),
+            Verdict::UnknownTool => Err(CommandError::denied(
+                draft(Outcome::UnknownTool),
+                format!("There is no tool called `{}`.", self.tool),
+            )),
+            Verdict::Limited(_) => Err(CommandError::denied(
+                draft(Outcome::RateLimited).detail("request limit"),
+                "You have asked for access too often. Wait a while and try again.",
+            )),
+            other => Err(CommandError::Inconsistent(format!(
+                "opening a request: {other:?}"
+            ))),
+        }
     }
 }
 
 /// Who hears of a new request: the tool's approvals channel when it is on the requester's
 /// platform, else its approvers directly; nobody when the front end can message no one.
-async fn audiences(ctx: &Ctx<'_>, tool: &crate::domain::Tool) -> Vec<Audience> {
+async fn audiences(ctx: &Ctx<'_>, tool: &Tool) -> Vec<Audience> {
     if !ctx.request.reaches_others {
         return Vec::new();
     }
@@ -162,34 +169,6 @@ fn asked(ctx: &Ctx<'_>, request: &AccessRequest, display: &str, to: Vec<Audience
     reply
 }
 
-/// The lines of the message that asks approvers about `request`.
-pub(super) fn asking_lines(request: &AccessRequest, display: &str) -> Vec<String> {
-    let who = show_user(&request.requester, &request.requester);
-    let mut lines = vec![format!(
-        "{who} asks for {display} access for {}.",
-        request.duration
-    )];
-    if let Some(reason) = &request.reason {
-        lines.push(format!("Reason: {reason}"));
-    }
-    lines.push(format!(
-        "Asked at {}; open until {} (request `{}`).",
-        request.requested_at, request.expires_at, request.id
-    ));
-    lines
-}
-
-/// The decisions an approver can click on `request`: approve as asked, approve a shorter
-/// grant, deny.
-pub(super) fn approval_buttons(request: &AccessRequest) -> Vec<Button> {
-    let mut buttons = vec![Button::Approve(request.id.clone(), None)];
-    if let Some(shorter) = shorter_offer(request.duration) {
-        buttons.push(Button::Approve(request.id.clone(), Some(shorter)));
-    }
-    buttons.push(Button::Deny(request.id.clone()));
-    buttons
-}
-
 /// Most approvers messaged directly about one request.
 const MAX_DIRECT: usize = 20;
 
@@ -222,13 +201,4 @@ async fn approvers_to_tell(ctx: &Ctx<'_>, tool: &ToolName) -> Vec<Audience> {
         people.truncate(MAX_DIRECT);
     }
     people.into_iter().map(Audience::Person).collect()
-}
-
-/// A shorter grant the approval message offers besides the one asked for: an hour, or a
-/// quarter of an hour for requests of an hour or less.
-fn shorter_offer(asked: GrantDuration) -> Option<GrantDuration> {
-    [3_600, 900]
-        .into_iter()
-        .filter_map(GrantDuration::from_secs)
-        .find(|offer| *offer < asked)
 }
