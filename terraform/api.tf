@@ -87,7 +87,7 @@ resource "aws_lambda_permission" "http_api" {
 
 # With authorization_type NONE the AWS provider adds the public lambda:InvokeFunctionUrl
 # statement itself. Function URLs created since October 2025 also need lambda:InvokeFunction
-# limited by lambda:InvokedViaFunctionUrl, which provider 5.x cannot express: see README.md.
+# limited by lambda:InvokedViaFunctionUrl, which provider 5.x cannot express: docs/aws.md shows the one command that adds it.
 resource "aws_lambda_function_url" "otpbot" {
   #checkov:skip=CKV_AWS_258:Slack and Bot Framework cannot sign requests with SigV4, so the URL must be public; otpbot verifies each request's Slack signature or Bot Framework JWT itself and rejects everything else.
   count = local.use_function_url ? 1 : 0

@@ -5,7 +5,7 @@
 resource "aws_s3_bucket" "audit" {
   #checkov:skip=CKV_AWS_18:Access logging needs a second bucket the module does not own; reads and writes of the sealed periods are recorded by CloudTrail data events if the account enables them.
   #checkov:skip=CKV_AWS_144:Cross-region replication would need a second bucket, role and key per deployment; Object Lock in compliance mode already keeps every version for the retention period.
-  #checkov:skip=CKV2_AWS_62:Event notifications are the reader's choice (a SIEM's SQS queue, see README); the module does not pick a consumer.
+  #checkov:skip=CKV2_AWS_62:Event notifications are the reader's choice (a SIEM's SQS queue, see docs/audit.md); the module does not pick a consumer.
   #checkov:skip=CKV2_AWS_61:Objects must outlive their retention; no lifecycle rule may expire them earlier, and later deletion is an operator decision.
   bucket_prefix       = "${var.name}-audit-"
   object_lock_enabled = true
