@@ -31,17 +31,14 @@ const STAGES: &[(&str, &[&str])] = &[
         "signature check (HMAC-SHA256)",
         &["otpbot::slack::signature::verify"],
     ),
-    (
-        "catalog read (tool)",
-        &["LocalStore>::tool::{{closure}}::{{closure}}"],
-    ),
+    ("catalog read (tool)", &["LocalStore>::tool::{{closure}}"]),
     (
         "pre-check read (grant, limits)",
-        &["LocalStore>::view::{{closure}}::{{closure}}"],
+        &["LocalStore>::view::{{closure}}"],
     ),
     (
         "seed read and decryption",
-        &["LocalStore>::seed::{{closure}}::{{closure}}"],
+        &["LocalStore>::seed::{{closure}}"],
     ),
     ("TOTP code", &["totp_rs::TOTP::generate"]),
     ("audit MACs of the codes", &["otpbot::keys::AuditKey::mac"]),
@@ -71,6 +68,10 @@ const STAGES: &[(&str, &[&str])] = &[
     ),
     ("      chain link (HMAC)", &["otpbot::audit::chain::link"]),
     (
+        "      chain hash (SHA-256)",
+        &["otpbot::audit::chain::hash_link"],
+    ),
+    (
         "    SQL: prune sweep",
         &["otpbot::store::local::counters::prune"],
     ),
@@ -88,7 +89,7 @@ const STAGES: &[(&str, &[&str])] = &[
     ),
     (
         "logging",
-        &["tracing_subscriber::layer::Layer<S>>::on_event"],
+        &["as tracing_core::subscriber::Subscriber>::event"],
     ),
 ];
 
@@ -110,14 +111,14 @@ fn main() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/code_profile.callgrind");
     runtime.block_on(async {
         let dir = local::data_dir();
-        local::seed(dir.path(), 1_600);
+        local::seed(&dir.path(), 1_600);
         let wrapper = [
             "valgrind".to_owned(),
             "--tool=callgrind".to_owned(),
             "--instr-atstart=no".to_owned(),
             format!("--callgrind-out-file={}", out.display()),
         ];
-        let mut server = local::Server::start(dir.path(), &[], &wrapper).await;
+        let mut server = local::Server::start(&dir.path(), &[], &wrapper).await;
         let client = local::Client::new(server.addr);
         // Warm-up: prepared statements, connections, caches, each user's first admission.
         for i in 0..200 {

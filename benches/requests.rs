@@ -143,17 +143,17 @@ async fn writer_round_trip(dir: &std::path::Path, floor: Duration) {
 async fn local_server() {
     const USERS: usize = 1_600;
     let dir = local::data_dir();
-    let floor = fsync_floor(dir.path());
+    let floor = fsync_floor(&dir.path());
     println!(
         "fsync floor: 4 KiB write + fsync in {}: median {floor:.2?}",
         dir.path().display()
     );
     let probe = local::data_dir();
-    writer_round_trip(probe.path(), floor).await;
+    writer_round_trip(&probe.path(), floor).await;
     let seeding = Instant::now();
-    local::seed(dir.path(), USERS);
+    local::seed(&dir.path(), USERS);
     println!("set up {USERS} grants in {:.1?}", seeding.elapsed());
-    let server = local::Server::start(dir.path(), &[], &[]).await;
+    let server = local::Server::start(&dir.path(), &[], &[]).await;
     let client = local::Client::new(server.addr);
     for _ in 0..200 {
         client.healthz().await;
@@ -201,12 +201,12 @@ async fn large_limit() {
     const USERS: usize = 8;
     const EACH: usize = 300;
     let dir = local::data_dir();
-    local::seed(dir.path(), USERS);
+    local::seed(&dir.path(), USERS);
     let limits = [
         ("OTPBOT_RATE_PER_TOOL", "1000000/1m"),
         ("OTPBOT_RATE_PER_CALLER", "1000000/1m"),
     ];
-    let server = local::Server::start(dir.path(), &limits, &[]).await;
+    let server = local::Server::start(&dir.path(), &limits, &[]).await;
     let client = local::Client::new(server.addr);
     let mut rates = Vec::new();
     for round in 1..=4 {

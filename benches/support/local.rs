@@ -29,11 +29,31 @@ pub fn binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_otpbot")))
 }
 
-/// A fresh data directory on disk (under the target directory, not tmpfs).
-pub fn data_dir() -> tempfile::TempDir {
+/// A fresh data directory on disk (under the target directory, not tmpfs), with the store's
+/// key directory beside it, apart from the data as `otpbot` requires; both removed on drop.
+pub struct DataDir(tempfile::TempDir);
+
+impl DataDir {
+    /// The data directory (`OTPBOT_DATA_DIR`).
+    pub fn path(&self) -> std::path::PathBuf {
+        self.0.path().join("data")
+    }
+}
+
+/// A fresh [`DataDir`].
+pub fn data_dir() -> DataDir {
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     std::fs::create_dir_all(&base).expect("target dir");
-    tempfile::tempdir_in(&base).expect("data dir")
+    let root = tempfile::tempdir_in(&base).expect("data dir");
+    for sub in ["data", "keys"] {
+        std::fs::create_dir(root.path().join(sub)).expect("data and key dirs");
+    }
+    DataDir(root)
+}
+
+/// The key directory (`OTPBOT_KEY_DIR`) of the data directory `dir` made by [`data_dir`].
+fn key_dir(dir: &Path) -> std::path::PathBuf {
+    dir.with_file_name("keys")
 }
 
 /// Sets `dir` up as an operator would, with the binary under test (so a data directory made
@@ -103,6 +123,7 @@ fn operator(dir: &Path) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("OTPBOT_BACKEND", "local")
         .env("OTPBOT_DATA_DIR", dir)
+        .env("OTPBOT_KEY_DIR", key_dir(dir))
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     command
@@ -143,6 +164,7 @@ impl Server {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("OTPBOT_BACKEND", "local")
             .env("OTPBOT_DATA_DIR", dir)
+            .env("OTPBOT_KEY_DIR", key_dir(dir))
             .env("OTPBOT_LISTEN", addr.to_string())
             .env("OTPBOT_SLACK_SIGNING_SECRET", SECRET)
             .env("OTPBOT_SLACK_TEAM_IDS", TEAM)

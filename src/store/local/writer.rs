@@ -100,6 +100,8 @@ impl Writer {
     }
 }
 
+// Never inlined, so that a profile names the writer thread's work as one frame.
+#[inline(never)]
 fn run(conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
