@@ -38,6 +38,8 @@ pub struct FakeWebApi {
     /// Where `/redirect/…` sends its callers with a `307`.
     redirect_to: Arc<Mutex<String>>,
     base: String,
+    /// Messages posted so far (each `ts` is unique).
+    posted: Arc<std::sync::atomic::AtomicU64>,
 }
 
 async fn method(
@@ -67,10 +69,11 @@ async fn method(
         return Json(json!({"ok": false, "error": "channel_not_found"})).into_response();
     }
     match name.as_str() {
+        // Each message gets a `ts` of its own, as in Slack, where it is the message's id.
         "chat.postMessage" => Json(json!({
             "ok": true,
             "channel": body["channel"],
-            "ts": "1793700005.000100",
+            "ts": format!("1793700005.{:06}", 100 + fake.posted.fetch_add(1, std::sync::atomic::Ordering::SeqCst)),
             "message": {"text": body["text"]}
         }))
         .into_response(),
