@@ -388,3 +388,38 @@ async fn a_sweep_where_the_store_dies_mid_sweep_loses_nothing_and_repeats_nothin
     assert_eq!(warned, ["D0U0ALICE", "D0U0CAROL"], "each once, none lost");
     assert_eq!(records(&app, Action::ExpiryNotice).await, 2);
 }
+
+/// `otpbot sweep` (for cron) run twice at once beside each other, on the real binary and
+/// store: the holder is warned once, and the command says what it did.
+#[tokio::test]
+async fn two_sweep_commands_at_once_warn_a_holder_once() {
+    use common::cli::{ok, Otpbot};
+    let fake = FakeWebApi::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let otpbot = || {
+        Otpbot::on_store(&data)
+            .env("OTPBOT_SLACK_BOT_TOKEN", common::BOT_TOKEN)
+            .env("OTPBOT_SLACK_API_URL", fake.api_url())
+    };
+    ok(otpbot()
+        .args(["tool", "add", "github"])
+        .input("JBSWY3DPEHPK3PXP\n"));
+    ok(otpbot()
+        .args(["grant", "slack:T0TEST:U0ALICE", "github", "--for", "30m"])
+        .output());
+    let run = || {
+        let cmd = otpbot().arg("sweep");
+        tokio::task::spawn_blocking(move || cmd.output())
+    };
+    let (a, b) = tokio::join!(run(), run());
+    let said = [ok(a.expect("a")), ok(b.expect("b"))].join("\n");
+    assert!(said.contains("warned 1"), "{said}");
+    assert!(said.contains("warned 0"), "{said}");
+    let warnings = posted(&fake, "access ends at");
+    assert_eq!(warnings.len(), 1, "{:?}", fake.calls());
+    assert_eq!(warnings[0]["channel"], "D0U0ALICE");
+    let log = ok(otpbot().args(["audit", "--format", "csv"]).output());
+    assert_eq!(log.matches(",expiry_notice,").count(), 1, "{log}");
+}

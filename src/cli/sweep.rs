@@ -17,8 +17,7 @@ pub struct SweepArgs {}
 pub async fn run(mut settings: Settings, _args: SweepArgs) -> anyhow::Result<()> {
     let policy = settings.policy();
     let app = App::open(&mut settings, policy, Patience::Operator).await?;
-    let state = app.into_state(&settings).await?;
-    let report = state.sweep().await?;
+    let report = app.sweep(&settings).await?;
     say!(
         "reminded {}, expired {}, warned {}, done before {}, failed {}",
         report.reminded,

@@ -22,6 +22,11 @@ impl Outbox {
         self
     }
 
+    /// Whether no platform is set up to post: then nothing otpbot says on its own reaches anyone.
+    pub fn is_empty(&self) -> bool {
+        self.ways.is_empty()
+    }
+
     /// Posts `notice` on the platform its audience is on.
     pub async fn post(&self, notice: &Notice) -> Result<(), DeliveryError> {
         let platform = notice

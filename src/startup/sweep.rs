@@ -7,9 +7,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::app::App;
 use super::state::AppState;
+use crate::config::Settings;
 use crate::engine::Engine;
 use crate::front::Outbox;
+use crate::slack::SlackOut;
+use crate::teams::TeamsOut;
+
+/// Why a sweep does not run without a platform to post on.
+const NOWHERE: &str = "no chat platform is set up to post (Slack needs a bot token, \
+     OTPBOT_SLACK_BOT_TOKEN or `otpbot secret set slack-bot-token`; Teams its settings), so the \
+     sweep would have no way to send its reminders and notices: nothing was swept";
 
 /// What one sweep did, in numbers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -30,6 +39,10 @@ pub struct SweepReport {
 /// is all out. A store that fails before anything is read fails the sweep; a failure later
 /// fails only its item (counted in `failed`).
 pub async fn sweep_once(engine: &Arc<Engine>, outbox: &Outbox) -> anyhow::Result<SweepReport> {
+    if outbox.is_empty() {
+        // Marking items done with no way to send their messages would lose them.
+        anyhow::bail!("{NOWHERE}");
+    }
     let swept = engine.sweep().await?;
     let report = SweepReport {
         reminded: swept.reminded,
@@ -51,6 +64,21 @@ pub async fn sweep_once(engine: &Arc<Engine>, outbox: &Outbox) -> anyhow::Result
     Ok(report)
 }
 
+impl App {
+    /// One sweep on this application's engine, sent through every platform the settings let
+    /// post (Slack with a bot token, Teams), without serving anything: `otpbot sweep`.
+    pub async fn sweep(self, settings: &Settings) -> anyhow::Result<SweepReport> {
+        let mut outbox = Outbox::default();
+        if let Some(api) = self.slack_web_api(settings).await? {
+            outbox = outbox.with(Arc::new(SlackOut::outbox(api)));
+        }
+        if let Some(teams) = self.teams_config(settings).await? {
+            outbox = outbox.with(Arc::new(TeamsOut::outbox(Arc::new(teams))));
+        }
+        sweep_once(&Arc::new(self.engine), &outbox).await
+    }
+}
+
 impl AppState {
     /// One sweep on this state's engine, sent on its platforms.
     pub async fn sweep(&self) -> anyhow::Result<SweepReport> {
@@ -61,6 +89,10 @@ impl AppState {
 /// Sweeps `engine` every `every`, sending through `outbox`, until the task is dropped; a
 /// failed sweep is logged and the next one comes on time.
 pub async fn sweep_every(engine: Arc<Engine>, outbox: Outbox, every: Duration) {
+    if outbox.is_empty() {
+        tracing::warn!("no sweep: {NOWHERE}");
+        return;
+    }
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
