@@ -423,3 +423,38 @@ async fn two_sweep_commands_at_once_warn_a_holder_once() {
     let log = ok(otpbot().args(["audit", "--format", "csv"]).output());
     assert_eq!(log.matches(",expiry_notice,").count(), 1, "{log}");
 }
+
+/// On Teams, the approver's card (in the bot's 1:1 chat with them) is updated in place by the
+/// Connector's "Update activity" (`PUT …/conversations/{id}/activities/{activityId}`, the id
+/// the Connector answered when the card was sent) once the request expires undecided.
+#[tokio::test]
+async fn an_expired_teams_request_updates_its_card_without_a_click() {
+    use common::teams::{card_text, Harness, ALICE_AAD};
+    let h = Harness::start().await;
+    assert_eq!(
+        h.send_as(ALICE_AAD, "request github", "personal").await,
+        200
+    );
+    let sent: Vec<_> = h
+        .posts()
+        .into_iter()
+        .filter(|(path, _, _)| path == "send a:private-conversation")
+        .collect();
+    assert_eq!(sent.len(), 1, "the admin's card: {:?}", h.posts());
+    h.app.clock.advance(3_600);
+    let swept = h.app.state.sweep().await.expect("sweep");
+    assert_eq!(swept.expired, 1, "{swept:?}");
+    let updates: Vec<_> = h
+        .posts()
+        .into_iter()
+        .filter(|(path, _, _)| path.starts_with("update "))
+        .collect();
+    assert_eq!(updates.len(), 1, "{:?}", h.posts());
+    assert_eq!(updates[0].0, "update a:private-conversation s1");
+    let text = card_text(&updates[0].2);
+    assert!(text.contains("Expired undecided at"), "{text}");
+    assert!(
+        !updates[0].2.to_string().contains("Action.Execute"),
+        "no buttons left"
+    );
+}

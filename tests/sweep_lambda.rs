@@ -178,8 +178,15 @@ async fn the_sweeps_scheduled_event_sweeps_once_through_the_real_binary_under_a_
     );
     assert!(updates[0].to_string().contains("Expired undecided at"));
     let posts = slack.bodies("chat.postMessage");
-    let to_alice: Vec<&Value> = posts.iter().filter(|p| p["channel"] == "D0U0ALICE").collect();
-    assert_eq!(to_alice.len(), 2, "told of the expiry and warned: {posts:?}");
+    let to_alice: Vec<&Value> = posts
+        .iter()
+        .filter(|p| p["channel"] == "D0U0ALICE")
+        .collect();
+    assert_eq!(
+        to_alice.len(),
+        2,
+        "told of the expiry and warned: {posts:?}"
+    );
 
     // The next scheduled run finds nothing left to do.
     let second = invoke(&mut api, "otpbot-sweep").await;
