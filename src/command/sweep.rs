@@ -104,39 +104,20 @@ async fn due(core: &Core, now: Timestamp) -> StoreResult<Vec<Item>> {
     Ok(items)
 }
 
-/// Marks `item` done with its record and says what to send; `None` if another sweep had.
+/// Says what to send for `item`, then marks it done with its record; `None` if another sweep
+/// had. Everything the message needs is read before the mark, so a failed read leaves the
+/// item unmarked, for the next sweep.
 async fn run(
     core: &Core,
     now: Timestamp,
     request_id: &RequestId,
     item: Item,
 ) -> StoreResult<Option<(Action, FollowUps)>> {
-    let (mark, draft) = match &item {
-        Item::Remind(r) | Item::Expire(r) => {
-            let (mark, action) = match item {
-                Item::Remind(_) => (SweepMark::Reminded(r.request.id.clone()), Action::Remind),
-                _ => (
-                    SweepMark::ExpiryTold(r.request.id.clone()),
-                    Action::RequestExpire,
-                ),
-            };
-            let draft = Draft::new(action, Outcome::Ok)
-                .tool(&r.request.tool)
-                .subject(&r.request.requester)
-                .detail(format!("request {}", r.request.id));
-            (mark, draft)
-        }
-        Item::Warn(g) => (
-            SweepMark::GrantWarned {
-                principal: g.principal.clone(),
-                tool: g.tool.clone(),
-                expires_at: g.expires_at,
-            },
-            Draft::new(Action::ExpiryNotice, Outcome::Ok)
-                .tool(&g.tool)
-                .subject(&g.principal)
-                .detail(format!("grant until {}", g.expires_at)),
-        ),
+    let (mark, draft) = mark_of(&item);
+    let follow_ups = match item {
+        Item::Remind(r) => reminder(core, &r).await?,
+        Item::Expire(r) => expiry(core, r, now).await?,
+        Item::Warn(g) => warning(core, &g, now).await?,
     };
     let action = draft.action;
     let record = core.event(&sweeper(request_id)?, draft, now);
@@ -155,15 +136,38 @@ async fn run(
         .decisions
         .decide(&DecisionView::default(), &decision)
         .await?;
-    if verdict != (Verdict::Done { changed: true }) {
-        return Ok(None);
-    }
-    let follow_ups = match item {
-        Item::Remind(r) => reminder(core, &r).await?,
-        Item::Expire(r) => expiry(core, r, now).await?,
-        Item::Warn(g) => warning(core, &g, now).await?,
+    Ok((verdict == Verdict::Done { changed: true }).then_some((action, follow_ups)))
+}
+
+/// The mark that says `item` is done, and its record.
+fn mark_of(item: &Item) -> (SweepMark, Draft) {
+    let request = |r: &SweptRequest, action| {
+        Draft::new(action, Outcome::Ok)
+            .tool(&r.request.tool)
+            .subject(&r.request.requester)
+            .detail(format!("request {}", r.request.id))
     };
-    Ok(Some((action, follow_ups)))
+    match item {
+        Item::Remind(r) => (
+            SweepMark::Reminded(r.request.id.clone()),
+            request(r, Action::Remind),
+        ),
+        Item::Expire(r) => (
+            SweepMark::ExpiryTold(r.request.id.clone()),
+            request(r, Action::RequestExpire),
+        ),
+        Item::Warn(g) => (
+            SweepMark::GrantWarned {
+                principal: g.principal.clone(),
+                tool: g.tool.clone(),
+                expires_at: g.expires_at,
+            },
+            Draft::new(Action::ExpiryNotice, Outcome::Ok)
+                .tool(&g.tool)
+                .subject(&g.principal)
+                .detail(format!("grant until {}", g.expires_at)),
+        ),
+    }
 }
 
 /// The sweep as the "caller" of its records.
