@@ -22,8 +22,10 @@ resource "aws_iam_role" "lambda" {
 }
 
 data "aws_iam_policy_document" "lambda" {
-  # Each decision is one TransactWriteItems whose Put, Delete and ConditionCheck parts are
-  # authorized as PutItem, DeleteItem and ConditionCheckItem; its reads are one BatchGetItem.
+  # Each decision is one TransactWriteItems whose Put, Update, Delete and ConditionCheck parts
+  # are authorized as PutItem, UpdateItem, DeleteItem and ConditionCheckItem (an approval
+  # updates its request; the sweep marks a request or a grant with a conditional Update); its
+  # reads are one BatchGetItem.
   # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html
   statement {
     sid    = "AccessTable"
@@ -33,6 +35,7 @@ data "aws_iam_policy_document" "lambda" {
       "dynamodb:ConditionCheckItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
       "dynamodb:DeleteItem",
       "dynamodb:Query",
     ]

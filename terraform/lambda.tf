@@ -44,6 +44,8 @@ resource "aws_lambda_function" "otpbot" {
       OTPBOT_SEAL_PERIOD_SECS           = tostring(var.seal_schedule_minutes * 60)
       OTPBOT_SEAL_GRACE_SECS            = tostring(local.lambda_timeout + 60)
       OTPBOT_CHECKPOINT_KMS_KEY         = aws_kms_key.checkpoint.arn
+      OTPBOT_REQUEST_REMIND_AFTER       = var.request_remind_after
+      OTPBOT_GRANT_EXPIRY_NOTICE        = var.grant_expiry_notice
     }
   }
 

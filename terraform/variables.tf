@@ -332,3 +332,36 @@ variable "seal_schedule_minutes" {
     error_message = "seal_schedule_minutes must be at least 1."
   }
 }
+
+variable "sweep_schedule_minutes" {
+  type        = number
+  description = "Minutes between scheduled sweeps (reminders of open requests, requests that expired undecided, grant expiry warnings)."
+  default     = 1
+
+  validation {
+    condition     = var.sweep_schedule_minutes >= 1 && floor(var.sweep_schedule_minutes) == var.sweep_schedule_minutes
+    error_message = "sweep_schedule_minutes must be a whole number, at least 1."
+  }
+}
+
+variable "request_remind_after" {
+  type        = string
+  description = "How long an access request waits undecided before its approvers are reminded, once (OTPBOT_REQUEST_REMIND_AFTER), e.g. 15m."
+  default     = "15m"
+
+  validation {
+    condition     = can(regex("^[0-9]{1,6}[mhdw]$", var.request_remind_after))
+    error_message = "request_remind_after must be like 15m, 1h or 1d."
+  }
+}
+
+variable "grant_expiry_notice" {
+  type        = string
+  description = "How long before a grant ends its holder is warned, once, with a \"Request more time\" button (OTPBOT_GRANT_EXPIRY_NOTICE), e.g. 1h."
+  default     = "1h"
+
+  validation {
+    condition     = can(regex("^[0-9]{1,6}[mhdw]$", var.grant_expiry_notice))
+    error_message = "grant_expiry_notice must be like 30m, 1h or 1d."
+  }
+}

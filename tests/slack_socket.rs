@@ -393,6 +393,12 @@ fn press(h: &Harness, envelope_id: &str, team: &str, user: &str, element: &Value
     payload["response_url"] = json!(h.web.hook_url(&format!("actions/{envelope_id}")));
     payload["team"]["id"] = json!(team);
     payload["user"]["team_id"] = json!(team);
+    // The click comes from the message it was on: the last one posted.
+    if let Some((channel, ts)) = h.web.last_post() {
+        payload["container"]["channel_id"] = json!(channel);
+        payload["container"]["message_ts"] = json!(ts);
+        payload["channel"]["id"] = json!(channel);
+    }
     envelope
 }
 

@@ -142,8 +142,9 @@ fn the_function_cannot_change_or_delete_audit_records_and_never_scans() {
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:Query",
+            "dynamodb:UpdateItem",
         ],
-        "a decision's reads (BatchGetItem) and its transaction's parts (Put, Delete, \
+        "a decision's reads (BatchGetItem) and its transaction's parts (Put, Update, Delete, \
          ConditionCheck), nothing more"
     );
     let ssm: Vec<_> = statements
@@ -417,6 +418,67 @@ fn sealed_audit_periods_are_locked_encrypted_private_and_scheduled() {
     );
     let permission = block("resource", "aws_lambda_permission", "seal").body;
     assert_eq!(string(&permission, "principal"), "events.amazonaws.com");
+}
+
+/// The sweep runs on a schedule of its own, every minute by default, beside the sealing one:
+/// a rule whose name the function recognises (it ends in `-sweep`), a target that is the
+/// function, and a permission for EventBridge to invoke it from that rule alone. The rate is
+/// written as EventBridge takes it ("rate(1 minute)", singular for 1:
+/// <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html>).
+#[test]
+fn the_sweep_has_a_schedule_of_its_own_beside_the_sealing_one() {
+    let rule = block("resource", "aws_cloudwatch_event_rule", "sweep").body;
+    assert_eq!(
+        text(attr(&rule, "name").expect("name")),
+        "\"${var.name}-sweep\""
+    );
+    assert!(
+        otpbot::startup::lambda::is_sweep_event(&serde_json::json!({
+            "source": "aws.events",
+            "detail-type": "Scheduled Event",
+            "resources": ["arn:aws:events:eu-west-1:123456789012:rule/otpbot-sweep"],
+        })),
+        "the function takes the rule's events for sweeps"
+    );
+    assert_eq!(
+        text(attr(&rule, "schedule_expression").expect("schedule")),
+        "\"rate(${var.sweep_schedule_minutes} ${var.sweep_schedule_minutes == 1 ? \"minute\" : \"minutes\"})\""
+    );
+    let variables = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/terraform/variables.tf"
+    ))
+    .expect("variables.tf");
+    let every = variables
+        .split("variable \"sweep_schedule_minutes\"")
+        .nth(1)
+        .expect("the sweep_schedule_minutes variable");
+    assert!(
+        every.contains("default     = 1\n"),
+        "every minute by default"
+    );
+    let target = block("resource", "aws_cloudwatch_event_target", "sweep").body;
+    assert_eq!(
+        text(attr(&target, "rule").expect("rule")),
+        "aws_cloudwatch_event_rule.sweep.name"
+    );
+    assert_eq!(
+        text(attr(&target, "arn").expect("target")),
+        "aws_lambda_function.otpbot.arn"
+    );
+    let permission = block("resource", "aws_lambda_permission", "sweep").body;
+    assert_eq!(string(&permission, "principal"), "events.amazonaws.com");
+    assert_eq!(string(&permission, "action"), "lambda:InvokeFunction");
+    assert_eq!(
+        text(attr(&permission, "source_arn").expect("source_arn")),
+        "aws_cloudwatch_event_rule.sweep.arn"
+    );
+    let seal = block("resource", "aws_cloudwatch_event_rule", "seal").body;
+    assert_ne!(
+        text(attr(&seal, "name").expect("name")),
+        text(attr(&rule, "name").expect("name")),
+        "two schedules, each its own"
+    );
 }
 
 /// The checkpoint key signs what the function vouches for; were it able to do more (read the

@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use super::{admin, audit, aws, secret, serve, slash, tool};
+use super::{admin, audit, aws, secret, serve, slash, sweep, tool};
 use crate::config::SettingsArgs;
 #[cfg(feature = "local")]
 use crate::startup::local::StoreUse;
@@ -52,6 +52,10 @@ pub enum CliCommand {
     Audit(audit::AuditArgs),
     /// Send a slash command to a running server, signed exactly as Slack signs it.
     Slash(slash::SlashArgs),
+    /// Sweep once: remind approvers of open requests, tell of requests that expired
+    /// undecided, warn holders before their grants end (as `serve` does every
+    /// OTPBOT_SWEEP_EVERY). Each at most once, even beside a running server.
+    Sweep(sweep::SweepArgs),
     /// Store deployment secrets (in SSM on AWS, else in the local store), read from stdin or a
     /// hidden prompt, never from arguments.
     #[command(subcommand)]
@@ -79,6 +83,7 @@ impl CliCommand {
             Self::Tool(tool::ToolCommand::List) => (Existing, "tool list"),
             Self::Tool(tool::ToolCommand::Remove { .. }) => (Existing, "tool remove"),
             Self::Grant(_) => (Existing, "grant"),
+            Self::Sweep(_) => (Existing, "sweep"),
             Self::Revoke(_) => (Existing, "revoke"),
             Self::Role(args) if matches!(args.op, admin::RoleOp::Remove) => {
                 (Existing, "role remove")

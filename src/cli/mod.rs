@@ -20,6 +20,7 @@ mod qr;
 mod secret;
 mod serve;
 mod slash;
+mod sweep;
 mod tool;
 
 use anyhow::Context;
@@ -119,6 +120,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         CliCommand::Role(args) => admin::role(settings, args).await,
         CliCommand::Audit(args) => audit::run(settings, args).await,
         CliCommand::Slash(args) => slash::run(settings, args).await,
+        CliCommand::Sweep(args) => sweep::run(settings, args).await,
         CliCommand::Secret(SecretCommand::Set(args)) => secret::set(settings, args).await,
         CliCommand::Aws(cmd) => aws::run(settings, cmd).await,
         CliCommand::Help(_) | CliCommand::Completions(_) => Ok(()),

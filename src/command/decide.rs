@@ -14,8 +14,8 @@ use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
 use crate::domain::{
-    AccessRequest, AccessRequestId, Action, Grant, GrantDuration, Outcome, Principal, RequestState,
-    Timestamp, Tool,
+    AccessRequest, AccessRequestId, Action, Grant, GrantDuration, MessageRef, Outcome, Principal,
+    RequestState, Timestamp, Tool,
 };
 use crate::reply::{Audience, Button, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
@@ -34,6 +34,18 @@ pub struct Decide {
     pub duration: Option<GrantDuration>,
     /// Why, as typed.
     pub reason: Option<String>,
+}
+
+/// Every copy of the request's approval message, to update them all with the decision. A
+/// failed read is logged: the decision stands, and the clicked copy is updated all the same.
+async fn copies(ctx: &Ctx<'_>, id: &AccessRequestId) -> Vec<MessageRef> {
+    match ctx.core.stores.sweep.copies(id).await {
+        Ok(copies) => copies,
+        Err(e) => {
+            tracing::warn!(error = %e, "copies of the request message not read");
+            Vec::new()
+        }
+    }
 }
 
 /// What an approval did to the requester's grant.
@@ -124,7 +136,9 @@ impl Decide {
         };
         let duration = self.length(&request, &tool).map_err(refused)?;
         let granted = self.commit(ctx, &request, &display, duration).await?;
-        Ok(self.decided(ctx, &request, &display, duration, granted))
+        let mut reply = self.decided(ctx, &request, &display, duration, granted);
+        reply.follow_ups.copies = copies(ctx, &request.id).await;
+        Ok(reply)
     }
 
     /// Refuses a decision by the requester (as a person), by someone who is neither admin nor

@@ -26,6 +26,7 @@ mod policy;
 mod request_access;
 mod revoke;
 mod role;
+pub mod sweep;
 mod tools;
 mod who;
 
@@ -140,11 +141,13 @@ impl Command {
     /// The command a click on `button` stands for: typed, never through command text.
     pub fn clicked(button: Button) -> Self {
         match button {
-            Button::RequestAccess(tool) => Command::Request(RequestAccess {
-                tool,
-                duration: None,
-                reason: None,
-            }),
+            Button::RequestAccess(tool) | Button::MoreTime(tool) => {
+                Command::Request(RequestAccess {
+                    tool,
+                    duration: None,
+                    reason: None,
+                })
+            }
             Button::GetCode(tool) => Command::Code(Code { tool }),
             Button::Approve(id, duration) => Command::Decide(Decide {
                 approve: true,

@@ -18,6 +18,12 @@ pub struct Policy {
     pub per_request: RateLimit,
     /// How long an access request stays open, in seconds.
     pub request_ttl_secs: i64,
+    /// How long an access request stays undecided before the sweep reminds its approvers,
+    /// once (`OTPBOT_REQUEST_REMIND_AFTER`), in seconds.
+    pub remind_after_secs: i64,
+    /// How long before a grant ends the sweep warns its holder, once
+    /// (`OTPBOT_GRANT_EXPIRY_NOTICE`), in seconds.
+    pub expiry_notice_secs: i64,
     /// How long a chat request may take, its store work all counted together, before the
     /// caller is told to try again: inside Slack's 3 s, with time left to answer.
     pub deadline: std::time::Duration,
@@ -67,6 +73,8 @@ impl Default for Policy {
                 window_secs: 3_600,
             },
             request_ttl_secs: 3_600,
+            remind_after_secs: 900,
+            expiry_notice_secs: 3_600,
             deadline: std::time::Duration::from_millis(2_500),
         }
     }

@@ -6,12 +6,13 @@
 
 use super::approval_message::{approval_buttons, asking_lines};
 use super::args::{grant_length, parse_tool, Args};
+use super::core::Core;
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
 use crate::domain::{
-    AccessRequest, AccessRequestId, Action, GrantDuration, Outcome, Person, RequestState, Tool,
-    ToolName,
+    AccessRequest, AccessRequestId, Action, GrantDuration, Outcome, Person, Principal,
+    RequestState, Tool, ToolName,
 };
 use crate::reply::{Audience, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
@@ -119,16 +120,27 @@ async fn audiences(ctx: &Ctx<'_>, tool: &Tool) -> Vec<Audience> {
     if !ctx.request.reaches_others {
         return Vec::new();
     }
+    approver_audiences(ctx.core, tool, ctx.caller(), ctx.person()).await
+}
+
+/// Who is asked about a request of `requester` (the person `person`) for `tool`: its
+/// approvals channel when it is on the requester's platform, else its approvers directly.
+pub(super) async fn approver_audiences(
+    core: &Core,
+    tool: &Tool,
+    requester: &Principal,
+    person: &Person,
+) -> Vec<Audience> {
     // The approvals channel serves requests from its own platform; a request from the other
     // platform goes to the approvers directly, as for a tool without a channel.
     let channel = tool
         .approvals_channel
         .clone()
         .map(Audience::Channel)
-        .filter(|to| to.platform() == Some(ctx.caller().platform()));
+        .filter(|to| to.platform() == Some(requester.platform()));
     match channel {
         Some(channel) => vec![channel],
-        None => approvers_to_tell(ctx, &tool.name).await,
+        None => approvers_to_tell(core, &tool.name, requester, person).await,
     }
 }
 
@@ -159,6 +171,7 @@ fn asked(ctx: &Ctx<'_>, request: &AccessRequest, display: &str, to: Vec<Audience
         "No approver could be told of your request `{id}` for {display} access: give an admin \
          the request id `{id}` to approve it with `/otp approve {id}`."
     ));
+    reply.follow_ups.record_copies = Some(request.id.clone());
     for to in to {
         reply = reply.with_notice(Notice {
             to,
@@ -176,19 +189,23 @@ const MAX_DIRECT: usize = 20;
 /// (stored and bootstrap) and its approvers on the requester's platform, never the requester
 /// (as a person).
 /// A failed read is logged: the request stands and its reply says no one was told.
-async fn approvers_to_tell(ctx: &Ctx<'_>, tool: &ToolName) -> Vec<Audience> {
-    let caller = ctx.caller();
-    let mut people = match ctx.core.stores.access.approvers(tool).await {
+async fn approvers_to_tell(
+    core: &Core,
+    tool: &ToolName,
+    caller: &Principal,
+    person: &Person,
+) -> Vec<Audience> {
+    let mut people = match core.stores.access.approvers(tool).await {
         Ok(people) => people,
         Err(e) => {
             tracing::warn!(error = %e, "approvers not read; none told");
             return Vec::new();
         }
     };
-    people.extend(ctx.core.policy().bootstrap_admins.iter().cloned());
+    people.extend(core.policy().bootstrap_admins.iter().cloned());
     // Never the requester, in any workspace they may be signed in to.
     people.retain(|p| {
-        p != caller && p.platform() == caller.platform() && !Person::from(p).may_be(ctx.person())
+        p != caller && p.platform() == caller.platform() && !Person::from(p).may_be(person)
     });
     people.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     people.dedup();

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use super::values::{
-    audit_channel, duration, guid, http_url, positive_seconds, principals, rate, seconds,
+    audit_channel, duration, guid, http_url, interval, positive_seconds, principals, rate, seconds,
     slack_workspaces, socket_addr, ssm_prefix, tenants, yes_no, Backend, List, LogFormat,
 };
 use crate::domain::{GrantDuration, Principal, RateLimit};
@@ -226,6 +226,17 @@ pub struct SettingsArgs {
     /// How long an access request stays open for approvers.
     #[arg(long, global = true, env = "OTPBOT_REQUEST_TTL", value_name = "DURATION", default_value = "1h", value_parser = duration, help_heading = "Serving")]
     pub request_ttl: GrantDuration,
+    /// How often `serve` sweeps: reminds approvers of open requests, tells of requests that
+    /// expired undecided, warns holders before their grants end.
+    #[arg(long, global = true, env = "OTPBOT_SWEEP_EVERY", value_name = "INTERVAL", default_value = "60s", value_parser = interval, help_heading = "Serving")]
+    pub sweep_every: std::time::Duration,
+    /// How long an access request waits undecided before its approvers are reminded, once.
+    #[arg(long, global = true, env = "OTPBOT_REQUEST_REMIND_AFTER", value_name = "DURATION", default_value = "15m", value_parser = duration, help_heading = "Serving")]
+    pub request_remind_after: GrantDuration,
+    /// How long before a grant ends its holder is warned, once, with a "Request more time"
+    /// button.
+    #[arg(long, global = true, env = "OTPBOT_GRANT_EXPIRY_NOTICE", value_name = "DURATION", default_value = "1h", value_parser = duration, help_heading = "Serving")]
+    pub grant_expiry_notice: GrantDuration,
 
     /// The Slack app's signing secret; environment only. Slack is served when this or
     /// --slack-team-ids is set (default: the one `otpbot demo` made, local store only).

@@ -85,6 +85,12 @@ pub struct Settings {
     pub slack_api_url: String,
     /// How long an access request stays open.
     pub request_ttl: GrantDuration,
+    /// How often `serve` sweeps (`OTPBOT_SWEEP_EVERY`).
+    pub sweep_every: std::time::Duration,
+    /// How long a request waits before its approvers are reminded.
+    pub request_remind_after: GrantDuration,
+    /// How long before a grant ends its holder is warned.
+    pub grant_expiry_notice: GrantDuration,
     /// Log filter.
     pub log_filter: String,
     /// Log style.
@@ -237,6 +243,9 @@ impl Settings {
             slack_socket_mode: args.slack_socket_mode,
             slack_app_token: given.slack_app_token,
             request_ttl: args.request_ttl,
+            sweep_every: args.sweep_every,
+            request_remind_after: args.request_remind_after,
+            grant_expiry_notice: args.grant_expiry_notice,
             log_filter: args.log,
             log_format: args.log_format.unwrap_or(LogFormat::default_for(on_lambda)),
             unknown,
@@ -261,6 +270,8 @@ impl Settings {
             per_caller: self.rate_per_caller,
             per_request: self.rate_per_request,
             request_ttl_secs: self.request_ttl.secs(),
+            remind_after_secs: self.request_remind_after.secs(),
+            expiry_notice_secs: self.grant_expiry_notice.secs(),
             ..Policy::default()
         }
     }

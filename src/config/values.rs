@@ -133,6 +133,19 @@ pub(super) fn duration(text: &str) -> Result<GrantDuration, String> {
     GrantDuration::parse(text).ok_or_else(|| format!("`{text}` is not like 30m or 1h"))
 }
 
+/// An interval: `<n>s` (1 to 86400 seconds), or a duration like `1m` or `1h`.
+pub(super) fn interval(text: &str) -> Result<std::time::Duration, String> {
+    let secs = match text.trim().strip_suffix('s') {
+        Some(n) if !n.is_empty() && n.len() <= 5 && n.bytes().all(|b| b.is_ascii_digit()) => {
+            n.parse::<u64>().ok().filter(|s| (1..=86_400).contains(s))
+        }
+        Some(_) => None,
+        None => GrantDuration::parse(text).map(|d| d.secs() as u64),
+    };
+    secs.map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is not like 60s, 5m or 1h"))
+}
+
 /// `host:port`.
 pub(super) fn socket_addr(text: &str) -> Result<SocketAddr, String> {
     text.parse()

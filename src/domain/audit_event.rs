@@ -73,6 +73,12 @@ string_enum! {
         ApproverSet => "approver_set",
         /// The audit log's chain began: the first record every later one links back to.
         ChainStart => "chain_start",
+        /// The sweep reminded the approvers of a request still open.
+        Remind => "remind",
+        /// The sweep told of a request that expired undecided (its messages, its requester).
+        RequestExpire => "request_expire",
+        /// The sweep warned a holder that their grant ends soon.
+        ExpiryNotice => "expiry_notice",
     }
 }
 

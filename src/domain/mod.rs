@@ -11,6 +11,7 @@ mod person;
 mod principal;
 mod rate;
 mod role;
+mod sweep;
 mod tool;
 mod totp;
 
@@ -24,5 +25,6 @@ pub use person::Person;
 pub use principal::{Platform, Principal, PrincipalError};
 pub use rate::{Quota, QuotaLog, RateLimit, RingHead, LATE_SECS};
 pub use role::{Role, Roles};
+pub use sweep::{MessageRef, SweepMark};
 pub use tool::{Tool, ToolName, ToolNameError};
 pub use totp::{OtpCode, Seed, SeedError, TotpIssue};

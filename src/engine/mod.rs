@@ -26,10 +26,12 @@
 //! This module never logs a code or a seed.
 
 mod refusal;
+mod sweep;
 
 use std::future::Future;
 use std::sync::Arc;
 
+pub use crate::command::sweep::{Swept, SWEEPER};
 use crate::command::{per_caller_denial, Command, CommandError};
 pub use crate::command::{AdminView, Arrival, AuditorView, ChatRequest, Core, Ctx, Draft, Policy};
 pub use crate::domain::RateLimit;

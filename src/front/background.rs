@@ -5,6 +5,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::engine::Engine;
+
 /// Work a front end does after it has answered: the follow-ups a reply calls for (notices, the
 /// updated request message, a click's answer through Slack's response URL). Each runs on its
 /// own task and is counted while it runs, so whoever must wait for them can: the Lambda entry
@@ -12,12 +14,16 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct Background {
     running: Arc<tokio::sync::watch::Sender<usize>>,
+    /// Where the copies of a request's approval message a follow-up posted are recorded
+    /// (`None`: nowhere, e.g. a test of delivery alone).
+    copies: Option<Arc<Engine>>,
 }
 
 impl Default for Background {
     fn default() -> Self {
         Self {
             running: Arc::new(tokio::sync::watch::Sender::new(0)),
+            copies: None,
         }
     }
 }
@@ -32,6 +38,20 @@ impl Drop for Running {
 }
 
 impl Background {
+    /// Follow-ups that record with `engine` where copies of a request's approval message
+    /// were posted (see [`Engine::record_copies`]).
+    pub fn recording_copies(engine: Arc<Engine>) -> Self {
+        Self {
+            copies: Some(engine),
+            ..Self::default()
+        }
+    }
+
+    /// Where copies are recorded.
+    pub(super) fn copies(&self) -> Option<Arc<Engine>> {
+        self.copies.clone()
+    }
+
     /// Runs `work` on its own task, counted until it ends.
     pub fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
         self.running.send_modify(|n| *n += 1);

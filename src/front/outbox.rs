@@ -1,11 +1,13 @@
 //! The notices otpbot posts on its own, outside any request (the audit checkpoints `serve` and
-//! the sealing run publish): through the same [`Deliver`] each front end implements, never
-//! around it.
+//! the sealing run publish, what the sweep says): through the same [`Deliver`] each front end
+//! implements, never around it.
 
 use std::sync::Arc;
 
-use super::deliver::{Deliver, DeliveryError};
-use crate::reply::Notice;
+use super::deliver::{deliver, Deliver, DeliveryError};
+use crate::domain::RequestId;
+use crate::engine::Engine;
+use crate::reply::{FollowUps, Notice};
 
 /// One way out per chat platform that is set up to post (Slack with a bot token, Teams).
 #[derive(Clone, Default)]
@@ -18,6 +20,11 @@ impl Outbox {
     pub fn with(mut self, way: Arc<dyn Deliver>) -> Self {
         self.ways.push(way);
         self
+    }
+
+    /// Whether no platform is set up to post: then nothing otpbot says on its own reaches anyone.
+    pub fn is_empty(&self) -> bool {
+        self.ways.is_empty()
     }
 
     /// Posts `notice` on the platform its audience is on.
@@ -38,5 +45,26 @@ impl Outbox {
                 ))
             })?;
         way.notice(notice).await
+    }
+
+    /// Sends `follow_ups` (the sweep's, for its record `request_id`) on every platform set up
+    /// to post, each its own part of them: notices to its channels and people, the copies of
+    /// a request's message posted on it. Where new copies of a request's message were posted
+    /// is recorded with `engine`. Failures are logged; nothing is retried.
+    pub async fn follow_up(
+        &self,
+        engine: &Arc<Engine>,
+        request_id: &RequestId,
+        follow_ups: FollowUps,
+    ) {
+        let sends = self.ways.iter().map(|way| {
+            deliver(
+                way.as_ref(),
+                Some(engine.clone()),
+                request_id,
+                follow_ups.clone(),
+            )
+        });
+        futures_util::future::join_all(sends).await;
     }
 }

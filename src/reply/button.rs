@@ -21,6 +21,9 @@ pub enum Button {
     Approve(AccessRequestId, Option<GrantDuration>),
     /// Deny an access request (`deny <id>`).
     Deny(AccessRequestId),
+    /// Ask for more time on a grant that ends soon: a new request for the same tool
+    /// (`request <tool>`), under the holder's expiry warning.
+    MoreTime(ToolName),
 }
 
 /// What a button does, by the name every platform carries it under.
@@ -34,11 +37,19 @@ pub enum Verb {
     Approve,
     /// [`Button::Deny`].
     Deny,
+    /// [`Button::MoreTime`].
+    MoreTime,
 }
 
 impl Verb {
     /// Every verb.
-    pub const ALL: [Verb; 4] = [Verb::Request, Verb::Code, Verb::Approve, Verb::Deny];
+    pub const ALL: [Verb; 5] = [
+        Verb::Request,
+        Verb::Code,
+        Verb::Approve,
+        Verb::Deny,
+        Verb::MoreTime,
+    ];
 
     /// The verb's name on the wire (Slack `action_id` and Teams `verb` are built from it).
     pub fn name(self) -> &'static str {
@@ -47,6 +58,7 @@ impl Verb {
             Verb::Code => "code",
             Verb::Approve => "approve",
             Verb::Deny => "deny",
+            Verb::MoreTime => "more_time",
         }
     }
 
@@ -80,6 +92,7 @@ impl Button {
             Button::Approve(_, None) => "Approve".into(),
             Button::Approve(_, Some(shorter)) => format!("Approve for {shorter}"),
             Button::Deny(_) => "Deny".into(),
+            Button::MoreTime(_) => "Request more time".into(),
         }
     }
 
@@ -100,6 +113,7 @@ impl Button {
             Button::GetCode(t) => (Verb::Code, tool(t)),
             Button::Approve(id, shorter) => (Verb::Approve, request(id, shorter.as_ref())),
             Button::Deny(id) => (Verb::Deny, request(id, None)),
+            Button::MoreTime(t) => (Verb::MoreTime, tool(t)),
         }
     }
 
@@ -126,6 +140,7 @@ impl Button {
             }
             Verb::Deny if data.shorter.is_none() => request().map(Button::Deny),
             Verb::Deny => None,
+            Verb::MoreTime => tool().map(Button::MoreTime),
         }
     }
 }
@@ -140,7 +155,8 @@ mod tests {
         let hour = GrantDuration::parse("1h").expect("1h");
         vec![
             Button::RequestAccess(tool.clone()),
-            Button::GetCode(tool),
+            Button::GetCode(tool.clone()),
+            Button::MoreTime(tool),
             Button::Approve(id.clone(), None),
             Button::Approve(id.clone(), Some(hour)),
             Button::Deny(id),
@@ -178,6 +194,10 @@ mod tests {
             (Verb::Code, r#"{"tool": "github", "for": "1h"}"#),
             (Verb::Code, r#"{"tool": "../etc"}"#),
             (Verb::Request, r#"{}"#),
+            (Verb::MoreTime, r#"{}"#),
+            (Verb::MoreTime, r#"{"tool": "github", "for": "1w"}"#),
+            (Verb::MoreTime, r#"{"tool": "github", "request": "0123"}"#),
+            (Verb::MoreTime, r#"{"tool": "GitHub; revoke"}"#),
         ] {
             assert_eq!(
                 Button::from_parts(verb, &data(json)),

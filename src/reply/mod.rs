@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 pub use button::{Button, Data, Verb};
 
-use crate::domain::{AccessRequestId, OtpCode, Platform, Principal, RequestId};
+use crate::domain::{AccessRequestId, MessageRef, OtpCode, Platform, Principal, RequestId};
 
 /// Longest reply line, in characters, before it is cut short with `…`.
 pub const LINE_LIMIT: usize = 1_000;
@@ -176,6 +176,13 @@ pub struct FollowUps {
     /// Said to the caller privately when there were notices and none of them could be
     /// delivered (e.g. "no approver was told; give an admin the request id").
     pub if_undelivered: Option<String>,
+    /// Every copy of the request's approval message posted so far (the approvals channel,
+    /// each approver's direct message), replaced with [`FollowUps::approval_message`] once
+    /// the request is settled, wherever it was posted.
+    pub copies: Vec<MessageRef>,
+    /// The request whose approval message the notices with buttons are copies of: where the
+    /// front end posts them is recorded with the request, so each copy can be updated later.
+    pub record_copies: Option<AccessRequestId>,
 }
 
 /// The message approvers see about one access request, as it stands after a decision.

@@ -13,6 +13,9 @@
 //! - Notices go to their channel, or to a person in the direct message `conversations.open`
 //!   gives (`users`; the answer's `channel.id`:
 //!   <https://docs.slack.dev/reference/methods/conversations.open>), with `chat.postMessage`.
+//! - Every other copy of a settled request's message (the approvals channel, each approver's
+//!   direct message) is replaced the same way, at the `channel` and `ts` that
+//!   `chat.postMessage` answered when it was posted.
 //! - Words for the caller alone (when no notice could be delivered) go through the response
 //!   URL, which slash commands carry too ("Implementing slash commands":
 //!   <https://docs.slack.dev/interactivity/implementing-slash-commands>).
@@ -24,7 +27,7 @@ use serde_json::Value;
 
 use super::render;
 use super::web::{WebApi, WebApiError};
-use crate::domain::Platform;
+use crate::domain::{MessageRef, Platform};
 use crate::front::{follow_up, Background, Deliver, DeliveryError};
 use crate::reply::{ApprovalMessage, Audience, Notice, Reply};
 
@@ -105,7 +108,30 @@ impl Deliver for SlackOut {
     }
 
     async fn notice(&self, notice: &Notice) -> Result<(), DeliveryError> {
+        self.post(notice).await.map(drop)
+    }
+
+    async fn post(&self, notice: &Notice) -> Result<Option<MessageRef>, DeliveryError> {
         Ok(post_notice(self.api()?, notice).await?)
+    }
+
+    /// `chat.update` of the copy at its `channel` and `ts`.
+    async fn replace(
+        &self,
+        copy: &MessageRef,
+        message: &ApprovalMessage,
+    ) -> Result<(), DeliveryError> {
+        let MessageRef::Slack { channel, ts } = copy else {
+            return Ok(());
+        };
+        if self.route.clicked.as_ref() == Some(&(channel.clone(), ts.clone())) {
+            // The clicked copy is replaced already.
+            return Ok(());
+        }
+        let mut body = render::message(channel, &message.lines, &message.buttons);
+        body["ts"] = Value::String(ts.clone());
+        self.api()?.call("chat.update", &body).await?;
+        Ok(())
     }
 
     async fn late_answer(&self) -> Result<(), DeliveryError> {
@@ -134,8 +160,9 @@ impl Deliver for SlackOut {
 }
 
 /// Posts `notice` with `chat.postMessage`: to its channel, or to a person in the direct
-/// message `conversations.open` gives. Slack audiences only.
-async fn post_notice(api: &WebApi, notice: &Notice) -> Result<(), WebApiError> {
+/// message `conversations.open` gives. Slack audiences only. Where it was posted, from the
+/// answer's `channel` and `ts`, when Slack says.
+async fn post_notice(api: &WebApi, notice: &Notice) -> Result<Option<MessageRef>, WebApiError> {
     let channel = match &notice.to {
         Audience::Channel(channel) => channel.clone(),
         Audience::Person(person) => {
@@ -156,7 +183,14 @@ async fn post_notice(api: &WebApi, notice: &Notice) -> Result<(), WebApiError> {
             }
         }
     };
-    api.call("chat.postMessage", &render::notice(&channel, notice))
-        .await
-        .map(drop)
+    let posted = api
+        .call("chat.postMessage", &render::notice(&channel, notice))
+        .await?;
+    Ok(match (posted["channel"].as_str(), posted["ts"].as_str()) {
+        (Some(channel), Some(ts)) => Some(MessageRef::Slack {
+            channel: channel.to_owned(),
+            ts: ts.to_owned(),
+        }),
+        _ => None,
+    })
 }

@@ -1,7 +1,8 @@
 //! The Lambda entry point, and the internal extension that lets follow-ups finish.
 //!
 //! HTTP events (API Gateway, function URL) go to the same router as `otpbot serve` through
-//! `lambda_http`'s adapter; EventBridge's scheduled event seals the closed audit periods. The
+//! `lambda_http`'s adapter; EventBridge's scheduled event from the sweep's rule runs one sweep
+//! ([`is_sweep_event`]), and from the sealing rule seals the closed audit periods. The
 //! function has no command line: its settings come from its environment alone (the Terraform
 //! module sets them), read through the same declarations as `otpbot serve`'s.
 //!
@@ -55,6 +56,23 @@ pub fn is_scheduled_event(event: &serde_json::Value) -> bool {
         && event.get("detail-type").and_then(|v| v.as_str()) == Some("Scheduled Event")
 }
 
+/// Whether a scheduled event comes from the sweep's own rule: the rule's ARN in `resources`
+/// (`arn:aws:events:{region}:{account}:rule/{name}`, or `rule/{bus}/{name}` on a custom bus)
+/// names a rule ending in `-sweep`, as `terraform/` names it (`{name}-sweep`); every other
+/// scheduled event (the `{name}-seal-audit` rule) seals.
+pub fn is_sweep_event(event: &serde_json::Value) -> bool {
+    is_scheduled_event(event)
+        && event["resources"].as_array().is_some_and(|resources| {
+            resources.iter().filter_map(|r| r.as_str()).any(|arn| {
+                arn.starts_with("arn:")
+                    && arn
+                        .split_once(":rule/")
+                        .and_then(|(_, rule)| rule.rsplit('/').next())
+                        .is_some_and(|name| name.ends_with("-sweep"))
+            })
+        })
+}
+
 /// The Lambda entry point (see the module documentation).
 pub async fn lambda() -> anyhow::Result<()> {
     let mut settings = Settings::from_env().context("invalid configuration")?;
@@ -75,6 +93,7 @@ pub async fn lambda() -> anyhow::Result<()> {
         std::sync::Arc::new(Sealer::new(store, &sdk, &settings, publisher))
     });
     let background = state.background.clone();
+    let outbox = state.outbox();
     // Registered before the runtime asks for its first event: that ends the init phase.
     let (finished, handled) = watch::channel(0u64);
     match Extension::register().await {
@@ -90,6 +109,7 @@ pub async fn lambda() -> anyhow::Result<()> {
         engine: state.engine.clone(),
         adapter: lambda_http::Adapter::from(router(state)),
         sealer,
+        outbox,
         finished,
     };
     tracing::info!(backend = ?settings.backend, "otpbot Lambda handler ready");
@@ -107,6 +127,8 @@ struct Handler {
     adapter: lambda_http::Adapter<'static, axum::response::Response, axum::Router>,
     /// Seals closed audit periods, each with its signed checkpoint (AWS backend).
     sealer: Option<std::sync::Arc<Sealer>>,
+    /// Where the sweep's messages go.
+    outbox: crate::front::Outbox,
     /// Counts invocations whose handler has returned (their follow-ups are all started).
     finished: watch::Sender<u64>,
 }
@@ -126,6 +148,9 @@ impl Handler {
         use lambda_http::lambda_runtime::{Error, LambdaEvent};
         use lambda_http::Service;
         let LambdaEvent { payload, context } = event;
+        if is_sweep_event(&payload) {
+            return self.sweep().await;
+        }
         if is_scheduled_event(&payload) {
             return self.seal_periods().await;
         }
@@ -136,6 +161,18 @@ impl Handler {
             Err(never) => match never {},
         };
         Ok(serde_json::to_value(response)?)
+    }
+
+    /// One sweep (the sweep's own EventBridge schedule), its messages sent before it returns.
+    async fn sweep(&self) -> Outcome {
+        use lambda_http::lambda_runtime::Error;
+        let report = super::sweep::sweep_once(&self.engine, &self.outbox)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "sweep failed");
+                Error::from(format!("sweep failed: {e}"))
+            })?;
+        Ok(serde_json::json!({ "swept": report }))
     }
 
     /// Seals the closed audit periods (EventBridge's schedule).

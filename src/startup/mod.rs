@@ -11,6 +11,9 @@
 //! - [`serve`] (`serve.rs`, `socket_mode.rs`, `listen.rs`): `otpbot serve`, over HTTP and with
 //!   Slack's Socket Mode; [`lambda`]: the Lambda entry. Both publish signed audit checkpoints
 //!   ([`checkpoints`]).
+//! - [`sweep_once`], [`sweep_every`] (`sweep.rs`): the sweep (reminders, expired requests,
+//!   grant expiry warnings), on `serve`'s schedule, a scheduled Lambda invocation, or
+//!   `otpbot sweep`.
 
 mod app;
 pub mod checkpoints;
@@ -24,6 +27,7 @@ mod secrets;
 mod serve;
 mod socket_mode;
 mod state;
+mod sweep;
 
 pub use self::app::{aws_audit_key, aws_config, no_local_store, App, Patience};
 pub use self::listen::{bind, serve_on, Banner};
@@ -32,3 +36,4 @@ pub use self::router::router;
 pub use self::secrets::SecretName;
 pub use self::serve::serve;
 pub use self::state::{outbox, AppState};
+pub use self::sweep::{sweep_every, sweep_once, SweepReport};

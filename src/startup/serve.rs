@@ -1,6 +1,7 @@
 //! `otpbot serve`: the settings checked before anything is created, the address bound, the
 //! backend opened, the state built and the router served (`crate::server`) until SIGTERM or
-//! Ctrl-C; signed audit checkpoints published at start, on schedule and at the end.
+//! Ctrl-C; signed audit checkpoints published at start, on schedule and at the end; a sweep
+//! every `OTPBOT_SWEEP_EVERY`.
 
 use std::net::SocketAddr;
 
@@ -10,6 +11,7 @@ use super::app::{App, Patience};
 use super::checkpoints::Publisher;
 use super::listen::{bind, serve_on};
 use super::socket_mode;
+use super::sweep::{sweep_every, AbortOnDrop};
 use crate::config::{Backend, Settings};
 
 /// Serves with the configured settings.
@@ -40,6 +42,12 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let checkpoints = app.checkpoints.clone();
     let state = app.into_state(&settings).await?;
     let publisher = Publisher::new(checkpoints, &settings, state.outbox());
+    let sweeping = tokio::spawn(sweep_every(
+        state.engine.clone(),
+        state.outbox(),
+        settings.sweep_every,
+    ));
+    let _sweeping = AbortOnDrop(sweeping);
     serve_on(
         state,
         listener,

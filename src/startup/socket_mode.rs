@@ -13,6 +13,7 @@ use super::app::{App, Patience};
 use super::checkpoints::Publisher;
 use super::listen::run_server;
 use super::state::{outbox, AppState};
+use super::sweep::{sweep_every, AbortOnDrop};
 use crate::config::Settings;
 use crate::front::Background;
 use crate::keys::SigningSecret;
@@ -34,7 +35,7 @@ pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result
     let engine = Arc::new(app.engine);
     let opener = WebApi::new(&settings.slack_api_url, token.expose_secret().to_owned())
         .context("cannot set up outbound HTTPS: check SSL_CERT_FILE / SSL_CERT_DIR")?;
-    let background = Background::default();
+    let background = Background::recording_copies(engine.clone());
     let state = AppState {
         engine: engine.clone(),
         slack: signed.then(|| slack.clone()),
@@ -43,6 +44,12 @@ pub async fn serve(mut settings: Settings, listen: SocketAddr) -> anyhow::Result
     };
     // Checkpoints reach a Slack audit channel through the bot token, HTTP endpoints or not.
     let outbox = outbox(Some(&slack), state.teams.as_ref());
+    let sweeping = tokio::spawn(sweep_every(
+        engine.clone(),
+        outbox.clone(),
+        settings.sweep_every,
+    ));
+    let _sweeping = AbortOnDrop(sweeping);
     let publisher = Publisher::new(checkpoints, &settings, outbox);
     tracing::info!(http_slack_endpoints = signed, "slack socket mode starting");
     let socket = socket::run(engine, slack, background, opener, shutdown_signal());

@@ -87,11 +87,12 @@ impl App {
             None
         };
         let teams = self.teams_config(settings).await?;
+        let engine = Arc::new(self.engine);
         Ok(AppState {
-            engine: Arc::new(self.engine),
+            background: Background::recording_copies(engine.clone()),
+            engine,
             slack,
             teams: teams.map(Arc::new),
-            background: Background::default(),
         })
     }
 }

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use super::error::StoreResult;
 use crate::domain::{
-    AccessRequest, AccessRequestId, AuditEvent, Grant, Principal, Quota, QuotaLog, Role, Seed,
-    Timestamp, Tool, ToolName,
+    AccessRequest, AccessRequestId, AuditEvent, Grant, MessageRef, Principal, Quota, QuotaLog,
+    Role, Seed, SweepMark, Timestamp, Tool, ToolName,
 };
 
 /// A signed request's fingerprint, kept until its signature could no longer be accepted.
@@ -81,6 +81,18 @@ pub enum Change {
         by: Principal,
         /// The grant for an approval; `None` denies.
         grant: Option<Grant>,
+    },
+    /// Marks one thing the sweep does as done, on condition that it is still to do (see
+    /// [`SweepMark`]); unchanged when another sweep marked it first or it no longer applies.
+    /// Marked before its message goes out, so it happens at most once.
+    Mark(SweepMark),
+    /// Adds where copies of a request's approval message were posted; unchanged when there is
+    /// no such request.
+    AddCopies {
+        /// The request.
+        id: AccessRequestId,
+        /// The copies posted.
+        copies: Vec<MessageRef>,
     },
 }
 

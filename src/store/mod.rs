@@ -24,9 +24,11 @@ pub mod local;
 mod decision;
 mod error;
 mod stores;
+mod sweep;
 mod traits;
 
 pub use decision::{Change, Decision, DecisionStore, DecisionView, Effect, ReplayMark, Verdict};
 pub use error::{StoreError, StoreResult};
 pub use stores::Stores;
+pub use sweep::{SweepStore, SweptRequest};
 pub use traits::{AccessStore, AuditPage, AuditStore, CounterStore, SecretStore};

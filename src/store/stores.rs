@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::decision::{Change, Decision, DecisionStore, DecisionView, Effect, Verdict};
 use super::error::{StoreError, StoreResult};
+use super::sweep::SweepStore;
 use super::traits::{AccessStore, AuditStore, CounterStore, SecretStore};
 use crate::domain::{
     Action, AuditEvent, EventId, Grant, Outcome, Principal, RequestId, Seed, Timestamp, Tool,
@@ -23,20 +24,29 @@ pub struct Stores {
     pub counters: Arc<dyn CounterStore>,
     /// Decisions.
     pub decisions: Arc<dyn DecisionStore>,
+    /// The sweep's reads.
+    pub sweep: Arc<dyn SweepStore>,
 }
 
 impl Stores {
     /// All roles served by one backend object.
     pub fn single<S>(store: Arc<S>) -> Self
     where
-        S: AccessStore + SecretStore + AuditStore + CounterStore + DecisionStore + 'static,
+        S: AccessStore
+            + SecretStore
+            + AuditStore
+            + CounterStore
+            + DecisionStore
+            + SweepStore
+            + 'static,
     {
         Self {
             access: store.clone(),
             secrets: store.clone(),
             audit: store.clone(),
             counters: store.clone(),
-            decisions: store,
+            decisions: store.clone(),
+            sweep: store,
         }
     }
 

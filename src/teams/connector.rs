@@ -215,10 +215,28 @@ impl Connector {
         conversation: &str,
         activity: &Value,
     ) -> Result<(), ConnectorError> {
-        let url = self.url(service_url, &[conversation, "activities"])?;
-        self.call(reqwest::Method::POST, url, Some(activity))
+        self.send_for_id(service_url, conversation, activity)
             .await
             .map(drop)
+    }
+
+    /// [`Connector::send`], answering the new activity's id when the Connector gives one (its
+    /// `ResourceResponse`, `{"id": …}`, in "Send to conversation":
+    /// <https://learn.microsoft.com/en-us/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference#send-to-conversation>).
+    pub async fn send_for_id(
+        &self,
+        service_url: &str,
+        conversation: &str,
+        activity: &Value,
+    ) -> Result<Option<String>, ConnectorError> {
+        let url = self.url(service_url, &[conversation, "activities"])?;
+        let answer = self
+            .call(reqwest::Method::POST, url, Some(activity))
+            .await?;
+        Ok(answer["id"]
+            .as_str()
+            .filter(|id| !id.is_empty() && id.len() <= 512)
+            .map(str::to_owned))
     }
 
     /// Replaces an activity the bot sent (`PUT /v3/conversations/{id}/activities/{activityId}`,

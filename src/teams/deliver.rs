@@ -22,7 +22,7 @@ use super::activity::Account;
 use super::config::TeamsConfig;
 use super::connector::ConnectorError;
 use super::render;
-use crate::domain::{Platform, Principal};
+use crate::domain::{MessageRef, Platform, Principal};
 use crate::front::{Deliver, DeliveryError};
 use crate::reply::{ApprovalMessage, Audience, Notice, Reply};
 
@@ -101,8 +101,12 @@ impl TeamsOut {
     }
 
     /// Sends `card` to a Teams user of a served tenant in the bot's 1:1 chat with them, opened
-    /// by their AAD object id.
-    async fn send_to_person(&self, person: &Principal, card: &Value) -> Result<(), DeliveryError> {
+    /// by their AAD object id; the conversation and the new activity's id, when given.
+    async fn send_to_person(
+        &self,
+        person: &Principal,
+        card: &Value,
+    ) -> Result<(String, Option<String>), DeliveryError> {
         if person.platform() != Platform::Teams
             || !self.teams.allowed_tenants.contains(person.workspace())
         {
@@ -117,7 +121,8 @@ impl TeamsOut {
         let conversation = connector
             .personal_conversation_with(url, bot, person.user(), person.workspace())
             .await?;
-        Ok(connector.send(url, &conversation, card).await?)
+        let id = connector.send_for_id(url, &conversation, card).await?;
+        Ok((conversation, id))
     }
 }
 
@@ -139,17 +144,53 @@ impl Deliver for TeamsOut {
 
     /// A channel or chat as a proactive message, a person in their 1:1 chat.
     async fn notice(&self, notice: &Notice) -> Result<(), DeliveryError> {
+        self.post(notice).await.map(drop)
+    }
+
+    /// [`Deliver::notice`], with the conversation and the activity id the Connector answered.
+    async fn post(&self, notice: &Notice) -> Result<Option<MessageRef>, DeliveryError> {
         let card = render::notice_card(notice);
-        match &notice.to {
+        let (conversation, activity) = match &notice.to {
             Audience::Channel(conversation) if is_conversation_id(conversation) => {
                 let connector = &self.teams.connector;
-                Ok(connector
-                    .send(&self.service_url, conversation, &card)
-                    .await?)
+                let id = connector
+                    .send_for_id(&self.service_url, conversation, &card)
+                    .await?;
+                (conversation.clone(), id)
             }
-            Audience::Channel(_) => Err(DeliveryError::new("not a Teams conversation id")),
-            Audience::Person(person) => self.send_to_person(person, &card).await,
+            Audience::Channel(_) => return Err(DeliveryError::new("not a Teams conversation id")),
+            Audience::Person(person) => self.send_to_person(person, &card).await?,
+        };
+        Ok(activity.map(|activity| MessageRef::Teams {
+            service_url: self.service_url.clone(),
+            conversation,
+            activity,
+        }))
+    }
+
+    /// "Update activity" of the copy, through the service URL it was posted through.
+    async fn replace(
+        &self,
+        copy: &MessageRef,
+        message: &ApprovalMessage,
+    ) -> Result<(), DeliveryError> {
+        let MessageRef::Teams {
+            service_url,
+            conversation,
+            activity,
+        } = copy
+        else {
+            return Ok(());
+        };
+        if self.clicked.as_ref() == Some(&(conversation.clone(), activity.clone())) {
+            // The clicked card is replaced already.
+            return Ok(());
         }
+        let settled = render::lines_card(&message.lines, &message.buttons);
+        let connector = &self.teams.connector;
+        Ok(connector
+            .update(service_url, conversation, activity, &settled)
+            .await?)
     }
 
     async fn replace_clicked(&self, message: &ApprovalMessage) -> Result<(), DeliveryError> {

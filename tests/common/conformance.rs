@@ -7,7 +7,7 @@ use otpbot::domain::{
     Action, AuditEvent, AuditQuery, EventId, Grant, GrantDuration, Outcome, Person, Principal,
     RequestId, Role, Seed, Timestamp, Tool, ToolName,
 };
-use otpbot::domain::{Quota, RateLimit};
+use otpbot::domain::{MessageRef, Quota, RateLimit, SweepMark};
 use otpbot::store::{Change, Decision, DecisionView, Effect, ReplayMark, Stores, Verdict};
 
 fn tool_name(name: &str) -> ToolName {
@@ -444,6 +444,8 @@ async fn apply(s: &Stores, change: Change) -> bool {
         Change::OpenRequest(_) => Action::AccessRequest,
         Change::DecideRequest { grant: Some(_), .. } => Action::Approve,
         Change::DecideRequest { grant: None, .. } => Action::Deny,
+        Change::Mark(_) => Action::Remind,
+        Change::AddCopies { .. } => Action::AccessRequest,
     };
     record.at = at;
     s.change(change, record).await.expect("change")
@@ -1356,7 +1358,7 @@ macro_rules! conformance_tests {
             limits_are_exact_at_the_window_edge, limits_hold_under_concurrency,
             approvers_per_tool, access_requests_open_once_and_decide_once,
             racing_approvers_one_decision_wins, approvals_never_shorten_a_grant,
-            persons_are_recorded_with_requests_and_grants);
+            persons_are_recorded_with_requests_and_grants, sweep_marks_each_item_once);
     };
     (@each $make:path, $($name:ident),+) => {
         $(
@@ -1412,4 +1414,158 @@ pub async fn paging_over_many_events(s: &Stores, count: usize) {
         }
         assert_eq!(seen, ids, "{name}: every event once, newest first");
     }
+}
+
+/// The sweep's marks: each is made once, by one of two racing sweeps, only while it applies,
+/// with its record or not at all; the sweep's reads see what is still to do; a request keeps
+/// where its copies were posted; a renewed grant is a new grant to warn of.
+pub async fn sweep_marks_each_item_once(s: &Stores) {
+    catalog(s).await;
+    let mark =
+        |m: SweepMark, at: i64| request_decision(Change::Mark(m), "USWEEP", Action::Remind, at);
+    let r1 = access_request("r1", "U1", "github", 1_000, 4_600);
+    decide_plain(s, &open(&r1, 1_000)).await;
+    let undecided = s
+        .sweep
+        .undecided_requests(Timestamp::from_unix(0))
+        .await
+        .expect("read");
+    assert_eq!(undecided.len(), 1);
+    assert_eq!(
+        (undecided[0].reminded, undecided[0].copies.len()),
+        (false, 0)
+    );
+
+    let copies = vec![
+        MessageRef::Slack {
+            channel: "C2".into(),
+            ts: "1.1".into(),
+        },
+        MessageRef::Slack {
+            channel: "D1".into(),
+            ts: "1.2".into(),
+        },
+    ];
+    let add = |id: &str| Decision {
+        record: None,
+        ..request_decision(
+            Change::AddCopies {
+                id: request_id(id),
+                copies: copies.clone(),
+            },
+            "USWEEP",
+            Action::AccessRequest,
+            1_001,
+        )
+    };
+    assert_eq!(
+        decide_plain(s, &add("r1")).await,
+        Verdict::Done { changed: true }
+    );
+    assert_eq!(
+        decide_plain(s, &add("nope")).await,
+        Verdict::Done { changed: false }
+    );
+    assert_eq!(
+        s.sweep.copies(&request_id("r1")).await.expect("copies"),
+        copies
+    );
+
+    // Two sweeps race to remind: one marks it, with one record.
+    // Each sweep writes a record of its own (its own event id).
+    let remind = || mark(SweepMark::Reminded(request_id("r1")), 2_000);
+    let (first, second) = (remind(), remind());
+    let (a, b) = tokio::join!(decide_plain(s, &first), decide_plain(s, &second));
+    let mut verdicts = vec![a, b];
+    verdicts.sort_by_key(|v| format!("{v:?}"));
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Done { changed: false },
+            Verdict::Done { changed: true }
+        ]
+    );
+    assert_eq!(count(&all_events(s).await, Action::Remind), 1, "one record");
+    let undecided = s
+        .sweep
+        .undecided_requests(Timestamp::from_unix(0))
+        .await
+        .expect("read");
+    assert!(undecided[0].reminded);
+    assert_eq!(undecided[0].copies, copies);
+
+    // Expiry is told only once the request has expired, and then once.
+    let told = |at| mark(SweepMark::ExpiryTold(request_id("r1")), at);
+    assert_eq!(
+        decide_plain(s, &told(4_599)).await,
+        Verdict::Done { changed: false }
+    );
+    assert_eq!(
+        decide_plain(s, &told(4_600)).await,
+        Verdict::Done { changed: true }
+    );
+    assert_eq!(
+        decide_plain(s, &told(4_700)).await,
+        Verdict::Done { changed: false }
+    );
+    assert!(s
+        .sweep
+        .undecided_requests(Timestamp::from_unix(0))
+        .await
+        .expect("read")
+        .is_empty());
+    // A decided request is neither reminded nor watched.
+    let r2 = access_request("r2", "U2", "github", 5_000, 8_600);
+    decide_plain(s, &open(&r2, 5_000)).await;
+    decide_plain(s, &decide_request("r2", "U2", "github", "U9", false, 5_100)).await;
+    assert_eq!(
+        decide_plain(s, &mark(SweepMark::Reminded(request_id("r2")), 5_200)).await,
+        Verdict::Done { changed: false }
+    );
+    assert!(s
+        .sweep
+        .undecided_requests(Timestamp::from_unix(0))
+        .await
+        .expect("read")
+        .is_empty());
+
+    // A grant's holder is warned once per grant; a renewed grant is warned of again.
+    apply(s, Change::PutGrant(grant("U3", "github", 10_000))).await;
+    let window = |a, b| {
+        s.sweep
+            .unwarned_grants(Timestamp::from_unix(a), Timestamp::from_unix(b))
+    };
+    assert_eq!(window(6_000, 9_999).await.expect("read").len(), 0);
+    assert_eq!(window(6_000, 10_000).await.expect("read").len(), 1);
+    let warn = |expires, at| {
+        mark(
+            SweepMark::GrantWarned {
+                principal: who("U3"),
+                tool: tool_name("github"),
+                expires_at: Timestamp::from_unix(expires),
+            },
+            at,
+        )
+    };
+    assert_eq!(
+        decide_plain(s, &warn(9_000, 7_000)).await,
+        Verdict::Done { changed: false },
+        "another grant"
+    );
+    assert_eq!(
+        decide_plain(s, &warn(10_000, 7_000)).await,
+        Verdict::Done { changed: true }
+    );
+    assert_eq!(
+        decide_plain(s, &warn(10_000, 7_001)).await,
+        Verdict::Done { changed: false }
+    );
+    assert!(window(6_000, 10_000).await.expect("read").is_empty());
+    apply(s, Change::PutGrant(grant("U3", "github", 20_000))).await;
+    assert_eq!(window(16_000, 20_000).await.expect("read").len(), 1);
+    assert_eq!(
+        decide_plain(s, &warn(20_000, 21_000)).await,
+        Verdict::Done { changed: false },
+        "ended"
+    );
 }

@@ -64,6 +64,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The follow-ups the app starts after its answers.
     pub background: otpbot::front::Background,
+    /// The application state the router serves (for the sweep: `state.sweep()`).
+    pub state: AppState,
 }
 
 /// What came back from a slash command.
@@ -214,14 +216,15 @@ impl TestApp {
                 Arc::new(otpbot::slack::web::WebApi::new(&url, BOT_TOKEN.into()).expect("web api"))
             }),
         };
-        let background = otpbot::front::Background::default();
+        let engine = Arc::new(engine);
+        let background = otpbot::front::Background::recording_copies(engine.clone());
         let state = AppState {
             teams,
-            engine: Arc::new(engine),
+            engine,
             slack: Some(Arc::new(slack)),
             background: background.clone(),
         };
-        let router = router(state);
+        let router = router(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -238,6 +241,7 @@ impl TestApp {
             dir,
             client: otpbot::front::client(std::time::Duration::from_secs(30)).expect("HTTP client"),
             background,
+            state,
         };
         app.enrol("github", "GitHub", "8h", "1w").await;
         app

@@ -38,6 +38,10 @@ pub struct FakeWebApi {
     /// Where `/redirect/…` sends its callers with a `307`.
     redirect_to: Arc<Mutex<String>>,
     base: String,
+    /// Messages posted so far (each `ts` is unique).
+    posted: Arc<std::sync::atomic::AtomicU64>,
+    /// The channel and `ts` of the last message posted.
+    last_post: Arc<Mutex<Option<(String, String)>>>,
 }
 
 async fn method(
@@ -67,10 +71,11 @@ async fn method(
         return Json(json!({"ok": false, "error": "channel_not_found"})).into_response();
     }
     match name.as_str() {
+        // Each message gets a `ts` of its own, as in Slack, where it is the message's id.
         "chat.postMessage" => Json(json!({
             "ok": true,
             "channel": body["channel"],
-            "ts": "1793700005.000100",
+            "ts": fake.post_ts(&body),
             "message": {"text": body["text"]}
         }))
         .into_response(),
@@ -125,6 +130,23 @@ impl FakeWebApi {
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
         fake
+    }
+
+    /// The `ts` of a new message posted with `body`, remembered with its channel.
+    fn post_ts(&self, body: &Value) -> String {
+        let n = self
+            .posted
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let ts = format!("1793700005.{:06}", 100 + n);
+        let channel = body["channel"].as_str().unwrap_or_default().to_owned();
+        *self.last_post.lock().expect("last post") = Some((channel, ts.clone()));
+        ts
+    }
+
+    /// The channel and `ts` of the last message posted (kept through [`FakeWebApi::clear`]):
+    /// where a click on that message comes from.
+    pub fn last_post(&self) -> Option<(String, String)> {
+        self.last_post.lock().expect("last post").clone()
     }
 
     fn record(&self, name: String, auth: String, body: Value) {

@@ -26,7 +26,7 @@ fn button(b: &Button) -> Value {
     let style = match b {
         Button::GetCode(_) | Button::Approve(_, None) => Some("primary"),
         Button::Deny(_) => Some("danger"),
-        Button::RequestAccess(_) | Button::Approve(_, Some(_)) => None,
+        Button::RequestAccess(_) | Button::MoreTime(_) | Button::Approve(_, Some(_)) => None,
     };
     let mut element = json!({
         "type": "button",

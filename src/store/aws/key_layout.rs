@@ -35,3 +35,7 @@ pub(super) fn request_pk(id: &AccessRequestId) -> String {
 pub(super) fn slot_sk(tool: &ToolName) -> String {
     format!("AR#{tool}")
 }
+
+/// The grants-by-tool index partition of the requests the sweep still watches (undecided,
+/// their expiry not yet told): `gsi1pk` of a request's item until then.
+pub(super) const SWEEP_REQUESTS: &str = "SWEEP#requests";

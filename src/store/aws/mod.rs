@@ -45,6 +45,7 @@ mod sealed_periods;
 mod sealing;
 mod secrets;
 mod startup;
+mod sweep;
 mod transaction;
 
 pub use handle::{AwsSettings, AwsStore};

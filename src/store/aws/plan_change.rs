@@ -61,6 +61,8 @@ impl AwsStore {
                 items
             }
             Change::RemoveTool(name) => self.remove_tool_items(name, removed_grants)?,
+            Change::Mark(mark) => self.mark_items(mark, now)?,
+            Change::AddCopies { id, copies } => self.copies_items(id, copies)?,
         })
     }
 

@@ -23,8 +23,8 @@ use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use super::access_items::person_from;
 use super::handle::AwsStore;
 use super::item::{get_n, get_s, key_of, n, opt_s, s, Item, ItemBuilder};
-use super::key_layout::{principal_pk, request_pk, slot_sk};
-use super::schema::{ACCESS_PK, ACCESS_SK};
+use super::key_layout::{principal_pk, request_pk, slot_sk, SWEEP_REQUESTS};
+use super::schema::{ACCESS_PK, ACCESS_SK, GSI1_PK, GSI1_SK};
 use super::sdk_error::built;
 use super::transaction::{put_unless_live, Part};
 use crate::domain::{
@@ -103,6 +103,8 @@ impl AwsStore {
             .set("requested_at", n(r.requested_at.unix()))
             .set(OPEN_UNTIL, n(r.expires_at.unix()))
             .set(STATE, s("open"))
+            .set(GSI1_PK, s(SWEEP_REQUESTS))
+            .set(GSI1_SK, s(request_pk(&r.id)))
             .build();
         let request = built(
             "request put",
@@ -142,7 +144,10 @@ impl AwsStore {
             Update::builder()
                 .table_name(access)
                 .set_key(Some(key_of(request_pk(id), "AR")))
-                .update_expression("SET #state = :state, decided_by = :by, decided_at = :now")
+                .update_expression(
+                    "SET #state = :state, decided_by = :by, decided_at = :now \
+                     REMOVE gsi1pk, gsi1sk",
+                )
                 .condition_expression("attribute_exists(#pk) AND #state = :open AND #until > :now")
                 .expression_attribute_names("#pk", ACCESS_PK)
                 .expression_attribute_names("#state", STATE)

@@ -124,10 +124,10 @@ pub(super) fn approver_role(tool: &ToolName) -> String {
 }
 
 /// An access request's columns, in the order [`request_on`] reads them.
-const REQUEST_COLUMNS: &str = "id, requester, tool, duration, reason, requested_at, \
+pub(super) const REQUEST_COLUMNS: &str = "id, requester, tool, duration, reason, requested_at, \
      expires_at, state, decided_by, decided_at, requester_person";
 
-type RequestRow = (
+pub(super) type RequestRow = (
     String,
     String,
     String,
@@ -141,7 +141,7 @@ type RequestRow = (
     Option<String>,
 );
 
-fn request_from_row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
+pub(super) fn request_from_row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -171,7 +171,7 @@ pub(super) fn request_on(conn: &Connection, id: &str) -> StoreResult<Option<Acce
     row.map(to_request).transpose()
 }
 
-fn to_request(row: RequestRow) -> StoreResult<AccessRequest> {
+pub(super) fn to_request(row: RequestRow) -> StoreResult<AccessRequest> {
     let (id, requester, tool, duration, reason, at, expires, state, by, decided_at, person) = row;
     let requester = Principal::parse(&requester).map_err(|e| corrupt("requester", e))?;
     Ok(AccessRequest {

@@ -42,6 +42,8 @@ pub(super) fn apply(
         Change::DecideRequest { id, by, grant, .. } => {
             decide_request(conn, id, by, grant.as_ref(), now)
         }
+        Change::Mark(mark) => super::sweep::mark(conn, mark, now),
+        Change::AddCopies { id, copies } => super::sweep::add_copies(conn, id, copies),
         Change::RemoveTool(name) => {
             execute(conn, "DELETE FROM grants WHERE tool = ?1", [name.as_str()])?;
             let seeds = execute(conn, "DELETE FROM seeds WHERE tool = ?1", [name.as_str()])?;

@@ -35,11 +35,12 @@ mod rings;
 mod schema;
 mod secrets;
 mod sql;
+mod sweep;
 mod verify_file;
 mod writer;
 
 pub use crypto::MasterKey;
 pub use handle::{LocalOptions, LocalStore};
-pub use schema::create_at_schema_version;
+pub use schema::{create_at_schema_version, SWEEP_VERSION};
 pub use sql::DB_FILE;
 pub use verify_file::{verify_file, VerifyError};

@@ -155,7 +155,28 @@ const MIGRATIONS: &[&str] = &[
         SELECT key, row_number() OVER (PARTITION BY key ORDER BY at) - 1, at FROM quota_events;
     DROP TABLE quota_events;
     "#,
+    // 10 (SWEEP_VERSION): the sweep's marks (a request's reminder and expiry notice, a grant's
+    // expiry warning), each set once by a conditional update, and where each copy of a
+    // request's approval message was posted. Requests that had expired before it are taken
+    // as told, so an upgrade does not report old requests.
+    r#"
+    ALTER TABLE access_requests ADD COLUMN reminded_at INTEGER;
+    ALTER TABLE access_requests ADD COLUMN expiry_told_at INTEGER;
+    ALTER TABLE grants ADD COLUMN warned_at INTEGER;
+    UPDATE access_requests SET expiry_told_at = expires_at
+        WHERE state = 'open' AND expires_at <= CAST(strftime('%s', 'now') AS INTEGER);
+    CREATE INDEX access_requests_undecided ON access_requests (state, expiry_told_at, expires_at);
+    CREATE INDEX grants_by_expiry ON grants (expires_at);
+    CREATE TABLE request_copies (
+        request_id TEXT NOT NULL,
+        copy       TEXT NOT NULL,
+        PRIMARY KEY (request_id, copy)
+    ) WITHOUT ROWID;
+    "#,
 ];
+
+/// The schema version that added the sweep's marks and the copies of approval messages.
+pub const SWEEP_VERSION: usize = 10;
 
 /// Creates `dir/otpbot.db` as an otpbot of schema `version` left it (its first `version`
 /// migrations, nothing else), so that tests can write rows as an older version did and check

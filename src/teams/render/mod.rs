@@ -94,7 +94,10 @@ fn action(button: &Button) -> Value {
     let style = match button {
         Button::Approve(_, None) => Some("positive"),
         Button::Deny(_) => Some("destructive"),
-        Button::RequestAccess(_) | Button::GetCode(_) | Button::Approve(_, Some(_)) => None,
+        Button::RequestAccess(_)
+        | Button::GetCode(_)
+        | Button::MoreTime(_)
+        | Button::Approve(_, Some(_)) => None,
     };
     let mut action = json!({
         "type": "Action.Execute",
