@@ -603,6 +603,7 @@ async fn lambda_backend(moto: &Moto, notify: Option<&str>) -> (AwsSettings, Arc<
         max_grant: otpbot::domain::GrantDuration::parse("1d").expect("d"),
         notify_channel: notify.map(str::to_owned),
         approvals_channel: None,
+        rules: otpbot::domain::ToolRules::default(),
     };
     let stores = otpbot::store::Stores::single(store.clone());
     let operator = principal("UOPERATOR");

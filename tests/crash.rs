@@ -140,6 +140,7 @@ fn catalog_entry(name: &str) -> Tool {
         max_grant: GrantDuration::parse("1d").expect("d"),
         notify_channel: None,
         approvals_channel: None,
+        rules: otpbot::domain::ToolRules::default(),
     }
 }
 

@@ -159,7 +159,8 @@ impl Refusals<'_> {
             other @ (Verdict::Pending
             | Verdict::NoRequest
             | Verdict::Decided
-            | Verdict::RequestExpired) => Err(CommandError::Inconsistent(format!(
+            | Verdict::RequestExpired
+            | Verdict::Stale) => Err(CommandError::Inconsistent(format!(
                 "an issuance got a request verdict: {other:?}"
             ))),
         }

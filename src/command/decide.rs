@@ -10,6 +10,7 @@
 
 use super::approval_message::approval_message;
 use super::args::{shorten, show_user, Args};
+use super::count_approval::counts;
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
@@ -37,7 +38,7 @@ pub struct Decide {
 }
 
 /// What an approval did to the requester's grant.
-enum Granted {
+pub(super) enum Granted {
     /// The approval's grant was stored.
     Made(Grant),
     /// The requester already held a grant that ends later; it stays (its end, as last read).
@@ -78,7 +79,7 @@ impl Decide {
     }
 
     /// The record of this decision on `request`.
-    fn draft(&self, request: &AccessRequest, outcome: Outcome, detail: &str) -> Draft {
+    pub(super) fn draft(&self, request: &AccessRequest, outcome: Outcome, detail: &str) -> Draft {
         Draft::new(self.action(), outcome)
             .tool(&request.tool)
             .subject(&request.requester)
@@ -123,6 +124,9 @@ impl Decide {
             )));
         };
         let duration = self.length(&request, &tool).map_err(refused)?;
+        if self.approve && counts(&request, &tool) {
+            return self.count(ctx, request, &tool, duration).await;
+        }
         let granted = self.commit(ctx, &request, &display, duration).await?;
         Ok(self.decided(ctx, &request, &display, duration, granted))
     }
@@ -223,7 +227,12 @@ impl Decide {
 
     /// The grant an approval makes: for `duration` from now, with the approver's reason or
     /// else the requester's.
-    fn grant(&self, ctx: &Ctx<'_>, request: &AccessRequest, duration: GrantDuration) -> Grant {
+    pub(super) fn grant(
+        &self,
+        ctx: &Ctx<'_>,
+        request: &AccessRequest,
+        duration: GrantDuration,
+    ) -> Grant {
         Grant {
             principal: request.requester.clone(),
             person: request.requester_person.clone(),
@@ -261,7 +270,7 @@ impl Decide {
     }
 
     /// What the store's verdict means for this decision.
-    async fn committed(
+    pub(super) async fn committed(
         &self,
         ctx: &Ctx<'_>,
         (request, display): (&AccessRequest, &str),
@@ -299,7 +308,7 @@ impl Decide {
 
     /// The reply to a committed decision: the caller's answer, the request's settled message,
     /// and the requester's notice (a "Get code" button with an approval).
-    fn decided(
+    pub(super) fn decided(
         &self,
         ctx: &Ctx<'_>,
         request: &AccessRequest,

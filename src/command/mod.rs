@@ -14,6 +14,7 @@ mod args;
 mod audit_query;
 mod code;
 mod core;
+mod count_approval;
 mod ctx;
 mod decide;
 mod done;

@@ -68,6 +68,8 @@ impl RequestAccess {
             requested_at: ctx.now,
             expires_at: ctx.now.plus_secs(policy.request_ttl_secs),
             state: RequestState::Open,
+            approvals_required: tool.rules.approvals_required,
+            approvals: Vec::new(),
         };
         let detail = match &self.reason {
             Some(reason) => format!("request {} for {duration}: {reason}", request.id),

@@ -1,5 +1,6 @@
 //! Access requests: a member asks for a grant, an approver decides once.
 
+use super::approval::Approval;
 use super::clock::Timestamp;
 use super::duration::GrantDuration;
 use super::person::Person;
@@ -84,6 +85,10 @@ pub struct AccessRequest {
     pub expires_at: Timestamp,
     /// Where it stands.
     pub state: RequestState,
+    /// Distinct approvals it needs (the tool's rule when it was made).
+    pub approvals_required: u8,
+    /// The approvals given so far, oldest first, while more are needed (two-person rule).
+    pub approvals: Vec<Approval>,
 }
 
 impl AccessRequest {

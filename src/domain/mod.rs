@@ -2,6 +2,7 @@
 //! one of these exists: a value of these types has already been validated.
 
 mod access_request;
+mod approval;
 mod audit_event;
 mod clock;
 mod duration;
@@ -12,9 +13,11 @@ mod principal;
 mod rate;
 mod role;
 mod tool;
+mod tool_rules;
 mod totp;
 
 pub use access_request::{AccessRequest, AccessRequestId, RequestState};
+pub use approval::Approval;
 pub use audit_event::{Action, AuditEvent, AuditQuery, Outcome};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use duration::GrantDuration;
@@ -25,4 +28,5 @@ pub use principal::{Platform, Principal, PrincipalError};
 pub use rate::{Quota, QuotaLog, RateLimit, RingHead, LATE_SECS};
 pub use role::{Role, Roles};
 pub use tool::{Tool, ToolName, ToolNameError};
+pub use tool_rules::{ToolRules, MAX_APPROVALS};
 pub use totp::{OtpCode, Seed, SeedError, TotpIssue};

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use super::error::StoreResult;
 use crate::domain::{
-    AccessRequest, AccessRequestId, AuditEvent, Grant, Principal, Quota, QuotaLog, Role, Seed,
-    Timestamp, Tool, ToolName,
+    AccessRequest, AccessRequestId, Approval, AuditEvent, Grant, Principal, Quota, QuotaLog, Role,
+    Seed, Timestamp, Tool, ToolName,
 };
 
 /// A signed request's fingerprint, kept until its signature could no longer be accepted.
@@ -82,6 +82,26 @@ pub enum Change {
         /// The grant for an approval; `None` denies.
         grant: Option<Grant>,
     },
+    /// Counts one approval of an open request that needs several (the two-person rule):
+    /// refused like [`Change::DecideRequest`] unless the request is open and unexpired, and
+    /// with [`Verdict::Stale`] unless it holds exactly `seen` approvals when this commits
+    /// (another approval came first: read it again and decide again). With `grant`, this
+    /// approval completes the count: the request is approved and the grant made as for
+    /// [`Change::DecideRequest`] (never shortening one, `if_unchanged` then recorded).
+    CountApproval {
+        /// The request.
+        id: AccessRequestId,
+        /// Whose request it is (frees their slot for the tool once approved).
+        requester: Principal,
+        /// For which tool.
+        tool: ToolName,
+        /// The approval counted.
+        approval: Approval,
+        /// How many approvals the request held when the approver read it.
+        seen: usize,
+        /// The grant when this approval is the last one needed.
+        grant: Option<Grant>,
+    },
 }
 
 /// What a decision does besides writing its audit record.
@@ -150,6 +170,9 @@ pub enum Verdict {
     Decided,
     /// The access request expired undecided.
     RequestExpired,
+    /// The access request changed since it was read (another approval was counted): read
+    /// it again and decide again.
+    Stale,
 }
 
 /// What a decision needs to read first, read in one round trip.

@@ -2,7 +2,7 @@
 //! file instantiates them with `conformance_tests!(make_stores)`, where `make_stores` is an async
 //! fn returning a fresh, empty `(Stores, Guard)`; the guard keeps the backend alive.
 
-use otpbot::domain::{AccessRequest, AccessRequestId, RequestState};
+use otpbot::domain::{AccessRequest, AccessRequestId, Approval, RequestState, ToolRules};
 use otpbot::domain::{
     Action, AuditEvent, AuditQuery, EventId, Grant, GrantDuration, Outcome, Person, Principal,
     RequestId, Role, Seed, Timestamp, Tool, ToolName,
@@ -26,6 +26,7 @@ fn tool(name: &str) -> Tool {
         max_grant: GrantDuration::parse("2w").expect("2w"),
         notify_channel: Some("C1".into()),
         approvals_channel: Some("C2".into()),
+        rules: otpbot::domain::ToolRules::default(),
     }
 }
 
@@ -444,6 +445,7 @@ async fn apply(s: &Stores, change: Change) -> bool {
         Change::OpenRequest(_) => Action::AccessRequest,
         Change::DecideRequest { grant: Some(_), .. } => Action::Approve,
         Change::DecideRequest { grant: None, .. } => Action::Deny,
+        Change::CountApproval { .. } => Action::Approve,
     };
     record.at = at;
     s.change(change, record).await.expect("change")
@@ -898,6 +900,8 @@ fn access_request(id: &str, user: &str, tool: &str, at: i64, expires: i64) -> Ac
         requested_at: Timestamp::from_unix(at),
         expires_at: Timestamp::from_unix(expires),
         state: RequestState::Open,
+        approvals_required: 1,
+        approvals: Vec::new(),
     }
 }
 
@@ -1356,7 +1360,9 @@ macro_rules! conformance_tests {
             limits_are_exact_at_the_window_edge, limits_hold_under_concurrency,
             approvers_per_tool, access_requests_open_once_and_decide_once,
             racing_approvers_one_decision_wins, approvals_never_shorten_a_grant,
-            persons_are_recorded_with_requests_and_grants);
+            persons_are_recorded_with_requests_and_grants, tool_rules_are_stored_and_read_back,
+            each_approval_counts_against_what_was_read, two_approvers_clicking_at_once_grant_once,
+            many_approvers_clicking_at_once_count_exactly_the_approvals_needed);
     };
     (@each $make:path, $($name:ident),+) => {
         $(
@@ -1412,4 +1418,284 @@ pub async fn paging_over_many_events(s: &Stores, count: usize) {
         }
         assert_eq!(seen, ids, "{name}: every event once, newest first");
     }
+}
+
+/// A tool's rules and a request's required approvals are stored and read back as written.
+pub async fn tool_rules_are_stored_and_read_back(s: &Stores) {
+    let mut t = tool("aws-root");
+    t.rules = ToolRules {
+        approvals_required: 3,
+        break_glass: GrantDuration::parse("1h"),
+    };
+    assert!(
+        apply(
+            s,
+            Change::PutTool {
+                tool: t.clone(),
+                seed: None
+            }
+        )
+        .await
+    );
+    let read = s.access.tool(&tool_name("aws-root")).await.expect("read");
+    assert_eq!(read, Some(t));
+    let mut r = access_request("three", "U1", "aws-root", 1_000, 4_600);
+    r.approvals_required = 3;
+    decide_plain(s, &open(&r, 1_000)).await;
+    let read = s
+        .access
+        .access_request(&request_id("three"))
+        .await
+        .expect("read");
+    assert_eq!(read, Some(r), "the request needs 3 and holds none");
+}
+
+/// `approver` counts an approval of request `id` (of `user` for `aws-root`) at `at`, having
+/// read `seen` approvals; with `grants`, it completes the count and makes the grant.
+fn count_decision(
+    id: &str,
+    user: &str,
+    approver: &str,
+    seen: usize,
+    grants: bool,
+    at: i64,
+) -> Decision {
+    let approval = Approval {
+        by: who(approver),
+        person: Person::from(&who(approver)),
+        at: Timestamp::from_unix(at),
+        duration: GrantDuration::parse("2h").expect("2h"),
+    };
+    let grant = grants.then(|| Grant {
+        principal: who(user),
+        person: Person::from(&who(user)),
+        tool: tool_name("aws-root"),
+        granted_by: who(approver),
+        granted_at: Timestamp::from_unix(at),
+        expires_at: Timestamp::from_unix(at + 7_200),
+        reason: None,
+    });
+    let change = Change::CountApproval {
+        id: request_id(id),
+        requester: who(user),
+        tool: tool_name("aws-root"),
+        approval,
+        seen,
+        grant,
+    };
+    request_decision(change, approver, Action::Approve, at)
+}
+
+/// Opens request `id` of `user` for `aws-root`, needing `required` approvals.
+async fn open_needing(s: &Stores, id: &str, user: &str, required: u8) {
+    let mut r = access_request(id, user, "aws-root", 1_000, 4_600);
+    r.approvals_required = required;
+    assert_eq!(
+        decide_plain(s, &open(&r, 1_000)).await,
+        Verdict::Done { changed: true }
+    );
+}
+
+/// An approval is counted only against the approvals it was read with: one planned on a
+/// stale count is refused (`Stale`) and changes nothing; the one completing the count approves
+/// the request and makes the grant; nothing is counted after that.
+pub async fn each_approval_counts_against_what_was_read(s: &Stores) {
+    catalog(s).await;
+    open_needing(s, "two", "U1", 2).await;
+    assert_eq!(
+        decide_plain(s, &count_decision("two", "U1", "UA", 0, false, 2_000)).await,
+        Verdict::Done { changed: true }
+    );
+    assert_eq!(
+        decide_plain(s, &count_decision("two", "U1", "UB", 0, false, 2_001)).await,
+        Verdict::Stale,
+        "planned on no approvals, but one was counted"
+    );
+    let read = s
+        .access
+        .access_request(&request_id("two"))
+        .await
+        .expect("read")
+        .expect("request");
+    assert_eq!(read.state, RequestState::Open);
+    assert_eq!(read.approvals.len(), 1, "the stale approval left nothing");
+    assert_eq!(read.approvals[0].by, who("UA"));
+    assert_eq!(count(&all_events(s).await, Action::Approve), 1);
+    assert_eq!(
+        s.access
+            .grant(&who("U1"), &tool_name("aws-root"))
+            .await
+            .expect("read"),
+        None,
+        "one approval of two grants nothing"
+    );
+    assert_eq!(
+        decide_plain(s, &count_decision("two", "U1", "UB", 1, true, 2_002)).await,
+        Verdict::Done { changed: true }
+    );
+    let read = s
+        .access
+        .access_request(&request_id("two"))
+        .await
+        .expect("read")
+        .expect("request");
+    assert_eq!(
+        read.state,
+        RequestState::Approved {
+            by: who("UB"),
+            at: Timestamp::from_unix(2_002)
+        }
+    );
+    let by: Vec<_> = read.approvals.iter().map(|a| a.by.clone()).collect();
+    assert_eq!(
+        by,
+        vec![who("UA"), who("UB")],
+        "both approvals, oldest first"
+    );
+    let grant = s
+        .access
+        .grant(&who("U1"), &tool_name("aws-root"))
+        .await
+        .expect("read");
+    assert_eq!(
+        grant.map(|g| g.expires_at),
+        Some(Timestamp::from_unix(9_202))
+    );
+    assert_eq!(
+        decide_plain(s, &count_decision("two", "U1", "UC", 2, true, 2_003)).await,
+        Verdict::Decided,
+        "nothing is counted on a decided request"
+    );
+    assert_eq!(count(&all_events(s).await, Action::Approve), 2);
+    // Counting on an expired request is refused as expired.
+    open_needing(s, "late", "U2", 2).await;
+    assert_eq!(
+        decide_plain(s, &count_decision("late", "U2", "UA", 0, false, 4_600)).await,
+        Verdict::RequestExpired
+    );
+}
+
+/// What a two-person approver does on a click: read the request, count the approval against
+/// what was read (completing the count if it is the last needed), read again when another
+/// approval came first. Returns the final verdict and whether this approval made the grant.
+async fn approve_as_clicked(
+    s: &Stores,
+    id: &str,
+    user: &str,
+    approver: &str,
+    at: i64,
+) -> (Verdict, bool) {
+    for _ in 0..20 {
+        let r = s
+            .access
+            .access_request(&request_id(id))
+            .await
+            .expect("read")
+            .expect("request");
+        if r.state != RequestState::Open {
+            return (Verdict::Decided, false);
+        }
+        let seen = r.approvals.len();
+        let grants = seen + 1 >= usize::from(r.approvals_required);
+        match decide_plain(s, &count_decision(id, user, approver, seen, grants, at)).await {
+            Verdict::Stale => continue,
+            other => return (other, grants),
+        }
+    }
+    panic!("{approver} met other approvals 20 times");
+}
+
+/// Two approvers of a two-person rule click at once, again and again: each time exactly one
+/// grant is made, both approvals are counted, and the request is approved once.
+pub async fn two_approvers_clicking_at_once_grant_once(s: &Stores) {
+    catalog(s).await;
+    for round in 0..6 {
+        let (id, user) = (format!("pair{round}"), format!("U{round}"));
+        open_needing(s, &id, &user, 2).await;
+        let before = count(&all_events(s).await, Action::Approve);
+        let tasks: Vec<_> = ["UA", "UB"]
+            .into_iter()
+            .map(|approver| {
+                let (s, id, user) = (s.clone(), id.clone(), user.clone());
+                tokio::spawn(
+                    async move { approve_as_clicked(&s, &id, &user, approver, 2_000).await },
+                )
+            })
+            .collect();
+        let mut grants = 0;
+        for t in tasks {
+            let (verdict, granted) = t.await.expect("task");
+            assert_eq!(
+                verdict,
+                Verdict::Done { changed: true },
+                "round {round}: no approval lost"
+            );
+            grants += usize::from(granted);
+        }
+        assert_eq!(
+            grants, 1,
+            "round {round}: exactly one approval completed the count"
+        );
+        let r = s
+            .access
+            .access_request(&request_id(&id))
+            .await
+            .expect("read")
+            .expect("request");
+        assert_eq!(
+            r.approvals.len(),
+            2,
+            "round {round}: both approvals counted"
+        );
+        assert!(
+            matches!(r.state, RequestState::Approved { .. }),
+            "round {round}"
+        );
+        assert!(s
+            .access
+            .grant(&who(&user), &tool_name("aws-root"))
+            .await
+            .expect("read")
+            .is_some());
+        assert_eq!(
+            count(&all_events(s).await, Action::Approve) - before,
+            2,
+            "round {round}: one record per approval"
+        );
+    }
+}
+
+/// Eight approvers click at once on a request that needs three: exactly three approvals are
+/// counted, one of them makes the grant, the rest are told it was decided.
+pub async fn many_approvers_clicking_at_once_count_exactly_the_approvals_needed(s: &Stores) {
+    catalog(s).await;
+    open_needing(s, "three", "U1", 3).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                approve_as_clicked(&s, "three", "U1", &format!("UA{i}"), 2_000).await
+            })
+        })
+        .collect();
+    let (mut counted, mut grants) = (0, 0);
+    for t in tasks {
+        match t.await.expect("task") {
+            (Verdict::Done { changed: true }, granted) => {
+                counted += 1;
+                grants += usize::from(granted);
+            }
+            (Verdict::Decided, _) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((counted, grants), (3, 1));
+    let r = s
+        .access
+        .access_request(&request_id("three"))
+        .await
+        .expect("read")
+        .expect("request");
+    assert_eq!(r.approvals.len(), 3);
+    assert_eq!(count(&all_events(s).await, Action::Approve), 3);
 }

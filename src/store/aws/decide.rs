@@ -105,6 +105,7 @@ impl AwsStore {
                     return self.grant_refusal(principal, tool).await
                 }
                 Reading::NoRequest(id) => return self.request_refusal(id, d.now).await,
+                Reading::Approvals(id) => return self.approval_refusal(id, d.now).await,
                 Reading::Again {
                     stale,
                     unchanged: next,
@@ -171,6 +172,8 @@ enum Reading<'a> {
     NoGrant(&'a Principal, &'a ToolName),
     /// The request could not be decided: gone, decided or expired.
     NoRequest(&'a AccessRequestId),
+    /// An approval could not be counted: the request is gone, decided, expired or changed.
+    Approvals(&'a AccessRequestId),
     /// Plan and try again: with the rate-limit logs read again (`stale`), and with or without
     /// the change (`unchanged`).
     Again {
@@ -248,6 +251,15 @@ fn read_reason<'a>(
             } = &d.effect
             {
                 return Ok(Some(Reading::NoRequest(id)));
+            }
+        }
+        (Part::Approvals, "ConditionalCheckFailed") => {
+            if let Effect::Change {
+                change: Change::CountApproval { id, .. },
+                ..
+            } = &d.effect
+            {
+                return Ok(Some(Reading::Approvals(id)));
             }
         }
         (Part::Quota, "ConditionalCheckFailed") => next.stale = true,

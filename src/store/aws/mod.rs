@@ -25,6 +25,7 @@
 
 mod access;
 mod access_items;
+mod approval_items;
 mod audit_table;
 mod counters;
 mod decide;

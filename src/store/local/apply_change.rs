@@ -5,6 +5,7 @@
 use rusqlite::{params, Connection};
 
 use super::access_rows::{approver_role, grant_on, write_seed, GRANT_COLUMNS, TOOL_COLUMNS};
+use super::approval_rows::count_approval;
 use super::sql::execute;
 use crate::domain::{AccessRequest, AccessRequestId, Grant, Principal, Timestamp, Tool};
 use crate::store::{Change, StoreResult};
@@ -42,6 +43,13 @@ pub(super) fn apply(
         Change::DecideRequest { id, by, grant, .. } => {
             decide_request(conn, id, by, grant.as_ref(), now)
         }
+        Change::CountApproval {
+            id,
+            approval,
+            seen,
+            grant,
+            ..
+        } => count_approval(conn, id, approval, *seen, grant.as_ref(), now),
         Change::RemoveTool(name) => {
             execute(conn, "DELETE FROM grants WHERE tool = ?1", [name.as_str()])?;
             let seeds = execute(conn, "DELETE FROM seeds WHERE tool = ?1", [name.as_str()])?;
@@ -51,7 +59,7 @@ pub(super) fn apply(
     }
 }
 
-fn put_grant(conn: &Connection, g: &Grant) -> StoreResult<bool> {
+pub(super) fn put_grant(conn: &Connection, g: &Grant) -> StoreResult<bool> {
     let sql = format!(
         "INSERT OR REPLACE INTO grants ({GRANT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
     );
@@ -81,23 +89,26 @@ fn put_tool(conn: &Connection, t: &Tool, seed: Option<&Sealed>) -> StoreResult<b
     if let Some((nonce, ciphertext)) = seed {
         write_seed(conn, t.name.as_str(), nonce, ciphertext)?;
     }
-    let sql =
-        format!("INSERT OR REPLACE INTO tools ({TOOL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    let sql = format!(
+        "INSERT OR REPLACE INTO tools ({TOOL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    );
     let args = params![
         t.name.as_str(),
         t.display_name,
         t.default_grant.secs(),
         t.max_grant.secs(),
         t.notify_channel,
-        t.approvals_channel
+        t.approvals_channel,
+        t.rules.approvals_required,
+        t.rules.break_glass.map(|d| d.secs())
     ];
     Ok(execute(conn, &sql, args)? > 0)
 }
 
 fn open_request(conn: &Connection, r: &AccessRequest) -> StoreResult<bool> {
     let sql = "INSERT INTO access_requests (id, requester, tool, duration, reason, \
-               requested_at, expires_at, state, requester_person) \
-               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)";
+               requested_at, expires_at, state, requester_person, approvals_required) \
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9)";
     let args = params![
         r.id.as_str(),
         r.requester.as_str(),
@@ -106,7 +117,8 @@ fn open_request(conn: &Connection, r: &AccessRequest) -> StoreResult<bool> {
         r.reason,
         r.requested_at.unix(),
         r.expires_at.unix(),
-        r.requester_person.as_str()
+        r.requester_person.as_str(),
+        r.approvals_required
     ];
     Ok(execute(conn, sql, args)? > 0)
 }

@@ -26,7 +26,8 @@ fn catalogued_tool(
 ) -> StoreResult<bool> {
     match change {
         Change::OpenRequest(r) => catalogued(&r.tool),
-        Change::DecideRequest { grant: Some(g), .. } => catalogued(&g.tool),
+        Change::DecideRequest { grant: Some(g), .. }
+        | Change::CountApproval { grant: Some(g), .. } => catalogued(&g.tool),
         _ => Ok(true),
     }
 }
@@ -55,6 +56,13 @@ fn request_check(
             None => Some(Verdict::NoRequest),
             Some(r) if r.state != RequestState::Open => Some(Verdict::Decided),
             Some(r) if !r.is_open(now) => Some(Verdict::RequestExpired),
+            Some(_) => None,
+        }),
+        Change::CountApproval { id, seen, .. } => Ok(match request_on(conn, id.as_str())? {
+            None => Some(Verdict::NoRequest),
+            Some(r) if r.state != RequestState::Open => Some(Verdict::Decided),
+            Some(r) if !r.is_open(now) => Some(Verdict::RequestExpired),
+            Some(r) if r.approvals.len() != *seen => Some(Verdict::Stale),
             Some(_) => None,
         }),
         _ => Ok(None),

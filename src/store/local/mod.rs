@@ -22,6 +22,7 @@
 mod access;
 mod access_rows;
 mod apply_change;
+mod approval_rows;
 mod audit_chain;
 mod audit_log;
 mod audit_rows;
@@ -40,6 +41,6 @@ mod writer;
 
 pub use crypto::MasterKey;
 pub use handle::{LocalOptions, LocalStore};
-pub use schema::create_at_schema_version;
+pub use schema::{create_at_schema_version, TOOL_RULES_VERSION};
 pub use sql::DB_FILE;
 pub use verify_file::{verify_file, VerifyError};

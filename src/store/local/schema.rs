@@ -155,6 +155,25 @@ const MIGRATIONS: &[&str] = &[
         SELECT key, row_number() OVER (PARTITION BY key ORDER BY at) - 1, at FROM quota_events;
     DROP TABLE quota_events;
     "#,
+    // 10: tool rules (approvals a request needs, the break-glass length) and the approvals of
+    // requests that need several (see `crate::domain::Approval`): one row per approval, at most
+    // one per person, counted on the request so that a decision can be conditioned on it.
+    r#"
+    ALTER TABLE tools ADD COLUMN approvals_required INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE tools ADD COLUMN break_glass INTEGER;
+    ALTER TABLE access_requests ADD COLUMN approvals_required INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE access_requests ADD COLUMN approvals INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE request_approvals (
+        request  TEXT NOT NULL,
+        seq      INTEGER NOT NULL,
+        approver TEXT NOT NULL,
+        person   TEXT NOT NULL,
+        at       INTEGER NOT NULL,
+        duration INTEGER NOT NULL,
+        PRIMARY KEY (request, seq),
+        UNIQUE (request, person)
+    );
+    "#,
 ];
 
 /// Creates `dir/otpbot.db` as an otpbot of schema `version` left it (its first `version`
@@ -168,6 +187,10 @@ pub fn create_at_schema_version(dir: &Path, version: usize) -> StoreResult<()> {
 
 /// The schema version from which every audit log begins its chain with a chain-start record.
 pub const CHAIN_START_VERSION: usize = 7;
+
+/// The schema version from which tools carry their rules (approvals required, break-glass)
+/// and requests their approvals.
+pub const TOOL_RULES_VERSION: usize = 10;
 
 /// Applies every migration newer than the file's `user_version`, each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
