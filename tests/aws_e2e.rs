@@ -227,6 +227,13 @@ async fn an_approval_never_shortens_a_grant_on_aws() {
     common::approvals::an_approval_never_shortens_a_grant(&app).await;
 }
 
+#[tokio::test]
+async fn two_approvers_clicking_at_once_grant_once_on_aws() {
+    let moto = Moto::shared();
+    let (app, _store) = aws_app(&moto).await;
+    common::approvals::two_approvers_clicking_at_once_grant_once(&app).await;
+}
+
 /// Slack gives up on an answer after 3 s. With DynamoDB not answering at all (a black hole:
 /// connections accepted, nothing ever sent back), and each SDK call allowed 10 s, every chat
 /// request still ends within 3 s with the private "try again": one deadline for the request's

@@ -887,3 +887,73 @@ async fn a_request_nobody_could_be_told_of_says_so_on_teams() {
         "{posts:?}"
     );
 }
+
+/// The two-person rule on Teams cards: the first approval's card shows "1 of 2 approvals" and
+/// keeps its buttons (in the invoke's answer and updated in place), the same approver clicking
+/// again is told so and counts once, and a second person's approval makes the grant.
+#[tokio::test]
+async fn a_two_person_card_counts_each_approver_once_and_grants_on_the_second() {
+    let a = Approvals::start_with_admins(&[ADMIN_AAD, BOB_AAD]).await;
+    let name = ToolName::parse("github").expect("name");
+    let mut tool =
+        a.h.app
+            .stores
+            .access
+            .tool(&name)
+            .await
+            .expect("tool")
+            .expect("github");
+    tool.rules.approvals_required = 2;
+    let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
+    a.h.app
+        .stores
+        .put_tool(&tool, None, &operator, a.h.app.now())
+        .await
+        .expect("put tool");
+    let (id, card) = a.request().await;
+    let text = card_blocks(&card["attachments"][0]["content"]);
+    assert!(text.contains("Needs 2 approvals"), "{text}");
+
+    let first = a.decide(ADMIN_AAD, "otp.approve", &id).await;
+    let text = first.card_text();
+    assert!(text.contains("1 of 2 approvals"), "{text}");
+    assert_eq!(first.verbs(), ["otp.approve", "otp.approve", "otp.deny"]);
+    assert!(!a.has_grant().await, "one approval of two grants nothing");
+    assert!(
+        a.h.posts()
+            .iter()
+            .any(|(path, _, body)| path.starts_with("update ")
+                && card_blocks(&body["attachments"][0]["content"]).contains("1 of 2 approvals")),
+        "the card in the channel shows the count"
+    );
+
+    let again = a.decide(ADMIN_AAD, "otp.approve", &id).await;
+    assert!(
+        again
+            .card_text()
+            .contains("You already approved this request"),
+        "{}",
+        again.body
+    );
+    assert!(!a.has_grant().await);
+
+    let second = a.decide(BOB_AAD, "otp.approve", &id).await;
+    let text = second.card_text();
+    assert!(text.contains("Approved by"), "{text}");
+    assert!(second.verbs().is_empty());
+    assert!(a.has_grant().await);
+    let approvals: Vec<_> = a
+        .events(Action::Approve)
+        .await
+        .into_iter()
+        .map(|e| (e.outcome, e.actor))
+        .collect();
+    assert_eq!(
+        approvals,
+        [
+            (Outcome::Ok, teams_user(ADMIN_AAD)),
+            (Outcome::Invalid, teams_user(ADMIN_AAD)),
+            (Outcome::Ok, teams_user(BOB_AAD)),
+        ]
+    );
+}

@@ -185,7 +185,10 @@ impl Decide {
             )],
             buttons: Vec::new(),
         });
-        reply.follow_ups.approval_message = Some(approval_message(request, display, ctx.now));
+        let mut message = approval_message(request, display, ctx.now);
+        // The copy clicked shows the count at once, replaced as a settled one is.
+        message.settled = true;
+        reply.follow_ups.approval_message = Some(message);
         reply
     }
 }

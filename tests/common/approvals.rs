@@ -140,3 +140,78 @@ pub async fn an_approval_never_shortens_a_grant(app: &TestApp) {
         .expect("granted");
     assert_eq!(bob.expires_at, app.now().plus_secs(7_200));
 }
+
+/// The two-person rule under a race: `github` needs two approvals, and its two approvers
+/// approve each of five requests at the same moment. Each time exactly one reply says "1 of 2"
+/// and the other approves, both approvals are stored, one grant is made, and two approval
+/// records are written per request, never more.
+pub async fn two_approvers_clicking_at_once_grant_once(app: &TestApp) {
+    let mut tool = app
+        .stores
+        .access
+        .tool(&github())
+        .await
+        .expect("tool")
+        .expect("github");
+    tool.rules.approvals_required = 2;
+    let operator = Principal::parse(super::SETUP_OPERATOR).expect("operator");
+    app.stores
+        .put_tool(&tool, None, &operator, app.now())
+        .await
+        .expect("put tool");
+    for user in ["UBOB", "UCAROL"] {
+        app.slash(ADMIN, &format!("role add <@{user}> approver github"))
+            .await
+            .ephemeral();
+    }
+    for round in 0..5 {
+        let asker = format!("UASK{round}");
+        let id = request_id(&app.slash(&asker, "request github").await.ephemeral());
+        let approve = format!("approve {id}");
+        let (bob, carol) = tokio::join!(app.slash("UBOB", &approve), app.slash("UCAROL", &approve));
+        let replies = [bob.ephemeral(), carol.ephemeral()];
+        assert_eq!(
+            replies
+                .iter()
+                .filter(|r| r.contains("1 of 2 approvals"))
+                .count(),
+            1,
+            "round {round}: {replies:?}"
+        );
+        assert_eq!(
+            replies
+                .iter()
+                .filter(|r| r.starts_with("Approved: <@"))
+                .count(),
+            1,
+            "round {round}: {replies:?}"
+        );
+        let stored = app
+            .stores
+            .access
+            .access_request(&otpbot::domain::AccessRequestId::parse(&id).expect("id"))
+            .await
+            .expect("read")
+            .expect("request");
+        assert_eq!(stored.approvals.len(), 2, "round {round}: no approval lost");
+        assert!(
+            matches!(stored.state, otpbot::domain::RequestState::Approved { .. }),
+            "round {round}"
+        );
+        let asker = super::principal(&asker);
+        let granted = app
+            .stores
+            .access
+            .grant(&asker, &github())
+            .await
+            .expect("read");
+        assert!(granted.is_some(), "round {round}");
+    }
+    let ok = app
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e.action == Action::Approve && e.outcome == Outcome::Ok)
+        .count();
+    assert_eq!(ok, 10, "two approval records per request, no more");
+}
