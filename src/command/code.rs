@@ -160,7 +160,8 @@ impl Refusals<'_> {
             | Verdict::NoRequest
             | Verdict::Decided
             | Verdict::RequestExpired
-            | Verdict::Stale) => Err(CommandError::Inconsistent(format!(
+            | Verdict::Stale
+            | Verdict::TooSoon(_)) => Err(CommandError::Inconsistent(format!(
                 "an issuance got a request verdict: {other:?}"
             ))),
         }

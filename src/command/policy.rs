@@ -18,6 +18,8 @@ pub struct Policy {
     pub per_request: RateLimit,
     /// How long an access request stays open, in seconds.
     pub request_ttl_secs: i64,
+    /// The period in which one person may break the glass on one tool once, in seconds.
+    pub break_glass_every_secs: i64,
     /// How long a chat request may take, its store work all counted together, before the
     /// caller is told to try again: inside Slack's 3 s, with time left to answer.
     pub deadline: std::time::Duration,
@@ -67,6 +69,7 @@ impl Default for Policy {
                 window_secs: 3_600,
             },
             request_ttl_secs: 3_600,
+            break_glass_every_secs: 86_400,
             deadline: std::time::Duration::from_millis(2_500),
         }
     }

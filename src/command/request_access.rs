@@ -178,7 +178,7 @@ const MAX_DIRECT: usize = 20;
 /// (stored and bootstrap) and its approvers on the requester's platform, never the requester
 /// (as a person).
 /// A failed read is logged: the request stands and its reply says no one was told.
-async fn approvers_to_tell(ctx: &Ctx<'_>, tool: &ToolName) -> Vec<Audience> {
+pub(super) async fn approvers_to_tell(ctx: &Ctx<'_>, tool: &ToolName) -> Vec<Audience> {
     let caller = ctx.caller();
     let mut people = match ctx.core.stores.access.approvers(tool).await {
         Ok(people) => people,

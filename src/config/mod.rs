@@ -85,6 +85,8 @@ pub struct Settings {
     pub slack_api_url: String,
     /// How long an access request stays open.
     pub request_ttl: GrantDuration,
+    /// The period in which one person may break the glass on one tool once.
+    pub break_glass_every: GrantDuration,
     /// Log filter.
     pub log_filter: String,
     /// Log style.
@@ -237,6 +239,7 @@ impl Settings {
             slack_socket_mode: args.slack_socket_mode,
             slack_app_token: given.slack_app_token,
             request_ttl: args.request_ttl,
+            break_glass_every: args.break_glass_every,
             log_filter: args.log,
             log_format: args.log_format.unwrap_or(LogFormat::default_for(on_lambda)),
             unknown,
@@ -261,6 +264,7 @@ impl Settings {
             per_caller: self.rate_per_caller,
             per_request: self.rate_per_request,
             request_ttl_secs: self.request_ttl.secs(),
+            break_glass_every_secs: self.break_glass_every.secs(),
             ..Policy::default()
         }
     }

@@ -4,6 +4,7 @@
 mod access_request;
 mod approval;
 mod audit_event;
+mod break_glass;
 mod clock;
 mod duration;
 mod grant;
@@ -19,6 +20,7 @@ mod totp;
 pub use access_request::{AccessRequest, AccessRequestId, RequestState};
 pub use approval::Approval;
 pub use audit_event::{Action, AuditEvent, AuditQuery, Outcome};
+pub use break_glass::{BreakGlass, Review};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use duration::GrantDuration;
 pub use grant::Grant;

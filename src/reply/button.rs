@@ -21,6 +21,9 @@ pub enum Button {
     Approve(AccessRequestId, Option<GrantDuration>),
     /// Deny an access request (`deny <id>`).
     Deny(AccessRequestId),
+    /// Review a break-glass: it looks right (`true`, `review <id> ok`) or its grant is revoked
+    /// (`review <id> revoke`).
+    Review(AccessRequestId, bool),
 }
 
 /// What a button does, by the name every platform carries it under.
@@ -34,11 +37,22 @@ pub enum Verb {
     Approve,
     /// [`Button::Deny`].
     Deny,
+    /// [`Button::Review`] that finds the break-glass right.
+    ReviewOk,
+    /// [`Button::Review`] that revokes the break-glass grant.
+    ReviewRevoke,
 }
 
 impl Verb {
     /// Every verb.
-    pub const ALL: [Verb; 4] = [Verb::Request, Verb::Code, Verb::Approve, Verb::Deny];
+    pub const ALL: [Verb; 6] = [
+        Verb::Request,
+        Verb::Code,
+        Verb::Approve,
+        Verb::Deny,
+        Verb::ReviewOk,
+        Verb::ReviewRevoke,
+    ];
 
     /// The verb's name on the wire (Slack `action_id` and Teams `verb` are built from it).
     pub fn name(self) -> &'static str {
@@ -47,6 +61,8 @@ impl Verb {
             Verb::Code => "code",
             Verb::Approve => "approve",
             Verb::Deny => "deny",
+            Verb::ReviewOk => "review_ok",
+            Verb::ReviewRevoke => "review_revoke",
         }
     }
 
@@ -80,6 +96,8 @@ impl Button {
             Button::Approve(_, None) => "Approve".into(),
             Button::Approve(_, Some(shorter)) => format!("Approve for {shorter}"),
             Button::Deny(_) => "Deny".into(),
+            Button::Review(_, true) => "Looks right".into(),
+            Button::Review(_, false) => "Revoke".into(),
         }
     }
 
@@ -100,6 +118,8 @@ impl Button {
             Button::GetCode(t) => (Verb::Code, tool(t)),
             Button::Approve(id, shorter) => (Verb::Approve, request(id, shorter.as_ref())),
             Button::Deny(id) => (Verb::Deny, request(id, None)),
+            Button::Review(id, true) => (Verb::ReviewOk, request(id, None)),
+            Button::Review(id, false) => (Verb::ReviewRevoke, request(id, None)),
         }
     }
 
@@ -125,7 +145,13 @@ impl Button {
                 request().map(|id| Button::Approve(id, shorter))
             }
             Verb::Deny if data.shorter.is_none() => request().map(Button::Deny),
-            Verb::Deny => None,
+            Verb::ReviewOk if data.shorter.is_none() => {
+                request().map(|id| Button::Review(id, true))
+            }
+            Verb::ReviewRevoke if data.shorter.is_none() => {
+                request().map(|id| Button::Review(id, false))
+            }
+            Verb::Deny | Verb::ReviewOk | Verb::ReviewRevoke => None,
         }
     }
 }
@@ -143,7 +169,9 @@ mod tests {
             Button::GetCode(tool),
             Button::Approve(id.clone(), None),
             Button::Approve(id.clone(), Some(hour)),
-            Button::Deny(id),
+            Button::Deny(id.clone()),
+            Button::Review(id.clone(), true),
+            Button::Review(id, false),
         ]
     }
 
@@ -178,6 +206,16 @@ mod tests {
             (Verb::Code, r#"{"tool": "github", "for": "1h"}"#),
             (Verb::Code, r#"{"tool": "../etc"}"#),
             (Verb::Request, r#"{}"#),
+            (
+                Verb::ReviewOk,
+                r#"{"request": "0123456789abcdef", "for": "1h"}"#,
+            ),
+            (
+                Verb::ReviewRevoke,
+                r#"{"request": "0123456789abcdef", "tool": "aws"}"#,
+            ),
+            (Verb::ReviewOk, r#"{"request": "0123 ok"}"#),
+            (Verb::ReviewRevoke, r#"{"tool": "aws-root"}"#),
         ] {
             assert_eq!(
                 Button::from_parts(verb, &data(json)),

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use super::error::StoreResult;
 use crate::domain::{
-    AccessRequest, AccessRequestId, Approval, AuditEvent, Grant, Principal, Quota, QuotaLog, Role,
-    Seed, Timestamp, Tool, ToolName,
+    AccessRequest, AccessRequestId, Approval, AuditEvent, BreakGlass, Grant, Principal, Quota,
+    QuotaLog, Review, Role, Seed, Timestamp, Tool, ToolName,
 };
 
 /// A signed request's fingerprint, kept until its signature could no longer be accepted.
@@ -102,6 +102,29 @@ pub enum Change {
         /// The grant when this approval is the last one needed.
         grant: Option<Grant>,
     },
+    /// Breaks the glass: stores `glass` and makes `grant` (the breaker's, replacing any), in
+    /// one transaction with the record (which carries the code's MAC). Refused with
+    /// [`Verdict::TooSoon`] when the same person broke the glass on the same tool less than
+    /// `every_secs` before, checked inside the transaction.
+    BreakGlass {
+        /// The break-glass.
+        glass: BreakGlass,
+        /// The grant it takes.
+        grant: Grant,
+        /// The period in which a person may break the glass on a tool once.
+        every_secs: i64,
+    },
+    /// Records the review of break-glass `id`, first review wins: refused with
+    /// [`Verdict::NoRequest`] when there is no such break-glass and [`Verdict::Decided`] when
+    /// it was reviewed. With `revoke`, the breaker's grant for the tool ends with it.
+    ReviewBreakGlass {
+        /// The break-glass.
+        id: AccessRequestId,
+        /// The review.
+        review: Review,
+        /// The grant a `revoke` review ends: its principal and tool.
+        revoke: Option<(Principal, ToolName)>,
+    },
 }
 
 /// What a decision does besides writing its audit record.
@@ -170,6 +193,8 @@ pub enum Verdict {
     Decided,
     /// The access request expired undecided.
     RequestExpired,
+    /// The person broke the glass on the tool within the period; again possible at this time.
+    TooSoon(Timestamp),
     /// The access request changed since it was read (another approval was counted): read
     /// it again and decide again.
     Stale,

@@ -446,6 +446,8 @@ async fn apply(s: &Stores, change: Change) -> bool {
         Change::DecideRequest { grant: Some(_), .. } => Action::Approve,
         Change::DecideRequest { grant: None, .. } => Action::Deny,
         Change::CountApproval { .. } => Action::Approve,
+        Change::BreakGlass { .. } => Action::BreakGlass,
+        Change::ReviewBreakGlass { .. } => Action::Review,
     };
     record.at = at;
     s.change(change, record).await.expect("change")
@@ -1362,7 +1364,9 @@ macro_rules! conformance_tests {
             racing_approvers_one_decision_wins, approvals_never_shorten_a_grant,
             persons_are_recorded_with_requests_and_grants, tool_rules_are_stored_and_read_back,
             each_approval_counts_against_what_was_read, two_approvers_clicking_at_once_grant_once,
-            many_approvers_clicking_at_once_count_exactly_the_approvals_needed);
+            many_approvers_clicking_at_once_count_exactly_the_approvals_needed,
+            break_glass_once_per_person_and_tool_per_period,
+            break_glass_twice_at_once_commits_once, a_break_glass_is_reviewed_once);
     };
     (@each $make:path, $($name:ident),+) => {
         $(
@@ -1698,4 +1702,177 @@ pub async fn many_approvers_clicking_at_once_count_exactly_the_approvals_needed(
         .expect("request");
     assert_eq!(r.approvals.len(), 3);
     assert_eq!(count(&all_events(s).await, Action::Approve), 3);
+}
+
+/// `user` breaks the glass on `tool` at `at` (grant for an hour), once per `every` seconds.
+fn break_glass(id: &str, user: &str, tool: &str, at: i64, every: i64) -> Decision {
+    let until = Timestamp::from_unix(at + 3_600);
+    let glass = otpbot::domain::BreakGlass {
+        id: request_id(id),
+        breaker: who(user),
+        person: Person::from(&who(user)),
+        tool: tool_name(tool),
+        reason: "prod down".into(),
+        at: Timestamp::from_unix(at),
+        until,
+        review: None,
+    };
+    let grant = Grant {
+        principal: who(user),
+        person: Person::from(&who(user)),
+        tool: tool_name(tool),
+        granted_by: who(user),
+        granted_at: Timestamp::from_unix(at),
+        expires_at: until,
+        reason: Some("break-glass: prod down".into()),
+    };
+    let change = Change::BreakGlass {
+        glass,
+        grant,
+        every_secs: every,
+    };
+    request_decision(change, user, Action::BreakGlass, at)
+}
+
+/// One break-glass per person and tool per period, exactly: the second within the period is
+/// refused (saying when the next is possible) and leaves nothing; another tool, another
+/// person, or the same after the period are not held back. The grant and the record commit
+/// with the break-glass, which reads back as written.
+pub async fn break_glass_once_per_person_and_tool_per_period(s: &Stores) {
+    catalog(s).await;
+    let every = 86_400;
+    assert_eq!(
+        decide_plain(s, &break_glass("bg1", "U1", "aws-root", 1_000, every)).await,
+        Verdict::Done { changed: true }
+    );
+    let grant = s
+        .access
+        .grant(&who("U1"), &tool_name("aws-root"))
+        .await
+        .expect("read");
+    assert_eq!(
+        grant.map(|g| g.expires_at),
+        Some(Timestamp::from_unix(4_600))
+    );
+    let read = s
+        .access
+        .break_glass(&request_id("bg1"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        (read.breaker, read.reason.as_str(), read.review),
+        (who("U1"), "prod down", None)
+    );
+    assert_eq!(
+        decide_plain(
+            s,
+            &break_glass("bg2", "U1", "aws-root", 1_000 + every - 1, every)
+        )
+        .await,
+        Verdict::TooSoon(Timestamp::from_unix(1_000 + every)),
+        "a second within the period"
+    );
+    assert_eq!(
+        s.access
+            .break_glass(&request_id("bg2"))
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        count(&all_events(s).await, Action::BreakGlass),
+        1,
+        "the refused left no record"
+    );
+    for (id, user, tool, at) in [
+        ("bg3", "U1", "github", 2_000),
+        ("bg4", "U2", "aws-root", 2_000),
+        ("bg5", "U1", "aws-root", 1_000 + every),
+    ] {
+        assert_eq!(
+            decide_plain(s, &break_glass(id, user, tool, at, every)).await,
+            Verdict::Done { changed: true },
+            "{id}"
+        );
+    }
+}
+
+/// Eight break-glasses by one person on one tool at once: exactly one commits.
+pub async fn break_glass_twice_at_once_commits_once(s: &Stores) {
+    catalog(s).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                decide_plain(
+                    &s,
+                    &break_glass(&format!("race{i}"), "U1", "aws-root", 2_000, 86_400),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut done = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Verdict::Done { .. } => done += 1,
+            Verdict::TooSoon(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(done, 1);
+    assert_eq!(count(&all_events(s).await, Action::BreakGlass), 1);
+}
+
+/// A review commits once: a `revoke` ends the grant with it; a second review is refused as
+/// decided, and one of a break-glass that does not exist as none.
+pub async fn a_break_glass_is_reviewed_once(s: &Stores) {
+    catalog(s).await;
+    decide_plain(s, &break_glass("bg", "U1", "aws-root", 1_000, 86_400)).await;
+    let review = |by: &str, ok: bool, id: &str| {
+        let change = Change::ReviewBreakGlass {
+            id: request_id(id),
+            review: otpbot::domain::Review {
+                by: who(by),
+                at: Timestamp::from_unix(1_500),
+                ok,
+                reason: Some("not an incident".into()),
+            },
+            revoke: (!ok).then(|| (who("U1"), tool_name("aws-root"))),
+        };
+        request_decision(change, by, Action::Review, 1_500)
+    };
+    assert_eq!(
+        decide_plain(s, &review("U9", false, "bg")).await,
+        Verdict::Done { changed: true }
+    );
+    assert_eq!(
+        s.access
+            .grant(&who("U1"), &tool_name("aws-root"))
+            .await
+            .expect("read"),
+        None,
+        "revoked"
+    );
+    let read = s
+        .access
+        .break_glass(&request_id("bg"))
+        .await
+        .expect("read")
+        .expect("stored");
+    let given = read.review.expect("reviewed");
+    assert_eq!(
+        (given.by, given.ok, given.reason.as_deref()),
+        (who("U9"), false, Some("not an incident"))
+    );
+    assert_eq!(
+        decide_plain(s, &review("U8", true, "bg")).await,
+        Verdict::Decided
+    );
+    assert_eq!(
+        decide_plain(s, &review("U8", true, "nothing")).await,
+        Verdict::NoRequest
+    );
+    assert_eq!(count(&all_events(s).await, Action::Review), 1);
 }

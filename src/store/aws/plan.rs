@@ -189,7 +189,8 @@ fn granted_tool(d: &Decision, unchanged: bool) -> Option<&ToolName> {
         Effect::Change {
             change:
                 Change::DecideRequest { grant: Some(g), .. }
-                | Change::CountApproval { grant: Some(g), .. },
+                | Change::CountApproval { grant: Some(g), .. }
+                | Change::BreakGlass { grant: g, .. },
             ..
         } => Some(&g.tool),
         _ => None,

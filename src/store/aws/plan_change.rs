@@ -83,6 +83,14 @@ impl AwsStore {
                 }
                 items
             }
+            Change::BreakGlass {
+                glass,
+                grant,
+                every_secs,
+            } => self.break_glass_items(glass, grant, *every_secs, now)?,
+            Change::ReviewBreakGlass { id, review, revoke } => {
+                self.review_items(id, review, revoke.as_ref())?
+            }
             Change::RemoveTool(name) => self.remove_tool_items(name, removed_grants)?,
         })
     }

@@ -6,6 +6,7 @@ use rusqlite::{params, Connection};
 
 use super::access_rows::{approver_role, grant_on, write_seed, GRANT_COLUMNS, TOOL_COLUMNS};
 use super::approval_rows::count_approval;
+use super::break_glass_rows::{break_glass, review};
 use super::sql::execute;
 use crate::domain::{AccessRequest, AccessRequestId, Grant, Principal, Timestamp, Tool};
 use crate::store::{Change, StoreResult};
@@ -50,6 +51,12 @@ pub(super) fn apply(
             grant,
             ..
         } => count_approval(conn, id, approval, *seen, grant.as_ref(), now),
+        Change::BreakGlass { glass, grant, .. } => break_glass(conn, glass, grant),
+        Change::ReviewBreakGlass {
+            id,
+            review: r,
+            revoke,
+        } => review(conn, id, r, revoke.as_ref()),
         Change::RemoveTool(name) => {
             execute(conn, "DELETE FROM grants WHERE tool = ?1", [name.as_str()])?;
             let seeds = execute(conn, "DELETE FROM seeds WHERE tool = ?1", [name.as_str()])?;

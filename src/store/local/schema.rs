@@ -174,6 +174,24 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (request, person)
     );
     "#,
+    // 11: break-glass (see `crate::domain::BreakGlass`): who took which tool when and why, and
+    // its review; looked up by person and tool for the one-per-period rule.
+    r#"
+    CREATE TABLE break_glass (
+        id            TEXT PRIMARY KEY,
+        breaker       TEXT NOT NULL,
+        person        TEXT NOT NULL,
+        tool          TEXT NOT NULL,
+        reason        TEXT NOT NULL,
+        at            INTEGER NOT NULL,
+        until         INTEGER NOT NULL,
+        reviewed_by   TEXT,
+        reviewed_at   INTEGER,
+        review_ok     INTEGER,
+        review_reason TEXT
+    );
+    CREATE INDEX break_glass_by_person ON break_glass (person, tool, at);
+    "#,
 ];
 
 /// Creates `dir/otpbot.db` as an otpbot of schema `version` left it (its first `version`
@@ -191,6 +209,9 @@ pub const CHAIN_START_VERSION: usize = 7;
 /// The schema version from which tools carry their rules (approvals required, break-glass)
 /// and requests their approvals.
 pub const TOOL_RULES_VERSION: usize = 10;
+
+/// The schema version from which break-glass records are stored.
+pub const BREAK_GLASS_VERSION: usize = 11;
 
 /// Applies every migration newer than the file's `user_version`, each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
