@@ -957,3 +957,84 @@ async fn a_two_person_card_counts_each_approver_once_and_grants_on_the_second() 
         ]
     );
 }
+
+/// Break-glass on Teams: the code in the breaker's personal chat, the notice card with
+/// "Looks right" and "Revoke" in the approvals channel, the breaker's own review refused, and
+/// an admin's Revoke click ending the grant, once.
+#[tokio::test]
+async fn break_glass_on_teams_is_told_on_a_card_and_revoked_from_it() {
+    let a = Approvals::start().await;
+    let name = ToolName::parse("github").expect("name");
+    let mut tool =
+        a.h.app
+            .stores
+            .access
+            .tool(&name)
+            .await
+            .expect("tool")
+            .expect("github");
+    tool.rules.break_glass = otpbot::domain::GrantDuration::parse("1h");
+    let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
+    a.h.app
+        .stores
+        .put_tool(&tool, None, &operator, a.h.app.now())
+        .await
+        .expect("put tool");
+    assert_eq!(
+        a.h.send_as(ALICE_AAD, "break-glass github prod down", "personal")
+            .await,
+        200
+    );
+    assert!(a.has_grant().await);
+    let posts = a.h.posts();
+    let notice = posts
+        .iter()
+        .find(|(path, _, _)| path == &format!("send {APPROVALS}"))
+        .unwrap_or_else(|| panic!("no break-glass card: {posts:?}"));
+    let content = &notice.2["attachments"][0]["content"];
+    let text = card_blocks(content);
+    assert!(
+        text.contains("broke the glass on GitHub: prod down"),
+        "{text}"
+    );
+    assert_eq!(verbs(content), ["otp.review_ok", "otp.review_revoke"]);
+    let data = content["actions"][1]["data"].clone();
+
+    let own = a
+        .click(ALICE_AAD, "otp.review_revoke", data.clone(), "channel")
+        .await;
+    assert!(
+        own.card_text()
+            .contains("Nobody reviews their own break-glass"),
+        "{}",
+        own.body
+    );
+    // The card keeps its review buttons for the approvers.
+    assert_eq!(own.verbs(), ["otp.review_ok", "otp.review_revoke"]);
+    assert!(a.has_grant().await);
+    let revoked = a
+        .click(ADMIN_AAD, "otp.review_revoke", data.clone(), "channel")
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert!(!a.has_grant().await, "revoked from the card");
+    let again = a.click(ADMIN_AAD, "otp.review_ok", data, "channel").await;
+    assert!(
+        again.card_text().contains("already reviewed"),
+        "{}",
+        again.body
+    );
+    let reviews: Vec<_> = a
+        .events(Action::Review)
+        .await
+        .into_iter()
+        .map(|e| (e.outcome, e.actor))
+        .collect();
+    assert_eq!(
+        reviews,
+        [
+            (Outcome::Forbidden, teams_user(ALICE_AAD)),
+            (Outcome::Ok, teams_user(ADMIN_AAD)),
+            (Outcome::Invalid, teams_user(ADMIN_AAD)),
+        ]
+    );
+}

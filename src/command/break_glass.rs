@@ -7,15 +7,16 @@
 //! with "Looks right" and "Revoke" buttons for the review ([`super::Review`]). A tool without
 //! break-glass refuses it, audited.
 
-use super::args::{parse_tool, show_user, Args};
+use super::args::{parse_tool, Args};
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
 use super::request_access::approvers_to_tell;
+use super::review::notice;
 use crate::domain::{
     AccessRequestId, Action, BreakGlass, Grant, Outcome, Tool, ToolName, TotpIssue,
 };
-use crate::reply::{Audience, Button, CodeCard, FollowUps, Notice, Reply, Tone};
+use crate::reply::{Audience, CodeCard, FollowUps, Notice, Reply, Tone};
 use crate::store::{Change, Effect, Verdict};
 
 const USAGE: &str = "/otp break-glass <tool> <reason>";
@@ -206,30 +207,14 @@ fn broken(
     issue: TotpIssue,
     told: Vec<Audience>,
 ) -> Reply {
-    let caller = ctx.caller();
     let id = &glass.id;
-    let lines = vec![
-        format!(
-            "{} broke the glass on {}: {}",
-            show_user(caller, caller),
-            tool.display_name,
-            glass.reason
-        ),
-        format!(
-            "Access until {} (break-glass `{id}`). Review it: `/otp review {id} ok` or \
-             `/otp review {id} revoke`.",
-            glass.until
-        ),
-    ];
+    let message = notice(glass, &tool.display_name);
     let notices = told
         .into_iter()
         .map(|to| Notice {
             to,
-            lines: lines.clone(),
-            buttons: vec![
-                Button::Review(id.clone(), true),
-                Button::Review(id.clone(), false),
-            ],
+            lines: message.lines.clone(),
+            buttons: message.buttons.clone(),
         })
         .collect::<Vec<_>>();
     let you = if notices.is_empty() {

@@ -9,10 +9,59 @@ use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
 use crate::domain::{AccessRequestId, Action, BreakGlass, Outcome, Principal, Review as Given};
-use crate::reply::{ApprovalMessage, Audience, Notice, Reply};
+use crate::reply::{ApprovalMessage, Audience, Button, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
 
 const USAGE: &str = "/otp review <break-glass id> ok|revoke [reason]";
+
+/// The notice about `glass` (of the tool called `display`) as it stands: who broke the glass
+/// on what and why, until when, and the review buttons; once reviewed, how, without buttons.
+pub(super) fn notice(glass: &BreakGlass, display: &str) -> ApprovalMessage {
+    let breaker = &glass.breaker;
+    let id = &glass.id;
+    let said = format!(
+        "{} broke the glass on {display}: {}",
+        show_user(breaker, breaker),
+        glass.reason
+    );
+    let Some(given) = &glass.review else {
+        return ApprovalMessage {
+            request: id.clone(),
+            lines: vec![
+                said,
+                format!(
+                    "Access until {} (break-glass `{id}`). Review it: `/otp review {id} ok` or \
+                     `/otp review {id} revoke`.",
+                    glass.until
+                ),
+            ],
+            buttons: vec![
+                Button::Review(id.clone(), true),
+                Button::Review(id.clone(), false),
+            ],
+            settled: false,
+        };
+    };
+    let how = if given.ok { "looks right" } else { "revoked" };
+    let why = given
+        .reason
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    ApprovalMessage {
+        request: id.clone(),
+        lines: vec![
+            said,
+            format!(
+                "Reviewed by {} at {}: {how}{why}.",
+                show_user(&given.by, breaker),
+                given.at
+            ),
+        ],
+        buttons: Vec::new(),
+        settled: true,
+    }
+}
 
 /// Reviews a break-glass.
 #[derive(Debug)]
@@ -78,26 +127,36 @@ impl Review {
                 format!("There is no break-glass `{}`.", self.id),
             ));
         };
+        let display = match access.tool(&glass.tool).await? {
+            Some(tool) => tool.display_name,
+            None => glass.tool.to_string(),
+        };
+        let current = notice(&glass, &display);
+        let refused = |err: CommandError| err.with_approval_message(&current);
         if &glass.breaker == ctx.caller() || glass.person.may_be(ctx.person()) {
-            return Err(CommandError::denied(
+            return Err(refused(CommandError::denied(
                 self.draft(Some(&glass), Outcome::Forbidden, "own break-glass"),
                 "Nobody reviews their own break-glass. Another approver will.",
-            ));
+            )));
         }
         if !(ctx.roles.admin || access.is_approver(ctx.caller(), &glass.tool).await?) {
-            return Err(CommandError::denied(
+            return Err(refused(CommandError::denied(
                 self.draft(Some(&glass), Outcome::Forbidden, "not an approver"),
                 "Only admins and the tool's approvers can review a break-glass.",
-            ));
+            )));
         }
         if let Some(given) = &glass.review {
-            return Err(self.reviewed_before(&glass, given, ctx.caller()));
+            return Err(refused(self.reviewed_before(&glass, given, ctx.caller())));
         }
         let review = Given {
             by: ctx.caller().clone(),
             at: ctx.now,
             ok: self.ok,
             reason: self.reason.clone(),
+        };
+        let reviewed = BreakGlass {
+            review: Some(review.clone()),
+            ..glass.clone()
         };
         let why = self
             .reason
@@ -115,11 +174,13 @@ impl Review {
         };
         let draft = self.draft(Some(&glass), Outcome::Ok, &detail);
         match ctx.commit(draft, effect, None).await? {
-            Verdict::Done { .. } => Ok(self.reviewed(ctx, &glass)),
+            Verdict::Done { .. } => Ok(self.reviewed(ctx, &reviewed, &display)),
             Verdict::Decided => {
                 let now = access.break_glass(&self.id).await?;
-                match now.as_ref().and_then(|g| g.review.as_ref()) {
-                    Some(given) => Err(self.reviewed_before(&glass, given, ctx.caller())),
+                match now.as_ref().and_then(|g| g.review.as_ref().map(|r| (g, r))) {
+                    Some((g, given)) => Err(self
+                        .reviewed_before(g, given, ctx.caller())
+                        .with_approval_message(&notice(g, &display))),
                     None => Err(CommandError::Inconsistent(
                         "a review without a review".into(),
                     )),
@@ -156,7 +217,7 @@ impl Review {
     }
 
     /// The reply: the caller's answer, the notice clicked settled, and the breaker told.
-    fn reviewed(&self, ctx: &Ctx<'_>, glass: &BreakGlass) -> Reply {
+    fn reviewed(&self, ctx: &Ctx<'_>, glass: &BreakGlass, display: &str) -> Reply {
         let who = show_user(&glass.breaker, ctx.caller());
         let by = show_user(ctx.caller(), &glass.breaker);
         let why = self
@@ -164,24 +225,22 @@ impl Review {
             .as_deref()
             .map(|r| format!(" ({r})"))
             .unwrap_or_default();
-        let (line, told, settled) = if self.ok {
+        let (line, told) = if self.ok {
             (
-                format!("Reviewed: {who}'s break-glass looks right."),
+                format!("Reviewed: {who}'s break-glass on {display} looks right."),
                 format!(
                     "{by} reviewed your break-glass `{}`: it looks right{why}.",
                     self.id
                 ),
-                format!("Reviewed by {by} at {}: looks right{why}.", ctx.now),
             )
         } else {
             (
-                format!("Revoked: {who}'s break-glass access has ended."),
+                format!("Revoked: {who}'s break-glass access to {display} has ended."),
                 format!(
                     "{by} reviewed your break-glass `{}` and revoked it{why}: your access has \
                      ended.",
                     self.id
                 ),
-                format!("Reviewed by {by} at {}: revoked{why}.", ctx.now),
             )
         };
         let mut reply = Reply::info(&ctx.request.request_id, vec![line]).with_notice(Notice {
@@ -189,15 +248,7 @@ impl Review {
             lines: vec![told],
             buttons: Vec::new(),
         });
-        reply.follow_ups.approval_message = Some(ApprovalMessage {
-            request: self.id.clone(),
-            lines: vec![
-                format!("{who} broke the glass on {}: {}", glass.tool, glass.reason),
-                settled,
-            ],
-            buttons: Vec::new(),
-            settled: true,
-        });
+        reply.follow_ups.approval_message = Some(notice(glass, display));
         reply
     }
 }
