@@ -6,7 +6,9 @@ use clap::{Args, Subcommand};
 use super::operator::operator_request;
 use super::terminal::read_secret;
 use crate::config::Settings;
-use crate::domain::{Action, GrantDuration, Outcome, Seed, Tool, ToolName, MAX_APPROVALS};
+use crate::domain::{
+    Action, GrantDuration, Outcome, Seed, Tool, ToolName, ToolRules, MAX_APPROVALS,
+};
 use crate::engine::{Draft, Engine};
 use crate::startup::{App, Patience};
 use crate::store::Change;
@@ -203,6 +205,7 @@ async fn set(engine: &Engine, args: SetArgs) -> anyhow::Result<()> {
     if let Some(c) = args.approvals_channel {
         tool.approvals_channel = (c != NONE).then_some(c);
     }
+    let rules_given = args.approvals_required.is_some() || args.break_glass.is_some();
     if let Some(n) = args.approvals_required {
         tool.rules.approvals_required = n;
     }
@@ -232,7 +235,9 @@ async fn set(engine: &Engine, args: SetArgs) -> anyhow::Result<()> {
             .as_deref()
             .unwrap_or("approvers directly")
     );
-    say!("`{name}`: {}.", rules_shown(&tool));
+    if rules_given {
+        say!("`{name}`: {}.", rules_shown(&tool));
+    }
     Ok(())
 }
 
@@ -255,14 +260,18 @@ async fn list(engine: &Engine) -> anyhow::Result<()> {
         say!("No tools. Enrol one with: otpbot tool add <name> < seed.txt");
     }
     for t in tools {
-        say!(
-            "{:<20} {:<30} default {:<4} max {:<4} {}",
+        let line = format!(
+            "{:<20} {:<30} default {:<4} max {}",
             t.name,
             t.display_name,
             t.default_grant.to_string(),
-            t.max_grant.to_string(),
-            rules_shown(&t)
+            t.max_grant
         );
+        if t.rules == ToolRules::default() {
+            say!("{line}");
+        } else {
+            say!("{line:<70} {}", rules_shown(&t));
+        }
     }
     Ok(())
 }
