@@ -234,6 +234,13 @@ async fn two_approvers_clicking_at_once_grant_once_on_aws() {
     common::approvals::two_approvers_clicking_at_once_grant_once(&app).await;
 }
 
+#[tokio::test]
+async fn break_glass_once_per_period_then_revoked_by_review_on_aws() {
+    let moto = Moto::shared();
+    let (app, _store) = aws_app(&moto).await;
+    common::approvals::break_glass_once_per_period_then_revoked_by_review(&app).await;
+}
+
 /// Slack gives up on an answer after 3 s. With DynamoDB not answering at all (a black hole:
 /// connections accepted, nothing ever sent back), and each SDK call allowed 10 s, every chat
 /// request still ends within 3 s with the private "try again": one deadline for the request's

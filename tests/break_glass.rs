@@ -492,3 +492,9 @@ async fn a_crafted_review_button_is_refused() {
     assert_eq!(app.audit().await.len(), before, "nothing ran");
     assert!(has_grant(&app, "UALICE").await);
 }
+
+#[tokio::test]
+async fn break_glass_once_per_period_then_revoked_by_review() {
+    common::approvals::break_glass_once_per_period_then_revoked_by_review(&TestApp::spawn().await)
+        .await;
+}
