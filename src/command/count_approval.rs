@@ -23,17 +23,8 @@ use crate::store::{Change, Effect, Verdict};
 const ATTEMPTS: usize = 8;
 
 /// The approvals `request` needs: its own rule, or the tool's if that has since grown.
-pub(super) fn required(request: &AccessRequest, tool: &Tool) -> usize {
-    usize::from(
-        request
-            .approvals_required
-            .max(tool.rules.approvals_required),
-    )
-}
-
-/// Whether an approval of `request` is counted rather than deciding it alone.
-pub(super) fn counts(request: &AccessRequest, tool: &Tool) -> bool {
-    required(request, tool) > 1 || !request.approvals.is_empty()
+fn required(request: &AccessRequest, tool: &Tool) -> usize {
+    request.approvals_needed(&tool.rules)
 }
 
 /// Whether `person` (signed in as `caller`) already approved `request`.

@@ -10,7 +10,6 @@
 
 use super::approval_message::approval_message;
 use super::args::{shorten, show_user, Args};
-use super::count_approval::counts;
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
@@ -124,7 +123,7 @@ impl Decide {
             )));
         };
         let duration = self.length(&request, &tool).map_err(refused)?;
-        if self.approve && counts(&request, &tool) {
+        if self.approve && request.counts_approvals(&tool.rules) {
             return self.count(ctx, request, &tool, duration).await;
         }
         let granted = self.commit(ctx, &request, &display, duration).await?;

@@ -6,6 +6,7 @@ use super::duration::GrantDuration;
 use super::person::Person;
 use super::principal::Principal;
 use super::tool::ToolName;
+use super::tool_rules::ToolRules;
 
 /// The id of an access request: the id of the chat request that opened it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -95,5 +96,16 @@ impl AccessRequest {
     /// Whether it is still open and unexpired at `now`.
     pub fn is_open(&self, now: Timestamp) -> bool {
         self.state == RequestState::Open && now < self.expires_at
+    }
+
+    /// The approvals it needs under its tool's `rules`: its own number, or the rules' if that
+    /// has since grown (lowering it does not ease requests already open).
+    pub fn approvals_needed(&self, rules: &ToolRules) -> usize {
+        usize::from(self.approvals_required.max(rules.approvals_required))
+    }
+
+    /// Whether an approval of it is counted (two-person rule) rather than deciding it alone.
+    pub fn counts_approvals(&self, rules: &ToolRules) -> bool {
+        self.approvals_needed(rules) > 1 || !self.approvals.is_empty()
     }
 }

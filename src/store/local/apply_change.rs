@@ -5,10 +5,12 @@
 use rusqlite::{params, Connection};
 
 use super::access_rows::{approver_role, grant_on, write_seed, GRANT_COLUMNS, TOOL_COLUMNS};
-use super::approval_rows::count_approval;
-use super::break_glass_rows::{break_glass, review};
+use super::approval_rows::add_approval;
+use super::break_glass_rows::{insert_glass, review_glass};
 use super::sql::execute;
-use crate::domain::{AccessRequest, AccessRequestId, Grant, Principal, Timestamp, Tool};
+use crate::domain::{
+    AccessRequest, AccessRequestId, Approval, Grant, Principal, Timestamp, Tool, ToolName,
+};
 use crate::store::{Change, StoreResult};
 
 /// A seed sealed before it goes to the writer: (nonce, ciphertext).
@@ -24,11 +26,7 @@ pub(super) fn apply(
 ) -> StoreResult<bool> {
     match change {
         Change::PutGrant(g) => put_grant(conn, g),
-        Change::DeleteGrant { principal, tool } => Ok(execute(
-            conn,
-            "DELETE FROM grants WHERE principal = ?1 AND tool = ?2",
-            [principal.as_str(), tool.as_str()],
-        )? > 0),
+        Change::DeleteGrant { principal, tool } => delete_grant(conn, principal, tool),
         Change::SetRole {
             principal,
             role,
@@ -51,12 +49,17 @@ pub(super) fn apply(
             grant,
             ..
         } => count_approval(conn, id, approval, *seen, grant.as_ref(), now),
-        Change::BreakGlass { glass, grant, .. } => break_glass(conn, glass, grant),
-        Change::ReviewBreakGlass {
-            id,
-            review: r,
-            revoke,
-        } => review(conn, id, r, revoke.as_ref()),
+        Change::BreakGlass { glass, grant, .. } => {
+            insert_glass(conn, glass)?;
+            put_grant(conn, grant)
+        }
+        Change::ReviewBreakGlass { id, review, revoke } => {
+            let reviewed = review_glass(conn, id, review)?;
+            if let Some((principal, tool)) = revoke {
+                delete_grant(conn, principal, tool)?;
+            }
+            Ok(reviewed)
+        }
         Change::RemoveTool(name) => {
             execute(conn, "DELETE FROM grants WHERE tool = ?1", [name.as_str()])?;
             let seeds = execute(conn, "DELETE FROM seeds WHERE tool = ?1", [name.as_str()])?;
@@ -66,7 +69,15 @@ pub(super) fn apply(
     }
 }
 
-pub(super) fn put_grant(conn: &Connection, g: &Grant) -> StoreResult<bool> {
+fn delete_grant(conn: &Connection, principal: &Principal, tool: &ToolName) -> StoreResult<bool> {
+    Ok(execute(
+        conn,
+        "DELETE FROM grants WHERE principal = ?1 AND tool = ?2",
+        [principal.as_str(), tool.as_str()],
+    )? > 0)
+}
+
+fn put_grant(conn: &Connection, g: &Grant) -> StoreResult<bool> {
     let sql = format!(
         "INSERT OR REPLACE INTO grants ({GRANT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
     );
@@ -154,4 +165,22 @@ fn decide_request(
                WHERE id = ?1 AND state = 'open'";
     let args = params![id.as_str(), state, by.as_str(), now.unix()];
     Ok(execute(conn, sql, args)? > 0 && changed)
+}
+
+/// Counts `approval` on the open request `id`, found holding `seen` approvals; with `grant`
+/// the request is approved and the grant stored unless the requester's grant already ends at
+/// or after it. `true` if the grant (or, without one, the approval) was stored.
+fn count_approval(
+    conn: &Connection,
+    id: &AccessRequestId,
+    approval: &Approval,
+    seen: usize,
+    grant: Option<&Grant>,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    add_approval(conn, id, approval, seen)?;
+    let Some(g) = grant else {
+        return Ok(true);
+    };
+    decide_request(conn, id, &approval.by, Some(g), now)
 }

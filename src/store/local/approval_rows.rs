@@ -4,12 +4,8 @@
 
 use rusqlite::{params, Connection};
 
-use super::access_rows::grant_on;
-use super::apply_change::put_grant;
 use super::sql::{backend, execute};
-use crate::domain::{
-    AccessRequestId, Approval, Grant, GrantDuration, Person, Principal, Timestamp,
-};
+use crate::domain::{AccessRequestId, Approval, GrantDuration, Person, Principal, Timestamp};
 use crate::store::{StoreError, StoreResult};
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -48,18 +44,14 @@ pub(super) fn approvals_on(conn: &Connection, id: &str) -> StoreResult<Vec<Appro
         .collect()
 }
 
-/// Counts `approval` on the open request `id`, which the caller found holding `seen`
-/// approvals; with `grant` the request is approved and the grant stored unless the requester's
-/// grant already ends at or after it. `true` if the grant (or, without one, the approval) was
-/// stored.
-pub(super) fn count_approval(
+/// Adds `approval` to the open request `id`, which the caller found holding `seen` approvals
+/// (the writer checked it is so).
+pub(super) fn add_approval(
     conn: &Connection,
     id: &AccessRequestId,
     approval: &Approval,
     seen: usize,
-    grant: Option<&Grant>,
-    now: Timestamp,
-) -> StoreResult<bool> {
+) -> StoreResult<()> {
     let seen = i64::try_from(seen).map_err(corrupt)?;
     let sql = "INSERT INTO request_approvals (request, seq, approver, person, at, duration) \
                VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -83,20 +75,5 @@ pub(super) fn count_approval(
             "an approval was counted on a request that changed".into(),
         ));
     }
-    let Some(g) = grant else {
-        return Ok(true);
-    };
-    let held = grant_on(conn, g.principal.as_str(), g.tool.as_str())?;
-    let longer = held.is_some_and(|h| h.expires_at >= g.expires_at);
-    if !longer {
-        put_grant(conn, g)?;
-    }
-    let sql = "UPDATE access_requests SET state = 'approved', decided_by = ?2, decided_at = ?3 \
-               WHERE id = ?1 AND state = 'open'";
-    execute(
-        conn,
-        sql,
-        params![id.as_str(), approval.by.as_str(), now.unix()],
-    )?;
-    Ok(!longer)
+    Ok(())
 }

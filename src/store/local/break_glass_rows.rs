@@ -4,11 +4,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::apply_change::put_grant;
 use super::sql::{backend, execute};
-use crate::domain::{
-    AccessRequestId, BreakGlass, Grant, Person, Principal, Review, Timestamp, ToolName,
-};
+use crate::domain::{AccessRequestId, BreakGlass, Person, Principal, Review, Timestamp, ToolName};
 use crate::store::{Change, StoreError, StoreResult, Verdict};
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -116,12 +113,8 @@ pub(super) fn glass_check(
     }
 }
 
-/// Stores `glass` and its `grant`.
-pub(super) fn break_glass(
-    conn: &Connection,
-    glass: &BreakGlass,
-    grant: &Grant,
-) -> StoreResult<bool> {
+/// Stores `glass` (its grant is written beside it).
+pub(super) fn insert_glass(conn: &Connection, glass: &BreakGlass) -> StoreResult<()> {
     let sql = "INSERT INTO break_glass (id, breaker, person, tool, reason, at, until) \
                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
     let args = params![
@@ -133,16 +126,14 @@ pub(super) fn break_glass(
         glass.at.unix(),
         glass.until.unix()
     ];
-    execute(conn, sql, args)?;
-    put_grant(conn, grant)
+    execute(conn, sql, args).map(drop)
 }
 
-/// Records `review` of break-glass `id` (not yet reviewed), ending the grant of `revoke`.
-pub(super) fn review(
+/// Records `review` of break-glass `id`, if not yet reviewed; `true` if it was recorded.
+pub(super) fn review_glass(
     conn: &Connection,
     id: &AccessRequestId,
     review: &Review,
-    revoke: Option<&(Principal, ToolName)>,
 ) -> StoreResult<bool> {
     let sql = "UPDATE break_glass SET reviewed_by = ?2, reviewed_at = ?3, review_ok = ?4, \
                review_reason = ?5 WHERE id = ?1 AND reviewed_by IS NULL";
@@ -153,13 +144,5 @@ pub(super) fn review(
         review.ok,
         review.reason
     ];
-    let reviewed = execute(conn, sql, args)? > 0;
-    if let Some((principal, tool)) = revoke {
-        execute(
-            conn,
-            "DELETE FROM grants WHERE principal = ?1 AND tool = ?2",
-            [principal.as_str(), tool.as_str()],
-        )?;
-    }
-    Ok(reviewed)
+    Ok(execute(conn, sql, args)? > 0)
 }
