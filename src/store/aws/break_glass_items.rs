@@ -18,7 +18,7 @@ use super::access_items::grant_item;
 use super::handle::AwsStore;
 use super::item::{get_n, get_s, key_of, n, opt_s, s, Item, ItemBuilder};
 use super::key_layout::principal_pk;
-use super::schema::{ACCESS_PK, ACCESS_SK};
+use super::schema::{ACCESS_PK, ACCESS_SK, TTL_ATTRIBUTE};
 use super::sdk_error::built;
 use super::transaction::{put_unless_live, Part};
 use crate::domain::{
@@ -87,6 +87,9 @@ impl AwsStore {
             .set(ACCESS_PK, s(format!("BGP#{}", glass.person)))
             .set(ACCESS_SK, s(format!("BG#{}", glass.tool)))
             .set(UNTIL, n(now.saturating_add(every_secs)))
+            // The table's TTL may delete a lease once its period is over; a missing lease is
+            // as good as an expired one.
+            .set(TTL_ATTRIBUTE, n(now.saturating_add(every_secs)))
             .set("last", s(glass.id.as_str()))
             .build();
         let lease = put_unless_live("break-glass lease put", access, lease, UNTIL, now)?;
