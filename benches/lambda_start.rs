@@ -271,6 +271,7 @@ async fn setup(emulator: &Emulator) -> AwsSettings {
         max_grant: week,
         notify_channel: None,
         approvals_channel: None,
+        rules: otpbot::domain::ToolRules::default(),
     };
     let now = SystemClock.now();
     let seed = Seed::parse("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").expect("seed");

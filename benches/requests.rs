@@ -254,6 +254,7 @@ async fn seed_aws(stores: &Stores) {
         max_grant: week,
         notify_channel: None,
         approvals_channel: None,
+        rules: otpbot::domain::ToolRules::default(),
     };
     let now = SystemClock.now();
     let seed = Seed::parse("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").expect("seed");

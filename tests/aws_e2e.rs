@@ -227,6 +227,20 @@ async fn an_approval_never_shortens_a_grant_on_aws() {
     common::approvals::an_approval_never_shortens_a_grant(&app).await;
 }
 
+#[tokio::test]
+async fn two_approvers_clicking_at_once_grant_once_on_aws() {
+    let moto = Moto::shared();
+    let (app, _store) = aws_app(&moto).await;
+    common::approvals::two_approvers_clicking_at_once_grant_once(&app).await;
+}
+
+#[tokio::test]
+async fn break_glass_once_per_period_then_revoked_by_review_on_aws() {
+    let moto = Moto::shared();
+    let (app, _store) = aws_app(&moto).await;
+    common::approvals::break_glass_once_per_period_then_revoked_by_review(&app).await;
+}
+
 /// Slack gives up on an answer after 3 s. With DynamoDB not answering at all (a black hole:
 /// connections accepted, nothing ever sent back), and each SDK call allowed 10 s, every chat
 /// request still ends within 3 s with the private "try again": one deadline for the request's
@@ -603,6 +617,7 @@ async fn lambda_backend(moto: &Moto, notify: Option<&str>) -> (AwsSettings, Arc<
         max_grant: otpbot::domain::GrantDuration::parse("1d").expect("d"),
         notify_channel: notify.map(str::to_owned),
         approvals_channel: None,
+        rules: otpbot::domain::ToolRules::default(),
     };
     let stores = otpbot::store::Stores::single(store.clone());
     let operator = principal("UOPERATOR");

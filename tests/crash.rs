@@ -1,7 +1,8 @@
 //! Crash and fault tests (SPEC §3.5): a child process doing grants, revokes, role and tool
 //! changes and codes is killed with SIGKILL at random moments; then the store must hold no
 //! change without its audit record, no record of a change that is not there, and no "issued"
-//! record for a grant that was not valid when it was decided. The same with a write failure at
+//! record for a grant that was not valid when it was decided. Break-glass (its grant, code and
+//! record in one decision) and its revocation by review are among the operations. The same with a write failure at
 //! every write: a size-capped SQLite file (a full disk), and a connection to DynamoDB that is
 //! cut at random moments.
 //!
@@ -65,6 +66,8 @@ fn engine(stores: Stores, start: i64) -> Engine {
     };
     policy.per_caller = plenty;
     policy.per_tool = plenty;
+    // The clock ticks a second a reading: break the glass again after a few operations.
+    policy.break_glass_every_secs = 5;
     Engine::new(
         stores,
         Arc::new(Ticking(AtomicI64::new(start))),
@@ -127,6 +130,16 @@ async fn one_op(engine: &Engine, rng: &mut impl Rng) -> Option<Reply> {
                 .await;
             return None;
         }
+        54..=61 => {
+            let broken = engine
+                .handle(&request(user, format!("break-glass {t} crash drill")))
+                .await;
+            if broken.code.is_some() && rng.gen_bool(0.5) {
+                let review = format!("review {} revoke drill over", broken.request_id);
+                engine.handle(&request("UADMIN", review)).await;
+            }
+            return Some(broken);
+        }
         _ => (user, t.to_owned()),
     };
     Some(engine.handle(&request(caller, text)).await)
@@ -140,6 +153,10 @@ fn catalog_entry(name: &str) -> Tool {
         max_grant: GrantDuration::parse("1d").expect("d"),
         notify_channel: None,
         approvals_channel: None,
+        rules: otpbot::domain::ToolRules {
+            approvals_required: 1,
+            break_glass: GrantDuration::parse("10m"),
+        },
     }
 }
 
@@ -170,12 +187,22 @@ fn granted_until(event: &AuditEvent) -> Timestamp {
 
 type GrantState = BTreeMap<(String, String), i64>;
 
+/// The break-glass id a `break_glass` or `review` record names ("break-glass <id> …").
+fn glass_id(detail: &str) -> String {
+    detail
+        .strip_prefix("break-glass ")
+        .and_then(|rest| rest.split([' ', ':']).next())
+        .unwrap_or_else(|| panic!("no break-glass id in {detail}"))
+        .to_owned()
+}
+
 /// Replays `events` (in commit order) and compares with what `stores` holds.
 async fn check(stores: &Stores, events: &[AuditEvent]) -> usize {
     let mut grants: GrantState = BTreeMap::new();
     let mut roles: BTreeSet<(String, String)> = BTreeSet::new();
     let mut tools: BTreeSet<String> = BTreeSet::new();
     let mut issued = 0;
+    let (mut glasses, mut revoked) = (Vec::new(), BTreeSet::new());
     for e in events {
         let t = e.tool.as_ref().map(|t| t.to_string()).unwrap_or_default();
         let subject = e
@@ -223,6 +250,19 @@ async fn check(stores: &Stores, events: &[AuditEvent]) -> usize {
                 tools.remove(&t);
                 grants.retain(|(_, g), _| *g != t);
             }
+            (Action::BreakGlass, Outcome::Issued) => {
+                issued += 1;
+                assert!(
+                    tools.contains(&t),
+                    "a break-glass on a tool not there: {e:?}"
+                );
+                grants.insert((e.actor.to_string(), t), granted_until(e).unix());
+                glasses.push(glass_id(detail));
+            }
+            (Action::Review, Outcome::Ok) if detail.contains(": revoke") => {
+                grants.remove(&(subject, t));
+                revoked.insert(glass_id(detail));
+            }
             (Action::Code, Outcome::Issued) => {
                 issued += 1;
                 let grant = grants.get(&(e.actor.to_string(), t.clone()));
@@ -262,6 +302,16 @@ async fn check(stores: &Stores, events: &[AuditEvent]) -> usize {
         held, grants,
         "grants in the store = grants the audit log records"
     );
+    for id in glasses {
+        let parsed = otpbot::domain::AccessRequestId::parse(&id).expect("break-glass id");
+        let glass = stores.access.break_glass(&parsed).await.expect("read");
+        let glass = glass.unwrap_or_else(|| panic!("a break-glass record without its row: {id}"));
+        assert_eq!(
+            glass.review.is_some(),
+            revoked.contains(&id),
+            "a review without its record, or a record without its review: {id}"
+        );
+    }
     assert_eq!(
         held_roles, roles,
         "roles in the store = roles the audit log records"

@@ -55,6 +55,7 @@ async fn a_code_request_reads_the_clock_once_and_uses_that_instant_throughout() 
         max_grant: GrantDuration::parse("1w").expect("d"),
         notify_channel: None,
         approvals_channel: None,
+        rules: otpbot::domain::ToolRules::default(),
     };
     let at = Timestamp::from_unix(start - 100);
     stores

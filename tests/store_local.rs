@@ -173,3 +173,43 @@ async fn rows_from_before_persons_are_migrated_to_their_principal() {
         .expect("the request");
     assert_eq!(request.requester_person.as_str(), "slack:T2:W0SELF");
 }
+
+/// A tool and an open request stored before tools had rules read as one approval needed, no
+/// break-glass and no approvals yet.
+#[tokio::test]
+async fn rows_from_before_tool_rules_need_one_approval_and_allow_no_break_glass() {
+    use otpbot::domain::{AccessRequestId, ToolRules};
+    use otpbot::store::local::TOOL_RULES_VERSION;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let before = TOOL_RULES_VERSION - 1;
+    otpbot::store::local::create_at_schema_version(dir.path(), before).expect("older schema");
+    let conn = rusqlite::Connection::open(dir.path().join("otpbot.db")).expect("open");
+    conn.execute_batch(
+        "INSERT INTO tools (name, display_name, default_grant, max_grant, notify_channel,
+             approvals_channel) VALUES ('github', 'GitHub', 28800, 604800, NULL, NULL);
+         INSERT INTO access_requests (id, requester, tool, duration, reason, requested_at,
+             expires_at, state, requester_person) VALUES ('r1', 'slack:T1:U1', 'github', 3600,
+             NULL, 1000, 4600, 'open', 'slack:T1:U1');",
+    )
+    .expect("older rows");
+    drop(conn);
+    let store = LocalStore::open(dir.path(), MasterKey::new(random_key())).expect("upgrade");
+    let stores = Stores::single(Arc::new(store));
+    let tool = stores
+        .access
+        .tool(&ToolName::parse("github").expect("tool"))
+        .await
+        .expect("read")
+        .expect("the tool");
+    assert_eq!(tool.rules, ToolRules::default());
+    let request = stores
+        .access
+        .access_request(&AccessRequestId::parse("r1").expect("id"))
+        .await
+        .expect("read")
+        .expect("the request");
+    assert_eq!(
+        (request.approvals_required, request.approvals.len()),
+        (1, 0)
+    );
+}

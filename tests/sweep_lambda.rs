@@ -68,6 +68,7 @@ async fn store(moto: &Moto) -> (otpbot::store::aws::AwsSettings, Stores) {
         max_grant: GrantDuration::parse("1d").expect("d"),
         notify_channel: None,
         approvals_channel: Some("C0APPROVE".into()),
+        rules: otpbot::domain::ToolRules::default(),
     };
     let seed = Seed::parse("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP").expect("seed");
     let now = SystemClock.now();
@@ -97,6 +98,8 @@ async fn store(moto: &Moto) -> (otpbot::store::aws::AwsSettings, Stores) {
         requested_at: now.plus_secs(-3_660),
         expires_at: now.plus_secs(-60),
         state: RequestState::Open,
+        approvals_required: 1,
+        approvals: Vec::new(),
     };
     let copies = vec![MessageRef::Slack {
         channel: "C0APPROVE".into(),

@@ -887,3 +887,154 @@ async fn a_request_nobody_could_be_told_of_says_so_on_teams() {
         "{posts:?}"
     );
 }
+
+/// The two-person rule on Teams cards: the first approval's card shows "1 of 2 approvals" and
+/// keeps its buttons (in the invoke's answer and updated in place), the same approver clicking
+/// again is told so and counts once, and a second person's approval makes the grant.
+#[tokio::test]
+async fn a_two_person_card_counts_each_approver_once_and_grants_on_the_second() {
+    let a = Approvals::start_with_admins(&[ADMIN_AAD, BOB_AAD]).await;
+    let name = ToolName::parse("github").expect("name");
+    let mut tool =
+        a.h.app
+            .stores
+            .access
+            .tool(&name)
+            .await
+            .expect("tool")
+            .expect("github");
+    tool.rules.approvals_required = 2;
+    let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
+    a.h.app
+        .stores
+        .put_tool(&tool, None, &operator, a.h.app.now())
+        .await
+        .expect("put tool");
+    let (id, card) = a.request().await;
+    let text = card_blocks(&card["attachments"][0]["content"]);
+    assert!(text.contains("Needs 2 approvals"), "{text}");
+
+    let first = a.decide(ADMIN_AAD, "otp.approve", &id).await;
+    let text = first.card_text();
+    assert!(text.contains("1 of 2 approvals"), "{text}");
+    assert_eq!(first.verbs(), ["otp.approve", "otp.approve", "otp.deny"]);
+    assert!(!a.has_grant().await, "one approval of two grants nothing");
+    assert!(
+        a.h.posts()
+            .iter()
+            .any(|(path, _, body)| path.starts_with("update ")
+                && card_blocks(&body["attachments"][0]["content"]).contains("1 of 2 approvals")),
+        "the card in the channel shows the count"
+    );
+
+    let again = a.decide(ADMIN_AAD, "otp.approve", &id).await;
+    assert!(
+        again
+            .card_text()
+            .contains("You already approved this request"),
+        "{}",
+        again.body
+    );
+    assert!(!a.has_grant().await);
+
+    let second = a.decide(BOB_AAD, "otp.approve", &id).await;
+    let text = second.card_text();
+    assert!(text.contains("Approved by"), "{text}");
+    assert!(second.verbs().is_empty());
+    assert!(a.has_grant().await);
+    let approvals: Vec<_> = a
+        .events(Action::Approve)
+        .await
+        .into_iter()
+        .map(|e| (e.outcome, e.actor))
+        .collect();
+    assert_eq!(
+        approvals,
+        [
+            (Outcome::Ok, teams_user(ADMIN_AAD)),
+            (Outcome::Invalid, teams_user(ADMIN_AAD)),
+            (Outcome::Ok, teams_user(BOB_AAD)),
+        ]
+    );
+}
+
+/// Break-glass on Teams: the code in the breaker's personal chat, the notice card with
+/// "Looks right" and "Revoke" in the approvals channel, the breaker's own review refused, and
+/// an admin's Revoke click ending the grant, once.
+#[tokio::test]
+async fn break_glass_on_teams_is_told_on_a_card_and_revoked_from_it() {
+    let a = Approvals::start().await;
+    let name = ToolName::parse("github").expect("name");
+    let mut tool =
+        a.h.app
+            .stores
+            .access
+            .tool(&name)
+            .await
+            .expect("tool")
+            .expect("github");
+    tool.rules.break_glass = otpbot::domain::GrantDuration::parse("1h");
+    let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
+    a.h.app
+        .stores
+        .put_tool(&tool, None, &operator, a.h.app.now())
+        .await
+        .expect("put tool");
+    assert_eq!(
+        a.h.send_as(ALICE_AAD, "break-glass github prod down", "personal")
+            .await,
+        200
+    );
+    assert!(a.has_grant().await);
+    let posts = a.h.posts();
+    let notice = posts
+        .iter()
+        .find(|(path, _, _)| path == &format!("send {APPROVALS}"))
+        .unwrap_or_else(|| panic!("no break-glass card: {posts:?}"));
+    let content = &notice.2["attachments"][0]["content"];
+    let text = card_blocks(content);
+    assert!(
+        text.contains("broke the glass on GitHub: prod down"),
+        "{text}"
+    );
+    assert_eq!(verbs(content), ["otp.review_ok", "otp.review_revoke"]);
+    let data = content["actions"][1]["data"].clone();
+
+    let own = a
+        .click(ALICE_AAD, "otp.review_revoke", data.clone(), "channel")
+        .await;
+    assert!(
+        own.card_text()
+            .contains("Nobody reviews their own break-glass"),
+        "{}",
+        own.body
+    );
+    // The card keeps its review buttons for the approvers.
+    assert_eq!(own.verbs(), ["otp.review_ok", "otp.review_revoke"]);
+    assert!(a.has_grant().await);
+    let revoked = a
+        .click(ADMIN_AAD, "otp.review_revoke", data.clone(), "channel")
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert!(!a.has_grant().await, "revoked from the card");
+    let again = a.click(ADMIN_AAD, "otp.review_ok", data, "channel").await;
+    assert!(
+        again.card_text().contains("already reviewed"),
+        "{}",
+        again.body
+    );
+    let reviews: Vec<_> = a
+        .events(Action::Review)
+        .await
+        .into_iter()
+        .map(|e| (e.outcome, e.actor))
+        .collect();
+    assert_eq!(
+        reviews,
+        [
+            (Outcome::Forbidden, teams_user(ALICE_AAD)),
+            (Outcome::Ok, teams_user(ADMIN_AAD)),
+            (Outcome::Invalid, teams_user(ADMIN_AAD)),
+        ]
+    );
+}

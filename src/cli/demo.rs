@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 
 use super::tool::add as add_tool;
 use crate::config::{Settings, DEMO_SIGNING_SECRET_FILE, DEMO_TEAM};
-use crate::domain::{GrantDuration, Principal, Seed, Tool, ToolName};
+use crate::domain::{GrantDuration, Principal, Seed, Tool, ToolName, ToolRules};
 use crate::engine::{ChatRequest, Engine};
 use crate::front::Background;
 use crate::keys::write_private_file;
@@ -137,6 +137,7 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
             max_grant: GrantDuration::parse("1w").context("duration")?,
             notify_channel: None,
             approvals_channel: None,
+            rules: ToolRules::default(),
         };
         add_tool(engine, &tool, &seed).await?;
     }

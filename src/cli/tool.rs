@@ -6,7 +6,9 @@ use clap::{Args, Subcommand};
 use super::operator::operator_request;
 use super::terminal::read_secret;
 use crate::config::Settings;
-use crate::domain::{Action, GrantDuration, Outcome, Seed, Tool, ToolName};
+use crate::domain::{
+    Action, GrantDuration, Outcome, Seed, Tool, ToolName, ToolRules, MAX_APPROVALS,
+};
 use crate::engine::{Draft, Engine};
 use crate::startup::{App, Patience};
 use crate::store::Change;
@@ -18,7 +20,8 @@ pub enum ToolCommand {
     /// a hidden prompt on a terminal, or the QR code image given with --qr. An enrolled tool is
     /// only re-enrolled with --replace.
     Add(AddArgs),
-    /// Change a tool's channels; `none` clears one. The seed and grant limits stay.
+    /// Change a tool's channels (`none` clears one) and its rules: the approvals a request
+    /// needs, the break-glass (`off` turns it off). The seed and grant limits stay.
     Set(SetArgs),
     /// List enrolled tools.
     List,
@@ -69,6 +72,26 @@ pub struct SetArgs {
     /// Channel access requests go to, or `none` for direct messages to approvers.
     #[arg(long, value_parser = channel)]
     approvals_channel: Option<String>,
+    /// Distinct persons who must approve a request (1 to 5; the requester never counts).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=i64::from(MAX_APPROVALS)))]
+    approvals_required: Option<u8>,
+    /// Let anyone who may ask for the tool take a grant of at most this long at once, with a
+    /// reason, in an incident (`/otp break-glass`); `off` allows none.
+    #[arg(long, value_name = "DURATION|off", value_parser = break_glass)]
+    break_glass: Option<BreakGlass>,
+}
+
+/// The break-glass setting as given: a longest grant, or `off`.
+#[derive(Clone, Copy, Debug)]
+pub struct BreakGlass(Option<GrantDuration>);
+
+fn break_glass(text: &str) -> Result<BreakGlass, String> {
+    if text == "off" {
+        return Ok(BreakGlass(None));
+    }
+    GrantDuration::parse(text)
+        .map(|d| BreakGlass(Some(d)))
+        .ok_or_else(|| "a duration like 1h, or `off`".into())
 }
 
 /// Runs a tool subcommand.
@@ -116,6 +139,10 @@ async fn enrol(engine: &Engine, args: AddArgs) -> anyhow::Result<()> {
         name: args.name,
         default_grant,
         max_grant,
+        rules: current
+            .as_ref()
+            .map(|t| t.rules.clone())
+            .unwrap_or_default(),
     };
     add(engine, &tool, &seed).await?;
     let done = if args.replace {
@@ -178,12 +205,20 @@ async fn set(engine: &Engine, args: SetArgs) -> anyhow::Result<()> {
     if let Some(c) = args.approvals_channel {
         tool.approvals_channel = (c != NONE).then_some(c);
     }
+    let rules_given = args.approvals_required.is_some() || args.break_glass.is_some();
+    if let Some(n) = args.approvals_required {
+        tool.rules.approvals_required = n;
+    }
+    if let Some(BreakGlass(d)) = args.break_glass {
+        tool.rules.break_glass = d;
+    }
     let draft = Draft::new(Action::ToolAdd, Outcome::Ok)
         .tool(&name)
         .detail(format!(
-            "channels: notify {}, approvals {}",
+            "channels: notify {}, approvals {}; {}",
             tool.notify_channel.as_deref().unwrap_or(NONE),
-            tool.approvals_channel.as_deref().unwrap_or(NONE)
+            tool.approvals_channel.as_deref().unwrap_or(NONE),
+            rules_shown(&tool)
         ));
     let change = Change::PutTool {
         tool: tool.clone(),
@@ -200,7 +235,22 @@ async fn set(engine: &Engine, args: SetArgs) -> anyhow::Result<()> {
             .as_deref()
             .unwrap_or("approvers directly")
     );
+    if rules_given {
+        say!("`{name}`: {}.", rules_shown(&tool));
+    }
     Ok(())
+}
+
+/// A tool's rules in words: the approvals a request needs and its break-glass.
+pub fn rules_shown(tool: &Tool) -> String {
+    let approvals = match tool.rules.approvals_required {
+        1 => "1 approval per request".to_owned(),
+        n => format!("{n} approvals per request"),
+    };
+    match tool.rules.break_glass {
+        Some(d) => format!("{approvals}, break-glass for up to {d}"),
+        None => format!("{approvals}, no break-glass"),
+    }
 }
 
 /// `otpbot tool list`
@@ -210,13 +260,18 @@ async fn list(engine: &Engine) -> anyhow::Result<()> {
         say!("No tools. Enrol one with: otpbot tool add <name> < seed.txt");
     }
     for t in tools {
-        say!(
+        let line = format!(
             "{:<20} {:<30} default {:<4} max {}",
             t.name,
             t.display_name,
             t.default_grant.to_string(),
             t.max_grant
         );
+        if t.rules == ToolRules::default() {
+            say!("{line}");
+        } else {
+            say!("{line:<70} {}", rules_shown(&t));
+        }
     }
     Ok(())
 }

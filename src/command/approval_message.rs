@@ -21,7 +21,29 @@ pub(super) fn asking_lines(request: &AccessRequest, display: &str) -> Vec<String
         "Asked at {}; open until {} (request `{}`).",
         request.requested_at, request.expires_at, request.id
     ));
+    lines.extend(count_line(request));
     lines
+}
+
+/// Under the two-person rule, how many of the approvals needed were given, and by whom.
+fn count_line(request: &AccessRequest) -> Option<String> {
+    let needed = request.approvals_required;
+    if needed <= 1 && request.approvals.is_empty() {
+        return None;
+    }
+    if request.approvals.is_empty() {
+        return Some(format!("Needs {needed} approvals from different people."));
+    }
+    let by: Vec<String> = request
+        .approvals
+        .iter()
+        .map(|a| show_user(&a.by, &request.requester))
+        .collect();
+    Some(format!(
+        "{} of {needed} approvals: {}.",
+        request.approvals.len(),
+        by.join(", ")
+    ))
 }
 
 /// The decisions an approver can click on `request`: approve as asked, approve a shorter
@@ -44,6 +66,14 @@ pub(super) fn approval_message(
 ) -> ApprovalMessage {
     let requester = &request.requester;
     let outcome = match &request.state {
+        RequestState::Approved { at, .. } if request.approvals.len() > 1 => {
+            let all: Vec<String> = request
+                .approvals
+                .iter()
+                .map(|a| show_user(&a.by, requester))
+                .collect();
+            Some(format!("Approved by {} at {at}.", all.join(" and ")))
+        }
         RequestState::Approved { by, at } => {
             Some(format!("Approved by {} at {at}.", show_user(by, requester)))
         }

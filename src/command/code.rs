@@ -159,7 +159,9 @@ impl Refusals<'_> {
             other @ (Verdict::Pending
             | Verdict::NoRequest
             | Verdict::Decided
-            | Verdict::RequestExpired) => Err(CommandError::Inconsistent(format!(
+            | Verdict::RequestExpired
+            | Verdict::Stale
+            | Verdict::TooSoon(_)) => Err(CommandError::Inconsistent(format!(
                 "an issuance got a request verdict: {other:?}"
             ))),
         }

@@ -49,7 +49,7 @@ async fn copies(ctx: &Ctx<'_>, id: &AccessRequestId) -> Vec<MessageRef> {
 }
 
 /// What an approval did to the requester's grant.
-enum Granted {
+pub(super) enum Granted {
     /// The approval's grant was stored.
     Made(Grant),
     /// The requester already held a grant that ends later; it stays (its end, as last read).
@@ -90,7 +90,7 @@ impl Decide {
     }
 
     /// The record of this decision on `request`.
-    fn draft(&self, request: &AccessRequest, outcome: Outcome, detail: &str) -> Draft {
+    pub(super) fn draft(&self, request: &AccessRequest, outcome: Outcome, detail: &str) -> Draft {
         Draft::new(self.action(), outcome)
             .tool(&request.tool)
             .subject(&request.requester)
@@ -135,6 +135,12 @@ impl Decide {
             )));
         };
         let duration = self.length(&request, &tool).map_err(refused)?;
+        if self.approve && request.counts_approvals(&tool.rules) {
+            let id = request.id.clone();
+            let mut reply = self.count(ctx, request, &tool, duration).await?;
+            reply.follow_ups.copies = copies(ctx, &id).await;
+            return Ok(reply);
+        }
         let granted = self.commit(ctx, &request, &display, duration).await?;
         let mut reply = self.decided(ctx, &request, &display, duration, granted);
         reply.follow_ups.copies = copies(ctx, &request.id).await;
@@ -237,7 +243,12 @@ impl Decide {
 
     /// The grant an approval makes: for `duration` from now, with the approver's reason or
     /// else the requester's.
-    fn grant(&self, ctx: &Ctx<'_>, request: &AccessRequest, duration: GrantDuration) -> Grant {
+    pub(super) fn grant(
+        &self,
+        ctx: &Ctx<'_>,
+        request: &AccessRequest,
+        duration: GrantDuration,
+    ) -> Grant {
         Grant {
             principal: request.requester.clone(),
             person: request.requester_person.clone(),
@@ -275,7 +286,7 @@ impl Decide {
     }
 
     /// What the store's verdict means for this decision.
-    async fn committed(
+    pub(super) async fn committed(
         &self,
         ctx: &Ctx<'_>,
         (request, display): (&AccessRequest, &str),
@@ -313,7 +324,7 @@ impl Decide {
 
     /// The reply to a committed decision: the caller's answer, the request's settled message,
     /// and the requester's notice (a "Get code" button with an approval).
-    fn decided(
+    pub(super) fn decided(
         &self,
         ctx: &Ctx<'_>,
         request: &AccessRequest,

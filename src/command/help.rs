@@ -15,7 +15,14 @@ pub fn usage_lines(admin: bool, auditor: bool) -> Vec<String> {
         "`/otp list` your tools and when each grant ends".to_owned(),
         "`/otp done <tool>` give up your access early".to_owned(),
         "`/otp request <tool> [for 2h] [reason]` ask the tool's approvers for access".to_owned(),
-        "`/otp approve|deny <request> [reason]` decide a request (approvers)".to_owned(),
+        "`/otp approve|deny <request> [reason]` decide a request (approvers; some tools need \
+         two or more)"
+            .to_owned(),
+        "`/otp break-glass <tool> <reason>` in an incident, take access at once where the tool \
+         allows it; its approvers are told and review it"
+            .to_owned(),
+        "`/otp review <break-glass> ok|revoke [reason]` review a break-glass (approvers)"
+            .to_owned(),
     ];
     if admin {
         lines.push(

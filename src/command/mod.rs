@@ -12,8 +12,10 @@
 mod approval_message;
 mod args;
 mod audit_query;
+mod break_glass;
 mod code;
 mod core;
+mod count_approval;
 mod ctx;
 mod decide;
 mod done;
@@ -24,6 +26,7 @@ mod help;
 mod list;
 mod policy;
 mod request_access;
+mod review;
 mod revoke;
 mod role;
 pub mod sweep;
@@ -35,6 +38,7 @@ use crate::reply::{Button, Reply};
 
 use self::args::{parse_tool, Args};
 pub use self::audit_query::Audit;
+pub use self::break_glass::BreakGlassNow;
 pub use self::code::Code;
 pub use self::core::{Arrival, ChatRequest, Core};
 pub use self::ctx::{AdminView, AuditorView, Ctx};
@@ -48,6 +52,7 @@ pub use self::help::Help;
 pub use self::list::List;
 pub use self::policy::Policy;
 pub use self::request_access::RequestAccess;
+pub use self::review::Review;
 pub use self::revoke::Revoke;
 pub use self::role::RoleChange;
 pub use self::tools::Tools;
@@ -80,6 +85,10 @@ pub enum Command {
     Request(RequestAccess),
     /// `approve <id> [for <dur>] [reason…]` or `deny <id> [reason…]`
     Decide(Decide),
+    /// `break-glass <tool> <reason…>`
+    BreakGlass(BreakGlassNow),
+    /// `review <id> ok|revoke [reason…]`
+    Review(Review),
 }
 
 /// The longest command text accepted; Slack allows far less in practice.
@@ -113,6 +122,8 @@ impl Command {
             "request" => Command::Request(RequestAccess::parse(&mut args)?),
             "approve" => Command::Decide(Decide::parse(&mut args, true)?),
             "deny" => Command::Decide(Decide::parse(&mut args, false)?),
+            "break-glass" => Command::BreakGlass(BreakGlassNow::parse(&mut args)?),
+            "review" => Command::Review(Review::parse(&mut args)?),
             _ => Command::Code(Code {
                 tool: parse_tool(first)?,
             }),
@@ -135,6 +146,8 @@ impl Command {
             Command::Audit(_) => Action::Audit,
             Command::Request(_) => Action::AccessRequest,
             Command::Decide(d) => d.action(),
+            Command::BreakGlass(_) => Action::BreakGlass,
+            Command::Review(_) => Action::Review,
         }
     }
 
@@ -161,6 +174,11 @@ impl Command {
                 duration: None,
                 reason: None,
             }),
+            Button::Review(id, ok) => Command::Review(Review {
+                id,
+                ok,
+                reason: None,
+            }),
         }
     }
 
@@ -179,6 +197,8 @@ impl Command {
             Command::Audit(c) => c.apply(ctx).await,
             Command::Request(c) => c.apply(ctx).await,
             Command::Decide(c) => c.apply(ctx).await,
+            Command::BreakGlass(c) => c.apply(ctx).await,
+            Command::Review(c) => c.apply(ctx).await,
         }
     }
 }
@@ -193,8 +213,20 @@ mod tests {
     fn every_command_word_is_a_reserved_tool_name() {
         let caller = Principal::parse("slack:T1:U1").expect("principal");
         for word in [
-            "help", "list", "done", "grant", "revoke", "who", "tools", "role", "audit", "request",
-            "approve", "deny",
+            "help",
+            "list",
+            "done",
+            "grant",
+            "revoke",
+            "who",
+            "tools",
+            "role",
+            "audit",
+            "request",
+            "approve",
+            "deny",
+            "break-glass",
+            "review",
         ] {
             assert!(
                 !matches!(Command::parse(word, &caller), Ok(Command::Code(_))),

@@ -24,6 +24,8 @@ pub struct Policy {
     /// How long before a grant ends the sweep warns its holder, once
     /// (`OTPBOT_GRANT_EXPIRY_NOTICE`), in seconds.
     pub expiry_notice_secs: i64,
+    /// The period in which one person may break the glass on one tool once, in seconds.
+    pub break_glass_every_secs: i64,
     /// How long a chat request may take, its store work all counted together, before the
     /// caller is told to try again: inside Slack's 3 s, with time left to answer.
     pub deadline: std::time::Duration,
@@ -75,6 +77,7 @@ impl Default for Policy {
             request_ttl_secs: 3_600,
             remind_after_secs: 900,
             expiry_notice_secs: 3_600,
+            break_glass_every_secs: 86_400,
             deadline: std::time::Duration::from_millis(2_500),
         }
     }

@@ -69,6 +69,8 @@ impl RequestAccess {
             requested_at: ctx.now,
             expires_at: ctx.now.plus_secs(policy.request_ttl_secs),
             state: RequestState::Open,
+            approvals_required: tool.rules.approvals_required,
+            approvals: Vec::new(),
         };
         let detail = match &self.reason {
             Some(reason) => format!("request {} for {duration}: {reason}", request.id),
@@ -189,7 +191,7 @@ const MAX_DIRECT: usize = 20;
 /// (stored and bootstrap) and its approvers on the requester's platform, never the requester
 /// (as a person).
 /// A failed read is logged: the request stands and its reply says no one was told.
-async fn approvers_to_tell(
+pub(super) async fn approvers_to_tell(
     core: &Core,
     tool: &ToolName,
     caller: &Principal,

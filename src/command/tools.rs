@@ -18,8 +18,18 @@ impl Tools {
         let mut lines: Vec<String> = tools
             .iter()
             .map(|t| {
+                let mut rules = String::new();
+                if t.rules.approvals_required > 1 {
+                    rules.push_str(&format!(
+                        ", {} approvals per request",
+                        t.rules.approvals_required
+                    ));
+                }
+                if let Some(d) = t.rules.break_glass {
+                    rules.push_str(&format!(", break-glass for up to {d}"));
+                }
                 format!(
-                    "`{}` {} (default {}, max {})",
+                    "`{}` {} (default {}, max {}{rules})",
                     t.name, t.display_name, t.default_grant, t.max_grant
                 )
             })

@@ -237,6 +237,9 @@ pub struct SettingsArgs {
     /// button.
     #[arg(long, global = true, env = "OTPBOT_GRANT_EXPIRY_NOTICE", value_name = "DURATION", default_value = "1h", value_parser = duration, help_heading = "Serving")]
     pub grant_expiry_notice: GrantDuration,
+    /// The period in which one person may break the glass on one tool once.
+    #[arg(long, global = true, env = "OTPBOT_BREAK_GLASS_EVERY", value_name = "DURATION", default_value = "24h", value_parser = duration, help_heading = "Serving")]
+    pub break_glass_every: GrantDuration,
 
     /// The Slack app's signing secret; environment only. Slack is served when this or
     /// --slack-team-ids is set (default: the one `otpbot demo` made, local store only).

@@ -91,6 +91,8 @@ pub struct Settings {
     pub request_remind_after: GrantDuration,
     /// How long before a grant ends its holder is warned.
     pub grant_expiry_notice: GrantDuration,
+    /// The period in which one person may break the glass on one tool once.
+    pub break_glass_every: GrantDuration,
     /// Log filter.
     pub log_filter: String,
     /// Log style.
@@ -246,6 +248,7 @@ impl Settings {
             sweep_every: args.sweep_every,
             request_remind_after: args.request_remind_after,
             grant_expiry_notice: args.grant_expiry_notice,
+            break_glass_every: args.break_glass_every,
             log_filter: args.log,
             log_format: args.log_format.unwrap_or(LogFormat::default_for(on_lambda)),
             unknown,
@@ -272,6 +275,7 @@ impl Settings {
             request_ttl_secs: self.request_ttl.secs(),
             remind_after_secs: self.request_remind_after.secs(),
             expiry_notice_secs: self.grant_expiry_notice.secs(),
+            break_glass_every_secs: self.break_glass_every.secs(),
             ..Policy::default()
         }
     }

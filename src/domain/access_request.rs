@@ -1,10 +1,12 @@
 //! Access requests: a member asks for a grant, an approver decides once.
 
+use super::approval::Approval;
 use super::clock::Timestamp;
 use super::duration::GrantDuration;
 use super::person::Person;
 use super::principal::Principal;
 use super::tool::ToolName;
+use super::tool_rules::ToolRules;
 
 /// The id of an access request: the id of the chat request that opened it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -84,11 +86,26 @@ pub struct AccessRequest {
     pub expires_at: Timestamp,
     /// Where it stands.
     pub state: RequestState,
+    /// Distinct approvals it needs (the tool's rule when it was made).
+    pub approvals_required: u8,
+    /// The approvals given so far, oldest first, while more are needed (two-person rule).
+    pub approvals: Vec<Approval>,
 }
 
 impl AccessRequest {
     /// Whether it is still open and unexpired at `now`.
     pub fn is_open(&self, now: Timestamp) -> bool {
         self.state == RequestState::Open && now < self.expires_at
+    }
+
+    /// The approvals it needs under its tool's `rules`: its own number, or the rules' if that
+    /// has since grown (lowering it does not ease requests already open).
+    pub fn approvals_needed(&self, rules: &ToolRules) -> usize {
+        usize::from(self.approvals_required.max(rules.approvals_required))
+    }
+
+    /// Whether an approval of it is counted (two-person rule) rather than deciding it alone.
+    pub fn counts_approvals(&self, rules: &ToolRules) -> bool {
+        self.approvals_needed(rules) > 1 || !self.approvals.is_empty()
     }
 }

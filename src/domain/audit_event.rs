@@ -71,6 +71,10 @@ string_enum! {
         Deny => "deny",
         /// A per-tool approver was added or removed.
         ApproverSet => "approver_set",
+        /// A person broke the glass: took a short grant at once, with a reason (and the code).
+        BreakGlass => "break_glass",
+        /// An approver reviewed a break-glass (and perhaps revoked its grant).
+        Review => "review",
         /// The audit log's chain began: the first record every later one links back to.
         ChainStart => "chain_start",
         /// The sweep reminded the approvers of a request still open.

@@ -2,7 +2,9 @@
 //! one of these exists: a value of these types has already been validated.
 
 mod access_request;
+mod approval;
 mod audit_event;
+mod break_glass;
 mod clock;
 mod duration;
 mod grant;
@@ -13,10 +15,13 @@ mod rate;
 mod role;
 mod sweep;
 mod tool;
+mod tool_rules;
 mod totp;
 
 pub use access_request::{AccessRequest, AccessRequestId, RequestState};
+pub use approval::Approval;
 pub use audit_event::{Action, AuditEvent, AuditQuery, Outcome};
+pub use break_glass::{BreakGlass, Review};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use duration::GrantDuration;
 pub use grant::Grant;
@@ -27,4 +32,5 @@ pub use rate::{Quota, QuotaLog, RateLimit, RingHead, LATE_SECS};
 pub use role::{Role, Roles};
 pub use sweep::{MessageRef, SweepMark};
 pub use tool::{Tool, ToolName, ToolNameError};
+pub use tool_rules::{ToolRules, MAX_APPROVALS};
 pub use totp::{OtpCode, Seed, SeedError, TotpIssue};

@@ -4,11 +4,27 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::duration::GrantDuration;
+use super::tool_rules::ToolRules;
 
 /// Command words that can never be tool names, or `/otp <word>` would be ambiguous.
 pub const RESERVED: &[&str] = &[
-    "help", "list", "done", "grant", "revoke", "who", "tools", "tool", "role", "audit", "for",
-    "since", "request", "approve", "deny",
+    "help",
+    "list",
+    "done",
+    "grant",
+    "revoke",
+    "who",
+    "tools",
+    "tool",
+    "role",
+    "audit",
+    "for",
+    "since",
+    "request",
+    "approve",
+    "deny",
+    "break-glass",
+    "review",
 ];
 
 /// Why a tool name was rejected. Messages never echo more than a short, printable prefix.
@@ -96,6 +112,8 @@ pub struct Tool {
     /// The channel access requests for the tool go to; approvers are messaged directly
     /// when there is none.
     pub approvals_channel: Option<String>,
+    /// How many approvals a request needs, and whether the glass may be broken.
+    pub rules: ToolRules,
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub enum Button {
     /// Ask for more time on a grant that ends soon: a new request for the same tool
     /// (`request <tool>`), under the holder's expiry warning.
     MoreTime(ToolName),
+    /// Review a break-glass: it looks right (`true`, `review <id> ok`) or its grant is revoked
+    /// (`review <id> revoke`).
+    Review(AccessRequestId, bool),
 }
 
 /// What a button does, by the name every platform carries it under.
@@ -39,16 +42,22 @@ pub enum Verb {
     Deny,
     /// [`Button::MoreTime`].
     MoreTime,
+    /// [`Button::Review`] that finds the break-glass right.
+    ReviewOk,
+    /// [`Button::Review`] that revokes the break-glass grant.
+    ReviewRevoke,
 }
 
 impl Verb {
     /// Every verb.
-    pub const ALL: [Verb; 5] = [
+    pub const ALL: [Verb; 7] = [
         Verb::Request,
         Verb::Code,
         Verb::Approve,
         Verb::Deny,
         Verb::MoreTime,
+        Verb::ReviewOk,
+        Verb::ReviewRevoke,
     ];
 
     /// The verb's name on the wire (Slack `action_id` and Teams `verb` are built from it).
@@ -59,6 +68,8 @@ impl Verb {
             Verb::Approve => "approve",
             Verb::Deny => "deny",
             Verb::MoreTime => "more_time",
+            Verb::ReviewOk => "review_ok",
+            Verb::ReviewRevoke => "review_revoke",
         }
     }
 
@@ -93,6 +104,8 @@ impl Button {
             Button::Approve(_, Some(shorter)) => format!("Approve for {shorter}"),
             Button::Deny(_) => "Deny".into(),
             Button::MoreTime(_) => "Request more time".into(),
+            Button::Review(_, true) => "Looks right".into(),
+            Button::Review(_, false) => "Revoke".into(),
         }
     }
 
@@ -114,6 +127,8 @@ impl Button {
             Button::Approve(id, shorter) => (Verb::Approve, request(id, shorter.as_ref())),
             Button::Deny(id) => (Verb::Deny, request(id, None)),
             Button::MoreTime(t) => (Verb::MoreTime, tool(t)),
+            Button::Review(id, true) => (Verb::ReviewOk, request(id, None)),
+            Button::Review(id, false) => (Verb::ReviewRevoke, request(id, None)),
         }
     }
 
@@ -139,8 +154,14 @@ impl Button {
                 request().map(|id| Button::Approve(id, shorter))
             }
             Verb::Deny if data.shorter.is_none() => request().map(Button::Deny),
-            Verb::Deny => None,
             Verb::MoreTime => tool().map(Button::MoreTime),
+            Verb::ReviewOk if data.shorter.is_none() => {
+                request().map(|id| Button::Review(id, true))
+            }
+            Verb::ReviewRevoke if data.shorter.is_none() => {
+                request().map(|id| Button::Review(id, false))
+            }
+            Verb::Deny | Verb::ReviewOk | Verb::ReviewRevoke => None,
         }
     }
 }
@@ -159,7 +180,9 @@ mod tests {
             Button::MoreTime(tool),
             Button::Approve(id.clone(), None),
             Button::Approve(id.clone(), Some(hour)),
-            Button::Deny(id),
+            Button::Deny(id.clone()),
+            Button::Review(id.clone(), true),
+            Button::Review(id, false),
         ]
     }
 
@@ -198,6 +221,16 @@ mod tests {
             (Verb::MoreTime, r#"{"tool": "github", "for": "1w"}"#),
             (Verb::MoreTime, r#"{"tool": "github", "request": "0123"}"#),
             (Verb::MoreTime, r#"{"tool": "GitHub; revoke"}"#),
+            (
+                Verb::ReviewOk,
+                r#"{"request": "0123456789abcdef", "for": "1h"}"#,
+            ),
+            (
+                Verb::ReviewRevoke,
+                r#"{"request": "0123456789abcdef", "tool": "aws"}"#,
+            ),
+            (Verb::ReviewOk, r#"{"request": "0123 ok"}"#),
+            (Verb::ReviewRevoke, r#"{"tool": "aws-root"}"#),
         ] {
             assert_eq!(
                 Button::from_parts(verb, &data(json)),

@@ -194,8 +194,9 @@ pub struct ApprovalMessage {
     pub lines: Vec<String>,
     /// Its buttons: the decisions still open to approvers; none once settled.
     pub buttons: Vec<Button>,
-    /// Whether the request is settled (decided or expired): then the copy is replaced for
-    /// everyone who sees it. An open request's message stays as it is.
+    /// Whether the copy is replaced for everyone who sees it: the request is settled (decided
+    /// or expired), or an approval was counted on it short of the approvals it needs (the
+    /// count shows, the buttons stay). An open request's message otherwise stays as it is.
     pub settled: bool,
 }
 

@@ -67,7 +67,9 @@ mod tests {
             Button::GetCode(tool),
             Button::Approve(id.clone(), None),
             Button::Approve(id.clone(), Some(hour)),
-            Button::Deny(id),
+            Button::Deny(id.clone()),
+            Button::Review(id.clone(), true),
+            Button::Review(id, false),
         ];
         let mut ids = Vec::new();
         for button in buttons {
@@ -82,7 +84,7 @@ mod tests {
         }
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 5, "one action id per kind of button: {ids:?}");
+        assert_eq!(ids.len(), 7, "one action id per kind of button: {ids:?}");
     }
 
     #[test]

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use super::error::StoreResult;
 use crate::domain::{
-    AccessRequest, AccessRequestId, AuditEvent, Grant, MessageRef, Principal, Quota, QuotaLog,
-    Role, Seed, SweepMark, Timestamp, Tool, ToolName,
+    AccessRequest, AccessRequestId, Approval, AuditEvent, BreakGlass, Grant, MessageRef, Principal,
+    Quota, QuotaLog, Review, Role, Seed, SweepMark, Timestamp, Tool, ToolName,
 };
 
 /// A signed request's fingerprint, kept until its signature could no longer be accepted.
@@ -94,6 +94,49 @@ pub enum Change {
         /// The copies posted.
         copies: Vec<MessageRef>,
     },
+    /// Counts one approval of an open request that needs several (the two-person rule):
+    /// refused like [`Change::DecideRequest`] unless the request is open and unexpired, and
+    /// with [`Verdict::Stale`] unless it holds exactly `seen` approvals when this commits
+    /// (another approval came first: read it again and decide again). With `grant`, this
+    /// approval completes the count: the request is approved and the grant made as for
+    /// [`Change::DecideRequest`] (never shortening one, `if_unchanged` then recorded).
+    CountApproval {
+        /// The request.
+        id: AccessRequestId,
+        /// Whose request it is (frees their slot for the tool once approved).
+        requester: Principal,
+        /// For which tool.
+        tool: ToolName,
+        /// The approval counted.
+        approval: Approval,
+        /// How many approvals the request held when the approver read it.
+        seen: usize,
+        /// The grant when this approval is the last one needed.
+        grant: Option<Grant>,
+    },
+    /// Breaks the glass: stores `glass` and makes `grant` (the breaker's, replacing any), in
+    /// one transaction with the record (which carries the code's MAC). Refused with
+    /// [`Verdict::TooSoon`] when the same person broke the glass on the same tool less than
+    /// `every_secs` before, checked inside the transaction.
+    BreakGlass {
+        /// The break-glass.
+        glass: BreakGlass,
+        /// The grant it takes.
+        grant: Grant,
+        /// The period in which a person may break the glass on a tool once.
+        every_secs: i64,
+    },
+    /// Records the review of break-glass `id`, first review wins: refused with
+    /// [`Verdict::NoRequest`] when there is no such break-glass and [`Verdict::Decided`] when
+    /// it was reviewed. With `revoke`, the breaker's grant for the tool ends with it.
+    ReviewBreakGlass {
+        /// The break-glass.
+        id: AccessRequestId,
+        /// The review.
+        review: Review,
+        /// The grant a `revoke` review ends: its principal and tool.
+        revoke: Option<(Principal, ToolName)>,
+    },
 }
 
 /// What a decision does besides writing its audit record.
@@ -162,6 +205,11 @@ pub enum Verdict {
     Decided,
     /// The access request expired undecided.
     RequestExpired,
+    /// The person broke the glass on the tool within the period; again possible at this time.
+    TooSoon(Timestamp),
+    /// The access request changed since it was read (another approval was counted): read
+    /// it again and decide again.
+    Stale,
 }
 
 /// What a decision needs to read first, read in one round trip.

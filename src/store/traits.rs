@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use super::error::StoreResult;
 use crate::audit::record::Position;
 use crate::domain::{
-    AccessRequest, AccessRequestId, AuditEvent, AuditQuery, EventId, Grant, Principal, Roles, Seed,
-    Timestamp, Tool, ToolName,
+    AccessRequest, AccessRequestId, AuditEvent, AuditQuery, BreakGlass, EventId, Grant, Principal,
+    Roles, Seed, Timestamp, Tool, ToolName,
 };
 
 /// Reads of the tool catalog, grants and roles. Every write goes through
@@ -34,6 +34,8 @@ pub trait AccessStore: Send + Sync {
     async fn approvers(&self, tool: &ToolName) -> StoreResult<Vec<Principal>>;
     /// One access request by id, decided or not.
     async fn access_request(&self, id: &AccessRequestId) -> StoreResult<Option<AccessRequest>>;
+    /// One break-glass by id, reviewed or not.
+    async fn break_glass(&self, id: &AccessRequestId) -> StoreResult<Option<BreakGlass>>;
 }
 
 /// TOTP seeds, encrypted at rest by the backend.

@@ -145,9 +145,13 @@ pub(super) async fn card_action(
             return Ok(error_response(refused));
         }
     };
-    // Decisions are answered on the card where they were clicked (they carry no secret);
+    // Decisions (and reviews of a break-glass) are answered on the card where they were
+    // clicked (they carry no secret);
     // other answers go only to a personal chat.
-    let decides = matches!(button, Button::Approve(..) | Button::Deny(_));
+    let decides = matches!(
+        button,
+        Button::Approve(..) | Button::Deny(_) | Button::Review(..)
+    );
     let private = match where_to_answer(front, activity, &mut turn, decides).await? {
         Ok(private) => private,
         Err(refusal) => return Ok(refusal),

@@ -2,7 +2,7 @@
 //! file instantiates them with `conformance_tests!(make_stores)`, where `make_stores` is an async
 //! fn returning a fresh, empty `(Stores, Guard)`; the guard keeps the backend alive.
 
-use otpbot::domain::{AccessRequest, AccessRequestId, RequestState};
+use otpbot::domain::{AccessRequest, AccessRequestId, Approval, RequestState, ToolRules};
 use otpbot::domain::{
     Action, AuditEvent, AuditQuery, EventId, Grant, GrantDuration, Outcome, Person, Principal,
     RequestId, Role, Seed, Timestamp, Tool, ToolName,
@@ -26,6 +26,7 @@ fn tool(name: &str) -> Tool {
         max_grant: GrantDuration::parse("2w").expect("2w"),
         notify_channel: Some("C1".into()),
         approvals_channel: Some("C2".into()),
+        rules: otpbot::domain::ToolRules::default(),
     }
 }
 
@@ -446,6 +447,9 @@ async fn apply(s: &Stores, change: Change) -> bool {
         Change::DecideRequest { grant: None, .. } => Action::Deny,
         Change::Mark(_) => Action::Remind,
         Change::AddCopies { .. } => Action::AccessRequest,
+        Change::CountApproval { .. } => Action::Approve,
+        Change::BreakGlass { .. } => Action::BreakGlass,
+        Change::ReviewBreakGlass { .. } => Action::Review,
     };
     record.at = at;
     s.change(change, record).await.expect("change")
@@ -900,6 +904,8 @@ fn access_request(id: &str, user: &str, tool: &str, at: i64, expires: i64) -> Ac
         requested_at: Timestamp::from_unix(at),
         expires_at: Timestamp::from_unix(expires),
         state: RequestState::Open,
+        approvals_required: 1,
+        approvals: Vec::new(),
     }
 }
 
@@ -1358,7 +1364,12 @@ macro_rules! conformance_tests {
             limits_are_exact_at_the_window_edge, limits_hold_under_concurrency,
             approvers_per_tool, access_requests_open_once_and_decide_once,
             racing_approvers_one_decision_wins, approvals_never_shorten_a_grant,
-            persons_are_recorded_with_requests_and_grants, sweep_marks_each_item_once);
+            persons_are_recorded_with_requests_and_grants, sweep_marks_each_item_once,
+            tool_rules_are_stored_and_read_back,
+            each_approval_counts_against_what_was_read, two_approvers_clicking_at_once_grant_once,
+            many_approvers_clicking_at_once_count_exactly_the_approvals_needed,
+            break_glass_once_per_person_and_tool_per_period,
+            break_glass_twice_at_once_commits_once, a_break_glass_is_reviewed_once);
     };
     (@each $make:path, $($name:ident),+) => {
         $(
@@ -1568,4 +1579,457 @@ pub async fn sweep_marks_each_item_once(s: &Stores) {
         Verdict::Done { changed: false },
         "ended"
     );
+}
+
+/// A tool's rules and a request's required approvals are stored and read back as written.
+pub async fn tool_rules_are_stored_and_read_back(s: &Stores) {
+    let mut t = tool("aws-root");
+    t.rules = ToolRules {
+        approvals_required: 3,
+        break_glass: GrantDuration::parse("1h"),
+    };
+    assert!(
+        apply(
+            s,
+            Change::PutTool {
+                tool: t.clone(),
+                seed: None
+            }
+        )
+        .await
+    );
+    let read = s.access.tool(&tool_name("aws-root")).await.expect("read");
+    assert_eq!(read, Some(t));
+    let mut r = access_request("three", "U1", "aws-root", 1_000, 4_600);
+    r.approvals_required = 3;
+    decide_plain(s, &open(&r, 1_000)).await;
+    let read = s
+        .access
+        .access_request(&request_id("three"))
+        .await
+        .expect("read");
+    assert_eq!(read, Some(r), "the request needs 3 and holds none");
+}
+
+/// `approver` counts an approval of request `id` (of `user` for `aws-root`) at `at`, having
+/// read `seen` approvals; with `grants`, it completes the count and makes the grant.
+fn count_decision(
+    id: &str,
+    user: &str,
+    approver: &str,
+    seen: usize,
+    grants: bool,
+    at: i64,
+) -> Decision {
+    let approval = Approval {
+        by: who(approver),
+        person: Person::from(&who(approver)),
+        at: Timestamp::from_unix(at),
+        duration: GrantDuration::parse("2h").expect("2h"),
+    };
+    let grant = grants.then(|| Grant {
+        principal: who(user),
+        person: Person::from(&who(user)),
+        tool: tool_name("aws-root"),
+        granted_by: who(approver),
+        granted_at: Timestamp::from_unix(at),
+        expires_at: Timestamp::from_unix(at + 7_200),
+        reason: None,
+    });
+    let change = Change::CountApproval {
+        id: request_id(id),
+        requester: who(user),
+        tool: tool_name("aws-root"),
+        approval,
+        seen,
+        grant,
+    };
+    request_decision(change, approver, Action::Approve, at)
+}
+
+/// Opens request `id` of `user` for `aws-root`, needing `required` approvals.
+async fn open_needing(s: &Stores, id: &str, user: &str, required: u8) {
+    let mut r = access_request(id, user, "aws-root", 1_000, 4_600);
+    r.approvals_required = required;
+    assert_eq!(
+        decide_plain(s, &open(&r, 1_000)).await,
+        Verdict::Done { changed: true }
+    );
+}
+
+/// An approval is counted only against the approvals it was read with: one planned on a
+/// stale count is refused (`Stale`) and changes nothing; the one completing the count approves
+/// the request and makes the grant; nothing is counted after that.
+pub async fn each_approval_counts_against_what_was_read(s: &Stores) {
+    catalog(s).await;
+    open_needing(s, "two", "U1", 2).await;
+    assert_eq!(
+        decide_plain(s, &count_decision("two", "U1", "UA", 0, false, 2_000)).await,
+        Verdict::Done { changed: true }
+    );
+    assert_eq!(
+        decide_plain(s, &count_decision("two", "U1", "UB", 0, false, 2_001)).await,
+        Verdict::Stale,
+        "planned on no approvals, but one was counted"
+    );
+    let read = s
+        .access
+        .access_request(&request_id("two"))
+        .await
+        .expect("read")
+        .expect("request");
+    assert_eq!(read.state, RequestState::Open);
+    assert_eq!(read.approvals.len(), 1, "the stale approval left nothing");
+    assert_eq!(read.approvals[0].by, who("UA"));
+    assert_eq!(count(&all_events(s).await, Action::Approve), 1);
+    assert_eq!(
+        s.access
+            .grant(&who("U1"), &tool_name("aws-root"))
+            .await
+            .expect("read"),
+        None,
+        "one approval of two grants nothing"
+    );
+    assert_eq!(
+        decide_plain(s, &count_decision("two", "U1", "UB", 1, true, 2_002)).await,
+        Verdict::Done { changed: true }
+    );
+    let read = s
+        .access
+        .access_request(&request_id("two"))
+        .await
+        .expect("read")
+        .expect("request");
+    assert_eq!(
+        read.state,
+        RequestState::Approved {
+            by: who("UB"),
+            at: Timestamp::from_unix(2_002)
+        }
+    );
+    let by: Vec<_> = read.approvals.iter().map(|a| a.by.clone()).collect();
+    assert_eq!(
+        by,
+        vec![who("UA"), who("UB")],
+        "both approvals, oldest first"
+    );
+    let grant = s
+        .access
+        .grant(&who("U1"), &tool_name("aws-root"))
+        .await
+        .expect("read");
+    assert_eq!(
+        grant.map(|g| g.expires_at),
+        Some(Timestamp::from_unix(9_202))
+    );
+    assert_eq!(
+        decide_plain(s, &count_decision("two", "U1", "UC", 2, true, 2_003)).await,
+        Verdict::Decided,
+        "nothing is counted on a decided request"
+    );
+    assert_eq!(count(&all_events(s).await, Action::Approve), 2);
+    // Counting on an expired request is refused as expired.
+    open_needing(s, "late", "U2", 2).await;
+    assert_eq!(
+        decide_plain(s, &count_decision("late", "U2", "UA", 0, false, 4_600)).await,
+        Verdict::RequestExpired
+    );
+}
+
+/// What a two-person approver does on a click: read the request, count the approval against
+/// what was read (completing the count if it is the last needed), read again when another
+/// approval came first. Returns the final verdict and whether this approval made the grant.
+async fn approve_as_clicked(
+    s: &Stores,
+    id: &str,
+    user: &str,
+    approver: &str,
+    at: i64,
+) -> (Verdict, bool) {
+    for _ in 0..20 {
+        let r = s
+            .access
+            .access_request(&request_id(id))
+            .await
+            .expect("read")
+            .expect("request");
+        if r.state != RequestState::Open {
+            return (Verdict::Decided, false);
+        }
+        let seen = r.approvals.len();
+        let grants = seen + 1 >= usize::from(r.approvals_required);
+        match decide_plain(s, &count_decision(id, user, approver, seen, grants, at)).await {
+            Verdict::Stale => continue,
+            other => return (other, grants),
+        }
+    }
+    panic!("{approver} met other approvals 20 times");
+}
+
+/// Two approvers of a two-person rule click at once, again and again: each time exactly one
+/// grant is made, both approvals are counted, and the request is approved once.
+pub async fn two_approvers_clicking_at_once_grant_once(s: &Stores) {
+    catalog(s).await;
+    for round in 0..6 {
+        let (id, user) = (format!("pair{round}"), format!("U{round}"));
+        open_needing(s, &id, &user, 2).await;
+        let before = count(&all_events(s).await, Action::Approve);
+        let tasks: Vec<_> = ["UA", "UB"]
+            .into_iter()
+            .map(|approver| {
+                let (s, id, user) = (s.clone(), id.clone(), user.clone());
+                tokio::spawn(
+                    async move { approve_as_clicked(&s, &id, &user, approver, 2_000).await },
+                )
+            })
+            .collect();
+        let mut grants = 0;
+        for t in tasks {
+            let (verdict, granted) = t.await.expect("task");
+            assert_eq!(
+                verdict,
+                Verdict::Done { changed: true },
+                "round {round}: no approval lost"
+            );
+            grants += usize::from(granted);
+        }
+        assert_eq!(
+            grants, 1,
+            "round {round}: exactly one approval completed the count"
+        );
+        let r = s
+            .access
+            .access_request(&request_id(&id))
+            .await
+            .expect("read")
+            .expect("request");
+        assert_eq!(
+            r.approvals.len(),
+            2,
+            "round {round}: both approvals counted"
+        );
+        assert!(
+            matches!(r.state, RequestState::Approved { .. }),
+            "round {round}"
+        );
+        assert!(s
+            .access
+            .grant(&who(&user), &tool_name("aws-root"))
+            .await
+            .expect("read")
+            .is_some());
+        assert_eq!(
+            count(&all_events(s).await, Action::Approve) - before,
+            2,
+            "round {round}: one record per approval"
+        );
+    }
+}
+
+/// Eight approvers click at once on a request that needs three: exactly three approvals are
+/// counted, one of them makes the grant, the rest are told it was decided.
+pub async fn many_approvers_clicking_at_once_count_exactly_the_approvals_needed(s: &Stores) {
+    catalog(s).await;
+    open_needing(s, "three", "U1", 3).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                approve_as_clicked(&s, "three", "U1", &format!("UA{i}"), 2_000).await
+            })
+        })
+        .collect();
+    let (mut counted, mut grants) = (0, 0);
+    for t in tasks {
+        match t.await.expect("task") {
+            (Verdict::Done { changed: true }, granted) => {
+                counted += 1;
+                grants += usize::from(granted);
+            }
+            (Verdict::Decided, _) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((counted, grants), (3, 1));
+    let r = s
+        .access
+        .access_request(&request_id("three"))
+        .await
+        .expect("read")
+        .expect("request");
+    assert_eq!(r.approvals.len(), 3);
+    assert_eq!(count(&all_events(s).await, Action::Approve), 3);
+}
+
+/// `user` breaks the glass on `tool` at `at` (grant for an hour), once per `every` seconds.
+fn break_glass(id: &str, user: &str, tool: &str, at: i64, every: i64) -> Decision {
+    let until = Timestamp::from_unix(at + 3_600);
+    let glass = otpbot::domain::BreakGlass {
+        id: request_id(id),
+        breaker: who(user),
+        person: Person::from(&who(user)),
+        tool: tool_name(tool),
+        reason: "prod down".into(),
+        at: Timestamp::from_unix(at),
+        until,
+        review: None,
+    };
+    let grant = Grant {
+        principal: who(user),
+        person: Person::from(&who(user)),
+        tool: tool_name(tool),
+        granted_by: who(user),
+        granted_at: Timestamp::from_unix(at),
+        expires_at: until,
+        reason: Some("break-glass: prod down".into()),
+    };
+    let change = Change::BreakGlass {
+        glass,
+        grant,
+        every_secs: every,
+    };
+    request_decision(change, user, Action::BreakGlass, at)
+}
+
+/// One break-glass per person and tool per period, exactly: the second within the period is
+/// refused (saying when the next is possible) and leaves nothing; another tool, another
+/// person, or the same after the period are not held back. The grant and the record commit
+/// with the break-glass, which reads back as written.
+pub async fn break_glass_once_per_person_and_tool_per_period(s: &Stores) {
+    catalog(s).await;
+    let every = 86_400;
+    assert_eq!(
+        decide_plain(s, &break_glass("bg1", "U1", "aws-root", 1_000, every)).await,
+        Verdict::Done { changed: true }
+    );
+    let grant = s
+        .access
+        .grant(&who("U1"), &tool_name("aws-root"))
+        .await
+        .expect("read");
+    assert_eq!(
+        grant.map(|g| g.expires_at),
+        Some(Timestamp::from_unix(4_600))
+    );
+    let read = s
+        .access
+        .break_glass(&request_id("bg1"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        (read.breaker, read.reason.as_str(), read.review),
+        (who("U1"), "prod down", None)
+    );
+    assert_eq!(
+        decide_plain(
+            s,
+            &break_glass("bg2", "U1", "aws-root", 1_000 + every - 1, every)
+        )
+        .await,
+        Verdict::TooSoon(Timestamp::from_unix(1_000 + every)),
+        "a second within the period"
+    );
+    assert_eq!(
+        s.access
+            .break_glass(&request_id("bg2"))
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        count(&all_events(s).await, Action::BreakGlass),
+        1,
+        "the refused left no record"
+    );
+    for (id, user, tool, at) in [
+        ("bg3", "U1", "github", 2_000),
+        ("bg4", "U2", "aws-root", 2_000),
+        ("bg5", "U1", "aws-root", 1_000 + every),
+    ] {
+        assert_eq!(
+            decide_plain(s, &break_glass(id, user, tool, at, every)).await,
+            Verdict::Done { changed: true },
+            "{id}"
+        );
+    }
+}
+
+/// Eight break-glasses by one person on one tool at once: exactly one commits.
+pub async fn break_glass_twice_at_once_commits_once(s: &Stores) {
+    catalog(s).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                decide_plain(
+                    &s,
+                    &break_glass(&format!("race{i}"), "U1", "aws-root", 2_000, 86_400),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut done = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Verdict::Done { .. } => done += 1,
+            Verdict::TooSoon(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(done, 1);
+    assert_eq!(count(&all_events(s).await, Action::BreakGlass), 1);
+}
+
+/// A review commits once: a `revoke` ends the grant with it; a second review is refused as
+/// decided, and one of a break-glass that does not exist as none.
+pub async fn a_break_glass_is_reviewed_once(s: &Stores) {
+    catalog(s).await;
+    decide_plain(s, &break_glass("bg", "U1", "aws-root", 1_000, 86_400)).await;
+    let review = |by: &str, ok: bool, id: &str| {
+        let change = Change::ReviewBreakGlass {
+            id: request_id(id),
+            review: otpbot::domain::Review {
+                by: who(by),
+                at: Timestamp::from_unix(1_500),
+                ok,
+                reason: Some("not an incident".into()),
+            },
+            revoke: (!ok).then(|| (who("U1"), tool_name("aws-root"))),
+        };
+        request_decision(change, by, Action::Review, 1_500)
+    };
+    assert_eq!(
+        decide_plain(s, &review("U9", false, "bg")).await,
+        Verdict::Done { changed: true }
+    );
+    assert_eq!(
+        s.access
+            .grant(&who("U1"), &tool_name("aws-root"))
+            .await
+            .expect("read"),
+        None,
+        "revoked"
+    );
+    let read = s
+        .access
+        .break_glass(&request_id("bg"))
+        .await
+        .expect("read")
+        .expect("stored");
+    let given = read.review.expect("reviewed");
+    assert_eq!(
+        (given.by, given.ok, given.reason.as_deref()),
+        (who("U9"), false, Some("not an incident"))
+    );
+    assert_eq!(
+        decide_plain(s, &review("U8", true, "bg")).await,
+        Verdict::Decided
+    );
+    assert_eq!(
+        decide_plain(s, &review("U8", true, "nothing")).await,
+        Verdict::NoRequest
+    );
+    assert_eq!(count(&all_events(s).await, Action::Review), 1);
 }

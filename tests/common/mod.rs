@@ -262,6 +262,7 @@ impl TestApp {
             max_grant: GrantDuration::parse(max).expect("max"),
             notify_channel: None,
             approvals_channel: None,
+            rules: otpbot::domain::ToolRules::default(),
         };
         let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
         self.stores

@@ -25,8 +25,11 @@ fn button(b: &Button) -> Value {
     let (action_id, value) = buttons::encode(b);
     let style = match b {
         Button::GetCode(_) | Button::Approve(_, None) => Some("primary"),
-        Button::Deny(_) => Some("danger"),
-        Button::RequestAccess(_) | Button::MoreTime(_) | Button::Approve(_, Some(_)) => None,
+        Button::Deny(_) | Button::Review(_, false) => Some("danger"),
+        Button::RequestAccess(_)
+        | Button::MoreTime(_)
+        | Button::Approve(_, Some(_))
+        | Button::Review(_, true) => None,
     };
     let mut element = json!({
         "type": "button",

@@ -11,7 +11,7 @@ use super::key_layout::{approver_sk, principal_pk, TOOLS_PK};
 use super::schema::{ACCESS_PK, ACCESS_SK, GRANTS_BY_TOOL, GSI1_PK, GSI1_SK};
 use super::sdk_error::sdk;
 use crate::domain::{
-    AccessRequest, AccessRequestId, Grant, Principal, Role, Roles, Tool, ToolName,
+    AccessRequest, AccessRequestId, BreakGlass, Grant, Principal, Role, Roles, Tool, ToolName,
 };
 use crate::store::{AccessStore, StoreError, StoreResult};
 
@@ -196,5 +196,9 @@ impl AccessStore for AwsStore {
 
     async fn access_request(&self, id: &AccessRequestId) -> StoreResult<Option<AccessRequest>> {
         self.request_item(id).await
+    }
+
+    async fn break_glass(&self, id: &AccessRequestId) -> StoreResult<Option<BreakGlass>> {
+        self.glass_item(id).await
     }
 }

@@ -3,7 +3,9 @@
 use super::item::{get_n, get_s, n, opt_s, s, Item, ItemBuilder};
 use super::key_layout::{approver_sk, principal_pk, TOOLS_PK};
 use super::schema::{ACCESS_PK, ACCESS_SK, GSI1_PK, GSI1_SK, TTL_ATTRIBUTE};
-use crate::domain::{Grant, GrantDuration, Person, Principal, Role, Timestamp, Tool, ToolName};
+use crate::domain::{
+    Grant, GrantDuration, Person, Principal, Role, Timestamp, Tool, ToolName, ToolRules,
+};
 use crate::store::{StoreError, StoreResult};
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -21,6 +23,27 @@ pub(super) fn tool_from(item: &Item) -> StoreResult<Tool> {
             .ok_or_else(|| corrupt("max_grant"))?,
         notify_channel: opt_s(item, "notify_channel"),
         approvals_channel: opt_s(item, "approvals_channel"),
+        rules: rules_from(item)?,
+    })
+}
+
+/// A tool's rules; an item written before them holds none (one approval, no break-glass).
+fn rules_from(item: &Item) -> StoreResult<ToolRules> {
+    let approvals_required = match item.get(APPROVALS_REQUIRED) {
+        Some(_) => ToolRules::approvals(get_n(item, APPROVALS_REQUIRED)?)
+            .ok_or_else(|| corrupt("approvals_required"))?,
+        None => 1,
+    };
+    let break_glass = match item.get(BREAK_GLASS) {
+        Some(_) => Some(
+            GrantDuration::from_secs(get_n(item, BREAK_GLASS)?)
+                .ok_or_else(|| corrupt("break_glass"))?,
+        ),
+        None => None,
+    };
+    Ok(ToolRules {
+        approvals_required,
+        break_glass,
     })
 }
 
@@ -104,12 +127,24 @@ pub(super) fn tool_item(tool: &Tool, seed_version: Option<i64>) -> Item {
         .set("default_grant", n(tool.default_grant.secs()))
         .set("max_grant", n(tool.max_grant.secs()))
         .opt("notify_channel", tool.notify_channel.as_deref())
-        .opt("approvals_channel", tool.approvals_channel.as_deref());
+        .opt("approvals_channel", tool.approvals_channel.as_deref())
+        .set(
+            APPROVALS_REQUIRED,
+            n(i64::from(tool.rules.approvals_required)),
+        );
+    if let Some(d) = tool.rules.break_glass {
+        item = item.set(BREAK_GLASS, n(d.secs()));
+    }
     if let Some(version) = seed_version {
         item = item.set(SEED_VERSION, n(version));
     }
     item.build()
 }
+
+/// Catalog attribute: how many approvals a request for the tool needs.
+const APPROVALS_REQUIRED: &str = "approvals_required";
+/// Catalog attribute: the longest break-glass grant, when the tool allows one.
+const BREAK_GLASS: &str = "break_glass";
 
 /// Catalog attribute: the SSM parameter version holding the tool's current seed.
 pub(super) const SEED_VERSION: &str = "seed_version";

@@ -24,7 +24,7 @@ use super::handle::AwsStore;
 use super::key_layout::TOOLS_PK;
 use super::sdk_error::sdk;
 use super::transaction::Part;
-use crate::domain::{AccessRequestId, Grant, Principal, Quota, QuotaLog, ToolName};
+use crate::domain::{AccessRequestId, BreakGlass, Grant, Principal, Quota, QuotaLog, ToolName};
 use crate::store::{
     AccessStore, Change, Decision, DecisionStore, DecisionView, Effect, SecretStore, StoreError,
     StoreResult, Verdict,
@@ -105,6 +105,9 @@ impl AwsStore {
                     return self.grant_refusal(principal, tool).await
                 }
                 Reading::NoRequest(id) => return self.request_refusal(id, d.now).await,
+                Reading::Approvals(id) => return self.approval_refusal(id, d.now).await,
+                Reading::TooSoon(glass) => return self.too_soon(glass).await,
+                Reading::Reviewed(id) => return self.review_refusal(id).await,
                 Reading::Again {
                     stale,
                     unchanged: next,
@@ -171,6 +174,12 @@ enum Reading<'a> {
     NoGrant(&'a Principal, &'a ToolName),
     /// The request could not be decided: gone, decided or expired.
     NoRequest(&'a AccessRequestId),
+    /// An approval could not be counted: the request is gone, decided, expired or changed.
+    Approvals(&'a AccessRequestId),
+    /// The person broke the glass on the tool within the period.
+    TooSoon(&'a BreakGlass),
+    /// The break-glass could not be reviewed: gone, or reviewed already.
+    Reviewed(&'a AccessRequestId),
     /// Plan and try again: with the rate-limit logs read again (`stale`), and with or without
     /// the change (`unchanged`).
     Again {
@@ -248,6 +257,33 @@ fn read_reason<'a>(
             } = &d.effect
             {
                 return Ok(Some(Reading::NoRequest(id)));
+            }
+        }
+        (Part::Approvals, "ConditionalCheckFailed") => {
+            if let Effect::Change {
+                change: Change::CountApproval { id, .. },
+                ..
+            } = &d.effect
+            {
+                return Ok(Some(Reading::Approvals(id)));
+            }
+        }
+        (Part::TooSoon, "ConditionalCheckFailed") => {
+            if let Effect::Change {
+                change: Change::BreakGlass { glass, .. },
+                ..
+            } = &d.effect
+            {
+                return Ok(Some(Reading::TooSoon(glass)));
+            }
+        }
+        (Part::Reviewed, "ConditionalCheckFailed") => {
+            if let Effect::Change {
+                change: Change::ReviewBreakGlass { id, .. },
+                ..
+            } = &d.effect
+            {
+                return Ok(Some(Reading::Reviewed(id)));
             }
         }
         (Part::Quota, "ConditionalCheckFailed") => next.stale = true,

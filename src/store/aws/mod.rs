@@ -25,7 +25,9 @@
 
 mod access;
 mod access_items;
+mod approval_items;
 mod audit_table;
+mod break_glass_items;
 mod counters;
 mod decide;
 mod decision_reads;

@@ -187,7 +187,10 @@ fn granted_tool(d: &Decision, unchanged: bool) -> Option<&ToolName> {
             ..
         } => Some(&r.tool),
         Effect::Change {
-            change: Change::DecideRequest { grant: Some(g), .. },
+            change:
+                Change::DecideRequest { grant: Some(g), .. }
+                | Change::CountApproval { grant: Some(g), .. }
+                | Change::BreakGlass { grant: g, .. },
             ..
         } => Some(&g.tool),
         _ => None,

@@ -5,6 +5,7 @@
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem};
 
 use super::access_items::{approver_item, grant_item, role_item, tool_item};
+use super::approval_items::Counted;
 use super::handle::AwsStore;
 use super::item::{key_of, n, Item};
 use super::key_layout::{principal_pk, TOOLS_PK};
@@ -60,6 +61,36 @@ impl AwsStore {
                 }
                 items
             }
+            Change::CountApproval {
+                id,
+                requester,
+                tool,
+                approval,
+                seen,
+                grant,
+            } => {
+                let counted = Counted {
+                    id,
+                    requester,
+                    tool,
+                    approval,
+                    seen: *seen,
+                    approves: grant.is_some(),
+                };
+                let mut items = self.count_approval_items(&counted, now)?;
+                if let Some(g) = grant {
+                    items.push(self.approved_grant(g)?);
+                }
+                items
+            }
+            Change::BreakGlass {
+                glass,
+                grant,
+                every_secs,
+            } => self.break_glass_items(glass, grant, *every_secs, now)?,
+            Change::ReviewBreakGlass { id, review, revoke } => {
+                self.review_items(id, review, revoke.as_ref())?
+            }
             Change::RemoveTool(name) => self.remove_tool_items(name, removed_grants)?,
             Change::Mark(mark) => self.mark_items(mark, now)?,
             Change::AddCopies { id, copies } => self.copies_items(id, copies)?,
@@ -70,17 +101,37 @@ impl AwsStore {
     /// grant still decides its request, on condition that the grant still ends at or after the
     /// approval's (else the decision is planned again with the grant).
     pub(super) fn unchanged_items(&self, change: &Change, now: i64) -> StoreResult<Planned> {
-        let Change::DecideRequest {
-            id,
-            requester,
-            tool,
-            by,
-            grant: Some(g),
-        } = change
-        else {
-            return Ok(Vec::new());
+        let (mut items, g) = match change {
+            Change::DecideRequest {
+                id,
+                requester,
+                tool,
+                by,
+                grant: Some(g),
+            } => (
+                self.decide_request_items(id, requester, tool, by, true, now)?,
+                g,
+            ),
+            Change::CountApproval {
+                id,
+                requester,
+                tool,
+                approval,
+                seen,
+                grant: Some(g),
+            } => {
+                let counted = Counted {
+                    id,
+                    requester,
+                    tool,
+                    approval,
+                    seen: *seen,
+                    approves: true,
+                };
+                (self.count_approval_items(&counted, now)?, g)
+            }
+            _ => return Ok(Vec::new()),
         };
-        let mut items = self.decide_request_items(id, requester, tool, by, true, now)?;
         let check = built(
             "kept grant check",
             ConditionCheck::builder()

@@ -21,6 +21,7 @@
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 
 use super::access_items::person_from;
+use super::approval_items::approvals_from;
 use super::handle::AwsStore;
 use super::item::{get_n, get_s, key_of, n, opt_s, s, Item, ItemBuilder};
 use super::key_layout::{principal_pk, request_pk, slot_sk, SWEEP_REQUESTS};
@@ -29,6 +30,7 @@ use super::sdk_error::built;
 use super::transaction::{put_unless_live, Part};
 use crate::domain::{
     AccessRequest, AccessRequestId, GrantDuration, Principal, RequestState, Timestamp, ToolName,
+    ToolRules,
 };
 use crate::store::{StoreError, StoreResult, Verdict};
 
@@ -36,6 +38,8 @@ use crate::store::{StoreError, StoreResult, Verdict};
 const OPEN_UNTIL: &str = "open_until";
 /// Attribute: the request's state (`open`, `approved`, `denied`).
 const STATE: &str = "state";
+/// Attribute: how many approvals the request needs (absent on items written before: one).
+const APPROVALS_REQUIRED: &str = "approvals_required";
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("access request: {e}"))
@@ -73,6 +77,12 @@ pub(super) fn request_from(item: &Item) -> StoreResult<AccessRequest> {
         requested_at: Timestamp::from_unix(get_n(item, "requested_at")?),
         expires_at: Timestamp::from_unix(get_n(item, OPEN_UNTIL)?),
         state,
+        approvals_required: match item.get(APPROVALS_REQUIRED) {
+            Some(_) => ToolRules::approvals(get_n(item, APPROVALS_REQUIRED)?)
+                .ok_or_else(|| corrupt("approvals required"))?,
+            None => 1,
+        },
+        approvals: approvals_from(item)?,
     })
 }
 
@@ -105,6 +115,7 @@ impl AwsStore {
             .set(STATE, s("open"))
             .set(GSI1_PK, s(SWEEP_REQUESTS))
             .set(GSI1_SK, s(request_pk(&r.id)))
+            .set(APPROVALS_REQUIRED, n(i64::from(r.approvals_required)))
             .build();
         let request = built(
             "request put",
@@ -190,6 +201,21 @@ impl AwsStore {
             .as_ref()
             .map(request_from)
             .transpose()
+    }
+
+    /// Why counting an approval of request `id` at `now` was refused: gone, decided,
+    /// expired, or (while it is open) another approval was counted first.
+    pub(super) async fn approval_refusal(
+        &self,
+        id: &AccessRequestId,
+        now: Timestamp,
+    ) -> StoreResult<Verdict> {
+        Ok(match self.request_item(id).await? {
+            None => Verdict::NoRequest,
+            Some(r) if r.state != RequestState::Open => Verdict::Decided,
+            Some(r) if !r.is_open(now) => Verdict::RequestExpired,
+            Some(_) => Verdict::Stale,
+        })
     }
 
     /// Why deciding request `id` at `now` was refused: gone, decided, or expired.

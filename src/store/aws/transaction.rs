@@ -49,6 +49,13 @@ pub(super) enum Part {
     Pending,
     /// The access request being decided: gone, decided or expired.
     Request,
+    /// An approval counted on a request that needs several: gone, decided, expired, or it
+    /// holds another number of approvals than was read.
+    Approvals,
+    /// A person's break-glass lease for a tool: they broke the glass on it within the period.
+    TooSoon,
+    /// The break-glass being reviewed: gone, or reviewed already.
+    Reviewed,
     /// The check that the grant an approval keeps still ends at or after the approval's.
     Kept,
     /// Anything whose failure has no meaning of its own.

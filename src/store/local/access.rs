@@ -7,10 +7,11 @@ use super::access_rows::{
     approver_role, grant_from_row, grant_on, request_on, to_grant, to_tool, tool_from_row,
     GRANT_COLUMNS, TOOL_COLUMNS,
 };
+use super::break_glass_rows::break_glass_on;
 use super::handle::LocalStore;
 use super::sql::backend;
 use crate::domain::{
-    AccessRequest, AccessRequestId, Grant, Principal, Role, Roles, Tool, ToolName,
+    AccessRequest, AccessRequestId, BreakGlass, Grant, Principal, Role, Roles, Tool, ToolName,
 };
 use crate::store::{AccessStore, StoreError, StoreResult};
 
@@ -135,5 +136,10 @@ impl AccessStore for LocalStore {
     async fn access_request(&self, id: &AccessRequestId) -> StoreResult<Option<AccessRequest>> {
         let id = id.as_str().to_owned();
         self.read(move |c| request_on(c, &id)).await
+    }
+
+    async fn break_glass(&self, id: &AccessRequestId) -> StoreResult<Option<BreakGlass>> {
+        let id = id.as_str().to_owned();
+        self.read(move |c| break_glass_on(c, &id)).await
     }
 }

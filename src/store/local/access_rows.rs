@@ -4,10 +4,11 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::approval_rows::approvals_on;
 use super::sql::backend;
 use crate::domain::{
     AccessRequest, AccessRequestId, Grant, GrantDuration, Person, Principal, RequestState,
-    Timestamp, Tool, ToolName,
+    Timestamp, Tool, ToolName, ToolRules,
 };
 use crate::store::{StoreError, StoreResult};
 
@@ -16,7 +17,16 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 }
 
 /// A catalog row's columns, as read.
-pub(super) type ToolRow = (String, String, i64, i64, Option<String>, Option<String>);
+pub(super) type ToolRow = (
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
 
 /// A catalog row's columns ([`TOOL_COLUMNS`]).
 pub(super) fn tool_from_row(row: &Row<'_>) -> rusqlite::Result<ToolRow> {
@@ -27,13 +37,21 @@ pub(super) fn tool_from_row(row: &Row<'_>) -> rusqlite::Result<ToolRow> {
         row.get(3)?,
         row.get(4)?,
         row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
     ))
 }
 
 /// The catalog entry a row holds, if otpbot could have written it.
 pub(super) fn to_tool(
-    (name, display_name, default, max, notify, approvals): ToolRow,
+    (name, display_name, default, max, notify, approvals, required, break_glass): ToolRow,
 ) -> StoreResult<Tool> {
+    let break_glass = match break_glass {
+        Some(secs) => {
+            Some(GrantDuration::from_secs(secs).ok_or_else(|| corrupt("tool", "bad break-glass"))?)
+        }
+        None => None,
+    };
     Ok(Tool {
         name: ToolName::parse(&name).map_err(|e| corrupt("tool name", e))?,
         display_name,
@@ -42,6 +60,11 @@ pub(super) fn to_tool(
         max_grant: GrantDuration::from_secs(max).ok_or_else(|| corrupt("tool", "bad max grant"))?,
         notify_channel: notify,
         approvals_channel: approvals,
+        rules: ToolRules {
+            approvals_required: ToolRules::approvals(required)
+                .ok_or_else(|| corrupt("tool", "bad approvals required"))?,
+            break_glass,
+        },
     })
 }
 
@@ -94,8 +117,8 @@ pub(super) fn to_grant(
 }
 
 /// A catalog entry's columns, in the order [`tool_from_row`] reads them.
-pub(super) const TOOL_COLUMNS: &str =
-    "name, display_name, default_grant, max_grant, notify_channel, approvals_channel";
+pub(super) const TOOL_COLUMNS: &str = "name, display_name, default_grant, max_grant, \
+     notify_channel, approvals_channel, approvals_required, break_glass";
 /// A grant's columns, in the order [`grant_from_row`] reads them.
 pub(super) const GRANT_COLUMNS: &str =
     "principal, tool, granted_by, granted_at, expires_at, reason, person";
@@ -125,7 +148,7 @@ pub(super) fn approver_role(tool: &ToolName) -> String {
 
 /// An access request's columns, in the order [`request_on`] reads them.
 pub(super) const REQUEST_COLUMNS: &str = "id, requester, tool, duration, reason, requested_at, \
-     expires_at, state, decided_by, decided_at, requester_person";
+     expires_at, state, decided_by, decided_at, requester_person, approvals_required";
 
 pub(super) type RequestRow = (
     String,
@@ -139,6 +162,7 @@ pub(super) type RequestRow = (
     Option<String>,
     Option<i64>,
     Option<String>,
+    i64,
 );
 
 pub(super) fn request_from_row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
@@ -154,6 +178,7 @@ pub(super) fn request_from_row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
         r.get(8)?,
         r.get(9)?,
         r.get(10)?,
+        r.get(11)?,
     ))
 }
 
@@ -168,11 +193,28 @@ pub(super) fn request_on(conn: &Connection, id: &str) -> StoreResult<Option<Acce
         .query_row([id], request_from_row)
         .optional()
         .map_err(backend)?;
-    row.map(to_request).transpose()
+    let Some(mut request) = row.map(to_request).transpose()? else {
+        return Ok(None);
+    };
+    request.approvals = approvals_on(conn, id)?;
+    Ok(Some(request))
 }
 
 pub(super) fn to_request(row: RequestRow) -> StoreResult<AccessRequest> {
-    let (id, requester, tool, duration, reason, at, expires, state, by, decided_at, person) = row;
+    let (
+        id,
+        requester,
+        tool,
+        duration,
+        reason,
+        at,
+        expires,
+        state,
+        by,
+        decided_at,
+        person,
+        required,
+    ) = row;
     let requester = Principal::parse(&requester).map_err(|e| corrupt("requester", e))?;
     Ok(AccessRequest {
         id: AccessRequestId::parse(&id).ok_or_else(|| corrupt("request", "bad id"))?,
@@ -185,6 +227,9 @@ pub(super) fn to_request(row: RequestRow) -> StoreResult<AccessRequest> {
         requested_at: Timestamp::from_unix(at),
         expires_at: Timestamp::from_unix(expires),
         state: request_state(&state, by.as_deref(), decided_at)?,
+        approvals_required: ToolRules::approvals(required)
+            .ok_or_else(|| corrupt("request", "bad approvals required"))?,
+        approvals: Vec::new(),
     })
 }
 

@@ -5,8 +5,12 @@
 use rusqlite::{params, Connection};
 
 use super::access_rows::{approver_role, grant_on, write_seed, GRANT_COLUMNS, TOOL_COLUMNS};
+use super::approval_rows::add_approval;
+use super::break_glass_rows::{insert_glass, review_glass};
 use super::sql::execute;
-use crate::domain::{AccessRequest, AccessRequestId, Grant, Principal, Timestamp, Tool};
+use crate::domain::{
+    AccessRequest, AccessRequestId, Approval, Grant, Principal, Timestamp, Tool, ToolName,
+};
 use crate::store::{Change, StoreResult};
 
 /// A seed sealed before it goes to the writer: (nonce, ciphertext).
@@ -22,11 +26,7 @@ pub(super) fn apply(
 ) -> StoreResult<bool> {
     match change {
         Change::PutGrant(g) => put_grant(conn, g),
-        Change::DeleteGrant { principal, tool } => Ok(execute(
-            conn,
-            "DELETE FROM grants WHERE principal = ?1 AND tool = ?2",
-            [principal.as_str(), tool.as_str()],
-        )? > 0),
+        Change::DeleteGrant { principal, tool } => delete_grant(conn, principal, tool),
         Change::SetRole {
             principal,
             role,
@@ -44,6 +44,24 @@ pub(super) fn apply(
         }
         Change::Mark(mark) => super::sweep::mark(conn, mark, now),
         Change::AddCopies { id, copies } => super::sweep::add_copies(conn, id, copies),
+        Change::CountApproval {
+            id,
+            approval,
+            seen,
+            grant,
+            ..
+        } => count_approval(conn, id, approval, *seen, grant.as_ref(), now),
+        Change::BreakGlass { glass, grant, .. } => {
+            insert_glass(conn, glass)?;
+            put_grant(conn, grant)
+        }
+        Change::ReviewBreakGlass { id, review, revoke } => {
+            let reviewed = review_glass(conn, id, review)?;
+            if let Some((principal, tool)) = revoke {
+                delete_grant(conn, principal, tool)?;
+            }
+            Ok(reviewed)
+        }
         Change::RemoveTool(name) => {
             execute(conn, "DELETE FROM grants WHERE tool = ?1", [name.as_str()])?;
             let seeds = execute(conn, "DELETE FROM seeds WHERE tool = ?1", [name.as_str()])?;
@@ -51,6 +69,14 @@ pub(super) fn apply(
             Ok(tools + seeds > 0)
         }
     }
+}
+
+fn delete_grant(conn: &Connection, principal: &Principal, tool: &ToolName) -> StoreResult<bool> {
+    Ok(execute(
+        conn,
+        "DELETE FROM grants WHERE principal = ?1 AND tool = ?2",
+        [principal.as_str(), tool.as_str()],
+    )? > 0)
 }
 
 fn put_grant(conn: &Connection, g: &Grant) -> StoreResult<bool> {
@@ -83,23 +109,26 @@ fn put_tool(conn: &Connection, t: &Tool, seed: Option<&Sealed>) -> StoreResult<b
     if let Some((nonce, ciphertext)) = seed {
         write_seed(conn, t.name.as_str(), nonce, ciphertext)?;
     }
-    let sql =
-        format!("INSERT OR REPLACE INTO tools ({TOOL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    let sql = format!(
+        "INSERT OR REPLACE INTO tools ({TOOL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    );
     let args = params![
         t.name.as_str(),
         t.display_name,
         t.default_grant.secs(),
         t.max_grant.secs(),
         t.notify_channel,
-        t.approvals_channel
+        t.approvals_channel,
+        t.rules.approvals_required,
+        t.rules.break_glass.map(|d| d.secs())
     ];
     Ok(execute(conn, &sql, args)? > 0)
 }
 
 fn open_request(conn: &Connection, r: &AccessRequest) -> StoreResult<bool> {
     let sql = "INSERT INTO access_requests (id, requester, tool, duration, reason, \
-               requested_at, expires_at, state, requester_person) \
-               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)";
+               requested_at, expires_at, state, requester_person, approvals_required) \
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9)";
     let args = params![
         r.id.as_str(),
         r.requester.as_str(),
@@ -108,7 +137,8 @@ fn open_request(conn: &Connection, r: &AccessRequest) -> StoreResult<bool> {
         r.reason,
         r.requested_at.unix(),
         r.expires_at.unix(),
-        r.requester_person.as_str()
+        r.requester_person.as_str(),
+        r.approvals_required
     ];
     Ok(execute(conn, sql, args)? > 0)
 }
@@ -137,4 +167,22 @@ fn decide_request(
                WHERE id = ?1 AND state = 'open'";
     let args = params![id.as_str(), state, by.as_str(), now.unix()];
     Ok(execute(conn, sql, args)? > 0 && changed)
+}
+
+/// Counts `approval` on the open request `id`, found holding `seen` approvals; with `grant`
+/// the request is approved and the grant stored unless the requester's grant already ends at
+/// or after it. `true` if the grant (or, without one, the approval) was stored.
+fn count_approval(
+    conn: &Connection,
+    id: &AccessRequestId,
+    approval: &Approval,
+    seen: usize,
+    grant: Option<&Grant>,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    add_approval(conn, id, approval, seen)?;
+    let Some(g) = grant else {
+        return Ok(true);
+    };
+    decide_request(conn, id, &approval.by, Some(g), now)
 }

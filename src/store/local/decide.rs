@@ -9,6 +9,7 @@ use rusqlite::{params, Connection};
 use super::access_rows::{grant_on, request_on};
 use super::apply_change::{apply, Sealed};
 use super::audit_rows::insert_event;
+use super::break_glass_rows::glass_check;
 use super::counters::{mark, prune};
 use super::handle::LocalStore;
 use super::rings::{quota_log, take};
@@ -26,7 +27,9 @@ fn catalogued_tool(
 ) -> StoreResult<bool> {
     match change {
         Change::OpenRequest(r) => catalogued(&r.tool),
-        Change::DecideRequest { grant: Some(g), .. } => catalogued(&g.tool),
+        Change::DecideRequest { grant: Some(g), .. }
+        | Change::CountApproval { grant: Some(g), .. }
+        | Change::BreakGlass { grant: g, .. } => catalogued(&g.tool),
         _ => Ok(true),
     }
 }
@@ -55,6 +58,13 @@ fn request_check(
             None => Some(Verdict::NoRequest),
             Some(r) if r.state != RequestState::Open => Some(Verdict::Decided),
             Some(r) if !r.is_open(now) => Some(Verdict::RequestExpired),
+            Some(_) => None,
+        }),
+        Change::CountApproval { id, seen, .. } => Ok(match request_on(conn, id.as_str())? {
+            None => Some(Verdict::NoRequest),
+            Some(r) if r.state != RequestState::Open => Some(Verdict::Decided),
+            Some(r) if !r.is_open(now) => Some(Verdict::RequestExpired),
+            Some(r) if r.approvals.len() != *seen => Some(Verdict::Stale),
             Some(_) => None,
         }),
         _ => Ok(None),
@@ -122,6 +132,9 @@ fn effect_refusal(conn: &Connection, d: &Decision) -> StoreResult<Option<Verdict
                 }
             }
             if let Some(verdict) = request_check(conn, change, d.now)? {
+                return Ok(Some(verdict));
+            }
+            if let Some(verdict) = glass_check(conn, change, d.now)? {
                 return Ok(Some(verdict));
             }
             Ok((!catalogued_tool(change, &catalogued)?).then_some(Verdict::UnknownTool))

@@ -22,9 +22,11 @@
 mod access;
 mod access_rows;
 mod apply_change;
+mod approval_rows;
 mod audit_chain;
 mod audit_log;
 mod audit_rows;
+mod break_glass_rows;
 mod counters;
 mod crypto;
 mod decide;
@@ -41,6 +43,8 @@ mod writer;
 
 pub use crypto::MasterKey;
 pub use handle::{LocalOptions, LocalStore};
-pub use schema::{create_at_schema_version, SWEEP_VERSION};
+pub use schema::{
+    create_at_schema_version, BREAK_GLASS_VERSION, SWEEP_VERSION, TOOL_RULES_VERSION,
+};
 pub use sql::DB_FILE;
 pub use verify_file::{verify_file, VerifyError};

@@ -173,6 +173,45 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (request_id, copy)
     ) WITHOUT ROWID;
     "#,
+    // 11 (TOOL_RULES_VERSION): tool rules (approvals a request needs, the break-glass length)
+    // and the approvals of requests that need several (see `crate::domain::Approval`): one row
+    // per approval, at most one per person, counted on the request so that a decision can be
+    // conditioned on it.
+    r#"
+    ALTER TABLE tools ADD COLUMN approvals_required INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE tools ADD COLUMN break_glass INTEGER;
+    ALTER TABLE access_requests ADD COLUMN approvals_required INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE access_requests ADD COLUMN approvals INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE request_approvals (
+        request  TEXT NOT NULL,
+        seq      INTEGER NOT NULL,
+        approver TEXT NOT NULL,
+        person   TEXT NOT NULL,
+        at       INTEGER NOT NULL,
+        duration INTEGER NOT NULL,
+        PRIMARY KEY (request, seq),
+        UNIQUE (request, person)
+    );
+    "#,
+    // 12 (BREAK_GLASS_VERSION): break-glass (see `crate::domain::BreakGlass`): who took which
+    // tool when and why, and its review; looked up by person and tool for the one-per-period
+    // rule.
+    r#"
+    CREATE TABLE break_glass (
+        id            TEXT PRIMARY KEY,
+        breaker       TEXT NOT NULL,
+        person        TEXT NOT NULL,
+        tool          TEXT NOT NULL,
+        reason        TEXT NOT NULL,
+        at            INTEGER NOT NULL,
+        until         INTEGER NOT NULL,
+        reviewed_by   TEXT,
+        reviewed_at   INTEGER,
+        review_ok     INTEGER,
+        review_reason TEXT
+    );
+    CREATE INDEX break_glass_by_person ON break_glass (person, tool, at);
+    "#,
 ];
 
 /// The schema version that added the sweep's marks and the copies of approval messages.
@@ -189,6 +228,13 @@ pub fn create_at_schema_version(dir: &Path, version: usize) -> StoreResult<()> {
 
 /// The schema version from which every audit log begins its chain with a chain-start record.
 pub const CHAIN_START_VERSION: usize = 7;
+
+/// The schema version from which tools carry their rules (approvals required, break-glass)
+/// and requests their approvals.
+pub const TOOL_RULES_VERSION: usize = 11;
+
+/// The schema version from which break-glass records are stored.
+pub const BREAK_GLASS_VERSION: usize = 12;
 
 /// Applies every migration newer than the file's `user_version`, each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -8,6 +8,7 @@ use rusqlite::{params, Connection};
 use super::access_rows::{
     grant_from_row, request_from_row, to_grant, to_request, GRANT_COLUMNS, REQUEST_COLUMNS,
 };
+use super::approval_rows::approvals_on;
 use super::handle::LocalStore;
 use super::sql::{backend, execute};
 use crate::domain::{AccessRequestId, Grant, MessageRef, SweepMark, Timestamp};
@@ -98,19 +99,23 @@ impl SweepStore for LocalStore {
     async fn undecided_requests(&self, since: Timestamp) -> StoreResult<Vec<SweptRequest>> {
         self.read(move |c| {
             let sql = format!(
-                "SELECT {REQUEST_COLUMNS}, reminded_at IS NOT NULL FROM access_requests \
+                "SELECT {REQUEST_COLUMNS}, reminded_at IS NOT NULL AS reminded \
+                 FROM access_requests \
                  WHERE state = 'open' AND expiry_told_at IS NULL AND expires_at > ?1 \
                  ORDER BY requested_at, id"
             );
             let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
             let rows = stmt
-                .query_map([since.unix()], |r| Ok((request_from_row(r)?, r.get(11)?)))
+                .query_map([since.unix()], |r| {
+                    Ok((request_from_row(r)?, r.get("reminded")?))
+                })
                 .map_err(backend)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(backend)?;
             rows.into_iter()
                 .map(|(row, reminded)| {
-                    let request = to_request(row)?;
+                    let mut request = to_request(row)?;
+                    request.approvals = approvals_on(c, request.id.as_str())?;
                     let copies = copies_on(c, request.id.as_str())?;
                     Ok(SweptRequest {
                         request,

@@ -93,11 +93,12 @@ fn action(button: &Button) -> Value {
     let (verb, data) = button.parts();
     let style = match button {
         Button::Approve(_, None) => Some("positive"),
-        Button::Deny(_) => Some("destructive"),
+        Button::Deny(_) | Button::Review(_, false) => Some("destructive"),
         Button::RequestAccess(_)
         | Button::GetCode(_)
         | Button::MoreTime(_)
-        | Button::Approve(_, Some(_)) => None,
+        | Button::Approve(_, Some(_))
+        | Button::Review(_, true) => None,
     };
     let mut action = json!({
         "type": "Action.Execute",
