@@ -119,8 +119,10 @@ pub fn parse_tool(word: &str) -> CommandResult<ToolName> {
         .map_err(|e| CommandError::Usage(format!("{e}. Type `/otp help` for usage.")))
 }
 
-/// Parses `<@U123>` or `<@U123|name>` into a principal in the caller's workspace, or a full
-/// principal (`slack:T1:U2`, `teams:{tenant}:{id}`) for users elsewhere.
+/// Parses `<@U123>` or `<@U123|name>` into a principal in the caller's workspace, a Slack
+/// group mention (`<!subteam^S123|@name>`) into a group of the caller's workspace, or a full
+/// principal (`slack:T1:U2`, `teams:{tenant}:{id}`, `slack-group:T1:S2`,
+/// `entra-group:{tenant}:{id}`) for users and groups elsewhere.
 pub fn parse_user(word: &str, caller: &Principal) -> CommandResult<Principal> {
     let bad = || {
         CommandError::Usage(format!(
@@ -128,6 +130,9 @@ pub fn parse_user(word: &str, caller: &Principal) -> CommandResult<Principal> {
             shorten(word)
         ))
     };
+    if let Some(group) = super::groups::parse_group_mention(word, caller) {
+        return group;
+    }
     if !word.starts_with('<') && word.contains(':') {
         return Principal::parse_input(word).map_err(|e| CommandError::Usage(e.to_string()));
     }
@@ -139,9 +144,14 @@ pub fn parse_user(word: &str, caller: &Principal) -> CommandResult<Principal> {
     caller.sibling(id).map_err(|_| bad())
 }
 
-/// Shows a principal to chat users: a mention in the same workspace, else the full principal.
+/// Shows a principal to chat users: a mention in the same workspace, else the full principal
+/// (a group always by its full principal).
 pub fn show_user(principal: &Principal, viewer: &Principal) -> String {
-    if principal.platform() == viewer.platform() && principal.workspace() == viewer.workspace() {
+    if principal.is_group() {
+        super::groups::show_group(principal)
+    } else if principal.platform() == viewer.platform()
+        && principal.workspace() == viewer.workspace()
+    {
         crate::reply::mention(principal.user())
     } else {
         principal.to_string()

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::draft::Draft;
+use super::groups::Groups;
 use super::policy::Policy;
 use crate::domain::{AuditEvent, Clock, EventId, Person, Principal, RequestId, Timestamp};
 use crate::keys::AuditKey;
@@ -64,6 +65,7 @@ pub struct Core {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) audit_key: Arc<AuditKey>,
     pub(super) policy: Policy,
+    pub(super) groups: Groups,
 }
 
 impl Core {
@@ -75,6 +77,7 @@ impl Core {
         policy: Policy,
     ) -> Self {
         Self {
+            groups: Groups::new(policy.group_cache_secs),
             stores,
             clock,
             audit_key,
@@ -100,6 +103,12 @@ impl Core {
     /// The policy.
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// Who is in which group, as the platforms say: the sources start-up hands it, and
+    /// their recent answers.
+    pub fn groups(&self) -> &Groups {
+        &self.groups
     }
 
     /// The audit event `draft` describes, decided at `at` for `request`.

@@ -13,6 +13,7 @@ use super::args::{shorten, show_user, Args};
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
+use super::groups::approver_via_group;
 use crate::domain::{
     AccessRequest, AccessRequestId, Action, Grant, GrantDuration, Outcome, Principal, RequestState,
     Timestamp, Tool,
@@ -137,7 +138,13 @@ impl Decide {
             ));
         }
         let access = ctx.core.stores.access.as_ref();
-        if !(ctx.roles.admin || access.is_approver(ctx.caller(), &request.tool).await?) {
+        let failed = self.draft(request, Outcome::Error, "approver group look-up failed");
+        if !(ctx.roles.admin
+            || access.is_approver(ctx.caller(), &request.tool).await?
+            || approver_via_group(ctx, &request.tool, &failed)
+                .await?
+                .is_some())
+        {
             return Err(CommandError::denied(
                 self.draft(request, Outcome::Forbidden, "not an approver"),
                 "Only admins and the tool's approvers can decide requests.",

@@ -9,6 +9,7 @@ use super::args::{grant_length, parse_tool, Args};
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
+use super::groups::with_members;
 use crate::domain::{
     AccessRequest, AccessRequestId, Action, GrantDuration, Outcome, Person, RequestState, Tool,
     ToolName,
@@ -186,6 +187,7 @@ async fn approvers_to_tell(ctx: &Ctx<'_>, tool: &ToolName) -> Vec<Audience> {
         }
     };
     people.extend(ctx.core.policy().bootstrap_admins.iter().cloned());
+    let mut people = with_members(ctx, people).await;
     // Never the requester, in any workspace they may be signed in to.
     people.retain(|p| {
         p != caller && p.platform() == caller.platform() && !Person::from(p).may_be(ctx.person())

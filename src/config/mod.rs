@@ -85,6 +85,8 @@ pub struct Settings {
     pub slack_api_url: String,
     /// How long an access request stays open.
     pub request_ttl: GrantDuration,
+    /// How long a group's members are trusted, in seconds (`OTPBOT_GROUP_CACHE`).
+    pub group_cache_secs: u64,
     /// Log filter.
     pub log_filter: String,
     /// Log style.
@@ -237,6 +239,7 @@ impl Settings {
             slack_socket_mode: args.slack_socket_mode,
             slack_app_token: given.slack_app_token,
             request_ttl: args.request_ttl,
+            group_cache_secs: args.group_cache,
             log_filter: args.log,
             log_format: args.log_format.unwrap_or(LogFormat::default_for(on_lambda)),
             unknown,
@@ -261,6 +264,7 @@ impl Settings {
             per_caller: self.rate_per_caller,
             per_request: self.rate_per_request,
             request_ttl_secs: self.request_ttl.secs(),
+            group_cache_secs: i64::try_from(self.group_cache_secs).unwrap_or(i64::MAX),
             ..Policy::default()
         }
     }

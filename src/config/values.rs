@@ -133,6 +133,17 @@ pub(super) fn duration(text: &str) -> Result<GrantDuration, String> {
     GrantDuration::parse(text).ok_or_else(|| format!("`{text}` is not like 30m or 1h"))
 }
 
+/// How long an answer may be kept: `<n>s` or a duration such as `5m`, `0s` for never.
+pub(super) fn cache_age(text: &str) -> Result<u64, String> {
+    let secs = match text.trim().strip_suffix('s') {
+        Some(n) if !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit()) => {
+            n.parse().ok()
+        }
+        _ => GrantDuration::parse(text).and_then(|d| u64::try_from(d.secs()).ok()),
+    };
+    secs.ok_or_else(|| format!("`{text}` is not like 60s, 5m or 0s"))
+}
+
 /// `host:port`.
 pub(super) fn socket_addr(text: &str) -> Result<SocketAddr, String> {
     text.parse()
