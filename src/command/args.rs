@@ -4,6 +4,8 @@
 
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
+use super::group_mention::{parse_group_mention, show_group};
+pub use super::text::shorten;
 use crate::domain::{GrantDuration, Principal, Tool, ToolName};
 
 /// The words of a command, consumed left to right.
@@ -100,19 +102,6 @@ pub fn grant_length(
     Ok(duration)
 }
 
-/// A short, printable rendering of untrusted text for messages.
-pub fn shorten(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .filter(|c| !c.is_control() && *c != '`')
-        .take(40)
-        .collect();
-    if text.chars().count() > 40 {
-        out.push('…');
-    }
-    out
-}
-
 /// Parses a tool name, turning a bad one into a polite usage error.
 pub fn parse_tool(word: &str) -> CommandResult<ToolName> {
     ToolName::parse(word)
@@ -130,7 +119,7 @@ pub fn parse_user(word: &str, caller: &Principal) -> CommandResult<Principal> {
             shorten(word)
         ))
     };
-    if let Some(group) = super::groups::parse_group_mention(word, caller) {
+    if let Some(group) = parse_group_mention(word, caller) {
         return group;
     }
     if !word.starts_with('<') && word.contains(':') {
@@ -148,7 +137,7 @@ pub fn parse_user(word: &str, caller: &Principal) -> CommandResult<Principal> {
 /// (a group always by its full principal).
 pub fn show_user(principal: &Principal, viewer: &Principal) -> String {
     if principal.is_group() {
-        super::groups::show_group(principal)
+        show_group(principal)
     } else if principal.platform() == viewer.platform()
         && principal.workspace() == viewer.workspace()
     {

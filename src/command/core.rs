@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::draft::Draft;
-use super::groups::Groups;
+use super::membership::Groups;
 use super::policy::Policy;
 use crate::domain::{AuditEvent, Clock, EventId, Person, Principal, RequestId, Timestamp};
 use crate::keys::AuditKey;

@@ -749,7 +749,11 @@ pub async fn group_grants_and_approvers(s: &Stores) {
         ..grant("U1", "github", 5_000)
     };
     apply(s, Change::PutGrant(group_grant.clone())).await;
-    let holders = s.access.holders(&tool_name("github")).await.expect("holders");
+    let holders = s
+        .access
+        .holders(&tool_name("github"))
+        .await
+        .expect("holders");
     assert_eq!(holders, vec![group_grant], "the group holds the grant");
     let through_group = |at: i64| {
         let mut d = issue("U1", at, vec![], None);
@@ -799,7 +803,11 @@ pub async fn group_grants_and_approvers(s: &Stores) {
         .is_approver(&group, &tool_name("github"))
         .await
         .expect("read"));
-    let approvers = s.access.approvers(&tool_name("github")).await.expect("read");
+    let approvers = s
+        .access
+        .approvers(&tool_name("github"))
+        .await
+        .expect("read");
     assert!(approvers.contains(&group), "{approvers:?}");
 }
 

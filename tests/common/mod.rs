@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod aws;
 pub mod cli;
 pub mod conformance;
+pub mod graph;
 pub mod groups;
 pub mod lambda;
 pub mod rfc6238;

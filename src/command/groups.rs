@@ -2,31 +2,22 @@
 //! (a group [`Principal`]) holds a grant or a tool's approver role like a user, and each of its
 //! members has what the group has for as long as they are in it.
 //!
-//! Membership comes from the platform ([`Membership`], implemented by the Slack and Teams
-//! clients) through the core's [`Groups`], which keeps an answer at most `OTPBOT_GROUP_CACHE`.
+//! Membership comes from the platform ([`Membership`](super::Membership), implemented by the Slack and Teams
+//! clients) through the core's [`Groups`](super::Groups), which keeps an answer at most `OTPBOT_GROUP_CACHE`.
 //! Every look-up here runs before the request's decision and never inside its transaction;
 //! the decision then re-checks the group's grant. A look-up that fails refuses (fail closed):
 //! no code, no approval, and the caller is told why, privately.
 
-mod cache;
-mod mention;
-
-pub use self::cache::{GroupError, Groups, Membership};
-pub use self::mention::parse_group_mention;
-
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
+use super::group_mention::show_group;
+use super::membership::GroupError;
 use crate::domain::{Grant, Principal, ToolName};
 
 /// Most groups looked up for one request: a tool granted to more groups than this is checked
 /// on its longest-lasting grants first.
 const MAX_GROUPS: usize = 10;
-
-/// How a group is shown in replies: its full principal, which names its workspace.
-pub fn show_group(group: &Principal) -> String {
-    format!("group `{group}`")
-}
 
 /// What was asked of a group look-up that failed: the refusal to audit as `draft`.
 fn lookup_failed(draft: Draft, group: &Principal, err: &GroupError, what: &str) -> CommandError {

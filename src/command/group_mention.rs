@@ -1,12 +1,17 @@
-//! A Slack user group as an admin types it: the mention Slack sends with escaping on,
+//! A group as chat users see it, and a Slack user group as an admin types it: the mention Slack sends with escaping on,
 //! `<!subteam^S0123ABC|@contractors>` or `<!subteam^S0123ABC>` (Slack, "Formatting text for
 //! app surfaces", mentioning groups:
 //! <https://api.slack.com/reference/surfaces/formatting#mentioning-groups>), which names a
 //! group of the workspace the command was typed in.
 
-use super::super::args::shorten;
-use super::super::error::{CommandError, CommandResult};
+use super::error::{CommandError, CommandResult};
+use super::text::shorten;
 use crate::domain::{Platform, Principal};
+
+/// How a group is shown in replies: its full principal, which names its workspace.
+pub fn show_group(group: &Principal) -> String {
+    format!("group `{group}`")
+}
 
 /// Reads `word` as a Slack group mention typed by `caller`: `None` when it is not one of
 /// Slack's special mentions (`<!…>`) at all, else the group or a clear refusal. Anything but
