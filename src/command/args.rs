@@ -133,6 +133,19 @@ pub fn parse_user(word: &str, caller: &Principal) -> CommandResult<Principal> {
     caller.sibling(id).map_err(|_| bad())
 }
 
+/// Shows a person to chat users by the display name their platform gave (Teams cards cannot
+/// show a user id by name), where it gave one; else as [`show_user`].
+pub fn show_named(principal: &Principal, name: Option<&str>, viewer: &Principal) -> String {
+    let same_workspace =
+        principal.platform() == viewer.platform() && principal.workspace() == viewer.workspace();
+    match name {
+        Some(name) if same_workspace && !principal.is_group() => {
+            crate::reply::mention_named(principal.user(), name)
+        }
+        _ => show_user(principal, viewer),
+    }
+}
+
 /// Shows a principal to chat users: a mention in the same workspace, else the full principal
 /// (a group always by its full principal).
 pub fn show_user(principal: &Principal, viewer: &Principal) -> String {

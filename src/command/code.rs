@@ -1,6 +1,6 @@
 //! `/otp <tool>`: the current code, for a caller with a valid grant.
 
-use super::args::show_user;
+use super::args::{show_named, show_user};
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
@@ -205,7 +205,7 @@ fn issued(ctx: &Ctx<'_>, tool: &Tool, grant: &Grant, issue: TotpIssue) -> Reply 
             };
             let mut line = format!(
                 "{} got a {} code{via} (grant by {}",
-                show_user(caller, caller),
+                show_named(caller, ctx.request.name.as_deref(), caller),
                 tool.display_name,
                 show_user(&grant.granted_by, caller)
             );

@@ -30,6 +30,10 @@ pub struct ChatRequest {
     pub text: String,
     /// How the reply reaches the caller privately (recorded with issued codes).
     pub delivery: Option<String>,
+    /// The caller's display name as their platform gave it (Teams: the activity's
+    /// `from.name`), for cards others read; `None` where the platform shows names itself
+    /// (Slack renders `<@U…>`). Never trusted for anything but showing.
+    pub name: Option<String>,
 }
 
 /// What a front end knows of a request besides its content.

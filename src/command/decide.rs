@@ -8,8 +8,8 @@
 //! "Get code" button. A refusal carries the request's message too, so a click on a stale copy
 //! brings it up to date.
 
-use super::approval_message::approval_message;
-use super::args::{shorten, show_user, Args};
+use super::approval_message::{approval_message, settled_message};
+use super::args::{shorten, show_named, show_user, Args};
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
@@ -331,7 +331,9 @@ impl Decide {
                 None => Vec::new(),
             },
         });
-        reply.follow_ups.approval_message = Some(approval_message(&settled, display, ctx.now));
+        let decider = ctx.request.name.as_deref();
+        reply.follow_ups.approval_message =
+            Some(settled_message(&settled, display, ctx.now, decider));
         reply
     }
 
@@ -345,8 +347,8 @@ impl Decide {
         granted: Option<&Granted>,
     ) -> (String, String) {
         let requester = &request.requester;
-        let who = show_user(requester, ctx.caller());
-        let by = show_user(ctx.caller(), requester);
+        let who = show_named(requester, request.requester_name.as_deref(), ctx.caller());
+        let by = show_named(ctx.caller(), ctx.request.name.as_deref(), requester);
         let id = &self.id;
         match granted {
             Some(Granted::Made(g)) => (

@@ -14,8 +14,11 @@ use crate::domain::{
     AccessRequest, AccessRequestId, Action, GrantDuration, Outcome, Person, RequestState, Tool,
     ToolName,
 };
-use crate::reply::{Audience, Notice, Reply};
+use crate::reply::{clean, Audience, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
+
+/// Longest requester display name kept with a request, in characters.
+const NAME_LIMIT: usize = 64;
 
 const REQUEST_USAGE: &str = "/otp request <tool> [for 2h] [reason]";
 
@@ -69,6 +72,7 @@ impl RequestAccess {
             requested_at: ctx.now,
             expires_at: ctx.now.plus_secs(policy.request_ttl_secs),
             state: RequestState::Open,
+            requester_name: ctx.request.name.as_deref().map(|n| clean(n, NAME_LIMIT)),
         };
         let detail = match &self.reason {
             Some(reason) => format!("request {} for {duration}: {reason}", request.id),

@@ -84,6 +84,10 @@ pub struct AccessRequest {
     pub expires_at: Timestamp,
     /// Where it stands.
     pub state: RequestState,
+    /// The requester's display name as their platform gave it when they asked (Teams'
+    /// `from.name`), for the cards approvers read; `None` where the platform shows a user id by
+    /// name itself (Slack) or gave none.
+    pub requester_name: Option<String>,
 }
 
 impl AccessRequest {

@@ -972,6 +972,8 @@ fn access_request(id: &str, user: &str, tool: &str, at: i64, expires: i64) -> Ac
         requested_at: Timestamp::from_unix(at),
         expires_at: Timestamp::from_unix(expires),
         state: RequestState::Open,
+        // Teams gives display names, Slack none: both are kept as given.
+        requester_name: (user != "U2").then(|| format!("{user} Zoë Display")),
     }
 }
 

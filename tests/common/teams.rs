@@ -458,13 +458,24 @@ pub fn activity(
         "id": id.to_string(),
         "channelId": "msteams",
         "serviceUrl": service_url,
-        "from": { "id": format!("29:{aad}"), "name": "User", "aadObjectId": aad },
+        "from": { "id": format!("29:{aad}"), "name": display_name(aad), "aadObjectId": aad },
         "recipient": { "id": "28:otpbot", "name": "otpbot" },
         "conversation": { "id": conversation, "conversationType": conversation_type, "tenantId": TENANT },
         "text": text,
         "entities": [],
         "channelData": { "tenant": { "id": TENANT } }
     })
+}
+
+/// The display name Teams gives each test user in `from.name` (a channel account's `name`:
+/// <https://learn.microsoft.com/en-us/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference#channelaccount-object>).
+pub fn display_name(aad: &str) -> &'static str {
+    match aad {
+        ALICE_AAD => "Alice Contractor",
+        BOB_AAD => "Bob Approver",
+        ADMIN_AAD => "Ada Admin",
+        _ => "User",
+    }
 }
 
 pub fn teams_user(aad: &str) -> Principal {

@@ -73,6 +73,7 @@ pub(super) fn request_from(item: &Item) -> StoreResult<AccessRequest> {
         requested_at: Timestamp::from_unix(get_n(item, "requested_at")?),
         expires_at: Timestamp::from_unix(get_n(item, OPEN_UNTIL)?),
         state,
+        requester_name: opt_s(item, "requester_name"),
     })
 }
 
@@ -100,6 +101,7 @@ impl AwsStore {
             .set("tool", s(r.tool.as_str()))
             .set("duration", n(r.duration.secs()))
             .opt("reason", r.reason.as_deref())
+            .opt("requester_name", r.requester_name.as_deref())
             .set("requested_at", n(r.requested_at.unix()))
             .set(OPEN_UNTIL, n(r.expires_at.unix()))
             .set(STATE, s("open"))

@@ -125,7 +125,7 @@ pub(super) fn approver_role(tool: &ToolName) -> String {
 
 /// An access request's columns, in the order [`request_on`] reads them.
 const REQUEST_COLUMNS: &str = "id, requester, tool, duration, reason, requested_at, \
-     expires_at, state, decided_by, decided_at, requester_person";
+     expires_at, state, decided_by, decided_at, requester_person, requester_name";
 
 type RequestRow = (
     String,
@@ -138,6 +138,7 @@ type RequestRow = (
     String,
     Option<String>,
     Option<i64>,
+    Option<String>,
     Option<String>,
 );
 
@@ -154,6 +155,7 @@ fn request_from_row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
         r.get(8)?,
         r.get(9)?,
         r.get(10)?,
+        r.get(11)?,
     ))
 }
 
@@ -172,7 +174,8 @@ pub(super) fn request_on(conn: &Connection, id: &str) -> StoreResult<Option<Acce
 }
 
 fn to_request(row: RequestRow) -> StoreResult<AccessRequest> {
-    let (id, requester, tool, duration, reason, at, expires, state, by, decided_at, person) = row;
+    let (id, requester, tool, duration, reason, at, expires, state, by, decided_at, person, name) =
+        row;
     let requester = Principal::parse(&requester).map_err(|e| corrupt("requester", e))?;
     Ok(AccessRequest {
         id: AccessRequestId::parse(&id).ok_or_else(|| corrupt("request", "bad id"))?,
@@ -184,6 +187,7 @@ fn to_request(row: RequestRow) -> StoreResult<AccessRequest> {
         reason,
         requested_at: Timestamp::from_unix(at),
         expires_at: Timestamp::from_unix(expires),
+        requester_name: name,
         state: request_state(&state, by.as_deref(), decided_at)?,
     })
 }

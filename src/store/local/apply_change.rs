@@ -96,8 +96,8 @@ fn put_tool(conn: &Connection, t: &Tool, seed: Option<&Sealed>) -> StoreResult<b
 
 fn open_request(conn: &Connection, r: &AccessRequest) -> StoreResult<bool> {
     let sql = "INSERT INTO access_requests (id, requester, tool, duration, reason, \
-               requested_at, expires_at, state, requester_person) \
-               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)";
+               requested_at, expires_at, state, requester_person, requester_name) \
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9)";
     let args = params![
         r.id.as_str(),
         r.requester.as_str(),
@@ -106,7 +106,8 @@ fn open_request(conn: &Connection, r: &AccessRequest) -> StoreResult<bool> {
         r.reason,
         r.requested_at.unix(),
         r.expires_at.unix(),
-        r.requester_person.as_str()
+        r.requester_person.as_str(),
+        r.requester_name
     ];
     Ok(execute(conn, sql, args)? > 0)
 }

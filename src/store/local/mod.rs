@@ -40,6 +40,6 @@ mod writer;
 
 pub use crypto::MasterKey;
 pub use handle::{LocalOptions, LocalStore};
-pub use schema::create_at_schema_version;
+pub use schema::{create_at_schema_version, REQUESTER_NAME_VERSION};
 pub use sql::DB_FILE;
 pub use verify_file::{verify_file, VerifyError};

@@ -155,6 +155,11 @@ const MIGRATIONS: &[&str] = &[
         SELECT key, row_number() OVER (PARTITION BY key ORDER BY at) - 1, at FROM quota_events;
     DROP TABLE quota_events;
     "#,
+    // 10: the requester's display name as their platform gave it (Teams), for approvers' cards.
+    // Requests made before it have none and show the requester's id as before.
+    r#"
+    ALTER TABLE access_requests ADD COLUMN requester_name TEXT;
+    "#,
 ];
 
 /// Creates `dir/otpbot.db` as an otpbot of schema `version` left it (its first `version`
@@ -165,6 +170,9 @@ pub fn create_at_schema_version(dir: &Path, version: usize) -> StoreResult<()> {
     let mut conn = Connection::open(dir.join(DB_FILE)).map_err(backend)?;
     migrate_to(&mut conn, version).map_err(backend)
 }
+
+/// The schema version from which access requests keep their requester's display name.
+pub const REQUESTER_NAME_VERSION: usize = 10;
 
 /// The schema version from which every audit log begins its chain with a chain-start record.
 pub const CHAIN_START_VERSION: usize = 7;
