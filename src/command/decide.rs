@@ -116,7 +116,7 @@ impl Decide {
             .map_or_else(|| request.tool.to_string(), |t| t.display_name.clone());
         let current = approval_message(&request, &display, ctx.now);
         let refused = |err: CommandError| err.with_approval_message(&current);
-        self.check(ctx, &request).await.map_err(refused)?;
+        let via = self.check(ctx, &request).await.map_err(refused)?;
         let Some(tool) = tool else {
             return Err(refused(CommandError::denied(
                 self.draft(&request, Outcome::UnknownTool, "tool removed"),
@@ -124,13 +124,20 @@ impl Decide {
             )));
         };
         let duration = self.length(&request, &tool).map_err(refused)?;
-        let granted = self.commit(ctx, &request, &display, duration).await?;
+        let granted = self
+            .commit(ctx, (&request, via.as_ref()), &display, duration)
+            .await?;
         Ok(self.decided(ctx, &request, &display, duration, granted))
     }
 
     /// Refuses a decision by the requester (as a person), by someone who is neither admin nor
-    /// the tool's approver, or on a request that is no longer open.
-    async fn check(&self, ctx: &Ctx<'_>, request: &AccessRequest) -> CommandResult<()> {
+    /// the tool's approver (directly or as a member of an approver group), or on a request that
+    /// is no longer open. The group the caller decides as a member of, if that is how.
+    async fn check(
+        &self,
+        ctx: &Ctx<'_>,
+        request: &AccessRequest,
+    ) -> CommandResult<Option<Principal>> {
         if &request.requester == ctx.caller() || request.requester_person.may_be(ctx.person()) {
             return Err(CommandError::denied(
                 self.draft(request, Outcome::Forbidden, "self-approval refused"),
@@ -139,12 +146,12 @@ impl Decide {
         }
         let access = ctx.core.stores.access.as_ref();
         let failed = self.draft(request, Outcome::Error, "approver group look-up failed");
-        if !(ctx.roles.admin
-            || access.is_approver(ctx.caller(), &request.tool).await?
-            || approver_via_group(ctx, &request.tool, &failed)
-                .await?
-                .is_some())
-        {
+        let direct = ctx.roles.admin || access.is_approver(ctx.caller(), &request.tool).await?;
+        let via = match direct {
+            true => None,
+            false => approver_via_group(ctx, &request.tool, &failed).await?,
+        };
+        if !direct && via.is_none() {
             return Err(CommandError::denied(
                 self.draft(request, Outcome::Forbidden, "not an approver"),
                 "Only admins and the tool's approvers can decide requests.",
@@ -156,7 +163,7 @@ impl Decide {
         if !request.is_open(ctx.now) {
             return Err(self.expired(request));
         }
-        Ok(())
+        Ok(via)
     }
 
     fn decided_before(&self, request: &AccessRequest, viewer: &Principal) -> CommandError {
@@ -197,10 +204,11 @@ impl Decide {
     /// Commits the decision with its record. An approval's grant is stored unless the
     /// requester's grant already ends later, which the store checks in the same transaction
     /// (recording the "kept" record instead).
+    /// A decision taken as a member of an approver group (`via`) says so in its record.
     async fn commit(
         &self,
         ctx: &Ctx<'_>,
-        request: &AccessRequest,
+        (request, via): (&AccessRequest, Option<&Principal>),
         display: &str,
         duration: GrantDuration,
     ) -> CommandResult<Option<Granted>> {
@@ -210,7 +218,10 @@ impl Decide {
             None => None,
         };
         let held_until = held.map(|h| h.expires_at);
-        let (detail, kept) = self.details(duration, grant.as_ref(), held_until);
+        let (mut detail, kept) = self.details(duration, grant.as_ref(), held_until);
+        if let Some(group) = via {
+            detail.push_str(&format!("; as a member of group {group}"));
+        }
         let effect = Effect::Change {
             change: Change::DecideRequest {
                 id: self.id.clone(),

@@ -281,6 +281,19 @@ pub async fn a_group_approver_cannot_approve_own_request(app: &TestApp, fake: &F
         .await
         .ephemeral();
     assert!(approved.contains("Approved"), "{approved}");
+    let record = app.last_event().await;
+    assert_eq!(
+        (record.action, record.actor.as_str()),
+        (Action::Approve, "slack:T0TEST:UBOB")
+    );
+    assert!(
+        record
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("as a member of group slack-group:T0TEST:S0APPROVE"),
+        "the record names the group: {record:?}"
+    );
     let grant = app
         .stores
         .access
