@@ -12,8 +12,7 @@ mod button;
 mod segment;
 
 pub use button::{Button, Data, Verb};
-pub use segment::{mention, mention_named, segments, Segment};
-use segment::{MENTION_CLOSE, MENTION_NAME, MENTION_OPEN};
+pub use segment::{clean, mention, mention_named, segments, Segment};
 
 use crate::domain::{AccessRequestId, OtpCode, Platform, Principal, RequestId};
 
@@ -22,32 +21,6 @@ pub const LINE_LIMIT: usize = 1_000;
 
 /// Longest tool display name shown, in characters.
 pub const DISPLAY_NAME_LIMIT: usize = 100;
-
-/// Whether a character must never reach a chat: control characters (other than none: line
-/// breaks are structure, not text), bidirectional overrides and isolates, directional marks,
-/// and the mention marker characters.
-fn is_hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{200E}' | '\u{200F}' | '\u{061C}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{2028}' | '\u{2029}'
-                | MENTION_OPEN | MENTION_CLOSE | MENTION_NAME
-        )
-}
-
-/// `text` without control, bidirectional-control and marker characters, cut to `max` characters
-/// (with `…` when cut). Every renderer passes user-controlled text through this first.
-pub fn clean(text: &str, max: usize) -> String {
-    let mut kept = text.chars().filter(|&c| !is_hidden(c));
-    let mut out: String = kept.by_ref().take(max).collect();
-    if kept.next().is_some() {
-        out.push('…');
-    }
-    out
-}
 
 /// What kind of answer this is; front ends may style them differently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,6 +233,7 @@ impl Reply {
 
 #[cfg(test)]
 mod tests {
+    use super::segment::{MENTION_CLOSE, MENTION_OPEN};
     use super::*;
 
     #[test]

@@ -4,12 +4,10 @@
 
 use std::sync::OnceLock;
 
-use super::clean;
-
 pub(super) const MENTION_OPEN: char = '\u{E000}';
 pub(super) const MENTION_CLOSE: char = '\u{E001}';
 /// Between a mention's user id and the display name it carries.
-pub(super) const MENTION_NAME: char = '\u{E002}';
+const MENTION_NAME: char = '\u{E002}';
 /// Longest display name a mention carries, in characters.
 const MENTION_NAME_LIMIT: usize = 64;
 
@@ -101,6 +99,32 @@ fn push_text<'a>(out: &mut Vec<Segment<'a>>, text: &'a str) {
     if !text.is_empty() {
         out.push(Segment::Text(text));
     }
+}
+
+/// Whether a character must never reach a chat: control characters (other than none: line
+/// breaks are structure, not text), bidirectional overrides and isolates, directional marks,
+/// and the mention marker characters.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200E}' | '\u{200F}' | '\u{061C}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}' | '\u{2029}'
+                | MENTION_OPEN | MENTION_CLOSE | MENTION_NAME
+        )
+}
+
+/// `text` without control, bidirectional-control and marker characters, cut to `max` characters
+/// (with `…` when cut). Every renderer passes user-controlled text through this first.
+pub fn clean(text: &str, max: usize) -> String {
+    let mut kept = text.chars().filter(|&c| !is_hidden(c));
+    let mut out: String = kept.by_ref().take(max).collect();
+    if kept.next().is_some() {
+        out.push('…');
+    }
+    out
 }
 
 #[cfg(test)]
