@@ -34,6 +34,18 @@ fn lookup_failed(draft: Draft, group: &Principal, err: &GroupError, what: &str) 
     )
 }
 
+/// Of `holders`, the active grants of groups the caller could be a member of (their own
+/// workspace's or tenant's), longest-lasting first, at most [`MAX_GROUPS`].
+fn candidates(ctx: &Ctx<'_>, holders: Vec<Grant>) -> Vec<Grant> {
+    let mut grants: Vec<Grant> = holders
+        .into_iter()
+        .filter(|g| g.principal.may_contain(ctx.caller()) && g.is_active(ctx.now))
+        .collect();
+    grants.sort_by_key(|g| std::cmp::Reverse(g.expires_at));
+    grants.truncate(MAX_GROUPS);
+    grants
+}
+
 /// The active grant for `tool` the caller holds through a group they are a member of at the
 /// request's time, if any (the longest-lasting one). A failed look-up refuses, audited as
 /// `draft`, unless another group already answered yes.
@@ -43,17 +55,7 @@ pub async fn grant_via_group(
     draft: &Draft,
 ) -> CommandResult<Option<Grant>> {
     let caller = ctx.caller();
-    let mut grants: Vec<Grant> = ctx
-        .core
-        .stores()
-        .access
-        .holders(tool)
-        .await?
-        .into_iter()
-        .filter(|g| g.principal.may_contain(caller) && g.is_active(ctx.now))
-        .collect();
-    grants.sort_by(|a, b| b.expires_at.cmp(&a.expires_at));
-    grants.truncate(MAX_GROUPS);
+    let grants = candidates(ctx, ctx.core.stores().access.holders(tool).await?);
     let mut failed = None;
     for grant in grants {
         match ctx
@@ -156,15 +158,7 @@ pub async fn grants_via_groups(ctx: &Ctx<'_>) -> CommandResult<Vec<Grant>> {
     let caller = ctx.caller();
     let mut found = Vec::new();
     for tool in access.tools().await? {
-        let mut grants: Vec<Grant> = access
-            .holders(&tool.name)
-            .await?
-            .into_iter()
-            .filter(|g| g.principal.may_contain(caller) && g.is_active(ctx.now))
-            .collect();
-        grants.sort_by(|a, b| b.expires_at.cmp(&a.expires_at));
-        grants.truncate(MAX_GROUPS);
-        for grant in grants {
+        for grant in candidates(ctx, access.holders(&tool.name).await?) {
             let groups = ctx.core.groups();
             if groups.contains(&grant.principal, caller, ctx.now).await == Ok(true) {
                 found.push(grant);
