@@ -119,7 +119,13 @@ pub(super) fn guid(text: &str) -> Result<String, String> {
 /// Principals as a person types them, e.g. `slack:T0123:U0456`.
 pub(super) fn principals(text: &str) -> Result<List<Principal>, String> {
     list(text, |p| {
-        Principal::parse_input(p).map_err(|e| e.to_string())
+        let principal = Principal::parse_input(p).map_err(|e| e.to_string())?;
+        if principal.is_group() {
+            return Err(format!(
+                "`{principal}` is a group: admins are people, named one by one"
+            ));
+        }
+        Ok(principal)
     })
 }
 
