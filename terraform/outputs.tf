@@ -87,7 +87,7 @@ output "slack_app_manifest" {
     }
     oauth_config = {
       scopes = {
-        bot = ["commands", "chat:write", "im:write"]
+        bot = ["commands", "chat:write", "im:write", "usergroups:read"]
       }
     }
     settings = {

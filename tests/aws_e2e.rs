@@ -241,6 +241,50 @@ async fn break_glass_once_per_period_then_revoked_by_review_on_aws() {
     common::approvals::break_glass_once_per_period_then_revoked_by_review(&app).await;
 }
 
+/// An app on DynamoDB whose Slack Web API is a fake answering `usergroups.users.list`.
+async fn aws_group_app(moto: &Moto) -> (TestApp, common::slack::FakeWebApi) {
+    let fake = common::slack::FakeWebApi::start().await;
+    let store = aws::store_on(moto, aws::unique_settings()).await;
+    let app = TestApp::spawn_on(
+        Stores::single(store),
+        tempfile::tempdir().expect("dir"),
+        common::groups::options(&fake),
+    )
+    .await;
+    (app, fake)
+}
+
+#[tokio::test]
+async fn a_group_grant_serves_its_members_and_the_audit_names_both_on_aws() {
+    let (app, fake) = aws_group_app(&Moto::shared()).await;
+    common::groups::a_group_grant_serves_its_members_and_the_audit_names_both(&app, &fake).await;
+}
+
+#[tokio::test]
+async fn a_member_removed_from_a_group_gets_no_code_once_the_cache_expired_on_aws() {
+    let (app, fake) = aws_group_app(&Moto::shared()).await;
+    common::groups::a_member_removed_from_a_group_gets_no_code_once_the_cache_expired(&app, &fake)
+        .await;
+}
+
+#[tokio::test]
+async fn a_failed_group_lookup_refuses_the_code_on_aws() {
+    let (app, fake) = aws_group_app(&Moto::shared()).await;
+    common::groups::a_failed_group_lookup_refuses_the_code(&app, &fake).await;
+}
+
+#[tokio::test]
+async fn a_group_approver_cannot_approve_own_request_on_aws() {
+    let (app, fake) = aws_group_app(&Moto::shared()).await;
+    common::groups::a_group_approver_cannot_approve_own_request(&app, &fake).await;
+}
+
+#[tokio::test]
+async fn a_revoked_group_grant_serves_no_member_on_aws() {
+    let (app, fake) = aws_group_app(&Moto::shared()).await;
+    common::groups::a_revoked_group_grant_serves_no_member(&app, &fake).await;
+}
+
 /// Slack gives up on an answer after 3 s. With DynamoDB not answering at all (a black hole:
 /// connections accepted, nothing ever sent back), and each SDK call allowed 10 s, every chat
 /// request still ends within 3 s with the private "try again": one deadline for the request's

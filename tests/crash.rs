@@ -85,6 +85,7 @@ fn request(user: &str, text: String) -> ChatRequest {
         channel: Some("C1".into()),
         text,
         delivery: None,
+        name: None,
     }
 }
 

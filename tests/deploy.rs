@@ -47,10 +47,12 @@ fn slack_manifest_declares_the_escaped_otp_command_and_only_the_scopes_it_uses()
     // https://docs.slack.dev/reference/methods/chat.postMessage,
     // https://docs.slack.dev/reference/methods/chat.update,
     // https://docs.slack.dev/reference/methods/conversations.open, and the `im:write` scope page
-    // https://docs.slack.dev/reference/scopes/im.write).
+    // https://docs.slack.dev/reference/scopes/im.write); `usergroups:read` for
+    // usergroups.users.list, the members of a user group holding a grant or an approver role
+    // (https://api.slack.com/methods/usergroups.users.list).
     assert_eq!(
         m["oauth_config"]["scopes"]["bot"],
-        serde_json::json!(["commands", "chat:write", "im:write"]),
+        serde_json::json!(["commands", "chat:write", "im:write", "usergroups:read"]),
         "no scope beyond what otpbot calls"
     );
     assert!(m["display_information"]["name"].is_string());

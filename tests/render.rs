@@ -90,6 +90,7 @@ impl Bench {
                 channel: Some("C0TEST".into()),
                 text: text.into(),
                 delivery: None,
+                name: None,
             })
             .await
     }

@@ -137,6 +137,35 @@ async fn a_large_audit_log_pages_through_every_event_once() {
     common::conformance::paging_over_many_events(&stores, 1_250).await;
 }
 
+/// A store written before requests kept their requester's display name is upgraded in place:
+/// its requests read back without a name (approvers' cards show the id, as they did), and new
+/// requests keep theirs.
+#[tokio::test]
+async fn requests_from_before_display_names_read_back_without_one() {
+    use otpbot::domain::AccessRequestId;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let before = otpbot::store::local::REQUESTER_NAME_VERSION - 1;
+    otpbot::store::local::create_at_schema_version(dir.path(), before).expect("older schema");
+    let conn = rusqlite::Connection::open(dir.path().join("otpbot.db")).expect("open");
+    conn.execute_batch(
+        "INSERT INTO access_requests (id, requester, tool, duration, reason, requested_at,
+             expires_at, state, requester_person) VALUES ('r1', 'teams:t1:u1', 'github', 3600,
+             NULL, 1000, 4600, 'open', 'teams:t1:u1');",
+    )
+    .expect("an older otpbot's request");
+    drop(conn);
+    let store = LocalStore::open(dir.path(), MasterKey::new(random_key())).expect("upgrade");
+    let stores = Stores::single(Arc::new(store));
+    let request = stores
+        .access
+        .access_request(&AccessRequestId::parse("r1").expect("id"))
+        .await
+        .expect("read")
+        .expect("the request");
+    assert_eq!(request.requester_name, None);
+    assert_eq!(request.requester.as_str(), "teams:t1:u1");
+}
+
 /// A store written before persons were recorded (schema 7) is upgraded in place: its grants
 /// and requests get their principal as their person, the person as far as was known then.
 #[tokio::test]

@@ -100,6 +100,7 @@ async fn store(moto: &Moto) -> (otpbot::store::aws::AwsSettings, Stores) {
         state: RequestState::Open,
         approvals_required: 1,
         approvals: Vec::new(),
+        requester_name: None,
     };
     let copies = vec![MessageRef::Slack {
         channel: "C0APPROVE".into(),

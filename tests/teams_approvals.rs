@@ -255,8 +255,12 @@ async fn request_approve_in_the_channel_then_get_the_code_in_the_personal_chat()
         .await;
     let text = approved.card_text();
     assert!(
-        text.contains("Approved by @") && text.contains(ADMIN_AAD) && text.contains("for 1h"),
+        text.contains("Approved by @Ada Admin") && text.contains("for 1h"),
         "{text}"
+    );
+    assert!(
+        !text.contains(ADMIN_AAD) && !text.contains(ALICE_AAD),
+        "names, not ids: {text}"
     );
     assert!(approved.verbs().is_empty(), "no buttons once decided");
     let grant =
@@ -738,7 +742,14 @@ async fn an_issued_code_is_announced_in_the_tool_s_teams_notice_channel_without_
         .find(|(path, _, _)| path == &format!("send {NOTICES}"))
         .unwrap_or_else(|| panic!("no issuance notice: {posts:?}"));
     let text = card_text(&notice.2);
-    assert!(text.contains("got a GitHub code"), "{text}");
+    assert!(
+        text.contains("@Alice Contractor got a GitHub code"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(ALICE_AAD),
+        "a name, not an object id: {text}"
+    );
     assert!(!notice.2.to_string().contains(&expected), "{}", notice.2);
     assert!(verbs(&notice.2["attachments"][0]["content"]).is_empty());
 }
@@ -1037,4 +1048,61 @@ async fn break_glass_on_teams_is_told_on_a_card_and_revoked_from_it() {
             (Outcome::Invalid, teams_user(ADMIN_AAD)),
         ]
     );
+}
+
+/// Teams cards name people by the display name Teams gives (`from.name`), never by object id:
+/// the approval card names the requester, the settled card and the requester's notice the
+/// approver. A display name is text like any other: markup in it is shown, never run.
+#[tokio::test]
+async fn teams_cards_name_people_by_display_name_not_by_object_id() {
+    let a = Approvals::start().await;
+    let (id, card) = a.request().await;
+    let asking = card_blocks(&card["attachments"][0]["content"]);
+    assert!(
+        asking.contains("@Alice Contractor asks for GitHub access"),
+        "{asking}"
+    );
+    assert!(
+        !card.to_string().contains(ALICE_AAD),
+        "no object id on the card: {card}"
+    );
+    let stored =
+        a.h.app
+            .stores
+            .access
+            .access_request(&otpbot::domain::AccessRequestId::parse(&id).expect("id"))
+            .await
+            .expect("read")
+            .expect("the request");
+    assert_eq!(stored.requester_name.as_deref(), Some("Alice Contractor"));
+    let approved = a.decide(ADMIN_AAD, "otp.approve", &id).await.card_text();
+    assert!(approved.contains("Approved by @Ada Admin"), "{approved}");
+    let posts = a.h.posts();
+    let told = posts
+        .iter()
+        .find(|(path, _, _)| path == "send a:private-conversation")
+        .unwrap_or_else(|| panic!("alice not told: {posts:?}"));
+    let told = card_text(&told.2);
+    assert!(
+        told.contains("@Ada Admin approved your GitHub access request"),
+        "{told}"
+    );
+    assert!(!told.contains(ADMIN_AAD), "{told}");
+}
+
+/// A display name that carries markup or a forged mention is shown as text on the card.
+#[tokio::test]
+async fn a_hostile_display_name_is_shown_as_text() {
+    let a = Approvals::start().await;
+    let mut activity = a.h.activity(BOB_AAD, "request github", "personal");
+    activity["from"]["name"] = json!("**Eve** [login](https://evil.example) <at>Ada</at>");
+    assert_eq!(a.send(&activity, None).await.status, 200);
+    let posts = a.h.posts();
+    let card = posts
+        .iter()
+        .find(|(path, _, _)| path == &format!("send {APPROVALS}"))
+        .unwrap_or_else(|| panic!("no approval card: {posts:?}"));
+    let text = card_blocks(&card.2["attachments"][0]["content"]);
+    assert!(text.contains(r"@\*\*Eve\*\*"), "markdown escaped: {text}");
+    assert!(!text.contains("](https://evil.example)"), "no link: {text}");
 }

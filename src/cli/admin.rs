@@ -13,7 +13,8 @@ use crate::startup::{App, Patience};
 /// `otpbot grant`
 #[derive(Debug, Args)]
 pub struct GrantArgs {
-    /// Who, as a principal: slack:{team}:{user} or teams:{tenant}:{aad-object-id}.
+    /// Who, as a principal: slack:{team}:{user} or teams:{tenant}:{aad-object-id}; or a group:
+    /// slack-group:{team}:{group-id} or entra-group:{tenant}:{group-object-id}.
     pub principal: Principal,
     /// The tool.
     pub tool: ToolName,

@@ -155,6 +155,7 @@ async fn seed_demo(engine: &Engine, admin: &Principal) -> anyhow::Result<()> {
             channel: Some("demo-setup".into()),
             text: format!("grant {admin} {DEMO_TOOL} for 8h demo"),
             delivery: None,
+            name: None,
         };
         let reply = engine.handle(&request).await;
         if reply.tone != crate::reply::Tone::Info {

@@ -26,5 +26,6 @@ pub fn operator_request() -> ChatRequest {
         channel: Some("cli".into()),
         text: String::new(),
         delivery: Some("terminal".into()),
+        name: None,
     }
 }

@@ -3,13 +3,13 @@
 //! The command that opens a request sends it, and the command that decides one says what it
 //! now reads.
 
-use super::args::show_user;
+use super::args::{show_named, show_user};
 use crate::domain::{AccessRequest, GrantDuration, RequestState, Timestamp};
 use crate::reply::{ApprovalMessage, Button};
 
 /// The lines of the message that asks approvers about `request`.
 pub(super) fn asking_lines(request: &AccessRequest, display: &str) -> Vec<String> {
-    let who = show_user(&request.requester, &request.requester);
+    let who = requester(request);
     let mut lines = vec![format!(
         "{who} asks for {display} access for {}.",
         request.duration
@@ -46,6 +46,13 @@ fn count_line(request: &AccessRequest) -> Option<String> {
     ))
 }
 
+/// The requester as approvers see them: by the display name they asked with, where their
+/// platform gave one.
+fn requester(request: &AccessRequest) -> String {
+    let name = request.requester_name.as_deref();
+    show_named(&request.requester, name, &request.requester)
+}
+
 /// The decisions an approver can click on `request`: approve as asked, approve a shorter
 /// grant, deny.
 pub(super) fn approval_buttons(request: &AccessRequest) -> Vec<Button> {
@@ -64,6 +71,17 @@ pub(super) fn approval_message(
     display: &str,
     now: Timestamp,
 ) -> ApprovalMessage {
+    settled_message(request, display, now, None)
+}
+
+/// [`approval_message`], naming the one who decided by `decider_name`, the display name their
+/// platform gave when they decided (the request keeps only who it was).
+pub(super) fn settled_message(
+    request: &AccessRequest,
+    display: &str,
+    now: Timestamp,
+    decider_name: Option<&str>,
+) -> ApprovalMessage {
     let requester = &request.requester;
     let outcome = match &request.state {
         RequestState::Approved { at, .. } if request.approvals.len() > 1 => {
@@ -74,12 +92,14 @@ pub(super) fn approval_message(
                 .collect();
             Some(format!("Approved by {} at {at}.", all.join(" and ")))
         }
-        RequestState::Approved { by, at } => {
-            Some(format!("Approved by {} at {at}.", show_user(by, requester)))
-        }
-        RequestState::Denied { by, at } => {
-            Some(format!("Denied by {} at {at}.", show_user(by, requester)))
-        }
+        RequestState::Approved { by, at } => Some(format!(
+            "Approved by {} at {at}.",
+            show_named(by, decider_name, requester)
+        )),
+        RequestState::Denied { by, at } => Some(format!(
+            "Denied by {} at {at}.",
+            show_named(by, decider_name, requester)
+        )),
         RequestState::Open if !request.is_open(now) => {
             Some(format!("Expired undecided at {}.", request.expires_at))
         }
@@ -95,7 +115,7 @@ pub(super) fn approval_message(
     };
     let summary = format!(
         "{} asked for {display} access for {} (request `{}`).",
-        show_user(requester, requester),
+        self::requester(request),
         request.duration,
         request.id
     );

@@ -4,6 +4,8 @@
 
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
+use super::group_mention::{parse_group_mention, show_group};
+pub use super::text::shorten;
 use crate::domain::{GrantDuration, Principal, Tool, ToolName};
 
 /// The words of a command, consumed left to right.
@@ -100,27 +102,16 @@ pub fn grant_length(
     Ok(duration)
 }
 
-/// A short, printable rendering of untrusted text for messages.
-pub fn shorten(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .filter(|c| !c.is_control() && *c != '`')
-        .take(40)
-        .collect();
-    if text.chars().count() > 40 {
-        out.push('…');
-    }
-    out
-}
-
 /// Parses a tool name, turning a bad one into a polite usage error.
 pub fn parse_tool(word: &str) -> CommandResult<ToolName> {
     ToolName::parse(word)
         .map_err(|e| CommandError::Usage(format!("{e}. Type `/otp help` for usage.")))
 }
 
-/// Parses `<@U123>` or `<@U123|name>` into a principal in the caller's workspace, or a full
-/// principal (`slack:T1:U2`, `teams:{tenant}:{id}`) for users elsewhere.
+/// Parses `<@U123>` or `<@U123|name>` into a principal in the caller's workspace, a Slack
+/// group mention (`<!subteam^S123|@name>`) into a group of the caller's workspace, or a full
+/// principal (`slack:T1:U2`, `teams:{tenant}:{id}`, `slack-group:T1:S2`,
+/// `entra-group:{tenant}:{id}`) for users and groups elsewhere.
 pub fn parse_user(word: &str, caller: &Principal) -> CommandResult<Principal> {
     let bad = || {
         CommandError::Usage(format!(
@@ -128,6 +119,9 @@ pub fn parse_user(word: &str, caller: &Principal) -> CommandResult<Principal> {
             shorten(word)
         ))
     };
+    if let Some(group) = parse_group_mention(word, caller) {
+        return group;
+    }
     if !word.starts_with('<') && word.contains(':') {
         return Principal::parse_input(word).map_err(|e| CommandError::Usage(e.to_string()));
     }
@@ -139,9 +133,27 @@ pub fn parse_user(word: &str, caller: &Principal) -> CommandResult<Principal> {
     caller.sibling(id).map_err(|_| bad())
 }
 
-/// Shows a principal to chat users: a mention in the same workspace, else the full principal.
+/// Shows a person to chat users by the display name their platform gave (Teams cards cannot
+/// show a user id by name), where it gave one; else as [`show_user`].
+pub fn show_named(principal: &Principal, name: Option<&str>, viewer: &Principal) -> String {
+    let same_workspace =
+        principal.platform() == viewer.platform() && principal.workspace() == viewer.workspace();
+    match name {
+        Some(name) if same_workspace && !principal.is_group() => {
+            crate::reply::mention_named(principal.user(), name)
+        }
+        _ => show_user(principal, viewer),
+    }
+}
+
+/// Shows a principal to chat users: a mention in the same workspace, else the full principal
+/// (a group always by its full principal).
 pub fn show_user(principal: &Principal, viewer: &Principal) -> String {
-    if principal.platform() == viewer.platform() && principal.workspace() == viewer.workspace() {
+    if principal.is_group() {
+        show_group(principal)
+    } else if principal.platform() == viewer.platform()
+        && principal.workspace() == viewer.workspace()
+    {
         crate::reply::mention(principal.user())
     } else {
         principal.to_string()

@@ -6,6 +6,7 @@ use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
 use crate::domain::{Action, AuditEvent, AuditQuery, GrantDuration, Outcome, Principal, ToolName};
 use crate::reply::Reply;
+use crate::store::{AuditPage, AuditStore};
 
 const USAGE: &str = "/otp audit [<tool>|@user] [since 7d]";
 
@@ -29,7 +30,7 @@ impl Audit {
         let (mut tool, mut user, mut since) = (None, None, None);
         if let Some(word) = args.peek().filter(|w| !w.eq_ignore_ascii_case("since")) {
             args.word();
-            if word.starts_with("<@") {
+            if word.starts_with('<') || word.contains(':') {
                 user = Some(parse_user(word, caller)?);
             } else {
                 tool = Some(parse_tool(word)?);
@@ -58,7 +59,10 @@ impl Audit {
             limit: CHAT_LIMIT,
             ..AuditQuery::default()
         };
-        let page = auditor.audit.query(&query).await?;
+        let page = match &self.user {
+            Some(group) if group.is_group() => about_group(auditor.audit, query, group).await?,
+            _ => auditor.audit.query(&query).await?,
+        };
         let mut filter = Vec::new();
         if let Some(tool) = &self.tool {
             filter.push(tool.to_string());
@@ -84,6 +88,46 @@ impl Audit {
             );
         }
         Ok(Reply::info(&ctx.request.request_id, lines))
+    }
+}
+
+/// Records read looking for a group's, at most: the log is indexed by actor, and a group is
+/// never one, so its records (grants and revocations to it, codes its members got through it)
+/// are found among the latest ones by their subject.
+const GROUP_SCAN: usize = 1_000;
+
+/// The latest records naming `group` (as subject or actor) among the newest [`GROUP_SCAN`]
+/// matching the rest of `query`; `next` is set when more remain unread.
+async fn about_group(
+    audit: &dyn AuditStore,
+    query: AuditQuery,
+    group: &Principal,
+) -> CommandResult<AuditPage> {
+    let limit = query.limit;
+    let mut query = AuditQuery {
+        actor: None,
+        limit: 200,
+        ..query
+    };
+    let (mut found, mut read) = (AuditPage::default(), 0);
+    loop {
+        let page = audit.query(&query).await?;
+        read += page.events.len();
+        found.events.extend(
+            page.events
+                .into_iter()
+                .filter(|e| e.subject.as_ref() == Some(group) || &e.actor == group),
+        );
+        match page.next {
+            Some(next) if found.events.len() < limit && read < GROUP_SCAN => {
+                query.before_id = Some(next);
+            }
+            next => {
+                found.next = next.or(found.events.get(limit).map(|e| e.id.clone()));
+                found.events.truncate(limit);
+                return Ok(found);
+            }
+        }
     }
 }
 

@@ -195,7 +195,8 @@ async fn audiences(ctx: &Ctx<'_>, tool: &Tool) -> Vec<Audience> {
         .filter(|to| to.platform() == Some(ctx.caller().platform()))
         .collect();
     told.dedup();
-    told.extend(approvers_to_tell(ctx.core, &tool.name, ctx.caller(), ctx.person()).await);
+    let breaker = (ctx.caller(), ctx.person());
+    told.extend(approvers_to_tell(ctx.core, &tool.name, breaker, ctx.now).await);
     told
 }
 

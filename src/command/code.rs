@@ -1,9 +1,10 @@
 //! `/otp <tool>`: the current code, for a caller with a valid grant.
 
-use super::args::show_user;
+use super::args::{show_named, show_user};
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
+use super::groups::grant_via_group;
 use crate::domain::{Action, Grant, Outcome, Timestamp, Tool, ToolName, TotpIssue};
 use crate::reply::{Audience, CodeCard, FollowUps, Notice, Reply, Tone};
 use crate::store::{Effect, Verdict};
@@ -50,19 +51,27 @@ impl Code {
         };
         let display = tool.display_name.as_str();
         let grant = match &view.grant {
-            None => return Err(refuse.no_grant(display)),
-            Some(g) if !g.is_active(ctx.now) => return Err(refuse.expired(display, g.expires_at)),
-            Some(g) => g.clone(),
+            Some(g) if g.is_active(ctx.now) => g.clone(),
+            own => match grant_via_group(ctx, &self.tool, &refuse.draft(Outcome::Error)).await? {
+                Some(via_group) => via_group,
+                None => {
+                    return Err(match own {
+                        Some(g) => refuse.expired(display, g.expires_at),
+                        None => refuse.no_grant(display),
+                    })
+                }
+            },
         };
         if !admits(1) {
             return Err(refuse.limited(display));
         }
         let issue = self.issue(ctx).await?;
+        // A grant held through a group is the one the transaction re-checks.
         let effect = Effect::Issue {
-            principal: ctx.caller().clone(),
+            principal: grant.principal.clone(),
             tool: self.tool.clone(),
         };
-        let record = self.record(ctx, &refuse, &issue);
+        let record = self.record(ctx, &refuse, &issue, &grant);
         let verdict = ctx
             .commit_viewed(record, effect, Some(tool_quota), &view)
             .await?;
@@ -86,7 +95,19 @@ impl Code {
 
     /// The "issued" record: how long the code is valid, how it reaches the caller, and the
     /// MACs of both codes the caller sees, so either can be traced back here.
-    fn record(&self, ctx: &Ctx<'_>, refuse: &Refusals<'_>, issue: &TotpIssue) -> Draft {
+    /// A code through a group names the group as the record's subject (the actor is the member).
+    fn record(
+        &self,
+        ctx: &Ctx<'_>,
+        refuse: &Refusals<'_>,
+        issue: &TotpIssue,
+        grant: &Grant,
+    ) -> Draft {
+        let via = if grant.principal.is_group() {
+            format!("; member of group {}", grant.principal)
+        } else {
+            String::new()
+        };
         let route = ctx
             .request
             .delivery
@@ -95,7 +116,10 @@ impl Code {
             .unwrap_or_default();
         let mut record = refuse
             .draft(Outcome::Issued)
-            .detail(format!("valid {} s{route}", issue.valid_for_secs));
+            .detail(format!("valid {} s{route}{via}", issue.valid_for_secs));
+        if grant.principal.is_group() {
+            record = record.subject(&grant.principal);
+        }
         let key = ctx.core.audit_key();
         let mut macs = vec![key.mac(&self.tool, &issue.code)];
         macs.extend(issue.next.iter().map(|next| key.mac(&self.tool, next)));
@@ -176,9 +200,14 @@ fn issued(ctx: &Ctx<'_>, tool: &Tool, grant: &Grant, issue: TotpIssue) -> Reply 
         .clone()
         .map(|channel| {
             let caller = ctx.caller();
+            let via = if grant.principal.is_group() {
+                format!(" as a member of {}", show_user(&grant.principal, caller))
+            } else {
+                String::new()
+            };
             let mut line = format!(
-                "{} got a {} code (grant by {}",
-                show_user(caller, caller),
+                "{} got a {} code{via} (grant by {}",
+                show_named(caller, ctx.request.name.as_deref(), caller),
                 tool.display_name,
                 show_user(&grant.granted_by, caller)
             );

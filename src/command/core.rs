@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::draft::Draft;
+use super::membership::Groups;
 use super::policy::Policy;
 use crate::domain::{AuditEvent, Clock, EventId, Person, Principal, RequestId, Timestamp};
 use crate::keys::AuditKey;
@@ -29,6 +30,10 @@ pub struct ChatRequest {
     pub text: String,
     /// How the reply reaches the caller privately (recorded with issued codes).
     pub delivery: Option<String>,
+    /// The caller's display name as their platform gave it (Teams: the activity's
+    /// `from.name`), for cards others read; `None` where the platform shows names itself
+    /// (Slack renders `<@U…>`). Never trusted for anything but showing.
+    pub name: Option<String>,
 }
 
 /// What a front end knows of a request besides its content.
@@ -64,6 +69,7 @@ pub struct Core {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) audit_key: Arc<AuditKey>,
     pub(super) policy: Policy,
+    pub(super) groups: Groups,
 }
 
 impl Core {
@@ -75,6 +81,7 @@ impl Core {
         policy: Policy,
     ) -> Self {
         Self {
+            groups: Groups::new(policy.group_cache_secs),
             stores,
             clock,
             audit_key,
@@ -100,6 +107,12 @@ impl Core {
     /// The policy.
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// Who is in which group, as the platforms say: the sources start-up hands it, and
+    /// their recent answers.
+    pub fn groups(&self) -> &Groups {
+        &self.groups
     }
 
     /// The audit event `draft` describes, decided at `at` for `request`.

@@ -8,8 +8,8 @@
 //! "Get code" button. A refusal carries the request's message too, so a click on a stale copy
 //! brings it up to date.
 
-use super::approval_message::approval_message;
-use super::args::{shorten, show_user, Args};
+use super::approval_message::{approval_message, settled_message};
+use super::args::{shorten, show_named, Args};
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
@@ -97,19 +97,6 @@ impl Decide {
             .detail(format!("request {}: {detail}", self.id))
     }
 
-    /// What a later decision is told about an earlier one.
-    fn already(state: &RequestState, viewer: &Principal) -> String {
-        match state {
-            RequestState::Approved { by, at } => {
-                format!("Already approved by {} at {at}.", show_user(by, viewer))
-            }
-            RequestState::Denied { by, at } => {
-                format!("Already denied by {} at {at}.", show_user(by, viewer))
-            }
-            RequestState::Open => "This request is still open.".into(),
-        }
-    }
-
     /// Checks who decides, then commits the decision (and the grant of an approval) with its
     /// record; the store refuses it unless the request is still open and unexpired.
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
@@ -127,7 +114,7 @@ impl Decide {
             .map_or_else(|| request.tool.to_string(), |t| t.display_name.clone());
         let current = approval_message(&request, &display, ctx.now);
         let refused = |err: CommandError| err.with_approval_message(&current);
-        self.check(ctx, &request).await.map_err(refused)?;
+        let via = self.check(ctx, &request).await.map_err(refused)?;
         let Some(tool) = tool else {
             return Err(refused(CommandError::denied(
                 self.draft(&request, Outcome::UnknownTool, "tool removed"),
@@ -141,51 +128,12 @@ impl Decide {
             reply.follow_ups.copies = copies(ctx, &id).await;
             return Ok(reply);
         }
-        let granted = self.commit(ctx, &request, &display, duration).await?;
+        let granted = self
+            .commit(ctx, (&request, via.as_ref()), &display, duration)
+            .await?;
         let mut reply = self.decided(ctx, &request, &display, duration, granted);
         reply.follow_ups.copies = copies(ctx, &request.id).await;
         Ok(reply)
-    }
-
-    /// Refuses a decision by the requester (as a person), by someone who is neither admin nor
-    /// the tool's approver, or on a request that is no longer open.
-    async fn check(&self, ctx: &Ctx<'_>, request: &AccessRequest) -> CommandResult<()> {
-        if &request.requester == ctx.caller() || request.requester_person.may_be(ctx.person()) {
-            return Err(CommandError::denied(
-                self.draft(request, Outcome::Forbidden, "self-approval refused"),
-                "Nobody approves their own request. Another approver will decide.",
-            ));
-        }
-        let access = ctx.core.stores.access.as_ref();
-        if !(ctx.roles.admin || access.is_approver(ctx.caller(), &request.tool).await?) {
-            return Err(CommandError::denied(
-                self.draft(request, Outcome::Forbidden, "not an approver"),
-                "Only admins and the tool's approvers can decide requests.",
-            ));
-        }
-        if request.state != RequestState::Open {
-            return Err(self.decided_before(request, ctx.caller()));
-        }
-        if !request.is_open(ctx.now) {
-            return Err(self.expired(request));
-        }
-        Ok(())
-    }
-
-    fn decided_before(&self, request: &AccessRequest, viewer: &Principal) -> CommandError {
-        let detail = format!("already {}", request.state.as_str());
-        CommandError::denied(
-            self.draft(request, Outcome::Invalid, &detail),
-            Self::already(&request.state, viewer),
-        )
-    }
-
-    fn expired(&self, request: &AccessRequest) -> CommandError {
-        let detail = format!("expired at {}", request.expires_at);
-        CommandError::denied(
-            self.draft(request, Outcome::Expired, &detail),
-            format!("This request expired at {} undecided.", request.expires_at),
-        )
     }
 
     /// The grant's length: as asked, or shorter; never longer, nor over the tool's maximum.
@@ -210,10 +158,11 @@ impl Decide {
     /// Commits the decision with its record. An approval's grant is stored unless the
     /// requester's grant already ends later, which the store checks in the same transaction
     /// (recording the "kept" record instead).
+    /// A decision taken as a member of an approver group (`via`) says so in its record.
     async fn commit(
         &self,
         ctx: &Ctx<'_>,
-        request: &AccessRequest,
+        (request, via): (&AccessRequest, Option<&Principal>),
         display: &str,
         duration: GrantDuration,
     ) -> CommandResult<Option<Granted>> {
@@ -223,7 +172,10 @@ impl Decide {
             None => None,
         };
         let held_until = held.map(|h| h.expires_at);
-        let (detail, kept) = self.details(duration, grant.as_ref(), held_until);
+        let (mut detail, kept) = self.details(duration, grant.as_ref(), held_until);
+        if let Some(group) = via {
+            detail.push_str(&format!("; as a member of group {group}"));
+        }
         let effect = Effect::Change {
             change: Change::DecideRequest {
                 id: self.id.clone(),
@@ -349,7 +301,9 @@ impl Decide {
                 None => Vec::new(),
             },
         });
-        reply.follow_ups.approval_message = Some(approval_message(&settled, display, ctx.now));
+        let decider = ctx.request.name.as_deref();
+        reply.follow_ups.approval_message =
+            Some(settled_message(&settled, display, ctx.now, decider));
         reply
     }
 
@@ -363,8 +317,8 @@ impl Decide {
         granted: Option<&Granted>,
     ) -> (String, String) {
         let requester = &request.requester;
-        let who = show_user(requester, ctx.caller());
-        let by = show_user(ctx.caller(), requester);
+        let who = show_named(requester, request.requester_name.as_deref(), ctx.caller());
+        let by = show_named(ctx.caller(), ctx.request.name.as_deref(), requester);
         let id = &self.id;
         match granted {
             Some(Granted::Made(g)) => (

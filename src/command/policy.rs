@@ -29,6 +29,9 @@ pub struct Policy {
     /// How long a chat request may take, its store work all counted together, before the
     /// caller is told to try again: inside Slack's 3 s, with time left to answer.
     pub deadline: std::time::Duration,
+    /// How long a group's members, as read from its platform, are trusted, in seconds
+    /// (`OTPBOT_GROUP_CACHE`; 0: read for every request).
+    pub group_cache_secs: i64,
 }
 
 impl Policy {
@@ -79,6 +82,7 @@ impl Default for Policy {
             expiry_notice_secs: 3_600,
             break_glass_every_secs: 86_400,
             deadline: std::time::Duration::from_millis(2_500),
+            group_cache_secs: 60,
         }
     }
 }

@@ -10,12 +10,16 @@ use super::core::Core;
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
+use super::groups::with_members;
 use crate::domain::{
     AccessRequest, AccessRequestId, Action, GrantDuration, Outcome, Person, Principal,
-    RequestState, Tool, ToolName,
+    RequestState, Timestamp, Tool, ToolName,
 };
-use crate::reply::{Audience, Notice, Reply};
+use crate::reply::{clean, Audience, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
+
+/// Longest requester display name kept with a request, in characters.
+const NAME_LIMIT: usize = 64;
 
 const REQUEST_USAGE: &str = "/otp request <tool> [for 2h] [reason]";
 
@@ -71,6 +75,7 @@ impl RequestAccess {
             state: RequestState::Open,
             approvals_required: tool.rules.approvals_required,
             approvals: Vec::new(),
+            requester_name: ctx.request.name.as_deref().map(|n| clean(n, NAME_LIMIT)),
         };
         let detail = match &self.reason {
             Some(reason) => format!("request {} for {duration}: {reason}", request.id),
@@ -122,7 +127,7 @@ async fn audiences(ctx: &Ctx<'_>, tool: &Tool) -> Vec<Audience> {
     if !ctx.request.reaches_others {
         return Vec::new();
     }
-    approver_audiences(ctx.core, tool, ctx.caller(), ctx.person()).await
+    approver_audiences(ctx.core, tool, (ctx.caller(), ctx.person()), ctx.now).await
 }
 
 /// Who is asked about a request of `requester` (the person `person`) for `tool`: its
@@ -130,8 +135,8 @@ async fn audiences(ctx: &Ctx<'_>, tool: &Tool) -> Vec<Audience> {
 pub(super) async fn approver_audiences(
     core: &Core,
     tool: &Tool,
-    requester: &Principal,
-    person: &Person,
+    (requester, person): (&Principal, &Person),
+    now: Timestamp,
 ) -> Vec<Audience> {
     // The approvals channel serves requests from its own platform; a request from the other
     // platform goes to the approvers directly, as for a tool without a channel.
@@ -142,7 +147,7 @@ pub(super) async fn approver_audiences(
         .filter(|to| to.platform() == Some(requester.platform()));
     match channel {
         Some(channel) => vec![channel],
-        None => approvers_to_tell(core, &tool.name, requester, person).await,
+        None => approvers_to_tell(core, &tool.name, (requester, person), now).await,
     }
 }
 
@@ -194,8 +199,8 @@ const MAX_DIRECT: usize = 20;
 pub(super) async fn approvers_to_tell(
     core: &Core,
     tool: &ToolName,
-    caller: &Principal,
-    person: &Person,
+    (caller, person): (&Principal, &Person),
+    now: Timestamp,
 ) -> Vec<Audience> {
     let mut people = match core.stores.access.approvers(tool).await {
         Ok(people) => people,
@@ -205,6 +210,7 @@ pub(super) async fn approvers_to_tell(
         }
     };
     people.extend(core.policy().bootstrap_admins.iter().cloned());
+    let mut people = with_members(core, caller, now, people).await;
     // Never the requester, in any workspace they may be signed in to.
     people.retain(|p| {
         p != caller && p.platform() == caller.platform() && !Person::from(p).may_be(person)

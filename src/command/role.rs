@@ -51,6 +51,13 @@ impl RoleChange {
                 "Roles are admin, auditor and approver <tool>. Usage: `{USAGE}`"
             ))
         })?;
+        if user.is_group() {
+            return Err(CommandError::Usage(
+                "A group can be a tool's approvers (`approver <tool>`), not admin or auditor: \
+                 give those roles to people."
+                    .into(),
+            ));
+        }
         Ok(Self {
             add,
             user,

@@ -96,8 +96,9 @@ async fn due(core: &Core, now: Timestamp) -> StoreResult<Vec<Item>> {
     }
     let until = now.plus_secs(policy.expiry_notice_secs);
     for g in core.stores.sweep.unwarned_grants(now, until).await? {
-        // Only a person on a chat platform can be warned.
-        if g.principal.platform() != Platform::Cli {
+        // Only a person on a chat platform can be warned: a group's grant ends for its members
+        // as a grant made by an admin, who renews it.
+        if g.principal.platform() != Platform::Cli && !g.principal.is_group() {
             items.push(Item::Warn(g));
         }
     }
@@ -115,7 +116,7 @@ async fn run(
 ) -> StoreResult<Option<(Action, FollowUps)>> {
     let (mark, draft) = mark_of(&item);
     let follow_ups = match item {
-        Item::Remind(r) => reminder(core, &r).await?,
+        Item::Remind(r) => reminder(core, &r, now).await?,
         Item::Expire(r) => expiry(core, r, now).await?,
         Item::Warn(g) => warning(core, &g, now).await?,
     };
@@ -181,6 +182,7 @@ fn sweeper(request_id: &RequestId) -> StoreResult<ChatRequest> {
         channel: None,
         text: "sweep".into(),
         delivery: None,
+        name: None,
     })
 }
 
@@ -196,13 +198,13 @@ async fn display(core: &Core, tool: &ToolName) -> StoreResult<String> {
 
 /// The reminder to the request's approvers: its approval message again, with its buttons,
 /// recorded as copies of it.
-async fn reminder(core: &Core, r: &SweptRequest) -> StoreResult<FollowUps> {
+async fn reminder(core: &Core, r: &SweptRequest, now: Timestamp) -> StoreResult<FollowUps> {
     let request = &r.request;
     let Some(tool) = core.stores.access.tool(&request.tool).await? else {
         return Ok(FollowUps::default());
     };
     let person = &request.requester_person;
-    let to = approver_audiences(core, &tool, &request.requester, person).await;
+    let to = approver_audiences(core, &tool, (&request.requester, person), now).await;
     let mut lines = vec![format!(
         "Reminder: this request is still waiting for an approver (request `{}`).",
         request.id

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use super::values::{
-    audit_channel, duration, guid, http_url, interval, positive_seconds, principals, rate, seconds,
-    slack_workspaces, socket_addr, ssm_prefix, tenants, yes_no, Backend, List, LogFormat,
+    audit_channel, cache_age, duration, guid, http_url, interval, positive_seconds, principals,
+    rate, seconds, slack_workspaces, socket_addr, ssm_prefix, tenants, yes_no, Backend, List,
+    LogFormat,
 };
 use crate::domain::{GrantDuration, Principal, RateLimit};
 
@@ -240,6 +241,9 @@ pub struct SettingsArgs {
     /// The period in which one person may break the glass on one tool once.
     #[arg(long, global = true, env = "OTPBOT_BREAK_GLASS_EVERY", value_name = "DURATION", default_value = "24h", value_parser = duration, help_heading = "Serving")]
     pub break_glass_every: GrantDuration,
+    /// How long a group's members, as read from Slack or Microsoft Graph, are trusted (0s: read for every request).
+    #[arg(long, global = true, env = "OTPBOT_GROUP_CACHE", value_name = "DURATION", default_value = "60s", value_parser = cache_age, help_heading = "Serving")]
+    pub group_cache: u64,
 
     /// The Slack app's signing secret; environment only. Slack is served when this or
     /// --slack-team-ids is set (default: the one `otpbot demo` made, local store only).
@@ -348,6 +352,9 @@ pub struct SettingsArgs {
     /// Login authority for the bot's tokens.
     #[arg(long, global = true, env = "OTPBOT_TEAMS_LOGIN_URL", value_name = "URL", default_value = crate::teams::connector::DEFAULT_LOGIN_URL, value_parser = http_url, help_heading = "Teams")]
     pub teams_login_url: String,
+    /// Microsoft Graph base URL, where Entra ID group members are read.
+    #[arg(long, global = true, env = "OTPBOT_GRAPH_API_URL", value_name = "URL", default_value = crate::teams::graph::DEFAULT_GRAPH_URL, value_parser = http_url, help_heading = "Teams")]
+    pub graph_api_url: String,
     /// Serve the local Microsoft 365 Agents Playground (a Teams emulator) for `otpbot serve`:
     /// Teams activities are accepted WITHOUT authentication and replies go to its http
     /// service URL. Loopback only, never on Lambda.

@@ -93,6 +93,8 @@ pub struct Settings {
     pub grant_expiry_notice: GrantDuration,
     /// The period in which one person may break the glass on one tool once.
     pub break_glass_every: GrantDuration,
+    /// How long a group's members are trusted, in seconds (`OTPBOT_GROUP_CACHE`).
+    pub group_cache_secs: u64,
     /// Log filter.
     pub log_filter: String,
     /// Log style.
@@ -249,6 +251,7 @@ impl Settings {
             request_remind_after: args.request_remind_after,
             grant_expiry_notice: args.grant_expiry_notice,
             break_glass_every: args.break_glass_every,
+            group_cache_secs: args.group_cache,
             log_filter: args.log,
             log_format: args.log_format.unwrap_or(LogFormat::default_for(on_lambda)),
             unknown,
@@ -276,6 +279,7 @@ impl Settings {
             remind_after_secs: self.request_remind_after.secs(),
             expiry_notice_secs: self.grant_expiry_notice.secs(),
             break_glass_every_secs: self.break_glass_every.secs(),
+            group_cache_secs: i64::try_from(self.group_cache_secs).unwrap_or(i64::MAX),
             ..Policy::default()
         }
     }

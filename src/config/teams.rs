@@ -24,8 +24,10 @@ pub struct TeamsSettings {
     pub client_secret_param: String,
     /// OpenID metadata URL.
     pub openid_url: String,
-    /// Login authority base URL.
+    /// Login authority base URL: the bot's Bot Connector and Microsoft Graph tokens.
     pub login_url: String,
+    /// Microsoft Graph base URL (`OTPBOT_GRAPH_API_URL`).
+    pub graph_url: String,
     /// Serving the local Microsoft 365 Agents Playground: activities come without tokens and
     /// replies go to its loopback `http` service URL (see `Settings::enable_teams_playground`).
     pub playground: bool,
@@ -63,6 +65,7 @@ pub(super) fn from_args(
             .name(args.teams_client_secret_param.take(), "teams/client-secret"),
         openid_url: std::mem::take(&mut args.teams_openid_url),
         login_url: std::mem::take(&mut args.teams_login_url),
+        graph_url: std::mem::take(&mut args.graph_api_url),
         playground: false,
     }))
 }
@@ -96,6 +99,7 @@ pub(super) fn playground(
                 client_secret_param: String::new(),
                 openid_url: DEFAULT_OPENID_URL.into(),
                 login_url: DEFAULT_LOGIN_URL.into(),
+                graph_url: crate::teams::graph::DEFAULT_GRAPH_URL.into(),
                 playground: true,
             })
         }

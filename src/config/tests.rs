@@ -92,6 +92,22 @@ fn access_request_settings() {
 }
 
 #[test]
+fn the_group_cache_is_a_duration_in_seconds_or_more() {
+    let default = Settings::from_vars(vars(&[])).expect("defaults");
+    assert_eq!(default.policy().group_cache_secs, 60);
+    for (given, secs) in [("0s", 0), ("90s", 90), ("5m", 300)] {
+        let s = Settings::from_vars(vars(&[("OTPBOT_GROUP_CACHE", given)])).expect(given);
+        assert_eq!(s.policy().group_cache_secs, secs, "{given}");
+    }
+    for bad in ["60", "s", "-5s", "1.5s", "soon"] {
+        assert!(
+            Settings::from_vars(vars(&[("OTPBOT_GROUP_CACHE", bad)])).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn declared_defaults_are_the_stores_and_the_policys() {
     let s = Settings::from_vars(vars(&[])).expect("defaults");
     let aws = AwsSettings::default();
@@ -255,6 +271,9 @@ fn more_errors_name_the_variable() {
         ("OTPBOT_TEAMS_OPENID_URL", "ftp://x/", "http(s) URL"),
         ("OTPBOT_BACKEND", "mongo", "local, aws"),
         ("OTPBOT_ADMINS", "slack:T1:U1,slack:t1:u2", "slack:T…:U…"),
+        ("OTPBOT_ADMINS", "slack-group:T1:S1", "admins are people"),
+        ("OTPBOT_GROUP_CACHE", "1 minute", "like 60s, 5m or 0s"),
+        ("OTPBOT_GRAPH_API_URL", "graph.microsoft.com", "http(s) URL"),
     ] {
         let err = Settings::from_vars(vars(&[(var, value)]))
             .expect_err(var)

@@ -119,7 +119,13 @@ pub(super) fn guid(text: &str) -> Result<String, String> {
 /// Principals as a person types them, e.g. `slack:T0123:U0456`.
 pub(super) fn principals(text: &str) -> Result<List<Principal>, String> {
     list(text, |p| {
-        Principal::parse_input(p).map_err(|e| e.to_string())
+        let principal = Principal::parse_input(p).map_err(|e| e.to_string())?;
+        if principal.is_group() {
+            return Err(format!(
+                "`{principal}` is a group: admins are people, named one by one"
+            ));
+        }
+        Ok(principal)
     })
 }
 
@@ -133,17 +139,27 @@ pub(super) fn duration(text: &str) -> Result<GrantDuration, String> {
     GrantDuration::parse(text).ok_or_else(|| format!("`{text}` is not like 30m or 1h"))
 }
 
-/// An interval: `<n>s` (1 to 86400 seconds), or a duration like `1m` or `1h`.
-pub(super) fn interval(text: &str) -> Result<std::time::Duration, String> {
-    let secs = match text.trim().strip_suffix('s') {
-        Some(n) if !n.is_empty() && n.len() <= 5 && n.bytes().all(|b| b.is_ascii_digit()) => {
-            n.parse::<u64>().ok().filter(|s| (1..=86_400).contains(s))
+/// `<n>s` (at most six digits) or a duration such as `5m` or `1h`, in seconds.
+fn seconds_or_duration(text: &str) -> Option<u64> {
+    match text.trim().strip_suffix('s') {
+        Some(n) if !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit()) => {
+            n.parse().ok()
         }
-        Some(_) => None,
-        None => GrantDuration::parse(text).map(|d| d.secs() as u64),
-    };
-    secs.map(std::time::Duration::from_secs)
+        _ => GrantDuration::parse(text).and_then(|d| u64::try_from(d.secs()).ok()),
+    }
+}
+
+/// An interval between runs: `<n>s` or a duration like `1m` or `1h`; at least a second.
+pub(super) fn interval(text: &str) -> Result<std::time::Duration, String> {
+    seconds_or_duration(text)
+        .filter(|secs| *secs >= 1)
+        .map(std::time::Duration::from_secs)
         .ok_or_else(|| format!("`{text}` is not like 60s, 5m or 1h"))
+}
+
+/// How long an answer may be kept: `<n>s` or a duration such as `5m`, `0s` for never.
+pub(super) fn cache_age(text: &str) -> Result<u64, String> {
+    seconds_or_duration(text).ok_or_else(|| format!("`{text}` is not like 60s, 5m or 0s"))
 }
 
 /// `host:port`.

@@ -90,6 +90,10 @@ pub struct AccessRequest {
     pub approvals_required: u8,
     /// The approvals given so far, oldest first, while more are needed (two-person rule).
     pub approvals: Vec<Approval>,
+    /// The requester's display name as their platform gave it when they asked (Teams'
+    /// `from.name`), for the cards approvers read; `None` where the platform shows a user id by
+    /// name itself (Slack) or gave none.
+    pub requester_name: Option<String>,
 }
 
 impl AccessRequest {

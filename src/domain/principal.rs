@@ -12,6 +12,12 @@ pub enum Platform {
     Teams,
     /// The operator's command line; workspace = host or `local`, user = OS user.
     Cli,
+    /// A Slack user group (`S…`) of one workspace: a subject of grants and approver roles,
+    /// never a caller; its members are Slack users of that workspace.
+    SlackGroup,
+    /// A Microsoft Entra ID group of one tenant, by object id: a subject of grants and
+    /// approver roles, never a caller; its members are Teams users of that tenant.
+    EntraGroup,
 }
 
 impl Platform {
@@ -21,6 +27,17 @@ impl Platform {
             Platform::Slack => "slack",
             Platform::Teams => "teams",
             Platform::Cli => "cli",
+            Platform::SlackGroup => "slack-group",
+            Platform::EntraGroup => "entra-group",
+        }
+    }
+
+    /// For a group, the platform its members use; `None` for a platform of users.
+    pub fn members_on(self) -> Option<Platform> {
+        match self {
+            Platform::SlackGroup => Some(Platform::Slack),
+            Platform::EntraGroup => Some(Platform::Teams),
+            Platform::Slack | Platform::Teams | Platform::Cli => None,
         }
     }
 
@@ -29,6 +46,8 @@ impl Platform {
             "slack" => Some(Platform::Slack),
             "teams" => Some(Platform::Teams),
             "cli" => Some(Platform::Cli),
+            "slack-group" => Some(Platform::SlackGroup),
+            "entra-group" => Some(Platform::EntraGroup),
             _ => None,
         }
     }
@@ -54,7 +73,10 @@ pub enum PrincipalError {
         expected: &'static str,
     },
     /// Typed by a person, and not `platform:workspace:user` at all.
-    #[error("`{0}` is not a principal: write {SLACK_FORM}, or {TEAMS_FORM}")]
+    #[error(
+        "`{0}` is not a principal: write {SLACK_FORM}, or {TEAMS_FORM}; for a group \
+             slack-group:T…:S… or entra-group:<tenant id>:<group object id>"
+    )]
     NotAPrincipal(String),
 }
 
@@ -65,6 +87,14 @@ const SLACK_FORM: &str = "slack:T…:U… with the ids exactly as Slack shows th
 /// What a Teams principal looks like: the Entra tenant id and the user's object id.
 const TEAMS_FORM: &str = "teams:<tenant id>:<user's Entra object id>, both GUIDs like \
                           72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// What a Slack user group looks like: the workspace's team id and the group's id (`S…`), as
+/// Slack writes them in a group mention (`<!subteam^S0123ABC>`).
+const SLACK_GROUP_FORM: &str = "slack-group:T…:S… with the ids exactly as Slack shows them \
+                                (upper case), e.g. slack-group:T0123ABCD:S0123ABC";
+/// What an Entra ID group looks like: the tenant id and the group's object id.
+const ENTRA_GROUP_FORM: &str = "entra-group:<tenant id>:<group object id>, both GUIDs like \
+                                72f988bf-86f1-41af-91ab-2d7cd011db47";
 
 /// The ids the Microsoft 365 Agents Playground (0.2.28) uses for its tenant and user, which
 /// are not GUIDs (13 digits in the last group).
@@ -144,6 +174,32 @@ impl Principal {
                     })
                 }
             }
+            Platform::SlackGroup => {
+                if slack_id(principal.workspace(), b"TE") && slack_id(principal.user(), b"S") {
+                    Ok(principal)
+                } else {
+                    Err(PrincipalError::NotAsPlatformWrites {
+                        given: given(),
+                        platform: "Slack user group",
+                        expected: SLACK_GROUP_FORM,
+                    })
+                }
+            }
+            Platform::EntraGroup => {
+                let (tenant, group) = (
+                    principal.workspace().to_ascii_lowercase(),
+                    principal.user().to_ascii_lowercase(),
+                );
+                if guid(&tenant) && guid(&group) {
+                    Self::new(Platform::EntraGroup, &tenant, &group)
+                } else {
+                    Err(PrincipalError::NotAsPlatformWrites {
+                        given: given(),
+                        platform: "Entra ID group",
+                        expected: ENTRA_GROUP_FORM,
+                    })
+                }
+            }
             Platform::Teams => {
                 let (tenant, user) = (
                     principal.workspace().to_ascii_lowercase(),
@@ -190,6 +246,19 @@ impl Principal {
     /// The user id within the workspace.
     pub fn user(&self) -> &str {
         self.parts().2
+    }
+
+    /// Whether this is a group (a Slack user group, an Entra ID group) rather than a user.
+    pub fn is_group(&self) -> bool {
+        self.platform().members_on().is_some()
+    }
+
+    /// Whether `user` could be a member of this group: a user of the group's members'
+    /// platform in the group's own workspace or tenant. A group of another workspace or
+    /// tenant never counts, whoever its members are.
+    pub fn may_contain(&self, user: &Principal) -> bool {
+        self.platform().members_on() == Some(user.platform())
+            && self.workspace() == user.workspace()
     }
 
     /// Another user of the same platform and workspace.
@@ -260,6 +329,31 @@ mod tests {
             Principal::parse("slack:t1:u1").is_ok(),
             "stored principals are read as written"
         );
+    }
+
+    #[test]
+    fn a_group_is_typed_in_its_platform_s_form_and_contains_only_its_own_workspace() {
+        let group = Principal::parse_input("slack-group:T0123:S0456ABC").expect("slack group");
+        assert!(group.is_group());
+        assert!(group.may_contain(&Principal::parse("slack:T0123:U1").expect("user")));
+        assert!(!group.may_contain(&Principal::parse("slack:T9999:U1").expect("elsewhere")));
+        assert!(!group.may_contain(&Principal::parse("teams:T0123:U1").expect("teams")));
+        let entra = Principal::parse_input(
+            "entra-group:72F988BF-86F1-41AF-91AB-2D7CD011DB47:0B8B7F8E-1C2D-4E5F-8A9B-0C1D2E3F4A5B",
+        )
+        .expect("entra group");
+        assert_eq!(
+            entra.as_str(),
+            "entra-group:72f988bf-86f1-41af-91ab-2d7cd011db47:0b8b7f8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+        );
+        for bad in [
+            "slack-group:T0123:U0456",
+            "slack-group:t0123:s0456",
+            "entra-group:contoso:admins",
+        ] {
+            assert!(Principal::parse_input(bad).is_err(), "{bad}");
+        }
+        assert!(!Principal::parse("slack:T1:U1").expect("user").is_group());
     }
 
     #[test]

@@ -34,6 +34,7 @@ use std::sync::Arc;
 pub use crate::command::sweep::{Swept, SWEEPER};
 use crate::command::{per_caller_denial, Command, CommandError};
 pub use crate::command::{AdminView, Arrival, AuditorView, ChatRequest, Core, Ctx, Draft, Policy};
+pub use crate::command::{GroupError, Groups, Membership};
 pub use crate::domain::RateLimit;
 use crate::domain::{Action, AuditEvent, Clock, Outcome, Principal, Roles, Timestamp};
 use crate::keys::AuditKey;

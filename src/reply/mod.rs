@@ -9,10 +9,10 @@
 //! nothing a user typed can become a ping, a link or markup.
 
 mod button;
-
-use std::sync::OnceLock;
+mod segment;
 
 pub use button::{Button, Data, Verb};
+pub use segment::{clean, mention, mention_named, segments, Segment};
 
 use crate::domain::{AccessRequestId, MessageRef, OtpCode, Platform, Principal, RequestId};
 
@@ -21,106 +21,6 @@ pub const LINE_LIMIT: usize = 1_000;
 
 /// Longest tool display name shown, in characters.
 pub const DISPLAY_NAME_LIMIT: usize = 100;
-
-const MENTION_OPEN: char = '\u{E000}';
-const MENTION_CLOSE: char = '\u{E001}';
-
-/// A random key, fixed for the life of the process, inside every mention marker. Text a user
-/// typed cannot carry it (it is never shown), so a marker cannot be forged from chat input.
-fn mention_key() -> &'static str {
-    static KEY: OnceLock<String> = OnceLock::new();
-    KEY.get_or_init(|| hex::encode(rand::random::<[u8; 12]>()))
-}
-
-/// A mention of `user` (a platform user id) written by otpbot, for use inside a reply line.
-/// Renderers show it as the platform's mention; typed `<@U…>` text is shown literally.
-pub fn mention(user: &str) -> String {
-    format!("{MENTION_OPEN}{}{user}{MENTION_CLOSE}", mention_key())
-}
-
-/// A piece of a reply line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Segment<'a> {
-    /// Text to show as typed: escaped by every renderer.
-    Text(&'a str),
-    /// Text that was between backticks: shown as a literal (code) where the platform can.
-    Literal(&'a str),
-    /// A user id otpbot mentioned through [`mention`].
-    Mention(&'a str),
-}
-
-/// Splits a line into text, literals and otpbot's own mentions. Mentions are found first, so a
-/// backtick can never pull a mention marker (and its key) into a literal; backticks without a
-/// partner stay text.
-pub fn segments(line: &str) -> Vec<Segment<'_>> {
-    let mut out = Vec::new();
-    let mut rest = line;
-    while let Some(m) = rest.find(MENTION_OPEN) {
-        literals(&mut out, &rest[..m]);
-        let after = &rest[m + MENTION_OPEN.len_utf8()..];
-        let parsed = after.strip_prefix(mention_key()).and_then(|inner| {
-            inner
-                .find(MENTION_CLOSE)
-                .map(|end| (&inner[..end], &inner[end + MENTION_CLOSE.len_utf8()..]))
-        });
-        match parsed {
-            Some((user, tail)) => {
-                out.push(Segment::Mention(user));
-                rest = tail;
-            }
-            // A stray marker character: dropped (renderers strip it too).
-            None => rest = after,
-        }
-    }
-    literals(&mut out, rest);
-    out
-}
-
-/// Splits text without mentions into text and `` `x` `` literals.
-fn literals<'a>(out: &mut Vec<Segment<'a>>, text: &'a str) {
-    let mut rest = text;
-    while let Some(open) = rest.find('`') {
-        let Some(len) = rest[open + 1..].find('`') else {
-            break;
-        };
-        push_text(out, &rest[..open]);
-        out.push(Segment::Literal(&rest[open + 1..open + 1 + len]));
-        rest = &rest[open + 2 + len..];
-    }
-    push_text(out, rest);
-}
-
-fn push_text<'a>(out: &mut Vec<Segment<'a>>, text: &'a str) {
-    if !text.is_empty() {
-        out.push(Segment::Text(text));
-    }
-}
-
-/// Whether a character must never reach a chat: control characters (other than none: line
-/// breaks are structure, not text), bidirectional overrides and isolates, directional marks,
-/// and the mention marker characters.
-fn is_hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{200E}' | '\u{200F}' | '\u{061C}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{2028}' | '\u{2029}'
-                | MENTION_OPEN | MENTION_CLOSE
-        )
-}
-
-/// `text` without control, bidirectional-control and marker characters, cut to `max` characters
-/// (with `…` when cut). Every renderer passes user-controlled text through this first.
-pub fn clean(text: &str, max: usize) -> String {
-    let mut kept = text.chars().filter(|&c| !is_hidden(c));
-    let mut out: String = kept.by_ref().take(max).collect();
-    if kept.next().is_some() {
-        out.push('…');
-    }
-    out
-}
 
 /// What kind of answer this is; front ends may style them differently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -318,7 +218,9 @@ impl Reply {
                 .map(|segment| match segment {
                     Segment::Text(t) => clean(t, LINE_LIMIT),
                     Segment::Literal(t) => format!("`{}`", clean(t, LINE_LIMIT)),
-                    Segment::Mention(user) => format!("<@{}>", clean(user, LINE_LIMIT)),
+                    Segment::Mention(user) | Segment::Named(user, _) => {
+                        format!("<@{}>", clean(user, LINE_LIMIT))
+                    }
                 })
                 .collect::<String>()
         }));
@@ -339,6 +241,7 @@ impl Reply {
 
 #[cfg(test)]
 mod tests {
+    use super::segment::{MENTION_CLOSE, MENTION_OPEN};
     use super::*;
 
     #[test]

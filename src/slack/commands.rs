@@ -55,6 +55,8 @@ impl Incoming for SlashForm {
             channel: self.channel_id.clone().filter(|c| c.len() <= 64),
             text: self.text.clone().unwrap_or_default(),
             delivery: Some("ephemeral reply".into()),
+            // Slack shows `<@U…>` mentions by name itself.
+            name: None,
         };
         Ok(Asked {
             request,

@@ -119,6 +119,7 @@ impl Incoming for Payload {
                 .filter(|c| c.len() <= 64),
             text: String::new(),
             delivery: Some("interaction reply".into()),
+            name: None,
         };
         Ok(Asked {
             request,

@@ -12,6 +12,7 @@ mod buttons;
 mod commands;
 mod config;
 mod deliver;
+pub mod groups;
 mod interactions;
 pub mod render;
 pub mod signature;

@@ -123,6 +123,38 @@ impl WebApi {
         (slack || same_as_base).then_some(url)
     }
 
+    /// Calls `method` once with `form` as `application/x-www-form-urlencoded` (for methods that
+    /// take no JSON, such as `usergroups.users.list`); the answer when it is `ok`. A 429 is
+    /// not waited out: the caller is waiting.
+    pub async fn call_form_once(
+        &self,
+        method: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, WebApiError> {
+        let response = self
+            .client
+            .post(format!("{}{method}", self.base))
+            .bearer_auth(&self.token)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| WebApiError::Http(e.without_url().to_string()))?;
+        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(WebApiError::RateLimited("(HTTP 429)".into()));
+        }
+        let answer: Value = response
+            .json()
+            .await
+            .map_err(|e| WebApiError::Http(e.without_url().to_string()))?;
+        if answer["ok"] == Value::Bool(true) {
+            return Ok(answer);
+        }
+        Err(WebApiError::Refused {
+            method: method.to_owned(),
+            error: answer["error"].as_str().unwrap_or("unknown").to_owned(),
+        })
+    }
+
     /// Calls `method` with the JSON `body`; the answer when it is `ok`.
     pub async fn call(&self, method: &str, body: &Value) -> Result<Value, WebApiError> {
         let url = format!("{}{method}", self.base);

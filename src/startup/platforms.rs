@@ -12,12 +12,14 @@ use secrecy::ExposeSecret;
 use super::app::App;
 use super::secrets::SecretName;
 use crate::config::Settings;
+use crate::domain::Platform;
 use crate::front::client;
 use crate::keys::SigningSecret;
 use crate::slack::web::WebApi;
 use crate::slack::SlackConfig;
 use crate::teams::auth::BotAuth;
 use crate::teams::connector::Connector;
+use crate::teams::graph::Graph;
 use crate::teams::TeamsConfig;
 
 /// What an operator is told when outbound HTTPS cannot be set up.
@@ -62,7 +64,17 @@ impl App {
 
     /// The Slack Web API client with the bot token: from the environment, else what the
     /// backend keeps (SSM, the local store); `None` without a token.
+    /// The engine reads Slack user groups through it from then on.
     pub async fn slack_web_api(&self, settings: &Settings) -> anyhow::Result<Option<Arc<WebApi>>> {
+        let api = self.slack_token_api(settings).await?;
+        if let Some(api) = &api {
+            let groups = self.engine.core().groups();
+            groups.serve(Platform::SlackGroup, api.clone());
+        }
+        Ok(api)
+    }
+
+    async fn slack_token_api(&self, settings: &Settings) -> anyhow::Result<Option<Arc<WebApi>>> {
         if let Some(api) = web_api_from_env(settings)? {
             return Ok(Some(api));
         }
@@ -77,7 +89,8 @@ impl App {
     }
 
     /// The Teams settings and clients, when Teams is configured; the client secret comes from
-    /// the environment or, on AWS, its SSM parameter, read once.
+    /// the environment or, on AWS, its SSM parameter, read once. The engine reads Entra ID
+    /// groups through Microsoft Graph with the same app registration from then on.
     pub async fn teams_config(&self, settings: &Settings) -> anyhow::Result<Option<TeamsConfig>> {
         let Some(teams) = &settings.teams else {
             return Ok(None);
@@ -95,6 +108,15 @@ impl App {
             }
         };
         let http = client(Duration::from_secs(5)).context(HTTPS_SETUP)?;
+        let graph = Graph::new(
+            http.clone(),
+            (teams.login_url.clone(), teams.graph_url.clone()),
+            teams.app_tenant.clone(),
+            teams.app_id.clone(),
+            secret.clone(),
+        );
+        let groups = self.engine.core().groups();
+        groups.serve(Platform::EntraGroup, Arc::new(graph));
         Ok(Some(TeamsConfig {
             auth: BotAuth::new(teams.app_id.clone(), teams.openid_url.clone(), http.clone()),
             connector: Connector::new(

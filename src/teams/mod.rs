@@ -25,6 +25,7 @@ mod buttons;
 mod config;
 pub mod connector;
 mod deliver;
+pub mod graph;
 mod invoke;
 mod message;
 pub mod render;

@@ -48,6 +48,7 @@ impl Incoming for Activity {
             channel: Some(conversation.id.chars().take(128).collect()),
             text: String::new(),
             delivery: None,
+            name: from.name.clone(),
         };
         Ok(Asked {
             request,

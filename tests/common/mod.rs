@@ -7,6 +7,8 @@ pub mod approvals;
 pub mod aws;
 pub mod cli;
 pub mod conformance;
+pub mod graph;
+pub mod groups;
 pub mod lambda;
 pub mod rfc6238;
 pub mod slack;
@@ -108,6 +110,8 @@ pub struct Options {
     pub workspaces: Vec<String>,
     /// The Slack Web API base URL (a local fake); `None`: no bot token, no notices.
     pub slack_api: Option<String>,
+    /// Where Entra ID groups' members are read (a Graph client on a local fake).
+    pub graph: Option<Arc<dyn otpbot::engine::Membership>>,
 }
 
 impl Default for Options {
@@ -118,6 +122,7 @@ impl Default for Options {
             policy,
             workspaces: vec![TEAM.to_owned(), "E0ENTERPRISE".to_owned()],
             slack_api: None,
+            graph: None,
         }
     }
 }
@@ -209,12 +214,21 @@ impl TestApp {
             audit_key.clone(),
             options.policy,
         );
+        let web_api = options.slack_api.map(|url| {
+            Arc::new(otpbot::slack::web::WebApi::new(&url, BOT_TOKEN.into()).expect("web api"))
+        });
+        if let Some(api) = &web_api {
+            let groups = engine.core().groups();
+            groups.serve(otpbot::domain::Platform::SlackGroup, api.clone());
+        }
+        if let Some(graph) = options.graph {
+            let groups = engine.core().groups();
+            groups.serve(otpbot::domain::Platform::EntraGroup, graph);
+        }
         let slack = SlackConfig {
             signing_secret: SigningSecret::new(SECRET.into()),
             allowed_workspaces: options.workspaces.into_iter().collect(),
-            web_api: options.slack_api.map(|url| {
-                Arc::new(otpbot::slack::web::WebApi::new(&url, BOT_TOKEN.into()).expect("web api"))
-            }),
+            web_api,
         };
         let engine = Arc::new(engine);
         let background = otpbot::front::Background::recording_copies(engine.clone());

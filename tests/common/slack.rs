@@ -11,8 +11,12 @@
 //! (<https://docs.slack.dev/reference/methods/conversations.open>). A post to a response URL is
 //! answered `ok` ("Handling user interaction":
 //! <https://docs.slack.dev/interactivity/handling-user-interaction>).
+//! `usergroups.users.list` takes its arguments form-encoded only ("This method does not
+//! currently accept application/json") and answers `{"ok": true, "users": ["U…", "W…"]}`, or
+//! `no_such_subteam`, or `plan_upgrade_required` on a workspace whose plan has no user groups
+//! (<https://api.slack.com/methods/usergroups.users.list>); a test sets each group's members.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
@@ -35,6 +39,10 @@ pub struct FakeWebApi {
     limited: Arc<Mutex<(u32, u64)>>,
     /// Methods answered `ok: false`.
     failing: Arc<Mutex<HashSet<String>>>,
+    /// Each user group's members, by `{team}:{group}`.
+    groups: Arc<Mutex<HashMap<String, Vec<String>>>>,
+    /// What `usergroups.users.list` answers instead of the members: an `error`, or `429`.
+    groups_fail: Arc<Mutex<Option<String>>>,
     /// Where `/redirect/…` sends its callers with a `307`.
     redirect_to: Arc<Mutex<String>>,
     base: String,
@@ -95,6 +103,48 @@ async fn method(
     }
 }
 
+/// `usergroups.users.list`, form-encoded, as Slack takes it; a JSON body is refused as Slack
+/// would not read its arguments.
+async fn usergroup_users(
+    State(fake): State<FakeWebApi>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let form: HashMap<String, String> = serde_urlencoded::from_str(&body).unwrap_or_default();
+    fake.record(
+        "usergroups.users.list".into(),
+        auth.clone(),
+        serde_json::to_value(&form).expect("form"),
+    );
+    if auth != format!("Bearer {BOT_TOKEN}") {
+        return Json(json!({"ok": false, "error": "invalid_auth"})).into_response();
+    }
+    let failure = fake.groups_fail.lock().expect("fail").clone();
+    match failure.as_deref() {
+        Some("429") => {
+            return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "30")], "").into_response()
+        }
+        // Answers, but only after otpbot has stopped waiting.
+        Some("slow") => tokio::time::sleep(std::time::Duration::from_secs(3)).await,
+        Some(error) => return Json(json!({"ok": false, "error": error})).into_response(),
+        None => {}
+    }
+    let (Some(group), team) = (form.get("usergroup"), form.get("team_id")) else {
+        return Json(json!({"ok": false, "error": "invalid_arguments"})).into_response();
+    };
+    let key = format!("{}:{group}", team.map(String::as_str).unwrap_or_default());
+    let users = fake.groups.lock().expect("groups").get(&key).cloned();
+    match users {
+        Some(users) => Json(json!({"ok": true, "users": users})).into_response(),
+        None => Json(json!({"ok": false, "error": "no_such_subteam"})).into_response(),
+    }
+}
+
 async fn hook(
     State(fake): State<FakeWebApi>,
     Path(path): Path<String>,
@@ -124,6 +174,7 @@ impl FakeWebApi {
             ..FakeWebApi::default()
         };
         let app = Router::new()
+            .route("/api/usergroups.users.list", post(usergroup_users))
             .route("/api/{name}", post(method))
             .route("/hooks/{*path}", post(hook))
             .route("/redirect/{*path}", any(redirect))
@@ -180,6 +231,29 @@ impl FakeWebApi {
             .lock()
             .expect("failing")
             .insert(method.to_owned());
+    }
+
+    /// Sets the members of user group `group` of workspace `team`.
+    pub fn set_group(&self, team: &str, group: &str, users: &[&str]) {
+        let users = users.iter().map(|u| (*u).to_owned()).collect();
+        self.groups
+            .lock()
+            .expect("groups")
+            .insert(format!("{team}:{group}"), users);
+    }
+
+    /// Makes `usergroups.users.list` answer `error` (`"429"`: HTTP 429; `"slow"`: after 3 s),
+    /// or normally again.
+    pub fn fail_groups(&self, error: Option<&str>) {
+        *self.groups_fail.lock().expect("fail") = error.map(str::to_owned);
+    }
+
+    /// How many times the members of a group were asked for.
+    pub fn group_lookups(&self) -> usize {
+        self.names()
+            .iter()
+            .filter(|n| *n == "usergroups.users.list")
+            .count()
     }
 
     /// Every call so far.

@@ -48,6 +48,8 @@ pub struct Fake {
     pub base: String,
     pub keys: Arc<Mutex<Vec<Value>>>,
     pub seen: Arc<Mutex<Seen>>,
+    /// The fake Microsoft Graph (`graph.rs`).
+    pub graph: Arc<Mutex<super::graph::GraphState>>,
 }
 
 pub struct SigningKey {
@@ -121,6 +123,13 @@ pub async fn token(State(f): State<Fake>, Path(tenant): Path<String>, body: Stri
         body.contains("grant_type=client_credentials") && body.contains("client_secret=bot-secret"),
         "{body}"
     );
+    if body.contains("scope=https%3A%2F%2Fgraph.microsoft.com%2F.default") {
+        return Json(json!({
+            "token_type": "Bearer",
+            "expires_in": 3599,
+            "access_token": super::graph::GRAPH_TOKEN
+        }));
+    }
     assert!(
         body.contains("scope=https%3A%2F%2Fapi.botframework.com%2F.default"),
         "{body}"
@@ -247,6 +256,7 @@ impl Fake {
             base: format!("{scheme}://{addr}"),
             keys: Arc::new(Mutex::new(published)),
             seen: Default::default(),
+            graph: Default::default(),
         };
         let routes = axum::Router::new()
             .route("/openid", get(openid))
@@ -260,6 +270,10 @@ impl Fake {
             )
             .route("/svc/v3/conversations/{conv}/members/{member}", get(member))
             .route("/moved/{*path}", axum::routing::any(moved))
+            .route(
+                "/v1.0/groups/{group}/transitiveMembers",
+                get(super::graph::transitive_members),
+            )
             .with_state(fake.clone());
         match tls {
             None => tokio::spawn(async move {
@@ -325,12 +339,21 @@ impl Harness {
         Self::start_with(options).await
     }
 
-    pub async fn start_with(options: Options) -> Self {
+    pub async fn start_with(mut options: Options) -> Self {
         let key = SigningKey::new("key-1");
         let outsider = SigningKey::new("key-skype");
         let fake = Fake::start(vec![key.jwk(&["msteams"]), outsider.jwk(&["skype"])], None).await;
         let base = fake.base.clone();
         let http = otpbot::front::client(std::time::Duration::from_secs(5)).expect("HTTP client");
+        options.graph.get_or_insert_with(|| {
+            Arc::new(otpbot::teams::graph::Graph::new(
+                http.clone(),
+                (base.clone(), format!("{base}/v1.0")),
+                TENANT.into(),
+                APP_ID.into(),
+                "bot-secret".to_owned().into(),
+            ))
+        });
         let mut auth = BotAuth::new(APP_ID.into(), format!("{base}/openid"), http.clone());
         auth.min_refresh_interval = std::time::Duration::ZERO;
         let connector = Connector::new(
@@ -435,13 +458,24 @@ pub fn activity(
         "id": id.to_string(),
         "channelId": "msteams",
         "serviceUrl": service_url,
-        "from": { "id": format!("29:{aad}"), "name": "User", "aadObjectId": aad },
+        "from": { "id": format!("29:{aad}"), "name": display_name(aad), "aadObjectId": aad },
         "recipient": { "id": "28:otpbot", "name": "otpbot" },
         "conversation": { "id": conversation, "conversationType": conversation_type, "tenantId": TENANT },
         "text": text,
         "entities": [],
         "channelData": { "tenant": { "id": TENANT } }
     })
+}
+
+/// The display name Teams gives each test user in `from.name` (a channel account's `name`:
+/// <https://learn.microsoft.com/en-us/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference#channelaccount-object>).
+pub fn display_name(aad: &str) -> &'static str {
+    match aad {
+        ALICE_AAD => "Alice Contractor",
+        BOB_AAD => "Bob Approver",
+        ADMIN_AAD => "Ada Admin",
+        _ => "User",
+    }
 }
 
 pub fn teams_user(aad: &str) -> Principal {

@@ -29,7 +29,9 @@ pub struct AuditArgs {
     /// Only events about this tool.
     #[arg(long)]
     pub tool: Option<ToolName>,
-    /// Only events by this principal (slack:{team}:{user}).
+    /// Only events by this principal (slack:{team}:{user}), or about this group
+    /// (slack-group:{team}:{group}, entra-group:{tenant}:{group}): its grants and its members'
+    /// codes.
     #[arg(long)]
     pub user: Option<Principal>,
     /// Only events since: a duration back from now (7d) or a date/time (2026-11-03, RFC 3339).

@@ -10,7 +10,7 @@ use super::when::parse_when;
 use crate::cli::operator::operator_request;
 use crate::config::Settings;
 use crate::domain::{
-    Action, AuditEvent, AuditQuery, Clock, Outcome, SystemClock, Timestamp, ToolName,
+    Action, AuditEvent, AuditQuery, Clock, Outcome, Principal, SystemClock, Timestamp, ToolName,
 };
 use crate::engine::{Draft, Engine};
 use crate::startup::{App, Patience};
@@ -56,24 +56,38 @@ pub(super) async fn read(mut settings: Settings, args: AuditArgs) -> anyhow::Res
         .audit(&operator_request(), draft)
         .await
         .context("audit write failed")?;
+    // A group is never an actor: its records are found by their subject.
+    let group = args.user.clone().filter(Principal::is_group);
     let query = AuditQuery {
         tool: args.tool,
-        actor: args.user,
+        actor: args.user.filter(|u| !u.is_group()),
         since,
         until,
         limit: 500,
         ..AuditQuery::default()
     };
     let remaining = args.limit.unwrap_or(usize::MAX);
-    export(&engine, query, code_mac.as_deref(), remaining, args.format).await
+    let only = Only {
+        code_mac: code_mac.as_deref(),
+        group: group.as_ref(),
+    };
+    export(&engine, query, only, remaining, args.format).await
 }
 
-/// Writes up to `remaining` events `query` selects (those of code MAC `code_mac`, when
-/// given) as `format`, newest first, page by page.
+/// Which of the events a query selects are exported.
+struct Only<'a> {
+    /// Only the issuance of the code of this MAC.
+    code_mac: Option<&'a str>,
+    /// Only the events about this group.
+    group: Option<&'a Principal>,
+}
+
+/// Writes up to `remaining` events `query` selects (those `only` names) as `format`, newest
+/// first, page by page.
 async fn export(
     engine: &Engine,
     mut query: AuditQuery,
-    code_mac: Option<&str>,
+    only: Only<'_>,
     mut remaining: usize,
     format: Format,
 ) -> anyhow::Result<()> {
@@ -84,7 +98,10 @@ async fn export(
             if remaining == 0 {
                 break;
             }
-            if !issued_code_matches(event, code_mac) {
+            let about_group = only
+                .group
+                .is_none_or(|g| event.subject.as_ref() == Some(g) || &event.actor == g);
+            if !about_group || !issued_code_matches(event, only.code_mac) {
                 continue;
             }
             remaining -= 1;

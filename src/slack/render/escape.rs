@@ -48,8 +48,10 @@ pub fn line(line: &str) -> String {
         .map(|segment| match segment {
             Segment::Text(t) => text(t, LINE_LIMIT),
             Segment::Literal(t) => literal(t),
-            Segment::Mention(user) if is_user_id(user) => format!("<@{user}>"),
-            Segment::Mention(user) => text(user, LINE_LIMIT),
+            Segment::Mention(user) | Segment::Named(user, _) if is_user_id(user) => {
+                format!("<@{user}>")
+            }
+            Segment::Mention(user) | Segment::Named(user, _) => text(user, LINE_LIMIT),
         })
         .collect()
 }

@@ -83,6 +83,7 @@ pub(super) fn request_from(item: &Item) -> StoreResult<AccessRequest> {
             None => 1,
         },
         approvals: approvals_from(item)?,
+        requester_name: opt_s(item, "requester_name"),
     })
 }
 
@@ -110,6 +111,7 @@ impl AwsStore {
             .set("tool", s(r.tool.as_str()))
             .set("duration", n(r.duration.secs()))
             .opt("reason", r.reason.as_deref())
+            .opt("requester_name", r.requester_name.as_deref())
             .set("requested_at", n(r.requested_at.unix()))
             .set(OPEN_UNTIL, n(r.expires_at.unix()))
             .set(STATE, s("open"))

@@ -148,7 +148,8 @@ pub(super) fn approver_role(tool: &ToolName) -> String {
 
 /// An access request's columns, in the order [`request_on`] reads them.
 pub(super) const REQUEST_COLUMNS: &str = "id, requester, tool, duration, reason, requested_at, \
-     expires_at, state, decided_by, decided_at, requester_person, approvals_required";
+     expires_at, state, decided_by, decided_at, requester_person, approvals_required, \
+     requester_name";
 
 pub(super) type RequestRow = (
     String,
@@ -163,6 +164,7 @@ pub(super) type RequestRow = (
     Option<i64>,
     Option<String>,
     i64,
+    Option<String>,
 );
 
 pub(super) fn request_from_row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
@@ -179,6 +181,7 @@ pub(super) fn request_from_row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
         r.get(9)?,
         r.get(10)?,
         r.get(11)?,
+        r.get(12)?,
     ))
 }
 
@@ -214,6 +217,7 @@ pub(super) fn to_request(row: RequestRow) -> StoreResult<AccessRequest> {
         decided_at,
         person,
         required,
+        name,
     ) = row;
     let requester = Principal::parse(&requester).map_err(|e| corrupt("requester", e))?;
     Ok(AccessRequest {
@@ -226,6 +230,7 @@ pub(super) fn to_request(row: RequestRow) -> StoreResult<AccessRequest> {
         reason,
         requested_at: Timestamp::from_unix(at),
         expires_at: Timestamp::from_unix(expires),
+        requester_name: name,
         state: request_state(&state, by.as_deref(), decided_at)?,
         approvals_required: ToolRules::approvals(required)
             .ok_or_else(|| corrupt("request", "bad approvals required"))?,

@@ -127,8 +127,9 @@ fn put_tool(conn: &Connection, t: &Tool, seed: Option<&Sealed>) -> StoreResult<b
 
 fn open_request(conn: &Connection, r: &AccessRequest) -> StoreResult<bool> {
     let sql = "INSERT INTO access_requests (id, requester, tool, duration, reason, \
-               requested_at, expires_at, state, requester_person, approvals_required) \
-               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9)";
+               requested_at, expires_at, state, requester_person, approvals_required, \
+               requester_name) \
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9, ?10)";
     let args = params![
         r.id.as_str(),
         r.requester.as_str(),
@@ -138,7 +139,8 @@ fn open_request(conn: &Connection, r: &AccessRequest) -> StoreResult<bool> {
         r.requested_at.unix(),
         r.expires_at.unix(),
         r.requester_person.as_str(),
-        r.approvals_required
+        r.approvals_required,
+        r.requester_name
     ];
     Ok(execute(conn, sql, args)? > 0)
 }

@@ -44,7 +44,8 @@ mod writer;
 pub use crypto::MasterKey;
 pub use handle::{LocalOptions, LocalStore};
 pub use schema::{
-    create_at_schema_version, BREAK_GLASS_VERSION, SWEEP_VERSION, TOOL_RULES_VERSION,
+    create_at_schema_version, BREAK_GLASS_VERSION, REQUESTER_NAME_VERSION, SWEEP_VERSION,
+    TOOL_RULES_VERSION,
 };
 pub use sql::DB_FILE;
 pub use verify_file::{verify_file, VerifyError};

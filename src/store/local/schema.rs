@@ -212,6 +212,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX break_glass_by_person ON break_glass (person, tool, at);
     "#,
+    // 13 (REQUESTER_NAME_VERSION): the requester's display name as their platform gave it
+    // (Teams), for approvers' cards. Requests made before it have none and show the requester's
+    // id as before.
+    r#"
+    ALTER TABLE access_requests ADD COLUMN requester_name TEXT;
+    "#,
 ];
 
 /// The schema version that added the sweep's marks and the copies of approval messages.
@@ -225,6 +231,9 @@ pub fn create_at_schema_version(dir: &Path, version: usize) -> StoreResult<()> {
     let mut conn = Connection::open(dir.join(DB_FILE)).map_err(backend)?;
     migrate_to(&mut conn, version).map_err(backend)
 }
+
+/// The schema version from which access requests keep their requester's display name.
+pub const REQUESTER_NAME_VERSION: usize = 13;
 
 /// The schema version from which every audit log begins its chain with a chain-start record.
 pub const CHAIN_START_VERSION: usize = 7;

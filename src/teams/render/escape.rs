@@ -56,7 +56,9 @@ pub fn line(line: &str) -> String {
             .map(|segment| match segment {
                 Segment::Text(t) => text(t, LINE_LIMIT),
                 Segment::Literal(t) => format!("\\`{}\\`", text(t, LINE_LIMIT)),
-                Segment::Mention(user) => format!("@{}", text(user, LINE_LIMIT)),
+                Segment::Mention(user) | Segment::Named(_, user) => {
+                    format!("@{}", text(user, LINE_LIMIT))
+                }
             })
             .collect(),
     )
@@ -74,7 +76,9 @@ pub fn plain_line(line: &str) -> String {
         .map(|segment| match segment {
             Segment::Text(t) => clean(t, LINE_LIMIT),
             Segment::Literal(t) => format!("`{}`", clean(t, LINE_LIMIT)),
-            Segment::Mention(user) => format!("@{}", clean(user, LINE_LIMIT)),
+            Segment::Mention(user) | Segment::Named(_, user) => {
+                format!("@{}", clean(user, LINE_LIMIT))
+            }
         })
         .collect()
 }
