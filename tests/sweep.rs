@@ -458,3 +458,49 @@ async fn an_expired_teams_request_updates_its_card_without_a_click() {
         "no buttons left"
     );
 }
+
+/// On Teams no activity hands the sweep a service URL or names the bot: it writes through the
+/// configured service URL (`OTPBOT_TEAMS_SERVICE_URL`) as the bot itself (`28:` and the app
+/// id, as Teams names bots in activities), so a holder is warned in a personal chat opened for
+/// them, once, with "Request more time" (Bot Connector "Create conversation":
+/// <https://learn.microsoft.com/en-us/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference#create-conversation>).
+#[tokio::test]
+async fn a_teams_holder_is_warned_in_a_personal_chat_the_sweep_opens() {
+    use common::teams::{card_text, teams_user, Harness, ALICE_AAD, APP_ID, TENANT};
+    use otpbot::domain::{Grant, Person, Principal, ToolName};
+    let h = Harness::start().await;
+    let alice = teams_user(ALICE_AAD);
+    let now = h.app.now();
+    let grant = Grant {
+        person: Person::from(&alice),
+        principal: alice,
+        tool: ToolName::parse("github").expect("tool"),
+        granted_by: Principal::parse("cli:local:ops").expect("operator"),
+        granted_at: now,
+        expires_at: now.plus_secs(2 * 3_600),
+        reason: None,
+    };
+    h.app.stores.put_grant(&grant).await.expect("grant");
+    h.app.clock.advance(61 * 60);
+    let (a, b) = tokio::join!(h.app.state.sweep(), h.app.state.sweep());
+    assert_eq!(a.expect("a").warned + b.expect("b").warned, 1);
+    let posts = h.posts();
+    let created: Vec<_> = posts.iter().filter(|(p, _, _)| p == "create").collect();
+    assert_eq!(created.len(), 1, "{posts:?}");
+    let body = &created[0].2;
+    assert_eq!(body["bot"]["id"], format!("28:{APP_ID}"));
+    assert_eq!(body["members"][0]["id"], ALICE_AAD);
+    assert_eq!(body["tenantId"], TENANT);
+    let sent: Vec<_> = posts
+        .iter()
+        .filter(|(p, _, _)| p == "send a:private-conversation")
+        .collect();
+    assert_eq!(sent.len(), 1, "{posts:?}");
+    let text = card_text(&sent[0].2);
+    assert!(text.contains("access ends at"), "{text}");
+    assert!(
+        sent[0].2.to_string().contains("otp.more_time"),
+        "Request more time: {}",
+        sent[0].2
+    );
+}

@@ -355,6 +355,10 @@ pub struct SettingsArgs {
     /// Microsoft Graph base URL, where Entra ID group members are read.
     #[arg(long, global = true, env = "OTPBOT_GRAPH_API_URL", value_name = "URL", default_value = crate::teams::graph::DEFAULT_GRAPH_URL, value_parser = http_url, help_heading = "Teams")]
     pub graph_api_url: String,
+    /// Bot Connector service URL for what otpbot sends outside any request (the sweep's direct
+    /// messages, the audit channel): the global one, or a government cloud's.
+    #[arg(long, global = true, env = "OTPBOT_TEAMS_SERVICE_URL", value_name = "URL", default_value = crate::teams::DEFAULT_SERVICE_URL, value_parser = http_url, help_heading = "Teams")]
+    pub teams_service_url: String,
     /// Serve the local Microsoft 365 Agents Playground (a Teams emulator) for `otpbot serve`:
     /// Teams activities are accepted WITHOUT authentication and replies go to its http
     /// service URL. Loopback only, never on Lambda.

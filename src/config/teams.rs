@@ -28,6 +28,8 @@ pub struct TeamsSettings {
     pub login_url: String,
     /// Microsoft Graph base URL (`OTPBOT_GRAPH_API_URL`).
     pub graph_url: String,
+    /// Bot Connector service URL for messages outside any request (`OTPBOT_TEAMS_SERVICE_URL`).
+    pub service_url: String,
     /// Serving the local Microsoft 365 Agents Playground: activities come without tokens and
     /// replies go to its loopback `http` service URL (see `Settings::enable_teams_playground`).
     pub playground: bool,
@@ -66,6 +68,7 @@ pub(super) fn from_args(
         openid_url: std::mem::take(&mut args.teams_openid_url),
         login_url: std::mem::take(&mut args.teams_login_url),
         graph_url: std::mem::take(&mut args.graph_api_url),
+        service_url: std::mem::take(&mut args.teams_service_url),
         playground: false,
     }))
 }
@@ -100,6 +103,7 @@ pub(super) fn playground(
                 openid_url: DEFAULT_OPENID_URL.into(),
                 login_url: DEFAULT_LOGIN_URL.into(),
                 graph_url: crate::teams::graph::DEFAULT_GRAPH_URL.into(),
+                service_url: crate::teams::DEFAULT_SERVICE_URL.into(),
                 playground: true,
             })
         }

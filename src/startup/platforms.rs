@@ -127,6 +127,7 @@ impl App {
                 secret,
             ),
             allowed_tenants: teams.tenants.clone(),
+            service_url: teams.service_url.clone(),
         }))
     }
 }

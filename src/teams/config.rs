@@ -6,6 +6,12 @@ use std::collections::HashSet;
 use super::auth::{BotAuth, DEFAULT_OPENID_URL};
 use super::connector::Connector;
 
+/// The Bot Connector's service URL for proactive messages in the public Teams cloud, used when
+/// no conversation has handed one over (Microsoft 365 Agents SDK, `TeamsServiceEndpoints`
+/// `publicGlobal`: <https://microsoft.github.io/Agents-for-js/variables/_microsoft_agents-hosting.TeamsServiceEndpoints.html>).
+/// Government clouds have their own (`OTPBOT_TEAMS_SERVICE_URL`).
+pub const DEFAULT_SERVICE_URL: &str = "https://smba.trafficmanager.net/teams/";
+
 /// Teams settings and clients.
 pub struct TeamsConfig {
     /// Verifies incoming tokens.
@@ -14,6 +20,8 @@ pub struct TeamsConfig {
     pub connector: Connector,
     /// Tenants that are served.
     pub allowed_tenants: HashSet<String>,
+    /// The service URL for messages outside any request, which no activity hands over.
+    pub service_url: String,
 }
 
 impl TeamsConfig {
@@ -24,6 +32,7 @@ impl TeamsConfig {
             auth: BotAuth::new(String::new(), DEFAULT_OPENID_URL.into(), http.clone()),
             connector: Connector::playground(http),
             allowed_tenants,
+            service_url: DEFAULT_SERVICE_URL.into(),
         }
     }
 

@@ -95,6 +95,16 @@ impl Connector {
         self.url(service_url, &[]).map(drop)
     }
 
+    /// The bot's own channel account, as Teams names it in activities (`28:` and the app id),
+    /// to open a personal chat outside any request; none for the playground.
+    pub fn bot_account(&self) -> Option<Account> {
+        (!self.is_playground()).then(|| Account {
+            id: format!("28:{}", self.app_id),
+            name: None,
+            aad_object_id: None,
+        })
+    }
+
     /// Whether this client talks to the local playground.
     pub fn is_playground(&self) -> bool {
         self.playground

@@ -29,11 +29,6 @@ use crate::reply::{ApprovalMessage, Audience, Notice, Reply};
 /// Longest conversation id accepted as a notice's address.
 const MAX_CONVERSATION_ID: usize = 512;
 
-/// The Bot Connector's service URL for proactive messages in the public Teams cloud, used when
-/// no conversation has handed one over (Microsoft 365 Agents SDK, `TeamsServiceEndpoints`
-/// `publicGlobal`: <https://microsoft.github.io/Agents-for-js/variables/_microsoft_agents-hosting.TeamsServiceEndpoints.html>).
-const PUBLIC_SERVICE_URL: &str = "https://smba.trafficmanager.net/teams/";
-
 /// Whether `id` is a Teams conversation id rather than a Slack channel id. Teams ids carry a
 /// type prefix: channels and group chats are `19:…@thread.tacv2`, `19:…@thread.skype` (older
 /// channels) or `19:…@thread.v2` (group chats), Graph-created 1:1 chats `19:…@unq.gbl.spaces`,
@@ -89,12 +84,13 @@ impl TeamsOut {
         self
     }
 
-    /// The way to post in Teams conversations outside any request (the audit channel).
+    /// The way to post in Teams conversations outside any request (the audit channel, the
+    /// sweep's messages): through the configured service URL, as the bot itself.
     pub fn outbox(teams: Arc<TeamsConfig>) -> Self {
         Self {
+            service_url: teams.service_url.clone(),
+            bot: teams.connector.bot_account(),
             teams,
-            service_url: PUBLIC_SERVICE_URL.to_owned(),
-            bot: None,
             clicked: None,
             caller_chat: None,
         }

@@ -36,7 +36,7 @@ use axum::extract::FromRequestParts;
 use axum::routing::post;
 use axum::Router;
 
-pub use self::config::TeamsConfig;
+pub use self::config::{TeamsConfig, DEFAULT_SERVICE_URL};
 pub use self::deliver::{is_conversation_id, TeamsOut};
 use crate::front::{ApiError, Front};
 

@@ -368,6 +368,7 @@ impl Harness {
             auth,
             connector,
             allowed_tenants: [TENANT.to_owned()].into(),
+            service_url: format!("{base}/svc/"),
         };
         let app = TestApp::spawn_teams(options, teams).await;
         Self {
