@@ -927,7 +927,9 @@ async fn a_two_person_card_counts_each_approver_once_and_grants_on_the_second() 
 
     let first = a.decide(ADMIN_AAD, "otp.approve", &id).await;
     let text = first.card_text();
-    assert!(text.contains("1 of 2 approvals"), "{text}");
+    // The count names approvers by display name, never by object id.
+    assert!(text.contains("1 of 2 approvals: @Ada Admin"), "{text}");
+    assert!(!text.contains(ADMIN_AAD), "{text}");
     assert_eq!(first.verbs(), ["otp.approve", "otp.approve", "otp.deny"]);
     assert!(!a.has_grant().await, "one approval of two grants nothing");
     assert!(
@@ -950,7 +952,10 @@ async fn a_two_person_card_counts_each_approver_once_and_grants_on_the_second() 
 
     let second = a.decide(BOB_AAD, "otp.approve", &id).await;
     let text = second.card_text();
-    assert!(text.contains("Approved by"), "{text}");
+    assert!(
+        text.contains("Approved by @Ada Admin and @Bob Approver"),
+        "{text}"
+    );
     assert!(second.verbs().is_empty());
     assert!(a.has_grant().await);
     let approvals: Vec<_> = a

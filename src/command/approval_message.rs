@@ -3,7 +3,7 @@
 //! The command that opens a request sends it, and the command that decides one says what it
 //! now reads.
 
-use super::args::{show_named, show_user};
+use super::args::show_named;
 use crate::domain::{AccessRequest, GrantDuration, RequestState, Timestamp};
 use crate::reply::{ApprovalMessage, Button};
 
@@ -37,7 +37,7 @@ fn count_line(request: &AccessRequest) -> Option<String> {
     let by: Vec<String> = request
         .approvals
         .iter()
-        .map(|a| show_user(&a.by, &request.requester))
+        .map(|a| show_named(&a.by, a.name.as_deref(), &request.requester))
         .collect();
     Some(format!(
         "{} of {needed} approvals: {}.",
@@ -88,7 +88,7 @@ pub(super) fn settled_message(
             let all: Vec<String> = request
                 .approvals
                 .iter()
-                .map(|a| show_user(&a.by, requester))
+                .map(|a| show_named(&a.by, a.name.as_deref(), requester))
                 .collect();
             Some(format!("Approved by {} at {at}.", all.join(" and ")))
         }

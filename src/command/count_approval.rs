@@ -13,10 +13,11 @@ use super::args::show_user;
 use super::ctx::Ctx;
 use super::decide::Decide;
 use super::error::{CommandError, CommandResult};
+use super::request_access::NAME_LIMIT;
 use crate::domain::{
     AccessRequest, Approval, Grant, GrantDuration, Outcome, Person, Principal, Tool,
 };
-use crate::reply::{Audience, Notice, Reply};
+use crate::reply::{clean, Audience, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
 
 /// How often an approval is decided again after others were counted first.
@@ -64,6 +65,7 @@ impl Decide {
                 person: ctx.person().clone(),
                 at: ctx.now,
                 duration,
+                name: ctx.request.name.as_deref().map(|n| clean(n, NAME_LIMIT)),
             };
             let (verdict, grant) = self.commit_count(ctx, &request, tool, &approval).await?;
             if verdict == Verdict::Stale {

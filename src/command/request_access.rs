@@ -19,7 +19,7 @@ use crate::reply::{clean, Audience, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
 
 /// Longest requester display name kept with a request, in characters.
-const NAME_LIMIT: usize = 64;
+pub(super) const NAME_LIMIT: usize = 64;
 
 const REQUEST_USAGE: &str = "/otp request <tool> [for 2h] [reason]";
 

@@ -18,4 +18,7 @@ pub struct Approval {
     /// The grant this approver agreed to; where approvers chose different lengths, the
     /// shortest wins.
     pub duration: GrantDuration,
+    /// The approver's display name as their platform gave it (Teams' `from.name`), for the
+    /// cards that show the count; `None` where the platform shows a user id by name (Slack).
+    pub name: Option<String>,
 }

@@ -1703,6 +1703,8 @@ fn count_decision(
         person: Person::from(&who(approver)),
         at: Timestamp::from_unix(at),
         duration: GrantDuration::parse("2h").expect("2h"),
+        // Teams gives display names, Slack none: both are kept as given.
+        name: (approver != "UB").then(|| format!("{approver} Zoë Display")),
     };
     let grant = grants.then(|| Grant {
         principal: who(user),
@@ -1758,6 +1760,7 @@ pub async fn each_approval_counts_against_what_was_read(s: &Stores) {
     assert_eq!(read.state, RequestState::Open);
     assert_eq!(read.approvals.len(), 1, "the stale approval left nothing");
     assert_eq!(read.approvals[0].by, who("UA"));
+    assert_eq!(read.approvals[0].name.as_deref(), Some("UA Zoë Display"));
     assert_eq!(count(&all_events(s).await, Action::Approve), 1);
     assert_eq!(
         s.access
@@ -1790,6 +1793,8 @@ pub async fn each_approval_counts_against_what_was_read(s: &Stores) {
         vec![who("UA"), who("UB")],
         "both approvals, oldest first"
     );
+    let names: Vec<_> = read.approvals.iter().map(|a| a.name.clone()).collect();
+    assert_eq!(names, vec![Some("UA Zoë Display".to_owned()), None]);
     let grant = s
         .access
         .grant(&who("U1"), &tool_name("aws-root"))

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 
 use super::handle::AwsStore;
-use super::item::{get_n, get_s, key_of, n, s, Item};
+use super::item::{get_n, get_s, key_of, n, opt_s, s, Item};
 use super::key_layout::{principal_pk, request_pk, slot_sk};
 use super::schema::ACCESS_PK;
 use super::sdk_error::built;
@@ -50,18 +50,23 @@ pub(super) fn approvals_from(item: &Item) -> StoreResult<Vec<Approval>> {
                 at: Timestamp::from_unix(get_n(m, "at")?),
                 duration: GrantDuration::from_secs(get_n(m, "for")?)
                     .ok_or_else(|| corrupt("duration"))?,
+                name: opt_s(m, "name"),
             })
         })
         .collect()
 }
 
 fn approval_value(a: &Approval) -> AttributeValue {
-    AttributeValue::M(HashMap::from([
+    let mut map = HashMap::from([
         ("by".to_owned(), s(a.by.as_str())),
         ("person".to_owned(), s(a.person.as_str())),
         ("at".to_owned(), n(a.at.unix())),
         ("for".to_owned(), n(a.duration.secs())),
-    ]))
+    ]);
+    if let Some(name) = &a.name {
+        map.insert("name".to_owned(), s(name));
+    }
+    AttributeValue::M(map)
 }
 
 /// What one counted approval decides about its request.

@@ -16,7 +16,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 pub(super) fn approvals_on(conn: &Connection, id: &str) -> StoreResult<Vec<Approval>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT approver, person, at, duration FROM request_approvals \
+            "SELECT approver, person, at, duration, name FROM request_approvals \
              WHERE request = ?1 ORDER BY seq",
         )
         .map_err(backend)?;
@@ -27,18 +27,20 @@ pub(super) fn approvals_on(conn: &Connection, id: &str) -> StoreResult<Vec<Appro
                 r.get::<_, String>(1)?,
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })
         .map_err(backend)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(backend)?;
     rows.into_iter()
-        .map(|(by, person, at, duration)| {
+        .map(|(by, person, at, duration, name)| {
             Ok(Approval {
                 by: Principal::parse(&by).map_err(corrupt)?,
                 person: Person::parse(&person).map_err(corrupt)?,
                 at: Timestamp::from_unix(at),
                 duration: GrantDuration::from_secs(duration).ok_or_else(|| corrupt("duration"))?,
+                name,
             })
         })
         .collect()
@@ -53,15 +55,16 @@ pub(super) fn add_approval(
     seen: usize,
 ) -> StoreResult<()> {
     let seen = i64::try_from(seen).map_err(corrupt)?;
-    let sql = "INSERT INTO request_approvals (request, seq, approver, person, at, duration) \
-               VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    let sql = "INSERT INTO request_approvals (request, seq, approver, person, at, duration, \
+               name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
     let args = params![
         id.as_str(),
         seen,
         approval.by.as_str(),
         approval.person.as_str(),
         approval.at.unix(),
-        approval.duration.secs()
+        approval.duration.secs(),
+        approval.name
     ];
     execute(conn, sql, args)?;
     let counted = execute(

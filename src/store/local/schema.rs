@@ -218,6 +218,10 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE access_requests ADD COLUMN requester_name TEXT;
     "#,
+    // 14: each approval's approver display name (Teams), for the count on approval cards.
+    r#"
+    ALTER TABLE request_approvals ADD COLUMN name TEXT;
+    "#,
 ];
 
 /// The schema version that added the sweep's marks and the copies of approval messages.
