@@ -899,28 +899,31 @@ async fn a_request_nobody_could_be_told_of_says_so_on_teams() {
     );
 }
 
+/// Changes the rules of the `github` tool as an operator would (`otpbot tool set`).
+async fn set_github_rules(a: &Approvals, change: impl FnOnce(&mut otpbot::domain::ToolRules)) {
+    let name = ToolName::parse("github").expect("name");
+    let stores = &a.h.app.stores;
+    let mut tool = stores
+        .access
+        .tool(&name)
+        .await
+        .expect("tool")
+        .expect("github");
+    change(&mut tool.rules);
+    let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
+    stores
+        .put_tool(&tool, None, &operator, a.h.app.now())
+        .await
+        .expect("put tool");
+}
+
 /// The two-person rule on Teams cards: the first approval's card shows "1 of 2 approvals" and
 /// keeps its buttons (in the invoke's answer and updated in place), the same approver clicking
 /// again is told so and counts once, and a second person's approval makes the grant.
 #[tokio::test]
 async fn a_two_person_card_counts_each_approver_once_and_grants_on_the_second() {
     let a = Approvals::start_with_admins(&[ADMIN_AAD, BOB_AAD]).await;
-    let name = ToolName::parse("github").expect("name");
-    let mut tool =
-        a.h.app
-            .stores
-            .access
-            .tool(&name)
-            .await
-            .expect("tool")
-            .expect("github");
-    tool.rules.approvals_required = 2;
-    let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
-    a.h.app
-        .stores
-        .put_tool(&tool, None, &operator, a.h.app.now())
-        .await
-        .expect("put tool");
+    set_github_rules(&a, |rules| rules.approvals_required = 2).await;
     let (id, card) = a.request().await;
     let text = card_blocks(&card["attachments"][0]["content"]);
     assert!(text.contains("Needs 2 approvals"), "{text}");
@@ -980,22 +983,10 @@ async fn a_two_person_card_counts_each_approver_once_and_grants_on_the_second() 
 #[tokio::test]
 async fn break_glass_on_teams_is_told_on_a_card_and_revoked_from_it() {
     let a = Approvals::start().await;
-    let name = ToolName::parse("github").expect("name");
-    let mut tool =
-        a.h.app
-            .stores
-            .access
-            .tool(&name)
-            .await
-            .expect("tool")
-            .expect("github");
-    tool.rules.break_glass = otpbot::domain::GrantDuration::parse("1h");
-    let operator = otpbot::domain::Principal::parse(SETUP_OPERATOR).expect("operator");
-    a.h.app
-        .stores
-        .put_tool(&tool, None, &operator, a.h.app.now())
-        .await
-        .expect("put tool");
+    set_github_rules(&a, |rules| {
+        rules.break_glass = otpbot::domain::GrantDuration::parse("1h")
+    })
+    .await;
     assert_eq!(
         a.h.send_as(ALICE_AAD, "break-glass github prod down", "personal")
             .await,

@@ -12,7 +12,7 @@
 //! (conditions as in the DynamoDB Developer Guide, "Condition and filter expressions":
 //! <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.OperatorsAndFunctions.html>).
 
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use super::access_items::grant_item;
 use super::handle::AwsStore;
@@ -20,7 +20,7 @@ use super::item::{get_n, get_s, key_of, n, opt_s, s, Item, ItemBuilder};
 use super::key_layout::principal_pk;
 use super::schema::{ACCESS_PK, ACCESS_SK, TTL_ATTRIBUTE};
 use super::sdk_error::built;
-use super::transaction::{put_unless_live, Part};
+use super::transaction::{put_new, put_unless_live, Part};
 use crate::domain::{
     AccessRequestId, BreakGlass, Grant, Person, Principal, Review, Timestamp, ToolName,
 };
@@ -104,15 +104,7 @@ impl AwsStore {
             .set("at", n(glass.at.unix()))
             .set(UNTIL, n(glass.until.unix()))
             .build();
-        let record = built(
-            "break-glass put",
-            Put::builder()
-                .table_name(access)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", ACCESS_PK)
-                .build(),
-        )?;
+        let record = put_new("break-glass put", access, item)?;
         Ok(vec![
             (
                 TransactWriteItem::builder().put(lease).build(),

@@ -12,7 +12,7 @@ use super::key_layout::{principal_pk, TOOLS_PK};
 use super::plan::Planned;
 use super::schema::{ACCESS_PK, ACCESS_SK, TTL_ATTRIBUTE};
 use super::sdk_error::built;
-use super::transaction::Part;
+use super::transaction::{put_new, Part};
 use crate::domain::{Grant, ToolName};
 use crate::store::{Change, StoreResult};
 
@@ -188,15 +188,7 @@ impl AwsStore {
 
     /// A put of `item` that cancels the transaction if the item is there (nothing to do).
     fn add(&self, item: Item, what: &str) -> StoreResult<(TransactWriteItem, Part)> {
-        let put = built(
-            what,
-            Put::builder()
-                .table_name(&self.settings.access_table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", ACCESS_PK)
-                .build(),
-        )?;
+        let put = put_new(what, &self.settings.access_table, item)?;
         Ok((TransactWriteItem::builder().put(put).build(), Part::Change))
     }
 

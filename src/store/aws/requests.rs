@@ -18,7 +18,7 @@
 //! `open_until` is not the table's TTL attribute: a request stays readable after it expires,
 //! so a late click is told so.
 
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use super::access_items::person_from;
 use super::approval_items::approvals_from;
@@ -27,7 +27,7 @@ use super::item::{get_n, get_s, key_of, n, opt_s, s, Item, ItemBuilder};
 use super::key_layout::{principal_pk, request_pk, slot_sk, SWEEP_REQUESTS};
 use super::schema::{ACCESS_PK, ACCESS_SK, GSI1_PK, GSI1_SK};
 use super::sdk_error::built;
-use super::transaction::{put_unless_live, Part};
+use super::transaction::{put_new, put_unless_live, Part};
 use crate::domain::{
     AccessRequest, AccessRequestId, GrantDuration, Principal, RequestState, Timestamp, ToolName,
     ToolRules,
@@ -119,15 +119,7 @@ impl AwsStore {
             .set(GSI1_SK, s(request_pk(&r.id)))
             .set(APPROVALS_REQUIRED, n(i64::from(r.approvals_required)))
             .build();
-        let request = built(
-            "request put",
-            Put::builder()
-                .table_name(access)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", ACCESS_PK)
-                .build(),
-        )?;
+        let request = put_new("request put", access, item)?;
         Ok(vec![
             (
                 TransactWriteItem::builder().put(slot).build(),

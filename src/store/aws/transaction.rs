@@ -33,6 +33,19 @@ pub(super) fn put_unless_live(
     )
 }
 
+/// A put of `item` into `table` that cancels the transaction if an item with its key is there.
+pub(super) fn put_new(what: &str, table: &str, item: Item) -> StoreResult<Put> {
+    built(
+        what,
+        Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", ACCESS_PK)
+            .build(),
+    )
+}
+
 /// What one transaction item is, so its cancellation reason can be read.
 pub(super) enum Part {
     /// The replay marker: the request was seen before.
