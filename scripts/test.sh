@@ -45,6 +45,11 @@ stage "no reference to paths outside the repository"
 python3 scripts/check-paths.py
 
 stage "python tools (.venv)"
+# The pins in requirements-dev.txt (soupsieve, among others) need Python 3.11.5 or newer.
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11, 5))'; then
+  echo "the test tools need Python 3.11.5 or newer; python3 here is $(python3 -V 2>&1 | cut -d' ' -f2)" >&2
+  exit 1
+fi
 if [ ! -x .venv/bin/moto_server ] || ! cmp -s requirements-dev.txt .venv/.installed-requirements; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
