@@ -101,6 +101,7 @@ async fn store(moto: &Moto) -> (otpbot::store::aws::AwsSettings, Stores) {
         approvals_required: 1,
         approvals: Vec::new(),
         requester_name: None,
+        decided_by_name: None,
     };
     let copies = vec![MessageRef::Slack {
         channel: "C0APPROVE".into(),

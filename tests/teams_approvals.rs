@@ -432,7 +432,9 @@ async fn self_approval_non_approvers_double_clicks_and_expiry_are_refused_on_the
     a.h.posts();
     let again = a.decide(ADMIN_AAD, "otp.deny", &id).await;
     let text = again.card_text();
-    assert!(text.contains("Already approved by"), "{text}");
+    // Told by the display name kept with the request, not the decider's object id.
+    assert!(text.contains("Already approved by @Ada Admin"), "{text}");
+    assert!(!text.contains(ADMIN_AAD), "{text}");
     assert!(again.verbs().is_empty());
     assert!(a.has_grant().await, "the later deny changed nothing");
     assert!(

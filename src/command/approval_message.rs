@@ -71,11 +71,11 @@ pub(super) fn approval_message(
     display: &str,
     now: Timestamp,
 ) -> ApprovalMessage {
-    settled_message(request, display, now, None)
+    settled_message(request, display, now, request.decided_by_name.as_deref())
 }
 
 /// [`approval_message`], naming the one who decided by `decider_name`, the display name their
-/// platform gave when they decided (the request keeps only who it was).
+/// platform gave when they decided (as the request keeps it once decided).
 pub(super) fn settled_message(
     request: &AccessRequest,
     display: &str,

@@ -13,11 +13,12 @@ use super::args::{shorten, show_named, Args};
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
+use super::request_access::NAME_LIMIT;
 use crate::domain::{
     AccessRequest, AccessRequestId, Action, Grant, GrantDuration, MessageRef, Outcome, Principal,
     RequestState, Timestamp, Tool,
 };
-use crate::reply::{Audience, Button, Notice, Reply};
+use crate::reply::{clean, Audience, Button, Notice, Reply};
 use crate::store::{Change, Effect, Verdict};
 
 const APPROVE_USAGE: &str = "/otp approve <request> [for 1h] [reason]";
@@ -182,6 +183,7 @@ impl Decide {
                 requester: request.requester.clone(),
                 tool: request.tool.clone(),
                 by: ctx.caller().clone(),
+                by_name: ctx.request.name.as_deref().map(|n| clean(n, NAME_LIMIT)),
                 grant: grant.clone(),
             },
             if_unchanged: kept.map(|kept| ctx.event(self.draft(request, Outcome::Ok, &kept))),

@@ -2,7 +2,7 @@
 //! the requester (as a person), only admins and the tool's approvers (directly or as members of
 //! an approver group), only while the request is open.
 
-use super::args::show_user;
+use super::args::show_named;
 use super::ctx::Ctx;
 use super::decide::Decide;
 use super::error::{CommandError, CommandResult};
@@ -10,15 +10,22 @@ use super::groups::approver_via_group;
 use crate::domain::{AccessRequest, Outcome, Principal, RequestState};
 
 impl Decide {
-    /// What a later decision is told about an earlier one.
-    pub(super) fn already(state: &RequestState, viewer: &Principal) -> String {
-        match state {
+    /// What a later decision is told about an earlier one: who decided, by the display name
+    /// their platform gave (kept with the request, or with their counted approval).
+    pub(super) fn already(request: &AccessRequest, viewer: &Principal) -> String {
+        let named = |by: &Principal| {
+            let counted = request.approvals.iter().find(|a| &a.by == by);
+            let name = request
+                .decided_by_name
+                .as_deref()
+                .or_else(|| counted.and_then(|a| a.name.as_deref()));
+            show_named(by, name, viewer)
+        };
+        match &request.state {
             RequestState::Approved { by, at } => {
-                format!("Already approved by {} at {at}.", show_user(by, viewer))
+                format!("Already approved by {} at {at}.", named(by))
             }
-            RequestState::Denied { by, at } => {
-                format!("Already denied by {} at {at}.", show_user(by, viewer))
-            }
+            RequestState::Denied { by, at } => format!("Already denied by {} at {at}.", named(by)),
             RequestState::Open => "This request is still open.".into(),
         }
     }
@@ -67,7 +74,7 @@ impl Decide {
         let detail = format!("already {}", request.state.as_str());
         CommandError::denied(
             self.draft(request, Outcome::Invalid, &detail),
-            Self::already(&request.state, viewer),
+            Self::already(request, viewer),
         )
     }
 

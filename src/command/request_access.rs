@@ -76,6 +76,7 @@ impl RequestAccess {
             approvals_required: tool.rules.approvals_required,
             approvals: Vec::new(),
             requester_name: ctx.request.name.as_deref().map(|n| clean(n, NAME_LIMIT)),
+            decided_by_name: None,
         };
         let detail = match &self.reason {
             Some(reason) => format!("request {} for {duration}: {reason}", request.id),

@@ -241,7 +241,8 @@ pub struct SettingsArgs {
     /// The period in which one person may break the glass on one tool once.
     #[arg(long, global = true, env = "OTPBOT_BREAK_GLASS_EVERY", value_name = "DURATION", default_value = "24h", value_parser = duration, help_heading = "Serving")]
     pub break_glass_every: GrantDuration,
-    /// How long a group's members, as read from Slack or Microsoft Graph, are trusted (0s: read for every request).
+    /// How long a group's members, as read from Slack or Microsoft Graph, are trusted (0s: read
+    /// for every request).
     #[arg(long, global = true, env = "OTPBOT_GROUP_CACHE", value_name = "DURATION", default_value = "60s", value_parser = cache_age, help_heading = "Serving")]
     pub group_cache: u64,
 
@@ -396,9 +397,3 @@ pub const SECRET_IDS: &[&str] = &[
     "slack_app_token",
     "teams_client_secret",
 ];
-
-impl std::fmt::Debug for SettingsArgs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SettingsArgs").finish_non_exhaustive()
-    }
-}

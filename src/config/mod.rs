@@ -327,5 +327,12 @@ pub fn default_key_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf
         .map(|config| config.join("otpbot"))
 }
 
+/// Settings as given may hold secrets: their Debug output names none of them.
+impl std::fmt::Debug for args::SettingsArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SettingsArgs").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests;

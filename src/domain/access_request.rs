@@ -94,6 +94,9 @@ pub struct AccessRequest {
     /// `from.name`), for the cards approvers read; `None` where the platform shows a user id by
     /// name itself (Slack) or gave none.
     pub requester_name: Option<String>,
+    /// The decider's display name as their platform gave it (Teams), for what later clicks on
+    /// the request are told; `None` as for [`AccessRequest::requester_name`].
+    pub decided_by_name: Option<String>,
 }
 
 impl AccessRequest {

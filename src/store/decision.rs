@@ -79,6 +79,8 @@ pub enum Change {
         tool: ToolName,
         /// The approver.
         by: Principal,
+        /// The approver's display name, where their platform gave one.
+        by_name: Option<String>,
         /// The grant for an approval; `None` denies.
         grant: Option<Grant>,
     },

@@ -982,6 +982,7 @@ fn access_request(id: &str, user: &str, tool: &str, at: i64, expires: i64) -> Ac
         approvals: Vec::new(),
         // Teams gives display names, Slack none: both are kept as given.
         requester_name: (user != "U2").then(|| format!("{user} Zoë Display")),
+        decided_by_name: None,
     }
 }
 
@@ -1046,6 +1047,8 @@ fn decide_request(
         requester: who(user),
         tool: tool_name(tool),
         by: who(approver),
+        // Teams gives display names, Slack none: both are kept as given.
+        by_name: (approver != "U8").then(|| format!("{approver} Zoë Decider")),
         grant,
     };
     request_decision(change, approver, action, at)
@@ -1183,11 +1186,14 @@ pub async fn access_requests_open_once_and_decide_once(s: &Stores) {
         .await
         .expect("read");
     assert_eq!(
-        decided.map(|r| r.state),
-        Some(RequestState::Approved {
-            by: who("U9"),
-            at: Timestamp::from_unix(2_000)
-        })
+        decided.map(|r| (r.state, r.decided_by_name)),
+        Some((
+            RequestState::Approved {
+                by: who("U9"),
+                at: Timestamp::from_unix(2_000)
+            },
+            Some("U9 Zoë Decider".to_owned())
+        ))
     );
     let g = s
         .access

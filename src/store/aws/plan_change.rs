@@ -51,9 +51,11 @@ impl AwsStore {
                 requester,
                 tool,
                 by,
+                by_name,
                 grant,
             } => {
                 let approved = grant.is_some();
+                let by = (by, by_name.as_deref());
                 let mut items =
                     self.decide_request_items(id, requester, tool, by, approved, now)?;
                 if let Some(g) = grant {
@@ -107,9 +109,17 @@ impl AwsStore {
                 requester,
                 tool,
                 by,
+                by_name,
                 grant: Some(g),
             } => (
-                self.decide_request_items(id, requester, tool, by, true, now)?,
+                self.decide_request_items(
+                    id,
+                    requester,
+                    tool,
+                    (by, by_name.as_deref()),
+                    true,
+                    now,
+                )?,
                 g,
             ),
             Change::CountApproval {

@@ -18,7 +18,7 @@
 //! `open_until` is not the table's TTL attribute: a request stays readable after it expires,
 //! so a late click is told so.
 
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 
 use super::access_items::person_from;
 use super::approval_items::approvals_from;
@@ -84,6 +84,7 @@ pub(super) fn request_from(item: &Item) -> StoreResult<AccessRequest> {
         },
         approvals: approvals_from(item)?,
         requester_name: opt_s(item, "requester_name"),
+        decided_by_name: opt_s(item, "decided_by_name"),
     })
 }
 
@@ -139,7 +140,7 @@ impl AwsStore {
         id: &AccessRequestId,
         requester: &Principal,
         tool: &ToolName,
-        by: &Principal,
+        (by, by_name): (&Principal, Option<&str>),
         approved: bool,
         now: i64,
     ) -> StoreResult<Vec<(TransactWriteItem, Part)>> {
@@ -150,8 +151,8 @@ impl AwsStore {
                 .table_name(access)
                 .set_key(Some(key_of(request_pk(id), "AR")))
                 .update_expression(
-                    "SET #state = :state, decided_by = :by, decided_at = :now \
-                     REMOVE gsi1pk, gsi1sk",
+                    "SET #state = :state, decided_by = :by, decided_at = :now, \
+                     decided_by_name = :name REMOVE gsi1pk, gsi1sk",
                 )
                 .condition_expression("attribute_exists(#pk) AND #state = :open AND #until > :now")
                 .expression_attribute_names("#pk", ACCESS_PK)
@@ -163,6 +164,7 @@ impl AwsStore {
                 )
                 .expression_attribute_values(":open", s("open"))
                 .expression_attribute_values(":by", s(by.as_str()))
+                .expression_attribute_values(":name", by_name.map_or(AttributeValue::Null(true), s))
                 .expression_attribute_values(":now", n(now))
                 .build(),
         )?;

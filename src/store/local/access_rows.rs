@@ -149,7 +149,7 @@ pub(super) fn approver_role(tool: &ToolName) -> String {
 /// An access request's columns, in the order [`request_on`] reads them.
 pub(super) const REQUEST_COLUMNS: &str = "id, requester, tool, duration, reason, requested_at, \
      expires_at, state, decided_by, decided_at, requester_person, approvals_required, \
-     requester_name";
+     requester_name, decided_by_name";
 
 pub(super) type RequestRow = (
     String,
@@ -164,6 +164,7 @@ pub(super) type RequestRow = (
     Option<i64>,
     Option<String>,
     i64,
+    Option<String>,
     Option<String>,
 );
 
@@ -182,6 +183,7 @@ pub(super) fn request_from_row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
         r.get(10)?,
         r.get(11)?,
         r.get(12)?,
+        r.get(13)?,
     ))
 }
 
@@ -218,6 +220,7 @@ pub(super) fn to_request(row: RequestRow) -> StoreResult<AccessRequest> {
         person,
         required,
         name,
+        decider_name,
     ) = row;
     let requester = Principal::parse(&requester).map_err(|e| corrupt("requester", e))?;
     Ok(AccessRequest {
@@ -231,6 +234,7 @@ pub(super) fn to_request(row: RequestRow) -> StoreResult<AccessRequest> {
         requested_at: Timestamp::from_unix(at),
         expires_at: Timestamp::from_unix(expires),
         requester_name: name,
+        decided_by_name: decider_name,
         state: request_state(&state, by.as_deref(), decided_at)?,
         approvals_required: ToolRules::approvals(required)
             .ok_or_else(|| corrupt("request", "bad approvals required"))?,

@@ -39,9 +39,13 @@ pub(super) fn apply(
             on,
         } => set_role(conn, principal, &approver_role(tool), *on),
         Change::OpenRequest(r) => open_request(conn, r),
-        Change::DecideRequest { id, by, grant, .. } => {
-            decide_request(conn, id, by, grant.as_ref(), now)
-        }
+        Change::DecideRequest {
+            id,
+            by,
+            by_name,
+            grant,
+            ..
+        } => decide_request(conn, id, (by, by_name.as_deref()), grant.as_ref(), now),
         Change::Mark(mark) => super::sweep::mark(conn, mark, now),
         Change::AddCopies { id, copies } => super::sweep::add_copies(conn, id, copies),
         Change::CountApproval {
@@ -150,7 +154,7 @@ fn open_request(conn: &Connection, r: &AccessRequest) -> StoreResult<bool> {
 fn decide_request(
     conn: &Connection,
     id: &AccessRequestId,
-    by: &Principal,
+    by: (&Principal, Option<&str>),
     grant: Option<&Grant>,
     now: Timestamp,
 ) -> StoreResult<bool> {
@@ -165,9 +169,10 @@ fn decide_request(
         }
         None => ("denied", true),
     };
-    let sql = "UPDATE access_requests SET state = ?2, decided_by = ?3, decided_at = ?4 \
-               WHERE id = ?1 AND state = 'open'";
-    let args = params![id.as_str(), state, by.as_str(), now.unix()];
+    let sql = "UPDATE access_requests SET state = ?2, decided_by = ?3, decided_at = ?4, \
+               decided_by_name = ?5 WHERE id = ?1 AND state = 'open'";
+    let (by, by_name) = by;
+    let args = params![id.as_str(), state, by.as_str(), now.unix(), by_name];
     Ok(execute(conn, sql, args)? > 0 && changed)
 }
 
@@ -186,5 +191,6 @@ fn count_approval(
     let Some(g) = grant else {
         return Ok(true);
     };
-    decide_request(conn, id, &approval.by, Some(g), now)
+    let by = (&approval.by, approval.name.as_deref());
+    decide_request(conn, id, by, Some(g), now)
 }

@@ -222,6 +222,10 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE request_approvals ADD COLUMN name TEXT;
     "#,
+    // 15: the decider's display name (Teams), for what later clicks on a request are told.
+    r#"
+    ALTER TABLE access_requests ADD COLUMN decided_by_name TEXT;
+    "#,
 ];
 
 /// The schema version that added the sweep's marks and the copies of approval messages.
