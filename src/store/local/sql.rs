@@ -28,6 +28,8 @@ pub(super) fn connect(path: &Path) -> StoreResult<Connection> {
         .map_err(backend)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(backend)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(backend)?;
     Ok(conn)
 }
 
