@@ -8,14 +8,19 @@
 //!   users at the default limits: audited codes per second and p50/p99 latency of signed
 //!   `/otp github` requests over loopback HTTP at 1 and 64 keep-alive clients, each user asking
 //!   a few times, and the same server's `GET /healthz` rate with the same client as the ceiling;
-//!   then the ratios the project holds itself to (codes/s at 64 clients over `/healthz`/s, p99 at
-//!   64 clients, p50 at one client over the fsync floor);
+//!   the CPU time the server (and its SQLite writer thread alone) and this client spent per
+//!   request at 64 clients, from `/proc`; then the ratios the project holds itself to (codes/s
+//!   at 64 clients over `/healthz`/s, p99 at 64 clients, p50 at one client over the fsync
+//!   floor);
 //! - a second server with limits of 1,000,000 codes a minute and 8 users: four back-to-back
 //!   rounds of 2,400 codes, and the fourth round's rate over the first's (a decision's cost must
 //!   not grow with what the limit has admitted);
 //! - the Lambda handler on the AWS backend against the emulator: DynamoDB and SSM calls per
 //!   issued code at steady state (counted on the wire) and the warm latency of API Gateway
 //!   events through the same router (`cargo bench --bench lambda_start` times cold starts).
+//!
+//! `BENCH_WRAPPER="perf record -g -o server.perf --"` runs that server under a profiler (any
+//! command that takes the program and its arguments).
 //!
 //! Numbers from a shared machine move with its load; the ratios come from one run. Nothing here
 //! asserts a timing.
@@ -93,6 +98,70 @@ where
     )
 }
 
+/// CPU time (user and system) the process `pid` has used so far, from `/proc/<pid>/stat`.
+fn cpu_time(pid: &str) -> Duration {
+    stat_cpu(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU time the SQLite writer thread of the process `pid` has used so far.
+fn writer_cpu_time(pid: &str) -> Duration {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|name| name.starts_with("otpbot-sqlite-w"))
+        })
+        .map(|task| stat_cpu(&task.path().join("stat").to_string_lossy()))
+        .sum()
+}
+
+/// User and system CPU time from a `stat` file of `/proc`.
+fn stat_cpu(path: &str) -> Duration {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = [11, 12] // utime and stime: fields 14 and 15 of the whole line
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    // The kernel reports them in USER_HZ, 100 a second on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+/// Runs `phase` and prints the CPU time the server and this process (the client) used per
+/// request of it: at 64 clients both share the machine's cores, so a code's rate follows them.
+async fn with_cpu(
+    server: u32,
+    requests: usize,
+    phase: impl std::future::Future<Output = Summary>,
+) -> Summary {
+    let server = server.to_string();
+    let before = [
+        cpu_time(&server),
+        writer_cpu_time(&server),
+        cpu_time("self"),
+    ];
+    let summary = phase.await;
+    let after = [
+        cpu_time(&server),
+        writer_cpu_time(&server),
+        cpu_time("self"),
+    ];
+    let [all, writer, client] =
+        [0, 1, 2].map(|i| after[i].saturating_sub(before[i]) / requests as u32);
+    println!(
+        "{:<46} server {all:>7.1?} (its SQLite writer {writer:>6.1?}), client {client:>6.1?} per request",
+        "  CPU time",
+    );
+    summary
+}
+
 /// The median time of a 4 KiB write and `fsync` of a file in `dir`.
 fn fsync_floor(dir: &std::path::Path) -> Duration {
     use std::io::{Seek, Write};
@@ -153,7 +222,10 @@ async fn local_server() {
     let seeding = Instant::now();
     local::seed(&dir.path(), USERS);
     println!("set up {USERS} grants in {:.1?}", seeding.elapsed());
-    let server = local::Server::start(&dir.path(), &[], &[]).await;
+    let wrapper: Vec<String> = std::env::var("BENCH_WRAPPER")
+        .map(|w| w.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let server = local::Server::start(&dir.path(), &[], &wrapper).await;
     let client = local::Client::new(server.addr);
     for _ in 0..200 {
         client.healthz().await;
@@ -173,18 +245,18 @@ async fn local_server() {
     };
     let many = {
         let code = code.clone();
-        load("audited /otp github", 64, 4 * USERS / 64, move |c, i| {
+        let phase = load("audited /otp github", 64, 4 * USERS / 64, move |c, i| {
             code((c + 64 * i) % USERS)
-        })
-        .await
+        });
+        with_cpu(server.pid(), 4 * USERS, phase).await
     };
     let health = {
         let client = client.clone();
-        load("GET /healthz (ceiling)", 64, 600, move |_, _| {
+        let phase = load("GET /healthz (ceiling)", 64, 600, move |_, _| {
             let client = client.clone();
             async move { client.healthz().await }
-        })
-        .await
+        });
+        with_cpu(server.pid(), 64 * 600, phase).await
     };
     println!(
         "ratios: codes/s at 64 clients over /healthz/s {:.3} (goal >= 0.25); p99 at 64 clients {:.2?} \
