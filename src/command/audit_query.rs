@@ -59,9 +59,9 @@ impl Audit {
             limit: CHAT_LIMIT,
             ..AuditQuery::default()
         };
-        let page = match &self.user {
+        let (page, cut) = match &self.user {
             Some(group) if group.is_group() => about_group(auditor.audit, query, group).await?,
-            _ => auditor.audit.query(&query).await?,
+            _ => (auditor.audit.query(&query).await?, false),
         };
         let mut filter = Vec::new();
         if let Some(tool) = &self.tool {
@@ -82,7 +82,12 @@ impl Audit {
             page.events.len()
         )];
         lines.extend(page.events.iter().map(|e| line(e, ctx.caller())));
-        if page.next.is_some() {
+        if cut {
+            lines.push(format!(
+                "Only the newest {GROUP_SCAN} records were searched for this group: export with \
+                 `otpbot audit` to read them all."
+            ));
+        } else if page.next.is_some() {
             lines.push(
                 "More events exist: narrow the filter, or export with `otpbot audit`.".into(),
             );
@@ -97,12 +102,13 @@ impl Audit {
 const GROUP_SCAN: usize = 1_000;
 
 /// The latest records naming `group` (as subject or actor) among the newest [`GROUP_SCAN`]
-/// matching the rest of `query`; `next` is set when more remain unread.
+/// matching the rest of `query`; `next` is set when more remain unread, and the flag when the
+/// search stopped at [`GROUP_SCAN`] with fewer found than asked for (older ones may name it).
 async fn about_group(
     audit: &dyn AuditStore,
     query: AuditQuery,
     group: &Principal,
-) -> CommandResult<AuditPage> {
+) -> CommandResult<(AuditPage, bool)> {
     let limit = query.limit;
     let mut query = AuditQuery {
         actor: None,
@@ -123,9 +129,10 @@ async fn about_group(
                 query.before_id = Some(next);
             }
             next => {
+                let cut = next.is_some() && found.events.len() < limit;
                 found.next = next.or(found.events.get(limit).map(|e| e.id.clone()));
                 found.events.truncate(limit);
-                return Ok(found);
+                return Ok((found, cut));
             }
         }
     }
@@ -148,4 +155,93 @@ fn line(e: &AuditEvent, viewer: &Principal) -> String {
         parts.push(format!("({})", detail.replace('`', "'")));
     }
     parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EventId, RequestId, Timestamp};
+    use crate::store::StoreResult;
+
+    /// A log of events, newest last, paged newest first as [`AuditStore::query`] promises.
+    struct Log(Vec<AuditEvent>);
+
+    #[async_trait::async_trait]
+    impl AuditStore for Log {
+        async fn append(&self, _: &AuditEvent) -> StoreResult<()> {
+            unreachable!("the query only reads")
+        }
+
+        async fn query(&self, query: &AuditQuery) -> StoreResult<AuditPage> {
+            let end = match &query.before_id {
+                Some(id) => self.0.iter().position(|e| &e.id == id).unwrap_or(0),
+                None => self.0.len(),
+            };
+            let start = end.saturating_sub(query.limit);
+            let events: Vec<_> = self.0[start..end].iter().rev().cloned().collect();
+            let next = if start > 0 {
+                events.last().map(|e| e.id.clone())
+            } else {
+                None
+            };
+            Ok(AuditPage {
+                events,
+                next,
+                positions: Vec::new(),
+            })
+        }
+    }
+
+    fn event(n: i64, subject: Option<&Principal>) -> AuditEvent {
+        let at = Timestamp::from_unix(1_900_000_000 + n);
+        AuditEvent {
+            id: EventId::new(at),
+            at,
+            request_id: RequestId::new(),
+            actor: Principal::parse("slack:T1:U1").expect("principal"),
+            action: Action::Code,
+            tool: None,
+            subject: subject.cloned(),
+            outcome: Outcome::Issued,
+            detail: None,
+            channel: None,
+            code_mac: None,
+        }
+    }
+
+    fn group() -> Principal {
+        Principal::parse("slack-group:T1:S1").expect("group")
+    }
+
+    fn query() -> AuditQuery {
+        AuditQuery {
+            limit: CHAT_LIMIT,
+            ..AuditQuery::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_group_record_older_than_the_scan_is_reported_as_unsearched() {
+        let group = group();
+        let mut log = vec![event(0, Some(&group))];
+        log.extend((1..=GROUP_SCAN as i64 + 50).map(|n| event(n, None)));
+        let (page, cut) = about_group(&Log(log), query(), &group)
+            .await
+            .expect("query");
+        assert!(page.events.is_empty());
+        assert!(cut, "the reply must say the search stopped short");
+    }
+
+    #[tokio::test]
+    async fn a_group_search_that_read_the_whole_log_is_not_cut() {
+        let group = group();
+        let mut log = vec![event(0, Some(&group))];
+        log.extend((1..=300).map(|n| event(n, None)));
+        let (page, cut) = about_group(&Log(log), query(), &group)
+            .await
+            .expect("query");
+        assert_eq!(page.events.len(), 1);
+        assert_eq!(page.events[0].subject.as_ref(), Some(&group));
+        assert!(!cut && page.next.is_none());
+    }
 }
