@@ -388,3 +388,51 @@ async fn the_approval_message_shows_the_count_after_the_first_button() {
     assert!(text.contains("Approved by <@UBOB> and <@UCAROL>"), "{text}");
     assert!(grant_of(&app, "UALICE").await.is_some());
 }
+
+/// An approval counted because its approver is a member of an approver group names the group
+/// in its record, as a single approver's does: an auditor reads through which group a person
+/// could approve.
+#[tokio::test]
+async fn a_counted_approval_through_a_group_names_the_group() {
+    let fake = FakeWebApi::start().await;
+    fake.set_group(TEAM, "S0APPROVE", &["UDAVE"]);
+    let app = two_person_app(
+        Options {
+            slack_api: Some(fake.api_url()),
+            ..Options::default()
+        },
+        None,
+    )
+    .await;
+    let made = app
+        .slash(
+            ADMIN,
+            "role add <!subteam^S0APPROVE|@approvers> approver github",
+        )
+        .await
+        .ephemeral();
+    assert!(made.contains("now approves"), "{made}");
+    let id = request_id(&app.slash("UALICE", "request github").await.ephemeral());
+    let through_group = app
+        .slash("UDAVE", &format!("approve {id}"))
+        .await
+        .ephemeral();
+    assert!(through_group.contains("1 of 2"), "{through_group}");
+    let direct = app
+        .slash("UBOB", &format!("approve {id}"))
+        .await
+        .ephemeral();
+    assert!(direct.contains("Approved"), "{direct}");
+    let records = approvals(&app).await;
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0].0, "UDAVE");
+    assert!(
+        records[0]
+            .2
+            .contains("as a member of group slack-group:T0TEST:S0APPROVE"),
+        "{records:?}"
+    );
+    assert_eq!(records[1].0, "UBOB");
+    assert!(!records[1].2.contains("member of group"), "{records:?}");
+    assert!(grant_of(&app, "UALICE").await.is_some());
+}

@@ -46,11 +46,12 @@ fn shortest(request: &AccessRequest, mine: GrantDuration) -> GrantDuration {
 }
 
 impl Decide {
-    /// Counts the caller's approval of `request` (see the module documentation).
+    /// Counts the caller's approval of `request` (see the module documentation); one given as a
+    /// member of an approver group (`via`) names the group in its record.
     pub(super) async fn count(
         &self,
         ctx: &Ctx<'_>,
-        mut request: AccessRequest,
+        (mut request, via): (AccessRequest, Option<&Principal>),
         tool: &Tool,
         duration: GrantDuration,
     ) -> CommandResult<Reply> {
@@ -67,7 +68,9 @@ impl Decide {
                 duration,
                 name: ctx.request.name.as_deref().map(|n| clean(n, NAME_LIMIT)),
             };
-            let (verdict, grant) = self.commit_count(ctx, &request, tool, &approval).await?;
+            let (verdict, grant) = self
+                .commit_count(ctx, (&request, via), tool, &approval)
+                .await?;
             if verdict == Verdict::Stale {
                 let access = ctx.core.stores.access.as_ref();
                 request = access
@@ -107,7 +110,7 @@ impl Decide {
     async fn commit_count(
         &self,
         ctx: &Ctx<'_>,
-        request: &AccessRequest,
+        (request, via): (&AccessRequest, Option<&Principal>),
         tool: &Tool,
         approval: &Approval,
     ) -> CommandResult<(Verdict, Option<Grant>)> {
@@ -124,11 +127,15 @@ impl Decide {
             ),
             None => (format!("{count} for {}", approval.duration), None),
         };
+        let member = via
+            .map(|group| format!("; as a member of group {group}"))
+            .unwrap_or_default();
         let why = self
             .reason
             .as_deref()
             .map(|r| format!(": {r}"))
             .unwrap_or_default();
+        let why = format!("{member}{why}");
         let effect = Effect::Change {
             change: Change::CountApproval {
                 id: self.id.clone(),

@@ -125,7 +125,9 @@ impl Decide {
         let duration = self.length(&request, &tool).map_err(refused)?;
         if self.approve && request.counts_approvals(&tool.rules) {
             let id = request.id.clone();
-            let mut reply = self.count(ctx, request, &tool, duration).await?;
+            let mut reply = self
+                .count(ctx, (request, via.as_ref()), &tool, duration)
+                .await?;
             reply.follow_ups.copies = copies(ctx, &id).await;
             return Ok(reply);
         }
