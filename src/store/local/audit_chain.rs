@@ -134,7 +134,13 @@ pub(super) fn links_last_record(conn: &Connection, key: &AuditKey) -> Result<boo
             "SELECT id, at, request_id, actor, action, tool, subject, outcome, detail, channel, \
              code_mac, seq, chain FROM audit WHERE chain IS NOT NULL ORDER BY seq DESC LIMIT 1",
             [],
-            |row| Ok((raw(row)?, row.get::<_, i64>(11)?, row.get::<_, String>(12)?)),
+            |row| {
+                Ok((
+                    raw(row)?,
+                    row.get::<_, i64>("seq")?,
+                    row.get::<_, String>("chain")?,
+                ))
+            },
         )
         .optional()
         .map_err(backend)?;

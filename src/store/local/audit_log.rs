@@ -64,8 +64,8 @@ impl AuditStore for LocalStore {
                 let rows = stmt
                     .query_map(rusqlite::params_from_iter(args), |row| {
                         let position = Position {
-                            seq: row.get(11)?,
-                            hash: row.get(12)?,
+                            seq: row.get("seq")?,
+                            hash: row.get("hash")?,
                         };
                         Ok((raw(row)?, position))
                     })

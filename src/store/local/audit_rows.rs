@@ -22,20 +22,34 @@ pub(super) const NEXT_HASH_SQL: &str =
 /// The position of the chain-start record (none before the first open with the audit key).
 pub(super) const START_SQL: &str = "SELECT min(seq) FROM audit WHERE action = 'chain_start'";
 
-/// The record's columns, in the order [`raw`] reads them.
+/// The record's columns, which [`raw`] reads by name.
 pub(super) const COLUMNS: &str =
     "id, at, request_id, actor, action, tool, subject, outcome, detail, channel, code_mac";
 
-/// A row's text columns and its time, as read.
+/// The text columns of a record, in the order [`RawEvent`] holds them.
+const TEXT_COLUMNS: [&str; 10] = [
+    "id",
+    "request_id",
+    "actor",
+    "action",
+    "tool",
+    "subject",
+    "outcome",
+    "detail",
+    "channel",
+    "code_mac",
+];
+
+/// A row's text columns (in the order of [`TEXT_COLUMNS`]) and its time, as read.
 pub(super) struct RawEvent([Option<String>; 10], i64);
 
-/// The record of `row`, whose first columns are [`COLUMNS`].
+/// The record of `row`, which holds [`COLUMNS`] (read by name, in any order).
 pub(super) fn raw(row: &Row<'_>) -> rusqlite::Result<RawEvent> {
     let mut text: [Option<String>; 10] = Default::default();
-    for (slot, column) in text.iter_mut().zip([0usize, 2, 3, 4, 5, 6, 7, 8, 9, 10]) {
+    for (slot, column) in text.iter_mut().zip(TEXT_COLUMNS) {
         *slot = row.get(column)?;
     }
-    Ok(RawEvent(text, row.get(1)?))
+    Ok(RawEvent(text, row.get("at")?))
 }
 
 fn corrupt(field: &str) -> StoreError {

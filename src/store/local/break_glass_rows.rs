@@ -12,19 +12,20 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("break-glass: {e}"))
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    Option<String>,
-    Option<i64>,
-    Option<bool>,
-    Option<String>,
-);
+/// A `break_glass` row's columns, read by name.
+struct Row {
+    id: String,
+    breaker: String,
+    person: String,
+    tool: String,
+    reason: String,
+    at: i64,
+    until: i64,
+    reviewed_by: Option<String>,
+    reviewed_at: Option<i64>,
+    review_ok: Option<bool>,
+    review_reason: Option<String>,
+}
 
 /// The break-glass `id`, read on `conn`.
 pub(super) fn break_glass_on(conn: &Connection, id: &str) -> StoreResult<Option<BreakGlass>> {
@@ -36,19 +37,19 @@ pub(super) fn break_glass_on(conn: &Connection, id: &str) -> StoreResult<Option<
         .map_err(backend)?;
     let row: Option<Row> = stmt
         .query_row([id], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-                r.get(10)?,
-            ))
+            Ok(Row {
+                id: r.get("id")?,
+                breaker: r.get("breaker")?,
+                person: r.get("person")?,
+                tool: r.get("tool")?,
+                reason: r.get("reason")?,
+                at: r.get("at")?,
+                until: r.get("until")?,
+                reviewed_by: r.get("reviewed_by")?,
+                reviewed_at: r.get("reviewed_at")?,
+                review_ok: r.get("review_ok")?,
+                review_reason: r.get("review_reason")?,
+            })
         })
         .optional()
         .map_err(backend)?;
@@ -56,24 +57,23 @@ pub(super) fn break_glass_on(conn: &Connection, id: &str) -> StoreResult<Option<
 }
 
 fn to_break_glass(row: Row) -> StoreResult<BreakGlass> {
-    let (id, breaker, person, tool, reason, at, until, by, reviewed_at, ok, why) = row;
-    let review = match (by, ok) {
+    let review = match (row.reviewed_by, row.review_ok) {
         (Some(by), Some(ok)) => Some(Review {
             by: Principal::parse(&by).map_err(corrupt)?,
-            at: Timestamp::from_unix(reviewed_at.unwrap_or_default()),
+            at: Timestamp::from_unix(row.reviewed_at.unwrap_or_default()),
             ok,
-            reason: why,
+            reason: row.review_reason,
         }),
         _ => None,
     };
     Ok(BreakGlass {
-        id: AccessRequestId::parse(&id).ok_or_else(|| corrupt("id"))?,
-        breaker: Principal::parse(&breaker).map_err(corrupt)?,
-        person: Person::parse(&person).map_err(corrupt)?,
-        tool: ToolName::parse(&tool).map_err(corrupt)?,
-        reason,
-        at: Timestamp::from_unix(at),
-        until: Timestamp::from_unix(until),
+        id: AccessRequestId::parse(&row.id).ok_or_else(|| corrupt("id"))?,
+        breaker: Principal::parse(&row.breaker).map_err(corrupt)?,
+        person: Person::parse(&row.person).map_err(corrupt)?,
+        tool: ToolName::parse(&row.tool).map_err(corrupt)?,
+        reason: row.reason,
+        at: Timestamp::from_unix(row.at),
+        until: Timestamp::from_unix(row.until),
         review,
     })
 }

@@ -173,10 +173,10 @@ fn read_rows(
         .query_map([first], |row| {
             Ok((
                 raw(row)?,
-                row.get::<_, i64>(11)?,
-                row.get::<_, Option<String>>(12)?,
-                row.get::<_, Option<String>>(13)?,
-                row.get::<_, Option<String>>(0)?,
+                row.get::<_, i64>("seq")?,
+                row.get::<_, Option<String>>("chain")?,
+                row.get::<_, Option<String>>("hash")?,
+                row.get::<_, Option<String>>("id")?,
             ))
         })
         .map_err(backend)?;
