@@ -9,12 +9,10 @@
 mod common;
 
 use otpbot::domain::{Action, Outcome, Principal, ToolName};
-use otpbot::keys::SigningSecret;
-use otpbot::slack::signature::sign;
 use serde_json::{json, Value};
 
 use common::slack::FakeWebApi;
-use common::{principal, Options, TestApp, ADMIN, SECRET, SETUP_OPERATOR, TEAM};
+use common::{principal, Options, TestApp, ADMIN, SETUP_OPERATOR, TEAM};
 
 fn github() -> ToolName {
     ToolName::parse("github").expect("tool")
@@ -118,22 +116,7 @@ async fn press(app: &TestApp, user: &str, action_id: &str, value: &str) -> u16 {
         "channel": {"id": "C0NOTICE"},
         "actions": [{"type": "button", "action_id": action_id, "value": value}]
     });
-    let body = serde_urlencoded::to_string([("payload", payload.to_string())])
-        .expect("form")
-        .into_bytes();
-    let ts = app.now().unix();
-    let signature = sign(&SigningSecret::new(SECRET.into()), ts, &body);
-    app.client
-        .post(format!("{}/slack/interactions", app.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .expect("send")
-        .status()
-        .as_u16()
+    app.post_interaction(&payload).await
 }
 
 #[tokio::test]

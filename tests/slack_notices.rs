@@ -16,11 +16,8 @@ use std::time::{Duration, Instant};
 use otpbot::domain::{Action, Outcome, ToolName};
 use serde_json::{json, Value};
 
-use otpbot::keys::SigningSecret;
-use otpbot::slack::signature::sign;
-
 use common::slack::{FakeWebApi, Recorder};
-use common::{Options, SlackReply, TestApp, ADMIN, BOT_TOKEN, SECRET, SETUP_OPERATOR, TEAM};
+use common::{Options, SlackReply, TestApp, ADMIN, BOT_TOKEN, SETUP_OPERATOR, TEAM};
 
 async fn app_with_channels(fake: &FakeWebApi) -> TestApp {
     app_with(fake, Some("C0APPROVE"), Some("C0NOTICE")).await
@@ -110,22 +107,7 @@ async fn press(app: &TestApp, user: &str, element: &Value, response_url: Option<
     if let Some(url) = response_url {
         payload["response_url"] = Value::String(url);
     }
-    let body = serde_urlencoded::to_string([("payload", payload.to_string())])
-        .expect("form")
-        .into_bytes();
-    let ts = app.now().unix();
-    let signature = sign(&SigningSecret::new(SECRET.into()), ts, &body);
-    app.client
-        .post(format!("{}/slack/interactions", app.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .expect("send")
-        .status()
-        .as_u16()
+    app.post_interaction(&payload).await
 }
 
 /// Asks for github as Alice and returns the request id and the approval message posted.

@@ -7,13 +7,11 @@
 mod common;
 
 use otpbot::domain::{Action, Outcome};
-use otpbot::keys::SigningSecret;
-use otpbot::slack::signature::sign;
 use serde_json::{json, Value};
 
 use common::approvals::request_id;
 use common::slack::FakeWebApi;
-use common::{Options, TestApp, ADMIN, SECRET, TEAM};
+use common::{Options, TestApp, ADMIN, TEAM};
 
 /// An app that posts to `fake`, with U0BOB a second approver of `github` (no approvals
 /// channel: each approver gets a copy of a request's message in a direct message).
@@ -176,22 +174,7 @@ async fn click(
         "actions": [{"type": "button", "action_id": action_id, "value": value,
                      "text": {"type": "plain_text", "text": "x"}}]
     });
-    let body = serde_urlencoded::to_string([("payload", payload.to_string())])
-        .expect("form")
-        .into_bytes();
-    let at = app.now().unix();
-    let signature = sign(&SigningSecret::new(SECRET.into()), at, &body);
-    app.client
-        .post(format!("{}/slack/interactions", app.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", at.to_string())
-        .header("x-slack-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .expect("send")
-        .status()
-        .as_u16()
+    app.post_interaction(&payload).await
 }
 
 /// The `value` of the button `action_id` on `message`.

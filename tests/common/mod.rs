@@ -340,6 +340,29 @@ impl TestApp {
             .await
     }
 
+    /// Posts an interaction `payload` (e.g. Slack's `block_actions`, a click on a button) to
+    /// `/slack/interactions` as Slack does, form-encoded under `payload` and signed at the
+    /// injected time (<https://docs.slack.dev/interactivity/handling-user-interaction>); the
+    /// response's status.
+    pub async fn post_interaction(&self, payload: &Value) -> u16 {
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())])
+            .expect("form")
+            .into_bytes();
+        let ts = self.now().unix();
+        let signature = sign(&SigningSecret::new(SECRET.into()), ts, &body);
+        self.client
+            .post(format!("{}/slack/interactions", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .expect("send")
+            .status()
+            .as_u16()
+    }
+
     /// Posts `body` with exactly these headers.
     pub async fn post_raw(
         &self,
