@@ -16,7 +16,9 @@ pub(super) fn backend(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Opens `path` as every connection of the store is opened: WAL, `synchronous = FULL`, foreign
-/// keys on, a busy timeout and a statement cache.
+/// keys on, a busy timeout, a statement cache, and temporary files (the savepoints' statement
+/// journals among them) in memory: on disk, a batch's journals spilled to a file the writer
+/// then wrote page by page.
 pub(super) fn connect(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path).map_err(backend)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
