@@ -8,6 +8,7 @@
 //! break-glass refuses it, audited.
 
 use super::args::{parse_tool, Args};
+use super::code::{code_macs, issue};
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
@@ -97,7 +98,7 @@ impl BreakGlassNow {
             expires_at: glass.until,
             reason: Some(format!("break-glass: {}", self.reason)),
         };
-        let issue = self.issue(ctx).await?;
+        let issue = issue(ctx, &self.tool).await?;
         let record = self.record(ctx, &glass, &issue, length.to_string());
         let effect = Effect::Change {
             change: Change::BreakGlass {
@@ -127,18 +128,6 @@ impl BreakGlassNow {
         })
     }
 
-    /// The code at the decision time; the seed is read only now and dropped at once.
-    async fn issue(&self, ctx: &Ctx<'_>) -> CommandResult<TotpIssue> {
-        let seed = ctx
-            .core
-            .stores
-            .secrets
-            .seed(&self.tool)
-            .await?
-            .ok_or_else(|| CommandError::Inconsistent(format!("tool {} has no seed", self.tool)))?;
-        Ok(seed.issue(ctx.now))
-    }
-
     /// The record: the break-glass, its length and reason, and the MACs of the codes shown.
     fn record(
         &self,
@@ -151,10 +140,7 @@ impl BreakGlassNow {
             "break-glass {} for {length} until {}: {}; valid {} s",
             glass.id, glass.until, self.reason, issue.valid_for_secs
         ));
-        let key = ctx.core.audit_key();
-        let mut macs = vec![key.mac(&self.tool, &issue.code)];
-        macs.extend(issue.next.iter().map(|next| key.mac(&self.tool, next)));
-        record.code_mac = Some(macs.join(","));
+        record.code_mac = Some(code_macs(ctx, &self.tool, issue));
         record
     }
 

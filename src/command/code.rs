@@ -65,7 +65,7 @@ impl Code {
         if !admits(1) {
             return Err(refuse.limited(display));
         }
-        let issue = self.issue(ctx).await?;
+        let issue = issue(ctx, &self.tool).await?;
         // A grant held through a group is the one the transaction re-checks.
         let effect = Effect::Issue {
             principal: grant.principal.clone(),
@@ -78,19 +78,6 @@ impl Code {
         refuse.unless_issued(verdict, display)?;
         tracing::info!(outcome = "issued", "code issued");
         Ok(issued(ctx, &tool, &grant, issue))
-    }
-
-    /// The code (and the next one, near a rollover) at the decision time; the seed is read
-    /// only now, after the grant was found valid, and dropped at once.
-    async fn issue(&self, ctx: &Ctx<'_>) -> CommandResult<TotpIssue> {
-        let seed = ctx
-            .core
-            .stores
-            .secrets
-            .seed(&self.tool)
-            .await?
-            .ok_or_else(|| CommandError::Inconsistent(format!("tool {} has no seed", self.tool)))?;
-        Ok(seed.issue(ctx.now))
     }
 
     /// The "issued" record: how long the code is valid, how it reaches the caller, and the
@@ -120,12 +107,31 @@ impl Code {
         if grant.principal.is_group() {
             record = record.subject(&grant.principal);
         }
-        let key = ctx.core.audit_key();
-        let mut macs = vec![key.mac(&self.tool, &issue.code)];
-        macs.extend(issue.next.iter().map(|next| key.mac(&self.tool, next)));
-        record.code_mac = Some(macs.join(","));
+        record.code_mac = Some(code_macs(ctx, &self.tool, issue));
         record
     }
+}
+
+/// The code of `tool` (and the next one, near a rollover) at the decision time. Call it only
+/// once the caller may have it (SPEC §3.4): the seed is read now and dropped at once.
+pub(super) async fn issue(ctx: &Ctx<'_>, tool: &ToolName) -> CommandResult<TotpIssue> {
+    let seed = ctx
+        .core
+        .stores
+        .secrets
+        .seed(tool)
+        .await?
+        .ok_or_else(|| CommandError::Inconsistent(format!("tool {tool} has no seed")))?;
+    Ok(seed.issue(ctx.now))
+}
+
+/// The audit MACs of the codes an issue shows (the current one, and the next near a rollover),
+/// as a record's `code_mac`: each shown code can be traced back to its record.
+pub(super) fn code_macs(ctx: &Ctx<'_>, tool: &ToolName, issue: &TotpIssue) -> String {
+    let key = ctx.core.audit_key();
+    let mut macs = vec![key.mac(tool, &issue.code)];
+    macs.extend(issue.next.iter().map(|next| key.mac(tool, next)));
+    macs.join(",")
 }
 
 /// The refusals of a code for `tool`.
