@@ -11,7 +11,7 @@ mod common;
 use otpbot::domain::{Action, Outcome, Principal, ToolName};
 use serde_json::{json, Value};
 
-use common::slack::FakeWebApi;
+use common::slack::{pressed, FakeWebApi};
 use common::{principal, Options, TestApp, ADMIN, SETUP_OPERATOR, TEAM};
 
 fn github() -> ToolName {
@@ -88,22 +88,6 @@ fn text_of(message: &Value) -> String {
         out.push(b["text"]["text"].as_str().unwrap_or_default().to_owned());
     }
     out.join("\n")
-}
-
-/// The buttons of a posted message, by label: `action_id` and `value`.
-fn button(message: &Value, label: &str) -> (String, String) {
-    let element = message["blocks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().into_iter().flatten())
-        .find(|e| e["text"]["text"] == label)
-        .unwrap_or_else(|| panic!("no {label} button in {message}"));
-    (
-        element["action_id"].as_str().expect("action_id").to_owned(),
-        element["value"].as_str().expect("value").to_owned(),
-    )
 }
 
 /// A signed click by `user` with `action_id` and `value`, on a message in C0NOTICE.
@@ -185,8 +169,8 @@ async fn break_glass_gives_the_code_at_once_and_tells_everyone_responsible() {
             !text.contains(&app.expected_code(app.now())),
             "never the code: {text}"
         );
-        button(post, "Looks right");
-        button(post, "Revoke");
+        pressed(post, "Looks right");
+        pressed(post, "Revoke");
     }
 }
 
@@ -402,9 +386,9 @@ async fn the_notice_s_review_buttons_review_it() {
         .find(|p| p["channel"] == "C0NOTICE")
         .expect("notice");
     // The breaker's own click on the notice is refused like her typed review.
-    let (action, value) = button(&notice, "Looks right");
+    let (action, value) = pressed(&notice, "Looks right");
     assert_eq!(press(&app, "UALICE", &action, &value).await, 200);
-    let (action, value) = button(&notice, "Revoke");
+    let (action, value) = pressed(&notice, "Revoke");
     fake.clear();
     assert_eq!(press(&app, "UBOB", &action, &value).await, 200);
     app.settled().await;

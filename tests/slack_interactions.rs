@@ -12,6 +12,7 @@ use otpbot::domain::{Action, Outcome};
 use otpbot::keys::SigningSecret;
 use otpbot::slack::signature::sign;
 
+use common::slack::pressed;
 use common::{principal, SlackReply, TestApp, ADMIN, SECRET, TEAM};
 
 /// The `value` otpbot writes on a button deciding request `id` (it is otpbot's own; Slack hands
@@ -60,23 +61,6 @@ async fn has_grant(app: &TestApp, user: &str) -> bool {
         .await
         .expect("grant")
         .is_some()
-}
-
-/// The button labelled `label` in a Block Kit message: its `action_id` and `value`, as a
-/// click sends them back.
-fn pressed(message: &serde_json::Value, label: &str) -> (String, String) {
-    let element = message["blocks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().into_iter().flatten())
-        .find(|e| e["text"]["text"] == label)
-        .unwrap_or_else(|| panic!("no {label} button in {message}"));
-    (
-        element["action_id"].as_str().expect("action_id").to_owned(),
-        element["value"].as_str().expect("value").to_owned(),
-    )
 }
 
 #[tokio::test]

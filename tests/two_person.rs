@@ -13,7 +13,7 @@ mod common;
 use otpbot::domain::{AccessRequestId, Action, Outcome, Principal, RequestState, ToolName};
 use serde_json::{json, Value};
 
-use common::slack::FakeWebApi;
+use common::slack::{pressed, FakeWebApi};
 use common::{principal, Options, TestApp, ADMIN, SETUP_OPERATOR, TEAM};
 
 fn github() -> ToolName {
@@ -296,22 +296,6 @@ async fn two_approvers_clicking_at_once_grant_once() {
     common::approvals::two_approvers_clicking_at_once_grant_once(&TestApp::spawn().await).await;
 }
 
-/// The buttons of a posted message body, by label: `action_id` and `value`.
-fn button(message: &Value, label: &str) -> (String, String) {
-    let element = message["blocks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().into_iter().flatten())
-        .find(|e| e["text"]["text"] == label)
-        .unwrap_or_else(|| panic!("no {label} button in {message}"));
-    (
-        element["action_id"].as_str().expect("action_id").to_owned(),
-        element["value"].as_str().expect("value").to_owned(),
-    )
-}
-
 /// A signed click by `user` on the message in C0APPROVE.
 async fn press(app: &TestApp, user: &str, (action_id, value): &(String, String)) -> u16 {
     let payload = json!({
@@ -353,7 +337,7 @@ async fn the_approval_message_shows_the_count_after_the_first_button() {
         .pop()
         .expect("approval message");
     assert!(text_of(&message).contains("Needs 2 approvals"), "{message}");
-    let approve = button(&message, "Approve");
+    let approve = pressed(&message, "Approve");
     fake.clear();
     assert_eq!(press(&app, "UBOB", &approve).await, 200);
     app.settled().await;
@@ -362,7 +346,7 @@ async fn the_approval_message_shows_the_count_after_the_first_button() {
     assert!(text.contains("1 of 2 approvals: <@UBOB>"), "{text}");
     assert!(grant_of(&app, "UALICE").await.is_none());
     // The updated message still offers the decisions; Carol's click completes the count.
-    let approve = button(&update, "Approve");
+    let approve = pressed(&update, "Approve");
     fake.clear();
     assert_eq!(press(&app, "UCAROL", &approve).await, 200);
     app.settled().await;

@@ -322,3 +322,21 @@ impl Recorder {
         self.seen.lock().expect("seen").clone()
     }
 }
+
+/// The button labelled `label` in a Block Kit message as otpbot wrote it: its `action_id` and
+/// `value`, which a click sends back in a `block_actions` payload
+/// (<https://docs.slack.dev/reference/interaction-payloads/block_actions-payload>).
+pub fn pressed(message: &Value, label: &str) -> (String, String) {
+    let element = message["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().into_iter().flatten())
+        .find(|e| e["text"]["text"] == label)
+        .unwrap_or_else(|| panic!("no {label} button in {message}"));
+    (
+        element["action_id"].as_str().expect("action_id").to_owned(),
+        element["value"].as_str().expect("value").to_owned(),
+    )
+}
