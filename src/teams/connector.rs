@@ -1,21 +1,16 @@
 //! The Bot Connector REST API: replies, proactive 1:1 conversations and member look-ups, with a
 //! token from the single-tenant client-credentials flow, cached until shortly before it expires.
 
-use std::time::{Duration, Instant};
-
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::Mutex;
 
 use super::activity::Account;
+use super::app_token::{AppToken, TokenError};
 
 /// The login authority's default base URL.
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
 /// The scope of Bot Connector tokens.
 const SCOPE: &str = "https://api.botframework.com/.default";
-/// A cached token is renewed this long before it expires.
-const RENEW_BEFORE: Duration = Duration::from_secs(300);
 
 /// A failed Connector call. The text is for the log.
 #[derive(Debug, thiserror::Error)]
@@ -28,20 +23,11 @@ pub enum ConnectorError {
     Http(String),
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: u64,
-}
-
 /// A Bot Connector client for one bot registration.
 pub struct Connector {
     http: reqwest::Client,
-    login_url: String,
-    tenant: String,
     app_id: String,
-    secret: SecretString,
-    token: Mutex<Option<(SecretString, Instant)>>,
+    token: AppToken,
     allow_http: bool,
     playground: bool,
 }
@@ -57,11 +43,8 @@ impl Connector {
     ) -> Self {
         Self {
             http,
-            login_url,
-            tenant,
+            token: AppToken::new((&login_url, &tenant), app_id.clone(), secret, SCOPE),
             app_id,
-            secret,
-            token: Mutex::new(None),
             allow_http: false,
             playground: false,
         }
@@ -111,49 +94,13 @@ impl Connector {
     }
 
     async fn token(&self) -> Result<SecretString, ConnectorError> {
-        let mut cached = self.token.lock().await;
-        if let Some((token, expires)) = cached.as_ref() {
-            if Instant::now() + RENEW_BEFORE < *expires {
-                return Ok(token.clone());
+        self.token.get(&self.http).await.map_err(|e| match e {
+            TokenError::Unanswered(e) => ConnectorError::Http(format!("token request: {e}")),
+            TokenError::Refused(status) => {
+                ConnectorError::Http(format!("token request answered {status}"))
             }
-        }
-        let url = format!(
-            "{}/{}/oauth2/v2.0/token",
-            self.login_url.trim_end_matches('/'),
-            self.tenant
-        );
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", self.app_id.as_str()),
-            ("client_secret", self.secret.expose_secret()),
-            ("scope", SCOPE),
-        ];
-        let body =
-            serde_urlencoded::to_string(form).map_err(|e| ConnectorError::Http(e.to_string()))?;
-        let response = self
-            .http
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| ConnectorError::Http(format!("token request: {e}")))?;
-        if !response.status().is_success() {
-            return Err(ConnectorError::Http(format!(
-                "token request answered {}",
-                response.status()
-            )));
-        }
-        let token: TokenResponse = response
-            .json()
-            .await
-            .map_err(|e| ConnectorError::Http(format!("token response: {e}")))?;
-        let secret = SecretString::from(token.access_token);
-        *cached = Some((
-            secret.clone(),
-            Instant::now() + Duration::from_secs(token.expires_in),
-        ));
-        Ok(secret)
+            TokenError::Unreadable(e) => ConnectorError::Http(format!("token response: {e}")),
+        })
     }
 
     /// `{serviceUrl}/v3/conversations/{segments…}`, each segment percent-encoded.

@@ -12,14 +12,11 @@
 //! an unreachable Graph is a failure the caller hears of; nothing is retried while Slack or
 //! Teams waits. The token is never logged.
 
-use std::time::{Duration, Instant};
-
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::Mutex;
 
+use super::app_token::{AppToken, TokenError};
 use crate::domain::{Platform, Principal};
 use crate::engine::{GroupError, Membership};
 
@@ -27,26 +24,15 @@ use crate::engine::{GroupError, Membership};
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
 /// The scope of app-only Graph tokens.
 const SCOPE: &str = "https://graph.microsoft.com/.default";
-/// A cached token is renewed this long before it expires.
-const RENEW_BEFORE: Duration = Duration::from_secs(300);
 /// Most pages of members read for one group (999 members a page).
 const MAX_PAGES: usize = 20;
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: u64,
-}
 
 /// A Graph client for one app registration.
 pub struct Graph {
     http: reqwest::Client,
-    login_url: String,
     graph_url: String,
     tenant: String,
-    app_id: String,
-    secret: SecretString,
-    token: Mutex<Option<(SecretString, Instant)>>,
+    token: AppToken,
 }
 
 impl Graph {
@@ -59,58 +45,24 @@ impl Graph {
         app_id: String,
         secret: SecretString,
     ) -> Self {
+        let tenant = tenant.to_ascii_lowercase();
         Self {
             http,
-            login_url,
+            token: AppToken::new((&login_url, &tenant), app_id, secret, SCOPE),
             graph_url: graph_url.trim_end_matches('/').to_owned(),
-            tenant: tenant.to_ascii_lowercase(),
-            app_id,
-            secret,
-            token: Mutex::new(None),
+            tenant,
         }
     }
 
     async fn token(&self) -> Result<SecretString, GroupError> {
-        let mut cached = self.token.lock().await;
-        if let Some((token, expires)) = cached.as_ref() {
-            if Instant::now() + RENEW_BEFORE < *expires {
-                return Ok(token.clone());
-            }
-        }
-        let url = format!(
-            "{}/{}/oauth2/v2.0/token",
-            self.login_url.trim_end_matches('/'),
-            self.tenant
-        );
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", self.app_id.as_str()),
-            ("client_secret", self.secret.expose_secret()),
-            ("scope", SCOPE),
-        ];
-        let response = self
-            .http
-            .post(&url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| unavailable(format!("token request: {}", e.without_url())))?;
-        if !response.status().is_success() {
-            return Err(GroupError::Refused(format!(
+        self.token.get(&self.http).await.map_err(|e| match e {
+            TokenError::Unanswered(e) => unavailable(format!("token request: {}", e.without_url())),
+            TokenError::Refused(status) => GroupError::Refused(format!(
                 "the Microsoft identity platform refused otpbot a Graph token (HTTP {})",
-                response.status().as_u16()
-            )));
-        }
-        let token: TokenResponse = response
-            .json()
-            .await
-            .map_err(|e| unavailable(format!("token response: {e}")))?;
-        let secret = SecretString::from(token.access_token);
-        *cached = Some((
-            secret.clone(),
-            Instant::now() + Duration::from_secs(token.expires_in),
-        ));
-        Ok(secret)
+                status.as_u16()
+            )),
+            TokenError::Unreadable(e) => unavailable(format!("token response: {e}")),
+        })
     }
 
     /// One page of members: the user ids on it and the next page's URL.

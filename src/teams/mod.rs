@@ -19,6 +19,7 @@
 
 mod activities;
 pub mod activity;
+mod app_token;
 mod arrival;
 pub mod auth;
 mod buttons;
