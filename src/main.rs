@@ -4,8 +4,11 @@ use std::io::Write;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = otpbot::cli::Cli::parse_or_exit();
-    let result = otpbot::cli::run(cli).await;
+    let result = if otpbot::cli::is_lambda_function() {
+        otpbot::cli::lambda().await
+    } else {
+        otpbot::cli::run(otpbot::cli::Cli::parse_or_exit()).await
+    };
     otpbot::telemetry::flush();
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -82,6 +82,20 @@ fn refuse_secret_arguments(matches: &clap::ArgMatches) -> Result<(), clap::Error
     Ok(())
 }
 
+/// Whether this process is a Lambda function's: the Lambda service starts it with no command
+/// line and sets `AWS_LAMBDA_RUNTIME_API`
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html>). Its settings
+/// come from the environment alone, so it need not build the command line's definition (every
+/// command and option) before its first request.
+pub fn is_lambda_function() -> bool {
+    std::env::args_os().len() == 1 && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+}
+
+/// Serves as a Lambda function (see [`is_lambda_function`]).
+pub async fn lambda() -> anyhow::Result<()> {
+    crate::startup::lambda::lambda().await
+}
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let Some(command) = cli.command else {
