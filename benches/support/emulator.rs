@@ -69,38 +69,15 @@ fn moto_server() -> PathBuf {
     venv().join("bin/moto_server")
 }
 
-/// Writes the bundle clients trust; returns its path and the front's TLS configuration.
-fn write_tls_files(dir: &Path) -> (PathBuf, rustls::ServerConfig) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().expect("ca key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "otpbot bench CA");
-    let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().expect("server key");
-    let names = ["127.0.0.1", "127.0.0.2", "localhost"].map(str::to_owned);
-    let cert = CertificateParams::new(names.to_vec())
-        .expect("server params")
-        .signed_by(&key, &issuer)
-        .expect("server cert");
+/// Makes the run's CA and the fronts' certificate; writes the bundle clients trust and returns
+/// its path with the fronts' acceptor.
+fn write_tls_files(dir: &Path) -> (PathBuf, tokio_rustls::TlsAcceptor) {
+    let ca = crate::common::tls::TestCa::for_names(&["127.0.0.1", "127.0.0.2"]);
     let mut bundle = std::fs::read_to_string(SYSTEM_BUNDLE).unwrap_or_default();
-    bundle.push_str(&ca_cert.pem());
+    bundle.push_str(&ca.ca_pem);
     let path = dir.join("bundle.pem");
     std::fs::write(&path, bundle).expect("write bundle");
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocols")
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .expect("server config");
-    (path, config)
+    (path, ca.acceptor)
 }
 
 fn free_port(ip: &str) -> u16 {
@@ -179,12 +156,11 @@ async fn forward(
 
 /// Serves the fronts on their own thread: one per `(ip, port)`, all before `control`.
 fn serve_fronts(
-    config: rustls::ServerConfig,
+    acceptor: tokio_rustls::TlsAcceptor,
     fronts: Vec<(&'static str, u16)>,
     control: String,
     handshakes: Arc<AtomicUsize>,
 ) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()

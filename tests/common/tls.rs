@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-/// A certificate authority made for one test, and a server certificate it issued for
-/// `127.0.0.1` and `localhost`.
+/// A certificate authority made for one test, and a server certificate it issued (for
+/// `127.0.0.1` and `localhost` unless other names are given).
 pub struct TestCa {
     pub ca_pem: String,
     pub acceptor: tokio_rustls::TlsAcceptor,
@@ -12,6 +12,11 @@ pub struct TestCa {
 
 impl TestCa {
     pub fn new() -> Self {
+        Self::for_names(&["127.0.0.1", "localhost"])
+    }
+
+    /// A CA and a server certificate it issued for `names` (host names or IP addresses).
+    pub fn for_names(names: &[&str]) -> Self {
         use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
         let ca_key = KeyPair::generate().expect("ca key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
@@ -22,11 +27,11 @@ impl TestCa {
         let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
         let issuer = Issuer::new(ca_params, ca_key);
         let server_key = KeyPair::generate().expect("server key");
-        let server_cert =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-                .expect("server params")
-                .signed_by(&server_key, &issuer)
-                .expect("server cert");
+        let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let server_cert = CertificateParams::new(names)
+            .expect("server params")
+            .signed_by(&server_key, &issuer)
+            .expect("server cert");
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
