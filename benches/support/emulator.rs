@@ -154,7 +154,8 @@ async fn forward(
     }
 }
 
-/// Serves the fronts on their own thread: one per `(ip, port)`, all before `control`.
+/// Serves the fronts on a thread of their own, one per `(ip, port)`, each handing its requests
+/// to the emulator at `control`.
 fn serve_fronts(
     acceptor: tokio_rustls::TlsAcceptor,
     fronts: Vec<(&'static str, u16)>,
@@ -168,6 +169,7 @@ fn serve_fronts(
             .build()
             .expect("front runtime");
         runtime.block_on(async move {
+            // The emulator closes every connection after its answer: nothing to keep idle.
             let http = otpbot::front::client_builder()
                 .pool_max_idle_per_host(0)
                 .build()
