@@ -29,19 +29,9 @@ fn click(team: &str, user: &str, action_id: &str, value: &str) -> Vec<u8> {
 }
 
 async fn post(app: &TestApp, body: Vec<u8>, signature: Option<String>) -> SlackReply {
-    let ts = app.now().unix();
-    let signature =
-        signature.unwrap_or_else(|| sign(&SigningSecret::new(SECRET.into()), ts, &body));
     let response = app
-        .client
-        .post(format!("{}/slack/interactions", app.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .expect("send");
+        .post_slack_form("/slack/interactions", body, signature)
+        .await;
     let status = response.status().as_u16();
     let raw = response.text().await.expect("body");
     let json = serde_json::from_str(&raw).unwrap_or(serde_json::Value::Null);

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use otpbot::domain::{Action, Outcome, ToolName};
 use serde_json::{json, Value};
 
-use common::slack::{FakeWebApi, Recorder};
+use common::slack::{button, FakeWebApi, Recorder};
 use common::{Options, SlackReply, TestApp, ADMIN, BOT_TOKEN, SETUP_OPERATOR, TEAM};
 
 async fn app_with_channels(fake: &FakeWebApi) -> TestApp {
@@ -51,18 +51,6 @@ fn request_id(reply: &str) -> String {
     let start = reply.find("(request `").expect("a request id") + "(request `".len();
     let end = reply[start..].find('`').expect("backtick") + start;
     reply[start..end].to_owned()
-}
-
-/// The buttons of a posted message body, by label.
-fn button<'a>(message: &'a Value, label: &str) -> &'a Value {
-    message["blocks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().into_iter().flatten())
-        .find(|e| e["text"]["text"] == label)
-        .unwrap_or_else(|| panic!("no {label} button in {message}"))
 }
 
 /// `/otp {text}` as `user`, with the `response_url` Slack gives every slash command

@@ -348,10 +348,26 @@ impl TestApp {
         let body = serde_urlencoded::to_string([("payload", payload.to_string())])
             .expect("form")
             .into_bytes();
+        self.post_slack_form("/slack/interactions", body, None)
+            .await
+            .status()
+            .as_u16()
+    }
+
+    /// Posts the form-encoded `body` to `path` with Slack's timestamp and signature headers at
+    /// the injected time (<https://docs.slack.dev/authentication/verifying-requests-from-slack>):
+    /// signed with the test's secret, or carrying `signature` as given (a forgery).
+    pub async fn post_slack_form(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        signature: Option<String>,
+    ) -> reqwest::Response {
         let ts = self.now().unix();
-        let signature = sign(&SigningSecret::new(SECRET.into()), ts, &body);
+        let signature =
+            signature.unwrap_or_else(|| sign(&SigningSecret::new(SECRET.into()), ts, &body));
         self.client
-            .post(format!("{}/slack/interactions", self.url))
+            .post(format!("{}{path}", self.url))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-slack-request-timestamp", ts.to_string())
             .header("x-slack-signature", signature)
@@ -359,8 +375,6 @@ impl TestApp {
             .send()
             .await
             .expect("send")
-            .status()
-            .as_u16()
     }
 
     /// Posts `body` with exactly these headers.

@@ -323,18 +323,24 @@ impl Recorder {
     }
 }
 
-/// The button labelled `label` in a Block Kit message as otpbot wrote it: its `action_id` and
-/// `value`, which a click sends back in a `block_actions` payload
-/// (<https://docs.slack.dev/reference/interaction-payloads/block_actions-payload>).
-pub fn pressed(message: &Value, label: &str) -> (String, String) {
-    let element = message["blocks"]
+/// The button labelled `label` in a Block Kit message as otpbot wrote it: an element of an
+/// `actions` block (<https://docs.slack.dev/reference/block-kit/blocks/actions-block>).
+pub fn button<'a>(message: &'a Value, label: &str) -> &'a Value {
+    message["blocks"]
         .as_array()
         .into_iter()
         .flatten()
         .filter(|b| b["type"] == "actions")
         .flat_map(|b| b["elements"].as_array().into_iter().flatten())
         .find(|e| e["text"]["text"] == label)
-        .unwrap_or_else(|| panic!("no {label} button in {message}"));
+        .unwrap_or_else(|| panic!("no {label} button in {message}"))
+}
+
+/// The button labelled `label`'s `action_id` and `value`, which a click sends back in a
+/// `block_actions` payload
+/// (<https://docs.slack.dev/reference/interaction-payloads/block_actions-payload>).
+pub fn pressed(message: &Value, label: &str) -> (String, String) {
+    let element = button(message, label);
     (
         element["action_id"].as_str().expect("action_id").to_owned(),
         element["value"].as_str().expect("value").to_owned(),
