@@ -16,9 +16,11 @@
 //!
 //! Each service has its own host, as on AWS (`ssm.{region}.amazonaws.com`,
 //! `dynamodb.{region}.amazonaws.com`): SSM and the rest at `https://127.0.0.1:{port}`,
-//! DynamoDB at `https://127.0.0.2:{port}` (`AWS_ENDPOINT_URL_DYNAMODB`), so a client opens one
-//! connection per service and does not queue one service's first call behind the other's. The
-//! front counts the TLS handshakes it accepts.
+//! DynamoDB at `https://127.0.0.2:{port}` (`AWS_ENDPOINT_URL_DYNAMODB`, the SDKs'
+//! service-specific endpoint:
+//! <https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html>), so a client
+//! opens one connection per service and does not queue one service's first call behind the
+//! other's. The front counts the TLS handshakes it accepts.
 #![allow(dead_code)]
 
 use std::future::IntoFuture;
