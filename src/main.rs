@@ -21,3 +21,10 @@ async fn main() -> std::process::ExitCode {
         }
     }
 }
+
+/// The allocator of a build with the local store: the server's request threads and its SQLite
+/// writer allocate and free across threads, where glibc's malloc cost an eighth of the CPU at
+/// 64 clients. Its `override` feature gives SQLite's allocations to it as well.
+#[cfg(feature = "local")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
