@@ -369,15 +369,7 @@ async fn a_closed_socket_is_reconnected_too() {
 
 /// The button labelled `label` in a message body otpbot posted or answered.
 fn element(message: &Value, label: &str) -> Value {
-    message["blocks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|b| b["type"] == "actions")
-        .flat_map(|b| b["elements"].as_array().into_iter().flatten())
-        .find(|e| e["text"]["text"] == label)
-        .unwrap_or_else(|| panic!("no {label} button in {message}"))
-        .clone()
+    common::slack::button(message, label).clone()
 }
 
 /// An `interactive` envelope: `user` of `team` clicks `element` (a button as otpbot wrote it),
