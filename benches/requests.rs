@@ -9,7 +9,7 @@
 //!   `/otp github` requests over loopback HTTP at 1 and 64 keep-alive clients, each user asking
 //!   a few times, and the same server's `GET /healthz` rate with the same client as the ceiling;
 //!   the CPU time the server (and its SQLite writer thread alone) and this client spent per
-//!   request at 64 clients, from `/proc`; then the ratios the project holds itself to (codes/s
+//!   request at 64 clients, and the bytes the server wrote per request, from `/proc`; then the ratios the project holds itself to (codes/s
 //!   at 64 clients over `/healthz`/s, p99 at 64 clients, p50 at one client over the fsync
 //!   floor);
 //! - a second server with limits of 1,000,000 codes a minute and 8 users: four back-to-back
@@ -134,8 +134,20 @@ fn stat_cpu(path: &str) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// Bytes the process `pid` has passed to `write`-like system calls so far (`wchar` of
+/// `/proc/<pid>/io`: SQLite's log frames and checkpoints, the log lines, and the responses sent).
+fn written(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("wchar: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Runs `phase` and prints the CPU time the server and this process (the client) used per
-/// request of it: at 64 clients both share the machine's cores, so a code's rate follows them.
+/// request of it (at 64 clients both share the machine's cores, so a code's rate follows them),
+/// and the bytes the server wrote per request.
 async fn with_cpu(
     server: u32,
     requests: usize,
@@ -147,6 +159,7 @@ async fn with_cpu(
         writer_cpu_time(&server),
         cpu_time("self"),
     ];
+    let written_before = written(&server);
     let summary = phase.await;
     let after = [
         cpu_time(&server),
@@ -155,8 +168,10 @@ async fn with_cpu(
     ];
     let [all, writer, client] =
         [0, 1, 2].map(|i| after[i].saturating_sub(before[i]) / requests as u32);
+    let bytes = written(&server).saturating_sub(written_before) / requests as u64;
     println!(
-        "{:<46} server {all:>7.1?} (its SQLite writer {writer:>6.1?}), client {client:>6.1?} per request",
+        "{:<46} server {all:>7.1?} (its SQLite writer {writer:>6.1?}), client {client:>6.1?} per request; \
+         server wrote {bytes} bytes per request",
         "  CPU time",
     );
     summary
