@@ -9,9 +9,9 @@
 //!   `/otp github` requests over loopback HTTP at 1 and 64 keep-alive clients, each user asking
 //!   a few times, and the same server's `GET /healthz` rate with the same client as the ceiling;
 //!   the CPU time the server (and its SQLite writer thread alone) and this client spent per
-//!   request at 64 clients, and the bytes the server wrote per request, from `/proc`; then the ratios the project holds itself to (codes/s
-//!   at 64 clients over `/healthz`/s, p99 at 64 clients, p50 at one client over the fsync
-//!   floor);
+//!   request at 64 clients, and the bytes the server wrote to files per request, from `/proc`;
+//!   then the ratios the project holds itself to (codes/s at 64 clients over `/healthz`/s, p99
+//!   at 64 clients, p50 at one client over the fsync floor);
 //! - a second server with limits of 1,000,000 codes a minute and 8 users: four back-to-back
 //!   rounds of 2,400 codes, and the fourth round's rate over the first's (a decision's cost must
 //!   not grow with what the limit has admitted);
@@ -134,8 +134,9 @@ fn stat_cpu(path: &str) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-/// Bytes the process `pid` has passed to `write`-like system calls so far (`wchar` of
-/// `/proc/<pid>/io`: SQLite's log frames and checkpoints, the log lines, and the responses sent).
+/// Bytes the process `pid` has passed to `write` and `pwrite` so far (`wchar` of
+/// `/proc/<pid>/io`): SQLite's log frames and checkpoints, and the log's lines. Sends on a
+/// socket are not counted, so a `/healthz` reads 0.
 fn written(pid: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/io"))
         .unwrap_or_default()

@@ -27,6 +27,7 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Json;
 use common::cli::Otpbot;
+use common::slack::button;
 use futures_util::{SinkExt, StreamExt};
 use otpbot::domain::{Action, Outcome};
 use otpbot::engine::Engine;
@@ -367,11 +368,6 @@ async fn a_closed_socket_is_reconnected_too() {
     assert_eq!(receive(&mut second).await["envelope_id"], "env-after-close");
 }
 
-/// The button labelled `label` in a message body otpbot posted or answered.
-fn element(message: &Value, label: &str) -> Value {
-    common::slack::button(message, label).clone()
-}
-
 /// An `interactive` envelope: `user` of `team` clicks `element` (a button as otpbot wrote it),
 /// with a response URL of the fake Web API.
 fn press(h: &Harness, envelope_id: &str, team: &str, user: &str, element: &Value) -> Value {
@@ -411,10 +407,10 @@ async fn approval_message(h: &Harness) -> Value {
 async fn an_approve_button_over_the_socket_grants_once() {
     let h = harness().await;
     let message = approval_message(&h).await;
-    let approve = element(&message, "Approve");
+    let approve = button(&message, "Approve");
     let mut socket = h.fake.accept().await;
 
-    let envelope = press(&h, "env-click-1", TEAM, ADMIN, &approve);
+    let envelope = press(&h, "env-click-1", TEAM, ADMIN, approve);
     send(&mut socket, envelope.clone()).await;
     let ack = receive(&mut socket).await;
     // Block actions take no response payload: the bare acknowledgement.
@@ -468,7 +464,7 @@ async fn every_button_over_the_socket_updates_the_message_and_tells_the_requeste
         let id = format!("env-decide-{n}");
         send(
             &mut socket,
-            press(&h, &id, TEAM, ADMIN, &element(&message, label)),
+            press(&h, &id, TEAM, ADMIN, button(&message, label)),
         )
         .await;
         assert_eq!(receive(&mut socket).await["envelope_id"], id.as_str());
@@ -503,7 +499,7 @@ async fn every_button_over_the_socket_updates_the_message_and_tells_the_requeste
         let code = format!("env-code-{n}");
         send(
             &mut socket,
-            press(&h, &code, TEAM, "UALICE", &element(dm, "Get code")),
+            press(&h, &code, TEAM, "UALICE", button(dm, "Get code")),
         )
         .await;
         assert_eq!(receive(&mut socket).await["envelope_id"], code.as_str());
@@ -522,8 +518,8 @@ async fn every_button_over_the_socket_updates_the_message_and_tells_the_requeste
     send(&mut socket, slash("env-bob-1", TEAM, "UBOB", "github", 0)).await;
     let refused = receive(&mut socket).await;
     h.web.clear();
-    let ask = element(&refused["payload"], "Request access");
-    send(&mut socket, press(&h, "env-bob-2", TEAM, "UBOB", &ask)).await;
+    let ask = button(&refused["payload"], "Request access");
+    send(&mut socket, press(&h, "env-bob-2", TEAM, "UBOB", ask)).await;
     assert_eq!(receive(&mut socket).await["envelope_id"], "env-bob-2");
     h.app.settled().await;
     let answer = h.web.bodies("hook:actions/env-bob-2");
@@ -564,7 +560,7 @@ async fn a_grid_user_cannot_approve_own_request_over_the_socket() {
         "env-grid-2",
         "T0TWO",
         "W0SELF",
-        &element(&message, "Approve"),
+        button(&message, "Approve"),
     );
     envelope["payload"]["enterprise"] = json!({"id": "E0ENTERPRISE", "name": "Example Org"});
     send(&mut socket, envelope).await;

@@ -100,7 +100,7 @@ pub async fn lambda() -> anyhow::Result<()> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let Some(command) = cli.command else {
         if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-            return crate::startup::lambda::lambda().await;
+            return lambda().await;
         }
         anyhow::bail!("no command given; see `otpbot --help` (try `otpbot demo`)");
     };
