@@ -30,7 +30,9 @@ pub(super) fn mark(
 }
 
 /// Forgets replay markers and rings that can no longer matter to a decision timed at or after
-/// `now - LATE_SECS`, and raises the floor to that time.
+/// `now - LATE_SECS`, and raises the floor to that time. The rings are scanned, not looked up
+/// by an index of their expiry: such an index changed with every decision, and the sweep
+/// runs once in many decisions.
 pub(super) fn prune(conn: &Connection, now: Timestamp) -> StoreResult<()> {
     let now = now.unix();
     conn.prepare_cached("DELETE FROM counters WHERE expires_at <= ?1")
@@ -40,7 +42,7 @@ pub(super) fn prune(conn: &Connection, now: Timestamp) -> StoreResult<()> {
         .and_then(|mut s| s.execute([now.saturating_sub(LATE_SECS)]))
         .map_err(backend)?;
     conn.prepare_cached(
-        "DELETE FROM quota_slots WHERE key IN
+        "DELETE FROM quota_chunks WHERE key IN
              (SELECT key FROM quota_rings WHERE keep_until <= ?1)",
     )
     .and_then(|mut s| s.execute([now]))

@@ -226,7 +226,33 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE access_requests ADD COLUMN decided_by_name TEXT;
     "#,
+    // 16 (INLINE_RINGS_VERSION): a ring's slots as 8-byte big-endian times in blobs (see
+    // `super::rings`): slots 0 to 63 in the ring's own row, the rest in rows of 64, so that a
+    // decision at the default limits reads and writes one row per quota key. The sweep scans
+    // the rings instead of keeping an index by expiry that every decision rewrote.
+    r#"
+    DROP INDEX quota_rings_by_expiry;
+    ALTER TABLE quota_rings ADD COLUMN slots BLOB NOT NULL DEFAULT x'';
+    UPDATE quota_rings SET slots = coalesce(
+        (SELECT unhex(group_concat(printf('%016x', s.at), '' ORDER BY s.slot))
+         FROM quota_slots AS s WHERE s.key = quota_rings.key AND s.slot < 64),
+        x'');
+    CREATE TABLE quota_chunks (
+        key   TEXT NOT NULL,
+        chunk INTEGER NOT NULL,
+        slots BLOB NOT NULL,
+        PRIMARY KEY (key, chunk)
+    ) WITHOUT ROWID;
+    INSERT INTO quota_chunks (key, chunk, slots)
+        SELECT key, slot / 64, unhex(group_concat(printf('%016x', at), '' ORDER BY slot))
+        FROM quota_slots WHERE slot >= 64 GROUP BY key, slot / 64;
+    DROP TABLE quota_slots;
+    "#,
 ];
+
+/// The schema version from which a ring's slots live in blobs (see `super::rings`).
+#[cfg(test)]
+pub(super) const INLINE_RINGS_VERSION: usize = 16;
 
 /// The schema version that added the sweep's marks and the copies of approval messages.
 pub const SWEEP_VERSION: usize = 10;
