@@ -12,9 +12,9 @@ use base64::Engine as _;
 use common::aws::{self, Moto};
 use common::cli::Otpbot;
 use common::{principal, slash_body, Options, TestApp, ADMIN, SEED, TEAM};
-use otpbot::domain::{Action, AuditQuery, Grant, Outcome, Seed, ToolName};
+use otpbot::domain::{Action, AuditQuery, Grant, Outcome, Quota, RateLimit, Seed, ToolName};
 use otpbot::store::aws::{AwsSettings, AwsStore};
-use otpbot::store::Stores;
+use otpbot::store::{DecisionStore, Stores};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -384,6 +384,58 @@ async fn an_issued_code_costs_two_dynamodb_round_trips_and_no_ssm_call() {
         .filter(|e| e.outcome == Outcome::Issued)
         .count();
     assert_eq!(issued, CODES + 1, "every code has its record");
+}
+
+/// A process that has not read the tool yet (a new Lambda instance, its caches empty) reads
+/// the tool's catalog entry in the code's one `BatchGetItem`, with the grant and the limits,
+/// not in a `GetItem` of its own; the next code finds it cached.
+#[tokio::test]
+async fn a_cold_code_reads_the_catalog_entry_in_the_same_round_trip() {
+    let moto = Moto::shared();
+    let settings = aws::unique_settings();
+    let store = aws::store_on(&moto, settings.clone()).await;
+    let app = TestApp::spawn_on(
+        Stores::single(store),
+        tempfile::tempdir().expect("dir"),
+        Options::default(),
+    )
+    .await;
+    assert!(app
+        .slash(ADMIN, "grant <@UALICE> github for 1h")
+        .await
+        .ephemeral()
+        .contains("Granted"));
+    let log = aws::CallLog::default();
+    let cold = aws::counted_store_over(&moto, settings, &log).await;
+    let github = ToolName::parse("github").expect("tool");
+    let quota = Quota {
+        key: format!("caller:slack:{TEAM}:UALICE"),
+        limit: RateLimit {
+            limit: 30,
+            window_secs: 600,
+        },
+    };
+    for round in ["cold", "warm"] {
+        let view = cold
+            .view(
+                &principal("UALICE"),
+                Some(&github),
+                std::slice::from_ref(&quota),
+            )
+            .await
+            .expect("view");
+        assert_eq!(
+            view.tool.map(|t| t.name),
+            Some(github.clone()),
+            "{round}: the catalog entry"
+        );
+        assert!(view.grant.is_some(), "{round}: the grant");
+        assert_eq!(
+            log.take(),
+            ["DynamoDB_20120810.BatchGetItem"],
+            "{round}: one round trip"
+        );
+    }
 }
 
 /// Runs `otpbot tool add {args}` on AWS with `seed` on stdin; its status and stderr.

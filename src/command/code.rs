@@ -25,13 +25,10 @@ impl Code {
         let stores = &ctx.core.stores;
         let tool_quota = ctx.core.policy().tool_quota(ctx.person(), &self.tool);
         let quotas = [ctx.caller_quota(), tool_quota.clone()];
-        let (tool, view) = tokio::join!(
-            stores.access.tool(&self.tool),
-            stores
-                .decisions
-                .view(ctx.caller(), Some(&self.tool), &quotas)
-        );
-        let (tool, view) = (tool?, view?);
+        let view = stores
+            .decisions
+            .view(ctx.caller(), Some(&self.tool), &quotas)
+            .await?;
         let admits = |i: usize| {
             view.logs
                 .get(i)
@@ -46,7 +43,7 @@ impl Code {
                 "You are sending too many requests. Wait a few minutes and try again.",
             ));
         }
-        let Some(tool) = tool else {
+        let Some(tool) = view.tool.clone() else {
             return Err(refuse.unknown());
         };
         let display = tool.display_name.as_str();

@@ -217,6 +217,8 @@ pub enum Verdict {
 /// What a decision needs to read first, read in one round trip.
 #[derive(Clone, Debug, Default)]
 pub struct DecisionView {
+    /// The catalog entry of the tool asked about, if one was and it is in the catalog.
+    pub tool: Option<Tool>,
     /// The grant asked about, if one was.
     pub grant: Option<Grant>,
     /// The logs of the quotas asked about, in the same order.
@@ -226,9 +228,9 @@ pub struct DecisionView {
 /// The one write path of every decision.
 #[async_trait]
 pub trait DecisionStore: Send + Sync {
-    /// Reads, in one round trip, the grant of `principal` for `tool` (when given) and the logs
-    /// of `quotas`. For early refusals and authorization before a seed is read; the decision
-    /// itself checks again.
+    /// Reads, in one round trip, the catalog entry of `tool` and the grant of `principal` for
+    /// it (when a tool is given) and the logs of `quotas`. For early refusals and authorization
+    /// before a seed is read; the decision itself checks again.
     async fn view(
         &self,
         principal: &Principal,

@@ -210,6 +210,21 @@ impl aws_sdk_dynamodb::config::Intercept for CallLog {
 
 /// A fresh AWS store on `moto` whose DynamoDB and SSM clients record every call in `log`.
 pub async fn counted_store_on(moto: &Moto, settings: AwsSettings, log: &CallLog) -> Arc<AwsStore> {
+    let store = counted_store_over(moto, settings, log).await;
+    super::terraform::create_table(store.dynamodb(), "access", &store.settings().access_table)
+        .await;
+    super::terraform::create_table(store.dynamodb(), "audit", &store.settings().audit_table).await;
+    log.take();
+    store
+}
+
+/// Another process's store over the tables of `settings`, which exist: its caches empty, its
+/// calls counted in `log`.
+pub async fn counted_store_over(
+    moto: &Moto,
+    settings: AwsSettings,
+    log: &CallLog,
+) -> Arc<AwsStore> {
     let config = moto.sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&config)
@@ -221,12 +236,7 @@ pub async fn counted_store_on(moto: &Moto, settings: AwsSettings, log: &CallLog)
             .interceptor(log.clone())
             .build(),
     );
-    let store = Arc::new(AwsStore::with_clients(ddb, ssm, settings));
-    super::terraform::create_table(store.dynamodb(), "access", &store.settings().access_table)
-        .await;
-    super::terraform::create_table(store.dynamodb(), "audit", &store.settings().audit_table).await;
-    log.take();
-    store
+    Arc::new(AwsStore::with_clients(ddb, ssm, settings))
 }
 
 /// Writes the SecureString parameter `name` (a secret the binary reads at start-up).

@@ -715,6 +715,20 @@ pub async fn issue_rechecks_the_grant(s: &Stores) {
         .await
         .expect("view");
     assert!(stale.grant.is_some(), "the view saw the grant");
+    assert_eq!(
+        stale.tool.as_ref().map(|t| &t.name),
+        Some(&tool_name("github")),
+        "the view read the catalog entry with the grant"
+    );
+    let unknown = s
+        .decisions
+        .view(&who("U1"), Some(&tool_name("gitlab")), &[])
+        .await
+        .expect("view");
+    assert!(
+        unknown.tool.is_none() && unknown.grant.is_none(),
+        "no catalog entry, no grant: {unknown:?}"
+    );
     apply(
         s,
         Change::DeleteGrant {

@@ -1,15 +1,15 @@
 //! What a decision reads in DynamoDB before and after its transaction, each time in one
-//! consistent `BatchGetItem`: the grant and rate-limit logs it starts from, the logs again when
-//! they changed under it, and why a grant check failed.
+//! consistent `BatchGetItem`: the catalog entry (unless cached), grant and rate-limit logs it
+//! starts from, the logs again when they changed under it, and why a grant check failed.
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use super::access_items::grant_from;
+use super::access_items::{grant_from, tool_from, SEED_VERSION};
 use super::handle::AwsStore;
 use super::item::{get_n, key_of, s, Item};
-use super::key_layout::{principal_pk, quota_pk};
+use super::key_layout::{principal_pk, quota_pk, TOOLS_PK};
 use super::schema::{ACCESS_PK, ACCESS_SK};
 use super::sdk_error::{built, sdk};
 use crate::domain::{Principal, Quota, QuotaLog, ToolName};
@@ -120,6 +120,11 @@ impl AwsStore {
         if let Some(tool) = tool {
             keys.push(key_of(grant_pk.clone(), &format!("G#{tool}")));
         }
+        // The catalog entry, read in the same round trip unless it is cached.
+        let cached = tool.and_then(|t| self.cached_tool(t));
+        if let (Some(tool), None) = (tool, &cached) {
+            keys.push(key_of(TOOLS_PK.into(), &format!("T#{tool}")));
+        }
         let items = self.batch_get(keys).await?;
         let find = |pk: &str, sk: &str| {
             items
@@ -132,10 +137,26 @@ impl AwsStore {
                 .transpose()?,
             None => None,
         };
+        let entry = match (tool, cached) {
+            (Some(_), Some(entry)) => entry,
+            (Some(tool), None) => {
+                let entry = match find(TOOLS_PK, &format!("T#{tool}")) {
+                    Some(item) => Some((tool_from(item)?, get_n(item, SEED_VERSION).ok())),
+                    None => None,
+                };
+                self.cache_tool(tool, entry.clone());
+                entry
+            }
+            (None, _) => None,
+        };
         let logs = quotas
             .iter()
             .map(|q| log_from(find(&quota_pk(&q.key), "Q")))
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(DecisionView { grant, logs })
+        Ok(DecisionView {
+            tool: entry.map(|(tool, _)| tool),
+            grant,
+            logs,
+        })
     }
 }

@@ -1,10 +1,7 @@
 //! Catalog, grants and roles in SQLite ([`AccessStore`]), read on the read connections.
 
-use async_trait::async_trait;
-use rusqlite::OptionalExtension;
-
 use super::access_rows::{
-    approver_role, grant_from_row, grant_on, request_on, to_grant, to_tool, tool_from_row,
+    approver_role, grant_from_row, grant_on, request_on, to_grant, to_tool, tool_from_row, tool_on,
     GRANT_COLUMNS, TOOL_COLUMNS,
 };
 use super::break_glass_rows::break_glass_on;
@@ -14,6 +11,7 @@ use crate::domain::{
     AccessRequest, AccessRequestId, BreakGlass, Grant, Principal, Role, Roles, Tool, ToolName,
 };
 use crate::store::{AccessStore, StoreError, StoreResult};
+use async_trait::async_trait;
 
 impl LocalStore {
     async fn grants_where(&self, column: &'static str, value: String) -> StoreResult<Vec<Grant>> {
@@ -40,17 +38,7 @@ impl LocalStore {
 impl AccessStore for LocalStore {
     async fn tool(&self, name: &ToolName) -> StoreResult<Option<Tool>> {
         let name = name.as_str().to_owned();
-        let row = self
-            .read_point(move |c| {
-                let mut stmt = c
-                    .prepare_cached(&format!("SELECT {TOOL_COLUMNS} FROM tools WHERE name = ?1"))
-                    .map_err(backend)?;
-                stmt.query_row([name], tool_from_row)
-                    .optional()
-                    .map_err(backend)
-            })
-            .await?;
-        row.map(to_tool).transpose()
+        self.read_point(move |c| tool_on(c, &name)).await
     }
 
     async fn tools(&self) -> StoreResult<Vec<Tool>> {

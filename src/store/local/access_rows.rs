@@ -42,6 +42,18 @@ pub(super) fn tool_from_row(row: &Row<'_>) -> rusqlite::Result<ToolRow> {
     })
 }
 
+/// The catalog entry of `name`, if it is in the catalog.
+pub(super) fn tool_on(conn: &Connection, name: &str) -> StoreResult<Option<Tool>> {
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {TOOL_COLUMNS} FROM tools WHERE name = ?1"))
+        .map_err(backend)?;
+    let row = stmt
+        .query_row([name], tool_from_row)
+        .optional()
+        .map_err(backend)?;
+    row.map(to_tool).transpose()
+}
+
 /// The catalog entry a row holds, if otpbot could have written it.
 pub(super) fn to_tool(row: ToolRow) -> StoreResult<Tool> {
     let break_glass = match row.break_glass {

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use async_trait::async_trait;
 use rusqlite::{params, Connection};
 
-use super::access_rows::{grant_on, request_on};
+use super::access_rows::{grant_on, request_on, tool_on};
 use super::apply_change::{apply, Sealed};
 use super::audit_rows::insert_event;
 use super::break_glass_rows::glass_check;
@@ -164,15 +164,15 @@ impl DecisionStore for LocalStore {
         let tool = tool.map(|t| t.as_str().to_owned());
         let quotas = quotas.to_vec();
         self.read_point(move |c| {
-            let grant = match &tool {
-                Some(t) => grant_on(c, &principal, t)?,
-                None => None,
+            let (tool, grant) = match &tool {
+                Some(t) => (tool_on(c, t)?, grant_on(c, &principal, t)?),
+                None => (None, None),
             };
             let logs = quotas
                 .iter()
                 .map(|q| quota_log(c, q))
                 .collect::<StoreResult<Vec<_>>>()?;
-            Ok(DecisionView { grant, logs })
+            Ok(DecisionView { tool, grant, logs })
         })
         .await
     }
