@@ -92,11 +92,7 @@ async fn invoke(app: &TestApp, event: &str) -> (u16, Value) {
 async fn lambda_http_events_with_base64_bodies_are_verified_over_the_decoded_bytes() {
     let moto = Moto::shared();
     let (app, _store) = aws_app(&moto).await;
-    assert!(app
-        .slash(ADMIN, "grant <@UALICE> github for 1h")
-        .await
-        .ephemeral()
-        .contains("Granted"));
+    grant_alice_github(&app).await;
     let ts = app.now().unix();
     let expected = app.expected_code(app.now());
 
@@ -150,11 +146,7 @@ async fn lambda_http_events_with_base64_bodies_are_verified_over_the_decoded_byt
 async fn the_aws_backend_fails_closed_when_the_audit_table_is_gone() {
     let moto = Moto::shared();
     let (app, store) = aws_app(&moto).await;
-    assert!(app
-        .slash(ADMIN, "grant <@UALICE> github for 1h")
-        .await
-        .ephemeral()
-        .contains("Granted"));
+    grant_alice_github(&app).await;
     store
         .dynamodb()
         .delete_table()
@@ -187,11 +179,7 @@ async fn the_aws_backend_fails_closed_when_the_audit_table_is_gone() {
 async fn the_emulator_dying_mid_session_gives_a_private_try_again_with_request_id() {
     let mut moto = Moto::start();
     let (app, _store) = aws_app(&moto).await;
-    assert!(app
-        .slash(ADMIN, "grant <@UALICE> github for 1h")
-        .await
-        .ephemeral()
-        .contains("Granted"));
+    grant_alice_github(&app).await;
     moto.stop();
     let started = std::time::Instant::now();
     let reply = app.slash("UALICE", "github").await;
@@ -296,17 +284,7 @@ async fn dynamodb_not_answering_is_told_to_try_again_within_three_seconds() {
     let settings = aws::unique_settings();
     let direct = aws::store_on(&moto, settings.clone()).await;
     let store = Arc::new(AwsStore::new(&aws::sdk_config(&relay.url).await, settings));
-    let app = TestApp::spawn_on(
-        Stores::single(store),
-        tempfile::tempdir().expect("dir"),
-        Options::default(),
-    )
-    .await;
-    assert!(app
-        .slash(ADMIN, "grant <@UALICE> github for 1h")
-        .await
-        .ephemeral()
-        .contains("Granted"));
+    let app = app_with_alice_granted(store).await;
     relay.go_silent();
     for (who, text) in [
         ("UALICE", "github"),
@@ -340,17 +318,7 @@ async fn an_issued_code_costs_two_dynamodb_round_trips_and_no_ssm_call() {
     let moto = Moto::shared();
     let log = aws::CallLog::default();
     let store = aws::counted_store_on(&moto, aws::unique_settings(), &log).await;
-    let app = TestApp::spawn_on(
-        Stores::single(store.clone()),
-        tempfile::tempdir().expect("dir"),
-        Options::default(),
-    )
-    .await;
-    assert!(app
-        .slash(ADMIN, "grant <@UALICE> github for 1h")
-        .await
-        .ephemeral()
-        .contains("Granted"));
+    let app = app_with_alice_granted(store.clone()).await;
     // The first code fills the caches (catalog entry, seed).
     let expected = app.expected_code(app.now());
     assert!(app
@@ -394,17 +362,7 @@ async fn a_cold_code_reads_the_catalog_entry_in_the_same_round_trip() {
     let moto = Moto::shared();
     let settings = aws::unique_settings();
     let store = aws::store_on(&moto, settings.clone()).await;
-    let app = TestApp::spawn_on(
-        Stores::single(store),
-        tempfile::tempdir().expect("dir"),
-        Options::default(),
-    )
-    .await;
-    assert!(app
-        .slash(ADMIN, "grant <@UALICE> github for 1h")
-        .await
-        .ephemeral()
-        .contains("Granted"));
+    let _app = app_with_alice_granted(store).await;
     let log = aws::CallLog::default();
     let cold = aws::counted_store_over(&moto, settings, &log).await;
     let github = ToolName::parse("github").expect("tool");
@@ -436,6 +394,27 @@ async fn a_cold_code_reads_the_catalog_entry_in_the_same_round_trip() {
             "{round}: one round trip"
         );
     }
+}
+
+/// An app on `store` in which the admin has granted Alice `github` for an hour.
+async fn app_with_alice_granted(store: Arc<AwsStore>) -> TestApp {
+    let app = TestApp::spawn_on(
+        Stores::single(store),
+        tempfile::tempdir().expect("dir"),
+        Options::default(),
+    )
+    .await;
+    grant_alice_github(&app).await;
+    app
+}
+
+/// The admin grants Alice `github` for an hour.
+async fn grant_alice_github(app: &TestApp) {
+    assert!(app
+        .slash(ADMIN, "grant <@UALICE> github for 1h")
+        .await
+        .ephemeral()
+        .contains("Granted"));
 }
 
 /// Runs `otpbot tool add {args}` on AWS with `seed` on stdin; its status and stderr.

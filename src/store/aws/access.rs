@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 
-use super::access_items::{grant_from, tool_from, SEED_VERSION};
+use super::access_items::{grant_from, pinned_tool_from, tool_from};
 use super::handle::AwsStore;
-use super::item::{get_n, get_s, s, Item};
+use super::item::{get_s, s, Item};
 use super::key_layout::{approver_sk, principal_pk, TOOLS_PK};
 use super::schema::{ACCESS_PK, ACCESS_SK, GRANTS_BY_TOOL, GSI1_PK, GSI1_SK};
 use super::sdk_error::sdk;
@@ -82,7 +82,7 @@ impl AwsStore {
             return Ok(entry);
         }
         let entry = match self.get(TOOLS_PK.into(), format!("T#{name}")).await? {
-            Some(item) => Some((tool_from(&item)?, get_n(&item, SEED_VERSION).ok())),
+            Some(item) => Some(pinned_tool_from(&item)?),
             None => None,
         };
         self.cache_tool(name, entry.clone());

@@ -12,6 +12,11 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
+/// A catalog entry read back from its item, with the seed version it pins (if any).
+pub(super) fn pinned_tool_from(item: &Item) -> StoreResult<(Tool, Option<i64>)> {
+    Ok((tool_from(item)?, get_n(item, SEED_VERSION).ok()))
+}
+
 /// A catalog entry read back from its item.
 pub(super) fn tool_from(item: &Item) -> StoreResult<Tool> {
     Ok(Tool {

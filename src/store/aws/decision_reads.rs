@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use super::access_items::{grant_from, tool_from, SEED_VERSION};
+use super::access_items::{grant_from, pinned_tool_from};
 use super::handle::AwsStore;
 use super::item::{get_n, key_of, s, Item};
 use super::key_layout::{principal_pk, quota_pk, TOOLS_PK};
@@ -140,10 +140,9 @@ impl AwsStore {
         let entry = match (tool, cached) {
             (Some(_), Some(entry)) => entry,
             (Some(tool), None) => {
-                let entry = match find(TOOLS_PK, &format!("T#{tool}")) {
-                    Some(item) => Some((tool_from(item)?, get_n(item, SEED_VERSION).ok())),
-                    None => None,
-                };
+                let entry = find(TOOLS_PK, &format!("T#{tool}"))
+                    .map(pinned_tool_from)
+                    .transpose()?;
                 self.cache_tool(tool, entry.clone());
                 entry
             }
