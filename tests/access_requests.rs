@@ -1,7 +1,7 @@
 //! Self-service access end to end over the Slack slash-command endpoint: a member asks, an
 //! approver decides once, the member gets the code; every step is in the audit log.
 
-mod common;
+use crate::common;
 
 use otpbot::domain::{Action, Outcome, RateLimit};
 

@@ -5,7 +5,7 @@
 //! can catch (a cut-off tail with its counter rewound, history re-chained with the audit key)
 //! is caught with one, and a checkpoint that is not genuine is refused.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

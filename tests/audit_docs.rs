@@ -3,7 +3,7 @@
 //! verbatim by `sh -e` in an empty directory with this build's `otpbot` first on `PATH`, and
 //! every `otpbot` subcommand and option the page names exists.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! caught; the CSV export never hands a spreadsheet a formula; `--format json` is one array;
 //! every format ends quietly when its reader closes the pipe.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //! (<https://docs.slack.dev/reference/methods/chat.postMessage>: a JSON body with `channel`,
 //! `text` and `blocks`, a bearer token; the answer `{"ok": true, "channel", "ts"}`).
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};

@@ -4,7 +4,7 @@
 //! with its message and a non-zero exit, and the bucket's records checked by an outsider with
 //! the public key alone.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

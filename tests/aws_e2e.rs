@@ -2,7 +2,7 @@
 //! event payloads through the router, the real binary under a local Lambda runtime API, the CLI,
 //! and the service failing mid-request.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;

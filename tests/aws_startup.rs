@@ -4,7 +4,7 @@
 //! the DynamoDB connection opened alongside it, no settings read after it, and a limit too
 //! large for the one DynamoDB item its times live in refused before anything runs.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

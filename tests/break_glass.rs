@@ -6,7 +6,7 @@
 //! <https://docs.slack.dev/reference/interaction-payloads/block_actions-payload>) reviews it
 //! once. Each test attacks one promise.
 
-mod common;
+use crate::common;
 
 use otpbot::domain::{Action, Outcome, Principal, ToolName};
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! The `otpbot` binary as an operator and a newcomer use it: enrol a seed from stdin, grant,
 //! export the audit log, verify a code, and the one-command demo with its printed `slash` line.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! is its own, short, and points to `otpbot help settings` for the settings every command
 //! shares; `otpbot completions <shell>` prints a script; output into a closed pipe ends quietly.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::process::{Command, Stdio};

@@ -9,7 +9,7 @@
 //! The check replays the audit log in commit order (SQLite: the log's row order; DynamoDB:
 //! event id order, the child being sequential there) and compares the result with the store.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -449,6 +449,14 @@ fn child_worker() {
 fn kill_children(spec: &str, tasks: usize, ops: usize, max_life_ms: u64) -> (usize, usize) {
     const MIN_KILLS: usize = 20;
     let exe = std::env::current_exe().expect("test binary");
+    // The test's name in the suite: this module's path without the crate's name.
+    let worker = format!(
+        "{}::child_worker",
+        module_path!()
+            .split_once("::")
+            .expect("a module of the suite")
+            .1
+    );
     let began = Instant::now();
     let (mut done, mut runs) = (0, 0);
     let mut rng = rand::thread_rng();
@@ -458,7 +466,7 @@ fn kill_children(spec: &str, tasks: usize, ops: usize, max_life_ms: u64) -> (usi
         let mut child = Command::new(&exe)
             .args([
                 "--exact",
-                "child_worker",
+                &worker,
                 "--ignored",
                 "--nocapture",
                 "--test-threads=1",

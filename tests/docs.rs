@@ -738,3 +738,100 @@ fn every_page_is_linked_and_every_link_leads_somewhere() {
     }
     assert!(broken.is_empty(), "links to nothing: {broken:#?}");
 }
+
+/// Every test a page names exists, so the way to run one guarantee's test stays true when tests
+/// move: each `cargo test --test <target> [filter]` (the test command's blocks are not run)
+/// names a test target of `Cargo.toml`, its filter `file::` a file of `tests/` and `file::test`
+/// a test in it; and so does every `file::test` in backticks whose `file` is one of `tests/`
+/// and not a module of `src/` that has `test` (a test of the conformance suite is named by the
+/// file that instantiates it).
+#[test]
+fn every_test_a_page_names_exists() {
+    let manifest = std::fs::read_to_string(Path::new(ROOT).join("Cargo.toml")).expect("manifest");
+    let targets: Vec<&str> = manifest
+        .split("[[test]]")
+        .skip(1)
+        .filter_map(|section| {
+            let line = section
+                .lines()
+                .find(|l| l.trim_start().starts_with("name"))?;
+            line.split('"').nth(1)
+        })
+        .collect();
+    let source =
+        |file: &str| std::fs::read_to_string(Path::new(ROOT).join(format!("tests/{file}.rs")));
+    let conformance = std::fs::read_to_string(Path::new(ROOT).join("tests/common/conformance.rs"))
+        .expect("conformance suite");
+    // Whether `tests/{file}.rs` has the test `name`, written out or instantiated.
+    let has_test = |file: &str, name: &str| {
+        source(file).is_ok_and(|text| {
+            let word = regex_lite::Regex::new(&format!(r"\b{name}\b")).expect("name");
+            text.contains(&format!("fn {name}("))
+                || (text.contains("conformance_tests!(") && word.is_match(&conformance))
+        })
+    };
+    let command =
+        regex_lite::Regex::new(r"cargo test --test ([A-Za-z0-9_]+)(?: ([A-Za-z0-9_:]+))?")
+            .expect("pattern");
+    let quoted = regex_lite::Regex::new(r"`([a-z0-9_]+)::([A-Za-z0-9_]+)`").expect("pattern");
+    let (mut commands, mut names) = (0, 0);
+    let mut wrong = Vec::new();
+    for (page, text) in pages() {
+        for found in command.captures_iter(&text) {
+            commands += 1;
+            let shown = found[0].to_owned();
+            if !targets.contains(&&found[1]) {
+                wrong.push(format!("{page}: `{shown}`: no test target {}", &found[1]));
+                continue;
+            }
+            let Some(filter) = found.get(2).map(|m| m.as_str()) else {
+                continue;
+            };
+            let (file, test) = filter.split_once("::").unwrap_or((filter, ""));
+            if source(file).is_err() {
+                wrong.push(format!("{page}: `{shown}`: no tests/{file}.rs"));
+            } else if !test.is_empty() && !has_test(file, test) {
+                wrong.push(format!(
+                    "{page}: `{shown}`: no test {test} in tests/{file}.rs"
+                ));
+            }
+        }
+        for found in quoted.captures_iter(&text) {
+            let (file, test) = (&found[1], &found[2]);
+            // `keys::locate` is otpbot's own code when `src/keys` has it, not a test of
+            // `tests/keys.rs`.
+            if source(file).is_err() || names_in_src(file, test) {
+                continue;
+            }
+            names += 1;
+            if !has_test(file, test) {
+                wrong.push(format!(
+                    "{page}: `{file}::{test}`: no such test in tests/{file}.rs"
+                ));
+            }
+        }
+    }
+    assert!(commands > 0 && names > 0, "the pages name tests");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Whether the module `src/{module}` (a file or a directory) has an item called `name`.
+fn names_in_src(module: &str, name: &str) -> bool {
+    fn sources(path: &Path) -> Vec<String> {
+        if path.is_dir() {
+            let entries = std::fs::read_dir(path).into_iter().flatten().flatten();
+            entries.flat_map(|e| sources(&e.path())).collect()
+        } else {
+            std::fs::read_to_string(path).into_iter().collect()
+        }
+    }
+    let src = Path::new(ROOT).join("src");
+    let word = regex_lite::Regex::new(&format!(
+        r"\b(fn|struct|enum|mod|const|type|trait) {name}\b"
+    ))
+    .expect("name");
+    [src.join(format!("{module}.rs")), src.join(module)]
+        .iter()
+        .flat_map(|p| sources(p))
+        .any(|text| word.is_match(&text))
+}

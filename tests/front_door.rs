@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-mod common;
+use crate::common;
 
 use axum::routing::{get, post};
 use axum::Router;

@@ -2,7 +2,7 @@
 //! approver roles, with their members read from the fake Slack Web API (the same attacks run on
 //! DynamoDB in `tests/aws_e2e.rs`).
 
-mod common;
+use crate::common;
 
 use common::groups::{self, options};
 use common::slack::FakeWebApi;

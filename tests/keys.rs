@@ -3,7 +3,7 @@
 //! data directory alone (a backup, a snapshot) decrypts no seed. Keys an older otpbot left
 //! beside the data are still found, and the exact command that moves them is given.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

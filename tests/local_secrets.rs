@@ -2,7 +2,7 @@
 //! are (never in the database in clear), audited in the same transaction, and `otpbot serve`
 //! reads it from there; values that cannot be right are refused and change nothing.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

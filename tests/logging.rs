@@ -3,7 +3,7 @@
 //! 64 KiB), or is a pipe whose reader has gone (every write fails with `EPIPE`). It still shuts
 //! down cleanly on SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -2,7 +2,7 @@
 //! the TOTP step and the audit record all use the same instant. The clock here moves one second
 //! on every reading, so a second reading anywhere would show as a different time.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! verdict of `audit --code --at`, colourless logs in a pipe, and `secret set` that never
 //! changes a secret without its audit record.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;

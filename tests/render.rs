@@ -13,7 +13,7 @@
 //!   CommonMark parser (pulldown-cmark) tells what Teams would turn into links, emphasis, lists
 //!   or headings: none may appear, and the text shown must equal what was typed.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! End to end over HTTP: a real server on a random port, a real SQLite store, requests signed
 //! as Slack signs them. Each case checks the reply and the audit record (or its absence).
 
-mod common;
+use crate::common;
 
 use common::{principal, Options, TestApp, ADMIN, SEED, TEAM};
 use otpbot::domain::{Action, Outcome};

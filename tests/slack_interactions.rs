@@ -6,7 +6,7 @@
 //! `payload` holding JSON with `type`, `team.id`, `user.id`, `channel.id` and `actions[]` of
 //! `action_id`/`value` (the fields otpbot reads; real payloads carry more, which is ignored).
 
-mod common;
+use crate::common;
 
 use otpbot::domain::{Action, Outcome};
 use otpbot::keys::SigningSecret;

@@ -9,7 +9,7 @@
 //! otpbot wrote it into the message, in a `block_actions` payload
 //! (<https://docs.slack.dev/reference/interaction-payloads/block_actions-payload>).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -16,7 +16,7 @@
 //!   payload carries the slash command's fields as JSON; an interactive one is the
 //!   `block_actions` payload (<https://docs.slack.dev/reference/interaction-payloads/block_actions-payload>).
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

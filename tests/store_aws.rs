@@ -1,7 +1,7 @@
 //! The AWS backend against a real local emulator: the shared conformance suite, plus what only
 //! AWS has (SSM parameter names and types, the seed cache, failures of the service).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use common::aws::{self, Moto};
 use otpbot::domain::{Seed, Timestamp, ToolName};
 use otpbot::store::{AccessStore, SecretStore, StoreError};
 
-conformance_tests!(aws::stores);
+crate::conformance_tests!(aws::stores);
 
 #[tokio::test]
 async fn seeds_are_securestring_parameters_under_the_prefix_and_cached() {

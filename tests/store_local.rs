@@ -1,7 +1,7 @@
 //! The SQLite backend: the shared conformance suite, plus what only a local file can show
 //! (encryption at rest, the append-only trigger, the master key).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ async fn local() -> (Stores, tempfile::TempDir) {
     (Stores::single(Arc::new(store)), dir)
 }
 
-conformance_tests!(local);
+crate::conformance_tests!(local);
 
 fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
     let mut bytes = Vec::new();

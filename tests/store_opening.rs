@@ -3,7 +3,7 @@
 //! free; the demo never writes into a store it did not make; a data directory that is a file,
 //! or whose parent is missing, is refused in one line that says what to do.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};

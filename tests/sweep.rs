@@ -4,7 +4,7 @@
 //! even when two sweeps overlap or the store dies mid-sweep; every copy of a request's
 //! message is updated, with or without a click; the "Request more time" button is typed.
 
-mod common;
+use crate::common;
 
 use otpbot::domain::{Action, Outcome};
 use serde_json::{json, Value};

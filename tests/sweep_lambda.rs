@@ -2,7 +2,7 @@
 //! (`common::lambda`), on DynamoDB in moto_server, invoked with EventBridge's scheduled event
 //! from the sweep's own rule; its messages go to the fake Slack Web API.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! (`common::teams`): OpenID metadata and JWKS with a test RSA key, the token endpoint, and a
 //! Connector that records what it receives.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

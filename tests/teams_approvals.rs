@@ -15,7 +15,7 @@
 //! and refused actions botbuilder's `createAdaptiveCardInvokeErrorResponse` shape
 //! (`application/vnd.microsoft.error`, `value { code, message }`).
 
-mod common;
+use crate::common;
 
 use common::teams::*;
 use common::{Options, SETUP_OPERATOR};

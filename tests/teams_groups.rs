@@ -2,7 +2,7 @@
 //! a local fake of Microsoft Graph (`common::graph`) with an app-only token from the fake
 //! identity platform (`common::teams`).
 
-mod common;
+use crate::common;
 
 use common::teams::*;
 use otpbot::domain::{Action, Outcome, Principal};

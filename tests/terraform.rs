@@ -2,7 +2,7 @@
 //! cannot be changed, encryption and TTL are on, and the table schema and settings match what
 //! the code uses. (`scripts/test.sh` also runs `terraform fmt -check` and checkov.)
 
-mod common;
+use crate::common;
 
 use common::terraform::{attr, block, blocks, files, nested, string, table};
 use hcl::{Body, Expression};

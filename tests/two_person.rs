@@ -8,7 +8,7 @@
 //! updated approval message is read from the fake Web API's `chat.update`
 //! (<https://docs.slack.dev/reference/methods/chat.update>).
 
-mod common;
+use crate::common;
 
 use otpbot::domain::{AccessRequestId, Action, Outcome, Principal, RequestState, ToolName};
 use serde_json::{json, Value};
