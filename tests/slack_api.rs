@@ -407,6 +407,41 @@ async fn per_tool_rate_limit_refuses_and_audits_then_recovers() {
     );
 }
 
+/// A code over the per-caller limit is refused by the decision itself where the store does not
+/// pre-check limits (SQLite): the same words as the pre-check's, one record that names the tool
+/// and holds no code MAC, and nothing issued.
+#[tokio::test]
+async fn a_code_over_the_per_caller_limit_is_refused_with_its_tool_on_record() {
+    let mut options = Options::default();
+    options.policy.per_caller = RateLimit {
+        limit: 3,
+        window_secs: 600,
+    };
+    let app = TestApp::spawn_with(options).await;
+    grant(&app, "UALICE", "github", "8h").await;
+    for i in 0..3 {
+        assert!(
+            app.slash("UALICE", "github")
+                .await
+                .ephemeral()
+                .contains(&app.expected_code(app.now())),
+            "code {i}"
+        );
+    }
+    let before = app.audit().await.len();
+    let text = app.slash("UALICE", "github").await.ephemeral();
+    assert!(text.contains("too many requests"), "{text}");
+    assert!(!text.contains(&app.expected_code(app.now())), "{text}");
+    let events = app.audit().await;
+    assert_eq!(events.len(), before + 1, "one record for the refusal");
+    let refused = events.first().expect("the refusal, newest first");
+    assert_eq!(refused.action, Action::Code);
+    assert_eq!(refused.outcome, Outcome::RateLimited);
+    assert_eq!(refused.detail.as_deref(), Some("per-caller limit"));
+    assert_eq!(refused.tool.as_ref().map(|t| t.as_str()), Some("github"));
+    assert_eq!(refused.code_mac, None);
+}
+
 #[tokio::test]
 async fn per_caller_rate_limit_covers_every_command() {
     let mut options = Options::default();

@@ -5,7 +5,7 @@ use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{CommandError, CommandResult};
 use super::groups::grant_via_group;
-use crate::domain::{Action, Grant, Outcome, Timestamp, Tool, ToolName, TotpIssue};
+use crate::domain::{Action, Grant, Outcome, Quota, Timestamp, Tool, ToolName, TotpIssue};
 use crate::reply::{Audience, CodeCard, FollowUps, Notice, Reply, Tone};
 use crate::store::{Effect, Verdict};
 
@@ -20,14 +20,23 @@ impl Code {
     /// Authorizes, reads the seed, then commits the issuance as one decision (grant re-checked,
     /// replay marker, both rate limits, the "issued" record), and only then returns the code
     /// (SPEC §3.4, §3.5). All at the request's one clock reading.
+    ///
+    /// The limits are pre-checked from the view where the store reads them for its decision
+    /// anyway (DynamoDB); elsewhere (SQLite) the decision alone checks them, and its verdict
+    /// refuses with the same reply and record.
     #[tracing::instrument(skip_all, fields(tool = %self.tool))]
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
         let stores = &ctx.core.stores;
         let tool_quota = ctx.core.policy().tool_quota(ctx.person(), &self.tool);
         let quotas = [ctx.caller_quota(), tool_quota.clone()];
+        let prechecked: &[Quota] = if stores.decisions.decides_from_view_logs() {
+            &quotas
+        } else {
+            &[]
+        };
         let view = stores
             .decisions
-            .view(ctx.caller(), Some(&self.tool), &quotas)
+            .view(ctx.caller(), Some(&self.tool), prechecked)
             .await?;
         let admits = |i: usize| {
             view.logs
@@ -36,12 +45,7 @@ impl Code {
         };
         let refuse = Refusals { tool: &self.tool };
         if !admits(0) {
-            return Err(CommandError::denied(
-                refuse
-                    .draft(Outcome::RateLimited)
-                    .detail("per-caller limit"),
-                "You are sending too many requests. Wait a few minutes and try again.",
-            ));
+            return Err(refuse.caller_limited());
         }
         let Some(tool) = view.tool.clone() else {
             return Err(refuse.unknown());
@@ -71,7 +75,8 @@ impl Code {
         let record = self.record(ctx, &refuse, &issue, &grant);
         let verdict = ctx
             .commit_viewed(record, effect, Some(tool_quota), &view)
-            .await?;
+            .await
+            .map_err(|e| refuse.naming_the_tool(e))?;
         refuse.unless_issued(verdict, display)?;
         tracing::info!(outcome = "issued", "code issued");
         Ok(issued(ctx, &tool, &grant, issue))
@@ -162,6 +167,25 @@ impl Refusals<'_> {
     fn expired(&self, display: &str, at: Timestamp) -> CommandError {
         let msg = format!("Your access to {display} ended at {at}. {ASK} again.");
         CommandError::denied(self.draft(Outcome::Expired), msg)
+    }
+
+    /// The per-caller limit's refusal, its record naming the tool.
+    fn caller_limited(&self) -> CommandError {
+        CommandError::denied(
+            self.draft(Outcome::RateLimited).detail("per-caller limit"),
+            "You are sending too many requests. Wait a few minutes and try again.",
+        )
+    }
+
+    /// `err`, with the per-caller limit's refusal by the decision made this command's own, so
+    /// its record names the tool whichever check refused.
+    fn naming_the_tool(&self, err: CommandError) -> CommandError {
+        match &err {
+            CommandError::Denied { draft, .. } if draft.outcome == Outcome::RateLimited => {
+                self.caller_limited()
+            }
+            _ => err,
+        }
     }
 
     fn limited(&self, display: &str) -> CommandError {

@@ -241,4 +241,13 @@ pub trait DecisionStore: Send + Sync {
     /// Commits `decision` atomically, or refuses it and leaves nothing behind. `view` is what
     /// the caller read for it (backends that check under optimistic concurrency start from it).
     async fn decide(&self, view: &DecisionView, decision: &Decision) -> StoreResult<Verdict>;
+
+    /// Whether [`DecisionStore::decide`] starts from the quota logs its view read. DynamoDB
+    /// does (its conditional writes are made from them, and without them it reads them again);
+    /// SQLite reads and takes the limits inside its own transaction and reads nothing from the
+    /// view. Where it does not, a request that goes on to its decision anyway may leave the
+    /// limits out of its view and to the decision's verdict ([`Verdict::Limited`]).
+    fn decides_from_view_logs(&self) -> bool {
+        true
+    }
 }

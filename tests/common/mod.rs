@@ -402,7 +402,6 @@ impl TestApp {
         SlackReply { status, json, raw }
     }
 
-    /// Every audit event, newest first.
     /// The audit log newest first, without the records of the harness's own set-up.
     pub async fn audit(&self) -> Vec<AuditEvent> {
         let query = AuditQuery {
