@@ -33,7 +33,7 @@ const STAGES: &[(&str, &[&str])] = &[
     ),
     ("catalog read (tool)", &["LocalStore>::tool::{{closure}}"]),
     (
-        "pre-check read (grant, limits)",
+        "pre-check read (catalog entry, grant; limits where the store needs them)",
         &["LocalStore>::view::{{closure}}"],
     ),
     (
