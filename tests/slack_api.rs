@@ -375,13 +375,17 @@ async fn list_help_done_who_tools_audit() {
     );
 }
 
-#[tokio::test]
-async fn per_tool_rate_limit_refuses_and_audits_then_recovers() {
+/// An app where a limit of 3 codes in 600 s (set on `options` by `limit`) has been used up by
+/// UALICE's three GitHub codes, each checked.
+async fn alice_after_three_codes(limit: impl FnOnce(&mut Options, RateLimit)) -> TestApp {
     let mut options = Options::default();
-    options.policy.per_tool = RateLimit {
-        limit: 3,
-        window_secs: 600,
-    };
+    limit(
+        &mut options,
+        RateLimit {
+            limit: 3,
+            window_secs: 600,
+        },
+    );
     let app = TestApp::spawn_with(options).await;
     grant(&app, "UALICE", "github", "8h").await;
     for i in 0..3 {
@@ -393,6 +397,12 @@ async fn per_tool_rate_limit_refuses_and_audits_then_recovers() {
             "code {i}"
         );
     }
+    app
+}
+
+#[tokio::test]
+async fn per_tool_rate_limit_refuses_and_audits_then_recovers() {
+    let app = alice_after_three_codes(|o, limit| o.policy.per_tool = limit).await;
     let text = app.slash("UALICE", "github").await.ephemeral();
     assert!(text.contains("Too many codes for GitHub"), "{text}");
     assert!(!text.contains(&app.expected_code(app.now())));
@@ -412,22 +422,7 @@ async fn per_tool_rate_limit_refuses_and_audits_then_recovers() {
 /// and holds no code MAC, and nothing issued.
 #[tokio::test]
 async fn a_code_over_the_per_caller_limit_is_refused_with_its_tool_on_record() {
-    let mut options = Options::default();
-    options.policy.per_caller = RateLimit {
-        limit: 3,
-        window_secs: 600,
-    };
-    let app = TestApp::spawn_with(options).await;
-    grant(&app, "UALICE", "github", "8h").await;
-    for i in 0..3 {
-        assert!(
-            app.slash("UALICE", "github")
-                .await
-                .ephemeral()
-                .contains(&app.expected_code(app.now())),
-            "code {i}"
-        );
-    }
+    let app = alice_after_three_codes(|o, limit| o.policy.per_caller = limit).await;
     let before = app.audit().await.len();
     let text = app.slash("UALICE", "github").await.ephemeral();
     assert!(text.contains("too many requests"), "{text}");
