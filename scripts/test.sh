@@ -74,6 +74,10 @@ cargo fmt --all -- --check
 rustfmt --check --edition 2021 fuzz/fuzz_targets/*.rs
 
 stage "clippy (the Lambda build; the default build is linted as the tests compile)"
+if ! command -v clippy-driver >/dev/null; then
+  echo "the tests compile with clippy-driver, which is not installed: rustup component add clippy" >&2
+  exit 1
+fi
 # The Lambda package's build: no local store, no QR reader (scripts/package-lambda.sh).
 cargo clippy --locked --no-default-features --bin otpbot -- -D warnings
 
