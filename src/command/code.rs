@@ -3,7 +3,7 @@
 use super::args::{show_named, show_user};
 use super::ctx::Ctx;
 use super::draft::Draft;
-use super::error::{CommandError, CommandResult};
+use super::error::{per_caller_denial, CommandError, CommandResult};
 use super::groups::grant_via_group;
 use crate::domain::{Action, Grant, Outcome, Quota, Timestamp, Tool, ToolName, TotpIssue};
 use crate::reply::{Audience, CodeCard, FollowUps, Notice, Reply, Tone};
@@ -75,8 +75,7 @@ impl Code {
         let record = self.record(ctx, &refuse, &issue, &grant);
         let verdict = ctx
             .commit_viewed(record, effect, Some(tool_quota), &view)
-            .await
-            .map_err(|e| refuse.naming_the_tool(e))?;
+            .await?;
         refuse.unless_issued(verdict, display)?;
         tracing::info!(outcome = "issued", "code issued");
         Ok(issued(ctx, &tool, &grant, issue))
@@ -169,23 +168,9 @@ impl Refusals<'_> {
         CommandError::denied(self.draft(Outcome::Expired), msg)
     }
 
-    /// The per-caller limit's refusal, its record naming the tool.
+    /// The per-caller limit's refusal, as the decision's verdict gives it too.
     fn caller_limited(&self) -> CommandError {
-        CommandError::denied(
-            self.draft(Outcome::RateLimited).detail("per-caller limit"),
-            "You are sending too many requests. Wait a few minutes and try again.",
-        )
-    }
-
-    /// `err`, with the per-caller limit's refusal by the decision made this command's own, so
-    /// its record names the tool whichever check refused.
-    fn naming_the_tool(&self, err: CommandError) -> CommandError {
-        match &err {
-            CommandError::Denied { draft, .. } if draft.outcome == Outcome::RateLimited => {
-                self.caller_limited()
-            }
-            _ => err,
-        }
+        per_caller_denial(Action::Code, Some(self.tool))
     }
 
     fn limited(&self, display: &str) -> CommandError {

@@ -181,7 +181,8 @@ impl<'a> Ctx<'a> {
             }
             Verdict::Replay => Err(CommandError::Replayed),
             Verdict::Limited(i) if decision.quotas.get(i) == Some(&self.caller_quota()) => {
-                Err(per_caller_denial(action))
+                let tool = decision.record.as_ref().and_then(|r| r.tool.as_ref());
+                Err(per_caller_denial(action, tool))
             }
             other => Ok(other),
         }

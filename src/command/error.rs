@@ -3,7 +3,7 @@
 //! failures centrally; a command only says which it is.
 
 use super::draft::Draft;
-use crate::domain::{Action, Outcome};
+use crate::domain::{Action, Outcome, ToolName};
 use crate::reply::ApprovalMessage;
 use crate::store::StoreError;
 
@@ -69,10 +69,13 @@ pub fn forbidden(action: Action, who: &str) -> CommandError {
     )
 }
 
-/// The refusal of a request over the per-caller limit.
-pub(crate) fn per_caller_denial(action: Action) -> CommandError {
+/// The refusal of a request over the per-caller limit; its record names the tool the request
+/// was about, where it is known.
+pub(crate) fn per_caller_denial(action: Action, tool: Option<&ToolName>) -> CommandError {
+    let mut draft = Draft::new(action, Outcome::RateLimited).detail("per-caller limit");
+    draft.tool = tool.cloned();
     CommandError::denied(
-        Draft::new(action, Outcome::RateLimited).detail("per-caller limit"),
+        draft,
         "You are sending too many requests. Wait a few minutes and try again.",
     )
 }

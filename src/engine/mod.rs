@@ -277,11 +277,12 @@ impl Engine {
     ) -> Result<Reply, Replayed> {
         let mut ctx = Ctx::new(&self.core, request, arrival);
         let action = parsed.as_ref().map_or(Action::Request, Command::action);
-        // A code request reads its per-caller log together with its grant (one round trip).
+        // A code request checks its per-caller limit with its grant (DynamoDB: one round trip)
+        // or in its decision (SQLite).
         if !matches!(parsed, Ok(Command::Code(_))) {
             match self.admit(request, ctx.now).await {
                 Ok(true) => {}
-                Ok(false) => return self.deny(&ctx, per_caller_denial(action)).await,
+                Ok(false) => return self.deny(&ctx, per_caller_denial(action, None)).await,
                 Err(e) => return Ok(self.internal(&ctx, action, e.into()).await),
             }
         }
@@ -351,7 +352,7 @@ impl Engine {
             Ok(true) => {}
             Ok(false) => {
                 let ctx = Ctx::new(&self.core, request, arrival);
-                return self.deny(&ctx, per_caller_denial(action)).await;
+                return self.deny(&ctx, per_caller_denial(action, None)).await;
             }
             Err(e) => {
                 let ctx = Ctx::new(&self.core, request, arrival);
