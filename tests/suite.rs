@@ -47,3 +47,28 @@ mod teams_approvals;
 mod teams_groups;
 mod terraform;
 mod two_person;
+
+/// A file added to `tests/` runs only once it is declared above: with `autotests = false` Cargo
+/// no longer finds it by itself, so one left out would never run.
+#[test]
+fn every_file_of_tests_is_a_module_of_the_suite() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let declared = include_str!("suite.rs");
+    let mut missing: Vec<String> = std::fs::read_dir(&root)
+        .expect("tests/")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter_map(|name| name.strip_suffix(".rs").map(str::to_owned))
+        .filter(|module| module != "suite" && !declared.contains(&format!("\nmod {module};\n")))
+        .collect();
+    missing.sort();
+    assert!(
+        missing.is_empty(),
+        "tests/ files that never run: {missing:?}"
+    );
+}
