@@ -15,16 +15,7 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 fn declared_targets() -> Vec<String> {
     let manifest =
         std::fs::read_to_string(Path::new(ROOT).join("fuzz/Cargo.toml")).expect("fuzz/Cargo.toml");
-    let mut names: Vec<String> = manifest
-        .split("[[bin]]")
-        .skip(1)
-        .filter_map(|section| {
-            let line = section
-                .lines()
-                .find(|l| l.trim_start().starts_with("name"))?;
-            Some(line.split('"').nth(1)?.to_owned())
-        })
-        .collect();
+    let mut names = crate::common::manifest_names(&manifest, "bin");
     names.sort();
     names
 }

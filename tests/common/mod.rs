@@ -474,3 +474,16 @@ pub fn block_actions(team: &str, user: &str, action_id: &str, value: &str) -> se
         }]
     })
 }
+
+/// The `name`s of the `[[section]]` tables of a Cargo manifest (`[[bin]]`, `[[test]]`), in
+/// their order.
+pub fn manifest_names(manifest: &str, section: &str) -> Vec<String> {
+    manifest
+        .split(&format!("[[{section}]]"))
+        .skip(1)
+        .filter_map(|table| {
+            let line = table.lines().find(|l| l.trim_start().starts_with("name"))?;
+            Some(line.split('"').nth(1)?.to_owned())
+        })
+        .collect()
+}
