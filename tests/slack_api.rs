@@ -437,6 +437,41 @@ async fn a_code_over_the_per_caller_limit_is_refused_with_its_tool_on_record() {
     assert_eq!(refused.code_mac, None);
 }
 
+/// An attacker firing one caller's requests all at once gets no more codes than the limit: on
+/// SQLite only the decision checks it, so nothing but the writer's transaction stands between a
+/// burst and the limit. Exactly three of twelve concurrent `/otp github` are issued, the others
+/// are refused, and the log holds three "issued" records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_codes_at_once_issues_exactly_the_limit() {
+    let mut options = Options::default();
+    options.policy.per_tool = RateLimit {
+        limit: 3,
+        window_secs: 600,
+    };
+    let app = TestApp::spawn_with(options).await;
+    grant(&app, "UALICE", "github", "8h").await;
+    let replies = futures_util::future::join_all(
+        (0..12).map(|_| async { app.slash("UALICE", "github").await.ephemeral() }),
+    )
+    .await;
+    let code = app.expected_code(app.now());
+    let issued = replies.iter().filter(|text| text.contains(&code)).count();
+    let refused = replies
+        .iter()
+        .filter(|text| text.contains("Too many codes for GitHub"))
+        .count();
+    assert_eq!((issued, refused), (3, 9), "{replies:#?}");
+    let records = app.audit().await;
+    let on_record = |outcome| {
+        records
+            .iter()
+            .filter(|e| e.action == Action::Code && e.outcome == outcome)
+            .count()
+    };
+    assert_eq!(on_record(Outcome::Issued), 3);
+    assert_eq!(on_record(Outcome::RateLimited), 9);
+}
+
 #[tokio::test]
 async fn per_caller_rate_limit_covers_every_command() {
     let mut options = Options::default();
