@@ -566,6 +566,7 @@ async fn sqlite_on_a_full_disk_fails_requests_whole() {
     };
     let options = LocalOptions {
         max_pages: Some(pages + 6),
+        ..LocalOptions::default()
     };
     let stores = Stores::single(Arc::new(
         LocalStore::open_with(dir.path(), master(), options).expect("capped"),

@@ -2,13 +2,17 @@
 //! (encryption at rest, the append-only trigger, the master key).
 
 use crate::common;
+use crate::common::conformance;
 
 use std::sync::Arc;
 
-use otpbot::domain::{Seed, ToolName};
+use otpbot::domain::{Quota, Seed, Timestamp, ToolName};
 use otpbot::keys::random_key;
-use otpbot::store::local::{LocalStore, MasterKey};
-use otpbot::store::{SecretStore, StoreError, Stores};
+use otpbot::store::local::{LocalStore, MasterKey, DB_FILE};
+use otpbot::store::{
+    Change, CodeAsk, CodeOutcome, CompleteRecord, Effect, SecretStore, StoreError, StoreResult,
+    Stores, Verdict,
+};
 use secrecy::ExposeSecret;
 
 async fn local() -> (Stores, tempfile::TempDir) {
@@ -241,4 +245,200 @@ async fn rows_from_before_tool_rules_need_one_approval_and_allow_no_break_glass(
         (request.approvals_required, request.approvals.len()),
         (1, 0)
     );
+}
+
+/// The seed every whole-code test issues from (RFC 4226's test key).
+const GITHUB_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+/// A code of `user` for github at `at`, decided whole, its record completed with the code's
+/// validity.
+async fn whole_code(
+    s: &Stores,
+    user: &str,
+    at: i64,
+    quotas: Vec<Quota>,
+    replay: Option<&str>,
+) -> StoreResult<CodeOutcome> {
+    let whole = s
+        .decisions
+        .whole_codes()
+        .expect("SQLite decides a code whole");
+    let decision = conformance::issue(user, at, quotas, replay);
+    let complete: CompleteRecord = Box::new(|issue, record| {
+        record.detail = Some(format!("valid {} s", issue.valid_for_secs));
+    });
+    whole.issue_whole(CodeAsk { decision, complete }).await
+}
+
+/// The code a whole decision issued, which must be `seed`'s at `at`.
+fn assert_issued(outcome: StoreResult<CodeOutcome>, seed: &Seed, at: i64) {
+    match outcome {
+        Ok(CodeOutcome::Issued { tool, grant, issue }) => {
+            assert_eq!(tool.name.as_str(), "github");
+            assert_eq!(grant.tool.as_str(), "github");
+            let expected = seed.code_at(Timestamp::from_unix(at));
+            assert_eq!(
+                issue.code.expose(),
+                expected.expose(),
+                "the stored seed's code"
+            );
+        }
+        other => panic!("not issued: {other:?}"),
+    }
+}
+
+/// How a whole decision was refused (a refusal, not an error).
+fn refused(outcome: StoreResult<CodeOutcome>) -> Verdict {
+    match outcome {
+        Ok(CodeOutcome::Refused { verdict, .. }) => verdict,
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
+/// A code decided whole in the writer makes every check before it reads the seed (SPEC §3.4):
+/// with github's seed made unreadable, a replay, a caller without a grant, one whose grant
+/// expired and one over a limit are refused as ever, and an unknown tool too; only a caller who
+/// may have the code reaches the seed, and gets an error with nothing recorded.
+#[tokio::test]
+async fn a_whole_code_reads_the_seed_only_after_every_check() {
+    let (s, dir) = local().await;
+    conformance::catalog(&s).await;
+    let github = conformance::tool_name("github");
+    let seed = Seed::parse(GITHUB_SEED).expect("seed");
+    s.secrets.put_seed(&github, &seed).await.expect("seed");
+    s.secrets
+        .put_seed(&conformance::tool_name("aws-root"), &seed)
+        .await
+        .expect("seed");
+    for (user, expires) in [("U1", 5_000), ("U2", 1_500), ("U4", 5_000)] {
+        conformance::apply(
+            &s,
+            Change::PutGrant(conformance::grant(user, "github", expires)),
+        )
+        .await;
+    }
+    let one = |user: &str| vec![conformance::quota(&format!("caller:{user}"), 1, 600)];
+    assert_issued(
+        whole_code(&s, "U1", 2_000, one("U1"), Some("r1")).await,
+        &seed,
+        2_000,
+    );
+    let records = conformance::all_events(&s).await;
+    assert_eq!(conformance::issued(&records), 1);
+    assert_eq!(
+        records.last().and_then(|e| e.detail.as_deref()),
+        Some(format!("valid {} s", 30 - 2_000 % 30).as_str()),
+        "the record was completed from the code"
+    );
+
+    // Another tool's ciphertext under github's name fails to open (it is bound to its tool).
+    rusqlite::Connection::open(dir.path().join(DB_FILE))
+        .expect("open")
+        .execute(
+            "UPDATE seeds SET nonce = (SELECT nonce FROM seeds WHERE tool = 'aws-root'), \
+             ciphertext = (SELECT ciphertext FROM seeds WHERE tool = 'aws-root') \
+             WHERE tool = 'github'",
+            [],
+        )
+        .expect("break github's seed");
+
+    let at = 2_010;
+    assert_eq!(
+        refused(whole_code(&s, "U4", at, vec![], Some("r1")).await),
+        Verdict::Replay
+    );
+    assert_eq!(
+        refused(whole_code(&s, "U3", at, vec![], None).await),
+        Verdict::NoGrant
+    );
+    assert_eq!(
+        refused(whole_code(&s, "U2", at, vec![], None).await),
+        Verdict::Expired(Timestamp::from_unix(1_500))
+    );
+    assert_eq!(
+        refused(whole_code(&s, "U1", at, one("U1"), None).await),
+        Verdict::Limited(0)
+    );
+    let mut unknown = conformance::issue("U1", at, vec![], None);
+    unknown.effect = Effect::Issue {
+        principal: conformance::who("U1"),
+        tool: conformance::tool_name("gitlab"),
+    };
+    let whole = s.decisions.whole_codes().expect("whole codes");
+    let complete: CompleteRecord = Box::new(|_, _| {});
+    let outcome = whole
+        .issue_whole(CodeAsk {
+            decision: unknown,
+            complete,
+        })
+        .await;
+    assert_eq!(refused(outcome), Verdict::UnknownTool);
+
+    let err = whole_code(&s, "U4", at, one("U4"), Some("r2"))
+        .await
+        .expect_err("a seed that does not open is an error");
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert_eq!(
+        conformance::issued(&conformance::all_events(&s).await),
+        1,
+        "nothing recorded since"
+    );
+    // The replay marker and the limit of the failed code were rolled back with it.
+    s.secrets.put_seed(&github, &seed).await.expect("mend");
+    assert_issued(
+        whole_code(&s, "U4", at, one("U4"), Some("r2")).await,
+        &seed,
+        at,
+    );
+}
+
+/// The writer keeps a seed opened only while the stored ciphertext is the one it opened: a
+/// seed replaced through another handle on the same file (as by the command line beside a
+/// running server) gives the very next code, and a removed one none.
+#[tokio::test]
+async fn a_whole_code_follows_a_seed_replaced_from_another_handle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = random_key();
+    let key_copy = random_key_copy(&key);
+    let server = Stores::single(Arc::new(
+        LocalStore::open(dir.path(), MasterKey::new(key)).expect("open"),
+    ));
+    conformance::catalog(&server).await;
+    conformance::apply(
+        &server,
+        Change::PutGrant(conformance::grant("U1", "github", 9_000)),
+    )
+    .await;
+    let github = conformance::tool_name("github");
+    let first = Seed::parse(GITHUB_SEED).expect("seed");
+    server
+        .secrets
+        .put_seed(&github, &first)
+        .await
+        .expect("seed");
+    assert_issued(
+        whole_code(&server, "U1", 2_000, vec![], None).await,
+        &first,
+        2_000,
+    );
+    assert_issued(
+        whole_code(&server, "U1", 2_030, vec![], None).await,
+        &first,
+        2_030,
+    );
+
+    let cli = LocalStore::open(dir.path(), MasterKey::new(key_copy)).expect("second handle");
+    let second = Seed::parse("JBSWY3DPEHPK3PXP").expect("seed");
+    cli.put_seed(&github, &second).await.expect("replace");
+    assert_issued(
+        whole_code(&server, "U1", 2_060, vec![], None).await,
+        &second,
+        2_060,
+    );
+
+    assert!(cli.delete_seed(&github).await.expect("delete"));
+    let err = whole_code(&server, "U1", 2_090, vec![], None)
+        .await
+        .expect_err("no seed, no code");
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
 }

@@ -140,7 +140,7 @@ impl BreakGlassNow {
             "break-glass {} for {length} until {}: {}; valid {} s",
             glass.id, glass.until, self.reason, issue.valid_for_secs
         ));
-        record.code_mac = Some(code_macs(ctx, &self.tool, issue));
+        record.code_mac = Some(code_macs(ctx.core.audit_key(), &self.tool, issue));
         record
     }
 

@@ -1,13 +1,16 @@
 //! `/otp <tool>`: the current code, for a caller with a valid grant.
 
+use std::sync::Arc;
+
 use super::args::{show_named, show_user};
 use super::ctx::Ctx;
 use super::draft::Draft;
 use super::error::{per_caller_denial, CommandError, CommandResult};
 use super::groups::grant_via_group;
 use crate::domain::{Action, Grant, Outcome, Quota, Timestamp, Tool, ToolName, TotpIssue};
+use crate::keys::AuditKey;
 use crate::reply::{Audience, CodeCard, FollowUps, Notice, Reply, Tone};
-use crate::store::{Effect, Verdict};
+use crate::store::{CodeOutcome, CompleteRecord, Effect, Verdict, WholeCodes};
 
 /// Asks for the current code of a tool.
 #[derive(Debug)]
@@ -21,13 +24,60 @@ impl Code {
     /// replay marker, both rate limits, the "issued" record), and only then returns the code
     /// (SPEC §3.4, §3.5). All at the request's one clock reading.
     ///
+    /// A store that decides a code whole (SQLite) does all of it in one transaction; a caller
+    /// without an unexpired grant of their own there, and every code on a store that reads
+    /// first (DynamoDB), goes through [`Code::read_first`].
+    #[tracing::instrument(skip_all, fields(tool = %self.tool))]
+    pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
+        let tool_quota = ctx.core.policy().tool_quota(ctx.person(), &self.tool);
+        if let Some(whole) = ctx.core.stores.decisions.whole_codes() {
+            if let Some(reply) = self.whole(ctx, whole, tool_quota.clone()).await? {
+                return Ok(reply);
+            }
+        }
+        self.read_first(ctx, tool_quota).await
+    }
+
+    /// The code decided whole in the store's transaction, from the caller's own grant; `None`
+    /// when the caller holds none unexpired (one through a group may still give the code).
+    async fn whole(
+        &self,
+        ctx: &Ctx<'_>,
+        whole: &dyn WholeCodes,
+        tool_quota: Quota,
+    ) -> CommandResult<Option<Reply>> {
+        let refuse = Refusals { tool: &self.tool };
+        let key = Arc::clone(&ctx.core.audit_key);
+        let (tool, route) = (self.tool.clone(), route(ctx));
+        let complete: CompleteRecord = Box::new(move |issue, record| {
+            record.detail = Some(issued_detail(issue, &route, ""));
+            record.code_mac = Some(code_macs(&key, &tool, issue));
+        });
+        let draft = refuse.draft(Outcome::Issued);
+        match ctx.issue_whole(whole, draft, tool_quota, complete).await? {
+            CodeOutcome::Issued { tool, grant, issue } => {
+                tracing::info!(outcome = "issued", "code issued");
+                Ok(Some(issued(ctx, &tool, &grant, issue)))
+            }
+            CodeOutcome::Refused {
+                verdict: Verdict::NoGrant | Verdict::Expired(_),
+                ..
+            } => Ok(None),
+            CodeOutcome::Refused { verdict, view } => {
+                let display = view.tool.as_ref().map_or("", |t| t.display_name.as_str());
+                Err(refuse.refusal(verdict, display))
+            }
+        }
+    }
+
+    /// The code read for first: the catalog entry and grant (or one through a group), then
+    /// the seed, then the decision, which checks the grant again.
+    ///
     /// The limits are pre-checked from the view where the store reads them for its decision
     /// anyway (DynamoDB); elsewhere (SQLite) the decision alone checks them, and its verdict
     /// refuses with the same reply and record.
-    #[tracing::instrument(skip_all, fields(tool = %self.tool))]
-    pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
+    async fn read_first(self, ctx: &Ctx<'_>, tool_quota: Quota) -> CommandResult<Reply> {
         let stores = &ctx.core.stores;
-        let tool_quota = ctx.core.policy().tool_quota(ctx.person(), &self.tool);
         let quotas = [ctx.caller_quota(), tool_quota.clone()];
         let prechecked: &[Quota] = if stores.decisions.decides_from_view_logs() {
             &quotas
@@ -96,21 +146,32 @@ impl Code {
         } else {
             String::new()
         };
-        let route = ctx
-            .request
-            .delivery
-            .as_deref()
-            .map(|d| format!("; via {d}"))
-            .unwrap_or_default();
-        let mut record = refuse
-            .draft(Outcome::Issued)
-            .detail(format!("valid {} s{route}{via}", issue.valid_for_secs));
+        let mut record =
+            refuse
+                .draft(Outcome::Issued)
+                .detail(issued_detail(issue, &route(ctx), &via));
         if grant.principal.is_group() {
             record = record.subject(&grant.principal);
         }
-        record.code_mac = Some(code_macs(ctx, &self.tool, issue));
+        record.code_mac = Some(code_macs(ctx.core.audit_key(), &self.tool, issue));
         record
     }
+}
+
+/// How a code reaches its caller, as the "issued" record says it (`; via …`), if the front end
+/// said.
+fn route(ctx: &Ctx<'_>) -> String {
+    ctx.request
+        .delivery
+        .as_deref()
+        .map(|d| format!("; via {d}"))
+        .unwrap_or_default()
+}
+
+/// The "issued" record's detail: how long the code is valid, its `route` and the group it
+/// came `via`, if one.
+fn issued_detail(issue: &TotpIssue, route: &str, via: &str) -> String {
+    format!("valid {} s{route}{via}", issue.valid_for_secs)
 }
 
 /// The code of `tool` (and the next one, near a rollover) at the decision time. Call it only
@@ -128,8 +189,7 @@ pub(super) async fn issue(ctx: &Ctx<'_>, tool: &ToolName) -> CommandResult<TotpI
 
 /// The audit MACs of the codes an issue shows (the current one, and the next near a rollover),
 /// as a record's `code_mac`: each shown code can be traced back to its record.
-pub(super) fn code_macs(ctx: &Ctx<'_>, tool: &ToolName, issue: &TotpIssue) -> String {
-    let key = ctx.core.audit_key();
+pub(super) fn code_macs(key: &AuditKey, tool: &ToolName, issue: &TotpIssue) -> String {
     let mut macs = vec![key.mac(tool, &issue.code)];
     macs.extend(issue.next.iter().map(|next| key.mac(tool, next)));
     macs.join(",")
@@ -187,19 +247,27 @@ impl Refusals<'_> {
     fn unless_issued(&self, verdict: Verdict, display: &str) -> CommandResult<()> {
         match verdict {
             Verdict::Done { .. } => Ok(()),
-            Verdict::NoGrant => Err(self.no_grant(display)),
-            Verdict::UnknownTool => Err(self.unknown()),
-            Verdict::Expired(at) => Err(self.expired(display, at)),
-            Verdict::Limited(_) => Err(self.limited(display)),
-            Verdict::Replay => Err(CommandError::Replayed),
-            other @ (Verdict::Pending
+            refused => Err(self.refusal(refused, display)),
+        }
+    }
+
+    /// The refusal a verdict other than `Done` on the issuance is.
+    fn refusal(&self, verdict: Verdict, display: &str) -> CommandError {
+        match verdict {
+            Verdict::NoGrant => self.no_grant(display),
+            Verdict::UnknownTool => self.unknown(),
+            Verdict::Expired(at) => self.expired(display, at),
+            Verdict::Limited(_) => self.limited(display),
+            Verdict::Replay => CommandError::Replayed,
+            other @ (Verdict::Done { .. }
+            | Verdict::Pending
             | Verdict::NoRequest
             | Verdict::Decided
             | Verdict::RequestExpired
             | Verdict::Stale
-            | Verdict::TooSoon(_)) => Err(CommandError::Inconsistent(format!(
-                "an issuance got a request verdict: {other:?}"
-            ))),
+            | Verdict::TooSoon(_)) => {
+                CommandError::Inconsistent(format!("an issuance got a request verdict: {other:?}"))
+            }
         }
     }
 }

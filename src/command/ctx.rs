@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::core::{Arrival, ChatRequest, Core};
 use super::draft::Draft;
 use super::error::{forbidden, per_caller_denial, CommandError};
-use crate::domain::{Action, AuditEvent, Person, Principal, Quota, Roles, Timestamp};
-use crate::store::{AccessStore, AuditStore, Decision, DecisionView, Effect, ReplayMark, Verdict};
+use crate::domain::{Action, AuditEvent, Person, Principal, Quota, Roles, Timestamp, ToolName};
+use crate::store::{
+    AccessStore, AuditStore, CodeAsk, CodeOutcome, CompleteRecord, Decision, DecisionView, Effect,
+    ReplayMark, Verdict, WholeCodes,
+};
 
 /// Everything a command needs while it runs: the request, the caller's roles, the core, the
 /// decision time, and the admission its one decision carries.
@@ -164,13 +167,49 @@ impl<'a> Ctx<'a> {
             .decisions
             .decide(view.unwrap_or(&unread), &decision)
             .await?;
-        self.verdict(&decision, verdict, action)
+        let tool = decision.record.as_ref().and_then(|r| r.tool.as_ref());
+        self.verdict(&decision.quotas, tool, verdict, action)
     }
 
-    /// Maps a store's verdict on `decision` to the outcome of the command.
+    /// Decides this request's code of `tool` whole through `whole`: its admission, the tool's
+    /// `quota`, the "issued" record of `draft` (completed by `complete` once the code is known)
+    /// and the issuance under the caller's own grant, in one transaction. Refusals come back as
+    /// [`Ctx::commit`]'s do, with what the transaction read.
+    pub(crate) async fn issue_whole(
+        &self,
+        whole: &dyn WholeCodes,
+        draft: Draft,
+        quota: Quota,
+        complete: CompleteRecord,
+    ) -> Result<CodeOutcome, CommandError> {
+        let action = draft.action;
+        let Some(tool) = draft.tool.clone() else {
+            return Err(CommandError::Inconsistent("a code without a tool".into()));
+        };
+        let effect = Effect::Issue {
+            principal: self.caller().clone(),
+            tool: tool.clone(),
+        };
+        let decision = self.decision(Some(self.event(draft)), effect, true, Some(quota));
+        let quotas = decision.quotas.clone();
+        match whole.issue_whole(CodeAsk { decision, complete }).await? {
+            CodeOutcome::Refused { verdict, view } => {
+                let verdict = self.verdict(&quotas, Some(&tool), verdict, action)?;
+                Ok(CodeOutcome::Refused { verdict, view })
+            }
+            issued @ CodeOutcome::Issued { .. } => {
+                self.committed.store(true, Ordering::SeqCst);
+                Ok(issued)
+            }
+        }
+    }
+
+    /// Maps a store's verdict on a decision that took `quotas`, about `tool`, to the outcome
+    /// of the command.
     fn verdict(
         &self,
-        decision: &Decision,
+        quotas: &[Quota],
+        tool: Option<&ToolName>,
         verdict: Verdict,
         action: Action,
     ) -> Result<Verdict, CommandError> {
@@ -180,8 +219,7 @@ impl<'a> Ctx<'a> {
                 Ok(verdict)
             }
             Verdict::Replay => Err(CommandError::Replayed),
-            Verdict::Limited(i) if decision.quotas.get(i) == Some(&self.caller_quota()) => {
-                let tool = decision.record.as_ref().and_then(|r| r.tool.as_ref());
+            Verdict::Limited(i) if quotas.get(i) == Some(&self.caller_quota()) => {
                 Err(per_caller_denial(action, tool))
             }
             other => Ok(other),

@@ -143,8 +143,8 @@ pub struct SettingsArgs {
         help_heading = "AWS backend"
     )]
     pub kms_key_id: Option<String>,
-    /// Seconds a seed read from SSM, and a tool's catalog entry, are reused (0 = never).
-    #[arg(long, global = true, env = "OTPBOT_SEED_CACHE_SECS", value_name = "SECS", default_value = "60", value_parser = seconds, help_heading = "AWS backend")]
+    /// Seconds a seed is kept in memory and reused (0 = never): one read from SSM, with its tool's catalog entry, or one the local store decrypted, there only while its stored ciphertext is unchanged.
+    #[arg(long, global = true, env = "OTPBOT_SEED_CACHE_SECS", value_name = "SECS", default_value = "60", value_parser = seconds, help_heading = "Store")]
     pub seed_cache_secs: u64,
     /// SSM parameter holding the Slack signing secret [default: {prefix}/slack/signing-secret].
     #[arg(

@@ -162,7 +162,11 @@ pub fn open_local(settings: &mut Settings) -> anyhow::Result<(Arc<LocalStore>, A
     let store = LocalStore::open_chained(
         &settings.data_dir,
         MasterKey::new(master),
-        LocalOptions::default(),
+        LocalOptions {
+            // `OTPBOT_SEED_CACHE_SECS`, one setting for both backends' seeds.
+            seed_cache: settings.aws.seed_cache_ttl,
+            ..LocalOptions::default()
+        },
         Some(audit.clone()),
     )
     .map_err(|e| match e {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::error::StoreResult;
 use crate::domain::{
     AccessRequest, AccessRequestId, Approval, AuditEvent, BreakGlass, Grant, MessageRef, Principal,
-    Quota, QuotaLog, Review, Role, Seed, SweepMark, Timestamp, Tool, ToolName,
+    Quota, QuotaLog, Review, Role, Seed, SweepMark, Timestamp, Tool, ToolName, TotpIssue,
 };
 
 /// A signed request's fingerprint, kept until its signature could no longer be accepted.
@@ -250,4 +250,56 @@ pub trait DecisionStore: Send + Sync {
     fn decides_from_view_logs(&self) -> bool {
         true
     }
+
+    /// The store's way of deciding a whole code in its decision's transaction, if it has one
+    /// (SQLite); `None` (DynamoDB): a code is read for with [`DecisionStore::view`] and the seed
+    /// store, then decided with [`DecisionStore::decide`].
+    fn whole_codes(&self) -> Option<&dyn WholeCodes> {
+        None
+    }
+}
+
+/// Completes the "issued" record of a code from the code about to be shown (its MAC, and how
+/// long it is valid): called once the caller is found to hold it, inside the transaction.
+pub type CompleteRecord = Box<dyn FnOnce(&TotpIssue, &mut AuditEvent) + Send>;
+
+/// A code to decide whole: the decision (its effect an [`Effect::Issue`] of the caller's own
+/// grant, its record the "issued" record so far), and what completes the record.
+pub struct CodeAsk {
+    /// The decision: replay marker, rate limits, record and effect.
+    pub decision: Decision,
+    /// Completes the record once the code is known.
+    pub complete: CompleteRecord,
+}
+
+/// How a code decided whole ended.
+#[derive(Debug)]
+pub enum CodeOutcome {
+    /// Committed with its record: the code, and the catalog entry and grant it was issued under.
+    Issued {
+        /// The catalog entry.
+        tool: Tool,
+        /// The grant.
+        grant: Grant,
+        /// The code (and the next one, near a rollover).
+        issue: TotpIssue,
+    },
+    /// Refused, nothing left behind: the verdict, with what the transaction read of the catalog
+    /// entry and the grant (for the refusal's words).
+    Refused {
+        /// Why.
+        verdict: Verdict,
+        /// The catalog entry and grant as read; no quota logs.
+        view: DecisionView,
+    },
+}
+
+/// Deciding a whole code in one transaction, from the pages the store's writer holds: the
+/// replay marker, the catalog entry, the caller's grant (refused unless unexpired), the rate
+/// limits, and only then the seed, the code and its completed record (SPEC §3.4, §3.5).
+#[async_trait]
+pub trait WholeCodes: Send + Sync {
+    /// Decides `ask`: commits it with its record and returns the code, or refuses it and
+    /// leaves nothing behind. The seed is read only once every check has passed.
+    async fn issue_whole(&self, ask: CodeAsk) -> StoreResult<CodeOutcome>;
 }

@@ -27,7 +27,10 @@ mod stores;
 mod sweep;
 mod traits;
 
-pub use decision::{Change, Decision, DecisionStore, DecisionView, Effect, ReplayMark, Verdict};
+pub use decision::{
+    Change, CodeAsk, CodeOutcome, CompleteRecord, Decision, DecisionStore, DecisionView, Effect,
+    ReplayMark, Verdict, WholeCodes,
+};
 pub use error::{StoreError, StoreResult};
 pub use stores::Stores;
 pub use sweep::{SweepStore, SweptRequest};

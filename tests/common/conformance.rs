@@ -10,11 +10,11 @@ use otpbot::domain::{
 use otpbot::domain::{MessageRef, Quota, RateLimit, SweepMark};
 use otpbot::store::{Change, Decision, DecisionView, Effect, ReplayMark, Stores, Verdict};
 
-fn tool_name(name: &str) -> ToolName {
+pub fn tool_name(name: &str) -> ToolName {
     ToolName::parse(name).expect("tool name")
 }
 
-fn who(user: &str) -> Principal {
+pub fn who(user: &str) -> Principal {
     Principal::parse(&format!("slack:T1:{user}")).expect("principal")
 }
 
@@ -30,7 +30,7 @@ fn tool(name: &str) -> Tool {
     }
 }
 
-fn grant(user: &str, tool: &str, expires: i64) -> Grant {
+pub fn grant(user: &str, tool: &str, expires: i64) -> Grant {
     Grant {
         principal: who(user),
         person: Person::from(&who(user)),
@@ -431,7 +431,7 @@ pub async fn audit_log(s: &Stores) {
 }
 
 /// Commits `change` with a record of it; whether it changed anything.
-async fn apply(s: &Stores, change: Change) -> bool {
+pub async fn apply(s: &Stores, change: Change) -> bool {
     let at = Timestamp::from_unix(1_000);
     let mut record = event(1_000, "UADMIN", None, Outcome::Ok);
     record.action = match &change {
@@ -456,7 +456,7 @@ async fn apply(s: &Stores, change: Change) -> bool {
 }
 
 /// Puts `github` and `aws-root` in the catalog (grants need their tool).
-async fn catalog(s: &Stores) {
+pub async fn catalog(s: &Stores) {
     for name in ["github", "aws-root"] {
         apply(
             s,
@@ -470,7 +470,7 @@ async fn catalog(s: &Stores) {
 }
 
 /// Every audit event, oldest first.
-async fn all_events(s: &Stores) -> Vec<AuditEvent> {
+pub async fn all_events(s: &Stores) -> Vec<AuditEvent> {
     let page = s
         .audit
         .query(&AuditQuery {
@@ -482,7 +482,7 @@ async fn all_events(s: &Stores) -> Vec<AuditEvent> {
     page.events.into_iter().rev().collect()
 }
 
-fn quota(key: &str, limit: u64, window_secs: i64) -> Quota {
+pub fn quota(key: &str, limit: u64, window_secs: i64) -> Quota {
     Quota {
         key: key.into(),
         limit: RateLimit { limit, window_secs },
@@ -490,7 +490,7 @@ fn quota(key: &str, limit: u64, window_secs: i64) -> Quota {
 }
 
 /// An "issued" decision for `user` on github at `at`, with `quotas`.
-fn issue(user: &str, at: i64, quotas: Vec<Quota>, replay: Option<&str>) -> Decision {
+pub fn issue(user: &str, at: i64, quotas: Vec<Quota>, replay: Option<&str>) -> Decision {
     let now = Timestamp::from_unix(at);
     Decision {
         now,
@@ -516,7 +516,7 @@ async fn decide(s: &Stores, d: &Decision) -> Verdict {
     s.decisions.decide(&view, d).await.expect("decide")
 }
 
-fn issued(events: &[AuditEvent]) -> usize {
+pub fn issued(events: &[AuditEvent]) -> usize {
     events
         .iter()
         .filter(|e| e.outcome == Outcome::Issued)

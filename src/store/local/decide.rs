@@ -14,8 +14,10 @@ use super::counters::{mark, prune};
 use super::handle::LocalStore;
 use super::rings::{quota_log, take};
 use super::sql::backend;
-use crate::domain::{AuditEvent, Principal, Quota, RequestState, Timestamp, ToolName};
-use crate::store::{Change, Decision, DecisionStore, DecisionView, Effect, StoreResult, Verdict};
+use crate::domain::{AuditEvent, Grant, Principal, Quota, RequestState, Timestamp, Tool, ToolName};
+use crate::store::{
+    Change, Decision, DecisionStore, DecisionView, Effect, StoreResult, Verdict, WholeCodes,
+};
 
 /// Decisions between two sweeps of expired markers and quota times.
 const PRUNE_EVERY: u64 = 1_024;
@@ -98,20 +100,59 @@ fn run(conn: &Connection, d: &Decision, sealed: Option<&Sealed>) -> StoreResult<
 /// Why `d` is refused, if it is, checked in order: its replay marker, its effect, its rate
 /// limits. The marker and the limits are taken as they are checked; a refusal rolls them back.
 fn refusal(conn: &Connection, d: &Decision) -> StoreResult<Option<Verdict>> {
-    if let Some(m) = &d.replay {
-        if !mark(conn, &m.key, m.expires_at, d.now)? {
-            return Ok(Some(Verdict::Replay));
-        }
+    if !replay_marked(conn, d)? {
+        return Ok(Some(Verdict::Replay));
     }
     if let Some(verdict) = effect_refusal(conn, d)? {
         return Ok(Some(verdict));
     }
+    Ok(full_quota(conn, d)?.map(Verdict::Limited))
+}
+
+/// Takes the replay marker of `d`; `false` when a live one was there (a replay).
+pub(super) fn replay_marked(conn: &Connection, d: &Decision) -> StoreResult<bool> {
+    match &d.replay {
+        Some(m) => mark(conn, &m.key, m.expires_at, d.now),
+        None => Ok(true),
+    }
+}
+
+/// Takes the rate limits of `d` in order; the index of the first full one, if one is.
+pub(super) fn full_quota(conn: &Connection, d: &Decision) -> StoreResult<Option<usize>> {
     for (index, quota) in d.quotas.iter().enumerate() {
         if !take(conn, quota, d.now)? {
-            return Ok(Some(Verdict::Limited(index)));
+            return Ok(Some(index));
         }
     }
     Ok(None)
+}
+
+/// The catalog entry of `tool` and the grant `principal` holds for it at `now`, or why a code
+/// cannot be had: a tool not (or no longer) in the catalog, a grant gone or expired (with what
+/// was read, for the refusal's words).
+pub(super) fn issue_check(
+    conn: &Connection,
+    principal: &Principal,
+    tool: &ToolName,
+    now: Timestamp,
+) -> StoreResult<Result<(Tool, Grant), (Verdict, DecisionView)>> {
+    let Some(entry) = tool_on(conn, tool.as_str())? else {
+        return Ok(Err((Verdict::UnknownTool, DecisionView::default())));
+    };
+    match grant_on(conn, principal.as_str(), tool.as_str())? {
+        Some(grant) if grant.is_active(now) => Ok(Ok((entry, grant))),
+        grant => {
+            let verdict = grant
+                .as_ref()
+                .map_or(Verdict::NoGrant, |g| Verdict::Expired(g.expires_at));
+            let view = DecisionView {
+                tool: Some(entry),
+                grant,
+                logs: Vec::new(),
+            };
+            Ok(Err((verdict, view)))
+        }
+    }
 }
 
 /// Why the effect of `d` cannot be had at its time, if it cannot: a tool not (or no longer) in
@@ -139,16 +180,9 @@ fn effect_refusal(conn: &Connection, d: &Decision) -> StoreResult<Option<Verdict
             }
             Ok((!catalogued_tool(change, &catalogued)?).then_some(Verdict::UnknownTool))
         }
-        Effect::Issue { principal, tool } => {
-            if !catalogued(tool)? {
-                return Ok(Some(Verdict::UnknownTool));
-            }
-            Ok(match grant_on(conn, principal.as_str(), tool.as_str())? {
-                None => Some(Verdict::NoGrant),
-                Some(g) if !g.is_active(d.now) => Some(Verdict::Expired(g.expires_at)),
-                Some(_) => None,
-            })
-        }
+        Effect::Issue { principal, tool } => Ok(issue_check(conn, principal, tool, d.now)?
+            .err()
+            .map(|(verdict, _)| verdict)),
     }
 }
 
@@ -190,7 +224,7 @@ impl DecisionStore for LocalStore {
             _ => None,
         };
         let decision = decision.clone();
-        let sweep = self.decisions.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == 0;
+        let sweep = self.sweep_due();
         self.write(move |c| {
             if sweep {
                 prune(c, decision.now)?;
@@ -204,5 +238,18 @@ impl DecisionStore for LocalStore {
     /// nothing: at 64 clients they were a seventh of a code's CPU (`docs/performance.md`).
     fn decides_from_view_logs(&self) -> bool {
         false
+    }
+
+    /// A code is decided whole on the writer (see `whole_code.rs`).
+    fn whole_codes(&self) -> Option<&dyn WholeCodes> {
+        Some(self)
+    }
+}
+
+impl LocalStore {
+    /// Whether the decision about to be made sweeps expired markers and rings first: one in
+    /// every [`PRUNE_EVERY`].
+    pub(super) fn sweep_due(&self) -> bool {
+        self.decisions.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == 0
     }
 }

@@ -4,11 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension};
 
 use super::crypto::MasterKey;
 use super::keycheck::{self, KeyRole};
+use super::opened_seeds::OpenedSeeds;
 use super::sql::{backend, connect, DB_FILE};
 use super::writer::Writer;
 use super::{audit_chain, schema};
@@ -21,11 +23,23 @@ use crate::store::StoreResult;
 const READERS: usize = 4;
 
 /// Options for opening the store.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct LocalOptions {
     /// Caps the database at this many pages (`PRAGMA max_page_count`): writes beyond it fail
     /// as on a full disk. For fault tests and for operators who want a hard size limit.
     pub max_pages: Option<u64>,
+    /// How long a seed the writer decrypted for a code is kept and reused while its stored
+    /// ciphertext is unchanged (`OTPBOT_SEED_CACHE_SECS`, 60 s by default); zero: never.
+    pub seed_cache: Duration,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        Self {
+            max_pages: None,
+            seed_cache: Duration::from_secs(60),
+        }
+    }
 }
 
 /// The SQLite-backed store. Cheap to share behind an `Arc`.
@@ -36,6 +50,8 @@ pub struct LocalStore {
     /// Decisions so far, to sweep expired markers every so many (see `decide`).
     pub(super) decisions: AtomicU64,
     pub(super) key: Arc<MasterKey>,
+    /// Seeds the writer opened for whole codes (see `whole_code.rs`).
+    pub(super) seeds: Arc<OpenedSeeds>,
     path: PathBuf,
 }
 
@@ -72,6 +88,7 @@ impl LocalStore {
         let mut conn = connect(&path)?;
         restrict_to_owner(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
         schema::migrate(&mut conn).map_err(backend)?;
+        let key = Arc::new(key);
         confirm_keys(&conn, &key, audit_key.as_deref())?;
         audit_chain::set_up(&mut conn, audit_key, SystemClock.now())?;
         if let Some(pages) = options.max_pages {
@@ -83,7 +100,8 @@ impl LocalStore {
             readers: Arc::new(open_readers(&path)?),
             next_reader: AtomicUsize::new(0),
             decisions: AtomicU64::new(0),
-            key: Arc::new(key),
+            seeds: Arc::new(OpenedSeeds::new(Arc::clone(&key), options.seed_cache)),
+            key,
             path,
         })
     }

@@ -12,10 +12,12 @@
 //! - `handle.rs`: [`LocalStore`] (the writer, the readers, the master key) and opening a store.
 //! - One file per store trait: `access.rs`, `secrets.rs`, `audit_log.rs`, `counters.rs`
 //!   (replay markers and the sweep), `decide.rs` (the one write path of a decision, whose
-//!   changes are in `apply_change.rs`); `deployment_secrets.rs` for `otpbot secret set`.
+//!   changes are in `apply_change.rs`, and where a code is decided whole, `whole_code.rs`);
+//!   `deployment_secrets.rs` for `otpbot secret set`.
 //! - Rows and statements they share: `access_rows.rs`, `audit_rows.rs`, `rings.rs` (rate
 //!   limits), `audit_chain.rs` (the chains' SQL functions, chain start and head).
 //! - `verify_file.rs`: the read-only check of a database file's audit log.
+//! - `opened_seeds.rs`: the seeds the writer keeps opened for whole codes.
 //! - Below everything: `schema.rs` (migrations), `keycheck.rs`, `crypto.rs`, `writer.rs` and
 //!   `sql.rs` (the file's name, opening a connection, SQLite errors).
 
@@ -33,12 +35,14 @@ mod decide;
 mod deployment_secrets;
 mod handle;
 mod keycheck;
+mod opened_seeds;
 mod rings;
 mod schema;
 mod secrets;
 mod sql;
 mod sweep;
 mod verify_file;
+mod whole_code;
 mod writer;
 
 pub use crypto::MasterKey;
