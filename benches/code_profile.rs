@@ -33,11 +33,11 @@ const STAGES: &[(&str, &[&str])] = &[
     ),
     ("catalog read (tool)", &["LocalStore>::tool::{{closure}}"]),
     (
-        "pre-check read (catalog entry, grant; limits where the store needs them)",
+        "read-first view (catalog entry, grant; limits where the store needs them)",
         &["LocalStore>::view::{{closure}}"],
     ),
     (
-        "seed read and decryption",
+        "read-first seed read and decryption",
         &["LocalStore>::seed::{{closure}}"],
     ),
     ("TOTP code", &["totp_rs::TOTP::generate"]),
@@ -53,6 +53,14 @@ const STAGES: &[(&str, &[&str])] = &[
     (
         "    SQL: replay marker",
         &["otpbot::store::local::counters::mark"],
+    ),
+    (
+        "    SQL: catalog entry and grant of a whole code",
+        &["otpbot::store::local::decide::issue_check"],
+    ),
+    (
+        "    seed (read, opened or reused) and the code",
+        &["otpbot::store::local::opened_seeds::OpenedSeeds::issue"],
     ),
     (
         "    SQL: rate limits",

@@ -6,6 +6,8 @@
 //! - [`DecisionStore`]: the one write path of a decision. The core hands over the whole decision
 //!   (the request's replay marker and rate limits, the audit record, and the grant to re-check
 //!   or the access change to make) and the backend commits it in one transaction, or not at all.
+//!   A backend may also decide a whole code in that transaction ([`WholeCodes`]: the grant, the
+//!   limits, then the seed and the record), reading nothing before it.
 //! - [`CounterStore`]: a lone replay marker, for front ends whose check does not join a decision.
 //!
 //! The traits that read live in `traits.rs`, the decision and its trait in `decision.rs`, the

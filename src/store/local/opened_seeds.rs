@@ -40,6 +40,8 @@ impl OpenedSeeds {
     }
 
     /// The code of `tool` at `now` from its seed as stored now; `None` if it has none.
+    // Never inlined, so that a profile names the seed's part of a code (`benches/code_profile.rs`).
+    #[inline(never)]
     pub(super) fn issue(
         &self,
         conn: &Connection,
