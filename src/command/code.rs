@@ -10,7 +10,7 @@ use super::groups::grant_via_group;
 use crate::domain::{Action, Grant, Outcome, Quota, Timestamp, Tool, ToolName, TotpIssue};
 use crate::keys::AuditKey;
 use crate::reply::{Audience, CodeCard, FollowUps, Notice, Reply, Tone};
-use crate::store::{CodeOutcome, CompleteRecord, Effect, Verdict, WholeCodes};
+use crate::store::{CodeOutcome, CompleteRecord, DecisionView, Effect, Verdict, WholeCodes};
 
 /// Asks for the current code of a tool.
 #[derive(Debug)]
@@ -30,22 +30,25 @@ impl Code {
     #[tracing::instrument(skip_all, fields(tool = %self.tool))]
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
         let tool_quota = ctx.core.policy().tool_quota(ctx.person(), &self.tool);
+        let mut read = None;
         if let Some(whole) = ctx.core.stores.decisions.whole_codes() {
-            if let Some(reply) = self.whole(ctx, whole, tool_quota.clone()).await? {
-                return Ok(reply);
+            match self.whole(ctx, whole, tool_quota.clone()).await? {
+                Whole::Issued(reply) => return Ok(reply),
+                Whole::NoOwnGrant(view) => read = Some(view),
             }
         }
-        self.read_first(ctx, tool_quota).await
+        self.read_first(ctx, tool_quota, read).await
     }
 
-    /// The code decided whole in the store's transaction, from the caller's own grant; `None`
-    /// when the caller holds none unexpired (one through a group may still give the code).
+    /// The code decided whole in the store's transaction, from the caller's own grant; or,
+    /// when the caller holds none unexpired (one through a group may still give the code), what
+    /// the transaction read.
     async fn whole(
         &self,
         ctx: &Ctx<'_>,
         whole: &dyn WholeCodes,
         tool_quota: Quota,
-    ) -> CommandResult<Option<Reply>> {
+    ) -> CommandResult<Whole> {
         let refuse = Refusals { tool: &self.tool };
         let key = Arc::clone(&ctx.core.audit_key);
         let (tool, route) = (self.tool.clone(), route(ctx));
@@ -57,12 +60,12 @@ impl Code {
         match ctx.issue_whole(whole, draft, tool_quota, complete).await? {
             CodeOutcome::Issued { tool, grant, issue } => {
                 tracing::info!(outcome = "issued", "code issued");
-                Ok(Some(issued(ctx, &tool, &grant, issue)))
+                Ok(Whole::Issued(issued(ctx, &tool, &grant, issue)))
             }
             CodeOutcome::Refused {
                 verdict: Verdict::NoGrant | Verdict::Expired(_),
-                ..
-            } => Ok(None),
+                view,
+            } => Ok(Whole::NoOwnGrant(view)),
             CodeOutcome::Refused { verdict, view } => {
                 let display = view.tool.as_ref().map_or("", |t| t.display_name.as_str());
                 Err(refuse.refusal(verdict, display))
@@ -71,12 +74,18 @@ impl Code {
     }
 
     /// The code read for first: the catalog entry and grant (or one through a group), then
-    /// the seed, then the decision, which checks the grant again.
+    /// the seed, then the decision, which checks the grant again. `read` is the catalog entry
+    /// and grant a whole decision already read, if one did.
     ///
     /// The limits are pre-checked from the view where the store reads them for its decision
     /// anyway (DynamoDB); elsewhere (SQLite) the decision alone checks them, and its verdict
     /// refuses with the same reply and record.
-    async fn read_first(self, ctx: &Ctx<'_>, tool_quota: Quota) -> CommandResult<Reply> {
+    async fn read_first(
+        self,
+        ctx: &Ctx<'_>,
+        tool_quota: Quota,
+        read: Option<DecisionView>,
+    ) -> CommandResult<Reply> {
         let stores = &ctx.core.stores;
         let quotas = [ctx.caller_quota(), tool_quota.clone()];
         let prechecked: &[Quota] = if stores.decisions.decides_from_view_logs() {
@@ -84,10 +93,15 @@ impl Code {
         } else {
             &[]
         };
-        let view = stores
-            .decisions
-            .view(ctx.caller(), Some(&self.tool), prechecked)
-            .await?;
+        let view = match read {
+            Some(view) => view,
+            None => {
+                stores
+                    .decisions
+                    .view(ctx.caller(), Some(&self.tool), prechecked)
+                    .await?
+            }
+        };
         let admits = |i: usize| {
             view.logs
                 .get(i)
@@ -156,6 +170,14 @@ impl Code {
         record.code_mac = Some(code_macs(ctx.core.audit_key(), &self.tool, issue));
         record
     }
+}
+
+/// How a code decided whole went, short of a refusal.
+enum Whole {
+    /// Issued: the reply carrying it.
+    Issued(Reply),
+    /// The caller holds no unexpired grant of their own: the catalog entry and grant read.
+    NoOwnGrant(DecisionView),
 }
 
 /// How a code reaches its caller, as the "issued" record says it (`; via …`), if the front end
