@@ -199,15 +199,7 @@ fn demo_prints_a_slash_line_that_returns_a_code_and_audit_verifies_it() {
         reply.contains("GitHub (demo)") && reply.contains("valid for"),
         "{reply}"
     );
-    let code: String = reply
-        .split('`')
-        .nth(1)
-        .expect("a code in backticks")
-        .to_owned();
-    assert!(
-        code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
-        "{reply}"
-    );
+    let code = common::code_in(&reply);
 
     let refused = Command::new(words[0])
         .args(&words[1..words.len() - 3])

@@ -187,6 +187,84 @@ fn re_adding_a_tool_needs_replace_and_keeps_its_settings() {
     assert!(adds.iter().any(|l| l.contains("replaced")), "{csv}");
 }
 
+/// `otpbot demo` in `dir`, logging to `log`: the running server and the URL it printed.
+fn demo(dir: &Path, log: Stdio) -> (Killed, String) {
+    let mut demo = Otpbot::in_dir(dir)
+        .env("OTPBOT_LOG_FORMAT", "json")
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .command();
+    demo.stdout(Stdio::piped()).stderr(log);
+    let mut server = Killed(demo.spawn().expect("spawn demo"));
+    let mut lines = BufReader::new(server.0.stdout.take().expect("stdout")).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "demo printed no URL");
+        let line = lines.next().expect("demo exited").expect("read");
+        if let Some(rest) = line.split("--url ").nth(1) {
+            let url = rest.split_whitespace().next().expect("url").to_owned();
+            return (server, url);
+        }
+    }
+}
+
+/// The log names each issued code's request id, caller, tool and outcome, as
+/// `docs/operations.md` says, and never holds the code: no field of the line is the code.
+#[test]
+fn an_issued_code_is_logged_with_request_caller_and_tool_never_the_code() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = tempfile::NamedTempFile::new().expect("log");
+    let (server, url) = demo(dir.path(), log.reopen().expect("log").into());
+    enrol(dir.path(), "vault");
+    Otpbot::in_dir(dir.path())
+        .args(["grant", "slack:T0DEMO:U123", "vault"])
+        .ok();
+    let out = Otpbot::in_dir(dir.path())
+        .args([
+            "slash",
+            "vault",
+            "--as",
+            "U123",
+            "--url",
+            &url,
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .ok();
+    let code = common::code_in(&out);
+    // The line goes out through the log's own thread: wait for it before the server stops.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let text = std::fs::read_to_string(log.path()).expect("log");
+        if text.contains("code issued") || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(server);
+    let issued: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["message"] == "code issued")
+        .collect();
+    assert_eq!(issued.len(), 1, "{text}");
+    let line = &issued[0];
+    let span = &line["span"];
+    assert_eq!(span["principal"], "slack:T0DEMO:U123", "{line}");
+    assert_eq!(span["tool"], "vault", "{line}");
+    assert!(
+        span["request_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{line}"
+    );
+    assert_eq!(line["outcome"], "issued", "{line}");
+    // The time is the one field whose digits could hold the code's by chance.
+    let mut fields = line.clone();
+    fields["timestamp"] = serde_json::Value::Null;
+    assert!(
+        !fields.to_string().contains(&code),
+        "the code {code} is in the log: {line}"
+    );
+}
+
 /// A PNG of a QR code holding `text`, drawn with a quiet zone and 8 px modules.
 fn qr_png(text: &str, path: &Path) {
     let code = qrcode::QrCode::new(text.as_bytes()).expect("encode");
@@ -320,20 +398,7 @@ fn typed_principals_must_be_in_the_platform_s_own_form() {
 fn slash_takes_options_anywhere_and_audit_gives_a_code_verdict() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let mut demo = Otpbot::in_dir(dir.path())
-        .args(["demo", "--listen", "127.0.0.1:0"])
-        .command();
-    demo.stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut server = Killed(demo.spawn().expect("spawn demo"));
-    let mut lines = BufReader::new(server.0.stdout.take().expect("stdout")).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let url = loop {
-        assert!(Instant::now() < deadline, "demo printed no URL");
-        let line = lines.next().expect("demo exited").expect("read");
-        if let Some(rest) = line.split("--url ").nth(1) {
-            break rest.split_whitespace().next().expect("url").to_owned();
-        }
-    };
+    let (_server, url) = demo(dir.path(), Stdio::null());
     // The QR-enrolled seed, granted to the demo's admin.
     let png = dir.path().join("qr.png");
     qr_png(
@@ -361,11 +426,7 @@ fn slash_takes_options_anywhere_and_audit_gives_a_code_verdict() {
         ])
         .arg(&data)
         .ok();
-    let code: String = out
-        .split('`')
-        .nth(1)
-        .expect("a code in backticks")
-        .to_owned();
+    let code = common::code_in(&out);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")

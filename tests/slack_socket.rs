@@ -200,12 +200,6 @@ fn click(envelope_id: &str, user: &str, action_id: &str, value: &str) -> Value {
     })
 }
 
-/// The six-digit code in a reply's text.
-fn code_of(text: &str) -> String {
-    let start = text.find('`').expect("a code in backticks") + 1;
-    text[start..start + 6].to_owned()
-}
-
 /// The reply's plain text: fallback text and every block's text.
 fn text_of(payload: &Value) -> String {
     let mut out = vec![payload["text"].as_str().unwrap_or_default().to_owned()];
@@ -738,7 +732,7 @@ async fn the_binary_serves_slack_over_socket_mode_without_a_signing_secret() {
     let log = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("connected to slack in socket mode"), "{log}");
-    for secret in [APP_TOKEN, "ticket=", &code_of(&text)] {
+    for secret in [APP_TOKEN, "ticket=", &common::code_in(&text)] {
         assert!(!log.contains(secret), "{secret} logged: {log}");
     }
 

@@ -58,8 +58,8 @@ impl BreakGlassNow {
 
     /// Checks that the tool allows it, reads the seed, then commits the break-glass with its
     /// grant and its record in one decision; the code and the notices follow in the reply.
-    #[tracing::instrument(skip_all, fields(tool = %self.tool))]
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
+        ctx.log_tool(&self.tool);
         let access = ctx.core.stores.access.as_ref();
         let Some(tool) = access.tool(&self.tool).await? else {
             return Err(CommandError::denied(

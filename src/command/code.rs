@@ -27,8 +27,8 @@ impl Code {
     /// A store that decides a code whole (SQLite) does all of it in one transaction; a caller
     /// without an unexpired grant of their own there, and every code on a store that reads
     /// first (DynamoDB), goes through [`Code::read_first`].
-    #[tracing::instrument(skip_all, fields(tool = %self.tool))]
     pub async fn apply(self, ctx: &Ctx<'_>) -> CommandResult<Reply> {
+        ctx.log_tool(&self.tool);
         let tool_quota = ctx.core.policy().tool_quota(ctx.person(), &self.tool);
         let mut read = None;
         if let Some(whole) = ctx.core.stores.decisions.whole_codes() {

@@ -78,6 +78,13 @@ impl<'a> Ctx<'a> {
         self.committed.load(Ordering::SeqCst)
     }
 
+    /// Names `tool` in the request's log span, so that every line of the request from here on
+    /// carries it: one span per request, where a span of the command's own was entered and left
+    /// on every poll of its future.
+    pub fn log_tool(&self, tool: &ToolName) {
+        tracing::Span::current().record("tool", tracing::field::display(tool));
+    }
+
     /// The audit event for `draft`, at the decision time.
     pub fn event(&self, draft: Draft) -> AuditEvent {
         self.core.event(self.request, draft, self.now)

@@ -268,7 +268,7 @@ impl Engine {
 
     /// Runs `parsed` for `request`, which arrived as `arrival`: admission, roles, the command,
     /// and the audit of a refusal or failure.
-    #[tracing::instrument(skip_all, fields(request_id = %request.request_id, principal = %request.principal))]
+    #[tracing::instrument(skip_all, fields(request_id = %request.request_id, principal = %request.principal, tool = tracing::field::Empty))]
     async fn run(
         &self,
         request: &ChatRequest,

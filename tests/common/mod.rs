@@ -152,6 +152,16 @@ pub fn principal(user: &str) -> Principal {
     Principal::parse(&format!("slack:{TEAM}:{user}")).expect("test principal")
 }
 
+/// The code in a reply's text: the first text between backticks, which must be six digits.
+pub fn code_in(text: &str) -> String {
+    let code = text.split('`').nth(1).expect("a code in backticks");
+    assert!(
+        code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
+        "not a six-digit code: {text}"
+    );
+    code.to_owned()
+}
+
 /// Base32 (RFC 4648, no padding), written here so tests do not trust the code under test.
 pub fn base32(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
