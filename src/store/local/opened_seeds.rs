@@ -86,3 +86,41 @@ impl OpenedSeeds {
         Ok(Some(issue))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::random_key;
+
+    /// A connection with one sealed seed for `github`.
+    fn sealed(key: &MasterKey) -> (Connection, ToolName) {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(
+            "CREATE TABLE seeds (tool TEXT PRIMARY KEY, nonce BLOB, ciphertext BLOB)",
+        )
+        .expect("table");
+        let tool = ToolName::parse("github").expect("tool");
+        let seed = Seed::parse("JBSWY3DPEHPK3PXP").expect("seed");
+        let (nonce, ciphertext) = key.seal(&tool, &seed).expect("seal");
+        conn.execute(
+            "INSERT INTO seeds VALUES ('github', ?1, ?2)",
+            rusqlite::params![nonce, ciphertext],
+        )
+        .expect("insert");
+        (conn, tool)
+    }
+
+    /// `OTPBOT_SEED_CACHE_SECS=0` keeps no decrypted seed in memory; any other value keeps one.
+    #[test]
+    fn a_zero_keep_leaves_no_seed_in_memory() {
+        let key = Arc::new(MasterKey::new(random_key()));
+        let (conn, tool) = sealed(&key);
+        let now = Timestamp::from_unix(1_000);
+        for (keep, kept) in [(Duration::ZERO, 0), (Duration::from_secs(60), 1)] {
+            let seeds = OpenedSeeds::new(Arc::clone(&key), keep);
+            assert!(seeds.issue(&conn, &tool, now).expect("issue").is_some());
+            let held = seeds.opened.lock().expect("lock").len();
+            assert_eq!(held, kept, "seeds held with keep {keep:?}");
+        }
+    }
+}
