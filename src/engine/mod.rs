@@ -29,6 +29,7 @@ mod refusal;
 mod sweep;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 pub use crate::command::sweep::{Swept, SWEEPER};
@@ -155,8 +156,11 @@ impl Engine {
         request: &ChatRequest,
         arrival: Arrival,
     ) -> Result<Reply, Replayed> {
-        self.within_deadline(request, self.refuse_workspace_now(request, arrival))
-            .await
+        self.within_deadline(
+            request,
+            Box::pin(self.refuse_workspace_now(request, arrival)),
+        )
+        .await
     }
 
     async fn refuse_workspace_now(
@@ -221,7 +225,7 @@ impl Engine {
         arrival: Arrival,
     ) -> Result<Reply, Replayed> {
         let parsed = Command::parse(&request.text, &request.principal);
-        self.within_deadline(request, self.run(request, arrival, parsed))
+        self.within_deadline(request, Box::pin(self.run(request, arrival, parsed)))
             .await
     }
 
@@ -234,16 +238,19 @@ impl Engine {
         button: Button,
     ) -> Result<Reply, Replayed> {
         let command = Ok(Command::clicked(button));
-        self.within_deadline(request, self.run(request, arrival, command))
+        self.within_deadline(request, Box::pin(self.run(request, arrival, command)))
             .await
     }
 
     /// `work` for `request`, or the "try again" answer once the deadline has passed. The
     /// failure is then recorded on its own, after the answer, as far as the store allows.
+    ///
+    /// `work` comes boxed: a request's future is kilobytes, and held inline it would be carried
+    /// (and copied whenever moved) by every layer above, up to the connection's task.
     async fn within_deadline(
         &self,
         request: &ChatRequest,
-        work: impl Future<Output = Result<Reply, Replayed>>,
+        work: Pin<Box<impl Future<Output = Result<Reply, Replayed>>>>,
     ) -> Result<Reply, Replayed> {
         let deadline = self.policy().deadline;
         match tokio::time::timeout(deadline, work).await {
@@ -296,7 +303,9 @@ impl Engine {
                 Err(e) => return Ok(self.internal(&ctx, action, e.into()).await),
             };
         }
-        let reply = match command.apply(&ctx).await {
+        // Boxed, as in `within_deadline`: the commands' futures differ by kilobytes, and this
+        // one would otherwise be as large as the largest.
+        let reply = match Box::pin(command.apply(&ctx)).await {
             Ok(reply) => reply,
             Err(CommandError::Replayed) => return Err(Replayed),
             Err(err @ (CommandError::Denied { .. } | CommandError::Usage(_))) => {
@@ -331,7 +340,7 @@ impl Engine {
         F: FnOnce() -> Fut,
         Fut: Future<Output = String>,
     {
-        self.within_deadline(request, self.finishing(request, arrival, finish))
+        self.within_deadline(request, Box::pin(self.finishing(request, arrival, finish)))
             .await
     }
 
