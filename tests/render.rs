@@ -153,6 +153,11 @@ fn slack_read(mrkdwn: &str) -> (Vec<String>, String) {
     (controls, shown)
 }
 
+/// `reply` as Slack receives it: the JSON of its Block Kit message.
+fn slack_json(reply: &Reply) -> Value {
+    serde_json::to_value(otpbot::slack::render::render(reply)).expect("a message serialises")
+}
+
 /// Every mrkdwn string of a Slack response, with where it sits.
 fn slack_texts(json: &Value) -> Vec<(String, String)> {
     let mut out = vec![(
@@ -213,7 +218,7 @@ async fn slack_shows_hostile_text_as_typed_and_pings_nobody() {
     let mut seen_name = false;
     let mut seen_reason = false;
     for (case, reply) in bench.replies(Platform::Slack).await {
-        let json = otpbot::slack::render::render(&reply);
+        let json = slack_json(&reply);
         let mut all_shown = String::new();
         for (place, text) in slack_texts(&json) {
             let (controls, shown_text) = slack_read(&text);
@@ -273,11 +278,11 @@ async fn typed_mentions_and_specials_are_not_mentions_but_own_mentions_are() {
     let bench = Bench::new().await;
     let replies = bench.replies(Platform::Slack).await;
     let (_, grant) = replies.iter().find(|(c, _)| *c == "grant").expect("grant");
-    let json = otpbot::slack::render::render(grant);
+    let json = slack_json(grant);
     let line = json["blocks"][0]["text"]["text"].as_str().expect("line");
     assert!(line.starts_with("Granted <@UBOB> access"), "{line}");
     let (_, who) = replies.iter().find(|(c, _)| *c == "who").expect("who");
-    let text = slack_texts(&otpbot::slack::render::render(who))
+    let text = slack_texts(&slack_json(who))
         .into_iter()
         .map(|(_, t)| t)
         .collect::<Vec<_>>()
@@ -304,7 +309,7 @@ async fn long_fields_are_capped() {
     let who = bench.ask(admin, "who gitlab").await;
     let refused = bench.ask(slack("UCAROL"), "gitlab").await;
     let card = code.code.as_ref().expect("a code was issued");
-    let slack_title = otpbot::slack::render::render(&code)["blocks"][0]["text"]["text"].to_string();
+    let slack_title = slack_json(&code)["blocks"][0]["text"]["text"].to_string();
     assert!(slack_title.contains(&"N".repeat(100)) && !slack_title.contains(&"N".repeat(101)));
     let teams_title = otpbot::teams::render::render(&code)["attachments"][0]["content"]["body"][0]
         ["text"]
@@ -312,7 +317,7 @@ async fn long_fields_are_capped() {
     assert!(teams_title.contains(&"N".repeat(100)) && !teams_title.contains(&"N".repeat(101)));
     assert!(!card.tool_display.is_empty());
     for reply in [&grant, &code, &who, &refused] {
-        for (place, text) in slack_texts(&otpbot::slack::render::render(reply)) {
+        for (place, text) in slack_texts(&slack_json(reply)) {
             assert!(
                 text.chars().count() <= 3_000,
                 "Slack {place}: {} chars",
@@ -354,7 +359,7 @@ async fn the_code_is_only_inside_the_card() {
         let next = card.next.as_ref().map(|n| n.expose().to_owned());
         let ready = format!("Your {} code is ready", shown(HOSTILE_NAME));
 
-        let slack = otpbot::slack::render::render(reply);
+        let slack = slack_json(reply);
         let fallback = slack["text"].as_str().expect("text");
         assert!(
             !fallback.contains(&code),

@@ -12,14 +12,14 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::arrival::verified_request;
 use super::config::SlackConfig;
 use super::deliver::{spawn, Route, SlackOut};
+use super::render::{self, blocks::Message};
 use crate::domain::{Person, Platform, Principal, RequestId};
 use crate::engine::{Arrival, ChatRequest, Replayed};
-use crate::front::{answer, ApiError, Ask, Asked, Deliver, Front, Incoming};
+use crate::front::{answer, ApiError, Ask, Asked, Front, Incoming};
 use crate::reply::Reply;
 
 /// The fields of a slash command form that otpbot reads; all optional so that a missing field
@@ -111,7 +111,7 @@ pub(super) async fn slash_command(
                 ..Route::default()
             };
             let out = SlackOut::new(front.config.web_api.clone(), route);
-            let answered = Answered::of(&out, &reply);
+            let answered = Answered::of(&reply);
             spawn(&front.background, out, &mut reply);
             Ok(Some(answered))
         }
@@ -122,20 +122,21 @@ pub(super) async fn slash_command(
     }
 }
 
-/// A reply as the caller gets it: in Block Kit, rendered through Slack's way out.
+/// A reply as the caller gets it: a Block Kit message, serialised straight into the HTTP
+/// answer (or a Socket Mode acknowledgement).
 pub(super) struct Answered {
     /// The request it answers.
     pub request_id: RequestId,
     /// The Block Kit message.
-    pub body: Value,
+    pub body: Message,
 }
 
 impl Answered {
-    /// `reply` rendered by `out`.
-    pub fn of(out: &SlackOut, reply: &Reply) -> Self {
+    /// `reply` in Block Kit.
+    pub fn of(reply: &Reply) -> Self {
         Self {
             request_id: reply.request_id.clone(),
-            body: out.render(reply),
+            body: render::render(reply),
         }
     }
 

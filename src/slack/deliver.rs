@@ -25,7 +25,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::render;
+use super::render::{self, blocks::Message};
 use super::web::{WebApi, WebApiError};
 use crate::domain::{MessageRef, Platform};
 use crate::front::{follow_up, Background, Deliver, DeliveryError};
@@ -46,7 +46,7 @@ pub struct SlackOut {
     api: Option<Arc<WebApi>>,
     route: Route,
     /// The caller's answer to post through the response URL (a click's).
-    answer: Option<Value>,
+    answer: Option<Message>,
 }
 
 impl SlackOut {
@@ -65,7 +65,7 @@ impl SlackOut {
     }
 
     /// The same, also posting `answer` to the caller through the response URL (a click's).
-    pub(super) fn answering_late(mut self, answer: Value) -> Self {
+    pub(super) fn answering_late(mut self, answer: Message) -> Self {
         self.answer = Some(answer);
         self
     }
@@ -104,7 +104,8 @@ impl Deliver for SlackOut {
     }
 
     fn render(&self, reply: &Reply) -> Value {
-        render::render(reply)
+        // Strings, booleans and lists only: serialising them cannot fail.
+        serde_json::to_value(render::render(reply)).unwrap_or_default()
     }
 
     async fn notice(&self, notice: &Notice) -> Result<(), DeliveryError> {
@@ -129,7 +130,7 @@ impl Deliver for SlackOut {
             return Ok(());
         }
         let mut body = render::message(channel, &message.lines, &message.buttons);
-        body["ts"] = Value::String(ts.clone());
+        body.ts = Some(ts.clone());
         self.api()?.call("chat.update", &body).await?;
         Ok(())
     }
@@ -146,7 +147,7 @@ impl Deliver for SlackOut {
             return Ok(());
         };
         let mut body = render::message(channel, &message.lines, &message.buttons);
-        body["ts"] = Value::String(ts.clone());
+        body.ts = Some(ts.clone());
         self.api()?.call("chat.update", &body).await?;
         Ok(())
     }

@@ -31,7 +31,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::arrival::verified_request;
 use super::buttons;
@@ -178,10 +177,10 @@ pub(super) async fn click(
         }
     };
     let out = SlackOut::new(front.config.web_api.clone(), route(payload));
-    let answered = Answered::of(&out, &reply);
+    let answered = Answered::of(&reply);
     // Slack shows nothing of the HTTP answer to a click: it goes through the response URL too.
     let mut late = answered.body.clone();
-    late["replace_original"] = Value::Bool(false);
+    late.replace_original = Some(false);
     spawn(&front.background, out.answering_late(late), &mut reply);
     Ok(Some(answered))
 }

@@ -23,6 +23,7 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::Value;
 
 /// The host of interaction `response_url`s ("Handling user interaction":
@@ -90,7 +91,11 @@ impl WebApi {
     /// Posts `body` to an interaction's `response_url` (no token: the URL is the credential),
     /// once it is one of Slack's: `https://hooks.slack.com/…`, or on the host of this client's
     /// base URL (a local fake of Slack in tests). Slack answers `ok` in plain text or JSON.
-    pub async fn respond(&self, response_url: &str, body: &Value) -> Result<(), WebApiError> {
+    pub async fn respond(
+        &self,
+        response_url: &str,
+        body: &impl Serialize,
+    ) -> Result<(), WebApiError> {
         let url = self
             .response_target(response_url)
             .ok_or_else(|| WebApiError::Refused {
@@ -156,7 +161,11 @@ impl WebApi {
     }
 
     /// Calls `method` with the JSON `body`; the answer when it is `ok`.
-    pub async fn call(&self, method: &str, body: &Value) -> Result<Value, WebApiError> {
+    pub async fn call(
+        &self,
+        method: &str,
+        body: &(impl Serialize + Sync),
+    ) -> Result<Value, WebApiError> {
         let url = format!("{}{method}", self.base);
         for _ in 0..ATTEMPTS {
             let response = self

@@ -9,10 +9,10 @@
 //! desktop notifications now take text from blocks first; a slash command's ephemeral answer is
 //! shown to the person who just typed it and is not a notification.)
 
+pub mod blocks;
 pub mod escape;
 
-use serde_json::{json, Value};
-
+use self::blocks::{Block, ButtonElement, Message, Mrkdwn, PlainText};
 use super::buttons;
 use crate::reply::{Button, Reply, Tone, DISPLAY_NAME_LIMIT};
 
@@ -21,7 +21,7 @@ use crate::reply::{Button, Reply, Tone, DISPLAY_NAME_LIMIT};
 /// <https://docs.slack.dev/reference/block-kit/block-elements/button-element>). The action id
 /// and value say which button was clicked; the interaction handler reads them back into the
 /// same typed button and runs the command it stands for, for the clicking user.
-fn button(b: &Button) -> Value {
+fn button(b: &Button) -> ButtonElement {
     let (action_id, value) = buttons::encode(b);
     let style = match b {
         Button::GetCode(_) | Button::Approve(_, None) => Some("primary"),
@@ -31,16 +31,12 @@ fn button(b: &Button) -> Value {
         | Button::Approve(_, Some(_))
         | Button::Review(_, true) => None,
     };
-    let mut element = json!({
-        "type": "button",
-        "text": { "type": "plain_text", "text": b.label() },
-        "action_id": action_id,
-        "value": value,
-    });
-    if let Some(style) = style {
-        element["style"] = json!(style);
+    ButtonElement {
+        text: PlainText { text: b.label() },
+        action_id,
+        value,
+        style,
     }
-    element
 }
 
 /// Slack's limit for one section's text.
@@ -53,8 +49,16 @@ const FALLBACK_LIMIT: usize = 3_000;
 /// `@here` or `#channel` in it (Block Kit "Text object": "When set to false (as is default)
 /// URLs will be auto-converted into links, conversation names will be link-ified, and certain
 /// mentions will be automatically parsed").
-fn section(text: String) -> Value {
-    json!({ "type": "section", "text": { "type": "mrkdwn", "text": text, "verbatim": true } })
+fn section(text: String) -> Block {
+    Block::Section { text: mrkdwn(text) }
+}
+
+/// A `mrkdwn` text object, verbatim (see [`section`]).
+fn mrkdwn(text: String) -> Mrkdwn {
+    Mrkdwn {
+        text,
+        verbatim: true,
+    }
 }
 
 /// As many whole lines as fit in `limit` bytes, so no escape or mention is cut in half.
@@ -74,38 +78,54 @@ fn whole_lines(lines: &[String], limit: usize) -> String {
 
 /// The `chat.postMessage` body of `notice` for `channel` (its own channel, or the direct
 /// message opened for its person).
-pub fn notice(channel: &str, notice: &crate::reply::Notice) -> Value {
+pub fn notice(channel: &str, notice: &crate::reply::Notice) -> Message {
     message(channel, &notice.lines, &notice.buttons)
 }
 
 /// A message of `lines` and `buttons` for `channel` (a `chat.postMessage` body, or with `ts` a
 /// `chat.update` one): the escaped lines as the fallback `text` and in a section, and the
 /// buttons in an actions block.
-pub fn message(channel: &str, lines: &[String], buttons: &[Button]) -> Value {
+pub fn message(channel: &str, lines: &[String], buttons: &[Button]) -> Message {
     let lines: Vec<String> = lines.iter().map(|l| escape::line(l)).collect();
     let text = whole_lines(&lines, SECTION_LIMIT);
     let mut blocks = vec![section(text.clone())];
     if !buttons.is_empty() {
-        let elements: Vec<Value> = buttons.iter().take(25).map(button).collect();
-        blocks.push(json!({ "type": "actions", "elements": elements }));
+        blocks.push(actions(buttons));
     }
-    json!({ "channel": channel, "text": text, "blocks": blocks })
+    Message {
+        channel: Some(channel.to_owned()),
+        ts: None,
+        response_type: None,
+        replace_original: None,
+        text,
+        blocks,
+    }
+}
+
+/// An actions block of `buttons`: up to 25 interactive elements (Block Kit reference, "Actions
+/// block": <https://docs.slack.dev/reference/block-kit/blocks/actions-block>).
+fn actions(buttons: &[Button]) -> Block {
+    Block::Actions {
+        elements: buttons.iter().take(25).map(button).collect(),
+    }
 }
 
 /// A few words of otpbot's own, told to someone privately through a response URL.
-pub fn ephemeral(line: &str) -> Value {
+pub fn ephemeral(line: &str) -> Message {
     let text = escape::line(line);
-    json!({
-        "response_type": "ephemeral",
-        "replace_original": false,
-        "text": text,
-        "blocks": [section(text.clone())]
-    })
+    Message {
+        channel: None,
+        ts: None,
+        response_type: Some("ephemeral"),
+        replace_original: Some(false),
+        blocks: vec![section(text.clone())],
+        text,
+    }
 }
 
 /// Escaped `lines` as sections of at most [`SECTION_LIMIT`] bytes each, whole lines to a
 /// section where they fit.
-fn sections(lines: &[String]) -> Vec<Value> {
+fn sections(lines: &[String]) -> Vec<Block> {
     let mut sections = Vec::new();
     let mut chunk = String::new();
     for line in lines {
@@ -124,7 +144,7 @@ fn sections(lines: &[String]) -> Vec<Value> {
 }
 
 /// The JSON body Slack expects in answer to a slash command.
-pub fn render(reply: &Reply) -> Value {
+pub fn render(reply: &Reply) -> Message {
     let mut blocks = Vec::new();
     if let Some(card) = &reply.code {
         let mut text = format!(
@@ -141,28 +161,30 @@ pub fn render(reply: &Reply) -> Value {
     let lines: Vec<String> = reply.lines.iter().map(|l| escape::line(l)).collect();
     blocks.extend(sections(&lines));
     if !reply.buttons.is_empty() {
-        // An "actions" block holds up to 25 interactive elements (Block Kit reference,
-        // "Actions block": <https://docs.slack.dev/reference/block-kit/blocks/actions-block>).
-        let elements: Vec<Value> = reply.buttons.iter().take(25).map(button).collect();
-        blocks.push(json!({ "type": "actions", "elements": elements }));
+        blocks.push(actions(&reply.buttons));
     }
     let marker = match reply.tone {
         Tone::Info => "",
         Tone::Refusal => "Not done · ",
         Tone::Internal => "Error · ",
     };
-    blocks.push(json!({
-        "type": "context",
-        "elements": [{
-            "type": "mrkdwn",
-            "text": format!("{marker}request id `{}`", escape::text(reply.request_id.as_str(), 64)),
-            "verbatim": true
-        }]
-    }));
+    blocks.push(Block::Context {
+        elements: vec![mrkdwn(format!(
+            "{marker}request id `{}`",
+            escape::text(reply.request_id.as_str(), 64)
+        ))],
+    });
     blocks.truncate(50);
     let fallback = match reply.code_ready() {
         Some(ready) => escape::text(&ready, FALLBACK_LIMIT),
         None => whole_lines(&lines, FALLBACK_LIMIT),
     };
-    json!({ "response_type": "ephemeral", "text": fallback, "blocks": blocks })
+    Message {
+        channel: None,
+        ts: None,
+        response_type: Some("ephemeral"),
+        replace_original: None,
+        text: fallback,
+        blocks,
+    }
 }
