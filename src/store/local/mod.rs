@@ -18,8 +18,9 @@
 //!   limits), `audit_chain.rs` (the chains' SQL functions, chain start and head).
 //! - `verify_file.rs`: the read-only check of a database file's audit log.
 //! - `opened_seeds.rs`: the seeds the writer keeps opened for whole codes.
-//! - Below everything: `schema.rs` (migrations), `keycheck.rs`, `crypto.rs`, `writer.rs` and
-//!   `sql.rs` (the file's name, opening a connection, SQLite errors).
+//! - Below everything: `schema.rs` (migrations), `keycheck.rs`, `crypto.rs`, `writer.rs`,
+//!   `sql.rs` (the file's name, opening a connection, SQLite errors) and `wal_writes.rs` (the
+//!   VFS that hands a commit's log frames to the file in one write).
 
 mod access;
 mod access_rows;
@@ -42,6 +43,7 @@ mod secrets;
 mod sql;
 mod sweep;
 mod verify_file;
+mod wal_writes;
 mod whole_code;
 mod writer;
 

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
+
+use super::wal_writes;
 
 use crate::store::{StoreError, StoreResult};
 
@@ -16,11 +18,16 @@ pub(super) fn backend(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Opens `path` as every connection of the store is opened: WAL, `synchronous = FULL`, foreign
-/// keys on, a busy timeout, a statement cache, and temporary files (the savepoints' statement
+/// keys on, a busy timeout, a statement cache, the log's writes gathered one per commit (see
+/// [`wal_writes`]), and temporary files (the savepoints' statement
 /// journals among them) in memory: on disk, a batch's journals spilled to a file the writer
 /// then wrote page by page.
 pub(super) fn connect(path: &Path) -> StoreResult<Connection> {
-    let conn = Connection::open(path).map_err(backend)?;
+    if !wal_writes::register() {
+        return Err(backend("SQLite refused the otpbot-wal VFS"));
+    }
+    let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), wal_writes::VFS)
+        .map_err(backend)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(64);
