@@ -18,10 +18,10 @@ pub(super) fn backend(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Opens `path` as every connection of the store is opened: WAL, `synchronous = FULL`, foreign
-/// keys on, a busy timeout, a statement cache, the log's writes gathered one per commit (see
-/// [`wal_writes`]), and temporary files (the savepoints' statement
-/// journals among them) in memory: on disk, a batch's journals spilled to a file the writer
-/// then wrote page by page.
+/// keys on, a busy timeout, a statement cache, a commit's log frames written in a few large
+/// writes (see [`wal_writes`]), and temporary files (the savepoints' statement journals among
+/// them) in memory: on disk, a batch's journals spilled to a file the writer then wrote page by
+/// page.
 pub(super) fn connect(path: &Path) -> StoreResult<Connection> {
     if !wal_writes::register() {
         return Err(backend("SQLite refused the otpbot-wal VFS"));

@@ -6,9 +6,8 @@
 //! hundred pages costs two hundred `pwrite` calls, each touching one or two of the kernel's
 //! cached pages, on the writer thread that every code waits for. This module registers a VFS,
 //! `otpbot-wal`, that is SQLite's default one with a single change: writes to a log file that
-//! continue the previous one are gathered in memory and handed to the file in pieces of 124 KiB,
-//! at
-//! the end of each commit frame (the frame whose header carries the database size after the
+//! continue the previous one are gathered in memory and handed to the file in pieces of 124 KiB
+//! at the end of each commit frame (the frame whose header carries the database size after the
 //! commit) and before anything else touches the file (a read, a sync, a truncation, its size,
 //! a write elsewhere, closing it). Every byte still reaches the file, at the offset SQLite
 //! chose and in its order, before SQLite syncs it and before a commit is visible to any reader,
